@@ -1,0 +1,62 @@
+"""The DuckDB store: one file holding records, golden records, cross-references and runs."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from mdm.errors import StoreError
+
+SCHEMA_VERSION = "1"
+
+#: Columns of the records table, in order.
+RECORD_COLUMNS = (
+    "source", "record_id", "first_name", "middle_name", "last_name", "full_name",
+    "date_of_birth", "gender", "email", "phone", "address_line", "city", "postcode",
+    "region", "country", "name_suffix", "updated_at", "first_name_phonetic",
+    "middle_name_phonetic", "last_name_phonetic", "first_name_variants",
+    "middle_name_variants", "first_initial", "dob_year", "dob_month_day",
+    "postcode_district", "email_local", "email_name_like", "phone_last7",
+)  # fmt: skip
+
+
+def schema_sql() -> str:
+    """The DDL of the store."""
+    return resources.files("mdm.store").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open (and if asked, create) the store file; checks its schema version."""
+    if not create and not path.is_file():
+        raise StoreError(f"no store at {path}; run 'mdm reconcile ... --db {path}' first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from exc
+    try:
+        return _migrate(con, path)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()
+    if has_meta and has_meta[0]:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != SCHEMA_VERSION:
+            found = row[0] if row else "none"
+            raise StoreError(
+                f"{path} has store schema version {found}; this mdm needs {SCHEMA_VERSION}"
+            )
+        return con
+    con.execute("BEGIN TRANSACTION")
+    con.execute(schema_sql())
+    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    con.execute("COMMIT")
+    return con

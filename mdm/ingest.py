@@ -1,0 +1,160 @@
+"""Read source files and map their columns onto the customer schema.
+
+Everything here happens before the store is touched, so a bad file stops a run with
+nothing written. Values are read as text; standardising comes after mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from mdm.errors import DuplicateRecordError, InputError, MappingError
+from mdm.rules.sources import SourceMapping, SourceOptions
+from mdm.schema import ATTRIBUTES
+
+READERS = (".csv", ".parquet", ".xlsx", ".jsonl", ".ndjson", ".json")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of a run: its system name and the file holding its records."""
+
+    name: str
+    path: Path
+
+
+@dataclass
+class MappedSource:
+    """A source's records in schema columns, with unmapped columns kept as extras."""
+
+    name: str
+    path: Path
+    options: SourceOptions
+    frame: pd.DataFrame  # record_id, schema attributes present in the source, updated_at
+    extras: pd.DataFrame  # columns outside the schema, same index
+    raw: pd.DataFrame  # the file's columns as read
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+def parse_source_arg(text: str) -> SourceSpec:
+    """Parse ``PATH`` or ``NAME=PATH``; the name defaults to the file's stem."""
+    name, sep, path_text = text.partition("=")
+    if not sep:
+        path = Path(text)
+        return SourceSpec(path.stem, path)
+    if not name.strip() or not path_text.strip():
+        raise InputError(f"source '{text}' should be PATH or NAME=PATH")
+    return SourceSpec(name.strip(), Path(path_text.strip()))
+
+
+def _to_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every value as stripped text; missing and blank values as None."""
+    out = {}
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            text = series.dt.strftime("%Y-%m-%d")
+        else:
+            text = series.astype("string")
+        text = text.str.strip()
+        out[str(column).strip()] = text.where(text.notna() & (text != ""), None).astype(object)
+    result = pd.DataFrame(out, index=frame.index)
+    return result.where(result.notna(), None)
+
+
+def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    """Read a CSV, Parquet, Excel or JSON-lines file as text columns."""
+    if not path.exists():
+        raise InputError(f"source file {path} does not exist")
+    if path.is_dir() or path.stat().st_size == 0:
+        raise InputError(f"source file {path} is empty; give a file with a header and rows")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
+        elif suffix in (".jsonl", ".ndjson", ".json"):
+            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+        else:
+            raise InputError(
+                f"cannot read {path}: unknown file type '{suffix}'; use one of {', '.join(READERS)}"
+            )
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (bad byte at position {exc.start}); "
+            "re-save it as UTF-8 and run again"
+        ) from exc
+    except (ValueError, OSError, json.JSONDecodeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    if frame.empty:
+        raise InputError(f"source file {path} has no records")
+    return _to_text(frame.reset_index(drop=True))
+
+
+def _resolve_columns(
+    columns: list[str], mapping: SourceMapping | None, spec: SourceSpec
+) -> dict[str, str]:
+    """Schema attribute -> file column for this source."""
+    if mapping is not None and mapping.columns:
+        missing = [column for column in mapping.columns.values() if column not in columns]
+        if missing:
+            raise MappingError(
+                f"mapping for source '{spec.name}' names column(s) {missing} not found in "
+                f"{spec.path}; the file's columns are: {', '.join(columns)}"
+            )
+        resolved = dict(mapping.columns)
+    else:
+        resolved = {}
+    for attribute in ("record_id", *ATTRIBUTES, "updated_at"):
+        if (
+            attribute not in resolved
+            and attribute in columns
+            and attribute not in resolved.values()
+        ):
+            resolved[attribute] = attribute
+    if "record_id" not in resolved:
+        raise MappingError(
+            f"source '{spec.name}' ({spec.path}) has no record_id: add a 'record_id' column or map "
+            f"one in rules/sources/{spec.name}.yaml (columns: record_id: <column>); "
+            f"the file's columns are: {', '.join(columns)}"
+        )
+    if len(resolved) == 1:
+        raise MappingError(
+            f"source '{spec.name}' ({spec.path}) has no customer-schema columns; write a mapping "
+            f"rules/sources/{spec.name}.yaml (schema attributes: {', '.join(ATTRIBUTES)})"
+        )
+    return resolved
+
+
+def map_source(spec: SourceSpec, mapping: SourceMapping | None) -> MappedSource:
+    """Read one source file and map it onto the schema, checking record ids."""
+    options = mapping.options if mapping else SourceOptions()
+    raw = read_table(spec.path, options.sheet)
+    resolved = _resolve_columns(list(raw.columns), mapping, spec)
+    frame = pd.DataFrame({attr: raw[column] for attr, column in resolved.items()})
+    ids = frame["record_id"]
+    if ids.isna().any():
+        rows = [int(i) + 2 for i in ids.index[ids.isna()][:5]]
+        raise InputError(
+            f"{spec.path}: {int(ids.isna().sum())} record(s) have no record_id "
+            f"(first at data rows {rows}); every record needs an id within its source"
+        )
+    repeated = ids[ids.duplicated(keep=False)]
+    if not repeated.empty:
+        examples = sorted(repeated.unique())[:5]
+        raise DuplicateRecordError(
+            f"{spec.path}: record_id repeats within source '{spec.name}' "
+            f"({repeated.nunique()} id(s), e.g. {examples}); ids must be unique per source"
+        )
+    used = set(resolved.values())
+    extras = raw[[c for c in raw.columns if c not in used]]
+    return MappedSource(spec.name, spec.path, options, frame, extras, raw, resolved)

@@ -1,0 +1,271 @@
+"""The match rules: blocking, comparisons, thresholds and training (customer.match.yaml).
+
+Rules are declarative. Each comparison names a *kind* known to
+:mod:`mdm.linkage.comparisons`, which compiles it to SQL with a human label per level;
+nothing in a rules file is executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mdm.rules.yamlfile import load_model
+
+#: Key columns derived from the schema at ingest, usable in blocking rules.
+DERIVED_KEYS = (
+    "first_name_phonetic",
+    "last_name_phonetic",
+    "middle_name_phonetic",
+    "first_initial",
+    "dob_year",
+    "dob_month_day",
+    "postcode_district",
+    "email_local",
+    "phone_last7",
+)
+
+SCHEMA_KEYS = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "email",
+    "phone",
+    "address_line",
+    "city",
+    "postcode",
+    "region",
+    "country",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NameComparison(_Strict):
+    """A person-name attribute: exact, known variant, phonetic, Jaro-Winkler levels."""
+
+    kind: Literal["name"]
+    column: str
+    label: str | None = None
+    term_frequency: bool = True
+    variants: bool = True
+    phonetic: bool = True
+    jaro_winkler: list[Annotated[float, Field(gt=0, lt=1)]] = [0.92, 0.8]
+    initials: bool = False
+    swapped_with: str | None = None
+    also_match: list[str] = []
+
+
+class DateComparison(_Strict):
+    """A date: exact, a typo or swapped day and month, same year and month, near years."""
+
+    kind: Literal["date"]
+    column: str = "date_of_birth"
+    label: str | None = None
+    typo: bool = True
+    within_years: list[Annotated[int, Field(ge=1, le=100)]] = [1]
+
+
+class EmailComparison(_Strict):
+    """An email address: exact (distinctive or only the name), same local part, fuzzy."""
+
+    kind: Literal["email"]
+    column: str = "email"
+    label: str | None = None
+    name_like_level: bool = True
+    jaro_winkler: list[Annotated[float, Field(gt=0, lt=1)]] = [0.88]
+
+
+class PhoneComparison(_Strict):
+    """A phone number in E.164: exact, same last seven digits, different."""
+
+    kind: Literal["phone"]
+    column: str = "phone"
+    label: str | None = None
+    last_digits: bool = True
+
+
+class LocationComparison(_Strict):
+    """Where someone lives, counted once: address + postcode > postcode > city."""
+
+    kind: Literal["location"]
+    address: str | None = "address_line"
+    postcode: str | None = "postcode"
+    city: str | None = "city"
+    label: str | None = None
+    address_jaro_winkler: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    term_frequency: bool = True
+
+
+class ExactComparison(_Strict):
+    """Any attribute, compared for equality (optionally term-frequency adjusted)."""
+
+    kind: Literal["exact"]
+    column: str
+    label: str | None = None
+    term_frequency: bool = False
+
+
+class StringComparison(_Strict):
+    """Any text attribute: exact, then Jaro-Winkler levels."""
+
+    kind: Literal["string"]
+    column: str
+    label: str | None = None
+    term_frequency: bool = False
+    jaro_winkler: list[Annotated[float, Field(gt=0, lt=1)]] = [0.9]
+
+
+Comparison = Annotated[
+    NameComparison
+    | DateComparison
+    | EmailComparison
+    | PhoneComparison
+    | LocationComparison
+    | ExactComparison
+    | StringComparison,
+    Field(discriminator="kind"),
+]
+
+COMPARISON_KINDS = ("name", "date", "email", "phone", "location", "exact", "string")
+
+
+class BlockingRule(_Strict):
+    """Candidate pairs share every key in ``keys`` (all non-missing)."""
+
+    keys: list[str] = Field(min_length=1)
+    name: str | None = None
+
+
+class Thresholds(_Strict):
+    """Match probability at or above which pairs link, and the review band below it.
+
+    ``link: auto`` picks the threshold at which the pairs inside clusters equal the
+    model's own expected number of matches. ``review`` is a probability below ``link``
+    (pairs between them become review tasks) or ``auto``: four match-weight units
+    below the link threshold.
+    """
+
+    link: Literal["auto"] | Annotated[float, Field(gt=0, lt=1)] = "auto"
+    review: Literal["auto"] | Annotated[float, Field(gt=0, lt=1)] = "auto"
+    link_floor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    link_ceiling: Annotated[float, Field(gt=0, lt=1)] = 0.995
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        both = isinstance(self.link, float) and isinstance(self.review, float)
+        if both and self.review >= self.link:  # type: ignore[operator]
+            raise ValueError(f"review ({self.review}) must be below link ({self.link})")
+        if self.link_floor >= self.link_ceiling:
+            raise ValueError("link_floor must be below link_ceiling")
+        return self
+
+
+class Training(_Strict):
+    """How m and u are estimated without labels."""
+
+    u_max_pairs: Annotated[int, Field(ge=10_000)] = 2_000_000
+    em_blocking: list[BlockingRule] = Field(min_length=1)
+    prior_rules: list[BlockingRule] = Field(min_length=1)
+    prior_recall: Annotated[float, Field(gt=0, le=1)] = 0.7
+    max_training_records: Annotated[int, Field(ge=1000)] = 300_000
+    seed: int = 42
+
+
+class Clustering(_Strict):
+    """Connected components at the link threshold, with a guard against chaining.
+
+    A cluster is split when two of its records were scored as a clear non-match
+    (match probability below ``split_below``) although linked through others.
+    """
+
+    split_below: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    guard: bool = True
+
+
+class MatchRules(_Strict):
+    """The whole of a ``*.match.yaml`` file."""
+
+    version: Literal[1] = 1
+    description: str | None = None
+    blocking: list[BlockingRule] = Field(min_length=1)
+    comparisons: list[Comparison] = Field(min_length=1)
+    thresholds: Thresholds = Thresholds()
+    training: Training
+    clustering: Clustering = Clustering()
+    extra_columns: list[str] = []
+
+    @field_validator("extra_columns")
+    @classmethod
+    def _no_schema_names(cls, value: list[str]) -> list[str]:
+        clash = [name for name in value if name in SCHEMA_KEYS]
+        if clash:
+            raise ValueError(f"{clash} are schema attributes already; list only extra columns")
+        return value
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> MatchRules:
+        allowed = set(SCHEMA_KEYS) | set(DERIVED_KEYS) | set(self.extra_columns)
+        rules = [*self.blocking, *self.training.em_blocking, *self.training.prior_rules]
+        for rule in rules:
+            for key in rule.keys:
+                if key not in allowed:
+                    raise ValueError(_unknown_column(key, allowed, "blocking key"))
+        for comparison in self.comparisons:
+            for column in comparison_columns(comparison):
+                if column not in allowed:
+                    raise ValueError(_unknown_column(column, allowed, "comparison column"))
+        names = [comparison_name(c) for c in self.comparisons]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"comparison names repeat: {repeated}; give each a distinct label")
+        return self
+
+    def fingerprint(self) -> str:
+        """A hash of the rules' content: a trained model is tied to it."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _unknown_column(name: str, allowed: set[str], what: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (
+        f"unknown {what} '{name}'{hint}; use a schema attribute, a derived key "
+        f"({', '.join(DERIVED_KEYS)}) or a column listed in extra_columns"
+    )
+
+
+def comparison_columns(comparison: Comparison) -> list[str]:
+    """Every input column a comparison reads."""
+    if isinstance(comparison, LocationComparison):
+        return [c for c in (comparison.address, comparison.postcode, comparison.city) if c]
+    columns = [comparison.column]
+    if isinstance(comparison, NameComparison):
+        columns += [c for c in (comparison.swapped_with,) if c] + list(comparison.also_match)
+    return columns
+
+
+def comparison_name(comparison: Comparison) -> str:
+    """The output name of a comparison: its label, or its (first) column."""
+    if comparison.label:
+        return comparison.label
+    if isinstance(comparison, LocationComparison):
+        return "location"
+    return comparison.column
+
+
+def load_match_rules(path: Path) -> MatchRules:
+    """Load and validate a match rules file; :class:`RulesError` points at the line."""
+    return load_model(path, MatchRules)

@@ -1,0 +1,157 @@
+-- The mdm store: one DuckDB file. Schema version 1.
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+-- One row per reconciliation run.
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    rules_fingerprint VARCHAR,
+    model_id VARCHAR,
+    link_threshold DOUBLE,
+    review_threshold DOUBLE,
+    report JSON
+);
+
+-- Source records: standardised values, derived keys, extras and the raw record.
+CREATE TABLE IF NOT EXISTS records (
+    source VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    first_name VARCHAR,
+    middle_name VARCHAR,
+    last_name VARCHAR,
+    full_name VARCHAR,
+    date_of_birth VARCHAR,
+    gender VARCHAR,
+    email VARCHAR,
+    phone VARCHAR,
+    address_line VARCHAR,
+    city VARCHAR,
+    postcode VARCHAR,
+    region VARCHAR,
+    country VARCHAR,
+    name_suffix VARCHAR,
+    updated_at VARCHAR,
+    first_name_phonetic VARCHAR,
+    middle_name_phonetic VARCHAR,
+    last_name_phonetic VARCHAR,
+    first_name_variants VARCHAR[],
+    middle_name_variants VARCHAR[],
+    first_initial VARCHAR,
+    dob_year VARCHAR,
+    dob_month_day VARCHAR,
+    postcode_district VARCHAR,
+    email_local VARCHAR,
+    email_name_like BOOLEAN,
+    phone_last7 VARCHAR,
+    extra JSON,
+    raw JSON,
+    version INTEGER NOT NULL DEFAULT 1,
+    run_id INTEGER,
+    ingested_at TIMESTAMP,
+    PRIMARY KEY (source, record_id)
+);
+
+-- Golden records: one per person. A retired id points at its survivor.
+CREATE TABLE IF NOT EXISTS golden (
+    golden_id VARCHAR PRIMARY KEY,
+    status VARCHAR NOT NULL,          -- active | retired
+    survivor_id VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    record_count INTEGER NOT NULL,
+    first_name VARCHAR,
+    middle_name VARCHAR,
+    last_name VARCHAR,
+    full_name VARCHAR,
+    date_of_birth VARCHAR,
+    gender VARCHAR,
+    email VARCHAR,
+    phone VARCHAR,
+    address_line VARCHAR,
+    city VARCHAR,
+    postcode VARCHAR,
+    region VARCHAR,
+    country VARCHAR,
+    extra JSON
+);
+
+-- Which source record supplied each golden value, and by which rule.
+CREATE TABLE IF NOT EXISTS lineage (
+    golden_id VARCHAR NOT NULL,
+    attribute VARCHAR NOT NULL,
+    value VARCHAR,
+    source VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    PRIMARY KEY (golden_id, attribute)
+);
+
+-- Cross-reference: every source record to its golden record.
+CREATE TABLE IF NOT EXISTS xref (
+    source VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    golden_id VARCHAR NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (source, record_id)
+);
+
+-- Scored pairs at or above the review threshold (evidence for links and tasks).
+CREATE TABLE IF NOT EXISTS pairs (
+    source_l VARCHAR NOT NULL,
+    record_id_l VARCHAR NOT NULL,
+    source_r VARCHAR NOT NULL,
+    record_id_r VARCHAR NOT NULL,
+    match_weight DOUBLE NOT NULL,
+    match_probability DOUBLE NOT NULL,
+    run_id INTEGER
+);
+
+-- Pairs in the review band, for a steward to decide.
+CREATE TABLE IF NOT EXISTS review_tasks (
+    task_id BIGINT PRIMARY KEY,
+    source_l VARCHAR NOT NULL,
+    record_id_l VARCHAR NOT NULL,
+    source_r VARCHAR NOT NULL,
+    record_id_r VARCHAR NOT NULL,
+    golden_id_l VARCHAR,
+    golden_id_r VARCHAR,
+    match_weight DOUBLE NOT NULL,
+    match_probability DOUBLE NOT NULL,
+    status VARCHAR NOT NULL,          -- open | decided
+    created_at TIMESTAMP NOT NULL,
+    run_id INTEGER
+);
+
+-- Trained models: splink settings with m and u, tied to the rules they came from.
+CREATE TABLE IF NOT EXISTS models (
+    model_id VARCHAR PRIMARY KEY,
+    rules_fingerprint VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    model JSON NOT NULL
+);
+
+-- Append-only log of state changes. Holds ids, never customer values.
+CREATE TABLE IF NOT EXISTS events (
+    event_id BIGINT PRIMARY KEY,
+    occurred_at TIMESTAMP NOT NULL,
+    kind VARCHAR NOT NULL,
+    golden_id VARCHAR,
+    source VARCHAR,
+    record_id VARCHAR,
+    actor VARCHAR NOT NULL,
+    detail JSON
+);
+
+-- What ingest found per source and run: counts, date order, unparseable values.
+CREATE TABLE IF NOT EXISTS source_reports (
+    run_id INTEGER NOT NULL,
+    source VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    records INTEGER NOT NULL,
+    report JSON NOT NULL
+);
