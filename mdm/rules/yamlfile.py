@@ -16,6 +16,8 @@ M = TypeVar("M", bound=BaseModel)
 
 def _node_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        out[(*path, "__value__", str(node.value))] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
@@ -45,14 +47,31 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     return data, lines
 
 
-def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        prefix = tuple(loc[:end])
-        if (*prefix, "__key__") in lines and end == len(loc):
-            return lines[(*prefix, "__key__")]
-        if prefix in lines:
-            return lines[prefix]
-    return None
+def _resolve(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
+    """The longest path of the document that ``loc`` leads to (union tags skipped)."""
+    path: tuple[Any, ...] = ()
+    for part in loc:
+        if (*path, part) in lines:
+            path = (*path, part)
+    return path
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int], message: str) -> int | None:
+    """The line an error concerns: a quoted name in the message found below ``loc``
+    (an unknown key or value), else the key or value at ``loc`` itself."""
+    path = _resolve(loc, lines)
+    named = []
+    for key, line in lines.items():
+        if key[: len(path)] != path or len(key) < 2:
+            continue
+        text = key[-1] if key[-2] == "__value__" else key[-2] if key[-1] == "__key__" else None
+        if text is not None and f"'{text}'" in message:
+            named.append((message.index(f"'{text}'"), line))
+    if named:
+        return min(named)[1]
+    if (*path, "__key__") in lines:
+        return lines[(*path, "__key__")]
+    return lines.get(path)
 
 
 def _explain(error: dict[str, Any], model: type[BaseModel]) -> str:
@@ -73,29 +92,37 @@ def _explain(error: dict[str, Any], model: type[BaseModel]) -> str:
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The field names allowed at ``loc`` inside ``model``, best effort."""
-    current: Any = model
+    candidates: list[type[BaseModel]] = [model]
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
+        with_field = [m for m in candidates if part in m.model_fields]
+        if with_field:
+            candidates = _models_in(with_field[0].model_fields[part].annotation)
+            continue
+        # A tagged union puts the tag (e.g. the comparison kind) in the location.
+        tagged = [m for m in candidates if _kind_of(m) == part]
+        if not tagged:
             return []
-        annotation = fields[part].annotation
-        current = _first_model(annotation)
-        if current is None:
-            return []
-    fields = getattr(current, "model_fields", {})
-    return [field.alias or name for name, field in fields.items()]
+        candidates = tagged
+    if len(candidates) != 1:
+        return []
+    return [field.alias or name for name, field in candidates[0].model_fields.items()]
 
 
-def _first_model(annotation: Any) -> type[BaseModel] | None:
+def _kind_of(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("kind")
+    args = getattr(field.annotation, "__args__", ()) if field else ()
+    return args[0] if len(args) == 1 else None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
+        found += _models_in(arg)
+    return found
 
 
 def load_model(path: Path, model: type[M]) -> M:
@@ -108,7 +135,8 @@ def load_model(path: Path, model: type[M]) -> M:
     except ValidationError as exc:
         messages = []
         for error in exc.errors():
-            line = _line_for(tuple(error["loc"]), lines)
+            explanation = _explain(error, model)
+            line = _line_for(tuple(error["loc"]), lines, explanation)
             where = f"{path}:{line}" if line else str(path)
-            messages.append(f"{where}: {_explain(error, model)}")
+            messages.append(f"{where}: {explanation}")
         raise RulesError("\n".join(messages)) from exc

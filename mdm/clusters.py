@@ -1,0 +1,130 @@
+"""Clustering scored pairs into people: connected components that honour cannot-links.
+
+Pure functions over integer record indexes; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Connected-component label (0..k-1) of each of ``n`` nodes given undirected edges."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    ones = np.ones(len(left), dtype=np.int8)
+    graph = coo_matrix((ones, (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def pairs_within(labels: np.ndarray) -> int:
+    """How many record pairs fall inside clusters."""
+    sizes = np.bincount(labels)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def weight_to_probability(weight: float) -> float:
+    """Match probability for a match weight (log2 Bayes factor, prior included)."""
+    return 1.0 / (1.0 + 2.0 ** (-weight))
+
+
+def probability_to_weight(probability: float) -> float:
+    """Match weight for a match probability."""
+    return math.log2(probability / (1.0 - probability))
+
+
+def choose_link_threshold(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    probability: np.ndarray,
+    floor: float,
+    ceiling: float,
+) -> float:
+    """The threshold at which pairs inside clusters equal the expected number of matches.
+
+    The expected number of matches is the sum of match probabilities over all scored
+    candidate pairs: the model's own estimate, so no labels are needed. The search is
+    on match weight between ``floor`` and ``ceiling`` (as probabilities).
+    """
+    expected = float(probability.sum())
+    low, high = probability_to_weight(floor), probability_to_weight(ceiling)
+    order = np.argsort(-probability, kind="stable")
+    sorted_p = probability[order]
+    for _ in range(30):
+        middle = (low + high) / 2
+        keep = order[: int(np.searchsorted(-sorted_p, -weight_to_probability(middle), "right"))]
+        within = pairs_within(components(n, left[keep], right[keep]))
+        if within > expected:
+            low = middle  # too many pairs in clusters: raise the threshold
+        else:
+            high = middle
+        if high - low < 0.01:
+            break
+    return weight_to_probability(high)
+
+
+def cluster(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    cannot_link: Iterable[tuple[int, int]] = (),
+) -> np.ndarray:
+    """Cluster labels: pairs at or above ``threshold`` link, unless a cannot-link forbids.
+
+    Components without a cannot-link pair inside are plain connected components. A
+    component holding one is rebuilt by adding its links strongest first and skipping
+    any link that would put a cannot-link pair in one cluster.
+    """
+    keep = probability >= threshold
+    left, right, probability = left[keep], right[keep], probability[keep]
+    labels = components(n, left, right)
+    conflicts = [(a, b) for a, b in cannot_link if labels[a] == labels[b]]
+    if not conflicts:
+        return labels
+    bad = {int(labels[a]) for a, _ in conflicts}
+    in_bad = np.isin(labels[left], list(bad))
+    next_label = int(labels.max()) + 1
+    forbidden: dict[int, set[int]] = {}
+    for a, b in conflicts:
+        forbidden.setdefault(int(a), set()).add(int(b))
+        forbidden.setdefault(int(b), set()).add(int(a))
+    parent: dict[int, int] = {}
+    members: dict[int, set[int]] = {
+        int(node): {int(node)} for node in np.flatnonzero(np.isin(labels, list(bad)))
+    }
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    edge_index = np.flatnonzero(in_bad)
+    for i in edge_index[np.argsort(-probability[edge_index], kind="stable")]:
+        a, b = find(int(left[i])), find(int(right[i]))
+        if a == b:
+            continue
+        group_a, group_b = members[a], members[b]
+        small, large = (group_a, group_b) if len(group_a) < len(group_b) else (group_b, group_a)
+        if any(forbidden.get(x, set()) & large for x in small):
+            continue
+        root, other = (a, b) if large is group_a else (b, a)
+        parent[other] = root
+        large |= small
+        members.pop(other, None)
+    for group in members.values():
+        for node in group:
+            labels[node] = next_label
+        next_label += 1
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)

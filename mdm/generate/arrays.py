@@ -1,0 +1,53 @@
+"""Small numpy helpers shared by the generator modules (object arrays of str | None)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+#: An object array of ``str`` or ``None``: how the generator carries text columns.
+ObjArray: TypeAlias = npt.NDArray[np.object_]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+
+def cumulative(weights: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Cumulative weights, ready for :func:`pick_weighted`."""
+    return np.cumsum(np.asarray(weights, dtype=np.float64))
+
+
+def pick_weighted(rng: np.random.Generator, cum: npt.NDArray[np.float64], n: int) -> IntArray:
+    """``n`` indices drawn with probability proportional to the weights behind ``cum``."""
+    u = rng.random(n) * cum[-1]
+    idx = np.searchsorted(cum, u, side="right")
+    return np.minimum(idx, len(cum) - 1).astype(np.int64)
+
+
+def chance(rng: np.random.Generator, n: int, p: float | npt.NDArray[np.float64]) -> BoolArray:
+    """A boolean mask, each entry true with probability ``p``."""
+    return rng.random(n) < p
+
+
+def present(values: ObjArray) -> BoolArray:
+    """Where an object array holds a value (not ``None``/NaN)."""
+    return np.asarray(pd.notna(values), dtype=bool)
+
+
+def padded(width: int, upto: int) -> ObjArray:
+    """Lookup table of zero-padded numbers: ``padded(2, 32)[7] == "07"``."""
+    return np.array([str(i).zfill(width) for i in range(upto)], dtype=object)
+
+
+def text(values: npt.NDArray[Any]) -> ObjArray:
+    """Integers (or anything numpy can print) as an object array of ``str``."""
+    return np.asarray(values).astype(str).astype(object)
+
+
+def map_strings(values: ObjArray, mask: BoolArray, fn: Any) -> None:
+    """Apply ``fn`` in place to the entries selected by ``mask`` that hold a value."""
+    idx = np.flatnonzero(mask & present(values))
+    if len(idx):
+        values[idx] = np.array([fn(v) for v in values[idx]], dtype=object)

@@ -1,0 +1,149 @@
+"""Golden records: survivorship per attribute, per-field lineage, and stable golden ids.
+
+The functions here are pure: they build SQL text from the survivorship rules (run by
+the store adapter over a table of records with their golden ids) or work on frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from mdm.rules.survivorship import AttributeRule, SurvivorshipRules
+from mdm.schema import ATTRIBUTES
+
+
+def _priority_sql(sources: list[str]) -> str:
+    if not sources:
+        return "0"
+    cases = " ".join(f"WHEN {_literal(s)} THEN {rank}" for rank, s in enumerate(sources))
+    return f"CASE source {cases} ELSE {len(sources)} END"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _order_sql(rule: AttributeRule, value: str, rules: SurvivorshipRules) -> str:
+    """ORDER BY for choosing the surviving row of one golden record (best first)."""
+    priority = _priority_sql(rule.sources or rules.source_priority)
+    recent = "coalesce(updated_at, '') DESC, seq DESC"
+    frequency = f"count(*) OVER (PARTITION BY golden_id, {value}) DESC"
+    keys = {
+        "most_recent": [recent, priority],
+        "most_frequent": [frequency, priority, recent],
+        "source_priority": [priority, recent],
+        "most_complete": [f"length({value}) DESC", frequency, priority, recent],
+    }[rule.strategy]
+    return ", ".join([*keys, "source", "record_id"])
+
+
+def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[list[str], str]]:
+    """(attributes, SQL) pairs; each SQL returns golden_id, source, record_id, rule, values.
+
+    ``table`` holds records with a ``golden_id``, ``seq`` (ingest order) and
+    ``updated_at`` column. An attribute group survives whole from one record.
+    """
+    queries = []
+    grouped = {c for g in rules.groups.values() for c in g.columns}
+    units: list[tuple[list[str], AttributeRule, str]] = [
+        (list(g.columns), g, name) for name, g in rules.groups.items()
+    ]
+    units += [([a], rules.rule_for(a), a) for a in ATTRIBUTES if a not in grouped]
+    for columns, rule, _name in units:
+        value = "concat_ws('|', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
+        present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
+        select = ", ".join(columns)
+        sql = (
+            f"SELECT golden_id, source, record_id, '{rule.strategy}' AS rule, {select} FROM ("
+            f"SELECT *, row_number() OVER (PARTITION BY golden_id ORDER BY "
+            f"{_order_sql(rule, value, rules)}) AS rn FROM {table} WHERE {present}"
+            f") WHERE rn = 1"
+        )
+        queries.append((columns, sql))
+    return queries
+
+
+def new_golden_id(source: str, record_id: str, taken: set[str]) -> str:
+    """A golden id derived from the record that founded the cluster, unique in ``taken``."""
+    digest = hashlib.sha256(f"{source}\x1f{record_id}".encode()).hexdigest().upper()
+    for start in range(0, len(digest) - 12):
+        candidate = "G" + digest[start : start + 12]
+        if candidate not in taken:
+            return candidate
+    raise RuntimeError("no free golden id")  # pragma: no cover - 2**48 space
+
+
+def assign_golden_ids(
+    members: pd.DataFrame, previous: pd.DataFrame, created: dict[str, str]
+) -> pd.Series:
+    """A golden id for each cluster, keeping ids people already have.
+
+    Args:
+        members: one row per record: ``cluster`` (int), ``source``, ``record_id``.
+        previous: the prior cross-reference: ``source``, ``record_id``, ``golden_id``.
+        created: when each existing golden id was first issued (older ids win).
+
+    Returns:
+        A Series indexed by cluster label. Each prior id goes to the cluster holding most
+        of its records (ties: the cluster with the smallest first record); a cluster
+        inheriting several ids keeps the oldest; clusters with none get a new id.
+    """
+    joined = members.merge(previous, on=["source", "record_id"], how="left")
+    claims = (
+        joined.dropna(subset=["golden_id"])
+        .groupby(["cluster", "golden_id"], as_index=False)
+        .size()
+        .rename(columns={"size": "held"})
+    )
+    claims["created"] = claims["golden_id"].map(created).fillna("")
+    claims = claims.sort_values(
+        ["held", "created", "golden_id", "cluster"], ascending=[False, True, True, True]
+    )
+    result: dict[int, str] = {}
+    used: set[str] = set()
+    # Each id goes to the cluster holding most of its records; then each cluster keeps
+    # the oldest id it won.
+    best_cluster = claims.drop_duplicates("golden_id", keep="first")
+    best_cluster = best_cluster.sort_values(["cluster", "created", "golden_id"])
+    for cluster_label, golden_id in zip(
+        best_cluster["cluster"], best_cluster["golden_id"], strict=True
+    ):
+        if int(cluster_label) not in result:
+            result[int(cluster_label)] = golden_id
+            used.add(golden_id)
+    firsts = members.sort_values(["cluster", "source", "record_id"]).drop_duplicates("cluster")
+    taken = used | set(created)
+    for cluster_label, source, record_id in zip(
+        firsts["cluster"], firsts["source"], firsts["record_id"], strict=True
+    ):
+        if int(cluster_label) in result:
+            continue
+        golden_id = new_golden_id(source, record_id, taken)
+        taken.add(golden_id)
+        result[int(cluster_label)] = golden_id
+    return pd.Series(result, name="golden_id").sort_index()
+
+
+def survivors_of_retired(
+    members: pd.DataFrame, previous: pd.DataFrame, assigned: pd.Series
+) -> pd.DataFrame:
+    """For each prior id no cluster kept: the id that now holds most of its records."""
+    kept = set(assigned.to_numpy())
+    joined = members.merge(previous, on=["source", "record_id"], how="inner")
+    joined = joined[~joined["golden_id"].isin(kept)]
+    if joined.empty:
+        return pd.DataFrame({"golden_id": [], "survivor_id": []})
+    joined["survivor_id"] = assigned.reindex(joined["cluster"].to_numpy()).to_numpy()
+    counts = joined.groupby(["golden_id", "survivor_id"], as_index=False).size()
+    counts = counts.sort_values(["golden_id", "size", "survivor_id"], ascending=[True, False, True])
+    return counts.drop_duplicates("golden_id")[["golden_id", "survivor_id"]].reset_index(drop=True)
+
+
+__all__ = [
+    "assign_golden_ids",
+    "new_golden_id",
+    "survivorship_queries",
+    "survivors_of_retired",
+]

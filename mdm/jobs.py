@@ -1,0 +1,332 @@
+"""Bulk reconciliation: source files in, golden records and cross-references out.
+
+The run reads and checks every source before it touches the store, does its work in
+an in-memory DuckDB, and writes the results to the store in one transaction, so a
+failure leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from mdm.clusters import (
+    choose_link_threshold,
+    cluster,
+    probability_to_weight,
+    weight_to_probability,
+)
+from mdm.errors import InputError
+from mdm.ingest import MappedSource, SourceSpec, map_source
+from mdm.linkage.features import add_features
+from mdm.linkage.model import TrainedModel, predict_pairs, train_model
+from mdm.names.reference import build_variant_groups, load_name_variants
+from mdm.placeholders import blank_placeholders
+from mdm.progress import Progress, SilentProgress
+from mdm.rules.match import MatchRules, load_match_rules
+from mdm.rules.sources import find_source_mapping
+from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
+from mdm.standardise.frame import StandardiseOptions, standardise_frame
+from mdm.store import RECORD_COLUMNS, open_store
+from mdm.store.writer import RunOutput, load_model, load_records, write_run
+
+REVIEW_BAND_WEIGHT = 4.0
+
+
+@dataclass
+class SourceSummary:
+    """What ingest found in one source."""
+
+    name: str
+    path: str
+    records: int
+    date_order: str
+    unparseable: dict[str, int]
+
+
+@dataclass
+class ReconcileResult:
+    """What a reconciliation run did, for the CLI and the API to show."""
+
+    run_id: int
+    db: Path
+    records: int
+    sources: list[SourceSummary]
+    golden_records: int
+    multi_record_golden: int
+    review_tasks: int
+    candidate_pairs: int
+    link_threshold: float
+    review_threshold: float
+    model_id: str
+    model_trained: bool
+    placeholders: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RulesBundle:
+    """The rules a run uses, loaded and validated."""
+
+    match: MatchRules
+    survivorship: SurvivorshipRules
+    rules_dir: Path
+
+    @classmethod
+    def load(
+        cls,
+        match_path: Path,
+        survivorship_path: Path | None = None,
+        mappings_dir: Path | None = None,
+    ) -> RulesBundle:
+        """Load the match rules and the survivorship rules beside them.
+
+        Source mappings are read from ``<mappings_dir>/sources/``; by default the folder
+        of the match rules.
+        """
+        match = load_match_rules(match_path)
+        if survivorship_path is None:
+            stem = match_path.name.removesuffix(".match.yaml")
+            candidate = match_path.with_name(f"{stem}.survivorship.yaml")
+            default = Path(__file__).resolve().parents[1] / "rules/customer.survivorship.yaml"
+            survivorship_path = candidate if candidate.is_file() else default
+        survivorship = load_survivorship_rules(survivorship_path)
+        return cls(match, survivorship, mappings_dir or match_path.parent)
+
+
+def read_sources(specs: Sequence[SourceSpec], rules_dir: Path) -> list[MappedSource]:
+    """Read and map every source; any problem stops the run before anything is written."""
+    names = [spec.name for spec in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"source name(s) {repeated} given twice; name them NAME=PATH")
+    return [map_source(spec, find_source_mapping(rules_dir, spec.name)) for spec in specs]
+
+
+def standardise_sources(
+    mapped: Sequence[MappedSource],
+) -> tuple[pd.DataFrame, list[SourceSummary]]:
+    """Standardise each source and stack them, with extras and raw values as JSON."""
+    frames, summaries = [], []
+    for source in mapped:
+        options = StandardiseOptions(
+            default_region=source.options.default_region, date_order=source.options.date_order
+        )
+        clean, report = standardise_frame(source.frame, options)
+        clean["source"] = source.name
+        clean["record_id"] = source.frame["record_id"]
+        clean["updated_at"] = source.frame.get("updated_at")
+        clean["extra"] = _json_lines(source.extras)
+        clean["raw"] = _json_lines(source.raw)
+        frames.append(clean)
+        summaries.append(
+            SourceSummary(
+                source.name, str(source.path), len(clean), report.date_order, report.unparseable
+            )
+        )
+    return pd.concat(frames, ignore_index=True), summaries
+
+
+def _json_lines(frame: pd.DataFrame) -> pd.Series:
+    if frame.shape[1] == 0:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    text = frame.to_json(orient="records", lines=True, force_ascii=False)
+    return pd.Series(text.splitlines(), index=frame.index, dtype=object)
+
+
+def _variant_groups() -> dict[str, tuple[str, ...]]:
+    variants = load_name_variants()
+    return build_variant_groups(zip(variants["name"], variants["variant"], strict=True))
+
+
+def reconcile(
+    specs: Sequence[SourceSpec],
+    db: Path,
+    rules: RulesBundle,
+    *,
+    retrain: bool = False,
+    progress: Progress | None = None,
+) -> ReconcileResult:
+    """Reconcile the given sources with everything already in the store at ``db``."""
+    progress = progress or SilentProgress()
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 2)
+        clock = now
+
+    progress.stage("read", f"{len(specs)} source(s)")
+    mapped = read_sources(specs, rules.rules_dir)
+    lap("read")
+    progress.stage("standardise", f"{sum(len(m.frame) for m in mapped)} records")
+    new, summaries = standardise_sources(mapped)
+    new = add_features(new, _variant_groups())
+    lap("standardise")
+
+    store = open_store(db)
+    try:
+        existing = load_records(store, exclude_sources=[s.name for s in summaries])
+        model = None if retrain else load_model(store, rules.match.fingerprint())
+        work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
+        work = work.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
+        work, placeholders = blank_placeholders(work)
+        work["uid"] = np.arange(len(work), dtype=np.int64)
+        output = _link(work, rules, model, progress, lap)
+        progress.stage("write", f"{output.golden_count} golden records")
+        run_id = write_run(store, work, output, rules, summaries, placeholders)
+        lap("write")
+    finally:
+        store.close()
+    return ReconcileResult(
+        run_id=run_id,
+        db=db,
+        records=len(work),
+        sources=summaries,
+        golden_records=output.golden_count,
+        multi_record_golden=output.multi_record_golden,
+        review_tasks=len(output.review_pairs),
+        candidate_pairs=output.candidate_pairs,
+        link_threshold=output.link_threshold,
+        review_threshold=output.review_threshold,
+        model_id=output.model.model_id,
+        model_trained=output.model_trained,
+        placeholders=placeholders,
+        seconds=seconds,
+    )
+
+
+def _thresholds(rules: MatchRules, n: int, pairs: pd.DataFrame) -> tuple[float, float]:
+    t = rules.thresholds
+    left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
+    probability = pairs["match_probability"].to_numpy()
+    if t.link == "auto":
+        link = choose_link_threshold(n, left, right, probability, t.link_floor, t.link_ceiling)
+    else:
+        link = float(t.link)
+    if t.review == "auto":
+        review = weight_to_probability(probability_to_weight(link) - REVIEW_BAND_WEIGHT)
+    else:
+        review = min(float(t.review), link)
+    return link, review
+
+
+def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, progress, lap):
+    con = duckdb.connect()
+    try:
+        columns = [c for c in RECORD_COLUMNS if c in work.columns]
+        con.register("work_frame", work[["uid", *columns]])
+        con.execute("CREATE TABLE work AS SELECT * FROM work_frame")
+        con.unregister("work_frame")
+        trained = model is None
+        if model is None:
+            progress.stage("train", "estimating m and u (EM, no labels)")
+            model = train_model(con, "work", rules.match, len(work))
+        lap("train")
+        progress.stage("predict", "scoring candidate pairs")
+        predict_pairs(con, "work", model, "scored")
+        pairs = con.execute("SELECT * FROM scored").df()
+        lap("predict")
+        progress.stage("cluster", f"{len(pairs)} candidate pairs")
+        link, review = _thresholds(rules.match, len(work), pairs)
+        left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
+        probability = pairs["match_probability"].to_numpy()
+        cannot = []
+        if rules.match.clustering.guard:
+            low = probability < rules.match.clustering.split_below
+            cannot = list(zip(left[low].tolist(), right[low].tolist(), strict=True))
+        labels = cluster(len(work), left, right, probability, link, cannot)
+        lap("cluster")
+        return RunOutput.build(work, pairs, labels, link, review, model, trained)
+    finally:
+        con.close()
+
+
+@dataclass
+class EvaluationReport:
+    """Accuracy of the store's clusters against a truth column carried in the input."""
+
+    truth_column: str
+    records: int
+    link_threshold: float
+    pairwise: dict[str, float]
+    bcubed: dict[str, float]
+    blocking: dict[str, float]
+
+
+def evaluate(db: Path, truth_column: str) -> EvaluationReport:
+    """Score the store's clusters against ``truth_column`` (an extra attribute)."""
+    from mdm.evaluation import bcubed_metrics, pairwise_metrics
+
+    store = open_store(db, create=False)
+    try:
+        run = store.execute(
+            "SELECT r.link_threshold, m.model FROM runs r JOIN models m USING (model_id) "
+            "ORDER BY r.run_id DESC LIMIT 1"
+        ).fetchone()
+        if run is None:
+            raise InputError(f"{db} holds no reconciliation run yet; run 'mdm reconcile' first")
+        records = store.execute(
+            "SELECT r.source, r.record_id, x.golden_id, "
+            "json_extract_string(r.extra, ['$.' || ?])[1] AS truth FROM records r "
+            "JOIN xref x USING (source, record_id)",
+            [truth_column],
+        ).df()
+        if records["truth"].isna().all():
+            keys = store.execute(
+                "SELECT DISTINCT unnest(json_keys(extra)) FROM records LIMIT 50"
+            ).fetchall()
+            available = ", ".join(sorted(k[0] for k in keys)) or "none"
+            raise InputError(
+                f"no record carries a truth column '{truth_column}'; extra columns in the "
+                f"store are: {available}"
+            )
+        blocked = _blocking_recall(store, TrainedModel.from_json(run[1]), truth_column)
+    finally:
+        store.close()
+    labelled = records.dropna(subset=["truth"])
+    pairwise = pairwise_metrics(labelled["golden_id"], labelled["truth"])
+    bcubed = bcubed_metrics(labelled["golden_id"], labelled["truth"])
+    return EvaluationReport(
+        truth_column=truth_column,
+        records=len(labelled),
+        link_threshold=float(run[0]),
+        pairwise={
+            "precision": pairwise.precision,
+            "recall": pairwise.recall,
+            "f1": pairwise.f1,
+            "true_pairs": pairwise.true_pairs,
+            "predicted_pairs": pairwise.predicted_pairs,
+        },
+        bcubed={"precision": bcubed.precision, "recall": bcubed.recall, "f1": bcubed.f1},
+        blocking=blocked,
+    )
+
+
+def _blocking_recall(
+    store: duckdb.DuckDBPyConnection, model: TrainedModel, truth_column: str
+) -> dict[str, float]:
+    """Share of true pairs that at least one blocking rule of the model compares."""
+    rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
+    condition = " OR ".join(f"({rule})" for rule in rules)
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE truth_records AS SELECT *, "
+        "json_extract_string(extra, ['$.' || ?])[1] AS _truth, "
+        "row_number() OVER (ORDER BY source, record_id) AS _row FROM records",
+        [truth_column],
+    )
+    row = store.execute(
+        "SELECT count(*), count(*) FILTER (WHERE " + condition + ") FROM truth_records l "
+        "JOIN truth_records r ON l._truth = r._truth AND l._row < r._row"
+    ).fetchone()
+    true_pairs, blocked = (int(row[0]), int(row[1])) if row else (0, 0)
+    recall = blocked / true_pairs if true_pairs else 1.0
+    return {"true_pairs": true_pairs, "true_pairs_blocked": blocked, "recall": recall}

@@ -1,0 +1,154 @@
+"""The trained model: splink settings with m and u, as a versioned JSON artefact.
+
+A model is tied to the fingerprint of the rules it was trained from; it is reused
+until the rules change or retraining is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+from splink import DuckDBAPI, Linker
+
+from mdm.errors import ModelError
+from mdm.linkage.comparisons import compile_comparison
+from mdm.rules.match import BlockingRule, MatchRules
+
+MODEL_FORMAT = "mdm.model/1"
+UNIQUE_ID = "uid"
+
+
+def blocking_sql(rule: BlockingRule) -> str:
+    """The SQL condition of a blocking rule over a pair aliased l and r."""
+    return " AND ".join(f'l."{key}" = r."{key}"' for key in rule.keys)
+
+
+def _blocking_dict(rule: BlockingRule) -> dict[str, str]:
+    return {"blocking_rule": blocking_sql(rule), "sql_dialect": "duckdb"}
+
+
+def splink_settings(rules: MatchRules) -> dict[str, Any]:
+    """Untrained splink settings compiled from the rules."""
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": UNIQUE_ID,
+        "comparisons": [compile_comparison(c) for c in rules.comparisons],
+        "blocking_rules_to_generate_predictions": [_blocking_dict(r) for r in rules.blocking],
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "sql_dialect": "duckdb",
+        "em_convergence": 0.001,
+        "max_iterations": 25,
+    }
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model artefact: which rules it came from, when, and splink's trained settings."""
+
+    model_id: str
+    rules_fingerprint: str
+    created_at: str
+    settings: dict[str, Any]
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The artefact as JSON (what is stored and exported)."""
+        return json.dumps(
+            {
+                "format": MODEL_FORMAT,
+                "model_id": self.model_id,
+                "rules_fingerprint": self.rules_fingerprint,
+                "created_at": self.created_at,
+                "training": self.training,
+                "splink_settings": self.settings,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainedModel:
+        """Read an artefact, refusing formats this version does not know."""
+        data = json.loads(text)
+        if data.get("format") != MODEL_FORMAT:
+            raise ModelError(
+                f"model format {data.get('format')!r} is not {MODEL_FORMAT!r}; retrain with "
+                "'mdm reconcile ... --retrain'"
+            )
+        return cls(
+            data["model_id"],
+            data["rules_fingerprint"],
+            data["created_at"],
+            data["splink_settings"],
+            data.get("training", {}),
+        )
+
+    @property
+    def prior(self) -> float:
+        """The trained probability that two random records match."""
+        return float(self.settings["probability_two_random_records_match"])
+
+
+def _quiet() -> None:
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def train_model(
+    con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, n_records: int
+) -> TrainedModel:
+    """Estimate m and u without labels (random sampling for u, EM for m)."""
+    started = time.perf_counter()
+    limit = rules.training.max_training_records
+    source = table
+    if n_records > limit:
+        source = f"{table}_training_sample"
+        con.execute(
+            f"CREATE OR REPLACE TABLE {source} AS SELECT * FROM {table} "
+            f"WHERE hash({UNIQUE_ID} + {rules.training.seed}) % {n_records} < {limit}"
+        )
+    db_api = DuckDBAPI(connection=con)
+    linker = Linker(db_api.register(source), splink_settings(rules), log_level=logging.WARNING)
+    _quiet()
+    linker.training.estimate_probability_two_random_records_match(
+        [blocking_sql(r) for r in rules.training.prior_rules], recall=rules.training.prior_recall
+    )
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=rules.training.u_max_pairs, seed=rules.training.seed
+    )
+    for rule in rules.training.em_blocking:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            blocking_sql(rule), estimate_without_term_frequencies=True
+        )
+    settings = linker.misc.save_model_to_json()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    fingerprint = rules.fingerprint()
+    model_id = f"{fingerprint}-{created.replace(':', '').replace('-', '')[:15]}"
+    training = {
+        "records": min(n_records, limit),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return TrainedModel(model_id, fingerprint, created, settings, training)
+
+
+def predict_pairs(
+    con: duckdb.DuckDBPyConnection, table: str, model: TrainedModel, output: str
+) -> None:
+    """Score every candidate pair; writes ``output`` (uid_l, uid_r, weight, probability)."""
+    db_api = DuckDBAPI(connection=con)
+    linker = Linker(db_api.register(table), model.settings, log_level=logging.WARNING)
+    _quiet()
+    predictions = linker.inference.predict()
+    con.execute(
+        f"CREATE OR REPLACE TABLE {output} AS SELECT {UNIQUE_ID}_l AS uid_l, "
+        f"{UNIQUE_ID}_r AS uid_r, match_weight, match_probability "
+        f"FROM {predictions.physical_name}"
+    )
+    predictions.drop_table_from_database_and_remove_from_cache()

@@ -1,0 +1,101 @@
+"""Free text: accent folding, punctuation, addresses, places and gender.
+
+Standardised text is lowercase ASCII with single spaces and no punctuation:
+``"  Rue de l'Église, 3 "`` becomes ``"rue de leglise 3"``.
+"""
+
+from __future__ import annotations
+
+import string
+
+import pandas as pd
+from anyascii import anyascii
+
+from mdm.standardise._columns import apply_unique, take, to_text
+
+# Apostrophes vanish ("O'Brien" -> "obrien"); every other ASCII character that is
+# not a lowercase letter or digit becomes a space (hyphens, periods, commas, ...).
+_KEEP = set(string.ascii_lowercase + string.digits)
+_PUNCTUATION_TABLE = {
+    code: (None if chr(code) in "'`" else " ")
+    for code in range(128)
+    if chr(code) not in _KEEP and chr(code) != " "
+}
+
+#: Street-type words and their standard abbreviations.
+ADDRESS_ABBREVIATIONS = {
+    "street": "st",
+    "road": "rd",
+    "avenue": "ave",
+    "av": "ave",
+    "drive": "dr",
+    "lane": "ln",
+    "court": "ct",
+    "place": "pl",
+    "crescent": "cres",
+    "close": "cl",
+    "apartment": "apt",
+}
+
+_GENDERS = {
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "mr": "m",
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+    "mrs": "f",
+    "ms": "f",
+    "miss": "f",
+}
+
+
+def fold(text: str) -> str:
+    """Fold ``text`` to lowercase ASCII ("José" -> "jose", "Müller" -> "muller")."""
+    if not text.isascii():
+        text = anyascii(text)
+    return text.lower()
+
+
+def normalise_words(text: str) -> str:
+    """Fold ``text``, drop apostrophes, turn other punctuation into spaces, collapse spaces."""
+    return " ".join(fold(text).translate(_PUNCTUATION_TABLE).split())
+
+
+def clean_text(value: object) -> str | None:
+    """Standardise free text (a city, region or country); None when empty or "n/a"."""
+    text = to_text(value)
+    return None if text is None else normalise_words(text) or None
+
+
+def clean_address(value: object) -> str | None:
+    """Standardise an address line: clean text with street types abbreviated ("road" -> "rd")."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    return " ".join(ADDRESS_ABBREVIATIONS.get(word, word) for word in text.split())
+
+
+def clean_gender(value: object) -> str | None:
+    """Normalise gender to "m" or "f" ("Male", "M", "Mr" -> "m"); anything else is None."""
+    text = clean_text(value)
+    return None if text is None else _GENDERS.get(text)
+
+
+def standardise_text_column(series: pd.Series) -> pd.Series:
+    """Apply :func:`clean_text` to a column, once per distinct value."""
+    codes, values = apply_unique(series, clean_text)
+    return take(codes, values, series.index)
+
+
+def standardise_address_column(series: pd.Series) -> pd.Series:
+    """Apply :func:`clean_address` to a column, once per distinct value."""
+    codes, values = apply_unique(series, clean_address)
+    return take(codes, values, series.index)
+
+
+def standardise_gender_column(series: pd.Series) -> pd.Series:
+    """Apply :func:`clean_gender` to a column, once per distinct value."""
+    codes, values = apply_unique(series, clean_gender)
+    return take(codes, values, series.index)

@@ -1,0 +1,295 @@
+"""Reading the store's records and models, and writing a run in one transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from mdm.golden import assign_golden_ids, survivors_of_retired, survivorship_queries
+from mdm.linkage.model import TrainedModel
+from mdm.schema import ATTRIBUTES
+from mdm.store import RECORD_COLUMNS
+
+if TYPE_CHECKING:
+    from mdm.jobs import RulesBundle, SourceSummary
+
+
+@dataclass
+class RunOutput:
+    """What linkage produced for a run, before it is written."""
+
+    labels: np.ndarray  # cluster label per work row (uid)
+    pairs: pd.DataFrame  # uid_l, uid_r, match_weight, match_probability (all scored)
+    review_pairs: pd.DataFrame  # pairs in the review band across clusters
+    link_threshold: float
+    review_threshold: float
+    model: TrainedModel
+    model_trained: bool
+    candidate_pairs: int
+    golden_count: int
+    multi_record_golden: int
+
+    @classmethod
+    def build(cls, work, pairs, labels, link, review, model, trained) -> RunOutput:
+        probability = pairs["match_probability"]
+        band = pairs[(probability >= review) & (probability < link)]
+        band = band[labels[band["uid_l"].to_numpy()] != labels[band["uid_r"].to_numpy()]]
+        sizes = np.bincount(labels)
+        return cls(
+            labels=labels,
+            pairs=pairs,
+            review_pairs=band.reset_index(drop=True),
+            link_threshold=link,
+            review_threshold=review,
+            model=model,
+            model_trained=trained,
+            candidate_pairs=len(pairs),
+            golden_count=int(len(sizes)),
+            multi_record_golden=int((sizes > 1).sum()),
+        )
+
+
+def load_records(con: duckdb.DuckDBPyConnection, exclude_sources: list[str]) -> pd.DataFrame:
+    """Stored records of every source not being reloaded, in the shape ingest makes."""
+    columns = ", ".join([*RECORD_COLUMNS, "extra", "raw"])
+    return con.execute(
+        f"SELECT {columns} FROM records WHERE NOT list_contains(?, source)", [exclude_sources]
+    ).df()
+
+
+def load_model(con: duckdb.DuckDBPyConnection, fingerprint: str) -> TrainedModel | None:
+    """The newest stored model trained from rules with this fingerprint, if any."""
+    row = con.execute(
+        "SELECT model FROM models WHERE rules_fingerprint = ? ORDER BY created_at DESC LIMIT 1",
+        [fingerprint],
+    ).fetchone()
+    return TrainedModel.from_json(row[0]) if row else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def write_run(
+    con: duckdb.DuckDBPyConnection,
+    work: pd.DataFrame,
+    output: RunOutput,
+    rules: RulesBundle,
+    summaries: list[SourceSummary],
+    placeholders: dict[str, int],
+) -> int:
+    """Write records, clusters, golden records, lineage and review tasks atomically."""
+    now = _now()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        run_id = _next_id(con, "runs", "run_id")
+        con.execute(
+            "INSERT INTO runs VALUES (?, 'reconcile', ?, NULL, ?, ?, ?, ?, NULL)",
+            [
+                run_id,
+                now,
+                rules.match.fingerprint(),
+                output.model.model_id,
+                output.link_threshold,
+                output.review_threshold,
+            ],
+        )
+        if output.model_trained:
+            con.execute(
+                "INSERT INTO models VALUES (?, ?, ?, ?)",
+                [
+                    output.model.model_id,
+                    output.model.rules_fingerprint,
+                    now,
+                    output.model.to_json(),
+                ],
+            )
+        _write_records(con, work, run_id, now)
+        golden_ids = _write_clusters(con, work, output, run_id, now)
+        _write_golden(con, rules, now)
+        _write_review(con, work, output, golden_ids, run_id, now)
+        report = {
+            "sources": [asdict(s) for s in summaries],
+            "placeholders": placeholders,
+            "candidate_pairs": output.candidate_pairs,
+        }
+        for summary in summaries:
+            con.execute(
+                "INSERT INTO source_reports VALUES (?, ?, ?, ?, ?)",
+                [run_id, summary.name, summary.path, summary.records, json.dumps(asdict(summary))],
+            )
+        con.execute(
+            "UPDATE runs SET finished_at = ?, report = ? WHERE run_id = ?",
+            [_now(), json.dumps(report), run_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return run_id
+
+
+def _next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
+    row = con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _write_records(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, run_id: int, now) -> None:
+    columns = [*RECORD_COLUMNS, "extra", "raw"]
+    con.register("run_records", work[columns])
+    names = ", ".join(columns)
+    selected = ", ".join(f"n.{c}" for c in columns)
+    con.execute("DROP TABLE IF EXISTS temp.previous_versions")
+    con.execute(
+        "CREATE TEMP TABLE previous_versions AS SELECT source, record_id, version, raw, "
+        "run_id AS first_run, ingested_at FROM records"
+    )
+    con.execute("DELETE FROM records")
+    con.execute(
+        f"INSERT INTO records ({names}, version, run_id, ingested_at) "
+        f"SELECT {selected}, "
+        "CASE WHEN p.version IS NULL THEN 1 "
+        "WHEN p.raw IS NOT DISTINCT FROM n.raw::JSON THEN p.version ELSE p.version + 1 END, "
+        "CASE WHEN p.raw IS NOT DISTINCT FROM n.raw::JSON THEN p.first_run ELSE ? END, "
+        "CASE WHEN p.raw IS NOT DISTINCT FROM n.raw::JSON THEN p.ingested_at ELSE ? END "
+        "FROM run_records n LEFT JOIN previous_versions p USING (source, record_id)",
+        [run_id, now],
+    )
+    con.unregister("run_records")
+
+
+def _write_clusters(
+    con: duckdb.DuckDBPyConnection, work: pd.DataFrame, output: RunOutput, run_id: int, now
+) -> pd.Series:
+    members = pd.DataFrame(
+        {"cluster": output.labels, "source": work["source"], "record_id": work["record_id"]}
+    )
+    previous = con.execute("SELECT source, record_id, golden_id FROM xref").df()
+    created = dict(con.execute("SELECT golden_id, created_at::VARCHAR FROM golden").fetchall())
+    assigned = assign_golden_ids(members, previous, created)
+    golden_of_row = assigned.reindex(output.labels).to_numpy()
+    retired = survivors_of_retired(members, previous, assigned)
+    xref = pd.DataFrame(
+        {"source": work["source"], "record_id": work["record_id"], "golden_id": golden_of_row}
+    )
+    con.register("run_xref", xref)
+    con.execute("DELETE FROM xref")
+    con.execute("INSERT INTO xref SELECT source, record_id, golden_id, ? FROM run_xref", [run_id])
+    con.unregister("run_xref")
+    con.register("run_retired", retired)
+    con.execute(
+        "UPDATE golden SET status = 'retired', survivor_id = r.survivor_id, updated_at = ? "
+        "FROM run_retired r WHERE golden.golden_id = r.golden_id",
+        [now],
+    )
+    con.unregister("run_retired")
+    event_id = _next_id(con, "events", "event_id")
+    con.execute(
+        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, "
+        "'golden_retired', golden_id, NULL, NULL, 'system', "
+        "json_object('survivor_id', survivor_id, 'run_id', ?) FROM golden "
+        "WHERE status = 'retired' AND updated_at = ?",
+        [event_id, now, run_id, now],
+    )
+    return pd.Series(golden_of_row, index=work["uid"].to_numpy())
+
+
+def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE golden_work AS SELECT r.*, x.golden_id, "
+        "row_number() OVER (ORDER BY r.run_id, r.source, r.record_id) AS seq "
+        "FROM records r JOIN xref x USING (source, record_id)"
+    )
+    con.execute("DROP TABLE IF EXISTS temp.golden_values")
+    con.execute(
+        "CREATE TEMP TABLE golden_values AS SELECT golden_id, count(*) AS record_count, "
+        "min(seq) AS first_seq FROM golden_work GROUP BY golden_id"
+    )
+    con.execute("DELETE FROM lineage")
+    for columns, sql in survivorship_queries(rules.survivorship, "golden_work"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE survivor AS {sql}")
+        for column in columns:
+            con.execute(f"ALTER TABLE golden_values ADD COLUMN {column} VARCHAR")
+            con.execute(
+                f"UPDATE golden_values g SET {column} = s.{column} FROM survivor s "
+                "WHERE g.golden_id = s.golden_id"
+            )
+            con.execute(
+                f"INSERT INTO lineage SELECT golden_id, '{column}', {column}, source, record_id, "
+                f"rule FROM survivor WHERE {column} IS NOT NULL"
+            )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE golden_extra AS SELECT golden_id, extra FROM ("
+        "SELECT golden_id, extra, row_number() OVER (PARTITION BY golden_id "
+        "ORDER BY coalesce(updated_at, '') DESC, seq DESC) AS rn FROM golden_work) WHERE rn = 1"
+    )
+    attributes = ", ".join(ATTRIBUTES)
+    selected = ", ".join(f"v.{a}" for a in ATTRIBUTES)
+    con.execute(
+        f"INSERT OR REPLACE INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
+        f"record_count, {attributes}, extra) "
+        f"SELECT v.golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, v.record_count, "
+        f"{selected}, e.extra FROM golden_values v "
+        "LEFT JOIN golden g USING (golden_id) LEFT JOIN golden_extra e USING (golden_id)",
+        [now, now],
+    )
+
+
+def _write_review(
+    con: duckdb.DuckDBPyConnection,
+    work: pd.DataFrame,
+    output: RunOutput,
+    golden_ids: pd.Series,
+    run_id: int,
+    now,
+) -> None:
+    band = output.review_pairs
+    keys = work.set_index("uid")[["source", "record_id"]]
+    left = keys.reindex(band["uid_l"].to_numpy())
+    right = keys.reindex(band["uid_r"].to_numpy())
+    tasks = pd.DataFrame(
+        {
+            "source_l": left["source"].to_numpy(),
+            "record_id_l": left["record_id"].to_numpy(),
+            "source_r": right["source"].to_numpy(),
+            "record_id_r": right["record_id"].to_numpy(),
+            "golden_id_l": golden_ids.reindex(band["uid_l"].to_numpy()).to_numpy(),
+            "golden_id_r": golden_ids.reindex(band["uid_r"].to_numpy()).to_numpy(),
+            "match_weight": band["match_weight"].to_numpy(),
+            "match_probability": band["match_probability"].to_numpy(),
+        }
+    )
+    con.execute("DELETE FROM review_tasks WHERE status = 'open'")
+    start = _next_id(con, "review_tasks", "task_id")
+    con.register("run_tasks", tasks)
+    con.execute(
+        "INSERT INTO review_tasks SELECT ? + row_number() OVER (ORDER BY match_probability DESC, "
+        "source_l, record_id_l, source_r, record_id_r) - 1, source_l, record_id_l, source_r, "
+        "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ? "
+        "FROM run_tasks",
+        [start, now, run_id],
+    )
+    con.unregister("run_tasks")
+    linked = output.pairs[output.pairs["match_probability"] >= output.review_threshold]
+    left = keys.reindex(linked["uid_l"].to_numpy())
+    right = keys.reindex(linked["uid_r"].to_numpy())
+    scored = pd.DataFrame(
+        {
+            "source_l": left["source"].to_numpy(),
+            "record_id_l": left["record_id"].to_numpy(),
+            "source_r": right["source"].to_numpy(),
+            "record_id_r": right["record_id"].to_numpy(),
+            "match_weight": linked["match_weight"].to_numpy(),
+            "match_probability": linked["match_probability"].to_numpy(),
+        }
+    )
+    con.execute("DELETE FROM pairs")
+    con.register("run_pairs", scored)
+    con.execute("INSERT INTO pairs SELECT *, ? FROM run_pairs", [run_id])
+    con.unregister("run_pairs")
