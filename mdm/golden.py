@@ -25,16 +25,16 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _order_sql(rule: AttributeRule, value: str, rules: SurvivorshipRules) -> str:
+def _order_sql(rule: AttributeRule, rules: SurvivorshipRules) -> str:
     """ORDER BY for choosing the surviving row of one golden record (best first)."""
     priority = _priority_sql(rule.sources or rules.source_priority)
     recent = "coalesce(updated_at, '') DESC, seq DESC"
-    frequency = f"count(*) OVER (PARTITION BY golden_id, {value}) DESC"
+    frequency = "_frequency DESC"
     keys = {
         "most_recent": [recent, priority],
         "most_frequent": [frequency, priority, recent],
         "source_priority": [priority, recent],
-        "most_complete": [f"length({value}) DESC", frequency, priority, recent],
+        "most_complete": ["length(_value) DESC", frequency, priority, recent],
     }[rule.strategy]
     return ", ".join([*keys, "source", "record_id"])
 
@@ -58,7 +58,9 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
         sql = (
             f"SELECT golden_id, source, record_id, '{rule.strategy}' AS rule, {select} FROM ("
             f"SELECT *, row_number() OVER (PARTITION BY golden_id ORDER BY "
-            f"{_order_sql(rule, value, rules)}) AS rn FROM {table} WHERE {present}"
+            f"{_order_sql(rule, rules)}) AS rn FROM ("
+            f"SELECT *, {value} AS _value, count(*) OVER (PARTITION BY golden_id, {value}) "
+            f"AS _frequency FROM {table} WHERE {present})"
             f") WHERE rn = 1"
         )
         queries.append((columns, sql))

@@ -33,7 +33,7 @@ from mdm.rules.match import MatchRules, load_match_rules
 from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
-from mdm.store import RECORD_COLUMNS, open_store
+from mdm.store import RECORD_COLUMNS, one, open_store
 from mdm.store.writer import RunOutput, load_model, load_records, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
@@ -268,10 +268,12 @@ def evaluate(db: Path, truth_column: str) -> EvaluationReport:
 
     store = open_store(db, create=False)
     try:
-        run = store.execute(
-            "SELECT r.link_threshold, m.model FROM runs r JOIN models m USING (model_id) "
-            "ORDER BY r.run_id DESC LIMIT 1"
-        ).fetchone()
+        run = one(
+            store.execute(
+                "SELECT r.link_threshold, m.model FROM runs r JOIN models m USING (model_id) "
+                "ORDER BY r.run_id DESC LIMIT 1"
+            )
+        )
         if run is None:
             raise InputError(f"{db} holds no reconciliation run yet; run 'mdm reconcile' first")
         records = store.execute(
@@ -323,10 +325,12 @@ def _blocking_recall(
         "row_number() OVER (ORDER BY source, record_id) AS _row FROM records",
         [truth_column],
     )
-    row = store.execute(
-        "SELECT count(*), count(*) FILTER (WHERE " + condition + ") FROM truth_records l "
-        "JOIN truth_records r ON l._truth = r._truth AND l._row < r._row"
-    ).fetchone()
+    row = one(
+        store.execute(
+            "SELECT count(*), count(*) FILTER (WHERE " + condition + ") FROM truth_records l "
+            "JOIN truth_records r ON l._truth = r._truth AND l._row < r._row"
+        )
+    )
     true_pairs, blocked = (int(row[0]), int(row[1])) if row else (0, 0)
     recall = blocked / true_pairs if true_pairs else 1.0
     return {"true_pairs": true_pairs, "true_pairs_blocked": blocked, "recall": recall}

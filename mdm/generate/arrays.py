@@ -51,3 +51,21 @@ def map_strings(values: ObjArray, mask: BoolArray, fn: Any) -> None:
     idx = np.flatnonzero(mask & present(values))
     if len(idx):
         values[idx] = np.array([fn(v) for v in values[idx]], dtype=object)
+
+
+def words(listing: str) -> tuple[str, ...]:
+    """Split a whitespace-separated listing; "_" stands for a space inside an item."""
+    return tuple(w.replace("_", " ") for w in listing.split())
+
+
+def weighted_words(listing: str) -> tuple[tuple[str, ...], npt.NDArray[np.float64]]:
+    """Split a listing of "item:weight" pairs into items and weights."""
+    pairs = [w.rpartition(":") for w in words(listing)]
+    return tuple(p[0] for p in pairs), np.array([float(p[2]) for p in pairs])
+
+
+def zfill(values: npt.NDArray[np.int64], width: int) -> ObjArray:
+    """Non-negative integers as zero-padded text: ``zfill([7], 3) == ["007"]``."""
+    if not len(values):
+        return np.empty(0, dtype=object)
+    return np.char.zfill(np.asarray(values).astype(str), width).astype(object)

@@ -26,6 +26,8 @@ class GeneratorConfig:
             ``sources``; ``None`` uses 35/25/25/15 for crm/billing/webshop/branch.
         records_per_person: probability that a person has 1, 2, ... records.
         household_mix: shares of single, couple, family and flat-share households.
+        p_housemate_customer: chance that each member of a household other than its
+            head is a customer too (has records); the others stay hidden.
         p_married_name: share of couples where one partner took the other's surname.
         p_maiden_records: of those partners, share whose older records carry the
             maiden name and the address from before the marriage.
@@ -45,6 +47,7 @@ class GeneratorConfig:
     source_weights: tuple[float, ...] | None = None
     records_per_person: tuple[float, ...] = (0.40, 0.30, 0.15, 0.08, 0.05, 0.02)
     household_mix: tuple[float, float, float, float] = (0.36, 0.26, 0.28, 0.10)
+    p_housemate_customer: float = 0.35
     p_married_name: float = 0.75
     p_maiden_records: float = 0.4
     p_moved: float = 0.12

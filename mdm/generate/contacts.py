@@ -12,7 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mdm.generate.arrays import BoolArray, IntArray, ObjArray, cumulative, pick_weighted, text
+from mdm.generate.arrays import (
+    BoolArray,
+    IntArray,
+    ObjArray,
+    cumulative,
+    pick_weighted,
+    text,
+    words,
+)
 
 _DOMAINS = (
     ("gmail.com", 30), ("hotmail.co.uk", 14), ("yahoo.co.uk", 8), ("outlook.com", 8),
@@ -20,24 +28,24 @@ _DOMAINS = (
     ("sky.com", 4), ("virginmedia.com", 3), ("googlemail.com", 2), ("aol.com", 2),
     ("yahoo.com", 2), ("me.com", 2), ("talktalk.net", 1), ("protonmail.com", 1),
 )  # fmt: skip
-_WORK_DOMAINS = (
-    "nhs.net northgate-logistics.co.uk brightwater.co.uk ashdown-group.com kestrel-systems.co.uk "
-    "harbourside.ac.uk millbrook-council.gov.uk pennine-foods.co.uk redkite-consulting.com "
-    "oakleaf-insurance.co.uk tideway-energy.co.uk summit-retail.com fairfax-legal.co.uk "
-    "greenfield-homes.co.uk bluestone-bank.co.uk larkspur-media.com"
-).split()
-_ADJECTIVES = (
-    "blue red green silver golden happy lucky wild little big crazy sunny misty dark bright "
-    "cool sweet quiet swift brave cheeky fluffy funky jolly magic mighty noble rusty shiny "
-    "sleepy snowy stormy super wise fancy frosty groovy hidden lazy lonely purple scarlet "
-    "amber crimson cosmic electric"
-).split()
-_NOUNS = (
-    "fox tiger bear wolf eagle hawk falcon owl raven robin dragon panda lion otter badger "
-    "rabbit kitten puppy star moon sun storm rain river ocean wave rose lily daisy bee "
-    "butterfly pixie angel rider runner dreamer gamer surfer skater biker chef monkey penguin "
-    "dolphin shark phoenix mermaid pirate ninja wizard"
-).split()
+_WORK_DOMAINS = words("""
+    nhs.net northgate-logistics.co.uk brightwater.co.uk ashdown-group.com kestrel-systems.co.uk
+    harbourside.ac.uk millbrook-council.gov.uk pennine-foods.co.uk redkite-consulting.com
+    oakleaf-insurance.co.uk tideway-energy.co.uk summit-retail.com fairfax-legal.co.uk
+    greenfield-homes.co.uk bluestone-bank.co.uk larkspur-media.com
+""")
+_ADJECTIVES = words("""
+    blue red green silver golden happy lucky wild little big crazy sunny misty dark bright
+    cool sweet quiet swift brave cheeky fluffy funky jolly magic mighty noble rusty shiny
+    sleepy snowy stormy super wise fancy frosty groovy hidden lazy lonely purple scarlet
+    amber crimson cosmic electric
+""")
+_NOUNS = words("""
+    fox tiger bear wolf eagle hawk falcon owl raven robin dragon panda lion otter badger
+    rabbit kitten puppy star moon sun storm rain river ocean wave rose lily daisy bee
+    butterfly pixie angel rider runner dreamer gamer surfer skater biker chef monkey penguin
+    dolphin shark phoenix mermaid pirate ninja wizard
+""")
 
 _NAMELIKE = 0
 _DISTINCTIVE = 1
@@ -205,7 +213,9 @@ def make_landlines(rng: np.random.Generator, dial_code: ObjArray, has: BoolArray
         dup = has & pd.Series(out).duplicated().to_numpy()
         if not dup.any():
             break
-        fresh = np.where(london, rng.integers(30_000_000, 89_999_999, n), rng.integers(200_000, 999_999, n))
+        fresh = np.where(
+            london, rng.integers(30_000_000, 89_999_999, n), rng.integers(200_000, 999_999, n)
+        )
         out[dup] = dial_code[dup] + text(fresh[dup])
     out[~has] = None
     return out

@@ -148,9 +148,16 @@ def _table(keys: pd.Series, counts: pd.Series, decorations: dict[str, str]) -> N
         count=counts.astype(float).to_numpy(),
         initial=np.array([k[:1] for k in key], dtype=object),
         decoration_p=np.array(
-            [(1.0 if "'" in d else 0.65) if d != p else 0.0 for d, p in zip(decorated, display)]
+            [_decoration_p(d, p) for d, p in zip(decorated, display, strict=True)]
         ),
     )
+
+
+def _decoration_p(decorated: str, plain: str) -> float:
+    """O'Brien always writes the apostrophe; only some people called Jose write José."""
+    if decorated == plain:
+        return 0.0
+    return 1.0 if "'" in decorated else 0.65
 
 
 def _variants(

@@ -10,470 +10,65 @@ postcode and the same street name in two towns does not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
-from mdm.generate.arrays import ObjArray, cumulative, pick_weighted
+from mdm.generate.arrays import ObjArray, cumulative, pick_weighted, weighted_words, words
 
 N_TOWNS = 300
 _GEO_SEED = 20_240_601  # the map is the same for every seed; who lives where is not
 
-_TOWN_HEADS = [
-    "Ash",
-    "Ald",
-    "Bar",
-    "Bex",
-    "Brad",
-    "Bram",
-    "Brent",
-    "Brom",
-    "Bur",
-    "Cald",
-    "Carl",
-    "Chel",
-    "Ches",
-    "Clay",
-    "Col",
-    "Cran",
-    "Dal",
-    "Dun",
-    "Eas",
-    "Elm",
-    "Fair",
-    "Farn",
-    "Fel",
-    "Glen",
-    "Gran",
-    "Hal",
-    "Ham",
-    "Har",
-    "Hather",
-    "Hels",
-    "Hol",
-    "Ken",
-    "King",
-    "Kirk",
-    "Lang",
-    "Leigh",
-    "Lin",
-    "Lyd",
-    "Mal",
-    "Mar",
-    "Mel",
-    "Mid",
-    "Mil",
-    "New",
-    "Nor",
-    "Oak",
-    "Ock",
-    "Pen",
-    "Rad",
-    "Ray",
-    "Red",
-    "Rich",
-    "Ros",
-    "Rother",
-    "Salt",
-    "Sand",
-    "Sel",
-    "Shep",
-    "Stan",
-    "Stock",
-    "Stow",
-    "Sud",
-    "Sut",
-    "Thorn",
-    "Tod",
-    "Wal",
-    "Wat",
-    "Wen",
-    "West",
-    "Whit",
-    "Wil",
-    "Win",
-    "Wood",
-    "Wor",
-]
-_TOWN_TAILS = [
-    "ford",
-    "bury",
-    "ton",
-    "ham",
-    "ley",
-    "field",
-    "worth",
-    "wick",
-    "stead",
-    "by",
-    "thorpe",
-    "well",
-    "bridge",
-    "combe",
-    "mouth",
-    "minster",
-    "chester",
-    "caster",
-    "borough",
-    "hurst",
-    "den",
-    "ington",
-    "stone",
-    "wood",
-    "dale",
-    "port",
-]
-_TOWN_TAIL_WEIGHTS = np.array(
-    [9, 8, 12, 10, 9, 7, 5, 5, 4, 4, 4, 5, 5, 3, 3, 2, 2, 2, 4, 3, 5, 3, 3, 3, 2], dtype=float
-)
+_TOWN_HEADS = words("""
+    Ash Ald Bar Bex Brad Bram Brent Brom Bur Cald Carl Chel Ches Clay Col Cran Dal Dun Eas
+    Elm Fair Farn Fel Glen Gran Hal Ham Har Hather Hels Hol Ken King Kirk Lang Leigh Lin
+    Lyd Mal Mar Mel Mid Mil New Nor Oak Ock Pen Rad Ray Red Rich Ros Rother Salt Sand
+    Sel Shep Stan Stock Stow Sud Sut Thorn Tod Wal Wat Wen West Whit Wil Win Wood Wor
+""")
+#: Town name endings with their relative frequency.
+_TOWN_TAILS, _TOWN_TAIL_WEIGHTS = weighted_words("""
+    ford:9 bury:8 ton:12 ham:10 ley:9 field:7 worth:5 wick:5 stead:4 by:4 thorpe:4 well:5
+    bridge:5 combe:3 mouth:3 minster:2 chester:2 caster:2 borough:4 hurst:3 den:5 ington:3
+    stone:3 wood:3 dale:2 port:2
+""")
 
 #: Real UK postcode areas; towns are spread over them.
-_AREAS = [
-    "AB",
-    "AL",
-    "B",
-    "BA",
-    "BB",
-    "BD",
-    "BH",
-    "BL",
-    "BN",
-    "BR",
-    "BS",
-    "CA",
-    "CB",
-    "CF",
-    "CH",
-    "CM",
-    "CO",
-    "CR",
-    "CT",
-    "CV",
-    "CW",
-    "DA",
-    "DD",
-    "DE",
-    "DH",
-    "DL",
-    "DN",
-    "DT",
-    "DY",
-    "E",
-    "EH",
-    "EN",
-    "EX",
-    "FK",
-    "FY",
-    "G",
-    "GL",
-    "GU",
-    "HA",
-    "HD",
-    "HG",
-    "HP",
-    "HR",
-    "HU",
-    "HX",
-    "IG",
-    "IP",
-    "KA",
-    "KT",
-    "KY",
-    "L",
-    "LA",
-    "LE",
-    "LN",
-    "LS",
-    "LU",
-    "M",
-    "ME",
-    "MK",
-    "ML",
-    "N",
-    "NE",
-    "NG",
-    "NN",
-    "NP",
-    "NR",
-    "NW",
-    "OL",
-    "OX",
-    "PE",
-    "PH",
-    "PL",
-    "PO",
-    "PR",
-    "RG",
-    "RH",
-    "RM",
-    "S",
-    "SA",
-    "SE",
-    "SG",
-    "SK",
-    "SL",
-    "SM",
-    "SN",
-    "SO",
-    "SP",
-    "SR",
-    "SS",
-    "ST",
-    "SW",
-    "SY",
-    "TA",
-    "TF",
-    "TN",
-    "TQ",
-    "TR",
-    "TS",
-    "TW",
-    "UB",
-    "W",
-    "WA",
-    "WD",
-    "WF",
-    "WN",
-    "WR",
-    "WS",
-    "WV",
-    "YO",
-]
+_AREAS = words("""
+    AB AL B BA BB BD BH BL BN BR BS CA CB CF CH CM CO CR CT CV CW DA DD DE DH DL DN DT DY
+    E EH EN EX FK FY G GL GU HA HD HG HP HR HU HX IG IP KA KT KY L LA LE LN LS LU M ME MK
+    ML N NE NG NN NP NR NW OL OX PE PH PL PO PR RG RH RM S SA SE SG SK SL SM SN SO SP SR SS
+    ST SW SY TA TF TN TQ TR TS TW UB W WA WD WF WN WR WS WV YO
+""")
 #: Letters used in the inward part of real postcodes (no C, I, K, M, O, V).
 _UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"), dtype=object)
 
-_STREET_WORDS = [
-    "High",
-    "Church",
-    "Station",
-    "Main",
-    "Park",
-    "Victoria",
-    "Green",
-    "Manor",
-    "Mill",
-    "School",
-    "Queens",
-    "Kings",
-    "New",
-    "Grange",
-    "London",
-    "North",
-    "Chapel",
-    "West",
-    "Springfield",
-    "Windsor",
-    "Albert",
-    "York",
-    "Alexandra",
-    "Highfield",
-    "George",
-    "Meadow",
-    "Orchard",
-    "Broad",
-    "Castle",
-    "Oak",
-    "Elm",
-    "Beech",
-    "Ash",
-    "Willow",
-    "Birch",
-    "Cedar",
-    "Maple",
-    "Rowan",
-    "Hazel",
-    "Holly",
-    "Chestnut",
-    "Lime",
-    "Poplar",
-    "Sycamore",
-    "Hawthorn",
-    "Cherry",
-    "Laurel",
-    "Heather",
-    "Primrose",
-    "Bluebell",
-    "Daisy",
-    "Rose",
-    "Ivy",
-    "Fern",
-    "Clover",
-    "Jubilee",
-    "Coronation",
-    "Princess",
-    "Regent",
-    "Stanley",
-    "Nelson",
-    "Wellington",
-    "Marlborough",
-    "Cambridge",
-    "Oxford",
-    "Bath",
-    "Bristol",
-    "Chester",
-    "Lancaster",
-    "Warwick",
-    "Gloucester",
-    "Belmont",
-    "Fairfield",
-    "Woodland",
-    "Hillside",
-    "Riverside",
-    "Brook",
-    "Bridge",
-    "Ferry",
-    "Harbour",
-    "Quay",
-    "Market",
-    "Abbey",
-    "Priory",
-    "Vicarage",
-    "Rectory",
-    "Farm",
-    "Barn",
-    "Forge",
-    "Kiln",
-    "Quarry",
-    "Tannery",
-    "Wharf",
-    "Canal",
-    "Dock",
-    "Field",
-    "Moor",
-    "Heath",
-    "Common",
-    "Hill",
-    "Valley",
-    "Lakeside",
-    "Spring",
-    "Well",
-    "Fountain",
-    "Water",
-    "Marsh",
-    "Meadowbank",
-    "Sunnyside",
-    "Mount",
-    "Pleasant",
-    "Grove",
-    "Hollybush",
-    "Ashfield",
-    "Beechwood",
-    "Oakfield",
-    "Elmfield",
-    "Greenway",
-    "Kingsway",
-    "Queensway",
-    "Churchill",
-    "Trinity",
-    "Alma",
-    "Cromwell",
-    "Milton",
-    "Shakespeare",
-    "Tennyson",
-    "Byron",
-    "Wordsworth",
-    "Chaucer",
-    "Dickens",
-    "Darwin",
-    "Newton",
-    "Faraday",
-    "Stephenson",
-    "Telford",
-    "Brunel",
-    "Nightingale",
-    "Edward",
-    "Arthur",
-    "Charles",
-    "Henry",
-    "Frederick",
-    "William",
-    "Mary",
-    "Elizabeth",
-    "Catherine",
-    "Anne",
-    "Margaret",
-    "Thomas",
-    "James",
-    "Richard",
-    "Robert",
-    "John",
-    "Howard",
-    "Russell",
-    "Spencer",
-    "Percy",
-    "Grosvenor",
-    "Cavendish",
-    "Devonshire",
-    "Somerset",
-    "Norfolk",
-    "Suffolk",
-    "Essex",
-    "Kent",
-    "Surrey",
-    "Sussex",
-    "Dorset",
-    "Devon",
-    "Cornwall",
-    "Clarence",
-    "Lansdowne",
-    "Beaufort",
-    "Bedford",
-    "Salisbury",
-    "Winchester",
-    "Canterbury",
-    "Durham",
-    "Lincoln",
-    "Sandy",
-    "Stony",
-    "Long",
-    "Short",
-    "Back",
-    "Front",
-    "Little",
-    "Great",
-    "Upper",
-    "Lower",
-    "Middle",
-    "Cross",
-    "Gate",
-    "Tower",
-    "Walnut",
-    "Mulberry",
-    "Juniper",
-    "Larch",
-    "Alder",
-    "Pine",
-    "Aspen",
-    "Hornbeam",
-    "Linden",
-    "Myrtle",
-    "Lavender",
-]
-_STREET_TYPES = [
-    "Road",
-    "Street",
-    "Lane",
-    "Close",
-    "Avenue",
-    "Drive",
-    "Way",
-    "Crescent",
-    "Gardens",
-    "Grove",
-    "Place",
-    "Court",
-    "Terrace",
-    "Walk",
-    "Rise",
-    "Mews",
-    "View",
-    "Row",
-    "Hill",
-    "Park",
-]
-_STREET_TYPE_WEIGHTS = np.array(
-    [30, 15, 11, 10, 8, 7, 5, 4, 3, 3, 2, 1.5, 1.5, 0.6, 0.6, 0.5, 0.5, 0.4, 0.4, 0.5]
-)
+_STREET_WORDS = words("""
+    High Church Station Main Park Victoria Green Manor Mill School Queens Kings New Grange
+    London North Chapel West Springfield Windsor Albert York Alexandra Highfield George
+    Meadow Orchard Broad Castle Oak Elm Beech Ash Willow Birch Cedar Maple Rowan Hazel
+    Holly Chestnut Lime Poplar Sycamore Hawthorn Cherry Laurel Heather Primrose Bluebell
+    Daisy Rose Ivy Fern Clover Jubilee Coronation Princess Regent Stanley Nelson Wellington
+    Marlborough Cambridge Oxford Bath Bristol Chester Lancaster Warwick Gloucester
+    Belmont Fairfield Woodland Hillside Riverside Brook Bridge Ferry Harbour Quay Market
+    Abbey Priory Vicarage Rectory Farm Barn Forge Kiln Quarry Tannery Wharf Canal Dock
+    Field Moor Heath Common Hill Valley Lakeside Spring Well Fountain Water Marsh Meadowbank
+    Sunnyside Mount Pleasant Grove Hollybush Ashfield Beechwood Oakfield Elmfield Greenway
+    Kingsway Queensway Churchill Trinity Alma Cromwell Milton Shakespeare Tennyson Byron
+    Wordsworth Chaucer Dickens Darwin Newton Faraday Stephenson Telford Brunel Nightingale
+    Edward Arthur Charles Henry Frederick William Mary Elizabeth Catherine Anne Margaret
+    Thomas James Richard Robert John Howard Russell Spencer Percy Grosvenor Cavendish
+    Devonshire Somerset Norfolk Suffolk Essex Kent Surrey Sussex Dorset Devon Cornwall
+    Clarence Lansdowne Beaufort Bedford Salisbury Winchester Canterbury Durham Lincoln
+    Sandy Stony Long Short Back Front Little Great Upper Lower Middle Cross Gate Tower
+    Walnut Mulberry Juniper Larch Alder Pine Aspen Hornbeam Linden Myrtle Lavender
+""")
+#: Street types with their relative frequency.
+_STREET_TYPES, _STREET_TYPE_WEIGHTS = weighted_words("""
+    Road:30 Street:15 Lane:11 Close:10 Avenue:8 Drive:7 Way:5 Crescent:4 Gardens:3 Grove:3
+    Place:2 Court:1.5 Terrace:1.5 Walk:0.6 Rise:0.6 Mews:0.5 View:0.5 Row:0.4 Hill:0.4
+    Park:0.5
+""")
 _STREET_PREFIXES = ("", "North ", "South ", "East ", "West ", "Upper ", "Lower ", "Old ", "New ")
 _STREET_PREFIX_WEIGHTS = np.array([88, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5])
 
@@ -492,28 +87,11 @@ STREET_ABBREVIATIONS = {
     "Terrace": "Tce",
 }
 
-_HOUSE_NAMES = [
-    "Rose Cottage",
-    "The Old Rectory",
-    "Ivy Cottage",
-    "The Coach House",
-    "Orchard House",
-    "The Barn",
-    "Mill House",
-    "Holly Lodge",
-    "The Willows",
-    "Woodside",
-    "Hillcrest",
-    "Fairview",
-    "The Laurels",
-    "Meadow View",
-    "Brook House",
-    "The Old Forge",
-    "Appletree Cottage",
-    "The Stables",
-    "Well Cottage",
-    "Greystones",
-]
+_HOUSE_NAMES = words("""
+    Rose_Cottage The_Old_Rectory Ivy_Cottage The_Coach_House Orchard_House The_Barn
+    Mill_House Holly_Lodge The_Willows Woodside Hillcrest Fairview The_Laurels Meadow_View
+    Brook_House The_Old_Forge Appletree_Cottage The_Stables Well_Cottage Greystones
+""")
 
 _HOUSEHOLDS_PER_STREET = 12  # customers we see per street; the street itself is longer
 
@@ -539,18 +117,19 @@ class Addresses:
     postcode: ObjArray  # "AB12 3CD"
 
 
+@lru_cache(maxsize=1)
 def build_towns() -> Towns:
     """The map of towns; the same on every call."""
     rng = np.random.default_rng(_GEO_SEED)
     heads = np.array(_TOWN_HEADS, dtype=object)
     tails = np.array(_TOWN_TAILS, dtype=object)
-    combos = heads[:, None] + tails[None, :]
+    combos = np.array([[_join_parts(h, t) for t in tails] for h in heads], dtype=object)
     weights = np.ones(len(heads))[:, None] * _TOWN_TAIL_WEIGHTS[None, :]
     flat_names = combos.ravel()
     chosen = rng.choice(
         len(flat_names), N_TOWNS, replace=False, p=(weights / weights.sum()).ravel()
     )
-    names = np.array([_tidy_town(str(n)) for n in flat_names[chosen]], dtype=object)
+    names = flat_names[chosen]
     rank = np.arange(1, N_TOWNS + 1, dtype=float)
     weight = 1.0 / rank**1.05
     weight /= weight.sum()
@@ -572,23 +151,19 @@ def build_towns() -> Towns:
     return Towns(names, weight, area_of, district_start, n_districts, dial)
 
 
-def _tidy_town(name: str) -> str:
-    """Join parts without tripled letters ("Hallley" -> "Halley")."""
-    out = name[0]
-    for ch in name[1:]:
-        if len(out) >= 2 and out[-1] == out[-2] == ch:
-            continue
-        out += ch
-    return out
+def _join_parts(head: str, tail: str) -> str:
+    """ "West" + "ton" -> "Weston" (a letter shared at the joint is written once)."""
+    return head + tail[1:] if head[-1] == tail[0] else head + tail
 
 
+@lru_cache(maxsize=1)
 def _street_table() -> tuple[ObjArray, npt.NDArray[np.float64]]:
     """Every street name with its popularity ("High Street" everywhere, "Aspen Rise" rarely)."""
-    words = np.array(_STREET_WORDS, dtype=object)
-    word_w = 1.0 / np.arange(1, len(words) + 1) ** 0.8
+    street_words = np.array(_STREET_WORDS, dtype=object)
+    word_w = 1.0 / np.arange(1, len(street_words) + 1) ** 0.8
     types = np.array(_STREET_TYPES, dtype=object)
     prefixes = np.array(_STREET_PREFIXES, dtype=object)
-    names = prefixes[:, None, None] + words[None, :, None] + " " + types[None, None, :]
+    names = prefixes[:, None, None] + street_words[None, :, None] + " " + types[None, None, :]
     w = (
         _STREET_PREFIX_WEIGHTS[:, None, None]
         * word_w[None, :, None]

@@ -19,6 +19,7 @@ from splink import DuckDBAPI, Linker
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import compile_comparison
 from mdm.rules.match import BlockingRule, MatchRules
+from mdm.store import one
 
 MODEL_FORMAT = "mdm.model/1"
 UNIQUE_ID = "uid"
@@ -96,6 +97,21 @@ class TrainedModel:
         return float(self.settings["probability_two_random_records_match"])
 
 
+MIN_EM_PAIRS = 100
+
+
+def count_blocked_pairs(con: duckdb.DuckDBPyConnection, table: str, rule: BlockingRule) -> int:
+    """How many record pairs a blocking rule generates (all keys present and equal)."""
+    keys = ", ".join(f'"{key}"' for key in rule.keys)
+    present = " AND ".join(f'"{key}" IS NOT NULL' for key in rule.keys)
+    sql = (
+        f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM {table} "
+        f"WHERE {present} GROUP BY {keys})"
+    )
+    row = one(con.execute(sql))
+    return int(row[0]) if row else 0
+
+
 def _quiet() -> None:
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -123,9 +139,19 @@ def train_model(
     linker.training.estimate_u_using_random_sampling(
         max_pairs=rules.training.u_max_pairs, seed=rules.training.seed
     )
+    sessions = []
     for rule in rules.training.em_blocking:
+        pairs = count_blocked_pairs(con, source, rule)
+        if pairs < MIN_EM_PAIRS:
+            continue  # the data lacks these columns; other sessions estimate the rest
         linker.training.estimate_parameters_using_expectation_maximisation(
             blocking_sql(rule), estimate_without_term_frequencies=True
+        )
+        sessions.append({"keys": rule.keys, "pairs": pairs})
+    if not sessions:
+        raise ModelError(
+            "no training rule in 'training.em_blocking' finds enough record pairs "
+            f"(at least {MIN_EM_PAIRS}) in this data; add rules on columns the sources fill"
         )
     settings = linker.misc.save_model_to_json()
     created = datetime.now(UTC).isoformat(timespec="seconds")
@@ -133,6 +159,7 @@ def train_model(
     model_id = f"{fingerprint}-{created.replace(':', '').replace('-', '')[:15]}"
     training = {
         "records": min(n_records, limit),
+        "em_sessions": sessions,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return TrainedModel(model_id, fingerprint, created, settings, training)

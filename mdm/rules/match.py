@@ -29,6 +29,9 @@ DERIVED_KEYS = (
     "phone_last7",
 )
 
+#: Columns that carry name-variant keys (the reference list is of given names).
+VARIANT_COLUMNS = ("first_name", "middle_name")
+
 SCHEMA_KEYS = (
     "first_name",
     "middle_name",
@@ -63,6 +66,15 @@ class NameComparison(_Strict):
     initials: bool = False
     swapped_with: str | None = None
     also_match: list[str] = []
+
+    @model_validator(mode="after")
+    def _variants_for_given_names(self) -> NameComparison:
+        if self.variants and self.column not in VARIANT_COLUMNS:
+            raise ValueError(
+                f"'variants: true' needs a given-name column ({', '.join(VARIANT_COLUMNS)}); "
+                f"set 'variants: false' for '{self.column}'"
+            )
+        return self
 
 
 class DateComparison(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -31,7 +31,6 @@ MISSING_MARKERS = frozenset(
         "null",
         "nil",
         "nan",
-        "nat",
         "unknown",
         "not known",
         "-",
@@ -40,6 +39,7 @@ MISSING_MARKERS = frozenset(
         ".",
     }
 )
+_LONGEST_MARKER = max(map(len, MISSING_MARKERS))
 
 
 class Status(enum.IntEnum):
@@ -64,16 +64,16 @@ def to_text(value: object) -> str | None:
 
     Integral floats (a phone or postcode read as a number) lose their ``.0``.
     """
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, str):
+    if type(value) is str:
         text = value.strip()
+    elif value is None or value is pd.NaT:
+        return None
     elif isinstance(value, float | np.floating):
         if math.isnan(value) or math.isinf(value):
             return None
         text = str(int(value)) if float(value).is_integer() else str(value)
-    elif isinstance(value, int | np.integer | date):
-        text = str(value)
+    elif isinstance(value, str | int | np.integer | date):
+        text = str(value).strip()
     else:
         try:
             if pd.isna(value):  # type: ignore[call-overload]
@@ -81,9 +81,15 @@ def to_text(value: object) -> str | None:
         except (TypeError, ValueError):
             pass
         text = str(value).strip()
-    if not text or text.lower() in MISSING_MARKERS:
+    if not text or (len(text) <= _LONGEST_MARKER and text.lower() in MISSING_MARKERS):
         return None
     return text
+
+
+def unique_texts(series: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Factorize ``series``: the codes (-1 for missing) and each distinct value as text."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, [to_text(value) for value in uniques.tolist()]
 
 
 def apply_unique(series: pd.Series, func: Callable[[Any], T]) -> tuple[np.ndarray, list[T]]:
@@ -92,10 +98,10 @@ def apply_unique(series: pd.Series, func: Callable[[Any], T]) -> tuple[np.ndarra
     Returns the factorize codes (-1 for missing) and ``func``'s results in code order.
     """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes, [func(value) for value in uniques]
+    return codes, [func(value) for value in uniques.tolist()]
 
 
-def take(codes: np.ndarray, values: list[str | None], index: pd.Index) -> pd.Series:
+def take(codes: np.ndarray, values: Sequence[str | None], index: pd.Index) -> pd.Series:
     """Map per-unique ``values`` back onto rows; missing rows (code -1) become None."""
     lookup = np.empty(len(values) + 1, dtype=object)
     lookup[: len(values)] = np.fromiter(values, dtype=object, count=len(values))
@@ -108,9 +114,14 @@ def standardise_unique(
 ) -> tuple[pd.Series, np.ndarray]:
     """Standardise a column with ``classify``; return values and row counts per Status."""
     codes, results = apply_unique(series, classify)
-    values = take(codes, [value for value, _ in results], series.index)
-    statuses = np.empty(len(results) + 1, dtype=np.int8)
-    statuses[: len(results)] = [status for _, status in results]
-    statuses[-1] = Status.EMPTY
-    counts = np.bincount(statuses[codes], minlength=len(Status))
-    return values, counts
+    statuses = np.fromiter((status for _, status in results), dtype=np.int8, count=len(results))
+    return assemble(codes, [value for value, _ in results], statuses, series.index)
+
+
+def assemble(
+    codes: np.ndarray, values: Sequence[str | None], statuses: np.ndarray, index: pd.Index
+) -> tuple[pd.Series, np.ndarray]:
+    """Rows from per-unique ``values`` and ``statuses``, and the row count of each Status."""
+    row_statuses = np.append(statuses.astype(np.int8), np.int8(Status.EMPTY))[codes]
+    counts = np.bincount(row_statuses, minlength=len(Status))
+    return take(codes, values, index), counts

@@ -51,7 +51,10 @@ _MONTHS = {
     "december": 12,
 }
 
-_TIME = re.compile(r"(?:[t ]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:am|pm)?\s*(?:z|[+-]\d{2}:?\d{2})?)$")
+_TIME = re.compile(
+    r"[t ]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"  # time of day
+    r"\s*(?:am|pm)?\s*(?:z|[+-]\d{2}:?\d{2})?$"  # and zone
+)
 _WEEKDAY = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*[ ,.]+")
 _ISO = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})")
 _NUMERIC = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})")

@@ -13,34 +13,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from anyascii import anyascii
 from nameparser import HumanName
 from nameparser.config import Constants
 
-from mdm.standardise._columns import apply_unique, take, to_text
-from mdm.standardise.text import normalise_words
+from mdm.standardise import _vectorised as vec
+from mdm.standardise._columns import apply_unique, take, to_text, unique_texts
+from mdm.standardise.text import MISSING_WORDS, normalise_words
 
 #: Cleaned values that are not a name ("n/a" cleans to "n a").
-PLACEHOLDER_NAMES = frozenset(
-    {
-        "n a",
-        "na",
-        "none",
-        "null",
-        "nil",
-        "nan",
-        "unknown",
-        "unk",
-        "not known",
-        "not given",
-        "not provided",
-        "no name",
-        "noname",
-        "xxx",
-        "test",
-    }
-)
+PLACEHOLDER_NAMES = MISSING_WORDS | {
+    "unk",
+    "not given",
+    "not provided",
+    "no name",
+    "noname",
+    "xxx",
+    "test",
+}
 
 #: Leading words removed from names ("mr", "dr", "rt hon", ...).
 TITLES = frozenset(
@@ -99,6 +93,11 @@ POSTNOMINALS = frozenset(
 
 _TRAILING = SUFFIXES | POSTNOMINALS
 
+# The same rules as regular expressions over cleaned names, for the Arrow kernel.
+_LEADING_TITLES_PATTERN = f"^(?:{vec.alternation(TITLES)} )+"
+_SUFFIX_PATTERN = f" (?P<suffix>{vec.alternation(SUFFIXES)})(?: {vec.alternation(_TRAILING)})*$"
+_TRAILING_PATTERN = f"(?: {vec.alternation(_TRAILING)})+$"
+
 # nameparser with our titles and suffixes instead of its 800 titles ("King",
 # "Bishop" and "Dean" are surnames and first names here), prefixes kept.
 _PARSER_CONSTANTS = Constants(
@@ -122,8 +121,11 @@ _SPECIAL_WORDS = frozenset(
     )
     for word in words
 )
-_NOT_PLAIN_CHARS = re.compile(r"[,\"'()\[\]{}<>]")
+_NOT_PLAIN_CHARS = re.compile(r"[\"()\[\]{}<>]")
+_QUOTES = frozenset("'`")
 _PERIOD_BEFORE_LETTER = re.compile(r"\.(?=[^\W\d_])")
+_INITIAL = re.compile(r"[a-z]\.")
+_ROMAN_NUMERAL = re.compile(r"(?:x|ix|iv|v?i{0,3})\.?", re.IGNORECASE)  # nameparser's suffix test
 
 
 @dataclass(frozen=True)
@@ -189,20 +191,21 @@ def split_full_name(value: object) -> NameParts:
     if text is None or clean_name(text) is None:
         return NameParts()
     text = _PERIOD_BEFORE_LETTER.sub(". ", text if text.isascii() else anyascii(text))
-    words = text.split()
-    if _is_plain(text, words):
-        first, middle, last, suffix = words[0], " ".join(words[1:-1]), words[-1], None
-        if len(words) == 1:
-            last = ""
-    else:
-        parsed = HumanName(text, constants=_PARSER_CONSTANTS)
-        first, middle, last = parsed.first, parsed.middle, parsed.last
-        suffix = next(
-            (s for s in map(normalise_suffix, normalise_words(parsed.suffix).split()) if s), None
-        )
+    found = _split_plain(text, text.split()) or _split_nameparser(text)
+    return _name_parts(*found)
+
+
+def _name_parts(first: str, middle: str, last: str, suffix: str | None) -> NameParts:
+    """Clean raw split parts; titles and suffixes left inside them are removed."""
     first_name, _ = strip_titles_suffixes(first)
     last_name, last_suffix = strip_titles_suffixes(last)
     return NameParts(first_name, clean_name(middle), last_name, suffix or last_suffix)
+
+
+def _split_nameparser(text: str) -> tuple[str, str, str, str | None]:
+    parsed = HumanName(text, constants=_PARSER_CONSTANTS)
+    suffix = _first_suffix(normalise_words(parsed.suffix).split())
+    return parsed.first, parsed.middle, parsed.last, suffix
 
 
 def clean_full_name(value: object) -> tuple[str | None, str | None]:
@@ -217,17 +220,48 @@ def clean_full_name(value: object) -> tuple[str | None, str | None]:
     return strip_titles_suffixes(text)
 
 
-def _is_plain(text: str, words: list[str]) -> bool:
-    """True when nameparser would read ``words`` as simply "first [middle...] last"."""
+def _split_plain(text: str, words: list[str]) -> tuple[str, str, str, str | None] | None:
+    """Split a name as nameparser would when it is simply "[titles] first [middle] last
+    [suffixes]" or "last, first [middle]"; None when nameparser has more to do
+    (particles such as "van der", nicknames, more commas)."""
     if _NOT_PLAIN_CHARS.search(text):
+        return None
+    if "," in text:
+        left, _, right = text.partition(",")
+        surname, given = left.split(), right.split()
+        if "," in right or not surname or not given or not all(map(_is_plain_word, words)):
+            return None
+        return given[0], " ".join(given[1:]), " ".join(surname), None
+    keys = [word.lower().replace(".", "") for word in words]
+    start, end = 0, len(words)
+    while start < end and keys[start] in TITLES:
+        start += 1
+    while end > start and keys[end - 1] in _TRAILING:
+        end -= 1
+    core = words[start:end]
+    if not core or (len(core) == 1 and (start > 0 or end < len(words))):
+        return None
+    if not all(map(_is_plain_word, core)):
+        return None
+    last = core[-1] if len(core) > 1 else ""
+    return core[0], " ".join(core[1:-1]), last, _first_suffix(keys[end:])
+
+
+def _is_plain_word(word: str) -> bool:
+    """True for a word nameparser takes as an ordinary name or initial."""
+    key = word.lower().strip(",")
+    if "." in key and not _INITIAL.fullmatch(key):  # nameparser's abbreviation rules
         return False
-    for word in words:
-        key = word.lower()
-        if key.strip(".") in _SPECIAL_WORDS or key.replace(".", "") in _SPECIAL_WORDS:
-            return False
-        if "-" in key and key.split("-", 1)[0] + "-" in _SPECIAL_WORDS:
-            return False
-    return True
+    if key[:1] in _QUOTES or key[-1:] in _QUOTES:  # nicknames: 'Jack'
+        return False
+    if _ROMAN_NUMERAL.fullmatch(key) or key.strip(".") in _SPECIAL_WORDS:
+        return False
+    return not ("-" in key and key.split("-", 1)[0] + "-" in _SPECIAL_WORDS)
+
+
+def _first_suffix(words: list[str]) -> str | None:
+    """The first generational suffix among ``words``, standardised."""
+    return next((_GENERATIONAL[w] for w in words if w in _GENERATIONAL), None)
 
 
 def standardise_name_column(series: pd.Series) -> pd.Series:
@@ -237,18 +271,38 @@ def standardise_name_column(series: pd.Series) -> pd.Series:
 
 def standardise_name_column_with_suffix(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Like :func:`standardise_name_column`, also returning the suffix column."""
-    codes, results = apply_unique(series, strip_titles_suffixes)
-    names = take(codes, [name for name, _ in results], series.index)
-    suffixes = take(codes, [suffix for _, suffix in results], series.index)
-    return names, suffixes
+    codes, texts = unique_texts(series)
+    names, suffixes = _strip_titles_suffixes_many(texts)
+    return take(codes, names, series.index), take(codes, suffixes, series.index)
 
 
 def standardise_full_name_column(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Apply :func:`clean_full_name` to a column; return the names and the suffixes."""
-    codes, results = apply_unique(series, clean_full_name)
-    names = take(codes, [name for name, _ in results], series.index)
-    suffixes = take(codes, [suffix for _, suffix in results], series.index)
-    return names, suffixes
+    codes, texts = unique_texts(series)
+    names, suffixes = _strip_titles_suffixes_many(texts)
+    for at, text in enumerate(texts):
+        if text is not None and "," in text:
+            names[at], suffixes[at] = clean_full_name(text)
+    return take(codes, names, series.index), take(codes, suffixes, series.index)
+
+
+def _strip_titles_suffixes_many(
+    texts: list[str | None],
+) -> tuple[np.ndarray | list[str | None], np.ndarray | list[str | None]]:
+    """:func:`strip_titles_suffixes` of each text: in Arrow, or one by one if it must."""
+    words = vec.normalise_words(texts)
+    if words is None:
+        results = [strip_titles_suffixes(text) for text in texts]
+        return [name for name, _ in results], [suffix for _, suffix in results]
+    words = vec.null_if_in(words, PLACEHOLDER_NAMES)
+    words = pc.replace_substring_regex(words, pattern=_LEADING_TITLES_PATTERN, replacement="")
+    found = pc.extract_regex(words, pattern=_SUFFIX_PATTERN)
+    suffix = pc.if_else(
+        pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.string())
+    )
+    names = pc.replace_substring_regex(words, pattern=_TRAILING_PATTERN, replacement="")
+    names = vec.null_if_in(names, PLACEHOLDER_NAMES)
+    return vec.to_objects(names), vec.to_objects(vec.map_values(suffix, _GENERATIONAL))
 
 
 def split_full_name_column(series: pd.Series) -> pd.DataFrame:

@@ -11,7 +11,8 @@ import string
 import pandas as pd
 from anyascii import anyascii
 
-from mdm.standardise._columns import apply_unique, take, to_text
+from mdm.standardise import _vectorised as vec
+from mdm.standardise._columns import MISSING_MARKERS, apply_unique, take, to_text, unique_texts
 
 # Apostrophes vanish ("O'Brien" -> "obrien"); every other ASCII character that is
 # not a lowercase letter or digit becomes a space (hyphens, periods, commas, ...).
@@ -36,6 +37,11 @@ ADDRESS_ABBREVIATIONS = {
     "close": "cl",
     "apartment": "apt",
 }
+
+#: Cleaned words that mean "no value" ("n/a" cleans to "n a").
+MISSING_WORDS = frozenset(
+    " ".join(marker.translate(_PUNCTUATION_TABLE).split()) for marker in MISSING_MARKERS
+) - {""}
 
 _GENDERS = {
     "m": "m",
@@ -85,14 +91,21 @@ def clean_gender(value: object) -> str | None:
 
 def standardise_text_column(series: pd.Series) -> pd.Series:
     """Apply :func:`clean_text` to a column, once per distinct value."""
-    codes, values = apply_unique(series, clean_text)
-    return take(codes, values, series.index)
+    codes, texts = unique_texts(series)
+    words = vec.normalise_words(texts)
+    if words is None:
+        return take(codes, [clean_text(text) for text in texts], series.index)
+    return take(codes, vec.to_objects(vec.null_if_in(words, MISSING_WORDS)), series.index)
 
 
 def standardise_address_column(series: pd.Series) -> pd.Series:
     """Apply :func:`clean_address` to a column, once per distinct value."""
-    codes, values = apply_unique(series, clean_address)
-    return take(codes, values, series.index)
+    codes, texts = unique_texts(series)
+    words = vec.normalise_words(texts)
+    if words is None:
+        return take(codes, [clean_address(text) for text in texts], series.index)
+    words = vec.replace_words(vec.null_if_in(words, MISSING_WORDS), ADDRESS_ABBREVIATIONS)
+    return take(codes, vec.to_objects(words), series.index)
 
 
 def standardise_gender_column(series: pd.Series) -> pd.Series:

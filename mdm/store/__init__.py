@@ -22,6 +22,15 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 
 
+def one(result: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of an executed query, reading the result to its end.
+
+    DuckDB refuses new work on a connection whose last result was not read out.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def schema_sql() -> str:
     """The DDL of the store."""
     return resources.files("mdm.store").joinpath("schema.sql").read_text(encoding="utf-8")
@@ -44,11 +53,11 @@ def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
-    has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchone()
+    has_meta = one(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
+    )
     if has_meta and has_meta[0]:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = one(con.execute("SELECT value FROM meta WHERE key = 'schema_version'"))
         if row is None or row[0] != SCHEMA_VERSION:
             found = row[0] if row else "none"
             raise StoreError(

@@ -14,7 +14,7 @@ import pandas as pd
 from mdm.golden import assign_golden_ids, survivors_of_retired, survivorship_queries
 from mdm.linkage.model import TrainedModel
 from mdm.schema import ATTRIBUTES
-from mdm.store import RECORD_COLUMNS
+from mdm.store import RECORD_COLUMNS, one
 
 if TYPE_CHECKING:
     from mdm.jobs import RulesBundle, SourceSummary
@@ -65,10 +65,12 @@ def load_records(con: duckdb.DuckDBPyConnection, exclude_sources: list[str]) -> 
 
 def load_model(con: duckdb.DuckDBPyConnection, fingerprint: str) -> TrainedModel | None:
     """The newest stored model trained from rules with this fingerprint, if any."""
-    row = con.execute(
-        "SELECT model FROM models WHERE rules_fingerprint = ? ORDER BY created_at DESC LIMIT 1",
-        [fingerprint],
-    ).fetchone()
+    row = one(
+        con.execute(
+            "SELECT model FROM models WHERE rules_fingerprint = ? ORDER BY created_at DESC LIMIT 1",
+            [fingerprint],
+        )
+    )
     return TrainedModel.from_json(row[0]) if row else None
 
 
@@ -136,7 +138,7 @@ def write_run(
 
 
 def _next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
-    row = con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchone()
+    row = one(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
     return int(row[0]) if row else 1
 
 

@@ -1,0 +1,88 @@
+"""Generate the sources and write them as files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mdm.generate.config import GeneratorConfig
+from mdm.generate.names import Names, load_names
+from mdm.generate.people import People, build_people
+from mdm.generate.records import build_records
+from mdm.generate.sources import format_source
+
+#: Above this many records in all, the branch source is written as CSV, not Excel.
+EXCEL_MAX_RECORDS = 20_000
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The source frames and the hidden people behind them."""
+
+    frames: dict[str, pd.DataFrame]
+    people: People
+
+
+@lru_cache(maxsize=4)
+def _names(directory: Path | None) -> Names:
+    return load_names(directory)
+
+
+def generate(config: GeneratorConfig) -> Generated:
+    """Generate the people and their source records (deterministic for ``config.seed``)."""
+    rng = np.random.default_rng(config.seed)
+    names = _names(config.names_dir)
+    people = build_people(config, names, rng)
+    records = build_records(config, names, people, rng)
+    frames = {
+        name: format_source(name, records, np.flatnonzero(records.source == i), rng)
+        for i, name in enumerate(config.sources)
+    }
+    return Generated(frames, people)
+
+
+def generate_sources(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
+    """Source name -> frame in that source's own columns; values are ``str`` or ``None``.
+
+    The frames hold ``config.n_records`` rows in all and are the same for the same config.
+    """
+    return generate(config).frames
+
+
+def write_sample(out_dir: Path, config: GeneratorConfig) -> dict[str, Path]:
+    """Write crm.csv, billing.parquet, webshop.jsonl and branch.xlsx into ``out_dir``.
+
+    The branch file is branch.csv instead when ``config.n_records`` exceeds
+    :data:`EXCEL_MAX_RECORDS` (Excel is slow to write and read at that size).
+    Returns source name -> path of the file written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, frame in generate_sources(config).items():
+        paths[name] = _write(out_dir, name, frame, big=config.n_records > EXCEL_MAX_RECORDS)
+    return paths
+
+
+def _write(out_dir: Path, name: str, frame: pd.DataFrame, big: bool) -> Path:
+    if name == "billing":
+        path = out_dir / "billing.parquet"
+        schema = pa.schema([(c, pa.string()) for c in frame.columns])
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+    elif name == "webshop":
+        path = out_dir / "webshop.jsonl"
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif name == "branch" and not big:
+        path = out_dir / "branch.xlsx"
+        frame.to_excel(path, index=False, sheet_name="customers", engine="openpyxl")
+    else:
+        path = out_dir / f"{name}.csv"
+        frame.to_csv(path, index=False, lineterminator="\n")
+    return path

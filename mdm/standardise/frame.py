@@ -1,0 +1,155 @@
+"""Standardising a whole source frame of customer-schema columns at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from mdm.schema import ATTRIBUTES, NAME_ATTRIBUTES
+from mdm.standardise.dates import (
+    DateOrder,
+    DateOrderEvidence,
+    infer_day_month_order,
+    standardise_date_column,
+)
+from mdm.standardise.emails import standardise_email_column
+from mdm.standardise.names import (
+    split_full_name_column,
+    standardise_full_name_column,
+    standardise_name_column_with_suffix,
+)
+from mdm.standardise.phones import standardise_phone_column
+from mdm.standardise.postcodes import standardise_postcode_column
+from mdm.standardise.text import (
+    standardise_address_column,
+    standardise_gender_column,
+    standardise_text_column,
+)
+
+#: The column added beside the schema attributes: "jr", "sr", "ii", "iii", "iv" or None.
+SUFFIX_COLUMN = "name_suffix"
+
+
+@dataclass(frozen=True)
+class StandardiseOptions:
+    """How to read values that are ambiguous on their own.
+
+    Attributes:
+        default_region: ISO 3166 alpha-2 region of phone numbers written without
+            a country code.
+        date_order: "dmy" or "mdy" for dates like "03/04/1980", or "auto" to
+            decide per column from values that can only be read one way.
+    """
+
+    default_region: str = "GB"
+    date_order: Literal["auto", "dmy", "mdy"] = "auto"
+
+    def __post_init__(self) -> None:
+        if self.date_order not in ("auto", "dmy", "mdy"):
+            raise ValueError(f"date_order must be 'auto', 'dmy' or 'mdy', not {self.date_order!r}")
+
+
+@dataclass
+class StandardiseReport:
+    """What standardising a frame decided and what it could not read.
+
+    Attributes:
+        date_order: The day/month order used for date_of_birth ("dmy" or "mdy").
+        date_order_evidence: The evidence behind it when date_order was "auto".
+        unparseable: Per column, the number of non-empty values that could not be
+            standardised (placeholders such as "noemail@..." are not counted).
+    """
+
+    date_order: str
+    date_order_evidence: DateOrderEvidence | None
+    unparseable: dict[str, int] = field(default_factory=dict)
+
+
+def standardise_frame(
+    frame: pd.DataFrame, options: StandardiseOptions | None = None
+) -> tuple[pd.DataFrame, StandardiseReport]:
+    """Standardise every customer-schema attribute of ``frame``.
+
+    Returns a new frame with the same index and row order, every attribute of
+    :data:`mdm.schema.ATTRIBUTES` present (missing ones all None) as object columns
+    of ``str`` or None, a ``name_suffix`` column, and other columns untouched.
+    """
+    options = options or StandardiseOptions()
+    raw = {name: _column(frame, name) for name in ATTRIBUTES}
+    result = _standardise_names(raw)
+    result["gender"] = standardise_gender_column(raw["gender"])
+    result["address_line"] = standardise_address_column(raw["address_line"])
+    for name in ("city", "region", "country"):
+        result[name] = standardise_text_column(raw[name])
+
+    order, evidence = _date_order(raw["date_of_birth"], options.date_order)
+    report = StandardiseReport(order, evidence)
+    result["date_of_birth"], report.unparseable["date_of_birth"] = standardise_date_column(
+        raw["date_of_birth"], order
+    )
+    result["email"], report.unparseable["email"] = standardise_email_column(raw["email"])
+    result["phone"], report.unparseable["phone"] = standardise_phone_column(
+        raw["phone"], options.default_region
+    )
+    result["postcode"], report.unparseable["postcode"] = standardise_postcode_column(
+        raw["postcode"]
+    )
+
+    out = frame.copy(deep=False)
+    for name in (*ATTRIBUTES, SUFFIX_COLUMN):
+        out[name] = result[name]
+    return out, report
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(np.full(len(frame), None, dtype=object), index=frame.index, dtype=object)
+
+
+def _date_order(
+    column: pd.Series, date_order: Literal["auto", "dmy", "mdy"]
+) -> tuple[DateOrder, DateOrderEvidence | None]:
+    """The day/month order for a date column; "auto" weighs each distinct value once."""
+    if date_order != "auto":
+        return date_order, None
+    evidence = infer_day_month_order(pd.unique(column.dropna()))
+    return evidence.order, evidence
+
+
+def _standardise_names(raw: dict[str, pd.Series]) -> dict[str, pd.Series]:
+    """Clean the name columns, filling parts from full_name and full_name from parts.
+
+    Works on positions, not index labels, so a repeated index is harmless.
+    """
+    index = raw["full_name"].index
+    cleaned = {
+        name: standardise_name_column_with_suffix(raw[name])
+        for name in ("first_name", "middle_name", "last_name")
+    }
+    cleaned["full_name"] = standardise_full_name_column(raw["full_name"])
+    names = {name: pair[0].to_numpy(dtype=object, copy=True) for name, pair in cleaned.items()}
+    suffixes = {name: pair[1].to_numpy(dtype=object, copy=True) for name, pair in cleaned.items()}
+    first, middle, last, full = (names[name] for name in NAME_ATTRIBUTES)
+
+    split_at = np.flatnonzero(pd.isna(first) & pd.isna(last) & pd.notna(full))
+    if len(split_at):
+        parts = split_full_name_column(raw["full_name"].iloc[split_at])
+        first[split_at] = parts["first_name"].to_numpy(dtype=object)
+        middle[split_at] = parts["middle_name"].to_numpy(dtype=object)
+        last[split_at] = parts["last_name"].to_numpy(dtype=object)
+        suffixes["full_name"][split_at] = parts["name_suffix"].to_numpy(dtype=object)
+
+    compose_at = np.flatnonzero(pd.isna(full) & (pd.notna(first) | pd.notna(last)))
+    for at in compose_at:
+        full[at] = " ".join(part for part in (first[at], middle[at], last[at]) if part)
+
+    suffix = np.full(len(index), None, dtype=object)
+    for name in ("full_name", "middle_name", "first_name", "last_name"):
+        present = pd.notna(suffixes[name])
+        suffix[present] = suffixes[name][present]
+    names[SUFFIX_COLUMN] = suffix
+    return {name: pd.Series(values, index=index, dtype=object) for name, values in names.items()}

@@ -1,0 +1,218 @@
+"""Phone numbers: E.164 text ("+447700900123") via the phonenumbers library.
+
+>>> clean_phone("07700 900123")
+'+447700900123'
+>>> clean_phone("(202) 555-0143 ext. 12", default_region="US")
+'+12025550143'
+>>> clean_phone("0000000000") is None
+True
+
+A number is kept when phonenumbers finds it *possible* (right length), not
+necessarily *valid* (allocated), so synthetic test numbers pass.
+
+``phonenumbers.parse`` costs about 20 µs, too slow for a million distinct numbers,
+so the common plain forms ("07700900123", "+447700900123") take a fast path
+that reproduces its result from the same metadata and defers to it whenever a
+number needs any of its special handling (national prefix rules, IDD, leading
+zeros). ``tests/standardise/test_phones.py`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
+
+from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, standardise_unique
+from mdm.standardise._columns import to_text as _to_text
+
+_EXTENSION = re.compile(r"\s*(?:;\s*ext=|ext(?:ension|n)?\.?|x|#)\s*\d{1,7}\s*$", re.IGNORECASE)
+_NON_DIGITS = re.compile(r"\D+")
+_FORMATTING = str.maketrans("", "", " \t\u00a0-()./")
+_PLAIN = re.compile(r"\+?[0-9]{7,17}")
+_DIGITS_ONLY = re.compile(r"\+?[0-9]+")
+_ASCENDING = "01234567890123456789"
+_DESCENDING = "98765432109876543210"
+
+
+def clean_phone(value: object, default_region: str | None = "GB") -> str | None:
+    """Return a phone number as E.164, or None when impossible or a placeholder.
+
+    Numbers without a country code are read as from ``default_region`` (ISO 3166
+    alpha-2). Extensions are dropped. Placeholders: one digit repeated
+    ("0000000000"), a run such as "1234567890", fewer than seven digits.
+    """
+    return _classify_phone(value, _checked_region(default_region))[0]
+
+
+def standardise_phone_column(
+    series: pd.Series, default_region: str | None = "GB"
+) -> tuple[pd.Series, int]:
+    """Clean a phone column once per distinct value; also return the number of invalid ones.
+
+    Placeholders become None but are not counted as invalid.
+    """
+    region = _checked_region(default_region)
+    values, counts = standardise_unique(series, lambda value: _classify_phone(value, region))
+    return values, int(counts[Status.INVALID])
+
+
+def _checked_region(region: str | None) -> str | None:
+    if region is None:
+        return None
+    upper = region.upper()
+    if upper not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"unknown phone region {region!r}: use an ISO 3166 alpha-2 code such as 'GB' or 'US'"
+        )
+    return upper
+
+
+def _classify_phone(value: object, region: str | None) -> Cleaned:
+    text = _to_text(value)
+    if text is None:
+        return None, Status.EMPTY
+    compact = text.translate(_FORMATTING)
+    if _DIGITS_ONLY.fullmatch(compact):
+        digits = compact.lstrip("+")
+    else:
+        text = _EXTENSION.sub("", text)
+        digits, compact = _NON_DIGITS.sub("", text), ""
+    if not digits:
+        return INVALID
+    if _is_placeholder(digits):
+        return PLACEHOLDER
+    if len(digits) < 7:
+        return INVALID
+    found = _fast_e164(compact, region) if compact else _UNDECIDED
+    if found is _UNDECIDED:
+        found = _parse_e164(text, region)
+    if found is None:
+        return INVALID
+    assert isinstance(found, tuple)
+    e164, national = found
+    return PLACEHOLDER if _is_placeholder(national) else (e164, Status.OK)
+
+
+def _is_placeholder(digits: str) -> bool:
+    """One digit repeated, or a run of seven or more consecutive digits."""
+    if len(set(digits)) == 1:
+        return True
+    return len(digits) >= 7 and (digits in _ASCENDING or digits in _DESCENDING)
+
+
+def _parse_e164(text: str, region: str | None) -> tuple[str, str] | None:
+    """E.164 and national significant number by phonenumbers itself, None if impossible."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return e164, phonenumbers.national_significant_number(number)
+
+
+class _Undecided:
+    """The fast path cannot be sure; ask phonenumbers."""
+
+
+_UNDECIDED = _Undecided()
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What phonenumbers needs to read a plain number of one region."""
+
+    country_code: str
+    idd: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None
+    prefix_is_simple: bool
+    general: re.Pattern[str]
+    possible_lengths: frozenset[int]
+    local_lengths: frozenset[int]
+    main_lengths: frozenset[int]
+
+
+@functools.lru_cache(maxsize=512)
+def _rules(region: str) -> _Rules | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None:
+        return None
+    country_code = metadata.country_code
+    main = PhoneMetadata.metadata_for_region(
+        phonenumbers.region_code_for_country_code(country_code), None
+    )
+    if main is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing or None
+    prefix_pattern = re.compile(prefix) if prefix else None
+    general = metadata.general_desc
+    return _Rules(
+        country_code=str(country_code),
+        idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+        national_prefix=prefix_pattern,
+        prefix_is_simple=prefix_pattern is None
+        or (prefix_pattern.groups == 0 and not metadata.national_prefix_transform_rule),
+        general=re.compile(general.national_number_pattern),
+        possible_lengths=frozenset(general.possible_length),
+        local_lengths=frozenset(general.possible_length_local_only),
+        main_lengths=frozenset(main.general_desc.possible_length)
+        | frozenset(main.general_desc.possible_length_local_only),
+    )
+
+
+def _fast_e164(compact: str, region: str | None) -> tuple[str, str] | None | _Undecided:
+    """Reproduce phonenumbers for a number without formatting ("+447700900123",
+    "07700900123"), or give up with ``_UNDECIDED``."""
+    if not _PLAIN.fullmatch(compact):
+        return _UNDECIDED
+    if compact[0] == "+":
+        return _fast_international(compact[1:])
+    rules = None if region is None else _rules(region)
+    if rules is None or (rules.idd is not None and rules.idd.match(compact)):
+        return _UNDECIDED
+    if compact.startswith(rules.country_code):
+        return _UNDECIDED
+    national = compact
+    match = rules.national_prefix.match(compact) if rules.national_prefix else None
+    if match:
+        stripped = compact[match.end() :]
+        if not rules.prefix_is_simple or (
+            rules.general.fullmatch(compact) and not rules.general.fullmatch(stripped)
+        ):
+            return _UNDECIDED
+        if len(stripped) not in rules.possible_lengths or len(stripped) in rules.local_lengths:
+            return _UNDECIDED
+        national = stripped
+    if len(national) < 2 or national[0] == "0":
+        return _UNDECIDED
+    if len(national) not in rules.main_lengths:
+        return None
+    return f"+{rules.country_code}{national}", national
+
+
+def _fast_international(digits: str) -> tuple[str, str] | None | _Undecided:
+    """The fast path for "+<country code><number>"."""
+    if digits[0] == "0":
+        return _UNDECIDED
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return _UNDECIDED
+    region = phonenumbers.region_code_for_country_code(country_code)
+    rules = _rules(region) if region != phonenumbers.UNKNOWN_REGION else None
+    national = digits[size:]
+    if rules is None or region == "001" or len(national) < 2 or national[0] == "0":
+        return _UNDECIDED
+    if rules.national_prefix is not None and rules.national_prefix.match(national):
+        return _UNDECIDED
+    if len(national) not in rules.main_lengths:
+        return None
+    return f"+{digits}", national

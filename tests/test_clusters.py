@@ -1,0 +1,79 @@
+"""Clustering: components, cannot-links, and the label-free threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mdm.clusters import choose_link_threshold, cluster, pairs_within
+
+
+def _edges(items):
+    left = np.array([a for a, _, _ in items], dtype=np.int64)
+    right = np.array([b for _, b, _ in items], dtype=np.int64)
+    prob = np.array([p for _, _, p in items], dtype=float)
+    return left, right, prob
+
+
+def _partition(labels: np.ndarray) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for node, label in enumerate(labels):
+        groups.setdefault(int(label), set()).add(node)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize(
+    ("edges", "threshold", "cannot", "expected"),
+    [
+        ([(0, 1, 0.9), (1, 2, 0.6)], 0.5, [], [{0, 1, 2}, {3}]),
+        ([(0, 1, 0.9), (1, 2, 0.6)], 0.7, [], [{0, 1}, {2}, {3}]),
+        ([(0, 1, 0.9), (1, 2, 0.6), (2, 3, 0.95)], 0.5, [(0, 3)], [{0, 1}, {2, 3}]),
+        ([(0, 1, 0.9), (1, 2, 0.8)], 0.5, [(0, 2)], [{0, 1}, {2}, {3}]),
+    ],
+    ids=["chain", "threshold-cuts", "cannot-link-splits-weakest", "cannot-link-isolates"],
+)
+def test_cluster(edges, threshold, cannot, expected) -> None:
+    left, right, prob = _edges(edges)
+    labels = cluster(4, left, right, prob, threshold, cannot)
+    assert _partition(labels) == {frozenset(g) for g in expected}
+
+
+edge_lists = st.lists(
+    st.tuples(st.integers(0, 11), st.integers(0, 11), st.floats(0.01, 0.99)), max_size=30
+)
+
+
+@given(edge_lists, st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=4))
+def test_cannot_links_are_honoured(edges, cannot) -> None:
+    edges = [(a, b, p) for a, b, p in edges if a != b]
+    cannot = [(a, b) for a, b in cannot if a != b]
+    left, right, prob = _edges(edges)
+    labels = cluster(12, left, right, prob, 0.5, cannot)
+    for a, b in cannot:
+        assert labels[a] != labels[b]
+    # Every cluster is connected by links at the threshold (no unrelated merges).
+    for group in _partition(labels):
+        if len(group) > 1:
+            assert any(a in group and b in group and p >= 0.5 for a, b, p in edges)
+
+
+@given(edge_lists)
+def test_order_of_pairs_does_not_matter(edges) -> None:
+    edges = [(a, b, p) for a, b, p in edges if a != b]
+    left, right, prob = _edges(edges)
+    forward = cluster(12, left, right, prob, 0.5, [(0, 1)])
+    backward = cluster(12, left[::-1], right[::-1], prob[::-1], 0.5, [(0, 1)])
+    assert _partition(forward) == _partition(backward)
+
+
+def test_threshold_matches_expected_number_of_matches() -> None:
+    # Two certain pairs and many unlikely ones: the expected count is about 2 pairs,
+    # so the threshold must keep the certain pairs and drop the weak ones.
+    strong = [(0, 1, 0.999), (2, 3, 0.998)]
+    weak = [(i, i + 1, 0.02) for i in range(4, 40)]
+    left, right, prob = _edges(strong + weak)
+    threshold = choose_link_threshold(41, left, right, prob, 0.5, 0.995)
+    labels = cluster(41, left, right, prob, threshold)
+    assert pairs_within(labels) == 2
