@@ -39,35 +39,23 @@ def probability_to_weight(probability: float) -> float:
     return math.log2(probability / (1.0 - probability))
 
 
-def choose_link_threshold(
-    n: int,
-    left: np.ndarray,
-    right: np.ndarray,
-    probability: np.ndarray,
-    floor: float,
-    ceiling: float,
-) -> float:
-    """The threshold at which pairs inside clusters equal the expected number of matches.
+def choose_link_threshold(probability: np.ndarray, floor: float, ceiling: float) -> float:
+    """The threshold that maximises the model's own expected pairwise F1, no labels needed.
 
-    The expected number of matches is the sum of match probabilities over all scored
-    candidate pairs: the model's own estimate, so no labels are needed. The search is
-    on match weight between ``floor`` and ``ceiling`` (as probabilities).
+    Treating each scored pair's match probability as the chance it is a true match,
+    linking every pair at or above ``t`` expects ``sum(p >= t)`` true links, the
+    rest of those links false, and the probability mass below ``t`` missed. The
+    best ``t`` is clamped to ``[floor, ceiling]``.
     """
-    expected = float(probability.sum())
-    low, high = probability_to_weight(floor), probability_to_weight(ceiling)
-    order = np.argsort(-probability, kind="stable")
-    sorted_p = probability[order]
-    for _ in range(30):
-        middle = (low + high) / 2
-        keep = order[: int(np.searchsorted(-sorted_p, -weight_to_probability(middle), "right"))]
-        within = pairs_within(components(n, left[keep], right[keep]))
-        if within > expected:
-            low = middle  # too many pairs in clusters: raise the threshold
-        else:
-            high = middle
-        if high - low < 0.01:
-            break
-    return weight_to_probability(high)
+    if len(probability) == 0:
+        return floor
+    ordered = np.sort(probability)[::-1]
+    true_links = np.cumsum(ordered)
+    false_links = np.cumsum(1.0 - ordered)
+    missed = ordered.sum() - true_links
+    expected_f1 = 2 * true_links / (2 * true_links + false_links + missed)
+    best = float(ordered[int(np.argmax(expected_f1))])
+    return min(max(best, floor), ceiling)
 
 
 def cluster(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -25,11 +25,11 @@ from mdm.clusters import (
 from mdm.errors import InputError
 from mdm.ingest import MappedSource, SourceSpec, map_source
 from mdm.linkage.features import add_features
-from mdm.linkage.model import TrainedModel, predict_pairs, train_model
+from mdm.linkage.model import TrainedModel, add_block_keys, predict_pairs, train_model
 from mdm.names.reference import build_variant_groups, load_name_variants
 from mdm.placeholders import blank_placeholders
 from mdm.progress import Progress, SilentProgress
-from mdm.rules.match import MatchRules, load_match_rules
+from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
 from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
@@ -175,11 +175,13 @@ def reconcile(
     store = open_store(db)
     try:
         existing = load_records(store, exclude_sources=[s.name for s in summaries])
-        model = None if retrain else load_model(store, rules.match.fingerprint())
         work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
         work = work.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
         work, placeholders = blank_placeholders(work)
         work["uid"] = np.arange(len(work), dtype=np.int64)
+        present = {c for c in work.columns if work[c].notna().any()}
+        rules = replace(rules, match=fit_rules_to_data(rules.match, present))
+        model = None if retrain else load_model(store, rules.match.fingerprint())
         output = _link(work, rules, model, progress, lap)
         progress.stage("write", f"{output.golden_count} golden records")
         run_id = write_run(store, work, output, rules, summaries, placeholders)
@@ -204,12 +206,11 @@ def reconcile(
     )
 
 
-def _thresholds(rules: MatchRules, n: int, pairs: pd.DataFrame) -> tuple[float, float]:
+def _thresholds(rules: MatchRules, probability: np.ndarray) -> tuple[float, float]:
+    """The link threshold and the bottom of the review band, as match probabilities."""
     t = rules.thresholds
-    left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
-    probability = pairs["match_probability"].to_numpy()
     if t.link == "auto":
-        link = choose_link_threshold(n, left, right, probability, t.link_floor, t.link_ceiling)
+        link = choose_link_threshold(probability, t.link_floor, t.link_ceiling)
     else:
         link = float(t.link)
     if t.review == "auto":
@@ -226,6 +227,7 @@ def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, pr
         con.register("work_frame", work[["uid", *columns]])
         con.execute("CREATE TABLE work AS SELECT * FROM work_frame")
         con.unregister("work_frame")
+        add_block_keys(con, "work", rules.match)
         trained = model is None
         if model is None:
             progress.stage("train", "estimating m and u (EM, no labels)")
@@ -236,9 +238,9 @@ def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, pr
         pairs = con.execute("SELECT * FROM scored").df()
         lap("predict")
         progress.stage("cluster", f"{len(pairs)} candidate pairs")
-        link, review = _thresholds(rules.match, len(work), pairs)
         left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
         probability = pairs["match_probability"].to_numpy()
+        link, review = _thresholds(rules.match, probability)
         cannot = []
         if rules.match.clustering.guard:
             low = probability < rules.match.clustering.split_below
@@ -318,13 +320,14 @@ def _blocking_recall(
 ) -> dict[str, float]:
     """Share of true pairs that at least one blocking rule of the model compares."""
     rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
-    condition = " OR ".join(f"({rule})" for rule in rules)
+    condition = " OR ".join(f"coalesce({rule}, false)" for rule in rules)
     store.execute(
         "CREATE OR REPLACE TEMP TABLE truth_records AS SELECT *, "
         "json_extract_string(extra, ['$.' || ?])[1] AS _truth, "
         "row_number() OVER (ORDER BY source, record_id) AS _row FROM records",
         [truth_column],
-    )
+    ).fetchall()
+    add_block_keys(store, "truth_records", model.match_rules, temporary=True)
     row = one(
         store.execute(
             "SELECT count(*), count(*) FILTER (WHERE " + condition + ") FROM truth_records l "

@@ -68,12 +68,19 @@ def test_order_of_pairs_does_not_matter(edges) -> None:
     assert _partition(forward) == _partition(backward)
 
 
-def test_threshold_matches_expected_number_of_matches() -> None:
-    # Two certain pairs and many unlikely ones: the expected count is about 2 pairs,
-    # so the threshold must keep the certain pairs and drop the weak ones.
-    strong = [(0, 1, 0.999), (2, 3, 0.998)]
-    weak = [(i, i + 1, 0.02) for i in range(4, 40)]
+def test_threshold_keeps_likely_pairs_and_drops_unlikely_ones() -> None:
+    strong = [(0, 1, 0.999), (2, 3, 0.998), (4, 5, 0.97)]
+    weak = [(i, i + 1, 0.02) for i in range(6, 40)]
     left, right, prob = _edges(strong + weak)
-    threshold = choose_link_threshold(41, left, right, prob, 0.5, 0.995)
-    labels = cluster(41, left, right, prob, threshold)
-    assert pairs_within(labels) == 2
+    threshold = choose_link_threshold(prob, 0.5, 0.995)
+    assert 0.5 <= threshold <= 0.97
+    assert pairs_within(cluster(41, left, right, prob, threshold)) == 3
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [([], 0.5), ([0.99, 0.99], 0.99), ([0.1, 0.2], 0.5), ([0.9999] * 3, 0.995)],
+    ids=["no-pairs", "all-likely", "floor", "ceiling"],
+)
+def test_threshold_is_clamped(probabilities, expected) -> None:
+    assert choose_link_threshold(np.array(probabilities), 0.5, 0.995) == pytest.approx(expected)

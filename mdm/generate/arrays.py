@@ -6,12 +6,13 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 #: An object array of ``str`` or ``None``: how the generator carries text columns.
 ObjArray: TypeAlias = npt.NDArray[np.object_]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+_NONE = np.array(None, dtype=object)
 
 
 def cumulative(weights: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -23,7 +24,7 @@ def pick_weighted(rng: np.random.Generator, cum: npt.NDArray[np.float64], n: int
     """``n`` indices drawn with probability proportional to the weights behind ``cum``."""
     u = rng.random(n) * cum[-1]
     idx = np.searchsorted(cum, u, side="right")
-    return np.minimum(idx, len(cum) - 1).astype(np.int64)
+    return np.asarray(np.minimum(idx, len(cum) - 1), dtype=np.int64)
 
 
 def chance(rng: np.random.Generator, n: int, p: float | npt.NDArray[np.float64]) -> BoolArray:
@@ -32,8 +33,20 @@ def chance(rng: np.random.Generator, n: int, p: float | npt.NDArray[np.float64])
 
 
 def present(values: ObjArray) -> BoolArray:
-    """Where an object array holds a value (not ``None``/NaN)."""
-    return np.asarray(pd.notna(values), dtype=bool)
+    """Where an object array holds a value (not ``None``)."""
+    return np.asarray(np.not_equal(values, _NONE), dtype=np.bool_)
+
+
+def obj(values: npt.ArrayLike) -> ObjArray:
+    """``values`` as an object array."""
+    return np.asarray(values, dtype=object)
+
+
+def keep_where(mask: BoolArray, values: ObjArray) -> ObjArray:
+    """A copy of ``values`` with ``None`` where ``mask`` is false."""
+    out = np.asarray(values, dtype=object).copy()
+    out[~mask] = None
+    return out
 
 
 def padded(width: int, upto: int) -> ObjArray:

@@ -17,6 +17,8 @@ from mdm.generate.arrays import (
     IntArray,
     ObjArray,
     cumulative,
+    keep_where,
+    obj,
     pick_weighted,
     text,
     words,
@@ -190,15 +192,13 @@ def share_emails(
 
 def _make_unique_against(rng: np.random.Generator, local: ObjArray, domain: ObjArray) -> ObjArray:
     unique = _make_unique(rng, local, domain)
-    return unique + "@" + domain
+    return obj(unique + "@" + domain)
 
 
 def make_mobiles(rng: np.random.Generator, n: int, p_has: float = 0.93) -> ObjArray:
     """Distinct UK mobile numbers "07xxxxxxxxx" for most people, ``None`` for the rest."""
     digits = rng.choice(900_000_000, n, replace=False) + 100_000_000
-    out = "07" + text(digits)
-    out[rng.random(n) >= p_has] = None
-    return out
+    return keep_where(rng.random(n) < p_has, obj("07" + text(digits)))
 
 
 def make_landlines(rng: np.random.Generator, dial_code: ObjArray, has: BoolArray) -> ObjArray:
@@ -217,5 +217,4 @@ def make_landlines(rng: np.random.Generator, dial_code: ObjArray, has: BoolArray
             london, rng.integers(30_000_000, 89_999_999, n), rng.integers(200_000, 999_999, n)
         )
         out[dup] = dial_code[dup] + text(fresh[dup])
-    out[~has] = None
-    return out
+    return keep_where(has, out)

@@ -160,6 +160,14 @@ def _decoration_p(decorated: str, plain: str) -> float:
     return 1.0 if "'" in decorated else 0.65
 
 
+def _variant_weight(name: str, variant: str, count_of: dict[str, float]) -> float:
+    """How often a variant is used: common names more ("Bob", not "Dobbin"), damped by a
+    square root so a frequent given name does not swamp the list, and four times more
+    when it starts like the formal name (John: "Jack", "Johnny" before "Ian")."""
+    base = max(count_of.get(variant, 0.0), _VARIANT_WEIGHT_FLOOR) ** 0.5
+    return float(base) * (4.0 if variant[:1] == name[:1] else 1.0)
+
+
 def _variants(
     table: NameTable, pairs: pd.DataFrame, weight_of: dict[str, float], symmetric: bool
 ) -> Variants:
@@ -175,7 +183,10 @@ def _variants(
     row = frame["row"].to_numpy(dtype=np.int64)
     values = np.array([display_name(v) for v in frame["variant"]], dtype=object)
     weights = np.array(
-        [max(weight_of.get(v, 0.0), _VARIANT_WEIGHT_FLOOR) for v in frame["variant"]]
+        [
+            _variant_weight(name, variant, weight_of)
+            for name, variant in zip(frame["name"], frame["variant"], strict=True)
+        ]
     )
     n = len(table.key)
     start = np.searchsorted(row, np.arange(n), side="left").astype(np.int64)

@@ -235,7 +235,7 @@ def _dates_in_years(rng: np.random.Generator, year: IntArray) -> npt.NDArray[np.
     start = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     offset = (rng.random(len(year)) * (365 + leap)).astype(np.int64)
-    return start + offset.astype("timedelta64[D]")
+    return np.asarray(start + offset.astype("timedelta64[D]"), dtype="datetime64[D]")
 
 
 def _surnames(

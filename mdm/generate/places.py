@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from mdm.generate.arrays import ObjArray, cumulative, pick_weighted, weighted_words, words
+from mdm.generate.arrays import ObjArray, cumulative, obj, pick_weighted, weighted_words, words
 
 N_TOWNS = 300
 _GEO_SEED = 20_240_601  # the map is the same for every seed; who lives where is not
@@ -218,7 +218,7 @@ def _house_lines(
     named = kind > 0.98
     names = np.array(_HOUSE_NAMES, dtype=object)[rng.integers(0, len(_HOUSE_NAMES), n)]
     line[named] = names[named] + ", " + street[named]
-    return line
+    return obj(line)
 
 
 def _postcodes(
@@ -239,7 +239,7 @@ def _postcodes(
     gid = street.astype(np.int64) + first_gid
     h = (gid * 7919 + block * 104_729 + 17) * 2_654_435_761 % 400
     unit = _UNIT_LETTERS[h // 20] + _UNIT_LETTERS[h % 20]
-    return towns.area[t] + district + " " + sector + unit
+    return obj(towns.area[t] + district + " " + sector + unit)
 
 
 def pick_towns(rng: np.random.Generator, towns: Towns, n: int) -> npt.NDArray[np.int64]:

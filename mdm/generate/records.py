@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from mdm.generate import noise
-from mdm.generate.arrays import BoolArray, IntArray, ObjArray, chance, map_strings, present
+from mdm.generate.arrays import (
+    BoolArray,
+    IntArray,
+    ObjArray,
+    chance,
+    keep_where,
+    map_strings,
+    present,
+)
 from mdm.generate.config import GeneratorConfig
 from mdm.generate.names import Names
 from mdm.generate.people import JR, SR, TITLES, People
@@ -130,7 +138,7 @@ def _names(
     last = np.where(decorated & keep_decor, names.last.decorated[li], names.last.display[li])
     last = last.astype(object)
     mi = people.middle[person]
-    middle = np.where(mi >= 0, names.first.display[np.maximum(mi, 0)], None).astype(object)
+    middle = keep_where(mi >= 0, names.first.display[np.maximum(mi, 0)])
 
     by_middle = people.goes_by_middle[person] & ctx.chance(0.6)
     first[by_middle], middle[by_middle] = middle[by_middle], None
@@ -214,7 +222,7 @@ def _emails(ctx: _Context, people: People, person: IntArray) -> ObjArray:
 def _phones(ctx: _Context, people: People, person: IntArray, at_home: BoolArray) -> ObjArray:
     """The number a source holds: its preferred kind when the person has one, else the other."""
     mobile = people.mobile[person]
-    landline = np.where(at_home, people.landline[person], None)
+    landline = keep_where(at_home, people.landline[person])
     has_land, has_mobile = present(landline), present(mobile)
     wants_land = ctx.chance(ctx.habit("landline_first", scaled=False))
     crm = np.array([s == "crm" for s in ctx.config.sources])[ctx.source]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from mdm.generate.arrays import IntArray, ObjArray, padded, present, text, words, zfill
+from mdm.generate.arrays import IntArray, ObjArray, obj, padded, present, text, words, zfill
 from mdm.generate.records import Records
 
 #: Columns of each source, in file order.
@@ -182,7 +182,7 @@ def _blank(values: ObjArray) -> ObjArray:
 def _join(left: ObjArray, right: ObjArray) -> ObjArray:
     """Join with one space, skipping empty pieces."""
     both = (left != "") & (right != "")
-    return np.where(both, left + " " + right, left + right).astype(object)
+    return obj(np.where(both, left + " " + right, left + right))
 
 
 def _upper(values: ObjArray) -> ObjArray:

@@ -25,13 +25,49 @@ MODEL_FORMAT = "mdm.model/1"
 UNIQUE_ID = "uid"
 
 
-def blocking_sql(rule: BlockingRule) -> str:
-    """The SQL condition of a blocking rule over a pair aliased l and r."""
+def blocking_sql(rule: BlockingRule, index: int | None = None) -> str:
+    """The SQL condition of a blocking rule over a pair aliased l and r.
+
+    A rule with ``max_block_size`` compares its key column ``_block_<index>`` (see
+    :func:`add_block_keys`), which is missing for values shared by too many records.
+    """
+    if rule.max_block_size is not None and index is not None:
+        column = block_key_column(index)
+        return f'l."{column}" = r."{column}"'
     return " AND ".join(f'l."{key}" = r."{key}"' for key in rule.keys)
 
 
-def _blocking_dict(rule: BlockingRule) -> dict[str, str]:
-    return {"blocking_rule": blocking_sql(rule), "sql_dialect": "duckdb"}
+def block_key_column(index: int) -> str:
+    """The column holding the capped key of blocking rule ``index``."""
+    return f"_block_{index}"
+
+
+def add_block_keys(
+    con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, *, temporary: bool = False
+) -> None:
+    """Add a key column for each capped blocking rule: the joined keys, or NULL where
+    more than ``max_block_size`` records share them."""
+    for index, rule in enumerate(rules.blocking):
+        if rule.max_block_size is None:
+            continue
+        keys = ", ".join(f'"{key}"' for key in rule.keys)
+        present = " AND ".join(f'"{key}" IS NOT NULL' for key in rule.keys)
+        column = block_key_column(index)
+        one(
+            con.execute(
+                f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {table} AS "
+                f"SELECT *, CASE WHEN {present} AND "
+                f"count(*) OVER (PARTITION BY {keys}) <= {rule.max_block_size} "
+                f"THEN concat_ws('|', {keys}) END AS {column} FROM {table}"
+            )
+        )
+
+
+def _blocking_dicts(rules: MatchRules) -> list[dict[str, str]]:
+    return [
+        {"blocking_rule": blocking_sql(rule, index), "sql_dialect": "duckdb"}
+        for index, rule in enumerate(rules.blocking)
+    ]
 
 
 def splink_settings(rules: MatchRules) -> dict[str, Any]:
@@ -40,7 +76,7 @@ def splink_settings(rules: MatchRules) -> dict[str, Any]:
         "link_type": "dedupe_only",
         "unique_id_column_name": UNIQUE_ID,
         "comparisons": [compile_comparison(c) for c in rules.comparisons],
-        "blocking_rules_to_generate_predictions": [_blocking_dict(r) for r in rules.blocking],
+        "blocking_rules_to_generate_predictions": _blocking_dicts(rules),
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
         "sql_dialect": "duckdb",
@@ -57,6 +93,7 @@ class TrainedModel:
     rules_fingerprint: str
     created_at: str
     settings: dict[str, Any]
+    rules: dict[str, Any]
     training: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -68,6 +105,7 @@ class TrainedModel:
                 "rules_fingerprint": self.rules_fingerprint,
                 "created_at": self.created_at,
                 "training": self.training,
+                "rules": self.rules,
                 "splink_settings": self.settings,
             },
             indent=2,
@@ -88,8 +126,14 @@ class TrainedModel:
             data["rules_fingerprint"],
             data["created_at"],
             data["splink_settings"],
+            data["rules"],
             data.get("training", {}),
         )
+
+    @property
+    def match_rules(self) -> MatchRules:
+        """The rules this model was trained from."""
+        return MatchRules.model_validate(self.rules)
 
     @property
     def prior(self) -> float:
@@ -162,7 +206,8 @@ def train_model(
         "em_sessions": sessions,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return TrainedModel(model_id, fingerprint, created, settings, training)
+    rules_json = rules.model_dump(mode="json")
+    return TrainedModel(model_id, fingerprint, created, settings, rules_json, training)
 
 
 def predict_pairs(

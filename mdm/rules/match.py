@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mdm.errors import RulesError
 from mdm.rules.yamlfile import load_model
 
 #: Key columns derived from the schema at ingest, usable in blocking rules.
@@ -152,17 +153,24 @@ COMPARISON_KINDS = ("name", "date", "email", "phone", "location", "exact", "stri
 
 
 class BlockingRule(_Strict):
-    """Candidate pairs share every key in ``keys`` (all non-missing)."""
+    """Candidate pairs share every key in ``keys`` (all non-missing).
+
+    With ``max_block_size``, values shared by more records than that are skipped by
+    this rule: a loose key (a surname alone) then pairs records on its rarer values
+    only, and the number of pairs stays bounded however large the data grows.
+    """
 
     keys: list[str] = Field(min_length=1)
     name: str | None = None
+    max_block_size: Annotated[int, Field(ge=2)] | None = None
 
 
 class Thresholds(_Strict):
     """Match probability at or above which pairs link, and the review band below it.
 
-    ``link: auto`` picks the threshold at which the pairs inside clusters equal the
-    model's own expected number of matches. ``review`` is a probability below ``link``
+    ``link: auto`` picks the threshold that maximises the model's own expected
+    pairwise F1 (no labels), within ``link_floor`` and ``link_ceiling``. ``review``
+    is a probability below ``link``
     (pairs between them become review tasks) or ``auto``: four match-weight units
     below the link threshold.
     """
@@ -200,7 +208,7 @@ class Clustering(_Strict):
     (match probability below ``split_below``) although linked through others.
     """
 
-    split_below: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    split_below: Annotated[float, Field(ge=0, lt=1)] = 1e-5
     guard: bool = True
 
 
@@ -246,6 +254,51 @@ class MatchRules(_Strict):
         """A hash of the rules' content: a trained model is tied to it."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fit_rules_to_data(rules: MatchRules, present: set[str]) -> MatchRules:
+    """The rules without the comparisons and blocking rules whose columns the data lacks.
+
+    ``present`` names the columns holding at least one value. A source set with no
+    phone numbers then trains and scores no phone comparison, instead of carrying
+    untrained parameters.
+    """
+
+    def usable(rule: BlockingRule) -> bool:
+        return all(key in present for key in rule.keys)
+
+    comparisons = [
+        c for c in rules.comparisons if any(col in present for col in comparison_columns(c))
+    ]
+    training = rules.training.model_copy(
+        update={
+            "em_blocking": [r for r in rules.training.em_blocking if usable(r)],
+            "prior_rules": [r for r in rules.training.prior_rules if usable(r)],
+        }
+    )
+    fitted = rules.model_copy(
+        update={
+            "blocking": [r for r in rules.blocking if usable(r)],
+            "comparisons": comparisons,
+            "training": training,
+        }
+    )
+    missing = [
+        what
+        for what, items in (
+            ("blocking", fitted.blocking),
+            ("comparisons", fitted.comparisons),
+            ("training.em_blocking", training.em_blocking),
+            ("training.prior_rules", training.prior_rules),
+        )
+        if not items
+    ]
+    if missing:
+        raise RulesError(
+            f"the sources fill none of the columns used by {', '.join(missing)}; "
+            f"columns with values: {', '.join(sorted(present))}"
+        )
+    return fitted
 
 
 def _unknown_column(name: str, allowed: set[str], what: str) -> str:

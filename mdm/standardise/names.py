@@ -191,8 +191,8 @@ def split_full_name(value: object) -> NameParts:
     if text is None or clean_name(text) is None:
         return NameParts()
     text = _PERIOD_BEFORE_LETTER.sub(". ", text if text.isascii() else anyascii(text))
-    found = _split_plain(text, text.split()) or _split_nameparser(text)
-    return _name_parts(*found)
+    found = _split_comma(text) if "," in text else _split_plain(text, text.split())
+    return _name_parts(*(found or _split_nameparser(text)))
 
 
 def _name_parts(first: str, middle: str, last: str, suffix: str | None) -> NameParts:
@@ -222,22 +222,12 @@ def clean_full_name(value: object) -> tuple[str | None, str | None]:
 
 def _split_plain(text: str, words: list[str]) -> tuple[str, str, str, str | None] | None:
     """Split a name as nameparser would when it is simply "[titles] first [middle] last
-    [suffixes]" or "last, first [middle]"; None when nameparser has more to do
-    (particles such as "van der", nicknames, more commas)."""
-    if _NOT_PLAIN_CHARS.search(text):
+    [suffixes]"; None when nameparser has more to do (particles such as "van der",
+    nicknames, roman numerals)."""
+    if "," in text or _NOT_PLAIN_CHARS.search(text):
         return None
-    if "," in text:
-        left, _, right = text.partition(",")
-        surname, given = left.split(), right.split()
-        if "," in right or not surname or not given or not all(map(_is_plain_word, words)):
-            return None
-        return given[0], " ".join(given[1:]), " ".join(surname), None
     keys = [word.lower().replace(".", "") for word in words]
-    start, end = 0, len(words)
-    while start < end and keys[start] in TITLES:
-        start += 1
-    while end > start and keys[end - 1] in _TRAILING:
-        end -= 1
+    start, end = _core_bounds(keys)
     core = words[start:end]
     if not core or (len(core) == 1 and (start > 0 or end < len(words))):
         return None
@@ -247,9 +237,40 @@ def _split_plain(text: str, words: list[str]) -> tuple[str, str, str, str | None
     return core[0], " ".join(core[1:-1]), last, _first_suffix(keys[end:])
 
 
+def _split_comma(text: str) -> tuple[str, str, str, str | None] | None:
+    """Split "Last, First [Middle]" (or "First Last, Jr."); None for other comma forms.
+
+    nameparser reads "SMITH JONES, MARY" as "Smith Jones" with the post-nominal
+    "MARY", which is wrong for upper-case exports, so this form is read here.
+    """
+    left, _, right = text.partition(",")
+    surname, given = left.split(), right.split()
+    if "," in right or not surname or not given or _NOT_PLAIN_CHARS.search(text):
+        return None
+    keys = [word.lower().replace(".", "") for word in given]
+    if all(key in _TRAILING for key in keys):
+        found = _split_plain(left, surname)
+        return found and (*found[:3], found[3] or _first_suffix(keys))
+    start, end = _core_bounds(keys)
+    core = given[start:end]
+    if not core:
+        return None
+    return core[0], " ".join(core[1:]), " ".join(surname), _first_suffix(keys[end:])
+
+
+def _core_bounds(keys: list[str]) -> tuple[int, int]:
+    """Where the name words start and end, between leading titles and trailing suffixes."""
+    start, end = 0, len(keys)
+    while start < end and keys[start] in TITLES:
+        start += 1
+    while end > start and keys[end - 1] in _TRAILING:
+        end -= 1
+    return start, end
+
+
 def _is_plain_word(word: str) -> bool:
     """True for a word nameparser takes as an ordinary name or initial."""
-    key = word.lower().strip(",")
+    key = word.lower()
     if "." in key and not _INITIAL.fullmatch(key):  # nameparser's abbreviation rules
         return False
     if key[:1] in _QUOTES or key[-1:] in _QUOTES:  # nicknames: 'Jack'
