@@ -56,8 +56,15 @@ def write_inputs(name: str, folder: Path) -> list[SourceSpec]:
     return specs
 
 
-def run_mdm(name: str, rules_path: Path, folder: Path) -> dict:
+#: Datasets whose own rules file a user would write (extra identifiers to compare).
+OWN_RULES = {"febrl3": "febrl.match.yaml", "febrl4": "febrl.match.yaml"}
+
+
+def run_mdm(name: str, rules_path: Path | None, folder: Path) -> dict:
     """Reconcile one dataset with mdm and evaluate it against its truth."""
+    if rules_path is None:
+        own = OWN_RULES.get(name)
+        rules_path = HERE / "rules" / own if own else DEFAULT_RULES
     specs = write_inputs(name, folder)
     rules = RulesBundle.load(rules_path, mappings_dir=HERE / "rules")
     db = folder / f"{name}.duckdb"
@@ -72,6 +79,7 @@ def run_mdm(name: str, rules_path: Path, folder: Path) -> dict:
         "pairs": result.candidate_pairs,
         "seconds": seconds,
         "threshold": result.link_threshold,
+        "rules": str(rules_path.relative_to(HERE.parent)),
         "stages": result.seconds,
     }
 
@@ -79,7 +87,9 @@ def run_mdm(name: str, rules_path: Path, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", default=list(DATASETS))
-    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES)
+    parser.add_argument(
+        "--rules", type=Path, help="one rules file for every dataset (default: its own or mdm's)"
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip plain splink")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()

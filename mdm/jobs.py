@@ -7,6 +7,7 @@ failure leaves the store as it was.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
 from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
+from mdm.standardise.text import clean_text
 from mdm.store import RECORD_COLUMNS, one, open_store
 from mdm.store.writer import RunOutput, load_model, load_records, write_run
 
@@ -140,6 +142,19 @@ def _json_lines(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(text.splitlines(), index=frame.index, dtype=object)
 
 
+def add_extra_columns(work: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Materialise the extra attributes the rules compare, cleaned like free text."""
+    if not names:
+        return work
+    parsed = pd.DataFrame([json.loads(e) if e else {} for e in work["extra"]], index=work.index)
+    work = work.copy()
+    for name in names:
+        values = parsed[name] if name in parsed else pd.Series(None, index=work.index)
+        work[name] = values.map(clean_text, na_action="ignore").astype(object)
+        work[name] = work[name].where(work[name].notna(), None)
+    return work
+
+
 def _variant_groups() -> dict[str, tuple[str, ...]]:
     variants = load_name_variants()
     return build_variant_groups(zip(variants["name"], variants["variant"], strict=True))
@@ -179,6 +194,7 @@ def reconcile(
         work = work.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
         work, placeholders = blank_placeholders(work)
         work["uid"] = np.arange(len(work), dtype=np.int64)
+        work = add_extra_columns(work, rules.match.extra_columns)
         present = {c for c in work.columns if work[c].notna().any()}
         rules = replace(rules, match=fit_rules_to_data(rules.match, present))
         model = None if retrain else load_model(store, rules.match.fingerprint())
@@ -223,7 +239,8 @@ def _thresholds(rules: MatchRules, probability: np.ndarray) -> tuple[float, floa
 def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, progress, lap):
     con = duckdb.connect()
     try:
-        columns = [c for c in RECORD_COLUMNS if c in work.columns]
+        extras = [c for c in rules.match.extra_columns if c in work.columns]
+        columns = [c for c in RECORD_COLUMNS if c in work.columns] + extras
         con.register("work_frame", work[["uid", *columns]])
         con.execute("CREATE TABLE work AS SELECT * FROM work_frame")
         con.unregister("work_frame")
@@ -321,12 +338,17 @@ def _blocking_recall(
     """Share of true pairs that at least one blocking rule of the model compares."""
     rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
     condition = " OR ".join(f"coalesce({rule}, false)" for rule in rules)
-    store.execute(
-        "CREATE OR REPLACE TEMP TABLE truth_records AS SELECT *, "
-        "json_extract_string(extra, ['$.' || ?])[1] AS _truth, "
-        "row_number() OVER (ORDER BY source, record_id) AS _row FROM records",
+    match_rules = model.match_rules
+    frame = store.execute(
+        "SELECT *, json_extract_string(extra, ['$.' || ?])[1] AS _truth FROM records "
+        "ORDER BY source, record_id",
         [truth_column],
-    ).fetchall()
+    ).df()
+    frame = add_extra_columns(frame, match_rules.extra_columns)
+    frame["_row"] = np.arange(len(frame))
+    store.register("truth_frame", frame)
+    store.execute("CREATE OR REPLACE TEMP TABLE truth_records AS SELECT * FROM truth_frame")
+    store.unregister("truth_frame")
     add_block_keys(store, "truth_records", model.match_rules, temporary=True)
     row = one(
         store.execute(
