@@ -86,12 +86,6 @@ def to_text(value: object) -> str | None:
     return text
 
 
-def unique_texts(series: pd.Series) -> tuple[np.ndarray, list[str | None]]:
-    """Factorize ``series``: the codes (-1 for missing) and each distinct value as text."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes, [to_text(value) for value in uniques.tolist()]
-
-
 def apply_unique(series: pd.Series, func: Callable[[Any], T]) -> tuple[np.ndarray, list[T]]:
     """Call ``func`` once per distinct non-missing value of ``series``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,23 +25,45 @@ _ASCII_WHITESPACE = " \t\n\v\f\r\x1c\x1d\x1e\x1f"
 _NULL = pa.scalar(None, pa.string())
 
 
-def unique_text_array(series: pd.Series) -> tuple[np.ndarray, pa.StringArray | None]:
-    """Factorize ``series`` and return the codes and each distinct value as text.
+@dataclass(frozen=True)
+class UniqueTexts:
+    """The distinct values of a column as text, and where each row's value is.
 
-    The text is :func:`mdm.standardise._columns.to_text` of the value (trimmed,
-    None for "n/a" and the like). The array is None when the values cannot be
-    held by Arrow (lone surrogates); callers then clean value by value.
+    ``codes[i]`` is the position of row i's value, -1 when missing. The texts are
+    :func:`mdm.standardise._columns.to_text` of each distinct value (trimmed, None
+    for "n/a" and the like); ``array`` holds them in Arrow, or is None when Arrow
+    cannot (lone surrogates), in which case callers clean value by value.
     """
+
+    codes: np.ndarray
+    array: pa.StringArray | None
+    python: list[str | None] | None = None
+
+    def texts(self) -> list[str | None]:
+        """The texts as a Python list."""
+        if self.python is not None:
+            return self.python
+        assert self.array is not None
+        return self.array.to_pylist()
+
+
+def unique_texts(series: pd.Series) -> UniqueTexts:
+    """Factorize ``series`` into :class:`UniqueTexts`, in Arrow when the values are strings."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     try:
         array = pa.array(uniques, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError, UnicodeEncodeError):
         array = None
-    if array is not None and pa.types.is_large_string(array.type) or (
-        array is not None and pa.types.is_string(array.type)
+    if array is not None and (
+        pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
     ):
-        return codes, _texts(array.cast(pa.string()))
-    return codes, to_arrow([to_text(value) for value in uniques.tolist()])
+        return UniqueTexts(codes, _texts(array.cast(pa.string())))
+    texts = [to_text(value) for value in uniques.tolist()]
+    return UniqueTexts(codes, to_arrow(texts), texts)
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
 
 
 def to_arrow(texts: list[str | None]) -> pa.StringArray | None:
@@ -109,4 +132,4 @@ def map_values(array: pa.Array, mapping: Mapping[str, str]) -> pa.Array:
 
 def to_objects(array: pa.Array) -> np.ndarray:
     """An Arrow string array as a writable numpy object array of str or None."""
-    return np.array(array.to_pylist() + [None], dtype=object)[:-1]
+    return np.array(array.to_pylist(), dtype=object)

@@ -25,7 +25,6 @@ from mdm.standardise._columns import (
     Status,
     assemble,
     to_text,
-    unique_texts,
 )
 from mdm.standardise.names import clean_name
 
@@ -150,21 +149,20 @@ def standardise_email_column(series: pd.Series) -> tuple[pd.Series, int]:
 
     Placeholders ("noemail@...") become None but are not counted as invalid.
     """
-    codes, texts = unique_texts(series)
-    values, statuses = _classify_many(texts)
-    rows, counts = assemble(codes, values, statuses, series.index)
+    unique = vec.unique_texts(series)
+    if unique.array is None:
+        results = [_classify_email(text) for text in unique.texts()]
+        values = np.array([value for value, _ in results], dtype=object)
+        statuses = np.array([status for _, status in results], dtype=np.int8)
+    else:
+        values, statuses = _classify_array(unique.array)
+    rows, counts = assemble(unique.codes, values, statuses, series.index)
     return rows, int(counts[Status.INVALID])
 
 
-def _classify_many(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+def _classify_array(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_classify_email` of each text: ASCII ones in Arrow, the rest one by one."""
-    array = vec.to_arrow(texts)
-    if array is None:
-        results = [_classify_email(text) for text in texts]
-        values = np.array([value for value, _ in results] + [None], dtype=object)[:-1]
-        return values, np.array([status for _, status in results], dtype=np.int8)
-    ascii_only = pc.fill_null(pc.string_is_ascii(array), True).to_numpy(zero_copy_only=False)
-    email = pc.ascii_trim(pc.ascii_lower(array), characters=_WRAPPERS)
+    email = pc.ascii_trim(pc.ascii_lower(texts), characters=_WRAPPERS)
     email = pc.replace_substring_regex(email, pattern="^mailto:", replacement="")
     email = pc.ascii_trim(email, characters=_WRAPPERS)
     parts = pc.extract_regex(email, pattern=f"^{_EMAIL.pattern}$")
@@ -184,18 +182,24 @@ def _classify_many(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
     )
     statuses = np.select(
         [
-            pc.is_null(array).to_numpy(zero_copy_only=False),
-            ~pc.fill_null(valid, False).to_numpy(zero_copy_only=False),
-            pc.fill_null(placeholder, False).to_numpy(zero_copy_only=False),
+            _numpy(pc.is_null(texts)),
+            ~_numpy(pc.fill_null(valid, False)),
+            _numpy(pc.fill_null(placeholder, False)),
         ],
         [Status.EMPTY, Status.INVALID, Status.PLACEHOLDER],
         Status.OK,
     ).astype(np.int8)
     values = vec.to_objects(email)
     values[statuses != Status.OK] = None
-    for at in np.flatnonzero(~ascii_only):
-        values[at], statuses[at] = _classify_email(texts[at])
+    not_ascii = ~_numpy(pc.fill_null(pc.string_is_ascii(texts), True))
+    others = pc.filter(texts, not_ascii).to_pylist()
+    for at, text in zip(np.flatnonzero(not_ascii), others, strict=True):
+        values[at], statuses[at] = _classify_email(text)
     return values, statuses
+
+
+def _numpy(mask: pa.BooleanArray) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _is_in(array: pa.Array, values: frozenset[str]) -> pa.Array:

@@ -22,7 +22,7 @@ from nameparser import HumanName
 from nameparser.config import Constants
 
 from mdm.standardise import _vectorised as vec
-from mdm.standardise._columns import apply_unique, take, to_text, unique_texts
+from mdm.standardise._columns import take, to_text
 from mdm.standardise.text import MISSING_WORDS, normalise_words
 
 #: Cleaned values that are not a name ("n/a" cleans to "n a").
@@ -190,9 +190,14 @@ def split_full_name(value: object) -> NameParts:
     text = to_text(value)
     if text is None or clean_name(text) is None:
         return NameParts()
+    return _name_parts(*_split_raw(text))
+
+
+def _split_raw(text: str) -> tuple[str, str, str, str | None]:
+    """Split a full name into uncleaned first, middle and last names and a clean suffix."""
     text = _PERIOD_BEFORE_LETTER.sub(". ", text if text.isascii() else anyascii(text))
     found = _split_comma(text) if "," in text else _split_plain(text, text.split())
-    return _name_parts(*(found or _split_nameparser(text)))
+    return found or _split_nameparser(text)
 
 
 def _name_parts(first: str, middle: str, last: str, suffix: str | None) -> NameParts:
@@ -292,50 +297,73 @@ def standardise_name_column(series: pd.Series) -> pd.Series:
 
 def standardise_name_column_with_suffix(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Like :func:`standardise_name_column`, also returning the suffix column."""
-    codes, texts = unique_texts(series)
-    names, suffixes = _strip_titles_suffixes_many(texts)
-    return take(codes, names, series.index), take(codes, suffixes, series.index)
+    unique = vec.unique_texts(series)
+    names, suffixes = _strip_many(unique)
+    return take(unique.codes, names, series.index), take(unique.codes, suffixes, series.index)
 
 
 def standardise_full_name_column(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Apply :func:`clean_full_name` to a column; return the names and the suffixes."""
-    codes, texts = unique_texts(series)
-    names, suffixes = _strip_titles_suffixes_many(texts)
-    for at, text in enumerate(texts):
+    unique = vec.unique_texts(series)
+    names, suffixes = _strip_many(unique)
+    for at, text in enumerate(unique.texts()):
         if text is not None and "," in text:
             names[at], suffixes[at] = clean_full_name(text)
-    return take(codes, names, series.index), take(codes, suffixes, series.index)
+    return take(unique.codes, names, series.index), take(unique.codes, suffixes, series.index)
 
 
-def _strip_titles_suffixes_many(
-    texts: list[str | None],
-) -> tuple[np.ndarray | list[str | None], np.ndarray | list[str | None]]:
-    """:func:`strip_titles_suffixes` of each text: in Arrow, or one by one if it must."""
-    words = vec.normalise_words(texts)
-    if words is None:
-        results = [strip_titles_suffixes(text) for text in texts]
-        return [name for name, _ in results], [suffix for _, suffix in results]
-    words = vec.null_if_in(words, PLACEHOLDER_NAMES)
-    words = pc.replace_substring_regex(words, pattern=_LEADING_TITLES_PATTERN, replacement="")
+def split_full_name_column(series: pd.Series) -> pd.DataFrame:
+    """Split a full-name column into first_name, middle_name, last_name and name_suffix."""
+    unique = vec.unique_texts(series)
+    texts = unique.texts()
+    if unique.array is None:
+        parts = [split_full_name(text) for text in texts]
+        columns = [[p.first for p in parts], [p.middle for p in parts], [p.last for p in parts]]
+        suffixes = [p.suffix for p in parts]
+    else:
+        named = pc.is_valid(_clean_array(unique.array)).to_pylist()
+        raw = [_split_raw(t) if ok else _NO_PARTS for t, ok in zip(texts, named, strict=True)]
+        first, _ = _strip_array(pa.array([r[0] for r in raw], type=pa.string()))
+        middle = _clean_array(pa.array([r[1] for r in raw], type=pa.string()))
+        last, last_suffix = _strip_array(pa.array([r[2] for r in raw], type=pa.string()))
+        columns = [first.to_pylist(), middle.to_pylist(), last.to_pylist()]
+        suffixes = [r[3] or s for r, s in zip(raw, last_suffix.to_pylist(), strict=True)]
+    names = ("first_name", "middle_name", "last_name", "name_suffix")
+    return pd.DataFrame(
+        {
+            name: take(unique.codes, values, series.index)
+            for name, values in zip(names, [*columns, suffixes], strict=True)
+        },
+        index=series.index,
+    )
+
+
+_NO_PARTS: tuple[str, str, str, None] = ("", "", "", None)
+
+
+def _strip_many(unique: vec.UniqueTexts) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`strip_titles_suffixes` of each distinct text, as writable object arrays."""
+    if unique.array is None:
+        results = [strip_titles_suffixes(text) for text in unique.texts()]
+        names = np.array([name for name, _ in results], dtype=object)
+        return names, np.array([suffix for _, suffix in results], dtype=object)
+    names, suffixes = _strip_array(unique.array)
+    return vec.to_objects(names), vec.to_objects(suffixes)
+
+
+def _clean_array(texts: pa.StringArray) -> pa.StringArray:
+    """Arrow twin of :func:`clean_name`."""
+    return vec.null_if_in(vec.normalise_words(texts), PLACEHOLDER_NAMES)
+
+
+def _strip_array(texts: pa.StringArray) -> tuple[pa.StringArray, pa.StringArray]:
+    """Arrow twin of :func:`strip_titles_suffixes`: the names and the suffixes."""
+    words = pc.replace_substring_regex(
+        _clean_array(texts), pattern=_LEADING_TITLES_PATTERN, replacement=""
+    )
     found = pc.extract_regex(words, pattern=_SUFFIX_PATTERN)
     suffix = pc.if_else(
         pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.string())
     )
     names = pc.replace_substring_regex(words, pattern=_TRAILING_PATTERN, replacement="")
-    names = vec.null_if_in(names, PLACEHOLDER_NAMES)
-    return vec.to_objects(names), vec.to_objects(vec.map_values(suffix, _GENERATIONAL))
-
-
-def split_full_name_column(series: pd.Series) -> pd.DataFrame:
-    """Split a full-name column into first_name, middle_name, last_name and name_suffix."""
-    codes, results = apply_unique(series, split_full_name)
-    columns = {
-        "first_name": [parts.first for parts in results],
-        "middle_name": [parts.middle for parts in results],
-        "last_name": [parts.last for parts in results],
-        "name_suffix": [parts.suffix for parts in results],
-    }
-    return pd.DataFrame(
-        {name: take(codes, values, series.index) for name, values in columns.items()},
-        index=series.index,
-    )
+    return vec.null_if_in(names, PLACEHOLDER_NAMES), vec.map_values(suffix, _GENERATIONAL)

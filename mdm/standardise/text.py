@@ -12,7 +12,7 @@ import pandas as pd
 from anyascii import anyascii
 
 from mdm.standardise import _vectorised as vec
-from mdm.standardise._columns import MISSING_MARKERS, apply_unique, take, to_text, unique_texts
+from mdm.standardise._columns import MISSING_MARKERS, take, to_text
 
 # Apostrophes vanish ("O'Brien" -> "obrien"); every other ASCII character that is
 # not a lowercase letter or digit becomes a space (hyphens, periods, commas, ...).
@@ -91,24 +91,24 @@ def clean_gender(value: object) -> str | None:
 
 def standardise_text_column(series: pd.Series) -> pd.Series:
     """Apply :func:`clean_text` to a column, once per distinct value."""
-    codes, texts = unique_texts(series)
-    words = vec.normalise_words(texts)
-    if words is None:
-        return take(codes, [clean_text(text) for text in texts], series.index)
-    return take(codes, vec.to_objects(vec.null_if_in(words, MISSING_WORDS)), series.index)
+    unique = vec.unique_texts(series)
+    if unique.array is None:
+        return take(unique.codes, [clean_text(t) for t in unique.texts()], series.index)
+    words = vec.null_if_in(vec.normalise_words(unique.array), MISSING_WORDS)
+    return take(unique.codes, vec.to_objects(words), series.index)
 
 
 def standardise_address_column(series: pd.Series) -> pd.Series:
     """Apply :func:`clean_address` to a column, once per distinct value."""
-    codes, texts = unique_texts(series)
-    words = vec.normalise_words(texts)
-    if words is None:
-        return take(codes, [clean_address(text) for text in texts], series.index)
-    words = vec.replace_words(vec.null_if_in(words, MISSING_WORDS), ADDRESS_ABBREVIATIONS)
-    return take(codes, vec.to_objects(words), series.index)
+    unique = vec.unique_texts(series)
+    if unique.array is None:
+        return take(unique.codes, [clean_address(t) for t in unique.texts()], series.index)
+    words = vec.null_if_in(vec.normalise_words(unique.array), MISSING_WORDS)
+    words = vec.replace_words(words, ADDRESS_ABBREVIATIONS)
+    return take(unique.codes, vec.to_objects(words), series.index)
 
 
 def standardise_gender_column(series: pd.Series) -> pd.Series:
     """Apply :func:`clean_gender` to a column, once per distinct value."""
-    codes, values = apply_unique(series, clean_gender)
-    return take(codes, values, series.index)
+    unique = vec.unique_texts(series)
+    return take(unique.codes, [clean_gender(t) for t in unique.texts()], series.index)

@@ -1,0 +1,134 @@
+"""Bad input: a clear message, a non-zero exit, and nothing written to the store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mdm.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+PEOPLE = pd.DataFrame(
+    {
+        "record_id": ["1", "2", "3", "4"],
+        "first_name": ["Ann", "Anne", "Bob", "Robert"],
+        "last_name": ["Lee", "Lee", "Hart", "Hart"],
+        "date_of_birth": ["1980-01-02", "1980-01-02", "31/02/1990", "1975-05-06"],
+        "email": ["ann@x.org", "ann@x.org", "bob@y.org", "bob@y.org"],
+    }
+)
+
+
+def _reconcile(*args: str):
+    return runner.invoke(app, ["reconcile", *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    (folder / "sources").mkdir(parents=True)
+    shutil.copy(REPO / "rules" / "customer.match.yaml", folder / "customer.match.yaml")
+    return folder
+
+
+def _csv(path: Path, frame: pd.DataFrame = PEOPLE) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _assert_failed_cleanly(result, db: Path, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    for fragment in fragments:
+        assert fragment in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not db.exists(), "a failed run must not create the store"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    result = _reconcile(str(tmp_path / "nope.csv"), "--db", str(db))
+    _assert_failed_cleanly(result, db, "nope.csv does not exist")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    db = tmp_path / "s.duckdb"
+    _assert_failed_cleanly(_reconcile(str(tmp_path / "empty.csv"), "--db", str(db)), db, "empty")
+
+
+def test_header_only_file(tmp_path: Path) -> None:
+    (tmp_path / "head.csv").write_text("record_id,first_name\n")
+    db = tmp_path / "s.duckdb"
+    result = _reconcile(str(tmp_path / "head.csv"), "--db", str(db))
+    _assert_failed_cleanly(result, db, "has no records")
+
+
+def test_undecodable_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("record_id,first_name\n1,Jos\xe9\n".encode("latin-1"))
+    db = tmp_path / "s.duckdb"
+    _assert_failed_cleanly(_reconcile(str(path), "--db", str(db)), db, "not UTF-8", "UTF-8")
+
+
+def test_duplicate_record_ids(tmp_path: Path) -> None:
+    frame = PEOPLE.assign(record_id=["1", "1", "2", "3"])
+    db = tmp_path / "s.duckdb"
+    result = _reconcile(str(_csv(tmp_path / "crm.csv", frame)), "--db", str(db))
+    _assert_failed_cleanly(result, db, "record_id repeats", "'1'")
+
+
+def test_unknown_column_in_mapping(tmp_path: Path, rules_dir: Path) -> None:
+    (rules_dir / "sources" / "crm.yaml").write_text(
+        "columns:\n  record_id: record_id\n  last_name: surname\n"
+    )
+    db = tmp_path / "s.duckdb"
+    result = _reconcile(
+        str(_csv(tmp_path / "crm.csv")), "--db", str(db), "--rules",
+        str(rules_dir / "customer.match.yaml"),
+    )  # fmt: skip
+    _assert_failed_cleanly(result, db, "['surname'] not found", "columns are: record_id")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("kind: phone", "kind: fone", "'fone'"),
+        ("  - kind: email", "  - kind: email\n    colum: email", "did you mean 'column'"),
+    ],
+    ids=["unknown-comparison", "typo"],
+)
+def test_bad_rules_file(tmp_path: Path, rules_dir: Path, old: str, new: str, fragment: str) -> None:
+    rules = rules_dir / "customer.match.yaml"
+    rules.write_text(rules.read_text().replace(old, new, 1))
+    db = tmp_path / "s.duckdb"
+    result = _reconcile(str(_csv(tmp_path / "crm.csv")), "--db", str(db), "--rules", str(rules))
+    _assert_failed_cleanly(result, db, fragment, "customer.match.yaml:")
+
+
+def test_bad_input_leaves_an_existing_store_untouched(tmp_path: Path, sample_files) -> None:
+    db = tmp_path / "s.duckdb"
+    ok = _reconcile(*map(str, sample_files), "--db", str(db))
+    assert ok.exit_code == 0, ok.output
+    before = db.read_bytes()
+    frame = PEOPLE.assign(record_id=["1", "1", "2", "3"])
+    bad = _reconcile(str(_csv(tmp_path / "crm.csv", frame)), "--db", str(db))
+    assert bad.exit_code == 2
+    assert db.read_bytes() == before
+
+
+def test_unparseable_values_are_counted_not_fatal(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    many = pd.concat([PEOPLE] * 40, ignore_index=True)
+    many["record_id"] = [str(i) for i in range(len(many))]
+    result = _reconcile(str(_csv(tmp_path / "crm.csv", many)), "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        report = con.execute("SELECT report FROM source_reports").fetchall()[0][0]
+    assert '"date_of_birth": 40' in report

@@ -1,0 +1,120 @@
+"""The mdm command line on real files and a real DuckDB store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mdm.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def store(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("store") / "mdm.duckdb"
+    result = _run("reconcile", *map(str, sample_files), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def _query(db: Path, sql: str):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_every_record_has_a_golden_record(store: Path) -> None:
+    records = _query(store, "SELECT count(*) FROM records")[0][0]
+    assert records == 1200
+    missing = _query(
+        store,
+        "SELECT count(*) FROM records r LEFT JOIN xref x USING (source, record_id) "
+        "WHERE x.golden_id IS NULL",
+    )[0][0]
+    assert missing == 0
+    golden = _query(store, "SELECT count(*) FROM golden WHERE status = 'active'")[0][0]
+    assert 300 < golden < 1200  # duplicates were merged, people were not lumped together
+
+
+def test_golden_values_have_lineage(store: Path) -> None:
+    orphan = _query(
+        store,
+        "SELECT count(*) FROM golden g WHERE g.last_name IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM lineage l WHERE l.golden_id = g.golden_id AND l.attribute = 'last_name')",
+    )[0][0]
+    assert orphan == 0
+    wrong = _query(
+        store,
+        "SELECT count(*) FROM lineage l JOIN xref x USING (source, record_id) "
+        "WHERE x.golden_id <> l.golden_id",
+    )[0][0]
+    assert wrong == 0
+
+
+def test_evaluate_against_the_generators_truth(store: Path) -> None:
+    result = _run("evaluate", "--db", str(store), "--truth", "true_person_id", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["pairwise"]["f1"] > 0.8
+    assert report["bcubed"]["f1"] > 0.85
+    assert report["blocking"]["recall"] > 0.9
+
+
+def test_evaluate_unknown_truth_column(store: Path) -> None:
+    result = _run("evaluate", "--db", str(store), "--truth", "nope")
+    assert result.exit_code == 2
+    assert "true_person_id" in result.output  # lists what is available
+
+
+@pytest.mark.parametrize("table", ["golden", "xref", "review"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export(store: Path, tmp_path: Path, table: str, suffix: str) -> None:
+    out = tmp_path / f"{table}{suffix}"
+    result = _run("export", "--db", str(store), "--table", table, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str) if suffix == ".csv" else pd.read_parquet(out)
+    if table == "xref":
+        assert {"source", "record_id", "golden_id", "true_person_id"} <= set(frame.columns)
+        assert len(frame) == 1200
+    if table == "golden":
+        assert frame["golden_id"].is_unique
+        assert "loyalty_tier" in frame.columns  # extra attributes are carried to exports
+
+
+def test_export_rejects_unknown_table_and_suffix(store: Path, tmp_path: Path) -> None:
+    bad_table = _run(
+        "export", "--db", str(store), "--table", "gold", "--out", str(tmp_path / "x.csv")
+    )
+    assert bad_table.exit_code == 2 and "golden, xref, review" in bad_table.output
+    bad_suffix = _run(
+        "export", "--db", str(store), "--table", "golden", "--out", str(tmp_path / "x.txt")
+    )
+    assert bad_suffix.exit_code == 2 and ".csv or .parquet" in bad_suffix.output
+
+
+def test_reconciling_again_keeps_golden_ids(
+    store: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "again.duckdb"
+    shutil.copy(store, db)
+    before = dict(
+        ((s, r), g) for s, r, g in _query(db, "SELECT source, record_id, golden_id FROM xref")
+    )
+    result = _run("reconcile", *map(str, sample_files), "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["model_trained"] is False  # the model was reused
+    after = dict(
+        ((s, r), g) for s, r, g in _query(db, "SELECT source, record_id, golden_id FROM xref")
+    )
+    assert after == before
+    assert _query(db, "SELECT count(*) FROM golden WHERE status = 'retired'")[0][0] == 0

@@ -1,0 +1,24 @@
+"""Shared fixtures: small multi-source inputs written by the project's own generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mdm.generate import GeneratorConfig, write_sample
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four source files (crm, billing, webshop, branch) of 1,200 generated records."""
+    folder = tmp_path_factory.mktemp("sample")
+    write_sample(folder, GeneratorConfig(n_records=1200, seed=7))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_files(sample_dir: Path) -> list[Path]:
+    return sorted(p for p in sample_dir.iterdir() if p.suffix != ".md")
