@@ -1,0 +1,126 @@
+"""Bulk speed: `mdm reconcile` on generated customers, per stage, with peak RSS and F1,
+beside a plain splink dedupe of the same data, each in its own process.
+
+Usage:  .venv/bin/python benchmarks/bulk.py [--records 100000 1000000] [--no-splink]
+
+Data is generated once per size into benchmarks/data/<N>/ (python -m mdm.generate,
+seed 1) and reused. Targets at 1M records on 2 cores: <= 60 s end to end, peak RSS
+<= 3 GiB, >= 2x faster than plain splink with equal or better F1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def _run(command: list[str], stdout_path: Path | None = None) -> tuple[float, float, str]:
+    """Run a command; return wall seconds, peak RSS in GiB and its stdout."""
+    started = time.perf_counter()
+    with open(stdout_path or os.devnull, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        stderr = process.stderr.read() if process.stderr else ""
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-3000:]}")
+    text = stdout_path.read_text() if stdout_path else ""
+    return seconds, usage.ru_maxrss / 1024 / 1024, text
+
+
+def generate(records: int) -> Path:
+    folder = HERE / "data" / str(records)
+    if not (folder / "crm.csv").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "mdm.generate",
+                "--records",
+                str(records),
+                "--seed",
+                "1",
+                "--out",
+                str(folder),
+            ]
+        )
+    return folder
+
+
+def bench_mdm(folder: Path) -> dict:
+    db = folder / "mdm.duckdb"
+    for stale in (db, folder / "mdm.duckdb.wal"):
+        stale.unlink(missing_ok=True)
+    files = sorted(
+        str(p) for p in folder.iterdir() if p.suffix in (".csv", ".parquet", ".jsonl", ".xlsx")
+    )
+    seconds, rss, text = _run(
+        [str(BIN / "mdm"), "reconcile", *files, "--db", str(db), "--json"], folder / "mdm.json"
+    )
+    summary = json.loads(text)
+    _, _, report = _run(
+        [str(BIN / "mdm"), "evaluate", "--db", str(db), "--truth", "true_person_id", "--json"],
+        folder / "mdm-eval.json",
+    )
+    evaluation = json.loads(report)
+    return {
+        "seconds": round(seconds, 1),
+        "rss_gib": round(rss, 2),
+        "stages": summary["seconds"],
+        "pairs": summary["candidate_pairs"],
+        "threshold": summary["link_threshold"],
+        "pairwise": evaluation["pairwise"],
+        "bcubed_f1": evaluation["bcubed"]["f1"],
+        "blocking_recall": evaluation["blocking"]["recall"],
+    }
+
+
+def bench_splink(folder: Path) -> dict:
+    out = folder / "splink.json"
+    seconds, rss, _ = _run([sys.executable, str(HERE / "bulk_splink.py"), str(folder), str(out)])
+    result = json.loads(out.read_text())
+    return {
+        "seconds": round(seconds, 1),
+        "rss_gib": round(rss, 2),
+        "stages": result["seconds"],
+        "pairs": result["pairs"],
+        "pairwise": result["pairwise"],
+        "bcubed_f1": result["bcubed_f1"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--no-splink", action="store_true")
+    args = parser.parse_args()
+    for records in args.records:
+        folder = generate(records)
+        rows = {"mdm": bench_mdm(folder)}
+        if not args.no_splink:
+            rows["splink"] = bench_splink(folder)
+        for who, r in rows.items():
+            p = r["pairwise"]
+            print(
+                f"{records:>9} {who:<6} {r['seconds']:>7.1f} s  peak RSS {r['rss_gib']:.2f} GiB  "
+                f"pairs {r['pairs']}  P {p['precision']:.4f} R {p['recall']:.4f} "
+                f"F1 {p['f1']:.4f}  B-cubed F1 {r['bcubed_f1']:.4f}  stages {r['stages']}",
+                flush=True,
+            )
+        if "splink" in rows:
+            print(
+                f"{records:>9} speed-up {rows['splink']['seconds'] / rows['mdm']['seconds']:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
