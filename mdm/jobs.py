@@ -236,6 +236,17 @@ def _thresholds(rules: MatchRules, probability: np.ndarray) -> tuple[float, floa
     return link, review
 
 
+def identity_conflicts(pairs: pd.DataFrame, model: TrainedModel, rules: MatchRules) -> np.ndarray:
+    """Pairs whose identity comparisons disagree beyond the configured match weight."""
+    total = np.zeros(len(pairs))
+    for name in rules.clustering.identity:
+        weights = model.level_weights(name)
+        level = pairs[f"gamma_{name}"].to_numpy()
+        table = np.array([min(weights.get(g, 0.0), 0.0) for g in range(-1, max(weights) + 1)])
+        total += table[level + 1]
+    return total <= rules.clustering.identity_conflict_weight
+
+
 def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, progress, lap):
     con = duckdb.connect()
     try:
@@ -251,7 +262,8 @@ def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, pr
             model = train_model(con, "work", rules.match, len(work))
         lap("train")
         progress.stage("predict", "scoring candidate pairs")
-        predict_pairs(con, "work", model, "scored")
+        identity = tuple(rules.match.clustering.identity)
+        predict_pairs(con, "work", model, "scored", identity)
         pairs = con.execute("SELECT * FROM scored").df()
         lap("predict")
         progress.stage("cluster", f"{len(pairs)} candidate pairs")
@@ -260,7 +272,8 @@ def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, pr
         link, review = _thresholds(rules.match, probability)
         cannot = []
         if rules.match.clustering.guard:
-            low = probability < rules.match.clustering.split_below
+            conflict = identity_conflicts(pairs, model, rules.match)
+            low = (probability < rules.match.clustering.split_below) | conflict
             cannot = list(zip(left[low].tolist(), right[low].tolist(), strict=True))
         labels = cluster(len(work), left, right, probability, link, cannot)
         lap("cluster")

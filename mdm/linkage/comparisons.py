@@ -7,6 +7,7 @@ the two records of a pair as ``<column>_l`` and ``<column>_r``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mdm.rules.match import (
@@ -191,3 +192,31 @@ def tf_columns(comparison: Comparison) -> list[str]:
     """Columns whose term frequencies a comparison uses."""
     levels = _COMPILERS[type(comparison)](comparison)
     return sorted({lv["tf_adjustment_column"] for lv in levels if "tf_adjustment_column" in lv})
+
+
+def level_case_sql(compiled: dict[str, Any]) -> str:
+    """SQL giving splink's level number (gamma) of a compiled comparison for a pair.
+
+    The null level is -1; the other levels count down to 0, the last ("different").
+    """
+    levels = compiled["comparison_levels"]
+    numbered = len([lv for lv in levels if not lv.get("is_null_level")]) - 1
+    cases = []
+    for level in levels:
+        if level.get("is_null_level"):
+            cases.append(f"WHEN {level['sql_condition']} THEN -1")
+            continue
+        if level["sql_condition"] == "ELSE":
+            cases.append(f"ELSE {numbered}")
+        else:
+            cases.append(f"WHEN {level['sql_condition']} THEN {numbered}")
+        numbered -= 1
+    return "CASE " + " ".join(cases) + " END"
+
+
+def level_columns(compiled: dict[str, Any]) -> list[str]:
+    """The input columns a compiled comparison's levels read."""
+    found = set()
+    for level in compiled["comparison_levels"]:
+        found.update(re.findall(r'"([A-Za-z0-9_]+)_[lr]"', level["sql_condition"]))
+    return sorted(found)

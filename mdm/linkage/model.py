@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ import duckdb
 from splink import DuckDBAPI, Linker
 
 from mdm.errors import ModelError
-from mdm.linkage.comparisons import compile_comparison
+from mdm.linkage.comparisons import compile_comparison, level_case_sql, level_columns
 from mdm.rules.match import BlockingRule, MatchRules
 from mdm.store import one
 
@@ -135,6 +136,22 @@ class TrainedModel:
         """The rules this model was trained from."""
         return MatchRules.model_validate(self.rules)
 
+    def level_weights(self, comparison: str) -> dict[int, float]:
+        """Match weight of each level of a comparison, by splink's level number (gamma).
+
+        The null level is -1; the others count down to 0 (the last, "different").
+        """
+        for item in self.settings["comparisons"]:
+            if item["output_column_name"] != comparison:
+                continue
+            levels = [lv for lv in item["comparison_levels"] if not lv.get("is_null_level")]
+            weights = {-1: 0.0}
+            for number, level in zip(range(len(levels) - 1, -1, -1), levels, strict=True):
+                m, u = level.get("m_probability"), level.get("u_probability")
+                weights[number] = math.log2(m / u) if m and u else 0.0
+            return weights
+        raise ModelError(f"the model has no comparison named '{comparison}'")
+
     @property
     def prior(self) -> float:
         """The trained probability that two random records match."""
@@ -211,16 +228,31 @@ def train_model(
 
 
 def predict_pairs(
-    con: duckdb.DuckDBPyConnection, table: str, model: TrainedModel, output: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    model: TrainedModel,
+    output: str,
+    gamma_columns: tuple[str, ...] = (),
 ) -> None:
-    """Score every candidate pair; writes ``output`` (uid_l, uid_r, weight, probability)."""
+    """Score every candidate pair into ``output``: uid_l, uid_r, match_weight,
+    match_probability, and the level (``gamma_<name>``) hit in each named comparison."""
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(table), model.settings, log_level=logging.WARNING)
     _quiet()
     predictions = linker.inference.predict()
+    compiled = {c["output_column_name"]: c for c in model.settings["comparisons"]}
+    wanted = [compiled[name] for name in gamma_columns]
+    columns = sorted({col for c in wanted for col in level_columns(c)})
+    sides = {
+        side: ", ".join([UNIQUE_ID, *(f'"{col}" AS "{col}_{side}"' for col in columns)])
+        for side in ("l", "r")
+    }
+    gammas = "".join(f', {level_case_sql(c)} AS "gamma_{c["output_column_name"]}"' for c in wanted)
     con.execute(
-        f"CREATE OR REPLACE TABLE {output} AS SELECT {UNIQUE_ID}_l AS uid_l, "
-        f"{UNIQUE_ID}_r AS uid_r, match_weight, match_probability "
-        f"FROM {predictions.physical_name}"
-    )
+        f"CREATE OR REPLACE TABLE {output} AS SELECT p.{UNIQUE_ID}_l AS uid_l, "
+        f"p.{UNIQUE_ID}_r AS uid_r, p.match_weight, p.match_probability{gammas} "
+        f"FROM {predictions.physical_name} p "
+        f"JOIN (SELECT {sides['l']} FROM {table}) l ON l.{UNIQUE_ID} = p.{UNIQUE_ID}_l "
+        f"JOIN (SELECT {sides['r']} FROM {table}) r ON r.{UNIQUE_ID} = p.{UNIQUE_ID}_r"
+    ).fetchall()
     predictions.drop_table_from_database_and_remove_from_cache()

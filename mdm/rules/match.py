@@ -202,14 +202,22 @@ class Training(_Strict):
 
 
 class Clustering(_Strict):
-    """Connected components at the link threshold, with a guard against chaining.
+    """Connected components at the link threshold, with guards against wrong merges.
 
     A cluster is split when two of its records were scored as a clear non-match
     (match probability below ``split_below``) although linked through others.
+
+    Household members share a surname, an address, a landline and sometimes an email;
+    counted as independent evidence these outvote a different first name and birth
+    date. So two records whose ``identity`` comparisons (by name) disagree with a
+    summed match weight at or below ``identity_conflict_weight`` (the model's own
+    weights: -10 is odds of 1000:1 against) are never put in one cluster.
     """
 
     split_below: Annotated[float, Field(ge=0, lt=1)] = 1e-5
     guard: bool = True
+    identity: list[str] = ["first_name", "date_of_birth"]
+    identity_conflict_weight: Annotated[float, Field(lt=0)] = -10.0
 
 
 class MatchRules(_Strict):
@@ -245,6 +253,12 @@ class MatchRules(_Strict):
                 if column not in allowed:
                     raise ValueError(_unknown_column(column, allowed, "comparison column"))
         names = [comparison_name(c) for c in self.comparisons]
+        unknown = [n for n in self.clustering.identity if n not in names]
+        if unknown:
+            raise ValueError(
+                f"clustering.identity names unknown comparison(s) {unknown}; "
+                f"comparisons are: {', '.join(names)}"
+            )
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"comparison names repeat: {repeated}; give each a distinct label")
@@ -276,11 +290,16 @@ def fit_rules_to_data(rules: MatchRules, present: set[str]) -> MatchRules:
             "prior_rules": [r for r in rules.training.prior_rules if usable(r)],
         }
     )
+    kept = {comparison_name(c) for c in comparisons}
+    clustering = rules.clustering.model_copy(
+        update={"identity": [n for n in rules.clustering.identity if n in kept]}
+    )
     fitted = rules.model_copy(
         update={
             "blocking": [r for r in rules.blocking if usable(r)],
             "comparisons": comparisons,
             "training": training,
+            "clustering": clustering,
         }
     )
     missing = [

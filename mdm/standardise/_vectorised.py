@@ -23,6 +23,7 @@ from mdm.standardise._columns import MISSING_MARKERS, to_text
 # What Python's str.strip() removes from ASCII text.
 _ASCII_WHITESPACE = " \t\n\v\f\r\x1c\x1d\x1e\x1f"
 _NULL = pa.scalar(None, pa.string())
+_CLEAN_WORDS = "^[a-z0-9]+(?: [a-z0-9]+)*$"
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,17 @@ class UniqueTexts:
 
 def unique_texts(series: pd.Series) -> UniqueTexts:
     """Factorize ``series`` into :class:`UniqueTexts`, in Arrow when the values are strings."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
     try:
-        array = pa.array(uniques, from_pandas=True)
+        array = pa.array(series, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError, UnicodeEncodeError):
         array = None
-    if array is not None and (
-        pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
-    ):
-        return UniqueTexts(codes, _texts(array.cast(pa.string())))
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array is not None and _is_text(array.type):
+        encoded = pc.dictionary_encode(array)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+        return UniqueTexts(codes, _texts(encoded.dictionary.cast(pa.string())))
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
     texts = [to_text(value) for value in uniques.tolist()]
     return UniqueTexts(codes, to_arrow(texts), texts)
 
@@ -95,11 +98,15 @@ def python_where_not_ascii(
 
 def normalise_words(texts: pa.StringArray) -> pa.StringArray:
     """Arrow twin of :func:`mdm.standardise.text.normalise_words` (nulls stay null)."""
-    array = python_where_not_ascii(texts, texts, anyascii)
-    array = pc.ascii_lower(array)
-    array = pc.replace_substring_regex(array, pattern="['`]", replacement="")
-    array = pc.replace_substring_regex(array, pattern="[^a-z0-9]+", replacement=" ")
-    return pc.ascii_trim(array, characters=" ")
+    array = pc.ascii_lower(python_where_not_ascii(texts, texts, anyascii))
+    # Most values are already single-spaced words; clean only the others.
+    dirty = pc.invert(pc.fill_null(pc.match_substring_regex(array, pattern=_CLEAN_WORDS), True))
+    if not pc.any(dirty).as_py():
+        return array
+    words = pc.filter(array, dirty)
+    words = pc.replace_substring_regex(words, pattern="['`]", replacement="")
+    words = pc.replace_substring_regex(words, pattern="[^a-z0-9]+", replacement=" ")
+    return pc.replace_with_mask(array, dirty, pc.ascii_trim(words, characters=" "))
 
 
 def null_if_in(array: pa.Array, values: Iterable[str], key: pa.Array | None = None) -> pa.Array:
@@ -116,11 +123,11 @@ def alternation(words: Iterable[str]) -> str:
 
 def replace_words(array: pa.Array, replacements: Mapping[str, str]) -> pa.Array:
     """Replace whole words (``array`` holds single-spaced words) by their replacements."""
-    for word, replacement in replacements.items():
-        array = pc.replace_substring_regex(
-            array, pattern=rf"\b{re.escape(word)}\b", replacement=replacement
-        )
-    return array
+    lists = pc.split_pattern(array, pattern=" ")
+    words = lists.flatten()
+    words = pc.coalesce(map_values(words, replacements), words)
+    rebuilt = pa.ListArray.from_arrays(lists.offsets, words, mask=lists.is_null())
+    return pc.binary_join(rebuilt, " ")
 
 
 def map_values(array: pa.Array, mapping: Mapping[str, str]) -> pa.Array:

@@ -165,36 +165,32 @@ def _classify_array(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
     email = pc.ascii_trim(pc.ascii_lower(texts), characters=_WRAPPERS)
     email = pc.replace_substring_regex(email, pattern="^mailto:", replacement="")
     email = pc.ascii_trim(email, characters=_WRAPPERS)
-    parts = pc.extract_regex(email, pattern=f"^{_EMAIL.pattern}$")
-    local, domain, tld = (pc.struct_field(parts, [i]) for i in range(3))
-    valid = pc.and_(
-        pc.is_valid(parts),
-        pc.and_(
-            pc.less_equal(pc.utf8_length(email), _MAX_LENGTH),
-            pc.less_equal(pc.utf8_length(local), _MAX_LOCAL_LENGTH),
-        ),
+    matched = pc.and_(
+        pc.match_substring_regex(email, pattern=f"^{_EMAIL.pattern}$"),
+        pc.less_equal(pc.utf8_length(email), _MAX_LENGTH),
     )
+    statuses = np.where(_numpy(pc.is_null(texts)), Status.EMPTY, Status.INVALID).astype(np.int8)
+    at = np.flatnonzero(_numpy(pc.fill_null(matched, False)))
+    halves = pc.split_pattern(email.take(at), pattern="@", max_splits=1)
+    local, domain = pc.list_element(halves, 0), pc.list_element(halves, 1)
     key = pc.replace_substring_regex(local, pattern=r"\+.*$", replacement="")
     key = pc.replace_substring_regex(key, pattern="[0-9._-]+", replacement="")
+    tld = pc.replace_substring_regex(domain, pattern=r"^.*\.", replacement="")
     placeholder = pc.or_(
         pc.or_(_is_in(key, PLACEHOLDER_LOCAL_PARTS), _is_in(domain, PLACEHOLDER_DOMAINS)),
         _is_in(tld, _RESERVED_TLDS),
     )
-    statuses = np.select(
-        [
-            _numpy(pc.is_null(texts)),
-            ~_numpy(pc.fill_null(valid, False)),
-            _numpy(pc.fill_null(placeholder, False)),
-        ],
-        [Status.EMPTY, Status.INVALID, Status.PLACEHOLDER],
-        Status.OK,
-    ).astype(np.int8)
+    statuses[at] = np.where(
+        _numpy(pc.greater(pc.utf8_length(local), _MAX_LOCAL_LENGTH)),
+        Status.INVALID,
+        np.where(_numpy(placeholder), Status.PLACEHOLDER, Status.OK),
+    )
     values = vec.to_objects(email)
     values[statuses != Status.OK] = None
     not_ascii = ~_numpy(pc.fill_null(pc.string_is_ascii(texts), True))
     others = pc.filter(texts, not_ascii).to_pylist()
-    for at, text in zip(np.flatnonzero(not_ascii), others, strict=True):
-        values[at], statuses[at] = _classify_email(text)
+    for at_other, text in zip(np.flatnonzero(not_ascii), others, strict=True):
+        values[at_other], statuses[at_other] = _classify_email(text)
     return values, statuses
 
 
