@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ class StageProgress:
 
     def stage(self, name: str, detail: str = "") -> None:
         if self.bar is None:
-            self.console.print(f"[{name}] {detail}", highlight=False)
+            self.console.print(f"[{name}] {detail}", highlight=False, markup=False, soft_wrap=True)
             return
         done = self.STAGES.index(name) if name in self.STAGES else 0
         self.bar.update(self.task, completed=done, description=f"{name}: {detail}")
@@ -60,7 +60,7 @@ class StageProgress:
 
 
 def _fail(error: MdmError) -> typer.Exit:
-    err.print(f"error: {error}", highlight=False, markup=False)
+    typer.echo(f"error: {error}", err=True)
     return typer.Exit(code=2)
 
 

@@ -175,7 +175,7 @@ def count_blocked_pairs(con: duckdb.DuckDBPyConnection, table: str, rule: Blocki
 
 def _quiet() -> None:
     for name in ("splink", "splink.internals"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def train_model(
@@ -192,7 +192,7 @@ def train_model(
             f"WHERE hash({UNIQUE_ID} + {rules.training.seed}) % {n_records} < {limit}"
         )
     db_api = DuckDBAPI(connection=con)
-    linker = Linker(db_api.register(source), splink_settings(rules), log_level=logging.WARNING)
+    linker = Linker(db_api.register(source), splink_settings(rules), log_level=logging.ERROR)
     _quiet()
     linker.training.estimate_probability_two_random_records_match(
         [blocking_sql(r) for r in rules.training.prior_rules], recall=rules.training.prior_recall
@@ -237,7 +237,7 @@ def predict_pairs(
     """Score every candidate pair into ``output``: uid_l, uid_r, match_weight,
     match_probability, and the level (``gamma_<name>``) hit in each named comparison."""
     db_api = DuckDBAPI(connection=con)
-    linker = Linker(db_api.register(table), model.settings, log_level=logging.WARNING)
+    linker = Linker(db_api.register(table), model.settings, log_level=logging.ERROR)
     _quiet()
     predictions = linker.inference.predict()
     compiled = {c["output_column_name"]: c for c in model.settings["comparisons"]}

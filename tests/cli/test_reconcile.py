@@ -64,7 +64,7 @@ def test_golden_values_have_lineage(store: Path) -> None:
 def test_evaluate_against_the_generators_truth(store: Path) -> None:
     result = _run("evaluate", "--db", str(store), "--truth", "true_person_id", "--json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["pairwise"]["f1"] > 0.8
     assert report["bcubed"]["f1"] > 0.85
     assert report["blocking"]["recall"] > 0.9
@@ -112,7 +112,7 @@ def test_reconciling_again_keeps_golden_ids(
     )
     result = _run("reconcile", *map(str, sample_files), "--db", str(db), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["model_trained"] is False  # the model was reused
+    assert json.loads(result.stdout)["model_trained"] is False  # the model was reused
     after = dict(
         ((s, r), g) for s, r, g in _query(db, "SELECT source, record_id, golden_id FROM xref")
     )
