@@ -25,43 +25,62 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _order_sql(rule: AttributeRule, rules: SurvivorshipRules) -> str:
-    """ORDER BY for choosing the surviving row of one golden record (best first)."""
-    priority = _priority_sql(rule.sources or rules.source_priority)
-    recent = "coalesce(updated_at, '') DESC, seq DESC"
-    frequency = "_frequency DESC"
-    keys = {
-        "most_recent": [recent, priority],
-        "most_frequent": [frequency, priority, recent],
-        "source_priority": [priority, recent],
-        "most_complete": ["length(_value) DESC", frequency, priority, recent],
+def _keys(rule: AttributeRule, rules: SurvivorshipRules) -> tuple[str, list[str]]:
+    """(record key, value key): lists compared largest-first to pick the surviving value.
+
+    The record key picks which record of a value group supplies it; the value key
+    ranks the value groups of one golden record. Both end in the record's recency
+    and then its (source, record_id) rank, so ties never depend on input order.
+    """
+    priority = f"-({_priority_sql(rule.sources or rules.source_priority)})"
+    if rule.strategy == "most_recent":
+        record = ["_recency", priority, "-_key_rank"]
+    else:
+        record = [priority, "_recency", "-_key_rank"]
+    value = {
+        "most_recent": [],
+        "most_frequent": ["_frequency"],
+        "source_priority": [],
+        "most_complete": ["_length", "_frequency"],
     }[rule.strategy]
-    return ", ".join([*keys, "source", "record_id"])
+    return "[" + ", ".join(record) + "]", value
 
 
 def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[list[str], str]]:
     """(attributes, SQL) pairs; each SQL returns golden_id, source, record_id, rule, values.
 
-    ``table`` holds records with a ``golden_id``, ``seq`` (ingest order) and
-    ``updated_at`` column. An attribute group survives whole from one record.
+    ``table`` holds records with ``golden_id``, ``_recency`` (larger is more recent) and
+    ``_key_rank`` (rank of (source, record_id)). An attribute group survives whole
+    from one record. Aggregates only: no sorting of the records.
     """
     queries = []
     grouped = {c for g in rules.groups.values() for c in g.columns}
-    units: list[tuple[list[str], AttributeRule, str]] = [
-        (list(g.columns), g, name) for name, g in rules.groups.items()
+    units: list[tuple[list[str], AttributeRule]] = [
+        (list(g.columns), g) for g in rules.groups.values()
     ]
-    units += [([a], rules.rule_for(a), a) for a in ATTRIBUTES if a not in grouped]
-    for columns, rule, _name in units:
-        value = "concat_ws('|', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
+    units += [([a], rules.rule_for(a)) for a in ATTRIBUTES if a not in grouped]
+    for columns, rule in units:
+        value = (
+            columns[0]
+            if len(columns) == 1
+            else "concat_ws('|', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
+        )
         present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
-        select = ", ".join(columns)
+        record_key, value_key = _keys(rule, rules)
+        picked = ", ".join(f"'{c}': {c}" for c in columns)
+        outer = (
+            "list_concat([" + ", ".join(value_key) + "]::BIGINT[], _best)" if value_key else "_best"
+        )
+        unpack = ", ".join(f"_pick.{c} AS {c}" for c in columns)
         sql = (
-            f"SELECT golden_id, source, record_id, '{rule.strategy}' AS rule, {select} FROM ("
-            f"SELECT *, row_number() OVER (PARTITION BY golden_id ORDER BY "
-            f"{_order_sql(rule, rules)}) AS rn FROM ("
-            f"SELECT *, {value} AS _value, count(*) OVER (PARTITION BY golden_id, {value}) "
-            f"AS _frequency FROM {table} WHERE {present})"
-            f") WHERE rn = 1"
+            f"SELECT golden_id, _pick.source AS source, _pick.record_id AS record_id, "
+            f"'{rule.strategy}' AS rule, {unpack} FROM ("
+            f"SELECT golden_id, arg_max(_pick, {outer}) AS _pick FROM ("
+            f"SELECT golden_id, count(*) AS _frequency, max(length(_value)) AS _length, "
+            f"max({record_key}) AS _best, "
+            f"arg_max({{{picked}, 'source': source, 'record_id': record_id}}, {record_key}) "
+            f"AS _pick FROM (SELECT *, {value} AS _value FROM {table} WHERE {present}) "
+            f"GROUP BY golden_id, _value) GROUP BY golden_id)"
         )
         queries.append((columns, sql))
     return queries

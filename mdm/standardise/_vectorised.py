@@ -109,6 +109,32 @@ def normalise_words(texts: pa.StringArray) -> pa.StringArray:
     return pc.replace_with_mask(array, dirty, pc.ascii_trim(words, characters=" "))
 
 
+def matching(array: pa.Array, pattern: str) -> pa.BooleanArray:
+    """True where ``array`` contains a match of ``pattern``, False where not or null."""
+    return pc.fill_null(pc.match_substring_regex(array, pattern=pattern), False)
+
+
+def replace_matching(array: pa.Array, pattern: str, replacement: str) -> pa.Array:
+    """``replace_substring_regex``, run only on the values that match (it is slow)."""
+    found = matching(array, pattern)
+    if not pc.any(found).as_py():
+        return array
+    replaced = pc.replace_substring_regex(
+        pc.filter(array, found), pattern=pattern, replacement=replacement
+    )
+    return pc.replace_with_mask(array, found, replaced)
+
+
+def extract_matching(array: pa.Array, pattern: str) -> pa.StringArray:
+    """The first group of ``pattern`` where ``array`` matches it, else null."""
+    found = matching(array, pattern)
+    result = pa.nulls(len(array), pa.string())
+    if not pc.any(found).as_py():
+        return result
+    groups = pc.extract_regex(pc.filter(array, found), pattern=pattern)
+    return pc.replace_with_mask(result, found, pc.struct_field(groups, [0]))
+
+
 def null_if_in(array: pa.Array, values: Iterable[str], key: pa.Array | None = None) -> pa.Array:
     """Null where ``key`` (default ``array``) is empty or one of ``values``."""
     key = array if key is None else key
@@ -116,9 +142,10 @@ def null_if_in(array: pa.Array, values: Iterable[str], key: pa.Array | None = No
     return pc.if_else(pc.fill_null(unwanted, False), _NULL, array)
 
 
-def alternation(words: Iterable[str]) -> str:
-    """A regex group matching any of ``words``, longest first."""
-    return "(?:" + "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))) + ")"
+def alternation(words: Iterable[str], *, escape: bool = True) -> str:
+    """A regex group matching any of ``words`` (regexes if not ``escape``), longest first."""
+    ordered = sorted(words, key=lambda w: (-len(w), w))
+    return "(?:" + "|".join(re.escape(w) if escape else w for w in ordered) + ")"
 
 
 def replace_words(array: pa.Array, replacements: Mapping[str, str]) -> pa.Array:

@@ -79,6 +79,20 @@ _RESERVED_TLDS = frozenset({"test", "example", "invalid", "localhost"})
 _MAX_LENGTH, _MAX_LOCAL_LENGTH = 254, 64
 
 
+def _spaced(word: str) -> str:
+    """A regex for ``word`` with any digits, ".", "_" and "-" around its letters."""
+    return "[0-9._-]*" + "".join(re.escape(c) + "[0-9._-]*" for c in word)
+
+
+# The placeholder tests as regular expressions over valid addresses, for Arrow.
+_PLACEHOLDER_LOCAL_PATTERN = (
+    "^" + vec.alternation(map(_spaced, PLACEHOLDER_LOCAL_PARTS), escape=False) + r"(?:\+[^@]*)?@"
+)
+_PLACEHOLDER_DOMAIN_PATTERN = (
+    "@" + vec.alternation(PLACEHOLDER_DOMAINS) + "$|\\." + vec.alternation(_RESERVED_TLDS) + "$"
+)
+
+
 def _classify_email(value: object) -> Cleaned:
     text = to_text(value)
     if text is None:
@@ -163,34 +177,28 @@ def standardise_email_column(series: pd.Series) -> tuple[pd.Series, int]:
 def _classify_array(texts: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_classify_email` of each text: ASCII ones in Arrow, the rest one by one."""
     email = pc.ascii_trim(pc.ascii_lower(texts), characters=_WRAPPERS)
-    email = pc.replace_substring_regex(email, pattern="^mailto:", replacement="")
+    email = vec.replace_matching(email, "^mailto:", "")
     email = pc.ascii_trim(email, characters=_WRAPPERS)
-    matched = pc.and_(
-        pc.match_substring_regex(email, pattern=f"^{_EMAIL.pattern}$"),
-        pc.less_equal(pc.utf8_length(email), _MAX_LENGTH),
+    valid = pc.and_(
+        vec.matching(email, f"^{_EMAIL.pattern}$"),
+        pc.invert(vec.matching(email, f"^[^@]{{{_MAX_LOCAL_LENGTH + 1}}}")),
     )
-    statuses = np.where(_numpy(pc.is_null(texts)), Status.EMPTY, Status.INVALID).astype(np.int8)
-    at = np.flatnonzero(_numpy(pc.fill_null(matched, False)))
-    halves = pc.split_pattern(email.take(at), pattern="@", max_splits=1)
-    local, domain = pc.list_element(halves, 0), pc.list_element(halves, 1)
-    key = pc.replace_substring_regex(local, pattern=r"\+.*$", replacement="")
-    key = pc.replace_substring_regex(key, pattern="[0-9._-]+", replacement="")
-    tld = pc.replace_substring_regex(domain, pattern=r"^.*\.", replacement="")
+    valid = pc.and_(valid, pc.less_equal(pc.utf8_length(email), _MAX_LENGTH))
     placeholder = pc.or_(
-        pc.or_(_is_in(key, PLACEHOLDER_LOCAL_PARTS), _is_in(domain, PLACEHOLDER_DOMAINS)),
-        _is_in(tld, _RESERVED_TLDS),
+        vec.matching(email, _PLACEHOLDER_LOCAL_PATTERN),
+        vec.matching(email, _PLACEHOLDER_DOMAIN_PATTERN),
     )
-    statuses[at] = np.where(
-        _numpy(pc.greater(pc.utf8_length(local), _MAX_LOCAL_LENGTH)),
-        Status.INVALID,
-        np.where(_numpy(placeholder), Status.PLACEHOLDER, Status.OK),
-    )
+    statuses = np.select(
+        [_numpy(pc.is_null(texts)), ~_numpy(valid), _numpy(placeholder)],
+        [Status.EMPTY, Status.INVALID, Status.PLACEHOLDER],
+        Status.OK,
+    ).astype(np.int8)
     values = vec.to_objects(email)
     values[statuses != Status.OK] = None
     not_ascii = ~_numpy(pc.fill_null(pc.string_is_ascii(texts), True))
     others = pc.filter(texts, not_ascii).to_pylist()
-    for at_other, text in zip(np.flatnonzero(not_ascii), others, strict=True):
-        values[at_other], statuses[at_other] = _classify_email(text)
+    for at, text in zip(np.flatnonzero(not_ascii), others, strict=True):
+        values[at], statuses[at] = _classify_email(text)
     return values, statuses
 
 

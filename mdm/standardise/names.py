@@ -358,12 +358,7 @@ def _clean_array(texts: pa.StringArray) -> pa.StringArray:
 
 def _strip_array(texts: pa.StringArray) -> tuple[pa.StringArray, pa.StringArray]:
     """Arrow twin of :func:`strip_titles_suffixes`: the names and the suffixes."""
-    words = pc.replace_substring_regex(
-        _clean_array(texts), pattern=_LEADING_TITLES_PATTERN, replacement=""
-    )
-    found = pc.extract_regex(words, pattern=_SUFFIX_PATTERN)
-    suffix = pc.if_else(
-        pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.string())
-    )
-    names = pc.replace_substring_regex(words, pattern=_TRAILING_PATTERN, replacement="")
+    words = vec.replace_matching(_clean_array(texts), _LEADING_TITLES_PATTERN, "")
+    suffix = vec.extract_matching(words, _SUFFIX_PATTERN)
+    names = vec.replace_matching(words, _TRAILING_PATTERN, "")
     return vec.null_if_in(names, PLACEHOLDER_NAMES), vec.map_values(suffix, _GENERATIONAL)

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from anyascii import anyascii
 
-from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, standardise_unique
+from mdm.standardise import _vectorised as vec
+from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, assemble
 from mdm.standardise._columns import to_text as _to_text
 from mdm.standardise.text import clean_text
 
@@ -77,8 +81,15 @@ def standardise_postcode_column(
 ) -> tuple[pd.Series, int]:
     """Clean a postcode column once per distinct value; also return the number of invalid ones."""
     key = _country_key(country)
-    values, counts = standardise_unique(series, lambda value: _classify_postcode(value, key))
-    return values, int(counts[Status.INVALID])
+    unique = vec.unique_texts(series)
+    if unique.array is None:
+        results = [_classify_postcode(text, key) for text in unique.texts()]
+        values = np.array([value for value, _ in results], dtype=object)
+        statuses = np.array([status for _, status in results], dtype=np.int8)
+    else:
+        values, statuses = _classify_array(unique.array, key)
+    rows, counts = assemble(unique.codes, values, statuses, series.index)
+    return rows, int(counts[Status.INVALID])
 
 
 def _country_key(country: str | None) -> str | None:
@@ -116,3 +127,78 @@ def _us_zip(compact: str) -> Cleaned:
     if not compact.isdigit() or len(compact) not in (3, 4, 5, 9):
         return INVALID
     return compact.zfill(5)[:5], Status.OK
+
+
+def _classify_array(texts: pa.StringArray, country: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_classify_postcode` of each text: ASCII ones in Arrow, the rest one by one."""
+    upper = pc.ascii_upper(texts)
+    compact = vec.replace_matching(pc.replace_substring(upper, " ", ""), "[^A-Z0-9]+", "")
+    length = pc.utf8_length(compact)
+    same = pc.equal(pc.binary_repeat(pc.utf8_slice_codeunits(compact, 0, 1), length), compact)
+    spaced = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(compact, 0, -3), pc.utf8_slice_codeunits(compact, -3), " "
+    )
+    uk = _allowed(country, "GB") & _numpy(vec.matching(compact, f"^{_UK.pattern}$"))
+    is_us = country == "US"
+    us_zip = pc.utf8_slice_codeunits(pc.utf8_lpad(compact, 5, "0"), 0, 5)
+    us_ok = _numpy(vec.matching(compact, "^(?:[0-9]{3,5}|[0-9]{9})$"))
+    generic = (
+        (country not in ("GB", "CA"))
+        & _numpy(
+            pc.fill_null(pc.and_(pc.greater_equal(length, 2), pc.less_equal(length, 10)), False)
+        )
+        & _numpy(vec.matching(compact, "[0-9]"))
+    )
+    choices = [
+        (_numpy(pc.fill_null(pc.equal(length, 0), True)), Status.EMPTY, None),
+        (
+            _numpy(pc.fill_null(same, False)) | _numpy(_is_in(compact, PLACEHOLDER_POSTCODES)),
+            Status.PLACEHOLDER,
+            None,
+        ),
+        (
+            _allowed(country, "US") & _numpy(vec.matching(upper, f"^{_ZIP_PLUS_4.pattern}$")),
+            Status.OK,
+            pc.utf8_slice_codeunits(upper, 0, 5),
+        ),
+        (
+            uk & _numpy(pc.fill_null(pc.starts_with(compact, "ZZ99"), False)),
+            Status.PLACEHOLDER,
+            None,
+        ),
+        (uk, Status.OK, spaced),
+        (
+            _allowed(country, "CA") & _numpy(vec.matching(compact, f"^{_CANADA.pattern}$")),
+            Status.OK,
+            spaced,
+        ),
+        (np.full(len(texts), is_us) & us_ok, Status.OK, us_zip),
+        (np.full(len(texts), is_us), Status.INVALID, None),
+        (generic, Status.OK, compact),
+    ]
+    values = np.full(len(texts), None, dtype=object)
+    statuses = np.full(len(texts), Status.INVALID, dtype=np.int8)
+    decided = np.zeros(len(texts), dtype=bool)
+    for condition, status, chosen in choices:
+        pick = condition & ~decided
+        statuses[pick] = status
+        if chosen is not None and pick.any():
+            values[np.flatnonzero(pick)] = pc.filter(chosen, pa.array(pick)).to_pylist()
+        decided |= pick
+    not_ascii = ~_numpy(pc.fill_null(pc.string_is_ascii(texts), True))
+    others = pc.filter(texts, not_ascii).to_pylist()
+    for at, text in zip(np.flatnonzero(not_ascii), others, strict=True):
+        values[at], statuses[at] = _classify_postcode(text, country)
+    return values, statuses
+
+
+def _allowed(country: str | None, code: str) -> bool:
+    return country is None or country == code
+
+
+def _numpy(mask: pa.BooleanArray) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _is_in(array: pa.Array, values: frozenset[str]) -> pa.BooleanArray:
+    return pc.fill_null(pc.is_in(array, value_set=pa.array(sorted(values))), False)

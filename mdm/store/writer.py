@@ -205,40 +205,34 @@ def _write_clusters(
 def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_work AS SELECT r.*, x.golden_id, "
-        "row_number() OVER (ORDER BY r.run_id, r.source, r.record_id) AS seq "
+        "row_number() OVER (ORDER BY coalesce(r.updated_at, ''), r.run_id, r.source, "
+        "r.record_id) AS _recency, "
+        "row_number() OVER (ORDER BY r.source, r.record_id) AS _key_rank "
         "FROM records r JOIN xref x USING (source, record_id)"
     )
-    con.execute("DROP TABLE IF EXISTS temp.golden_values")
-    con.execute(
-        "CREATE TEMP TABLE golden_values AS SELECT golden_id, count(*) AS record_count, "
-        "min(seq) AS first_seq FROM golden_work GROUP BY golden_id"
-    )
     con.execute("DELETE FROM lineage")
-    for columns, sql in survivorship_queries(rules.survivorship, "golden_work"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE survivor AS {sql}")
+    joins, selected = [], {}
+    for index, (columns, sql) in enumerate(survivorship_queries(rules.survivorship, "golden_work")):
+        unit = f"survivor_{index}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {unit} AS {sql}")
         for column in columns:
-            con.execute(f"ALTER TABLE golden_values ADD COLUMN {column} VARCHAR")
-            con.execute(
-                f"UPDATE golden_values g SET {column} = s.{column} FROM survivor s "
-                "WHERE g.golden_id = s.golden_id"
-            )
             con.execute(
                 f"INSERT INTO lineage SELECT golden_id, '{column}', {column}, source, record_id, "
-                f"rule FROM survivor WHERE {column} IS NOT NULL"
+                f"rule FROM {unit} WHERE {column} IS NOT NULL"
             )
+            selected[column] = f"{unit}.{column}"
+        joins.append(f"LEFT JOIN {unit} USING (golden_id)")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE golden_extra AS SELECT golden_id, extra FROM ("
-        "SELECT golden_id, extra, row_number() OVER (PARTITION BY golden_id "
-        "ORDER BY coalesce(updated_at, '') DESC, seq DESC) AS rn FROM golden_work) WHERE rn = 1"
+        "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
+        "arg_max(extra, _recency) AS extra FROM golden_work GROUP BY golden_id"
     )
     attributes = ", ".join(ATTRIBUTES)
-    selected = ", ".join(f"v.{a}" for a in ATTRIBUTES)
+    values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
     con.execute(
         f"INSERT OR REPLACE INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
         f"record_count, {attributes}, extra) "
-        f"SELECT v.golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, v.record_count, "
-        f"{selected}, e.extra FROM golden_values v "
-        "LEFT JOIN golden g USING (golden_id) LEFT JOIN golden_extra e USING (golden_id)",
+        f"SELECT golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, m.n, {values}, "
+        f"m.extra FROM golden_members m LEFT JOIN golden g USING (golden_id) {' '.join(joins)}",
         [now, now],
     )
 
