@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_mdm_does_not_import_fastapi() -> None:
     code = "import sys, mdm, mdm.jobs, mdm.cli; print('fastapi' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 

@@ -20,12 +20,6 @@ class AttributeRule(BaseModel):
     strategy: Strategy
     sources: list[str] = []
 
-    @model_validator(mode="after")
-    def _sources_for_priority(self) -> AttributeRule:
-        if self.strategy == "source_priority" and not self.sources:
-            raise ValueError("source_priority needs 'sources': a ranked list of source names")
-        return self
-
 
 class GroupRule(AttributeRule):
     """Attributes that survive together, from one record (an address, say)."""
@@ -56,6 +50,14 @@ class SurvivorshipRules(BaseModel):
         )
         if twice:
             raise ValueError(f"attribute(s) {twice} have more than one survivorship rule")
+        rules = [*self.attributes.values(), *self.groups.values(), self.default]
+        if not self.source_priority and any(
+            r.strategy == "source_priority" and not r.sources for r in rules
+        ):
+            raise ValueError(
+                "source_priority needs a ranked list of source names: give 'sources' on the "
+                "rule or a top-level 'source_priority'"
+            )
         return self
 
     def rule_for(self, attribute: str) -> AttributeRule:

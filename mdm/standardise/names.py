@@ -306,9 +306,16 @@ def standardise_full_name_column(series: pd.Series) -> tuple[pd.Series, pd.Serie
     """Apply :func:`clean_full_name` to a column; return the names and the suffixes."""
     unique = vec.unique_texts(series)
     names, suffixes = _strip_many(unique)
-    for at, text in enumerate(unique.texts()):
-        if text is not None and "," in text:
-            names[at], suffixes[at] = clean_full_name(text)
+    if unique.array is None:
+        texts = unique.texts()
+        at_commas = [at for at, text in enumerate(texts) if text and "," in text]
+        comma_texts = [texts[at] for at in at_commas]
+    else:
+        has_comma = vec.matching(unique.array, ",")
+        at_commas = np.flatnonzero(has_comma.to_numpy(zero_copy_only=False)).tolist()
+        comma_texts = pc.filter(unique.array, has_comma).to_pylist()
+    for at, text in zip(at_commas, comma_texts, strict=True):
+        names[at], suffixes[at] = clean_full_name(text)
     return take(unique.codes, names, series.index), take(unique.codes, suffixes, series.index)
 
 

@@ -23,12 +23,15 @@ import functools
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 
-from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, standardise_unique
+from mdm.standardise import _vectorised as vec
+from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, assemble
 from mdm.standardise._columns import to_text as _to_text
+from mdm.standardise._phone_arrow import classify_phones
 
 _EXTENSION = re.compile(r"\s*(?:;\s*ext=|ext(?:ension|n)?\.?|x|#)\s*\d{1,7}\s*$", re.IGNORECASE)
 _NON_DIGITS = re.compile(r"\D+")
@@ -57,8 +60,19 @@ def standardise_phone_column(
     Placeholders become None but are not counted as invalid.
     """
     region = _checked_region(default_region)
-    values, counts = standardise_unique(series, lambda value: _classify_phone(value, region))
-    return values, int(counts[Status.INVALID])
+    unique = vec.unique_texts(series)
+
+    def classify(text: str | None) -> Cleaned:
+        return _classify_phone(text, region)
+
+    if unique.array is None:
+        results = [classify(text) for text in unique.texts()]
+        values = np.array([value for value, _ in results], dtype=object)
+        statuses = np.array([status for _, status in results], dtype=np.int8)
+    else:
+        values, statuses = classify_phones(unique.array, region, _rules, classify)
+    rows, counts = assemble(unique.codes, values, statuses, series.index)
+    return rows, int(counts[Status.INVALID])
 
 
 def _checked_region(region: str | None) -> str | None:

@@ -1,0 +1,174 @@
+"""The phone fast path of :mod:`mdm.standardise.phones`, on whole Arrow arrays.
+
+Plain numbers ("07700 900123", "+44 7700 900123") are read here with the same
+metadata rules as ``phones._fast_e164``; every other value, and every number the
+fast path would hand to phonenumbers, is left for ``phones._classify_phone``.
+``tests/standardise/test_phones.py`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mdm.standardise import _vectorised as vec
+from mdm.standardise._columns import Cleaned, Status
+
+#: Status of a value the kernel leaves to the scalar function.
+UNDECIDED = -1
+
+_FORMATTING = (" ", "\t", "-", "(", ")", ".", "/")
+_COUNTRY_CODES = pa.array(sorted(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE))
+
+
+def _runs(sequence: str) -> list[str]:
+    return [sequence[i:j] for i in range(len(sequence)) for j in range(i + 7, len(sequence) + 1)]
+
+
+_SEQUENCES = pa.array(sorted(set(_runs("01234567890123456789") + _runs("98765432109876543210"))))
+
+
+def classify_phones(
+    texts: pa.StringArray,
+    region: str | None,
+    rules_for: Callable[[str], object],
+    classify: Callable[[str], Cleaned],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phone numbers as E.164 and their statuses, ``classify`` doing what Arrow cannot."""
+    compact = texts
+    for char in _FORMATTING:
+        compact = pc.replace_substring(compact, char, "")
+    ascii_only = _numpy(pc.fill_null(pc.string_is_ascii(texts), False))
+    plain = ascii_only & _numpy(vec.matching(compact, r"^\+?[0-9]+$"))
+    digits = pc.utf8_ltrim(compact, "+")
+    length = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
+    length = np.where(plain, np.nan_to_num(length.astype(float)), 0).astype(int)
+
+    statuses = np.full(len(texts), UNDECIDED, dtype=np.int8)
+    values = np.full(len(texts), None, dtype=object)
+    statuses[_numpy(pc.is_null(texts))] = Status.EMPTY
+    placeholder = plain & (length > 0) & _is_placeholder(digits)
+    _settle(statuses, plain & (length == 0), Status.INVALID)
+    _settle(statuses, placeholder, Status.PLACEHOLDER)
+    _settle(statuses, plain & (length < 7), Status.INVALID)
+
+    fast = (statuses == UNDECIDED) & plain & (length <= 17)
+    international = fast & _numpy(pc.fill_null(pc.starts_with(compact, "+"), False))
+    e164, national = _fast_international(digits, international, rules_for)
+    if region is not None:
+        domestic = _fast_national(digits, fast & ~international, rules_for(region))
+        e164 = pc.coalesce(e164, domestic[0])
+        national = pc.coalesce(national, domestic[1])
+    found = _numpy(pc.is_valid(national)) & (statuses == UNDECIDED)
+    possible = found & _numpy(pc.is_valid(e164))
+    _settle(statuses, possible & _is_placeholder(national), Status.PLACEHOLDER)
+    _settle(statuses, possible, Status.OK)
+    _settle(statuses, found, Status.INVALID)
+    ok = statuses == Status.OK
+    values[ok] = pc.filter(e164, pa.array(ok)).to_pylist()
+
+    undecided = np.flatnonzero(statuses == UNDECIDED)
+    for at, text in zip(undecided, texts.take(undecided).to_pylist(), strict=True):
+        values[at], statuses[at] = classify(text)
+    return values, statuses
+
+
+def _fast_international(
+    digits: pa.StringArray, rows: np.ndarray, rules_for: Callable[[str], object]
+) -> tuple[pa.StringArray, pa.StringArray]:
+    """E.164 (null when impossible) and national number for "+" rows the fast path decides.
+
+    Rows it leaves to phonenumbers get a null national number.
+    """
+    e164 = pa.nulls(len(digits), pa.string())
+    national_out = pa.nulls(len(digits), pa.string())
+    rows = rows & ~_numpy(pc.fill_null(pc.starts_with(digits, "0"), True))
+    country = pa.nulls(len(digits), pa.string())
+    for size in (3, 2, 1):  # country codes are prefix-free: at most one size is known
+        prefix = pc.utf8_slice_codeunits(digits, 0, size)
+        known = pc.fill_null(pc.is_in(prefix, value_set=_COUNTRY_CODES), False)
+        country = pc.if_else(known, prefix, country)
+    for code in pc.unique(pc.filter(country, pa.array(rows))).to_pylist():
+        if code is None:
+            continue
+        region = phonenumbers.region_code_for_country_code(int(code))
+        rules = rules_for(region) if region != phonenumbers.UNKNOWN_REGION else None
+        if rules is None or region == "001":
+            continue
+        group = rows & _numpy(pc.fill_null(pc.equal(country, code), False))
+        national = pc.utf8_slice_codeunits(digits, len(code))
+        bad = _numpy(pc.less(pc.utf8_length(national), 2)) | _starts_zero(national)
+        if rules.national_prefix is not None:
+            bad |= _numpy(vec.matching(national, f"^(?:{rules.national_prefix.pattern})"))
+        group &= ~bad
+        possible = _numpy(pc.is_in(pc.utf8_length(national), pa.array(sorted(rules.main_lengths))))
+        mask = pa.array(group)
+        national_out = pc.if_else(mask, national, national_out)
+        plus = pc.binary_join_element_wise("+", digits, "")
+        e164 = pc.if_else(pa.array(group & possible), plus, e164)
+    return e164, national_out
+
+
+def _fast_national(
+    digits: pa.StringArray, rows: np.ndarray, rules: object
+) -> tuple[pa.StringArray, pa.StringArray]:
+    """E.164 (null when impossible) and national number for rows without "+"."""
+    none = pa.nulls(len(digits), pa.string())
+    if rules is None or not rows.any():
+        return none, none
+    bad = _numpy(pc.fill_null(pc.starts_with(digits, rules.country_code), False))
+    if rules.idd is not None:
+        bad |= _numpy(vec.matching(digits, f"^(?:{rules.idd.pattern})"))
+    national = digits
+    if rules.national_prefix is not None:
+        prefix = f"^(?:{rules.national_prefix.pattern})"
+        has_prefix = _numpy(vec.matching(digits, prefix))
+        stripped = vec.replace_matching(digits, prefix, "")
+        if not rules.prefix_is_simple:
+            bad |= has_prefix
+        general = f"^(?:{rules.general.pattern})$"
+        bad |= (
+            has_prefix
+            & _numpy(vec.matching(digits, general))
+            & ~_numpy(vec.matching(stripped, general))
+        )
+        stripped_length = pc.utf8_length(stripped)
+        exact = pc.and_(
+            pc.is_in(stripped_length, pa.array(sorted(rules.possible_lengths))),
+            pc.invert(pc.is_in(stripped_length, pa.array(sorted(rules.local_lengths or {-1})))),
+        )
+        bad |= has_prefix & ~_numpy(pc.fill_null(exact, False))
+        national = pc.if_else(pa.array(has_prefix), stripped, digits)
+    bad |= _numpy(pc.less(pc.utf8_length(national), 2)) | _starts_zero(national)
+    rows = rows & ~bad
+    possible = _numpy(pc.is_in(pc.utf8_length(national), pa.array(sorted(rules.main_lengths))))
+    e164 = pc.binary_join_element_wise("+" + rules.country_code, national, "")
+    return (
+        pc.if_else(pa.array(rows & possible), e164, none),
+        pc.if_else(pa.array(rows), national, none),
+    )
+
+
+def _is_placeholder(digits: pa.StringArray) -> np.ndarray:
+    """Arrow twin of ``phones._is_placeholder``: one digit repeated, or a run of 7+."""
+    length = pc.utf8_length(digits)
+    repeated = pc.equal(pc.binary_repeat(pc.utf8_slice_codeunits(digits, 0, 1), length), digits)
+    run = pc.is_in(digits, value_set=_SEQUENCES)
+    return _numpy(pc.fill_null(pc.or_(repeated, run), False))
+
+
+def _starts_zero(array: pa.StringArray) -> np.ndarray:
+    return _numpy(pc.fill_null(pc.starts_with(array, "0"), False))
+
+
+def _settle(statuses: np.ndarray, rows: np.ndarray, status: Status) -> None:
+    """Give ``status`` to the ``rows`` that have none yet."""
+    statuses[rows & (statuses == UNDECIDED)] = status
+
+
+def _numpy(mask: pa.Array) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
