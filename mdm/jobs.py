@@ -237,14 +237,22 @@ def _thresholds(rules: MatchRules, probability: np.ndarray) -> tuple[float, floa
 
 
 def identity_conflicts(pairs: pd.DataFrame, model: TrainedModel, rules: MatchRules) -> np.ndarray:
-    """Pairs whose identity comparisons disagree beyond the configured match weight."""
-    total = np.zeros(len(pairs))
+    """Pairs that disagree on every identity comparison, where the model trusts them.
+
+    See :class:`mdm.rules.match.Clustering`.
+    """
+    conflict = np.ones(len(pairs), dtype=bool)
+    share = 1.0
+    if not rules.clustering.identity:
+        return np.zeros(len(pairs), dtype=bool)
     for name in rules.clustering.identity:
-        weights = model.level_weights(name)
-        level = pairs[f"gamma_{name}"].to_numpy()
-        table = np.array([min(weights.get(g, 0.0), 0.0) for g in range(-1, max(weights) + 1)])
-        total += table[level + 1]
-    return total <= rules.clustering.identity_conflict_weight
+        levels = model.levels(name)
+        negative = [gamma for gamma, (weight, _) in levels.items() if gamma >= 0 and weight < 0]
+        share *= sum(levels[gamma][1] for gamma in negative)
+        conflict &= np.isin(pairs[f"gamma_{name}"].to_numpy(), negative)
+    if share > rules.clustering.identity_conflict_max_share:
+        return np.zeros(len(pairs), dtype=bool)
+    return conflict
 
 
 def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, progress, lap):

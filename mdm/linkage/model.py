@@ -136,20 +136,18 @@ class TrainedModel:
         """The rules this model was trained from."""
         return MatchRules.model_validate(self.rules)
 
-    def level_weights(self, comparison: str) -> dict[int, float]:
-        """Match weight of each level of a comparison, by splink's level number (gamma).
-
-        The null level is -1; the others count down to 0 (the last, "different").
-        """
+    def levels(self, comparison: str) -> dict[int, tuple[float, float]]:
+        """(match weight, m probability) of each level of a comparison, by splink's level
+        number (gamma): the null level is -1, the others count down to 0 ("different")."""
         for item in self.settings["comparisons"]:
             if item["output_column_name"] != comparison:
                 continue
             levels = [lv for lv in item["comparison_levels"] if not lv.get("is_null_level")]
-            weights = {-1: 0.0}
+            found = {-1: (0.0, 0.0)}
             for number, level in zip(range(len(levels) - 1, -1, -1), levels, strict=True):
                 m, u = level.get("m_probability"), level.get("u_probability")
-                weights[number] = math.log2(m / u) if m and u else 0.0
-            return weights
+                found[number] = (math.log2(m / u) if m and u else 0.0, m or 0.0)
+            return found
         raise ModelError(f"the model has no comparison named '{comparison}'")
 
     @property

@@ -209,15 +209,18 @@ class Clustering(_Strict):
 
     Household members share a surname, an address, a landline and sometimes an email;
     counted as independent evidence these outvote a different first name and birth
-    date. So two records whose ``identity`` comparisons (by name) disagree with a
-    summed match weight at or below ``identity_conflict_weight`` (the model's own
-    weights: -10 is odds of 1000:1 against) are never put in one cluster.
+    date. So two records that disagree on every ``identity`` comparison (each at a
+    level with negative match weight) are never put in one cluster, provided the
+    model itself estimates that at most ``identity_conflict_max_share`` of true
+    matches disagree like that (the product of those levels' m probabilities): the
+    guard then costs at most that share of recall. On data where identity values
+    are often corrupted, the model says so and the guard stands down.
     """
 
     split_below: Annotated[float, Field(ge=0, lt=1)] = 1e-5
     guard: bool = True
     identity: list[str] = ["first_name", "date_of_birth"]
-    identity_conflict_weight: Annotated[float, Field(lt=0)] = -10.0
+    identity_conflict_max_share: Annotated[float, Field(ge=0, le=1)] = 0.01
 
 
 class MatchRules(_Strict):

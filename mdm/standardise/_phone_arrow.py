@@ -64,7 +64,7 @@ def classify_phones(
         e164 = pc.coalesce(e164, domestic[0])
         national = pc.coalesce(national, domestic[1])
     found = _numpy(pc.is_valid(national)) & (statuses == UNDECIDED)
-    possible = found & _numpy(pc.is_valid(e164))
+    possible = found & _numpy(pc.fill_null(pc.greater(pc.utf8_length(e164), 7), False))
     _settle(statuses, possible & _is_placeholder(national), Status.PLACEHOLDER)
     _settle(statuses, possible, Status.OK)
     _settle(statuses, found, Status.INVALID)

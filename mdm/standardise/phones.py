@@ -38,6 +38,7 @@ _NON_DIGITS = re.compile(r"\D+")
 _FORMATTING = str.maketrans("", "", " \t\u00a0-()./")
 _PLAIN = re.compile(r"\+?[0-9]{7,17}")
 _DIGITS_ONLY = re.compile(r"\+?[0-9]+")
+_MIN_DIGITS = 7
 _ASCENDING = "01234567890123456789"
 _DESCENDING = "98765432109876543210"
 
@@ -100,14 +101,13 @@ def _classify_phone(value: object, region: str | None) -> Cleaned:
         return INVALID
     if _is_placeholder(digits):
         return PLACEHOLDER
-    if len(digits) < 7:
+    if len(digits) < _MIN_DIGITS:
         return INVALID
     found = _fast_e164(compact, region) if compact else _UNDECIDED
     if found is _UNDECIDED:
         found = _parse_e164(text, region)
-    if found is None:
-        return INVALID
-    assert isinstance(found, tuple)
+    if not isinstance(found, tuple) or len(found[0]) <= _MIN_DIGITS:
+        return INVALID  # impossible, or under 7 digits once an extension is gone
     e164, national = found
     return PLACEHOLDER if _is_placeholder(national) else (e164, Status.OK)
 
@@ -120,7 +120,18 @@ def _is_placeholder(digits: str) -> bool:
 
 
 def _parse_e164(text: str, region: str | None) -> tuple[str, str] | None:
-    """E.164 and national significant number by phonenumbers itself, None if impossible."""
+    """E.164 and national significant number by phonenumbers itself, None if impossible.
+
+    A number whose national part starts with 0 must read the same again from its
+    E.164 form; garbage such as "0000001" in DE does not, and is not kept.
+    """
+    found = _parse_once(text, region)
+    if found is not None and found[1].startswith("0") and _parse_once(found[0], None) != found:
+        return None
+    return found
+
+
+def _parse_once(text: str, region: str | None) -> tuple[str, str] | None:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException:

@@ -108,7 +108,7 @@ def _classify_postcode(value: object, country: str | None) -> Cleaned:
     if len(set(compact)) == 1 or compact in PLACEHOLDER_POSTCODES:
         return PLACEHOLDER
     if country in (None, "US") and (match := _ZIP_PLUS_4.fullmatch(upper)):
-        return match[1], Status.OK
+        return PLACEHOLDER if len(set(match[1])) == 1 else (match[1], Status.OK)
     if country in (None, "GB") and (match := _UK.fullmatch(compact)):
         if match[1].startswith("ZZ99"):  # NHS pseudo-postcode: no fixed abode
             return PLACEHOLDER
@@ -134,71 +134,75 @@ def _classify_array(texts: pa.StringArray, country: str | None) -> tuple[np.ndar
     upper = pc.ascii_upper(texts)
     compact = vec.replace_matching(pc.replace_substring(upper, " ", ""), "[^A-Z0-9]+", "")
     length = pc.utf8_length(compact)
-    same = pc.equal(pc.binary_repeat(pc.utf8_slice_codeunits(compact, 0, 1), length), compact)
     spaced = pc.binary_join_element_wise(
         pc.utf8_slice_codeunits(compact, 0, -3), pc.utf8_slice_codeunits(compact, -3), " "
     )
+    zip5 = pc.utf8_slice_codeunits(upper, 0, 5)
+    is_zip = _allowed(country, "US") & _numpy(vec.matching(upper, f"^{_ZIP_PLUS_4.pattern}$"))
     uk = _allowed(country, "GB") & _numpy(vec.matching(compact, f"^{_UK.pattern}$"))
-    is_us = country == "US"
-    us_zip = pc.utf8_slice_codeunits(pc.utf8_lpad(compact, 5, "0"), 0, 5)
+    canada = _allowed(country, "CA") & _numpy(vec.matching(compact, f"^{_CANADA.pattern}$"))
+    us = np.full(len(texts), country == "US")
     us_ok = _numpy(vec.matching(compact, "^(?:[0-9]{3,5}|[0-9]{9})$"))
     generic = (
-        (country not in ("GB", "CA"))
-        & _numpy(
-            pc.fill_null(pc.and_(pc.greater_equal(length, 2), pc.less_equal(length, 10)), False)
-        )
+        np.full(len(texts), country not in ("GB", "CA"))
+        & _numpy(pc.and_(pc.greater_equal(length, 2), pc.less_equal(length, 10)))
         & _numpy(vec.matching(compact, "[0-9]"))
     )
-    choices = [
-        (_numpy(pc.fill_null(pc.equal(length, 0), True)), Status.EMPTY, None),
-        (
-            _numpy(pc.fill_null(same, False)) | _numpy(_is_in(compact, PLACEHOLDER_POSTCODES)),
-            Status.PLACEHOLDER,
-            None,
-        ),
-        (
-            _allowed(country, "US") & _numpy(vec.matching(upper, f"^{_ZIP_PLUS_4.pattern}$")),
-            Status.OK,
-            pc.utf8_slice_codeunits(upper, 0, 5),
-        ),
-        (
-            uk & _numpy(pc.fill_null(pc.starts_with(compact, "ZZ99"), False)),
-            Status.PLACEHOLDER,
-            None,
-        ),
-        (uk, Status.OK, spaced),
-        (
-            _allowed(country, "CA") & _numpy(vec.matching(compact, f"^{_CANADA.pattern}$")),
-            Status.OK,
-            spaced,
-        ),
-        (np.full(len(texts), is_us) & us_ok, Status.OK, us_zip),
-        (np.full(len(texts), is_us), Status.INVALID, None),
-        (generic, Status.OK, compact),
-    ]
-    values = np.full(len(texts), None, dtype=object)
-    statuses = np.full(len(texts), Status.INVALID, dtype=np.int8)
-    decided = np.zeros(len(texts), dtype=bool)
-    for condition, status, chosen in choices:
-        pick = condition & ~decided
-        statuses[pick] = status
-        if chosen is not None and pick.any():
-            values[np.flatnonzero(pick)] = pc.filter(chosen, pa.array(pick)).to_pylist()
-        decided |= pick
-    not_ascii = ~_numpy(pc.fill_null(pc.string_is_ascii(texts), True))
+    values, statuses = _first_match(
+        len(texts),
+        [
+            (~_numpy(pc.greater(length, 0)), Status.EMPTY, None),
+            (
+                _same_char(compact) | _is_in(compact, PLACEHOLDER_POSTCODES),
+                Status.PLACEHOLDER,
+                None,
+            ),
+            (is_zip & _same_char(zip5), Status.PLACEHOLDER, None),
+            (is_zip, Status.OK, zip5),
+            (uk & _numpy(pc.starts_with(compact, "ZZ99")), Status.PLACEHOLDER, None),
+            (uk | canada, Status.OK, spaced),
+            (us & us_ok, Status.OK, pc.utf8_slice_codeunits(pc.utf8_lpad(compact, 5, "0"), 0, 5)),
+            (us, Status.INVALID, None),
+            (generic, Status.OK, compact),
+        ],
+    )
+    not_ascii = ~_numpy(pc.string_is_ascii(texts), missing=True)
     others = pc.filter(texts, not_ascii).to_pylist()
     for at, text in zip(np.flatnonzero(not_ascii), others, strict=True):
         values[at], statuses[at] = _classify_postcode(text, country)
     return values, statuses
 
 
+def _first_match(
+    size: int, choices: list[tuple[np.ndarray, Status, pa.Array | None]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values and statuses from the first choice whose condition holds; INVALID otherwise."""
+    values = np.full(size, None, dtype=object)
+    statuses = np.full(size, Status.INVALID, dtype=np.int8)
+    decided = np.zeros(size, dtype=bool)
+    for condition, status, chosen in choices:
+        pick = condition & ~decided
+        statuses[pick] = status
+        if chosen is not None and pick.any():
+            values[np.flatnonzero(pick)] = pc.filter(chosen, pa.array(pick)).to_pylist()
+        decided |= pick
+    return values, statuses
+
+
+def _same_char(array: pa.StringArray) -> np.ndarray:
+    """True where the text is one character repeated."""
+    first = pc.utf8_slice_codeunits(array, 0, 1)
+    return _numpy(pc.equal(pc.binary_repeat(first, pc.utf8_length(array)), array))
+
+
 def _allowed(country: str | None, code: str) -> bool:
     return country is None or country == code
 
 
-def _numpy(mask: pa.BooleanArray) -> np.ndarray:
-    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+def _numpy(mask: pa.BooleanArray, missing: bool = False) -> np.ndarray:
+    """A boolean Arrow array as numpy, nulls counted as ``missing``."""
+    return np.asarray(pc.fill_null(mask, missing).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _is_in(array: pa.Array, values: frozenset[str]) -> pa.BooleanArray:
-    return pc.fill_null(pc.is_in(array, value_set=pa.array(sorted(values))), False)
+def _is_in(array: pa.Array, values: frozenset[str]) -> np.ndarray:
+    return _numpy(pc.is_in(array, value_set=pa.array(sorted(values))))

@@ -1,0 +1,97 @@
+"""Phone numbers: E.164, placeholders, and the fast path agreeing with phonenumbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mdm.standardise import clean_phone, standardise_phone_column
+from mdm.standardise import phones as phones_module
+
+P = pytest.param
+
+CLEAN_CASES = [
+    P("07700 900123", "GB", "+447700900123", id="uk-mobile-national"),
+    P("07700-900-123", "GB", "+447700900123", id="uk-dashes"),
+    P("(020) 7946 0000", "GB", "+442079460000", id="uk-landline-brackets"),
+    P("+44 (0) 20 7946 0000", "GB", "+442079460000", id="uk-international-with-trunk-zero"),
+    P("0044 20 7946 0000", "GB", "+442079460000", id="uk-idd"),
+    P("447700900123", "GB", "+447700900123", id="country-code-without-plus"),
+    P("7700900123", "GB", "+447700900123", id="lost-leading-zero"),
+    P(7700900123.0, "GB", "+447700900123", id="read-as-float"),
+    P("020 7946 0000 ext. 123", "GB", "+442079460000", id="extension-dropped"),
+    P("020 7946 0000 x12", "GB", "+442079460000", id="x-extension"),
+    P("(202) 555-0143", "US", "+12025550143", id="us-national"),
+    P("+1 202 555 0143", "GB", "+12025550143", id="us-international-from-gb"),
+    P("+33 1 42 68 53 00", "GB", "+33142685300", id="france"),
+    P("+39 06 1234 5678", "GB", "+390612345678", id="italy-leading-zero-kept"),
+    P("0000000000", "GB", None, id="zeros"),
+    P("07777777777", "GB", None, id="national-number-repeated"),
+    P("1234567890", "US", None, id="ascending-run"),
+    P("0123456789", "GB", None, id="ascending-from-zero"),
+    P("9876543210", "US", None, id="descending-run"),
+    P("12345", "GB", None, id="too-short"),
+    P("077009001234567", "GB", None, id="too-long"),
+    P("call me", "GB", None, id="no-digits"),
+    P("n/a", "GB", None, id="n/a"),
+    P("", "GB", None, id="empty"),
+    P(None, "GB", None, id="missing"),
+]
+
+
+@pytest.mark.parametrize(("raw", "region", "expected"), CLEAN_CASES)
+def test_clean_phone(raw: object, region: str, expected: str | None) -> None:
+    assert clean_phone(raw, region) == expected
+
+
+def test_unknown_region_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown phone region 'XX'"):
+        clean_phone("07700 900123", "XX")
+
+
+def test_standardise_phone_column() -> None:
+    series = pd.Series(["07700 900123", "0000000000", "12345", None, "+44 7700 900123", "x"])
+    values, n_invalid = standardise_phone_column(series, "GB")
+    assert values.tolist() == ["+447700900123", None, None, None, "+447700900123", None]
+    assert n_invalid == 2  # "12345" and "x"; zeros are a placeholder
+    assert values.dtype == object
+
+
+REGIONS = st.sampled_from(["GB", "US", "CA", "DE", "FR", "IT", "AU", "IE", "IN", "JE", "RU", "BR"])
+PREFIXES = st.sampled_from(
+    ["", "0", "00", "+", "+44", "+1", "+49", "+39", "+7", "44", "1", "011", "+353", "+800", "07"]
+)
+PHONES = st.builds(lambda p, d: p + d, PREFIXES, st.text("0123456789", min_size=0, max_size=14))
+FORMATTED = st.builds(
+    lambda number, at, sep: number[:at] + sep + number[at:],
+    PHONES,
+    st.integers(0, 6),
+    st.sampled_from(["", " ", "-", "(", ")", ".", "/", " ext 12", "\u00a0"]),
+)
+
+
+@settings(deadline=None, max_examples=400)
+@given(PHONES, REGIONS)
+def test_fast_path_agrees_with_phonenumbers(number: str, region: str) -> None:
+    fast = phones_module._fast_e164(number, region)
+    if fast is not phones_module._UNDECIDED:
+        assert fast == phones_module._parse_e164(number, region)
+
+
+@settings(deadline=None)
+@given(st.lists(st.one_of(FORMATTED, st.text(), st.none()), max_size=20), REGIONS)
+def test_column_agrees_with_clean_phone(values: list[str | None], region: str) -> None:
+    column, n_invalid = standardise_phone_column(pd.Series(values, dtype=object), region)
+    results = [phones_module._classify_phone(value, region) for value in values]
+    assert column.tolist() == [value for value, _ in results]
+    assert n_invalid == sum(status == 3 for _, status in results)
+
+
+@settings(deadline=None)
+@given(st.one_of(FORMATTED, st.text()), REGIONS)
+def test_clean_phone_never_raises_and_is_idempotent(raw: str, region: str) -> None:
+    cleaned = clean_phone(raw, region)
+    assert clean_phone(cleaned, region) == cleaned
+    assert cleaned is None or (cleaned.startswith("+") and cleaned[1:].isdigit())
