@@ -26,7 +26,13 @@ from mdm.clusters import (
 from mdm.errors import InputError
 from mdm.ingest import MappedSource, SourceSpec, map_source
 from mdm.linkage.features import add_features
-from mdm.linkage.model import TrainedModel, add_block_keys, predict_pairs, train_model
+from mdm.linkage.model import (
+    TrainedModel,
+    add_block_keys,
+    pair_levels,
+    predict_pairs,
+    train_model,
+)
 from mdm.names.reference import build_variant_groups, load_name_variants
 from mdm.placeholders import blank_placeholders
 from mdm.progress import Progress, SilentProgress
@@ -35,7 +41,7 @@ from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
 from mdm.standardise.text import clean_text
-from mdm.store import RECORD_COLUMNS, one, open_store
+from mdm.store import RECORD_COLUMNS, attach_store, one, open_store
 from mdm.store.writer import RunOutput, load_model, load_records, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
@@ -187,9 +193,10 @@ def reconcile(
     new = add_features(new, _variant_groups())
     lap("standardise")
 
-    store = open_store(db)
+    con = duckdb.connect()
     try:
-        existing = load_records(store, exclude_sources=[s.name for s in summaries])
+        attach_store(con, db)
+        existing = load_records(con, exclude_sources=[s.name for s in summaries])
         work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
         work = work.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
         work, placeholders = blank_placeholders(work)
@@ -197,17 +204,19 @@ def reconcile(
         work = add_extra_columns(work, rules.match.extra_columns)
         present = {c for c in work.columns if work[c].notna().any()}
         rules = replace(rules, match=fit_rules_to_data(rules.match, present))
-        model = None if retrain else load_model(store, rules.match.fingerprint())
-        output = _link(work, rules, model, progress, lap)
+        model = None if retrain else load_model(con, rules.match.fingerprint())
+        output = _link(con, work, rules, model, progress, lap)
+        records = len(work)
+        del work, existing, new
         progress.stage("write", f"{output.golden_count} golden records")
-        run_id = write_run(store, work, output, rules, summaries, placeholders)
+        run_id = write_run(con, output, rules, summaries, placeholders)
         lap("write")
     finally:
-        store.close()
+        con.close()
     return ReconcileResult(
         run_id=run_id,
         db=db,
-        records=len(work),
+        records=records,
         sources=summaries,
         golden_records=output.golden_count,
         multi_record_golden=output.multi_record_golden,
@@ -255,39 +264,55 @@ def identity_conflicts(pairs: pd.DataFrame, model: TrainedModel, rules: MatchRul
     return conflict
 
 
-def _link(work: pd.DataFrame, rules: RulesBundle, model: TrainedModel | None, progress, lap):
-    con = duckdb.connect()
-    try:
-        extras = [c for c in rules.match.extra_columns if c in work.columns]
-        columns = [c for c in RECORD_COLUMNS if c in work.columns] + extras
-        con.register("work_frame", work[["uid", *columns]])
-        con.execute("CREATE TABLE work AS SELECT * FROM work_frame")
-        con.unregister("work_frame")
-        add_block_keys(con, "work", rules.match)
-        trained = model is None
-        if model is None:
-            progress.stage("train", "estimating m and u (EM, no labels)")
-            model = train_model(con, "work", rules.match, len(work))
-        lap("train")
-        progress.stage("predict", "scoring candidate pairs")
-        identity = tuple(rules.match.clustering.identity)
-        predict_pairs(con, "work", model, "scored", identity)
-        pairs = con.execute("SELECT * FROM scored").df()
-        lap("predict")
-        progress.stage("cluster", f"{len(pairs)} candidate pairs")
-        left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
-        probability = pairs["match_probability"].to_numpy()
-        link, review = _thresholds(rules.match, probability)
-        cannot = []
-        if rules.match.clustering.guard:
-            conflict = identity_conflicts(pairs, model, rules.match)
-            low = (probability < rules.match.clustering.split_below) | conflict
-            cannot = list(zip(left[low].tolist(), right[low].tolist(), strict=True))
-        labels = cluster(len(work), left, right, probability, link, cannot)
-        lap("cluster")
-        return RunOutput.build(work, pairs, labels, link, review, model, trained)
-    finally:
-        con.close()
+def _link(
+    con: duckdb.DuckDBPyConnection,
+    work: pd.DataFrame,
+    rules: RulesBundle,
+    model: TrainedModel | None,
+    progress: Progress,
+    lap,
+) -> RunOutput:
+    """Train (if needed), score and cluster; leaves tables ``work`` and ``scored`` in
+    the connection's in-memory catalog for the writer."""
+    extras = [c for c in rules.match.extra_columns if c in work.columns]
+    columns = [c for c in RECORD_COLUMNS if c in work.columns] + extras
+    con.register("work_frame", work[["uid", *columns, "extra", "raw"]])
+    con.execute("CREATE OR REPLACE TABLE memory.work AS SELECT * FROM work_frame").fetchall()
+    con.unregister("work_frame")
+    add_block_keys(con, "work", rules.match)
+    trained = model is None
+    if model is None:
+        progress.stage("train", "estimating m and u (EM, no labels)")
+        model = train_model(con, "work", rules.match, len(work))
+    lap("train")
+    progress.stage("predict", "scoring candidate pairs")
+    predict_pairs(con, "work", model, "scored")
+    pairs = con.execute("SELECT * FROM memory.scored").df()
+    lap("predict")
+    progress.stage("cluster", f"{len(pairs)} candidate pairs")
+    left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
+    probability = pairs["match_probability"].to_numpy()
+    link, review = _thresholds(rules.match, probability)
+    cannot: list[tuple[int, int]] = []
+    if rules.match.clustering.guard:
+        low = probability < rules.match.clustering.split_below
+        cannot = list(zip(left[low].tolist(), right[low].tolist(), strict=True))
+    labels = cluster(len(work), left, right, probability, link, cannot)
+    if rules.match.clustering.guard and rules.match.clustering.identity:
+        # Only pairs inside a cluster can be split apart, so levels are needed for them alone.
+        inside = pairs[labels[left] == labels[right]][["uid_l", "uid_r"]]
+        con.register("inside_pairs", inside)
+        levels = pair_levels(
+            con, "work", model, "inside_pairs", tuple(rules.match.clustering.identity)
+        )
+        con.unregister("inside_pairs")
+        conflict = identity_conflicts(levels, model, rules.match)
+        extra = zip(
+            levels["uid_l"][conflict].tolist(), levels["uid_r"][conflict].tolist(), strict=True
+        )
+        labels = cluster(len(work), left, right, probability, link, [*cannot, *extra])
+    lap("cluster")
+    return RunOutput.build(pairs, labels, link, review, model, trained)
 
 
 @dataclass

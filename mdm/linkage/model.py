@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import pandas as pd
 from splink import DuckDBAPI, Linker
 
 from mdm.errors import ModelError
@@ -226,31 +227,41 @@ def train_model(
 
 
 def predict_pairs(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    model: TrainedModel,
-    output: str,
-    gamma_columns: tuple[str, ...] = (),
+    con: duckdb.DuckDBPyConnection, table: str, model: TrainedModel, output: str
 ) -> None:
     """Score every candidate pair into ``output``: uid_l, uid_r, match_weight,
-    match_probability, and the level (``gamma_<name>``) hit in each named comparison."""
+    match_probability."""
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(table), model.settings, log_level=logging.ERROR)
     _quiet()
     predictions = linker.inference.predict()
+    con.execute(
+        f"CREATE OR REPLACE TABLE {output} AS SELECT {UNIQUE_ID}_l AS uid_l, "
+        f"{UNIQUE_ID}_r AS uid_r, match_weight, match_probability "
+        f"FROM {predictions.physical_name}"
+    ).fetchall()
+    predictions.drop_table_from_database_and_remove_from_cache()
+
+
+def pair_levels(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    model: TrainedModel,
+    pairs: str,
+    comparisons: tuple[str, ...],
+) -> pd.DataFrame:
+    """The level (splink's gamma) each pair of ``pairs`` (uid_l, uid_r) hits in each named
+    comparison, computed with the model's own SQL: columns uid_l, uid_r, gamma_<name>."""
     compiled = {c["output_column_name"]: c for c in model.settings["comparisons"]}
-    wanted = [compiled[name] for name in gamma_columns]
+    wanted = [compiled[name] for name in comparisons]
     columns = sorted({col for c in wanted for col in level_columns(c)})
     sides = {
         side: ", ".join([UNIQUE_ID, *(f'"{col}" AS "{col}_{side}"' for col in columns)])
         for side in ("l", "r")
     }
     gammas = "".join(f', {level_case_sql(c)} AS "gamma_{c["output_column_name"]}"' for c in wanted)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {output} AS SELECT p.{UNIQUE_ID}_l AS uid_l, "
-        f"p.{UNIQUE_ID}_r AS uid_r, p.match_weight, p.match_probability{gammas} "
-        f"FROM {predictions.physical_name} p "
-        f"JOIN (SELECT {sides['l']} FROM {table}) l ON l.{UNIQUE_ID} = p.{UNIQUE_ID}_l "
-        f"JOIN (SELECT {sides['r']} FROM {table}) r ON r.{UNIQUE_ID} = p.{UNIQUE_ID}_r"
-    ).fetchall()
-    predictions.drop_table_from_database_and_remove_from_cache()
+    return con.execute(
+        f"SELECT p.uid_l, p.uid_r{gammas} FROM {pairs} p "
+        f"JOIN (SELECT {sides['l']} FROM {table}) l ON l.{UNIQUE_ID} = p.uid_l "
+        f"JOIN (SELECT {sides['r']} FROM {table}) r ON r.{UNIQUE_ID} = p.uid_r"
+    ).df()

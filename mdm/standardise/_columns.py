@@ -54,6 +54,9 @@ class Status(enum.IntEnum):
 #: A cleaned value and how it was obtained.
 Cleaned = tuple[str | None, Status]
 
+#: Per-distinct-value results: a list, or a numpy object array, of str or None.
+Values = Sequence[str | None] | np.ndarray
+
 EMPTY: Cleaned = (None, Status.EMPTY)
 PLACEHOLDER: Cleaned = (None, Status.PLACEHOLDER)
 INVALID: Cleaned = (None, Status.INVALID)
@@ -76,7 +79,7 @@ def to_text(value: object) -> str | None:
         text = str(value).strip()
     else:
         try:
-            if pd.isna(value):  # type: ignore[call-overload]
+            if pd.isna(value):
                 return None
         except (TypeError, ValueError):
             pass
@@ -95,7 +98,7 @@ def apply_unique(series: pd.Series, func: Callable[[Any], T]) -> tuple[np.ndarra
     return codes, [func(value) for value in uniques.tolist()]
 
 
-def take(codes: np.ndarray, values: Sequence[str | None], index: pd.Index) -> pd.Series:
+def take(codes: np.ndarray, values: Values, index: pd.Index) -> pd.Series:
     """Map per-unique ``values`` back onto rows; missing rows (code -1) become None."""
     lookup = np.empty(len(values) + 1, dtype=object)
     lookup[: len(values)] = np.fromiter(values, dtype=object, count=len(values))
@@ -113,7 +116,7 @@ def standardise_unique(
 
 
 def assemble(
-    codes: np.ndarray, values: Sequence[str | None], statuses: np.ndarray, index: pd.Index
+    codes: np.ndarray, values: Values, statuses: np.ndarray, index: pd.Index
 ) -> tuple[pd.Series, np.ndarray]:
     """Rows from per-unique ``values`` and ``statuses``, and the row count of each Status."""
     row_statuses = np.append(statuses.astype(np.int8), np.int8(Status.EMPTY))[codes]

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from mdm.standardise import _vectorised as vec
 from mdm.standardise._columns import Cleaned, Status
+from mdm.standardise._phone_rules import Rules, rules_for_region
 
 #: Status of a value the kernel leaves to the scalar function.
 UNDECIDED = -1
@@ -33,10 +34,7 @@ _SEQUENCES = pa.array(sorted(set(_runs("01234567890123456789") + _runs("98765432
 
 
 def classify_phones(
-    texts: pa.StringArray,
-    region: str | None,
-    rules_for: Callable[[str], object],
-    classify: Callable[[str], Cleaned],
+    texts: pa.StringArray, region: str | None, classify: Callable[[str | None], Cleaned]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Phone numbers as E.164 and their statuses, ``classify`` doing what Arrow cannot."""
     compact = texts
@@ -58,9 +56,9 @@ def classify_phones(
 
     fast = (statuses == UNDECIDED) & plain & (length <= 17)
     international = fast & _numpy(pc.fill_null(pc.starts_with(compact, "+"), False))
-    e164, national = _fast_international(digits, international, rules_for)
+    e164, national = _fast_international(digits, international)
     if region is not None:
-        domestic = _fast_national(digits, fast & ~international, rules_for(region))
+        domestic = _fast_national(digits, fast & ~international, rules_for_region(region))
         e164 = pc.coalesce(e164, domestic[0])
         national = pc.coalesce(national, domestic[1])
     found = _numpy(pc.is_valid(national)) & (statuses == UNDECIDED)
@@ -78,7 +76,7 @@ def classify_phones(
 
 
 def _fast_international(
-    digits: pa.StringArray, rows: np.ndarray, rules_for: Callable[[str], object]
+    digits: pa.StringArray, rows: np.ndarray
 ) -> tuple[pa.StringArray, pa.StringArray]:
     """E.164 (null when impossible) and national number for "+" rows the fast path decides.
 
@@ -96,7 +94,7 @@ def _fast_international(
         if code is None:
             continue
         region = phonenumbers.region_code_for_country_code(int(code))
-        rules = rules_for(region) if region != phonenumbers.UNKNOWN_REGION else None
+        rules = rules_for_region(region) if region != phonenumbers.UNKNOWN_REGION else None
         if rules is None or region == "001":
             continue
         group = rows & _numpy(pc.fill_null(pc.equal(country, code), False))
@@ -114,7 +112,7 @@ def _fast_international(
 
 
 def _fast_national(
-    digits: pa.StringArray, rows: np.ndarray, rules: object
+    digits: pa.StringArray, rows: np.ndarray, rules: Rules | None
 ) -> tuple[pa.StringArray, pa.StringArray]:
     """E.164 (null when impossible) and national number for rows without "+"."""
     none = pa.nulls(len(digits), pa.string())

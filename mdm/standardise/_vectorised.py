@@ -45,7 +45,8 @@ class UniqueTexts:
         if self.python is not None:
             return self.python
         assert self.array is not None
-        return self.array.to_pylist()
+        texts: list[str | None] = self.array.to_pylist()
+        return texts
 
 
 def unique_texts(series: pd.Series) -> UniqueTexts:

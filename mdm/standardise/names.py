@@ -10,6 +10,7 @@ NameParts(first='john', middle='a', last='smith', suffix=None)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -273,6 +274,7 @@ def _core_bounds(keys: list[str]) -> tuple[int, int]:
     return start, end
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _is_plain_word(word: str) -> bool:
     """True for a word nameparser takes as an ordinary name or initial."""
     key = word.lower()
@@ -329,7 +331,7 @@ def split_full_name_column(series: pd.Series) -> pd.DataFrame:
         suffixes = [p.suffix for p in parts]
     else:
         named = pc.is_valid(_clean_array(unique.array)).to_pylist()
-        raw = [_split_raw(t) if ok else _NO_PARTS for t, ok in zip(texts, named, strict=True)]
+        raw = [_split_raw(t) if t and ok else _NO_PARTS for t, ok in zip(texts, named, strict=True)]
         first, _ = _strip_array(pa.array([r[0] for r in raw], type=pa.string()))
         middle = _clean_array(pa.array([r[1] for r in raw], type=pa.string()))
         last, last_suffix = _strip_array(pa.array([r[2] for r in raw], type=pa.string()))

@@ -19,19 +19,18 @@ zeros). ``tests/standardise/test_phones.py`` checks the two agree.
 
 from __future__ import annotations
 
-import functools
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from mdm.standardise import _vectorised as vec
 from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, assemble
 from mdm.standardise._columns import to_text as _to_text
 from mdm.standardise._phone_arrow import classify_phones
+from mdm.standardise._phone_rules import rules_for_region
 
 _EXTENSION = re.compile(r"\s*(?:;\s*ext=|ext(?:ension|n)?\.?|x|#)\s*\d{1,7}\s*$", re.IGNORECASE)
 _NON_DIGITS = re.compile(r"\D+")
@@ -71,7 +70,7 @@ def standardise_phone_column(
         values = np.array([value for value, _ in results], dtype=object)
         statuses = np.array([status for _, status in results], dtype=np.int8)
     else:
-        values, statuses = classify_phones(unique.array, region, _rules, classify)
+        values, statuses = classify_phones(unique.array, region, classify)
     rows, counts = assemble(unique.codes, values, statuses, series.index)
     return rows, int(counts[Status.INVALID])
 
@@ -149,48 +148,6 @@ class _Undecided:
 _UNDECIDED = _Undecided()
 
 
-@dataclass(frozen=True)
-class _Rules:
-    """What phonenumbers needs to read a plain number of one region."""
-
-    country_code: str
-    idd: re.Pattern[str] | None
-    national_prefix: re.Pattern[str] | None
-    prefix_is_simple: bool
-    general: re.Pattern[str]
-    possible_lengths: frozenset[int]
-    local_lengths: frozenset[int]
-    main_lengths: frozenset[int]
-
-
-@functools.lru_cache(maxsize=512)
-def _rules(region: str) -> _Rules | None:
-    metadata = PhoneMetadata.metadata_for_region(region, None)
-    if metadata is None:
-        return None
-    country_code = metadata.country_code
-    main = PhoneMetadata.metadata_for_region(
-        phonenumbers.region_code_for_country_code(country_code), None
-    )
-    if main is None:
-        return None
-    prefix = metadata.national_prefix_for_parsing or None
-    prefix_pattern = re.compile(prefix) if prefix else None
-    general = metadata.general_desc
-    return _Rules(
-        country_code=str(country_code),
-        idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
-        national_prefix=prefix_pattern,
-        prefix_is_simple=prefix_pattern is None
-        or (prefix_pattern.groups == 0 and not metadata.national_prefix_transform_rule),
-        general=re.compile(general.national_number_pattern),
-        possible_lengths=frozenset(general.possible_length),
-        local_lengths=frozenset(general.possible_length_local_only),
-        main_lengths=frozenset(main.general_desc.possible_length)
-        | frozenset(main.general_desc.possible_length_local_only),
-    )
-
-
 def _fast_e164(compact: str, region: str | None) -> tuple[str, str] | None | _Undecided:
     """Reproduce phonenumbers for a number without formatting ("+447700900123",
     "07700900123"), or give up with ``_UNDECIDED``."""
@@ -198,7 +155,7 @@ def _fast_e164(compact: str, region: str | None) -> tuple[str, str] | None | _Un
         return _UNDECIDED
     if compact[0] == "+":
         return _fast_international(compact[1:])
-    rules = None if region is None else _rules(region)
+    rules = None if region is None else rules_for_region(region)
     if rules is None or (rules.idd is not None and rules.idd.match(compact)):
         return _UNDECIDED
     if compact.startswith(rules.country_code):
@@ -232,7 +189,7 @@ def _fast_international(digits: str) -> tuple[str, str] | None | _Undecided:
     else:
         return _UNDECIDED
     region = phonenumbers.region_code_for_country_code(country_code)
-    rules = _rules(region) if region != phonenumbers.UNKNOWN_REGION else None
+    rules = rules_for_region(region) if region != phonenumbers.UNKNOWN_REGION else None
     national = digits[size:]
     if rules is None or region == "001" or len(national) < 2 or national[0] == "0":
         return _UNDECIDED

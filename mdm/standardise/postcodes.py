@@ -29,7 +29,7 @@ from mdm.standardise.text import clean_text
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 _UK = re.compile(r"(GIR|[A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})")
 _CANADA = re.compile(r"([A-Z][0-9][A-Z])([0-9][A-Z][0-9])")
-_ZIP_PLUS_4 = re.compile(r"([0-9]{5})[ -]?[0-9]{4}")
+_ZIP_PLUS_4 = re.compile(r"([0-9]{5})[0-9]{4}")
 _HAS_DIGIT = re.compile(r"[0-9]")
 
 #: Compact values that mean "no postcode".
@@ -107,7 +107,7 @@ def _classify_postcode(value: object, country: str | None) -> Cleaned:
         return None, Status.EMPTY
     if len(set(compact)) == 1 or compact in PLACEHOLDER_POSTCODES:
         return PLACEHOLDER
-    if country in (None, "US") and (match := _ZIP_PLUS_4.fullmatch(upper)):
+    if country in (None, "US") and (match := _ZIP_PLUS_4.fullmatch(compact)):
         return PLACEHOLDER if len(set(match[1])) == 1 else (match[1], Status.OK)
     if country in (None, "GB") and (match := _UK.fullmatch(compact)):
         if match[1].startswith("ZZ99"):  # NHS pseudo-postcode: no fixed abode
@@ -137,8 +137,8 @@ def _classify_array(texts: pa.StringArray, country: str | None) -> tuple[np.ndar
     spaced = pc.binary_join_element_wise(
         pc.utf8_slice_codeunits(compact, 0, -3), pc.utf8_slice_codeunits(compact, -3), " "
     )
-    zip5 = pc.utf8_slice_codeunits(upper, 0, 5)
-    is_zip = _allowed(country, "US") & _numpy(vec.matching(upper, f"^{_ZIP_PLUS_4.pattern}$"))
+    zip5 = pc.utf8_slice_codeunits(compact, 0, 5)
+    is_zip = _allowed(country, "US") & _numpy(vec.matching(compact, f"^{_ZIP_PLUS_4.pattern}$"))
     uk = _allowed(country, "GB") & _numpy(vec.matching(compact, f"^{_UK.pattern}$"))
     canada = _allowed(country, "CA") & _numpy(vec.matching(compact, f"^{_CANADA.pattern}$"))
     us = np.full(len(texts), country == "US")

@@ -38,7 +38,9 @@ ADDRESS_ABBREVIATIONS = {
     "apartment": "apt",
 }
 
-#: Cleaned words that mean "no value" ("n/a" cleans to "n a").
+#: Cleaned text that means "no value": the missing markers, cleaned ("n/a" -> "n a").
+#: Checking the cleaned form keeps cleaning idempotent, at a price: names that fold
+#: to a marker are lost too (娜 -> "na", 南 -> "nan").
 MISSING_WORDS = frozenset(
     " ".join(marker.translate(_PUNCTUATION_TABLE).split()) for marker in MISSING_MARKERS
 ) - {""}
@@ -72,7 +74,8 @@ def normalise_words(text: str) -> str:
 def clean_text(value: object) -> str | None:
     """Standardise free text (a city, region or country); None when empty or "n/a"."""
     text = to_text(value)
-    return None if text is None else normalise_words(text) or None
+    words = "" if text is None else normalise_words(text)
+    return None if not words or words in MISSING_WORDS else words
 
 
 def clean_address(value: object) -> str | None:

@@ -52,9 +52,30 @@ def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:
         raise
 
 
+def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Attach (creating if needed) the store file to ``con`` as catalog ``store``.
+
+    A run works in the connection's in-memory catalog and writes its results to the
+    store from there, table to table, in one transaction.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con.execute("ATTACH ? AS store", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from exc
+    con.execute("USE store").fetchall()
+    try:
+        _migrate(con, path)
+    finally:
+        con.execute("USE memory").fetchall()
+
+
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
     has_meta = one(
-        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' "
+            "AND table_catalog = current_database()"
+        )
     )
     if has_meta and has_meta[0]:
         row = one(con.execute("SELECT value FROM meta WHERE key = 'schema_version'"))

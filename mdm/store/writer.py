@@ -36,7 +36,7 @@ class RunOutput:
     multi_record_golden: int
 
     @classmethod
-    def build(cls, work, pairs, labels, link, review, model, trained) -> RunOutput:
+    def build(cls, pairs, labels, link, review, model, trained) -> RunOutput:
         probability = pairs["match_probability"]
         band = pairs[(probability >= review) & (probability < link)]
         band = band[labels[band["uid_l"].to_numpy()] != labels[band["uid_r"].to_numpy()]]
@@ -59,7 +59,8 @@ def load_records(con: duckdb.DuckDBPyConnection, exclude_sources: list[str]) -> 
     """Stored records of every source not being reloaded, in the shape ingest makes."""
     columns = ", ".join([*RECORD_COLUMNS, "extra", "raw"])
     return con.execute(
-        f"SELECT {columns} FROM records WHERE NOT list_contains(?, source)", [exclude_sources]
+        f"SELECT {columns} FROM store.records WHERE NOT list_contains(?, source)",
+        [exclude_sources],
     ).df()
 
 
@@ -67,7 +68,8 @@ def load_model(con: duckdb.DuckDBPyConnection, fingerprint: str) -> TrainedModel
     """The newest stored model trained from rules with this fingerprint, if any."""
     row = one(
         con.execute(
-            "SELECT model FROM models WHERE rules_fingerprint = ? ORDER BY created_at DESC LIMIT 1",
+            "SELECT model FROM store.models WHERE rules_fingerprint = ? "
+            "ORDER BY created_at DESC LIMIT 1",
             [fingerprint],
         )
     )
@@ -80,14 +82,20 @@ def _now() -> datetime:
 
 def write_run(
     con: duckdb.DuckDBPyConnection,
-    work: pd.DataFrame,
     output: RunOutput,
     rules: RulesBundle,
     summaries: list[SourceSummary],
     placeholders: dict[str, int],
 ) -> int:
-    """Write records, clusters, golden records, lineage and review tasks atomically."""
+    """Write records, clusters, golden records, lineage and review tasks atomically.
+
+    ``con`` holds the run's tables (``memory.work``, ``memory.scored``) and has the
+    store attached as ``store``; everything is written in one transaction.
+    """
     now = _now()
+    golden_of = _golden_ids(con, output)
+    con.register("run_golden", golden_of)
+    con.execute("USE store")
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = _next_id(con, "runs", "run_id")
@@ -112,10 +120,10 @@ def write_run(
                     output.model.to_json(),
                 ],
             )
-        _write_records(con, work, run_id, now)
-        golden_ids = _write_clusters(con, work, output, run_id, now)
+        _write_records(con, run_id, now)
+        _write_clusters(con, golden_of, run_id, now)
         _write_golden(con, rules, now)
-        _write_review(con, work, output, golden_ids, run_id, now)
+        _write_review(con, output, run_id, now)
         report = {
             "sources": [asdict(s) for s in summaries],
             "placeholders": placeholders,
@@ -134,6 +142,9 @@ def write_run(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.execute("USE memory")
+        con.unregister("run_golden")
     return run_id
 
 
@@ -142,48 +153,57 @@ def _next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
     return int(row[0]) if row else 1
 
 
-def _write_records(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, run_id: int, now) -> None:
+def _golden_ids(con: duckdb.DuckDBPyConnection, output: RunOutput) -> pd.DataFrame:
+    """uid -> golden id, keeping the ids people already have (see golden.py)."""
+    members = con.execute("SELECT uid, source, record_id FROM memory.work ORDER BY uid").df()
+    members["cluster"] = output.labels[members["uid"].to_numpy()]
+    previous = con.execute("SELECT source, record_id, golden_id FROM store.xref").df()
+    created = dict(
+        con.execute("SELECT golden_id, created_at::VARCHAR FROM store.golden").fetchall()
+    )
+    assigned = assign_golden_ids(members, previous, created)
+    retired = survivors_of_retired(members, previous, assigned)
+    golden_of = pd.DataFrame(
+        {
+            "uid": members["uid"].to_numpy(),
+            "golden_id": assigned.reindex(members["cluster"].to_numpy()).to_numpy(),
+        }
+    )
+    golden_of.attrs["retired"] = retired
+    return golden_of
+
+
+def _write_records(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
     columns = [*RECORD_COLUMNS, "extra", "raw"]
-    con.register("run_records", work[columns])
     names = ", ".join(columns)
     selected = ", ".join(f"n.{c}" for c in columns)
-    con.execute("DROP TABLE IF EXISTS temp.previous_versions")
     con.execute(
-        "CREATE TEMP TABLE previous_versions AS SELECT source, record_id, version, raw, "
-        "run_id AS first_run, ingested_at FROM records"
+        "CREATE OR REPLACE TEMP TABLE previous_versions AS SELECT source, record_id, version, "
+        "raw::VARCHAR AS raw, run_id AS first_run, ingested_at FROM records"
     )
+    same = "p.raw IS NOT DISTINCT FROM n.raw"
     con.execute("DELETE FROM records")
     con.execute(
         f"INSERT INTO records ({names}, version, run_id, ingested_at) "
         f"SELECT {selected}, "
-        "CASE WHEN p.version IS NULL THEN 1 "
-        "WHEN p.raw IS NOT DISTINCT FROM n.raw::JSON THEN p.version ELSE p.version + 1 END, "
-        "CASE WHEN p.raw IS NOT DISTINCT FROM n.raw::JSON THEN p.first_run ELSE ? END, "
-        "CASE WHEN p.raw IS NOT DISTINCT FROM n.raw::JSON THEN p.ingested_at ELSE ? END "
-        "FROM run_records n LEFT JOIN previous_versions p USING (source, record_id)",
+        f"CASE WHEN p.version IS NULL THEN 1 WHEN {same} THEN p.version ELSE p.version + 1 END, "
+        f"CASE WHEN {same} THEN p.first_run ELSE ? END, "
+        f"CASE WHEN {same} THEN p.ingested_at ELSE ? END "
+        "FROM memory.work n LEFT JOIN previous_versions p USING (source, record_id)",
         [run_id, now],
     )
-    con.unregister("run_records")
 
 
 def _write_clusters(
-    con: duckdb.DuckDBPyConnection, work: pd.DataFrame, output: RunOutput, run_id: int, now
-) -> pd.Series:
-    members = pd.DataFrame(
-        {"cluster": output.labels, "source": work["source"], "record_id": work["record_id"]}
-    )
-    previous = con.execute("SELECT source, record_id, golden_id FROM xref").df()
-    created = dict(con.execute("SELECT golden_id, created_at::VARCHAR FROM golden").fetchall())
-    assigned = assign_golden_ids(members, previous, created)
-    golden_of_row = assigned.reindex(output.labels).to_numpy()
-    retired = survivors_of_retired(members, previous, assigned)
-    xref = pd.DataFrame(
-        {"source": work["source"], "record_id": work["record_id"], "golden_id": golden_of_row}
-    )
-    con.register("run_xref", xref)
+    con: duckdb.DuckDBPyConnection, golden_of: pd.DataFrame, run_id: int, now
+) -> None:
     con.execute("DELETE FROM xref")
-    con.execute("INSERT INTO xref SELECT source, record_id, golden_id, ? FROM run_xref", [run_id])
-    con.unregister("run_xref")
+    con.execute(
+        "INSERT INTO xref SELECT w.source, w.record_id, g.golden_id, ? "
+        "FROM memory.work w JOIN run_golden g USING (uid)",
+        [run_id],
+    )
+    retired = golden_of.attrs["retired"]
     con.register("run_retired", retired)
     con.execute(
         "UPDATE golden SET status = 'retired', survivor_id = r.survivor_id, updated_at = ? "
@@ -199,7 +219,6 @@ def _write_clusters(
         "WHERE status = 'retired' AND updated_at = ?",
         [event_id, now, run_id, now],
     )
-    return pd.Series(golden_of_row, index=work["uid"].to_numpy())
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
@@ -237,55 +256,27 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
     )
 
 
-def _write_review(
-    con: duckdb.DuckDBPyConnection,
-    work: pd.DataFrame,
-    output: RunOutput,
-    golden_ids: pd.Series,
-    run_id: int,
-    now,
-) -> None:
-    band = output.review_pairs
-    keys = work.set_index("uid")[["source", "record_id"]]
-    left = keys.reindex(band["uid_l"].to_numpy())
-    right = keys.reindex(band["uid_r"].to_numpy())
-    tasks = pd.DataFrame(
-        {
-            "source_l": left["source"].to_numpy(),
-            "record_id_l": left["record_id"].to_numpy(),
-            "source_r": right["source"].to_numpy(),
-            "record_id_r": right["record_id"].to_numpy(),
-            "golden_id_l": golden_ids.reindex(band["uid_l"].to_numpy()).to_numpy(),
-            "golden_id_r": golden_ids.reindex(band["uid_r"].to_numpy()).to_numpy(),
-            "match_weight": band["match_weight"].to_numpy(),
-            "match_probability": band["match_probability"].to_numpy(),
-        }
+def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int, now) -> None:
+    pair = (
+        "SELECT l.source AS source_l, l.record_id AS record_id_l, r.source AS source_r, "
+        "r.record_id AS record_id_r, gl.golden_id AS golden_id_l, gr.golden_id AS golden_id_r, "
+        "s.match_weight, s.match_probability FROM memory.scored s "
+        "JOIN memory.work l ON l.uid = s.uid_l JOIN memory.work r ON r.uid = s.uid_r "
+        "JOIN run_golden gl ON gl.uid = s.uid_l JOIN run_golden gr ON gr.uid = s.uid_r "
+        "WHERE s.match_probability >= ?"
     )
     con.execute("DELETE FROM review_tasks WHERE status = 'open'")
     start = _next_id(con, "review_tasks", "task_id")
-    con.register("run_tasks", tasks)
     con.execute(
         "INSERT INTO review_tasks SELECT ? + row_number() OVER (ORDER BY match_probability DESC, "
         "source_l, record_id_l, source_r, record_id_r) - 1, source_l, record_id_l, source_r, "
         "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ? "
-        "FROM run_tasks",
-        [start, now, run_id],
-    )
-    con.unregister("run_tasks")
-    linked = output.pairs[output.pairs["match_probability"] >= output.review_threshold]
-    left = keys.reindex(linked["uid_l"].to_numpy())
-    right = keys.reindex(linked["uid_r"].to_numpy())
-    scored = pd.DataFrame(
-        {
-            "source_l": left["source"].to_numpy(),
-            "record_id_l": left["record_id"].to_numpy(),
-            "source_r": right["source"].to_numpy(),
-            "record_id_r": right["record_id"].to_numpy(),
-            "match_weight": linked["match_weight"].to_numpy(),
-            "match_probability": linked["match_probability"].to_numpy(),
-        }
+        f"FROM ({pair}) WHERE match_probability < ? AND golden_id_l <> golden_id_r",
+        [start, now, run_id, output.review_threshold, output.link_threshold],
     )
     con.execute("DELETE FROM pairs")
-    con.register("run_pairs", scored)
-    con.execute("INSERT INTO pairs SELECT *, ? FROM run_pairs", [run_id])
-    con.unregister("run_pairs")
+    con.execute(
+        "INSERT INTO pairs SELECT source_l, record_id_l, source_r, record_id_r, match_weight, "
+        f"match_probability, ? FROM ({pair})",
+        [run_id, output.review_threshold],
+    )

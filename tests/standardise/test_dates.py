@@ -72,7 +72,11 @@ ORDER_CASES = [
     P(["12/25/1980", "01/02/1990"], DateOrderEvidence("mdy", 0, 1, False), id="month-first"),
     P(["01/02/1990", "1980-03-12"], DateOrderEvidence("dmy", 0, 0, False), id="no-evidence"),
     P(["25-12-1980", "12.25.1980", "26/1/80"], DateOrderEvidence("dmy", 2, 1, True), id="mixed"),
-    P(["12/25/1980", "12/26/1980", "25/12/1980"], DateOrderEvidence("mdy", 1, 2, True), id="mdy-wins"),
+    P(
+        ["12/25/1980", "12/26/1980", "25/12/1980"],
+        DateOrderEvidence("mdy", 1, 2, True),
+        id="mdy-wins",
+    ),
     P([None, float("nan"), "x"], DateOrderEvidence("dmy", 0, 0, False), id="junk-ignored"),
 ]
 

@@ -50,6 +50,7 @@ CLEAN_NAME_CASES = [
     P(None, None, id="none-value"),
     P(float("nan"), None, id="nan-value"),
     P("Nat", "nat", id="nat-is-a-name"),
+    P("nan", None, id="stringified-nan"),
 ]
 
 

@@ -80,8 +80,8 @@ def test_fast_path_agrees_with_phonenumbers(number: str, region: str) -> None:
         assert fast == phones_module._parse_e164(number, region)
 
 
-@settings(deadline=None)
-@given(st.lists(st.one_of(FORMATTED, st.text(), st.none()), max_size=20), REGIONS)
+@settings(deadline=None, max_examples=40)
+@given(st.lists(st.one_of(FORMATTED, st.text(), st.none()), max_size=30), REGIONS)
 def test_column_agrees_with_clean_phone(values: list[str | None], region: str) -> None:
     column, n_invalid = standardise_phone_column(pd.Series(values, dtype=object), region)
     results = [phones_module._classify_phone(value, region) for value in values]

@@ -66,6 +66,9 @@ REALISTIC = st.sampled_from(
 )
 VALUES = st.lists(st.one_of(st.none(), REALISTIC, st.text()), max_size=25)
 
+# Each example builds two columns and runs the Arrow kernels: fewer, larger examples.
+columns = settings(max_examples=40, deadline=None)
+
 
 def _as_columns(values: list[str | None]) -> list[pd.Series]:
     """The same values as an object column and as a pandas string column."""
@@ -80,21 +83,25 @@ def _same_as_scalar(column: Callable[[pd.Series], pd.Series], scalar: Callable[[
     return check
 
 
+@columns
 @given(VALUES)
 def test_text_column(values: list[str | None]) -> None:
     _same_as_scalar(standardise_text_column, clean_text)(values)
 
 
+@columns
 @given(VALUES)
 def test_address_column(values: list[str | None]) -> None:
     _same_as_scalar(standardise_address_column, clean_address)(values)
 
 
+@columns
 @given(VALUES)
 def test_gender_column(values: list[str | None]) -> None:
     _same_as_scalar(standardise_gender_column, clean_gender)(values)
 
 
+@columns
 @given(VALUES)
 def test_name_column(values: list[str | None]) -> None:
     for series in _as_columns(values):
@@ -103,7 +110,7 @@ def test_name_column(values: list[str | None]) -> None:
         assert list(zip(names, suffixes, strict=True)) == expected
 
 
-@settings(deadline=None)
+@columns
 @given(VALUES)
 def test_full_name_column(values: list[str | None]) -> None:
     for series in _as_columns(values):
@@ -111,7 +118,7 @@ def test_full_name_column(values: list[str | None]) -> None:
         assert list(zip(names, suffixes, strict=True)) == [clean_full_name(v) for v in values]
 
 
-@settings(deadline=None)
+@columns
 @given(VALUES)
 def test_split_full_name_column(values: list[str | None]) -> None:
     for series in _as_columns(values):
@@ -121,6 +128,7 @@ def test_split_full_name_column(values: list[str | None]) -> None:
         assert rows == [(p.first, p.middle, p.last, p.suffix) for p in expected]
 
 
+@columns
 @given(VALUES)
 def test_email_column(values: list[str | None]) -> None:
     for series in _as_columns(values):
@@ -129,6 +137,7 @@ def test_email_column(values: list[str | None]) -> None:
         assert n_invalid == sum(_classify_email(v)[1] == 3 for v in values)
 
 
+@columns
 @given(VALUES, st.sampled_from([None, "UK", "USA", "Canada", "France"]))
 def test_postcode_column(values: list[str | None], country: str | None) -> None:
     for series in _as_columns(values):
