@@ -209,7 +209,7 @@ def reconcile(
         records = len(work)
         del work, existing, new
         progress.stage("write", f"{output.golden_count} golden records")
-        run_id = write_run(con, output, rules, summaries, placeholders)
+        run_id = write_run(con, output, rules, summaries, placeholders, seconds)
         lap("write")
     finally:
         con.close()

@@ -12,7 +12,7 @@ import jellyfish
 import numpy as np
 import pandas as pd
 
-from mdm.standardise.emails import is_name_like_email
+from mdm.standardise.emails import LOCAL_NOISE
 from mdm.standardise.postcodes import postcode_district
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name")
@@ -44,6 +44,40 @@ def variant_keys(name: str, groups: VariantGroups) -> list[str]:
     return list(keys)
 
 
+def name_like_emails(email: pd.Series, first: pd.Series, last: pd.Series) -> np.ndarray:
+    """Vectorised :func:`mdm.standardise.emails.is_name_like_email` over cleaned names."""
+    like = np.zeros(len(email), dtype=bool)
+    has = email.notna().to_numpy()
+    if not has.any():
+        return like
+    local = (
+        email[has]
+        .str.split("@")
+        .str[0]
+        .str.split("+")
+        .str[0]
+        .str.replace(LOCAL_NOISE, "", regex=True)
+    )
+    given = first[has].fillna("").str.replace(" ", "")
+    family = last[has].fillna("").str.replace(" ", "")
+    both = (given != "") & (family != "")
+    g0, f0 = given.str[:1], family.str[:1]
+    combined = (
+        (local == given + family)
+        | (local == family + given)
+        | (local == g0 + family)
+        | (local == given + f0)
+        | (local == family + g0)
+    )
+    hit = (
+        ((local == given) & (given != ""))
+        | ((local == family) & (family != ""))
+        | (both & combined)
+    )
+    like[has] = (hit & (local != "")).to_numpy(dtype=bool)
+    return like
+
+
 def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
     """Return ``frame`` with the derived key columns added (standardised input)."""
     out = frame.copy()
@@ -58,10 +92,7 @@ def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
     out["postcode_district"] = _map_unique(out["postcode"], postcode_district)
     email = out["email"]
     out["email_local"] = email.str.split("@").str[0]
-    out["email_name_like"] = [
-        bool(e) and is_name_like_email(e, f, last)
-        for e, f, last in zip(email, out["first_name"], out["last_name"], strict=True)
-    ]
+    out["email_name_like"] = name_like_emails(email, out["first_name"], out["last_name"])
     out["phone_last7"] = out["phone"].str[-7:]
     for column in ("first_initial", "dob_year", "dob_month_day", "email_local", "phone_last7"):
         out[column] = out[column].where(out[column].notna() & (out[column] != ""), None)

@@ -127,7 +127,7 @@ def replace_matching(array: pa.Array, pattern: str, replacement: str) -> pa.Arra
 
 
 def extract_matching(array: pa.Array, pattern: str) -> pa.StringArray:
-    """The first group of ``pattern`` where ``array`` matches it, else null."""
+    """The first group of ``pattern`` (groups must be named) where ``array`` matches, else null."""
     found = matching(array, pattern)
     result = pa.nulls(len(array), pa.string())
     if not pc.any(found).as_py():

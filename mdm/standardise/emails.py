@@ -34,7 +34,9 @@ _EMAIL = re.compile(
     r"(?P<tld>[a-z]{2,24}))"
 )
 _WRAPPERS = "<>\"'()[],;:. \t"
-_LOCAL_NOISE = re.compile(r"[\d._-]+")
+#: Characters ignored when comparing an email local part with a name.
+LOCAL_NOISE = r"[\d._-]+"
+_LOCAL_NOISE = re.compile(LOCAL_NOISE)
 
 #: Local parts (digits and . _ - ignored) that stand for "no email".
 PLACEHOLDER_LOCAL_PARTS = frozenset(

@@ -11,7 +11,6 @@ NameParts(first='john', middle='a', last='smith', suffix=None)
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,113 +19,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from anyascii import anyascii
 from nameparser import HumanName
-from nameparser.config import Constants
 
+from mdm.standardise import _name_words as vocab
+from mdm.standardise import _names_arrow as arrow
 from mdm.standardise import _vectorised as vec
 from mdm.standardise._columns import take, to_text
-from mdm.standardise.text import MISSING_WORDS, normalise_words
-
-#: Cleaned values that are not a name ("n/a" cleans to "n a").
-PLACEHOLDER_NAMES = MISSING_WORDS | {
-    "unk",
-    "not given",
-    "not provided",
-    "no name",
-    "noname",
-    "xxx",
-    "test",
-}
-
-#: Leading words removed from names ("mr", "dr", "rt hon", ...).
-TITLES = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "master",
-        "dr",
-        "doctor",
-        "prof",
-        "professor",
-        "sir",
-        "dame",
-        "lady",
-        "lord",
-        "rev",
-        "revd",
-        "reverend",
-        "fr",
-        "rt",
-        "hon",
-        "capt",
-        "col",
-        "maj",
-        "sgt",
-        "cllr",
-    }
-)
-
-# Generational suffixes as written, and their standard form.
-_GENERATIONAL = {
-    "jr": "jr",
-    "jnr": "jr",
-    "junior": "jr",
-    "sr": "sr",
-    "snr": "sr",
-    "senior": "sr",
-    "ii": "ii",
-    "2nd": "ii",
-    "iii": "iii",
-    "3rd": "iii",
-    "iv": "iv",
-    "4th": "iv",
-}
-
-#: Trailing generational suffixes, recognised in any of these spellings.
-SUFFIXES = frozenset(_GENERATIONAL)
-
-#: Trailing post-nominal letters, removed and not kept.
-POSTNOMINALS = frozenset(
-    {"phd", "dphil", "md", "dds", "esq", "obe", "mbe", "cbe", "kbe", "qc", "kc", "cpa"}
-)
-
-_TRAILING = SUFFIXES | POSTNOMINALS
-
-# The same rules as regular expressions over cleaned names, for the Arrow kernel.
-_LEADING_TITLES_PATTERN = f"^(?:{vec.alternation(TITLES)} )+"
-_SUFFIX_PATTERN = f" (?P<suffix>{vec.alternation(SUFFIXES)})(?: {vec.alternation(_TRAILING)})*$"
-_TRAILING_PATTERN = f"(?: {vec.alternation(_TRAILING)})+$"
-
-# nameparser with our titles and suffixes instead of its 800 titles ("King",
-# "Bishop" and "Dean" are surnames and first names here), prefixes kept.
-_PARSER_CONSTANTS = Constants(
-    titles=TITLES,
-    first_name_titles=(),
-    suffix_not_acronyms=SUFFIXES,
-    suffix_acronyms=POSTNOMINALS,
-    suffix_acronyms_ambiguous=(),
-)
-
-# Words that make nameparser do more than "first [middle...] last".
-_SPECIAL_WORDS = frozenset(
-    word.lower()
-    for words in (
-        _PARSER_CONSTANTS.prefixes,
-        _PARSER_CONSTANTS.conjunctions,
-        _PARSER_CONSTANTS.bound_first_names,
-        _PARSER_CONSTANTS.non_first_name_prefixes,
-        _TRAILING,
-        TITLES,
-    )
-    for word in words
-)
-_NOT_PLAIN_CHARS = re.compile(r"[\"()\[\]{}<>]")
-_QUOTES = frozenset("'`")
-_PERIOD_BEFORE_LETTER = re.compile(r"\.(?=[^\W\d_])")
-_INITIAL = re.compile(r"[a-z]\.")
-_ROMAN_NUMERAL = re.compile(r"(?:x|ix|iv|v?i{0,3})\.?", re.IGNORECASE)  # nameparser's suffix test
+from mdm.standardise._name_words import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
+from mdm.standardise._name_words import POSTNOMINALS as POSTNOMINALS
+from mdm.standardise._name_words import SUFFIXES as SUFFIXES
+from mdm.standardise._name_words import TITLES as TITLES
+from mdm.standardise.text import normalise_words
 
 
 @dataclass(frozen=True)
@@ -159,7 +61,7 @@ def clean_name(value: object) -> str | None:
 
 def normalise_suffix(word: str | None) -> str | None:
     """Return the standard generational suffix for ``word`` ("Junior" -> "jr"), else None."""
-    return None if word is None else _GENERATIONAL.get(normalise_words(word))
+    return None if word is None else vocab.GENERATIONAL.get(normalise_words(word))
 
 
 def strip_titles_suffixes(name: object) -> tuple[str | None, str | None]:
@@ -175,8 +77,8 @@ def strip_titles_suffixes(name: object) -> tuple[str | None, str | None]:
     start, end, suffix = 0, len(words), None
     while start < end - 1 and words[start] in TITLES:
         start += 1
-    while end - 1 > start and words[end - 1] in _TRAILING:
-        suffix = _GENERATIONAL.get(words[end - 1], suffix)
+    while end - 1 > start and words[end - 1] in vocab.TRAILING:
+        suffix = vocab.GENERATIONAL.get(words[end - 1], suffix)
         end -= 1
     remaining = " ".join(words[start:end])
     return (None if remaining in PLACEHOLDER_NAMES else remaining), suffix
@@ -196,7 +98,7 @@ def split_full_name(value: object) -> NameParts:
 
 def _split_raw(text: str) -> tuple[str, str, str, str | None]:
     """Split a full name into uncleaned first, middle and last names and a clean suffix."""
-    text = _PERIOD_BEFORE_LETTER.sub(". ", text if text.isascii() else anyascii(text))
+    text = vocab.PERIOD_BEFORE_LETTER.sub(". ", text if text.isascii() else anyascii(text))
     found = _split_comma(text) if "," in text else _split_plain(text, text.split())
     return found or _split_nameparser(text)
 
@@ -209,7 +111,7 @@ def _name_parts(first: str, middle: str, last: str, suffix: str | None) -> NameP
 
 
 def _split_nameparser(text: str) -> tuple[str, str, str, str | None]:
-    parsed = HumanName(text, constants=_PARSER_CONSTANTS)
+    parsed = HumanName(text, constants=vocab.PARSER_CONSTANTS)
     suffix = _first_suffix(normalise_words(parsed.suffix).split())
     return parsed.first, parsed.middle, parsed.last, suffix
 
@@ -230,7 +132,7 @@ def _split_plain(text: str, words: list[str]) -> tuple[str, str, str, str | None
     """Split a name as nameparser would when it is simply "[titles] first [middle] last
     [suffixes]"; None when nameparser has more to do (particles such as "van der",
     nicknames, roman numerals)."""
-    if "," in text or _NOT_PLAIN_CHARS.search(text):
+    if "," in text or vocab.NOT_PLAIN_CHARS.search(text):
         return None
     keys = [word.lower().replace(".", "") for word in words]
     start, end = _core_bounds(keys)
@@ -251,10 +153,10 @@ def _split_comma(text: str) -> tuple[str, str, str, str | None] | None:
     """
     left, _, right = text.partition(",")
     surname, given = left.split(), right.split()
-    if "," in right or not surname or not given or _NOT_PLAIN_CHARS.search(text):
+    if "," in right or not surname or not given or vocab.NOT_PLAIN_CHARS.search(text):
         return None
     keys = [word.lower().replace(".", "") for word in given]
-    if all(key in _TRAILING for key in keys):
+    if all(key in vocab.TRAILING for key in keys):
         found = _split_plain(left, surname)
         return found and (*found[:3], found[3] or _first_suffix(keys))
     start, end = _core_bounds(keys)
@@ -269,7 +171,7 @@ def _core_bounds(keys: list[str]) -> tuple[int, int]:
     start, end = 0, len(keys)
     while start < end and keys[start] in TITLES:
         start += 1
-    while end > start and keys[end - 1] in _TRAILING:
+    while end > start and keys[end - 1] in vocab.TRAILING:
         end -= 1
     return start, end
 
@@ -278,18 +180,18 @@ def _core_bounds(keys: list[str]) -> tuple[int, int]:
 def _is_plain_word(word: str) -> bool:
     """True for a word nameparser takes as an ordinary name or initial."""
     key = word.lower()
-    if "." in key and not _INITIAL.fullmatch(key):  # nameparser's abbreviation rules
+    if "." in key and not vocab.INITIAL.fullmatch(key):  # nameparser's abbreviation rules
         return False
-    if key[:1] in _QUOTES or key[-1:] in _QUOTES:  # nicknames: 'Jack'
+    if key[:1] in vocab.QUOTES or key[-1:] in vocab.QUOTES:  # nicknames: 'Jack'
         return False
-    if _ROMAN_NUMERAL.fullmatch(key) or key.strip(".") in _SPECIAL_WORDS:
+    if vocab.ROMAN_NUMERAL.fullmatch(key) or key.strip(".") in vocab.SPECIAL_WORDS:
         return False
-    return not ("-" in key and key.split("-", 1)[0] + "-" in _SPECIAL_WORDS)
+    return not ("-" in key and key.split("-", 1)[0] + "-" in vocab.SPECIAL_WORDS)
 
 
 def _first_suffix(words: list[str]) -> str | None:
     """The first generational suffix among ``words``, standardised."""
-    return next((_GENERATIONAL[w] for w in words if w in _GENERATIONAL), None)
+    return next((vocab.GENERATIONAL[w] for w in words if w in vocab.GENERATIONAL), None)
 
 
 def standardise_name_column(series: pd.Series) -> pd.Series:
@@ -324,17 +226,15 @@ def standardise_full_name_column(series: pd.Series) -> tuple[pd.Series, pd.Serie
 def split_full_name_column(series: pd.Series) -> pd.DataFrame:
     """Split a full-name column into first_name, middle_name, last_name and name_suffix."""
     unique = vec.unique_texts(series)
-    texts = unique.texts()
     if unique.array is None:
-        parts = [split_full_name(text) for text in texts]
+        parts = [split_full_name(text) for text in unique.texts()]
         columns = [[p.first for p in parts], [p.middle for p in parts], [p.last for p in parts]]
         suffixes = [p.suffix for p in parts]
     else:
-        named = pc.is_valid(_clean_array(unique.array)).to_pylist()
-        raw = [_split_raw(t) if t and ok else _NO_PARTS for t, ok in zip(texts, named, strict=True)]
-        first, _ = _strip_array(pa.array([r[0] for r in raw], type=pa.string()))
-        middle = _clean_array(pa.array([r[1] for r in raw], type=pa.string()))
-        last, last_suffix = _strip_array(pa.array([r[2] for r in raw], type=pa.string()))
+        raw = _split_raw_many(unique.array)
+        first, _ = arrow.strip_names(pa.array([r[0] for r in raw], type=pa.string()))
+        middle = arrow.clean_names(pa.array([r[1] for r in raw], type=pa.string()))
+        last, last_suffix = arrow.strip_names(pa.array([r[2] for r in raw], type=pa.string()))
         columns = [first.to_pylist(), middle.to_pylist(), last.to_pylist()]
         suffixes = [r[3] or s for r, s in zip(raw, last_suffix.to_pylist(), strict=True)]
     names = ("first_name", "middle_name", "last_name", "name_suffix")
@@ -347,7 +247,24 @@ def split_full_name_column(series: pd.Series) -> pd.DataFrame:
     )
 
 
-_NO_PARTS: tuple[str, str, str, None] = ("", "", "", None)
+# First, middle and last as written, and the standard suffix.
+_RawParts = tuple[str | None, str | None, str | None, str | None]
+_NO_PARTS: _RawParts = ("", "", "", None)
+
+
+def _split_raw_many(texts: pa.StringArray) -> list[_RawParts]:
+    """:func:`_split_raw` of each text that is a name: plain ones in Arrow, others in Python."""
+    named = np.asarray(pc.is_valid(arrow.clean_names(texts)).to_numpy(zero_copy_only=False))
+    plain = arrow.split_plain(texts)
+    raw: list[_RawParts] = []
+    for at, text in enumerate(texts.to_pylist()):
+        if not named[at] or text is None:
+            raw.append(_NO_PARTS)
+        elif plain.decided[at]:
+            raw.append((plain.first[at], plain.middle[at], plain.last[at], plain.suffix[at]))
+        else:
+            raw.append(_split_raw(text))
+    return raw
 
 
 def _strip_many(unique: vec.UniqueTexts) -> tuple[np.ndarray, np.ndarray]:
@@ -356,18 +273,5 @@ def _strip_many(unique: vec.UniqueTexts) -> tuple[np.ndarray, np.ndarray]:
         results = [strip_titles_suffixes(text) for text in unique.texts()]
         names = np.array([name for name, _ in results], dtype=object)
         return names, np.array([suffix for _, suffix in results], dtype=object)
-    names, suffixes = _strip_array(unique.array)
+    names, suffixes = arrow.strip_names(unique.array)
     return vec.to_objects(names), vec.to_objects(suffixes)
-
-
-def _clean_array(texts: pa.StringArray) -> pa.StringArray:
-    """Arrow twin of :func:`clean_name`."""
-    return vec.null_if_in(vec.normalise_words(texts), PLACEHOLDER_NAMES)
-
-
-def _strip_array(texts: pa.StringArray) -> tuple[pa.StringArray, pa.StringArray]:
-    """Arrow twin of :func:`strip_titles_suffixes`: the names and the suffixes."""
-    words = vec.replace_matching(_clean_array(texts), _LEADING_TITLES_PATTERN, "")
-    suffix = vec.extract_matching(words, _SUFFIX_PATTERN)
-    names = vec.replace_matching(words, _TRAILING_PATTERN, "")
-    return vec.null_if_in(names, PLACEHOLDER_NAMES), vec.map_values(suffix, _GENERATIONAL)

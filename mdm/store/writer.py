@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -86,6 +87,7 @@ def write_run(
     rules: RulesBundle,
     summaries: list[SourceSummary],
     placeholders: dict[str, int],
+    seconds: dict[str, float] | None = None,
 ) -> int:
     """Write records, clusters, golden records, lineage and review tasks atomically.
 
@@ -120,10 +122,15 @@ def write_run(
                     output.model.to_json(),
                 ],
             )
+        timer = _Timer(seconds)
         _write_records(con, run_id, now)
+        timer.lap("write.records")
         _write_clusters(con, golden_of, run_id, now)
+        timer.lap("write.xref")
         _write_golden(con, rules, now)
+        timer.lap("write.golden")
         _write_review(con, output, run_id, now)
+        timer.lap("write.pairs")
         report = {
             "sources": [asdict(s) for s in summaries],
             "placeholders": placeholders,
@@ -139,6 +146,7 @@ def write_run(
             [_now(), json.dumps(report), run_id],
         )
         con.execute("COMMIT")
+        timer.lap("write.commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -146,6 +154,20 @@ def write_run(
         con.execute("USE memory")
         con.unregister("run_golden")
     return run_id
+
+
+class _Timer:
+    """Records how long each step took into ``seconds`` (when given)."""
+
+    def __init__(self, seconds: dict[str, float] | None) -> None:
+        self.seconds = seconds
+        self.clock = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.seconds is not None:
+            self.seconds[name] = round(now - self.clock, 2)
+        self.clock = now
 
 
 def _next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:

@@ -64,7 +64,13 @@ REALISTIC = st.sampled_from(
         "\u2003John\u00a0Smith\u3000",
     ]
 )
-VALUES = st.lists(st.one_of(st.none(), REALISTIC, st.text()), max_size=25)
+NAME_WORDS = st.sampled_from(
+    ["John", "MARY", "José", "Anne-Marie", "O'Brien", "'Jack'", "J.", "j.r.", "A", "X", "vi"]
+    + ["Mr", "dr.", "Sir", "Jr.", "III", "2nd", "PhD", "van", "der", "al-Rashid", "and", "St.John"]
+    + ["李", "Łukasz", "Smith,", "(Bob)", "n/a", "-", "Ph.D.", "Junior", "iv", "Mc", "d'Arcy"]
+)
+NAMES = st.lists(NAME_WORDS, min_size=1, max_size=6).map(" ".join)
+VALUES = st.lists(st.one_of(st.none(), REALISTIC, st.text(), NAMES), max_size=25)
 
 # Each example builds two columns and runs the Arrow kernels: fewer, larger examples.
 columns = settings(max_examples=40, deadline=None)

@@ -1,0 +1,33 @@
+"""Derived features agree with the scalar functions they vectorise."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mdm.linkage.features import name_like_emails
+from mdm.standardise.emails import is_name_like_email
+from mdm.standardise.names import clean_name
+
+names = st.sampled_from(["james", "lewis", "ann marie", "j", "o", None, "li", "smith"])
+locals_ = st.sampled_from(
+    ["james.lewis", "jlewis", "lewis.j", "james1980", "bluefox77", "annmarie", "lewisjames",
+     "smith+tag", "l.james", "", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(locals_, names, names, st.booleans()), min_size=1, max_size=20))
+def test_vectorised_name_like_matches_scalar(rows) -> None:
+    emails = [f"{local}@mail.com" if present and local else None for local, _, _, present in rows]
+    first = [clean_name(f) if f else None for _, f, _, _ in rows]
+    last = [clean_name(s) if s else None for _, _, s, _ in rows]
+    vector = name_like_emails(
+        pd.Series(emails, dtype=object),
+        pd.Series(first, dtype=object),
+        pd.Series(last, dtype=object),
+    )
+    triples = zip(emails, first, last, strict=True)
+    scalar = [bool(e) and is_name_like_email(e, f, s) for e, f, s in triples]
+    assert vector.tolist() == scalar
