@@ -25,32 +25,41 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _keys(rule: AttributeRule, rules: SurvivorshipRules) -> tuple[str, list[str]]:
-    """(record key, value key): lists compared largest-first to pick the surviving value.
+def _keys(rule: AttributeRule, rules: SurvivorshipRules) -> tuple[str, str]:
+    """(record key, value key): integers, largest wins, packing the strategy's order.
 
     The record key picks which record of a value group supplies it; the value key
-    ranks the value groups of one golden record. Both end in the record's recency
-    and then its (source, record_id) rank, so ties never depend on input order.
+    ranks the value groups of one golden record. ``_recency`` is unique per record
+    (it ends in the (source, record_id) order), so ties never depend on input order.
     """
-    priority = f"-({_priority_sql(rule.sources or rules.source_priority)})"
+    sources = rule.sources or rules.source_priority
+    rank = f"({len(sources)} - {_priority_sql(sources)})::BIGINT"
     if rule.strategy == "most_recent":
-        record = ["_recency", priority, "-_key_rank"]
+        record = "_recency::BIGINT"
     else:
-        record = [priority, "_recency", "-_key_rank"]
+        record = f"(({rank} << 40) + _recency)"
     value = {
-        "most_recent": [],
-        "most_frequent": ["_frequency"],
-        "source_priority": [],
-        "most_complete": ["_length", "_frequency"],
+        "most_recent": "_best::HUGEINT",
+        "most_frequent": "((_frequency::HUGEINT << 64) + _best)",
+        "source_priority": "_best::HUGEINT",
+        "most_complete": "((_length::HUGEINT << 96) + (_frequency::HUGEINT << 64) + _best)",
     }[rule.strategy]
-    return "[" + ", ".join(record) + "]", value
+    return record, value
+
+
+#: ``_recency`` of a record: unique, larger is more recent (its ``updated_at``, then the
+#: run that loaded it), ties broken in (source, record_id) order.
+RECENCY_SQL = (
+    "count(*) OVER () + 1 - row_number() OVER (ORDER BY coalesce(updated_at, '') DESC, "
+    "run_id DESC, source, record_id)"
+)
 
 
 def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[list[str], str]]:
     """(attributes, SQL) pairs; each SQL returns golden_id, source, record_id, rule, values.
 
-    ``table`` holds records with ``golden_id``, ``_recency`` (larger is more recent) and
-    ``_key_rank`` (rank of (source, record_id)). An attribute group survives whole
+    ``table`` holds records with ``golden_id`` and ``_recency`` (unique; larger is more
+    recent, ties in (source, record_id) order). An attribute group survives whole
     from one record. Aggregates only: no sorting of the records.
     """
     queries = []
@@ -66,11 +75,8 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
             else "concat_ws('|', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
         )
         present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
-        record_key, value_key = _keys(rule, rules)
+        record_key, outer = _keys(rule, rules)
         picked = ", ".join(f"'{c}': {c}" for c in columns)
-        outer = (
-            "list_concat([" + ", ".join(value_key) + "]::BIGINT[], _best)" if value_key else "_best"
-        )
         unpack = ", ".join(f"_pick.{c} AS {c}" for c in columns)
         sql = (
             f"SELECT golden_id, _pick.source AS source, _pick.record_id AS record_id, "

@@ -195,6 +195,7 @@ def reconcile(
 
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false").fetchall()
         attach_store(con, db)
         existing = load_records(con, exclude_sources=[s.name for s in summaries])
         work = pd.concat([existing, new], ignore_index=True) if len(existing) else new

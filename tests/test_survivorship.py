@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.golden import survivorship_queries
+from mdm.golden import RECENCY_SQL, survivorship_queries
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 
@@ -33,11 +33,7 @@ def _survive(rules: SurvivorshipRules, rows=RECORDS) -> dict[str, tuple]:
     frame["golden_id"] = "G1"
     con = duckdb.connect()
     con.register("frame", frame)
-    con.execute(
-        "CREATE TABLE work AS SELECT *, row_number() OVER (ORDER BY coalesce(updated_at, ''), "
-        "run_id, source, record_id) AS _recency, row_number() OVER (ORDER BY source, record_id) "
-        "AS _key_rank FROM frame"
-    )
+    con.execute(f"CREATE TABLE work AS SELECT *, {RECENCY_SQL} AS _recency FROM frame")
     result = {}
     for columns, sql in survivorship_queries(rules, "work"):
         rows = con.execute(sql).df()

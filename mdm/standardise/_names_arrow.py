@@ -44,10 +44,10 @@ class PlainSplit:
     """Raw parts of the names ``split_plain`` could read; ``decided`` marks them."""
 
     decided: np.ndarray
-    first: list[str | None]
-    middle: list[str | None]
-    last: list[str | None]
-    suffix: list[str | None]
+    first: pa.StringArray
+    middle: pa.StringArray
+    last: pa.StringArray
+    suffix: pa.StringArray
 
 
 def split_plain(texts: pa.StringArray) -> PlainSplit:
@@ -60,53 +60,90 @@ def split_plain(texts: pa.StringArray) -> PlainSplit:
     lists = pc.ascii_split_whitespace(
         pc.ascii_trim(pc.if_else(eligible, text, pa.scalar(None, pa.string())), " ")
     )
-    lengths = np.nan_to_num(pc.list_value_length(lists).to_numpy(zero_copy_only=False)).astype(
-        np.int64
-    )
-    words = lists.flatten()
-    row = np.repeat(np.arange(len(texts)), lengths)
-    position = np.arange(len(words)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    start, end, plain = _core_bounds(words, row, position, lengths)
-
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
+    words = Words.of(lists.flatten(), lengths)
+    start, end = _core_bounds(words)
     core = end - start
-    bad = np.bincount(
-        row[~plain & (position >= start[row]) & (position < end[row])], minlength=len(texts)
-    )
+    in_core = (words.position >= start[words.row]) & (words.position < end[words.row])
+    bad = np.bincount(words.row[~words.plain & in_core], minlength=len(texts))
     decided = (core > 0) & ~((core == 1) & ((start > 0) | (end < lengths))) & (bad == 0)
     decided &= np.asarray(eligible.to_numpy(zero_copy_only=False), dtype=bool)
 
-    offsets = np.cumsum(lengths) - lengths
-    flat = words.to_numpy(zero_copy_only=False)
-    first = [flat[o + s] if ok else None for o, s, ok in zip(offsets, start, decided, strict=True)]
-    last = [
-        (flat[o + e - 1] if e - s > 1 else "") if ok else None
-        for o, s, e, ok in zip(offsets, start, end, decided, strict=True)
-    ]
+    last = pc.if_else(pa.array(core > 1), _pick(words.text, words.offsets + end - 1, decided), "")
     return PlainSplit(
         decided,
-        first,
-        _middles(words, row, position, start, end, decided),
-        last,
-        _suffixes(words, row, position, end, decided),
+        _pick(words.text, words.offsets + start, decided),
+        _middles(words, start, end, decided),
+        pc.if_else(pa.array(decided), last, pa.scalar(None, pa.string())),
+        _suffixes(words, end, decided),
     )
 
 
-def _core_bounds(
-    words: pa.StringArray, row: np.ndarray, position: np.ndarray, lengths: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row, where the name starts and ends between titles and suffixes; per word, if plain."""
-    lower = pc.ascii_lower(words)
-    key = pc.replace_substring(lower, ".", "")
-    title = _is_in(key, vocab.TITLES)
-    trailing = _is_in(key, vocab.TRAILING)
+@dataclass(frozen=True)
+class Words:
+    """The words of many names, flattened, with what each word is.
 
-    start = lengths.copy()
-    np.minimum.at(start, row[~title], position[~title])
-    end = np.zeros_like(lengths)
-    name_word = ~trailing & (position >= start[row])
-    np.maximum.at(end, row[name_word], position[name_word] + 1)
-    end = np.maximum(end, start)
-    return start, end, _plain_words(lower)
+    Words are classified once per distinct word: names repeat their words a lot.
+    """
+
+    text: pa.StringArray
+    row: np.ndarray
+    position: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    title: np.ndarray
+    trailing: np.ndarray
+    plain: np.ndarray
+    generational: pa.StringArray
+
+    @classmethod
+    def of(cls, words: pa.StringArray, lengths: np.ndarray) -> Words:
+        offsets = np.cumsum(lengths) - lengths
+        encoded = pc.dictionary_encode(words)
+        codes = encoded.indices.to_numpy()
+        distinct = pc.ascii_lower(encoded.dictionary)
+        key = pc.replace_substring(distinct, ".", "")
+        return cls(
+            text=words,
+            row=np.repeat(np.arange(len(lengths)), lengths),
+            position=np.arange(len(words)) - np.repeat(offsets, lengths),
+            offsets=offsets,
+            lengths=lengths,
+            title=_is_in(key, vocab.TITLES)[codes],
+            trailing=_is_in(key, vocab.TRAILING)[codes],
+            plain=_plain_words(distinct)[codes],
+            generational=pc.take(vec.map_values(key, vocab.GENERATIONAL), pa.array(codes)),
+        )
+
+    def first_per_row(self, values: np.ndarray, missing: int) -> np.ndarray:
+        """The smallest of ``values`` in each row's words, ``missing`` for rows without words."""
+        return self._reduce(np.minimum, values, missing)
+
+    def last_per_row(self, values: np.ndarray, missing: int) -> np.ndarray:
+        """The largest of ``values`` in each row's words, ``missing`` for rows without words."""
+        return self._reduce(np.maximum, values, missing)
+
+    def _reduce(self, ufunc: np.ufunc, values: np.ndarray, missing: int) -> np.ndarray:
+        result = np.full(len(self.lengths), missing, dtype=np.int64)
+        rows = self.lengths > 0
+        if rows.any():
+            result[rows] = ufunc.reduceat(values, self.offsets[rows])
+        return result
+
+
+def _pick(words: pa.StringArray, at: np.ndarray, rows: np.ndarray) -> pa.StringArray:
+    """``words[at]`` for the ``rows``, null elsewhere."""
+    return pc.take(words, pa.array(np.where(rows, at, 0), mask=~rows))
+
+
+def _core_bounds(words: Words) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, where the name words start and end, between titles and suffixes."""
+    never = np.iinfo(np.int64).max
+    start = words.first_per_row(np.where(words.title, never, words.position), never)
+    start = np.minimum(start, words.lengths)
+    name_word = ~words.trailing & (words.position >= start[words.row])
+    end = words.last_per_row(np.where(name_word, words.position + 1, 0), 0)
+    return start, np.maximum(end, start)
 
 
 def _plain_words(lower: pa.StringArray) -> np.ndarray:
@@ -125,40 +162,24 @@ def _plain_words(lower: pa.StringArray) -> np.ndarray:
 
 
 def _middles(
-    words: pa.StringArray,
-    row: np.ndarray,
-    position: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    decided: np.ndarray,
-) -> list[str | None]:
+    words: Words, start: np.ndarray, end: np.ndarray, decided: np.ndarray
+) -> pa.StringArray:
     """The words strictly between the first and last name words, joined by spaces."""
-    middle = (position > start[row]) & (position < end[row] - 1)
-    counts = np.bincount(row[middle], minlength=len(start))
+    middle = (words.position > start[words.row]) & (words.position < end[words.row] - 1)
+    counts = np.bincount(words.row[middle], minlength=len(start))
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, words.filter(pa.array(middle))), " ")
-    return [m if ok else None for m, ok in zip(joined.to_pylist(), decided, strict=True)]
+    kept = words.text.filter(pa.array(middle))
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, kept), " ")
+    return pc.if_else(pa.array(decided), joined, pa.scalar(None, pa.string()))
 
 
-def _suffixes(
-    words: pa.StringArray,
-    row: np.ndarray,
-    position: np.ndarray,
-    end: np.ndarray,
-    decided: np.ndarray,
-) -> list[str | None]:
+def _suffixes(words: Words, end: np.ndarray, decided: np.ndarray) -> pa.StringArray:
     """The first generational suffix after the name words, standardised."""
-    key = pc.replace_substring(pc.ascii_lower(words), ".", "")
-    generational = vec.map_values(key, vocab.GENERATIONAL)
-    found = np.asarray(pc.is_valid(generational).to_numpy(zero_copy_only=False), dtype=bool)
-    found &= position >= end[row]
-    first_found = np.full(len(end), len(words), dtype=np.int64)
-    np.minimum.at(first_found, row[found], np.flatnonzero(found))
-    values = generational.to_pylist()
-    return [
-        values[at] if ok and at < len(values) else None
-        for at, ok in zip(first_found, decided, strict=True)
-    ]
+    found = np.asarray(pc.is_valid(words.generational).to_numpy(zero_copy_only=False))
+    found &= words.position >= end[words.row]
+    never = len(words.text)
+    at = words.first_per_row(np.where(found, np.arange(never), never), never)
+    return _pick(words.generational, at, decided & (at < never))
 
 
 def _is_in(array: pa.Array, values: frozenset[str]) -> np.ndarray:

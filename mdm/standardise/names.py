@@ -231,40 +231,41 @@ def split_full_name_column(series: pd.Series) -> pd.DataFrame:
         columns = [[p.first for p in parts], [p.middle for p in parts], [p.last for p in parts]]
         suffixes = [p.suffix for p in parts]
     else:
-        raw = _split_raw_many(unique.array)
-        first, _ = arrow.strip_names(pa.array([r[0] for r in raw], type=pa.string()))
-        middle = arrow.clean_names(pa.array([r[1] for r in raw], type=pa.string()))
-        last, last_suffix = arrow.strip_names(pa.array([r[2] for r in raw], type=pa.string()))
-        columns = [first.to_pylist(), middle.to_pylist(), last.to_pylist()]
-        suffixes = [r[3] or s for r, s in zip(raw, last_suffix.to_pylist(), strict=True)]
+        first, middle, last, suffix = _split_raw_many(unique.array)
+        first, _ = arrow.strip_names(first)
+        last, last_suffix = arrow.strip_names(last)
+        columns = [first, arrow.clean_names(middle), last]
+        suffixes = pc.coalesce(suffix, last_suffix)
     names = ("first_name", "middle_name", "last_name", "name_suffix")
     return pd.DataFrame(
         {
             name: take(unique.codes, values, series.index)
-            for name, values in zip(names, [*columns, suffixes], strict=True)
+            for name, values in zip(
+                names, [*map(_as_values, columns), _as_values(suffixes)], strict=True
+            )
         },
         index=series.index,
     )
 
 
-# First, middle and last as written, and the standard suffix.
-_RawParts = tuple[str | None, str | None, str | None, str | None]
-_NO_PARTS: _RawParts = ("", "", "", None)
-
-
-def _split_raw_many(texts: pa.StringArray) -> list[_RawParts]:
-    """:func:`_split_raw` of each text that is a name: plain ones in Arrow, others in Python."""
-    named = np.asarray(pc.is_valid(arrow.clean_names(texts)).to_numpy(zero_copy_only=False))
+def _split_raw_many(texts: pa.StringArray) -> list[pa.StringArray]:
+    """:func:`_split_raw` of each text that is a name (else nulls): first, middle and last
+    as written and the standard suffix. Plain names are split in Arrow, others in Python."""
     plain = arrow.split_plain(texts)
-    raw: list[_RawParts] = []
-    for at, text in enumerate(texts.to_pylist()):
-        if not named[at] or text is None:
-            raw.append(_NO_PARTS)
-        elif plain.decided[at]:
-            raw.append((plain.first[at], plain.middle[at], plain.last[at], plain.suffix[at]))
-        else:
-            raw.append(_split_raw(text))
-    return raw
+    named = np.asarray(pc.is_valid(arrow.clean_names(texts)).to_numpy(zero_copy_only=False))
+    in_python = named & ~plain.decided
+    raw = [_split_raw(text) for text in pc.filter(texts, pa.array(in_python)).to_pylist()]
+    parts = []
+    for at, decided in enumerate((plain.first, plain.middle, plain.last, plain.suffix)):
+        part = pc.replace_with_mask(
+            decided, pa.array(in_python), pa.array([r[at] for r in raw], pa.string())
+        )
+        parts.append(pc.if_else(pa.array(named), part, pa.scalar(None, pa.string())))
+    return parts
+
+
+def _as_values(values: pa.Array | list[str | None]) -> list[str | None] | np.ndarray:
+    return vec.to_objects(values) if isinstance(values, pa.Array) else values
 
 
 def _strip_many(unique: vec.UniqueTexts) -> tuple[np.ndarray, np.ndarray]:

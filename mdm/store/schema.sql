@@ -81,14 +81,14 @@ CREATE TABLE IF NOT EXISTS golden (
 );
 
 -- Which source record supplied each golden value, and by which rule.
+-- One row per (golden_id, attribute), by construction; no index, so bulk writes stay fast.
 CREATE TABLE IF NOT EXISTS lineage (
     golden_id VARCHAR NOT NULL,
     attribute VARCHAR NOT NULL,
     value VARCHAR,
     source VARCHAR NOT NULL,
     record_id VARCHAR NOT NULL,
-    rule VARCHAR NOT NULL,
-    PRIMARY KEY (golden_id, attribute)
+    rule VARCHAR NOT NULL
 );
 
 -- Cross-reference: every source record to its golden record.

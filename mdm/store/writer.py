@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mdm.golden import assign_golden_ids, survivors_of_retired, survivorship_queries
+from mdm.golden import RECENCY_SQL, assign_golden_ids, survivors_of_retired, survivorship_queries
 from mdm.linkage.model import TrainedModel
 from mdm.schema import ATTRIBUTES
 from mdm.store import RECORD_COLUMNS, one
@@ -244,11 +244,11 @@ def _write_clusters(
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
+    # _recency: larger is more recent; unique, so ties end in (source, record_id) order.
+    attributes = ", ".join(f"r.{a}" for a in ATTRIBUTES)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE golden_work AS SELECT r.*, x.golden_id, "
-        "row_number() OVER (ORDER BY coalesce(r.updated_at, ''), r.run_id, r.source, "
-        "r.record_id) AS _recency, "
-        "row_number() OVER (ORDER BY r.source, r.record_id) AS _key_rank "
+        f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT r.source, r.record_id, {attributes}, "
+        f"r.extra, x.golden_id, {RECENCY_SQL} AS _recency "
         "FROM records r JOIN xref x USING (source, record_id)"
     )
     con.execute("DELETE FROM lineage")
@@ -267,13 +267,18 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
         "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
         "arg_max(extra, _recency) AS extra FROM golden_work GROUP BY golden_id"
     )
-    attributes = ", ".join(ATTRIBUTES)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE golden_created AS SELECT golden_id, created_at FROM golden "
+        "WHERE status = 'active'"
+    )
+    con.execute("DELETE FROM golden WHERE status = 'active'")
     values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
     con.execute(
-        f"INSERT OR REPLACE INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
-        f"record_count, {attributes}, extra) "
+        f"INSERT INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
+        f"record_count, {', '.join(ATTRIBUTES)}, extra) "
         f"SELECT golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, m.n, {values}, "
-        f"m.extra FROM golden_members m LEFT JOIN golden g USING (golden_id) {' '.join(joins)}",
+        f"m.extra FROM golden_members m LEFT JOIN golden_created g USING (golden_id) "
+        f"{' '.join(joins)}",
         [now, now],
     )
 
