@@ -247,9 +247,10 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
     # _recency: larger is more recent; unique, so ties end in (source, record_id) order.
     attributes = ", ".join(f"r.{a}" for a in ATTRIBUTES)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT r.source, r.record_id, {attributes}, "
+        f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT source, record_id, {attributes}, "
         f"r.extra, x.golden_id, {RECENCY_SQL} AS _recency "
-        "FROM records r JOIN xref x USING (source, record_id)"
+        "FROM records r JOIN (SELECT source, record_id, golden_id FROM xref) x "
+        "USING (source, record_id)"
     )
     con.execute("DELETE FROM lineage")
     joins, selected = [], {}
