@@ -158,7 +158,9 @@ def _plain_words(lower: pa.StringArray) -> np.ndarray:
     before_hyphen = vec.extract_matching(lower, "^(?P<prefix>[^-]*)-")
     hyphen_prefix = _is_in(pc.binary_join_element_wise(before_hyphen, "-", ""), vocab.SPECIAL_WORDS)
     not_plain = pc.or_(pc.or_(period, quoted), pc.or_(roman, special))
-    return ~(np.asarray(not_plain.to_numpy(zero_copy_only=False), dtype=bool) | hyphen_prefix)
+    not_plain_words = np.asarray(not_plain.to_numpy(zero_copy_only=False), dtype=bool)
+    plain: np.ndarray = ~(not_plain_words | hyphen_prefix)
+    return plain
 
 
 def _middles(

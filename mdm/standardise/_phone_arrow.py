@@ -43,8 +43,7 @@ def classify_phones(
     ascii_only = _numpy(pc.fill_null(pc.string_is_ascii(texts), False))
     plain = ascii_only & _numpy(vec.matching(compact, r"^\+?[0-9]+$"))
     digits = pc.utf8_ltrim(compact, "+")
-    length = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
-    length = np.where(plain, np.nan_to_num(length.astype(float)), 0).astype(int)
+    length = np.where(plain, pc.fill_null(pc.utf8_length(digits), 0).to_numpy(), 0)
 
     statuses = np.full(len(texts), UNDECIDED, dtype=np.int8)
     values = np.full(len(texts), None, dtype=object)

@@ -7,7 +7,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from mdm.errors import InputError
 from mdm.schema import ATTRIBUTES, NAME_ATTRIBUTES
 from mdm.standardise.dates import (
     DateOrder,
@@ -105,9 +108,14 @@ def standardise_frame(
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name in frame.columns:
-        return frame[name]
-    return pd.Series(np.full(len(frame), None, dtype=object), index=frame.index, dtype=object)
+    if name not in frame.columns:
+        return pd.Series(np.full(len(frame), None, dtype=object), index=frame.index, dtype=object)
+    column = frame[name]
+    if isinstance(column, pd.DataFrame):
+        raise InputError(
+            f"column {name!r} appears {column.shape[1]} times; map exactly one source column to it"
+        )
+    return column
 
 
 def _date_order(
@@ -139,13 +147,16 @@ def _standardise_names(raw: dict[str, pd.Series]) -> dict[str, pd.Series]:
     if len(split_at):
         parts = split_full_name_column(raw["full_name"].iloc[split_at])
         first[split_at] = parts["first_name"].to_numpy(dtype=object)
-        middle[split_at] = parts["middle_name"].to_numpy(dtype=object)
         last[split_at] = parts["last_name"].to_numpy(dtype=object)
+        given_middle = middle[split_at]
+        middle[split_at] = np.where(
+            pd.isna(given_middle), parts["middle_name"].to_numpy(dtype=object), given_middle
+        )
         suffixes["full_name"][split_at] = parts["name_suffix"].to_numpy(dtype=object)
 
     compose_at = np.flatnonzero(pd.isna(full) & (pd.notna(first) | pd.notna(last)))
-    for at in compose_at:
-        full[at] = " ".join(part for part in (first[at], middle[at], last[at]) if part)
+    if len(compose_at):
+        full[compose_at] = _join_names(first[compose_at], middle[compose_at], last[compose_at])
 
     suffix = np.full(len(index), None, dtype=object)
     for name in ("full_name", "middle_name", "first_name", "last_name"):
@@ -153,3 +164,10 @@ def _standardise_names(raw: dict[str, pd.Series]) -> dict[str, pd.Series]:
         suffix[present] = suffixes[name][present]
     names[SUFFIX_COLUMN] = suffix
     return {name: pd.Series(values, index=index, dtype=object) for name, values in names.items()}
+
+
+def _join_names(*parts: np.ndarray) -> np.ndarray:
+    """Name parts joined row by row with single spaces, missing parts skipped."""
+    arrays = [pa.array(part, type=pa.string(), from_pandas=True) for part in parts]
+    joined = pc.binary_join_element_wise(*arrays, " ", null_handling="skip")
+    return np.array(joined.to_pylist(), dtype=object)

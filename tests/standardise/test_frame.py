@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mdm.errors import InputError
 from mdm.schema import ATTRIBUTES
 from mdm.standardise import (
     DateOrderEvidence,
@@ -143,3 +144,15 @@ def test_bad_options_are_refused() -> None:
         StandardiseOptions(date_order="ymd")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown phone region"):
         standardise_frame(_frame(phone=["1"]), StandardiseOptions(default_region="Britain"))
+
+
+def test_split_keeps_a_given_middle_name() -> None:
+    frame = _frame(middle_name=["Ann", None], full_name=["John Paul Smith", "John Paul Smith"])
+    out, _ = standardise_frame(frame)
+    assert out["middle_name"].tolist() == ["ann", "paul"]
+
+
+def test_repeated_column_is_an_input_error() -> None:
+    frame = pd.DataFrame([["a@b.com", "c@d.com"]], columns=["email", "email"])
+    with pytest.raises(InputError, match="'email' appears 2 times"):
+        standardise_frame(frame)
