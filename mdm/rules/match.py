@@ -197,7 +197,7 @@ class Training(_Strict):
     em_blocking: list[BlockingRule] = Field(min_length=1)
     prior_rules: list[BlockingRule] = Field(min_length=1)
     prior_recall: Annotated[float, Field(gt=0, le=1)] = 0.7
-    max_training_records: Annotated[int, Field(ge=1000)] = 300_000
+    max_training_records: Annotated[int, Field(ge=1000)] = 150_000
     seed: int = 42
 
 

@@ -23,7 +23,7 @@ def test_default_rules_load() -> None:
 
 def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
     changed = tmp_path / "r.match.yaml"
-    changed.write_text(DEFAULT.replace("u_max_pairs: 2000000", "u_max_pairs: 1000000"))
+    changed.write_text(DEFAULT.replace("u_max_pairs: 1000000", "u_max_pairs: 2000000"))
     original = load_match_rules(REPO / "rules" / "customer.match.yaml")
     assert load_match_rules(changed).fingerprint() != original.fingerprint()
 
