@@ -142,10 +142,19 @@ def standardise_sources(
 
 
 def _json_lines(frame: pd.DataFrame) -> pd.Series:
+    """Each row as a JSON object (column -> text or null), computed by DuckDB."""
     if frame.shape[1] == 0:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    text = frame.to_json(orient="records", lines=True, force_ascii=False)
-    return pd.Series(text.splitlines(), index=frame.index, dtype=object)
+    fields = ", ".join(
+        f'"{c}" := "{c}"' for c in (str(name).replace('"', '""') for name in frame.columns)
+    )
+    with duckdb.connect() as con:
+        con.register("frame", frame.reset_index(drop=True).assign(_row=np.arange(len(frame))))
+        text = con.execute(
+            f"SELECT to_json(struct_pack({fields}))::VARCHAR FROM frame ORDER BY _row"
+        ).fetchnumpy()
+    values = next(iter(text.values()))
+    return pd.Series(np.asarray(values, dtype=object), index=frame.index, dtype=object)
 
 
 def add_extra_columns(work: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 import jellyfish
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mdm.standardise.emails import LOCAL_NOISE
 from mdm.standardise.postcodes import postcode_district
@@ -46,36 +48,50 @@ def variant_keys(name: str, groups: VariantGroups) -> list[str]:
 
 def name_like_emails(email: pd.Series, first: pd.Series, last: pd.Series) -> np.ndarray:
     """Vectorised :func:`mdm.standardise.emails.is_name_like_email` over cleaned names."""
-    like = np.zeros(len(email), dtype=bool)
-    has = email.notna().to_numpy()
-    if not has.any():
-        return like
-    local = (
-        email[has]
-        .str.split("@")
-        .str[0]
-        .str.split("+")
-        .str[0]
-        .str.replace(LOCAL_NOISE, "", regex=True)
+    emails = pa.array(email.to_numpy(dtype=object), type=pa.string())
+    local = pc.list_element(pc.split_pattern(emails, "@", max_splits=1), 0)
+    local = pc.list_element(pc.split_pattern(local, "+", max_splits=1), 0)
+    local = pc.replace_substring_regex(local, LOCAL_NOISE, "")
+
+    def squashed(series: pd.Series) -> pa.Array:
+        names = pa.array(series.to_numpy(dtype=object), type=pa.string())
+        return pc.fill_null(pc.replace_substring(names, " ", ""), "")
+
+    given, family = squashed(first), squashed(last)
+    g0, f0 = pc.utf8_slice_codeunits(given, 0, 1), pc.utf8_slice_codeunits(family, 0, 1)
+
+    def join(*parts: pa.Array) -> pa.Array:
+        return pc.binary_join_element_wise(*parts, "")
+
+    both = pc.and_(pc.not_equal(given, ""), pc.not_equal(family, ""))
+    combined = pc.is_in(local, value_set=pa.array([], pa.string()))  # all false, typed
+    for candidate in (
+        join(given, family),
+        join(family, given),
+        join(g0, family),
+        join(given, f0),
+        join(family, g0),
+    ):
+        combined = pc.or_(combined, pc.equal(local, candidate))
+    alone = pc.or_(
+        pc.and_(pc.equal(local, given), pc.not_equal(given, "")),
+        pc.and_(pc.equal(local, family), pc.not_equal(family, "")),
     )
-    given = first[has].fillna("").str.replace(" ", "")
-    family = last[has].fillna("").str.replace(" ", "")
-    both = (given != "") & (family != "")
-    g0, f0 = given.str[:1], family.str[:1]
-    combined = (
-        (local == given + family)
-        | (local == family + given)
-        | (local == g0 + family)
-        | (local == given + f0)
-        | (local == family + g0)
-    )
-    hit = (
-        ((local == given) & (given != ""))
-        | ((local == family) & (family != ""))
-        | (both & combined)
-    )
-    like[has] = (hit & (local != "")).to_numpy(dtype=bool)
-    return like
+    hit = pc.and_(pc.or_(alone, pc.and_(both, combined)), pc.not_equal(local, ""))
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _slice(series: pd.Series, start: int, stop: int | None = None) -> np.ndarray:
+    """A substring of each value (None where missing or empty), with Arrow's kernels."""
+    text = pa.array(series.to_numpy(dtype=object), type=pa.string())
+    if start < 0:
+        length = pc.utf8_length(text)
+        part = pc.utf8_slice_codeunits(text, start, stop or 2**31 - 1)
+        part = pc.if_else(pc.less(length, -start), text, part)
+    else:
+        part = pc.utf8_slice_codeunits(text, start, stop if stop is not None else 2**31 - 1)
+    part = pc.if_else(pc.equal(part, ""), pa.scalar(None, pa.string()), part)
+    return part.to_numpy(zero_copy_only=False)
 
 
 def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
@@ -85,15 +101,13 @@ def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
         out[f"{column}_phonetic"] = _map_unique(out[column], phonetic_code)
     for column in VARIANT_COLUMNS:
         out[f"{column}_variants"] = _map_unique(out[column], lambda n: variant_keys(n, groups))
-    out["first_initial"] = out["first_name"].str[:1]
-    dob = out["date_of_birth"]
-    out["dob_year"] = dob.str[:4]
-    out["dob_month_day"] = dob.str[5:]
+    out["first_initial"] = _slice(out["first_name"], 0, 1)
+    out["dob_year"] = _slice(out["date_of_birth"], 0, 4)
+    out["dob_month_day"] = _slice(out["date_of_birth"], 5)
     out["postcode_district"] = _map_unique(out["postcode"], postcode_district)
-    email = out["email"]
-    out["email_local"] = email.str.split("@").str[0]
-    out["email_name_like"] = name_like_emails(email, out["first_name"], out["last_name"])
-    out["phone_last7"] = out["phone"].str[-7:]
-    for column in ("first_initial", "dob_year", "dob_month_day", "email_local", "phone_last7"):
-        out[column] = out[column].where(out[column].notna() & (out[column] != ""), None)
+    email = pa.array(out["email"].to_numpy(dtype=object), type=pa.string())
+    local = pc.list_element(pc.split_pattern(email, "@", max_splits=1), 0)
+    out["email_local"] = local.to_numpy(zero_copy_only=False)
+    out["email_name_like"] = name_like_emails(out["email"], out["first_name"], out["last_name"])
+    out["phone_last7"] = _slice(out["phone"], -7)
     return out
