@@ -8,6 +8,7 @@ failure leaves the store as it was.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,9 @@ from mdm.store import RECORD_COLUMNS, attach_store, one, open_store
 from mdm.store.writer import RunOutput, load_model, load_records, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
+
+#: DuckDB's working-memory limit for a run; beyond it, intermediate results spill to disk.
+DUCKDB_MEMORY_LIMIT = "1.5GB"
 
 
 @dataclass
@@ -203,8 +207,12 @@ def reconcile(
     lap("standardise")
 
     con = duckdb.connect()
+    spill = tempfile.TemporaryDirectory(prefix="mdm-spill-")
     try:
         con.execute("SET enable_progress_bar = false").fetchall()
+        # Bound DuckDB's own memory; larger intermediate results spill to disk.
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
+        con.execute("SET temp_directory = ?", [spill.name]).fetchall()
         attach_store(con, db)
         existing = load_records(con, exclude_sources=[s.name for s in summaries])
         work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
@@ -223,6 +231,7 @@ def reconcile(
         lap("write")
     finally:
         con.close()
+        spill.cleanup()
     return ReconcileResult(
         run_id=run_id,
         db=db,

@@ -193,21 +193,30 @@ def train_model(
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(source), splink_settings(rules), log_level=logging.ERROR)
     _quiet()
+    steps: dict[str, float] = {"sample": round(time.perf_counter() - started, 2)}
+    clock = time.perf_counter()
     linker.training.estimate_probability_two_random_records_match(
         [blocking_sql(r) for r in rules.training.prior_rules], recall=rules.training.prior_recall
     )
+    steps["prior"] = round(time.perf_counter() - clock, 2)
+    clock = time.perf_counter()
     linker.training.estimate_u_using_random_sampling(
         max_pairs=rules.training.u_max_pairs, seed=rules.training.seed
     )
+    steps["u"] = round(time.perf_counter() - clock, 2)
     sessions = []
     for rule in rules.training.em_blocking:
+        clock = time.perf_counter()
         pairs = count_blocked_pairs(con, source, rule)
         if pairs < MIN_EM_PAIRS:
             continue  # the data lacks these columns; other sessions estimate the rest
         linker.training.estimate_parameters_using_expectation_maximisation(
             blocking_sql(rule), estimate_without_term_frequencies=True
         )
-        sessions.append({"keys": rule.keys, "pairs": pairs})
+        sessions.append(
+            {"keys": rule.keys, "pairs": pairs, "seconds": round(time.perf_counter() - clock, 2)}
+        )
+        clock = time.perf_counter()
     if not sessions:
         raise ModelError(
             "no training rule in 'training.em_blocking' finds enough record pairs "
@@ -221,6 +230,7 @@ def train_model(
         "records": min(n_records, limit),
         "em_sessions": sessions,
         "seconds": round(time.perf_counter() - started, 2),
+        "steps": steps,
     }
     rules_json = rules.model_dump(mode="json")
     return TrainedModel(model_id, fingerprint, created, settings, rules_json, training)
