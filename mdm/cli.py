@@ -32,7 +32,7 @@ DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
 class StageProgress:
     """Shows stages as a progress bar on a terminal and as plain lines otherwise."""
 
-    STAGES = ("read", "standardise", "train", "predict", "cluster", "write")
+    STAGES = ("read", "standardise", "prepare", "train", "predict", "cluster", "write")
 
     def __init__(self, console: Console) -> None:
         self.console = console

@@ -203,6 +203,7 @@ def reconcile(
     lap("read")
     progress.stage("standardise", f"{sum(len(m.frame) for m in mapped)} records")
     new, summaries = standardise_sources(mapped)
+    del mapped
     new = add_features(new, _variant_groups())
     lap("standardise")
 
@@ -213,9 +214,11 @@ def reconcile(
         # Bound DuckDB's own memory; larger intermediate results spill to disk.
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
         con.execute("SET temp_directory = ?", [spill.name]).fetchall()
+        progress.stage("prepare", "loading the store and blocking keys")
         attach_store(con, db)
         existing = load_records(con, exclude_sources=[s.name for s in summaries])
         work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
+        del existing, new
         work = work.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
         work, placeholders = blank_placeholders(work)
         work["uid"] = np.arange(len(work), dtype=np.int64)
@@ -223,9 +226,10 @@ def reconcile(
         present = {c for c in work.columns if work[c].notna().any()}
         rules = replace(rules, match=fit_rules_to_data(rules.match, present))
         model = None if retrain else load_model(con, rules.match.fingerprint())
-        output = _link(con, work, rules, model, progress, lap)
-        records = len(work)
-        del work, existing, new
+        records = load_work_table(con, work, rules.match)
+        del work  # from here on the records live in DuckDB only
+        lap("prepare")
+        output = _link(con, records, rules, model, progress, lap)
         progress.stage("write", f"{output.golden_count} golden records")
         run_id = write_run(con, output, rules, summaries, placeholders, seconds)
         lap("write")
@@ -283,26 +287,31 @@ def identity_conflicts(pairs: pd.DataFrame, model: TrainedModel, rules: MatchRul
     return conflict
 
 
+def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: MatchRules) -> int:
+    """Copy the run's records into the in-memory table ``work``, with blocking keys."""
+    extras = [c for c in rules.extra_columns if c in work.columns]
+    columns = [c for c in RECORD_COLUMNS if c in work.columns] + extras
+    con.register("work_frame", work[["uid", *columns, "extra", "raw"]])
+    con.execute("CREATE OR REPLACE TABLE memory.work AS SELECT * FROM work_frame").fetchall()
+    con.unregister("work_frame")
+    add_block_keys(con, "work", rules)
+    return len(work)
+
+
 def _link(
     con: duckdb.DuckDBPyConnection,
-    work: pd.DataFrame,
+    records: int,
     rules: RulesBundle,
     model: TrainedModel | None,
     progress: Progress,
     lap,
 ) -> RunOutput:
-    """Train (if needed), score and cluster; leaves tables ``work`` and ``scored`` in
-    the connection's in-memory catalog for the writer."""
-    extras = [c for c in rules.match.extra_columns if c in work.columns]
-    columns = [c for c in RECORD_COLUMNS if c in work.columns] + extras
-    con.register("work_frame", work[["uid", *columns, "extra", "raw"]])
-    con.execute("CREATE OR REPLACE TABLE memory.work AS SELECT * FROM work_frame").fetchall()
-    con.unregister("work_frame")
-    add_block_keys(con, "work", rules.match)
+    """Train (if needed), score and cluster the ``records`` rows of table ``work``;
+    leaves table ``scored`` in the connection's in-memory catalog for the writer."""
     trained = model is None
     if model is None:
         progress.stage("train", "estimating m and u (EM, no labels)")
-        model = train_model(con, "work", rules.match, len(work))
+        model = train_model(con, "work", rules.match, records)
     lap("train")
     progress.stage("predict", "scoring candidate pairs")
     predict_pairs(con, "work", model, "scored")
@@ -316,7 +325,7 @@ def _link(
     if rules.match.clustering.guard:
         low = probability < rules.match.clustering.split_below
         cannot = list(zip(left[low].tolist(), right[low].tolist(), strict=True))
-    labels = cluster(len(work), left, right, probability, link, cannot)
+    labels = cluster(records, left, right, probability, link, cannot)
     if rules.match.clustering.guard and rules.match.clustering.identity:
         # Only pairs inside a cluster can be split apart, so levels are needed for them alone.
         inside = pairs[labels[left] == labels[right]][["uid_l", "uid_r"]]
@@ -326,10 +335,9 @@ def _link(
         )
         con.unregister("inside_pairs")
         conflict = identity_conflicts(levels, model, rules.match)
-        extra = zip(
-            levels["uid_l"][conflict].tolist(), levels["uid_r"][conflict].tolist(), strict=True
-        )
-        labels = cluster(len(work), left, right, probability, link, [*cannot, *extra])
+        split = levels[conflict]
+        cannot += list(zip(split["uid_l"].tolist(), split["uid_r"].tolist(), strict=True))
+        labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
     return RunOutput.build(pairs, labels, link, review, model, trained)
 

@@ -48,21 +48,25 @@ def add_block_keys(
     con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, *, temporary: bool = False
 ) -> None:
     """Add a key column for each capped blocking rule: the joined keys, or NULL where
-    more than ``max_block_size`` records share them."""
+    more than ``max_block_size`` records share them. One pass over the table."""
+    columns = []
     for index, rule in enumerate(rules.blocking):
         if rule.max_block_size is None:
             continue
         keys = ", ".join(f'"{key}"' for key in rule.keys)
         present = " AND ".join(f'"{key}" IS NOT NULL' for key in rule.keys)
-        column = block_key_column(index)
-        one(
-            con.execute(
-                f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {table} AS "
-                f"SELECT *, CASE WHEN {present} AND "
-                f"count(*) OVER (PARTITION BY {keys}) <= {rule.max_block_size} "
-                f"THEN concat_ws('|', {keys}) END AS {column} FROM {table}"
-            )
+        columns.append(
+            f"CASE WHEN {present} AND count(*) OVER (PARTITION BY {keys}) <= "
+            f"{rule.max_block_size} THEN concat_ws('|', {keys}) END AS {block_key_column(index)}"
         )
+    if not columns:
+        return
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    one(
+        con.execute(
+            f"CREATE OR REPLACE {kind} {table} AS SELECT *, {', '.join(columns)} FROM {table}"
+        )
+    )
 
 
 def _blocking_dicts(rules: MatchRules) -> list[dict[str, str]]:
