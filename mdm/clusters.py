@@ -64,10 +64,11 @@ def cluster(
     right: np.ndarray,
     probability: np.ndarray,
     threshold: float,
-    cannot_link: Iterable[tuple[int, int]] = (),
+    cannot_link: Iterable[tuple[int, int]] | np.ndarray = (),
 ) -> np.ndarray:
     """Cluster labels: pairs at or above ``threshold`` link, unless a cannot-link forbids.
 
+    ``cannot_link`` is pairs of node indexes (a sequence of pairs or an n x 2 array).
     Components without a cannot-link pair inside are plain connected components. A
     component holding one is rebuilt by adding its links strongest first and skipping
     any link that would put a cannot-link pair in one cluster.
@@ -75,7 +76,9 @@ def cluster(
     keep = probability >= threshold
     left, right, probability = left[keep], right[keep], probability[keep]
     labels = components(n, left, right)
-    conflicts = [(a, b) for a, b in cannot_link if labels[a] == labels[b]]
+    pairs = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
+    inside = pairs[labels[pairs[:, 0]] == labels[pairs[:, 1]]]
+    conflicts = [(int(a), int(b)) for a, b in inside]
     if not conflicts:
         return labels
     bad = {int(labels[a]) for a, _ in conflicts}

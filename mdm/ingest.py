@@ -6,11 +6,15 @@ nothing written. Values are read as text; standardising comes after mapping.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from mdm.errors import DuplicateRecordError, InputError, MappingError
 from mdm.rules.sources import SourceMapping, SourceOptions
@@ -66,6 +70,35 @@ def _to_text(frame: pd.DataFrame) -> pd.DataFrame:
     return result.where(result.notna(), None)
 
 
+def _check_utf8(path: Path, chunk: int = 1 << 24) -> None:
+    """Raise UnicodeDecodeError (with the file's byte offset) unless ``path`` is UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                raise UnicodeDecodeError(
+                    exc.encoding, exc.object, offset + exc.start, offset + exc.end, exc.reason
+                ) from None
+            offset += len(block)
+        decoder.decode(b"", final=True)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every column as text, with Arrow's multithreaded reader."""
+    _check_utf8(path)
+    with path.open("rb") as handle:
+        header = handle.readline()
+    names = next(csv.reader([header.decode("utf-8-sig")]), [])
+    options = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names}, strings_can_be_null=False
+    )
+    table = pacsv.read_csv(path, convert_options=options)
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
 def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
     """Read a CSV, Parquet, Excel or JSON-lines file as text columns."""
     if not path.exists():
@@ -75,12 +108,13 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            frame = _read_csv(path)
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
         elif suffix in (".jsonl", ".ndjson", ".json"):
+            _check_utf8(path)
             frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
         else:
             raise InputError(
@@ -91,9 +125,13 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
             f"{path} is not UTF-8 text (bad byte at position {exc.start}); "
             "re-save it as UTF-8 and run again"
         ) from exc
-    except (ValueError, OSError, json.JSONDecodeError) as exc:
+    except (ValueError, OSError, json.JSONDecodeError, pa.ArrowException) as exc:
         if isinstance(exc, InputError):
             raise
+        if "utf8" in str(exc).lower().replace("-", ""):
+            raise InputError(
+                f"{path} is not UTF-8 text ({exc}); re-save it as UTF-8 and run again"
+            ) from exc
         raise InputError(f"cannot read {path}: {exc}") from exc
     if frame.empty:
         raise InputError(f"source file {path} has no records")

@@ -209,6 +209,7 @@ def reconcile(
 
     con = duckdb.connect()
     spill = tempfile.TemporaryDirectory(prefix="mdm-spill-")
+    new_store = not db.exists()
     try:
         con.execute("SET enable_progress_bar = false").fetchall()
         # Bound DuckDB's own memory; larger intermediate results spill to disk.
@@ -233,6 +234,12 @@ def reconcile(
         progress.stage("write", f"{output.golden_count} golden records")
         run_id = write_run(con, output, rules, summaries, placeholders, seconds)
         lap("write")
+    except BaseException:
+        if new_store:  # a failed first run leaves no store behind
+            con.close()
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
         spill.cleanup()
@@ -321,10 +328,10 @@ def _link(
     left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
     probability = pairs["match_probability"].to_numpy()
     link, review = _thresholds(rules.match, probability)
-    cannot: list[tuple[int, int]] = []
+    cannot = np.empty((0, 2), dtype=np.int64)
     if rules.match.clustering.guard:
         low = probability < rules.match.clustering.split_below
-        cannot = list(zip(left[low].tolist(), right[low].tolist(), strict=True))
+        cannot = np.column_stack([left[low], right[low]])
     labels = cluster(records, left, right, probability, link, cannot)
     if rules.match.clustering.guard and rules.match.clustering.identity:
         # Only pairs inside a cluster can be split apart, so levels are needed for them alone.
@@ -336,7 +343,7 @@ def _link(
         con.unregister("inside_pairs")
         conflict = identity_conflicts(levels, model, rules.match)
         split = levels[conflict]
-        cannot += list(zip(split["uid_l"].tolist(), split["uid_r"].tolist(), strict=True))
+        cannot = np.vstack([cannot, split[["uid_l", "uid_r"]].to_numpy(dtype=np.int64)])
         labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
     return RunOutput.build(pairs, labels, link, review, model, trained)

@@ -137,3 +137,26 @@ def test_unparseable_values_are_counted_not_fatal(tmp_path: Path, sample_dir: Pa
     with duckdb.connect(str(db), read_only=True) as con:
         report = json.loads(con.execute("SELECT report FROM source_reports").fetchall()[0][0])
     assert report["unparseable"]["date_of_birth"] >= 10
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("latin.jsonl", b'{"record_id": "1", "first_name": "Jos\xe9"}\n', "not UTF-8"),
+        ("broken.jsonl", b'{"record_id": "1"}\n{"record_id": 2, first\n', "cannot read"),
+        ("latin2.csv", b"record_id,first_name\n1,Ann\n" * 5 + b"2,Ren\xe9\n", "position 140"),
+    ],
+    ids=["jsonl-not-utf8", "jsonl-broken", "csv-byte-position"],
+)
+def test_unreadable_files(tmp_path: Path, name: str, content: bytes, fragment: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    db = tmp_path / "s.duckdb"
+    _assert_failed_cleanly(_reconcile(str(path), "--db", str(db)), db, fragment)
+
+
+def test_a_failed_first_run_leaves_no_store(tmp_path: Path) -> None:
+    # Readable, but with no column the rules can use: fails after the store is opened.
+    path = _csv(tmp_path / "people.csv", PEOPLE[["record_id", "first_name"]])
+    db = tmp_path / "s.duckdb"
+    _assert_failed_cleanly(_reconcile(str(path), "--db", str(db)), db, "fill none of the columns")
