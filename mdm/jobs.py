@@ -295,12 +295,16 @@ def identity_conflicts(pairs: pd.DataFrame, model: TrainedModel, rules: MatchRul
 
 
 def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: MatchRules) -> int:
-    """Copy the run's records into the in-memory table ``work``, with blocking keys."""
+    """Copy the run's records into in-memory tables: ``work`` (what linkage reads, with
+    blocking keys) and ``payload`` (extra attributes and raw values, for the writer)."""
     extras = [c for c in rules.extra_columns if c in work.columns]
     columns = [c for c in RECORD_COLUMNS if c in work.columns] + extras
-    con.register("work_frame", work[["uid", *columns, "extra", "raw"]])
+    con.register("work_frame", work[["uid", *columns]])
     con.execute("CREATE OR REPLACE TABLE memory.work AS SELECT * FROM work_frame").fetchall()
     con.unregister("work_frame")
+    con.register("payload_frame", work[["uid", "extra", "raw"]])
+    con.execute("CREATE OR REPLACE TABLE memory.payload AS SELECT * FROM payload_frame").fetchall()
+    con.unregister("payload_frame")
     add_block_keys(con, "work", rules)
     return len(work)
 

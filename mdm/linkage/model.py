@@ -48,23 +48,29 @@ def add_block_keys(
     con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, *, temporary: bool = False
 ) -> None:
     """Add a key column for each capped blocking rule: the joined keys, or NULL where
-    more than ``max_block_size`` records share them. One pass over the table."""
-    columns = []
+    more than ``max_block_size`` records share them (hash aggregates, one rewrite)."""
+    joins, columns = [], []
     for index, rule in enumerate(rules.blocking):
         if rule.max_block_size is None:
             continue
-        keys = ", ".join(f'"{key}"' for key in rule.keys)
-        present = " AND ".join(f'"{key}" IS NOT NULL' for key in rule.keys)
-        columns.append(
-            f"CASE WHEN {present} AND count(*) OVER (PARTITION BY {keys}) <= "
-            f"{rule.max_block_size} THEN concat_ws('|', {keys}) END AS {block_key_column(index)}"
+        key = "concat_ws('|', " + ", ".join(f'"{k}"' for k in rule.keys) + ")"
+        present = " AND ".join(f'"{k}" IS NOT NULL' for k in rule.keys)
+        allowed = f"_allowed_{index}"
+        one(
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {allowed} AS SELECT {key} AS k FROM {table} "
+                f"WHERE {present} GROUP BY ALL HAVING count(*) <= {rule.max_block_size}"
+            )
         )
+        joins.append(f"LEFT JOIN {allowed} ON {allowed}.k = {key}")
+        columns.append(f"{allowed}.k AS {block_key_column(index)}")
     if not columns:
         return
     kind = "TEMP TABLE" if temporary else "TABLE"
     one(
         con.execute(
-            f"CREATE OR REPLACE {kind} {table} AS SELECT *, {', '.join(columns)} FROM {table}"
+            f"CREATE OR REPLACE {kind} {table} AS SELECT t.*, {', '.join(columns)} "
+            f"FROM {table} t {' '.join(joins)}"
         )
     )
 

@@ -211,7 +211,8 @@ def _write_records(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
         f"CASE WHEN p.version IS NULL THEN 1 WHEN {same} THEN p.version ELSE p.version + 1 END, "
         f"CASE WHEN {same} THEN p.first_run ELSE ? END, "
         f"CASE WHEN {same} THEN p.ingested_at ELSE ? END "
-        "FROM memory.work n LEFT JOIN previous_versions p USING (source, record_id)",
+        "FROM (SELECT * FROM memory.work JOIN memory.payload USING (uid)) n "
+        "LEFT JOIN previous_versions p USING (source, record_id)",
         [run_id, now],
     )
 
