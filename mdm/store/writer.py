@@ -253,18 +253,19 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
         "FROM records r JOIN (SELECT source, record_id, golden_id FROM xref) x "
         "USING (source, record_id)"
     )
-    con.execute("DELETE FROM lineage")
-    joins, selected = [], {}
+    joins, selected, lineage = [], {}, []
     for index, (columns, sql) in enumerate(survivorship_queries(rules.survivorship, "golden_work")):
         unit = f"survivor_{index}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {unit} AS {sql}")
         for column in columns:
-            con.execute(
-                f"INSERT INTO lineage SELECT golden_id, '{column}', {column}, source, record_id, "
-                f"rule FROM {unit} WHERE {column} IS NOT NULL"
+            lineage.append(
+                f"SELECT golden_id, '{column}', {column}, source, record_id, rule FROM {unit} "
+                f"WHERE {column} IS NOT NULL"
             )
             selected[column] = f"{unit}.{column}"
         joins.append(f"LEFT JOIN {unit} USING (golden_id)")
+    con.execute("DELETE FROM lineage")
+    con.execute("INSERT INTO lineage " + " UNION ALL ".join(lineage))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
         "arg_max(extra, _recency) AS extra FROM golden_work GROUP BY golden_id"
