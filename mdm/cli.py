@@ -149,7 +149,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Pairwise, B-cubed and blocking-recall figures against a truth column."""
-    from mdm.jobs import evaluate as run
+    from mdm.accuracy import evaluate as run
 
     try:
         report = run(db, truth)
@@ -174,15 +174,41 @@ def evaluate(
 
 
 @app.command()
+def model(
+    db: DbOption,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the JSON here instead of printing it.")
+    ] = None,
+) -> None:
+    """Show or save the trained model: a versioned JSON artefact tied to its rules."""
+    from mdm.store import open_store
+    from mdm.store.writer import latest_model
+
+    try:
+        store = open_store(db, create=False)
+        try:
+            trained = latest_model(store)
+        finally:
+            store.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    if out_path is None:
+        typer.echo(trained.to_json())
+        return
+    out_path.write_text(trained.to_json(), encoding="utf-8")
+    out.print(f"wrote model {trained.model_id} to {out_path}", highlight=False)
+
+
+@app.command()
 def demo(
     db: Annotated[Path, typer.Option("--db", help="Where to write the demo store.")] = Path(
         "out/demo.duckdb"
     ),
 ) -> None:
     """Reconcile the bundled four-source sample and show what was found."""
+    from mdm.accuracy import evaluate as run_evaluate
     from mdm.ingest import SourceSpec
     from mdm.jobs import RulesBundle
-    from mdm.jobs import evaluate as run_evaluate
     from mdm.jobs import reconcile as run
 
     sample = REPO / "mdm" / "data" / "sample"

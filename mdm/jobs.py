@@ -42,7 +42,7 @@ from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
 from mdm.standardise.text import clean_text
-from mdm.store import RECORD_COLUMNS, attach_store, one, open_store
+from mdm.store import RECORD_COLUMNS, attach_store
 from mdm.store.writer import RunOutput, load_model, load_records, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
@@ -351,95 +351,3 @@ def _link(
         labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
     return RunOutput.build(pairs, labels, link, review, model, trained)
-
-
-@dataclass
-class EvaluationReport:
-    """Accuracy of the store's clusters against a truth column carried in the input."""
-
-    truth_column: str
-    records: int
-    link_threshold: float
-    pairwise: dict[str, float]
-    bcubed: dict[str, float]
-    blocking: dict[str, float]
-
-
-def evaluate(db: Path, truth_column: str) -> EvaluationReport:
-    """Score the store's clusters against ``truth_column`` (an extra attribute)."""
-    from mdm.evaluation import bcubed_metrics, pairwise_metrics
-
-    store = open_store(db, create=False)
-    try:
-        run = one(
-            store.execute(
-                "SELECT r.link_threshold, m.model FROM runs r JOIN models m USING (model_id) "
-                "ORDER BY r.run_id DESC LIMIT 1"
-            )
-        )
-        if run is None:
-            raise InputError(f"{db} holds no reconciliation run yet; run 'mdm reconcile' first")
-        records = store.execute(
-            "SELECT r.source, r.record_id, x.golden_id, "
-            "json_extract_string(r.extra, ['$.' || ?])[1] AS truth FROM records r "
-            "JOIN xref x USING (source, record_id)",
-            [truth_column],
-        ).df()
-        if records["truth"].isna().all():
-            keys = store.execute(
-                "SELECT DISTINCT unnest(json_keys(extra)) FROM records LIMIT 50"
-            ).fetchall()
-            available = ", ".join(sorted(k[0] for k in keys)) or "none"
-            raise InputError(
-                f"no record carries a truth column '{truth_column}'; extra columns in the "
-                f"store are: {available}"
-            )
-        blocked = _blocking_recall(store, TrainedModel.from_json(run[1]), truth_column)
-    finally:
-        store.close()
-    labelled = records.dropna(subset=["truth"])
-    pairwise = pairwise_metrics(labelled["golden_id"], labelled["truth"])
-    bcubed = bcubed_metrics(labelled["golden_id"], labelled["truth"])
-    return EvaluationReport(
-        truth_column=truth_column,
-        records=len(labelled),
-        link_threshold=float(run[0]),
-        pairwise={
-            "precision": pairwise.precision,
-            "recall": pairwise.recall,
-            "f1": pairwise.f1,
-            "true_pairs": pairwise.true_pairs,
-            "predicted_pairs": pairwise.predicted_pairs,
-        },
-        bcubed={"precision": bcubed.precision, "recall": bcubed.recall, "f1": bcubed.f1},
-        blocking=blocked,
-    )
-
-
-def _blocking_recall(
-    store: duckdb.DuckDBPyConnection, model: TrainedModel, truth_column: str
-) -> dict[str, float]:
-    """Share of true pairs that at least one blocking rule of the model compares."""
-    rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
-    condition = " OR ".join(f"coalesce({rule}, false)" for rule in rules)
-    match_rules = model.match_rules
-    frame = store.execute(
-        "SELECT *, json_extract_string(extra, ['$.' || ?])[1] AS _truth FROM records "
-        "ORDER BY source, record_id",
-        [truth_column],
-    ).df()
-    frame = add_extra_columns(frame, match_rules.extra_columns)
-    frame["_row"] = np.arange(len(frame))
-    store.register("truth_frame", frame)
-    store.execute("CREATE OR REPLACE TEMP TABLE truth_records AS SELECT * FROM truth_frame")
-    store.unregister("truth_frame")
-    add_block_keys(store, "truth_records", model.match_rules, temporary=True)
-    row = one(
-        store.execute(
-            "SELECT count(*), count(*) FILTER (WHERE " + condition + ") FROM truth_records l "
-            "JOIN truth_records r ON l._truth = r._truth AND l._row < r._row"
-        )
-    )
-    true_pairs, blocked = (int(row[0]), int(row[1])) if row else (0, 0)
-    recall = blocked / true_pairs if true_pairs else 1.0
-    return {"true_pairs": true_pairs, "true_pairs_blocked": blocked, "recall": recall}

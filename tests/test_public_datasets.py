@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mdm.accuracy import evaluate
 from mdm.ingest import SourceSpec
-from mdm.jobs import RulesBundle, evaluate, reconcile
+from mdm.jobs import RulesBundle, reconcile
 
 REPO = Path(__file__).resolve().parents[1]
 

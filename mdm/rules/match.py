@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mdm.errors import RulesError
 from mdm.rules.yamlfile import load_model
+from mdm.schema import ATTRIBUTES
 
 #: Key columns derived from the schema at ingest, usable in blocking rules.
 DERIVED_KEYS = (
@@ -33,21 +34,7 @@ DERIVED_KEYS = (
 #: Columns that carry name-variant keys (the reference list is of given names).
 VARIANT_COLUMNS = ("first_name", "middle_name")
 
-SCHEMA_KEYS = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "email",
-    "phone",
-    "address_line",
-    "city",
-    "postcode",
-    "region",
-    "country",
-)
+SCHEMA_KEYS = ATTRIBUTES
 
 
 class _Strict(BaseModel):

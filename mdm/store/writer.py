@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mdm.errors import StoreError
 from mdm.golden import RECENCY_SQL, assign_golden_ids, survivors_of_retired, survivorship_queries
 from mdm.linkage.model import TrainedModel
 from mdm.schema import ATTRIBUTES
@@ -75,6 +76,19 @@ def load_model(con: duckdb.DuckDBPyConnection, fingerprint: str) -> TrainedModel
         )
     )
     return TrainedModel.from_json(row[0]) if row else None
+
+
+def latest_model(con: duckdb.DuckDBPyConnection) -> TrainedModel:
+    """The model the store's last run used."""
+    row = one(
+        con.execute(
+            "SELECT m.model FROM runs r JOIN models m USING (model_id) "
+            "ORDER BY r.run_id DESC LIMIT 1"
+        )
+    )
+    if row is None:
+        raise StoreError("the store holds no model yet; run 'mdm reconcile' first")
+    return TrainedModel.from_json(row[0])
 
 
 def _now() -> datetime:

@@ -118,3 +118,14 @@ def test_reconciling_again_keeps_golden_ids(
     )
     assert after == before
     assert _query(db, "SELECT count(*) FROM golden WHERE status = 'retired'")[0][0] == 0
+
+
+def test_model_artefact(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model.json"
+    result = _run("model", "--db", str(store), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    artefact = json.loads(out.read_text())
+    assert artefact["format"] == "mdm.model/1"
+    assert artefact["rules_fingerprint"] == artefact["model_id"].split("-")[0]
+    levels = artefact["splink_settings"]["comparisons"][0]["comparison_levels"]
+    assert any("m_probability" in level for level in levels)  # trained, not a template
