@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm.standardise.emails import LOCAL_NOISE
-from mdm.standardise.postcodes import postcode_district
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name")
 VARIANT_COLUMNS = ("first_name", "middle_name")
@@ -94,6 +93,15 @@ def _slice(series: pd.Series, start: int, stop: int | None = None) -> np.ndarray
     return part.to_numpy(zero_copy_only=False)
 
 
+def postcode_districts(postcode: pd.Series) -> np.ndarray:
+    """The district of each cleaned postcode: the part before the space of a UK-style
+    postcode ("SW1A 1AA" -> "SW1A"), else the first three characters."""
+    text = pa.array(postcode.to_numpy(dtype=object), type=pa.string())
+    outward = pc.list_element(pc.split_pattern(text, " ", max_splits=1), 0)
+    head = pc.utf8_slice_codeunits(text, 0, 3)
+    return pc.if_else(pc.match_substring(text, " "), outward, head).to_numpy(zero_copy_only=False)
+
+
 def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
     """Return ``frame`` with the derived key columns added (standardised input)."""
     out = frame.copy()
@@ -104,7 +112,7 @@ def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
     out["first_initial"] = _slice(out["first_name"], 0, 1)
     out["dob_year"] = _slice(out["date_of_birth"], 0, 4)
     out["dob_month_day"] = _slice(out["date_of_birth"], 5)
-    out["postcode_district"] = _map_unique(out["postcode"], postcode_district)
+    out["postcode_district"] = postcode_districts(out["postcode"])
     email = pa.array(out["email"].to_numpy(dtype=object), type=pa.string())
     local = pc.list_element(pc.split_pattern(email, "@", max_splits=1), 0)
     out["email_local"] = local.to_numpy(zero_copy_only=False)
