@@ -129,3 +129,14 @@ def test_model_artefact(store: Path, tmp_path: Path) -> None:
     assert artefact["rules_fingerprint"] == artefact["model_id"].split("-")[0]
     levels = artefact["splink_settings"]["comparisons"][0]["comparison_levels"]
     assert any("m_probability" in level for level in levels)  # trained, not a template
+
+
+def test_name_equals_path_names_the_source(sample_dir: Path, tmp_path: Path) -> None:
+    # A file with any name is read as the 'crm' system (and with crm's mapping).
+    renamed = tmp_path / "export_2026_11.csv"
+    shutil.copy(sample_dir / "crm.csv", renamed)
+    db = tmp_path / "named.duckdb"
+    result = _run("reconcile", f"crm={renamed}", "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sources"][0]["name"] == "crm"
+    assert _query(db, "SELECT DISTINCT source FROM records") == [("crm",)]
