@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mdm.errors import RulesError
-from mdm.rules.match import load_match_rules
+from mdm.rules.match import fit_rules_to_data, load_match_rules
 from mdm.rules.sources import load_source_mapping
 from mdm.rules.survivorship import load_survivorship_rules
 
@@ -101,3 +101,20 @@ def test_mapping_rejects_unknown_attribute(tmp_path: Path) -> None:
     path.write_text("columns:\n  record_id: id\n  surnam: last\n")
     with pytest.raises(RulesError, match=r"crm.yaml:3.*unknown schema attribute.*surnam"):
         load_source_mapping(path)
+
+
+def test_rules_fit_the_columns_the_data_has() -> None:
+    rules = load_match_rules(REPO / "rules" / "customer.match.yaml")
+    present = {"first_name", "last_name", "date_of_birth", "first_name_phonetic",
+               "last_name_phonetic", "first_initial", "dob_year", "city"}  # fmt: skip
+    fitted = fit_rules_to_data(rules, present)
+    kinds = {c.kind for c in fitted.comparisons}
+    assert "phone" not in kinds and "email" not in kinds
+    assert all(set(r.keys) <= present for r in fitted.blocking)
+    assert fitted.fingerprint() != rules.fingerprint()
+
+
+def test_rules_refuse_data_they_cannot_use() -> None:
+    rules = load_match_rules(REPO / "rules" / "customer.match.yaml")
+    with pytest.raises(RulesError, match="fill none of the columns"):
+        fit_rules_to_data(rules, {"gender"})
