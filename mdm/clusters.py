@@ -101,7 +101,10 @@ def cluster(
         return x
 
     edge_index = np.flatnonzero(in_bad)
-    for i in edge_index[np.argsort(-probability[edge_index], kind="stable")]:
+    low = np.minimum(left[edge_index], right[edge_index])
+    high = np.maximum(left[edge_index], right[edge_index])
+    # Strongest first; ties in node order, so the result never depends on input order.
+    for i in edge_index[np.lexsort((high, low, -probability[edge_index]))]:
         a, b = find(int(left[i])), find(int(right[i]))
         if a == b:
             continue

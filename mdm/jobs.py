@@ -275,23 +275,38 @@ def _thresholds(rules: MatchRules, probability: np.ndarray) -> tuple[float, floa
     return link, review
 
 
-def identity_conflicts(pairs: pd.DataFrame, model: TrainedModel, rules: MatchRules) -> np.ndarray:
-    """Pairs that disagree on every identity comparison, where the model trusts them.
+def identity_conflicts(
+    pairs: pd.DataFrame, model: TrainedModel, rules: MatchRules
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cannot-link, not-a-link): pairs whose identity comparisons disagree.
 
-    See :class:`mdm.rules.match.Clustering`.
+    A pair disagrees when every identity comparison present for it (not missing on
+    either side) is at a level with negative match weight. The model's m
+    probabilities say how often true matches disagree like that (the product over
+    the present comparisons): at most ``identity_conflict_max_share`` makes the pair
+    a cannot-link; at most ``identity_veto_max_share`` only keeps this pair from
+    linking the two records directly. See :class:`mdm.rules.match.Clustering`.
     """
-    conflict = np.ones(len(pairs), dtype=bool)
-    share = 1.0
-    if not rules.clustering.identity:
-        return np.zeros(len(pairs), dtype=bool)
-    for name in rules.clustering.identity:
+    clustering = rules.clustering
+    none = np.zeros(len(pairs), dtype=bool)
+    if not clustering.identity:
+        return none, none
+    present = np.zeros(len(pairs), dtype=int)
+    agree = np.zeros(len(pairs), dtype=bool)
+    share = np.ones(len(pairs))
+    for name in clustering.identity:
         levels = model.levels(name)
         negative = [gamma for gamma, (weight, _) in levels.items() if gamma >= 0 and weight < 0]
-        share *= sum(levels[gamma][1] for gamma in negative)
-        conflict &= np.isin(pairs[f"gamma_{name}"].to_numpy(), negative)
-    if share > rules.clustering.identity_conflict_max_share:
-        return np.zeros(len(pairs), dtype=bool)
-    return conflict
+        m_negative = sum(levels[gamma][1] for gamma in negative)
+        gamma = pairs[f"gamma_{name}"].to_numpy()
+        known = gamma >= 0
+        present += known
+        agree |= known & ~np.isin(gamma, negative)
+        share = np.where(known, share * m_negative, share)
+    disagree = (present > 0) & ~agree
+    cannot = disagree & (share <= clustering.identity_conflict_max_share)
+    veto = disagree & ~cannot & (share <= clustering.identity_veto_max_share)
+    return cannot, veto
 
 
 def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: MatchRules) -> int:
@@ -345,9 +360,13 @@ def _link(
             con, "work", model, "inside_pairs", tuple(rules.match.clustering.identity)
         )
         con.unregister("inside_pairs")
-        conflict = identity_conflicts(levels, model, rules.match)
+        conflict, veto = identity_conflicts(levels, model, rules.match)
         split = levels[conflict]
         cannot = np.vstack([cannot, split[["uid_l", "uid_r"]].to_numpy(dtype=np.int64)])
+        if veto.any():  # these pairs alone do not link their records
+            vetoed = pd.MultiIndex.from_frame(levels.loc[veto, ["uid_l", "uid_r"]])
+            keys = pd.MultiIndex.from_arrays([left, right])
+            probability = np.where(keys.isin(vetoed), 0.0, probability)
         labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
     return RunOutput.build(pairs, labels, link, review, model, trained)

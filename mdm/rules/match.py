@@ -202,12 +202,19 @@ class Clustering(_Strict):
     matches disagree like that (the product of those levels' m probabilities): the
     guard then costs at most that share of recall. On data where identity values
     are often corrupted, the model says so and the guard stands down.
+
+    When an identity value is missing (no birth date in a web-shop record), only the
+    present comparisons are judged. If their share is at most
+    ``identity_veto_max_share``, that pair alone does not link the two records
+    (they may still join through others): a different first name with no birth
+    date to vouch for the pair is how a spouse or a child looks.
     """
 
     split_below: Annotated[float, Field(ge=0, lt=1)] = 1e-5
     guard: bool = True
     identity: list[str] = ["first_name", "date_of_birth"]
     identity_conflict_max_share: Annotated[float, Field(ge=0, le=1)] = 0.01
+    identity_veto_max_share: Annotated[float, Field(ge=0, le=1)] = 0.05
 
 
 class MatchRules(_Strict):
