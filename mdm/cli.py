@@ -231,6 +231,154 @@ def demo(
     )
 
 
+names = typer.Typer(
+    help="Name variants (Bob ~ Robert): list, search, propose, approve, reject, export.",
+    no_args_is_help=True,
+)
+app.add_typer(names, name="names")
+
+ActorOption = Annotated[str, typer.Option("--by", help="Who is deciding (kept in the log).")]
+
+
+def _names_store(db: Path, *, create: bool = False):
+    """A connection to the store for name commands; read-only ones need an existing store."""
+    import duckdb
+
+    from mdm.errors import StoreError
+    from mdm.store import attach_store
+
+    if not create and not db.is_file():
+        raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
+    con = duckdb.connect()
+    attach_store(con, db)
+    con.execute("USE store")
+    return con
+
+
+def _names_call(db: Path, action) -> None:
+    try:
+        con = _names_store(db, create=True)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            message = action(con)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    out.print(message, highlight=False)
+
+
+def _print_variants(frame) -> None:
+    table = Table()
+    for column in ("name", "variant", "kind", "origin", "evidence", "status"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(row.name, row.variant, row.kind, row.origin, str(row.evidence), row.status)
+    out.print(table)
+    out.print(f"{len(frame)} pair(s)", highlight=False)
+
+
+@names.command("list")
+def names_list(
+    db: DbOption,
+    status: Annotated[str | None, typer.Option(help="proposed, active or rejected.")] = None,
+    origin: Annotated[str | None, typer.Option(help="seed, learned or steward.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+) -> None:
+    """List name variants, most evidence first."""
+    from mdm.names.store import list_variants
+
+    try:
+        con = _names_store(db)
+        try:
+            frame = list_variants(con, status=status, origin=origin, limit=limit)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    _print_variants(frame)
+
+
+@names.command("search")
+def names_search(
+    text: Annotated[str, typer.Argument(help="A name or part of one.")],
+    db: DbOption,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+) -> None:
+    """Find the variants of a name (any status)."""
+    from mdm.names.store import list_variants
+
+    try:
+        con = _names_store(db)
+        try:
+            frame = list_variants(con, text=text, limit=limit)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    _print_variants(frame)
+
+
+@names.command("propose")
+def names_propose(
+    name: str,
+    variant: str,
+    db: DbOption,
+    kind: Annotated[str, typer.Option(help="nickname, spelling or transliteration.")] = "nickname",
+    by: ActorOption = "steward",
+) -> None:
+    """Propose that VARIANT is another form of NAME (for a steward to approve)."""
+    from mdm.names.store import propose
+
+    _names_call(db, lambda con: propose(con, name, variant, kind, by))
+
+
+@names.command("approve")
+def names_approve(name: str, variant: str, db: DbOption, by: ActorOption = "steward") -> None:
+    """Approve a pair: matching uses it from the next run on."""
+    from mdm.names.store import decide
+
+    _names_call(db, lambda con: decide(con, name, variant, approve=True, actor=by))
+
+
+@names.command("reject")
+def names_reject(name: str, variant: str, db: DbOption, by: ActorOption = "steward") -> None:
+    """Reject a pair: it is not used, and never proposed again by the machine."""
+    from mdm.names.store import decide
+
+    _names_call(db, lambda con: decide(con, name, variant, approve=False, actor=by))
+
+
+@names.command("export")
+def names_export(
+    db: DbOption,
+    out_path: Annotated[Path, typer.Option("--out", help="Output file: .csv or .parquet.")],
+    status: Annotated[str | None, typer.Option(help="proposed, active or rejected.")] = None,
+) -> None:
+    """Export name variants (all, or of one status) to CSV or Parquet."""
+    from mdm.errors import InputError
+    from mdm.names.store import list_variants
+
+    try:
+        if out_path.suffix.lower() not in (".csv", ".parquet"):
+            raise InputError(
+                f"cannot export to '{out_path}': the file must end in .csv or .parquet"
+            )
+        con = _names_store(db)
+        try:
+            frame = list_variants(con, status=status, limit=10_000_000)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    if out_path.suffix.lower() == ".csv":
+        frame.to_csv(out_path, index=False)
+    else:
+        frame.to_parquet(out_path, index=False)
+    out.print(f"wrote {len(frame)} name pairs to {out_path}", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

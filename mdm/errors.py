@@ -9,6 +9,7 @@ what was wrong and how to fix it::
     │   └── DuplicateRecordError  a record_id repeats within one source
     ├── RulesError            a rules file is invalid (points at the line)
     ├── StoreError            the DuckDB store is missing or incompatible
+    ├── VariantError          a name-variant request is invalid (empty, self, rejected)
     └── ModelError            the trained model cannot be used with these rules
 """
 
@@ -41,3 +42,7 @@ class StoreError(MdmError):
 
 class ModelError(MdmError):
     """A trained model does not fit the rules or data it is used with."""
+
+
+class VariantError(MdmError):
+    """A name-variant request cannot be carried out as given."""

@@ -34,7 +34,8 @@ from mdm.linkage.model import (
     predict_pairs,
     train_model,
 )
-from mdm.names.reference import build_variant_groups, load_name_variants
+from mdm.names.reference import build_variant_groups
+from mdm.names.store import active_pairs
 from mdm.placeholders import blank_placeholders
 from mdm.progress import Progress, SilentProgress
 from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
@@ -174,9 +175,13 @@ def add_extra_columns(work: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     return work
 
 
-def _variant_groups() -> dict[str, tuple[str, ...]]:
-    variants = load_name_variants()
-    return build_variant_groups(zip(variants["name"], variants["variant"], strict=True))
+def active_pairs_in_store(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The store's active name variants (seeded from reference_names/, then grown)."""
+    con.execute("USE store").fetchall()
+    try:
+        return active_pairs(con)
+    finally:
+        con.execute("USE memory").fetchall()
 
 
 def reconcile(
@@ -204,7 +209,6 @@ def reconcile(
     progress.stage("standardise", f"{sum(len(m.frame) for m in mapped)} records")
     new, summaries = standardise_sources(mapped)
     del mapped
-    new = add_features(new, _variant_groups())
     lap("standardise")
 
     con = duckdb.connect()
@@ -217,6 +221,7 @@ def reconcile(
         con.execute("SET temp_directory = ?", [spill.name]).fetchall()
         progress.stage("prepare", "loading the store and blocking keys")
         attach_store(con, db)
+        new = add_features(new, build_variant_groups(active_pairs_in_store(con)))
         existing = load_records(con, exclude_sources=[s.name for s in summaries])
         work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
         del existing, new

@@ -9,7 +9,7 @@ import duckdb
 
 from mdm.errors import StoreError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 #: Columns of the records table, in order.
 RECORD_COLUMNS = (
@@ -70,23 +70,39 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute("USE memory").fetchall()
 
 
+#: Versions this mdm upgrades in place: the DDL only adds tables (IF NOT EXISTS).
+UPGRADABLE = ("1",)
+
+
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    from mdm.names.store import seed_variants
+
     has_meta = one(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' "
             "AND table_catalog = current_database()"
         )
     )
+    found = None
     if has_meta and has_meta[0]:
         row = one(con.execute("SELECT value FROM meta WHERE key = 'schema_version'"))
-        if row is None or row[0] != SCHEMA_VERSION:
-            found = row[0] if row else "none"
+        found = row[0] if row else "none"
+        if found == SCHEMA_VERSION:
+            return con
+        if found not in UPGRADABLE:
             raise StoreError(
-                f"{path} has store schema version {found}; this mdm needs {SCHEMA_VERSION}"
+                f"{path} has store schema version {found}; this mdm reads {SCHEMA_VERSION} "
+                f"and upgrades {', '.join(UPGRADABLE)}"
             )
-        return con
     con.execute("BEGIN TRANSACTION")
-    con.execute(schema_sql())
-    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-    con.execute("COMMIT")
+    try:
+        con.execute(schema_sql()).fetchall()
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+        ).fetchall()
+        seed_variants(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return con

@@ -155,3 +155,37 @@ CREATE TABLE IF NOT EXISTS source_reports (
     records INTEGER NOT NULL,
     report JSON NOT NULL
 );
+
+-- Name variants: seeded from reference_names/, grown by evidence and stewards.
+-- A pair is (name, variant) with name the canonical form; status proposed | active | rejected.
+CREATE TABLE IF NOT EXISTS name_variants (
+    name VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,            -- nickname | spelling | transliteration
+    origin VARCHAR NOT NULL,          -- seed | learned | steward
+    reference VARCHAR,                -- where a seed pair came from (package)
+    evidence INTEGER NOT NULL,        -- confirmations for, minus decisions against
+    status VARCHAR NOT NULL,
+    first_seen TIMESTAMP NOT NULL,
+    last_seen TIMESTAMP NOT NULL,
+    PRIMARY KEY (name, variant)
+);
+
+-- Every change to a name pair: what, when, by whom or by which evidence.
+CREATE TABLE IF NOT EXISTS name_variant_events (
+    event_id BIGINT PRIMARY KEY,
+    occurred_at TIMESTAMP NOT NULL,
+    name VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,          -- seeded | proposed | approved | rejected | confirmed
+    actor VARCHAR NOT NULL,
+    detail JSON
+);
+
+-- How often each first and last name occurs in the store's records (updated by ingest).
+CREATE TABLE IF NOT EXISTS name_frequencies (
+    kind VARCHAR NOT NULL,            -- first | last
+    name VARCHAR NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (kind, name)
+);

@@ -15,6 +15,7 @@ import pandas as pd
 from mdm.errors import StoreError
 from mdm.golden import RECENCY_SQL, assign_golden_ids, survivors_of_retired, survivorship_queries
 from mdm.linkage.model import TrainedModel
+from mdm.names.store import refresh_frequencies
 from mdm.schema import ATTRIBUTES
 from mdm.store import RECORD_COLUMNS, one
 
@@ -144,6 +145,7 @@ def write_run(
         _write_golden(con, rules, now)
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
+        refresh_frequencies(con)
         timer.lap("write.pairs")
         report = {
             "sources": [asdict(s) for s in summaries],
