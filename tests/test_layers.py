@@ -22,7 +22,7 @@ def test_mdm_does_not_import_fastapi() -> None:
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("command", ["reconcile", "export", "evaluate", "model", "demo"])
+@pytest.mark.parametrize("command", ["reconcile", "export", "evaluate", "model", "names", "demo"])
 def test_every_command_has_help_and_docs(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0

@@ -1,0 +1,38 @@
+"""The store's schema: created, upgraded in place, refused when unknown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mdm.errors import StoreError
+from mdm.store import SCHEMA_VERSION, open_store
+
+
+def test_version_1_store_is_upgraded_and_seeded(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    open_store(db).close()
+    with duckdb.connect(str(db)) as con:  # make it look like a version-1 store
+        con.execute("DROP TABLE name_variants")
+        con.execute("DROP TABLE name_variant_events")
+        con.execute("DROP TABLE name_frequencies")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    store = open_store(db)
+    try:
+        version = store.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        seeded = store.execute("SELECT count(*) FROM name_variants").fetchall()[0][0]
+    finally:
+        store.close()
+    assert version == [(SCHEMA_VERSION,)]
+    assert seeded > 2000
+
+
+def test_unknown_version_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "future.duckdb"
+    open_store(db).close()
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        open_store(db)
