@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mdm.generate import GeneratorConfig, write_sample
+
+# Property tests check behaviour, not speed: no per-example deadline, which a busy CI
+# machine would otherwise turn into flaky failures.
+settings.register_profile("mdm", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mdm")
 
 REPO = Path(__file__).resolve().parents[1]
 
