@@ -183,3 +183,76 @@ def refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT 'last', last_name, count(*) FROM records WHERE last_name IS NOT NULL "
         "GROUP BY last_name"
     ).fetchall()
+
+
+def learn_from_links(
+    con: duckdb.DuckDBPyConnection,
+    pairs_sql: str,
+    run_id: int,
+    confirmations: int,
+    max_similarity: float,
+) -> dict[str, int]:
+    """Record the name pairs that confident links confirm; activate well-confirmed ones.
+
+    ``pairs_sql`` selects ``first_l, first_r, middle_l, middle_r, last_l, last_r,
+    variants_l, variants_r, golden_id`` for linked record pairs in one cluster.
+    Typos (one edit apart, or more similar than ``max_similarity``) are not name
+    variants. Rejected pairs are never touched; pairs already known are left as they are.
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE learned AS SELECT DISTINCT "
+        "least(first_l, first_r) AS name, greatest(first_l, first_r) AS variant, golden_id "
+        f"FROM ({pairs_sql}) WHERE first_l <> first_r AND length(first_l) > 1 "
+        "AND length(first_r) > 1 AND NOT coalesce(list_has_any(variants_l, variants_r), false) "
+        f"AND jaro_winkler_similarity(first_l, first_r) < {max_similarity} "
+        "AND damerau_levenshtein(first_l, first_r) > 1 "
+        "AND first_l IS DISTINCT FROM last_r AND first_r IS DISTINCT FROM last_l "
+        "AND first_l IS DISTINCT FROM middle_r AND first_r IS DISTINCT FROM middle_l"
+    ).fetchall()
+    con.execute(
+        "DELETE FROM learned WHERE EXISTS (SELECT 1 FROM name_variants v WHERE "
+        "(v.name = learned.name AND v.variant = learned.variant) OR "
+        "(v.name = learned.variant AND v.variant = learned.name)) AND NOT EXISTS ("
+        "SELECT 1 FROM name_variants v WHERE v.origin = 'learned' AND v.status = 'proposed' "
+        "AND v.name = learned.name AND v.variant = learned.variant)"
+    ).fetchall()
+    con.execute(
+        "INSERT OR IGNORE INTO name_variant_evidence SELECT name, variant, golden_id, ? "
+        "FROM learned",
+        [run_id],
+    ).fetchall()
+    now = _now()
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE learned_counts AS SELECT e.name, e.variant, "
+        "count(*) AS people FROM name_variant_evidence e "
+        "JOIN (SELECT DISTINCT name, variant FROM learned) l USING (name, variant) "
+        "GROUP BY ALL"
+    ).fetchall()
+    con.execute(
+        "INSERT INTO name_variants SELECT c.name, c.variant, 'nickname', 'learned', NULL, "
+        "c.people, 'proposed', ?, ? FROM learned_counts c WHERE NOT EXISTS (SELECT 1 FROM "
+        "name_variants v WHERE v.name = c.name AND v.variant = c.variant)",
+        [now, now],
+    ).fetchall()
+    con.execute(
+        "UPDATE name_variants v SET evidence = c.people, last_seen = ?, status = CASE "
+        "WHEN c.people >= ? THEN 'active' ELSE v.status END FROM learned_counts c "
+        "WHERE v.name = c.name AND v.variant = c.variant AND v.origin = 'learned' "
+        "AND v.status = 'proposed'",
+        [now, confirmations],
+    ).fetchall()
+    start = con.execute(
+        "SELECT coalesce(max(event_id), 0) + 1 FROM name_variant_events"
+    ).fetchall()[0][0]
+    con.execute(
+        "INSERT INTO name_variant_events SELECT ? + row_number() OVER (ORDER BY c.name, "
+        "c.variant) - 1, ?, c.name, c.variant, CASE WHEN v.status = 'active' THEN 'activated' "
+        "ELSE 'confirmed' END, 'system', json_object('people', c.people, 'run_id', ?) "
+        "FROM learned_counts c JOIN name_variants v USING (name, variant)",
+        [start, now, run_id],
+    ).fetchall()
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE v.status = 'active') FROM learned_counts c "
+        "JOIN name_variants v USING (name, variant)"
+    ).fetchall()[0]
+    return {"confirmed": int(counts[0]), "active": int(counts[1])}

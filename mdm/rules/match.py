@@ -217,6 +217,20 @@ class Clustering(_Strict):
     identity_veto_max_share: Annotated[float, Field(ge=0, le=1)] = 0.05
 
 
+class Learning(_Strict):
+    """How name variants are learned from confident links.
+
+    Two records linked at ``min_probability`` or more whose first names differ (and
+    are not typos of each other, swapped, or a middle name) confirm that pair of
+    names; after ``confirmations`` different people confirm it, the pair is active.
+    """
+
+    enabled: bool = True
+    min_probability: Annotated[float, Field(gt=0.5, lt=1)] = 0.99
+    confirmations: Annotated[int, Field(ge=1)] = 3
+    max_similarity: Annotated[float, Field(gt=0, le=1)] = 0.9
+
+
 class MatchRules(_Strict):
     """The whole of a ``*.match.yaml`` file."""
 
@@ -227,6 +241,7 @@ class MatchRules(_Strict):
     thresholds: Thresholds = Thresholds()
     training: Training
     clustering: Clustering = Clustering()
+    learning: Learning = Learning()
     extra_columns: list[str] = []
 
     @field_validator("extra_columns")

@@ -189,3 +189,13 @@ CREATE TABLE IF NOT EXISTS name_frequencies (
     count BIGINT NOT NULL,
     PRIMARY KEY (kind, name)
 );
+
+-- Which people (golden ids) confirmed a name pair: independent confirmations, so a
+-- re-run over the same records never counts twice.
+CREATE TABLE IF NOT EXISTS name_variant_evidence (
+    name VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    golden_id VARCHAR NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (name, variant, golden_id)
+);

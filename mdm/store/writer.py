@@ -15,7 +15,7 @@ import pandas as pd
 from mdm.errors import StoreError
 from mdm.golden import RECENCY_SQL, assign_golden_ids, survivors_of_retired, survivorship_queries
 from mdm.linkage.model import TrainedModel
-from mdm.names.store import refresh_frequencies
+from mdm.names.store import learn_from_links, refresh_frequencies
 from mdm.schema import ATTRIBUTES
 from mdm.store import RECORD_COLUMNS, one
 
@@ -146,8 +146,10 @@ def write_run(
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
         refresh_frequencies(con)
+        learned = _learn_names(con, rules, run_id)
         timer.lap("write.pairs")
         report = {
+            "learned_names": learned,
             "sources": [asdict(s) for s in summaries],
             "placeholders": placeholders,
             "candidate_pairs": output.candidate_pairs,
@@ -300,6 +302,26 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
         f"{' '.join(joins)}",
         [now, now],
     )
+
+
+def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:
+    """Name pairs confirmed by this run's confident links (see mdm.names.store)."""
+    learning = rules.match.learning
+    columns = {c[0] for c in con.execute("DESCRIBE memory.work").fetchall()}
+    needed = {"first_name", "middle_name", "last_name", "first_name_variants"}
+    if not learning.enabled or not needed <= columns:
+        return {"confirmed": 0, "active": 0}
+    pairs = (
+        "SELECT l.first_name AS first_l, r.first_name AS first_r, l.middle_name AS middle_l, "
+        "r.middle_name AS middle_r, l.last_name AS last_l, r.last_name AS last_r, "
+        "l.first_name_variants AS variants_l, r.first_name_variants AS variants_r, "
+        "gl.golden_id FROM memory.scored s "
+        "JOIN memory.work l ON l.uid = s.uid_l JOIN memory.work r ON r.uid = s.uid_r "
+        "JOIN run_golden gl ON gl.uid = s.uid_l JOIN run_golden gr ON gr.uid = s.uid_r "
+        f"WHERE s.match_probability >= {learning.min_probability} "
+        "AND gl.golden_id = gr.golden_id"
+    )
+    return learn_from_links(con, pairs, run_id, learning.confirmations, learning.max_similarity)
 
 
 def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int, now) -> None:

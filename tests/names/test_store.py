@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mdm.cli import app
 from mdm.errors import VariantError
-from mdm.names.store import active_pairs, decide, list_variants, propose
+from mdm.names.store import active_pairs, decide, learn_from_links, list_variants, propose
 from mdm.store import attach_store
 
 runner = CliRunner()
@@ -119,3 +119,38 @@ def test_reconcile_uses_the_stores_variants(
         ).fetchall()
     assert ("quillon" in keys) is approved
     assert frequencies == [(1,)]
+
+
+def _links(rows: list[tuple[str, str, str]]) -> str:
+    """A pairs query as the writer builds it: (first_l, first_r, golden_id) per link."""
+    values = ", ".join(
+        f"('{a}', '{b}', NULL, NULL, 'smith', 'smith', ['{a}'], ['{b}'], '{g}')" for a, b, g in rows
+    )
+    return (
+        "SELECT * FROM (VALUES " + values + ") AS t(first_l, first_r, middle_l, middle_r, "
+        "last_l, last_r, variants_l, variants_r, golden_id)"
+    )
+
+
+def test_learning_activates_after_enough_people(con) -> None:
+    links = _links([("quillon", "kwil", "G1"), ("kwil", "quillon", "G2")])
+    assert learn_from_links(con, links, 1, confirmations=3, max_similarity=0.9) == {
+        "confirmed": 1, "active": 0,
+    }  # fmt: skip
+    # The same people again (a re-run) is no new evidence.
+    learn_from_links(con, links, 2, confirmations=3, max_similarity=0.9)
+    row = list_variants(con, text="kwil")
+    assert row[["evidence", "status", "origin"]].values.tolist() == [[2, "proposed", "learned"]]
+    third = _links([("quillon", "kwil", "G3")])
+    assert learn_from_links(con, third, 3, confirmations=3, max_similarity=0.9)["active"] == 1
+    assert ("kwil", "quillon") in active_pairs(con)
+
+
+def test_learning_ignores_typos_and_rejected_pairs(con) -> None:
+    decide(con, "quillon", "kwil", approve=False, actor="ann")
+    links = _links(
+        [("quillon", "kwil", f"G{i}") for i in range(5)]
+        + [("jonathan", "jonathna", "G9"), ("jay", "ajy", "G8")]
+    )
+    assert learn_from_links(con, links, 1, confirmations=1, max_similarity=0.9)["confirmed"] == 0
+    assert list_variants(con, text="kwil")["status"].tolist() == ["rejected"]
