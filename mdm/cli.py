@@ -279,6 +279,20 @@ def _print_variants(frame) -> None:
     out.print(f"{len(frame)} pair(s)", highlight=False)
 
 
+def _show_variants(db: Path, **filters) -> None:
+    from mdm.names.store import list_variants
+
+    try:
+        con = _names_store(db)
+        try:
+            frame = list_variants(con, **filters)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    _print_variants(frame)
+
+
 @names.command("list")
 def names_list(
     db: DbOption,
@@ -287,17 +301,7 @@ def names_list(
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
 ) -> None:
     """List name variants, most evidence first."""
-    from mdm.names.store import list_variants
-
-    try:
-        con = _names_store(db)
-        try:
-            frame = list_variants(con, status=status, origin=origin, limit=limit)
-        finally:
-            con.close()
-    except MdmError as error:
-        raise _fail(error) from None
-    _print_variants(frame)
+    _show_variants(db, status=status, origin=origin, limit=limit)
 
 
 @names.command("search")
@@ -307,17 +311,7 @@ def names_search(
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
 ) -> None:
     """Find the variants of a name (any status)."""
-    from mdm.names.store import list_variants
-
-    try:
-        con = _names_store(db)
-        try:
-            frame = list_variants(con, text=text, limit=limit)
-        finally:
-            con.close()
-    except MdmError as error:
-        raise _fail(error) from None
-    _print_variants(frame)
+    _show_variants(db, text=text, limit=limit)
 
 
 @names.command("propose")
