@@ -18,6 +18,7 @@ from mdm.evaluation import bcubed_metrics, pairwise_metrics
 from mdm.jobs import add_extra_columns
 from mdm.linkage.model import TrainedModel, add_block_keys
 from mdm.store import one, open_store
+from mdm.store.writer import latest_model
 
 
 @dataclass
@@ -36,14 +37,10 @@ def evaluate(db: Path, truth_column: str) -> EvaluationReport:
     """Score the store's clusters against ``truth_column`` (an extra attribute)."""
     store = open_store(db, create=False)
     try:
-        run = one(
-            store.execute(
-                "SELECT r.link_threshold, m.model FROM runs r JOIN models m USING (model_id) "
-                "ORDER BY r.run_id DESC LIMIT 1"
-            )
+        model = latest_model(store)
+        threshold = one(
+            store.execute("SELECT link_threshold FROM runs ORDER BY run_id DESC LIMIT 1")
         )
-        if run is None:
-            raise InputError(f"{db} holds no reconciliation run yet; run 'mdm reconcile' first")
         records = store.execute(
             "SELECT r.source, r.record_id, x.golden_id, "
             "json_extract_string(r.extra, ['$.' || ?])[1] AS truth FROM records r "
@@ -59,7 +56,7 @@ def evaluate(db: Path, truth_column: str) -> EvaluationReport:
                 f"no record carries a truth column '{truth_column}'; extra columns in the "
                 f"store are: {available}"
             )
-        blocked = _blocking_recall(store, TrainedModel.from_json(run[1]), truth_column)
+        blocked = _blocking_recall(store, model, truth_column)
     finally:
         store.close()
     labelled = records.dropna(subset=["truth"])
@@ -68,7 +65,7 @@ def evaluate(db: Path, truth_column: str) -> EvaluationReport:
     return EvaluationReport(
         truth_column=truth_column,
         records=len(labelled),
-        link_threshold=float(run[0]),
+        link_threshold=threshold,
         pairwise={
             "precision": pairwise.precision,
             "recall": pairwise.recall,

@@ -255,7 +255,7 @@ def reconcile(
         sources=summaries,
         golden_records=output.golden_count,
         multi_record_golden=output.multi_record_golden,
-        review_tasks=len(output.review_pairs),
+        review_tasks=output.review_tasks,
         candidate_pairs=output.candidate_pairs,
         link_threshold=output.link_threshold,
         review_threshold=output.review_threshold,

@@ -29,7 +29,7 @@ class RunOutput:
 
     labels: np.ndarray  # cluster label per work row (uid)
     pairs: pd.DataFrame  # uid_l, uid_r, match_weight, match_probability (all scored)
-    review_pairs: pd.DataFrame  # pairs in the review band across clusters
+    review_tasks: int  # pairs in the review band whose records are in different clusters
     link_threshold: float
     review_threshold: float
     model: TrainedModel
@@ -41,13 +41,13 @@ class RunOutput:
     @classmethod
     def build(cls, pairs, labels, link, review, model, trained) -> RunOutput:
         probability = pairs["match_probability"]
-        band = pairs[(probability >= review) & (probability < link)]
-        band = band[labels[band["uid_l"].to_numpy()] != labels[band["uid_r"].to_numpy()]]
+        in_band = ((probability >= review) & (probability < link)).to_numpy()
+        apart = labels[pairs["uid_l"].to_numpy()] != labels[pairs["uid_r"].to_numpy()]
         sizes = np.bincount(labels)
         return cls(
             labels=labels,
             pairs=pairs,
-            review_pairs=band.reset_index(drop=True),
+            review_tasks=int((in_band & apart).sum()),
             link_threshold=link,
             review_threshold=review,
             model=model,
