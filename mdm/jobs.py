@@ -35,7 +35,7 @@ from mdm.linkage.model import (
     train_model,
 )
 from mdm.names.reference import build_variant_groups
-from mdm.names.store import active_pairs
+from mdm.names.store import active_pairs, count_names_sql, term_frequency_sql
 from mdm.placeholders import blank_placeholders
 from mdm.progress import Progress, SilentProgress
 from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
@@ -43,7 +43,7 @@ from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
 from mdm.standardise.text import clean_text
-from mdm.store import RECORD_COLUMNS, attach_store
+from mdm.store import RECORD_COLUMNS, attach_store, one
 from mdm.store.writer import RunOutput, load_model, load_records, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
@@ -329,6 +329,22 @@ def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: M
     return len(work)
 
 
+def name_term_frequencies(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> dict[str, str]:
+    """Count first and last names over the run's records (what the store holds once the
+    run is written: ``memory.name_counts``, which the writer stores as the live frequency
+    table) and make from it the term-frequency lookups the model's name levels read."""
+    columns = {row[0] for row in con.execute("DESCRIBE memory.work").fetchall()}
+    counts = count_names_sql("memory.work", columns)
+    one(con.execute(f"CREATE OR REPLACE TABLE memory.name_counts AS {counts}"))
+    tables = {}
+    for column in model.tf_columns:
+        sql = term_frequency_sql(column, "memory.name_counts")
+        if sql is not None:
+            one(con.execute(f"CREATE OR REPLACE TABLE memory.tf_{column} AS {sql}"))
+            tables[column] = f"memory.tf_{column}"
+    return tables
+
+
 def _link(
     con: duckdb.DuckDBPyConnection,
     records: int,
@@ -345,7 +361,7 @@ def _link(
         model = train_model(con, "work", rules.match, records)
     lap("train")
     progress.stage("predict", "scoring candidate pairs")
-    predict_pairs(con, "work", model, "scored")
+    predict_pairs(con, "work", model, "scored", name_term_frequencies(con, model))
     pairs = con.execute("SELECT * FROM memory.scored").df()
     lap("predict")
     progress.stage("cluster", f"{len(pairs)} candidate pairs")

@@ -28,3 +28,15 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sample_files(sample_dir: Path) -> list[Path]:
     return sorted(p for p in sample_dir.iterdir() if p.suffix != ".md")
+
+
+@pytest.fixture(scope="session")
+def reconciled_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store made by reconciling the sample files once. Read it; copy it to change it."""
+    from mdm.ingest import parse_source_arg
+    from mdm.jobs import RulesBundle, reconcile
+
+    db = tmp_path_factory.mktemp("reconciled") / "mdm.duckdb"
+    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    reconcile([parse_source_arg(str(p)) for p in sample_files], db, rules)
+    return db

@@ -162,6 +162,18 @@ class TrainedModel:
         raise ModelError(f"the model has no comparison named '{comparison}'")
 
     @property
+    def tf_columns(self) -> list[str]:
+        """The columns whose term frequencies the model's levels adjust for."""
+        return sorted(
+            {
+                level["tf_adjustment_column"]
+                for comparison in self.settings["comparisons"]
+                for level in comparison["comparison_levels"]
+                if level.get("tf_adjustment_column")
+            }
+        )
+
+    @property
     def prior(self) -> float:
         """The trained probability that two random records match."""
         return float(self.settings["probability_two_random_records_match"])
@@ -247,13 +259,23 @@ def train_model(
 
 
 def predict_pairs(
-    con: duckdb.DuckDBPyConnection, table: str, model: TrainedModel, output: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    model: TrainedModel,
+    output: str,
+    tf_tables: dict[str, str] | None = None,
 ) -> None:
     """Score every candidate pair into ``output``: uid_l, uid_r, match_weight,
-    match_probability."""
+    match_probability.
+
+    ``tf_tables`` maps a column to a table (``<column>, tf_<column>``) to take its term
+    frequencies from; other term-frequency columns are counted over ``table`` by splink.
+    """
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(table), model.settings, log_level=logging.ERROR)
     _quiet()
+    for column, tf_table in (tf_tables or {}).items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(tf_table), column)
     predictions = linker.inference.predict()
     con.execute(
         f"CREATE OR REPLACE TABLE {output} AS SELECT {UNIQUE_ID}_l AS uid_l, "

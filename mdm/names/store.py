@@ -174,15 +174,42 @@ def active_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     ]
 
 
-def refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
-    """Recount first and last names over the store's records."""
+#: The name columns whose frequencies the store keeps, by kind.
+FREQUENCY_COLUMNS = {"first": "first_name", "last": "last_name"}
+
+
+def count_names_sql(table: str, columns: set[str] | None = None) -> str:
+    """SELECT kind, name, count: how often each first and last name occurs in ``table``
+    (of the name columns it has, when ``columns`` lists them)."""
+    parts = [
+        f"SELECT '{kind}' AS kind, {column} AS name, count(*) AS count FROM {table} "
+        f"WHERE {column} IS NOT NULL GROUP BY {column}"
+        for kind, column in FREQUENCY_COLUMNS.items()
+        if columns is None or column in columns
+    ]
+    empty = "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS name, 0::BIGINT AS count LIMIT 0"
+    return " UNION ALL ".join(parts or [f"({empty})"])
+
+
+def refresh_frequencies(con: duckdb.DuckDBPyConnection, counted: str = "records") -> None:
+    """Replace the frequency table with the counts over ``counted`` (default: the store's
+    records; a bulk run passes the counts it already made over the same records)."""
     con.execute("DELETE FROM name_frequencies").fetchall()
-    con.execute(
-        "INSERT INTO name_frequencies SELECT 'first', first_name, count(*) FROM records "
-        "WHERE first_name IS NOT NULL GROUP BY first_name UNION ALL "
-        "SELECT 'last', last_name, count(*) FROM records WHERE last_name IS NOT NULL "
-        "GROUP BY last_name"
-    ).fetchall()
+    source = counted if counted != "records" else f"({count_names_sql('records')})"
+    con.execute(f"INSERT INTO name_frequencies SELECT kind, name, count FROM {source}").fetchall()
+
+
+def term_frequency_sql(column: str, frequencies: str = "name_frequencies") -> str | None:
+    """SELECT <column>, tf_<column>: each name's share of the records that have one, from a
+    frequency table (kind, name, count); the lookup splink's term-frequency adjustment and
+    the real-time scorer both read. None when ``column`` is not a counted name column."""
+    kinds = {column: kind for kind, column in FREQUENCY_COLUMNS.items()}
+    if column not in kinds:
+        return None
+    return (
+        f'SELECT name AS "{column}", count / sum(count) OVER () AS "tf_{column}" '
+        f"FROM {frequencies} WHERE kind = '{kinds[column]}'"
+    )
 
 
 def learn_from_links(

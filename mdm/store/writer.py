@@ -145,7 +145,7 @@ def write_run(
         _write_golden(con, rules, now)
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
-        refresh_frequencies(con)
+        refresh_frequencies(con, "memory.name_counts")
         learned = _learn_names(con, rules, run_id)
         timer.lap("write.pairs")
         report = {
