@@ -255,9 +255,9 @@ def _names_store(db: Path, *, create: bool = False):
     return con
 
 
-def _names_call(db: Path, action) -> None:
+def _names_call(db: Path, action, *, create: bool = True) -> None:
     try:
-        con = _names_store(db, create=True)
+        con = _names_store(db, create=create)
         try:
             con.execute("BEGIN TRANSACTION")
             message = action(con)
@@ -371,6 +371,72 @@ def names_export(
     else:
         frame.to_parquet(out_path, index=False)
     out.print(f"wrote {len(frame)} name pairs to {out_path}", highlight=False)
+
+
+review = typer.Typer(
+    help="Review tasks: pairs the engine was unsure about, for a steward to decide.",
+    no_args_is_help=True,
+)
+app.add_typer(review, name="review")
+
+
+@review.command("list")
+def review_list(
+    db: DbOption,
+    status: Annotated[
+        str | None, typer.Option(help="open, decided, linked or withdrawn (default open).")
+    ] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+) -> None:
+    """List review tasks, most probable match first."""
+    from mdm.review import list_tasks
+
+    try:
+        con = _names_store(db)
+        try:
+            frame = list_tasks(con, status=status, limit=limit)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    table = Table()
+    for column in ("task", "status", "probability", "left record", "name", "right record", "name"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(
+            str(row.task_id),
+            row.status,
+            f"{row.match_probability:.3f}",
+            f"{row.source_l}/{row.record_id_l}",
+            row.name_l,
+            f"{row.source_r}/{row.record_id_r}",
+            row.name_r,
+        )
+    out.print(table)
+    out.print(f"{len(frame)} task(s)", highlight=False)
+
+
+@review.command("decide")
+def review_decide(
+    task: Annotated[int, typer.Argument(help="The task id (see 'mdm review list').")],
+    decision: Annotated[str, typer.Argument(help="same, different or skip.")],
+    db: DbOption,
+    by: ActorOption = "steward",
+    note: Annotated[str | None, typer.Option(help="Why (kept with the decision).")] = None,
+    rules: Annotated[
+        Path, typer.Option(help="Match rules (for how name variants are learned).")
+    ] = DEFAULT_RULES,
+) -> None:
+    """Decide a review task: the same person, not the same person, or skip."""
+    from mdm.rules.match import load_match_rules
+
+    def act(con) -> str:
+        from mdm.review import decide
+
+        learning = load_match_rules(rules).learning
+        return decide(con, task, decision, by, learning, note).message()
+
+    _names_call(db, act, create=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

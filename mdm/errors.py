@@ -10,6 +10,7 @@ what was wrong and how to fix it::
     ├── RulesError            a rules file is invalid (points at the line)
     ├── StoreError            the DuckDB store is missing or incompatible
     ├── VariantError          a name-variant request is invalid (empty, self, rejected)
+    ├── ReviewError           a review decision cannot be made (no such task, not open)
     └── ModelError            the trained model cannot be used with these rules
 """
 
@@ -46,3 +47,7 @@ class ModelError(MdmError):
 
 class VariantError(MdmError):
     """A name-variant request cannot be carried out as given."""
+
+
+class ReviewError(MdmError):
+    """A review task cannot be decided as asked."""

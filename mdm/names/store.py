@@ -212,29 +212,48 @@ def term_frequency_sql(column: str, frequencies: str = "name_frequencies") -> st
     )
 
 
-def learn_from_links(
-    con: duckdb.DuckDBPyConnection,
-    pairs_sql: str,
-    run_id: int,
-    confirmations: int,
-    max_similarity: float,
-) -> dict[str, int]:
-    """Record the name pairs that confident links confirm; activate well-confirmed ones.
-
-    ``pairs_sql`` selects ``first_l, first_r, middle_l, middle_r, last_l, last_r,
-    variants_l, variants_r, golden_id`` for linked record pairs in one cluster.
-    Typos (one edit apart, or more similar than ``max_similarity``) are not name
-    variants. Rejected pairs are never touched; pairs already known are left as they are.
-    """
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE learned AS SELECT DISTINCT "
-        "least(first_l, first_r) AS name, greatest(first_l, first_r) AS variant, golden_id "
-        f"FROM ({pairs_sql}) WHERE first_l <> first_r AND length(first_l) > 1 "
+def _differing_names_sql(pairs_sql: str, max_similarity: float) -> str:
+    """SELECT name, variant, golden_id: the first-name pairs of ``pairs_sql`` that could be
+    name variants. Typos (one edit apart, or more similar than ``max_similarity``), names
+    already sharing a variant key, initials and swapped names are not."""
+    return (
+        "SELECT DISTINCT least(first_l, first_r) AS name, greatest(first_l, first_r) AS variant, "
+        f"golden_id FROM ({pairs_sql}) WHERE first_l <> first_r AND length(first_l) > 1 "
         "AND length(first_r) > 1 AND NOT coalesce(list_has_any(variants_l, variants_r), false) "
         f"AND jaro_winkler_similarity(first_l, first_r) < {max_similarity} "
         "AND damerau_levenshtein(first_l, first_r) > 1 "
         "AND first_l IS DISTINCT FROM last_r AND first_r IS DISTINCT FROM last_l "
         "AND first_l IS DISTINCT FROM middle_r AND first_r IS DISTINCT FROM middle_l"
+    )
+
+
+#: Evidence of a pair: the people confirming it, less the decisions against it.
+_EVIDENCE_SQL = (
+    "(SELECT count(*) FROM name_variant_evidence e WHERE e.name = {t}.name AND "
+    "e.variant = {t}.variant) - (SELECT count(*) FROM name_variant_disputes d "
+    "WHERE d.name = {t}.name AND d.variant = {t}.variant)"
+)
+
+
+def learn_from_links(
+    con: duckdb.DuckDBPyConnection,
+    pairs_sql: str,
+    run_id: int | None,
+    confirmations: int,
+    max_similarity: float,
+    *,
+    actor: str = "system",
+    decision_id: int | None = None,
+) -> dict[str, int]:
+    """Record the name pairs that confident links (or a steward's "same person") confirm;
+    activate the pairs whose evidence reaches ``confirmations``.
+
+    ``pairs_sql`` selects ``first_l, first_r, middle_l, middle_r, last_l, last_r,
+    variants_l, variants_r, golden_id`` for linked record pairs in one cluster.
+    Rejected pairs are never touched; pairs already known are left as they are.
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE learned AS " + _differing_names_sql(pairs_sql, max_similarity)
     ).fetchall()
     con.execute(
         "DELETE FROM learned WHERE EXISTS (SELECT 1 FROM name_variants v WHERE "
@@ -250,10 +269,9 @@ def learn_from_links(
     ).fetchall()
     now = _now()
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE learned_counts AS SELECT e.name, e.variant, "
-        "count(*) AS people FROM name_variant_evidence e "
-        "JOIN (SELECT DISTINCT name, variant FROM learned) l USING (name, variant) "
-        "GROUP BY ALL"
+        "CREATE OR REPLACE TEMP TABLE learned_counts AS SELECT l.name, l.variant, "
+        f"{_EVIDENCE_SQL.format(t='l')} AS people FROM (SELECT DISTINCT name, variant "
+        "FROM learned) l"
     ).fetchall()
     con.execute(
         "INSERT INTO name_variants SELECT c.name, c.variant, 'nickname', 'learned', NULL, "
@@ -274,12 +292,40 @@ def learn_from_links(
     con.execute(
         "INSERT INTO name_variant_events SELECT ? + row_number() OVER (ORDER BY c.name, "
         "c.variant) - 1, ?, c.name, c.variant, CASE WHEN v.status = 'active' THEN 'activated' "
-        "ELSE 'confirmed' END, 'system', json_object('people', c.people, 'run_id', ?) "
-        "FROM learned_counts c JOIN name_variants v USING (name, variant)",
-        [start, now, run_id],
+        "ELSE 'confirmed' END, ?, json_object('people', c.people, 'run_id', ?, "
+        "'decision_id', ?) FROM learned_counts c JOIN name_variants v USING (name, variant)",
+        [start, now, actor, run_id, decision_id],
     ).fetchall()
     counts = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE v.status = 'active') FROM learned_counts c "
         "JOIN name_variants v USING (name, variant)"
     ).fetchall()[0]
     return {"confirmed": int(counts[0]), "active": int(counts[1])}
+
+
+def dispute(
+    con: duckdb.DuckDBPyConnection,
+    pairs_sql: str,
+    decision_id: int,
+    max_similarity: float,
+    actor: str,
+) -> list[tuple[str, str]]:
+    """Count a steward's "not the same person" against the first-name pairs of
+    ``pairs_sql`` (same columns as :func:`learn_from_links`): a proposal loses one unit of
+    evidence. Active and rejected pairs keep their status (a steward decides those).
+    Returns the disputed pairs."""
+    found = con.execute(_differing_names_sql(pairs_sql, max_similarity)).fetchall()
+    disputed = sorted({(name, variant) for name, variant, _ in found})
+    now = _now()
+    for name, variant in disputed:
+        con.execute(
+            "INSERT OR IGNORE INTO name_variant_disputes VALUES (?, ?, ?)",
+            [name, variant, decision_id],
+        ).fetchall()
+        con.execute(
+            f"UPDATE name_variants v SET evidence = {_EVIDENCE_SQL.format(t='v')}, "
+            "last_seen = ? WHERE v.name = ? AND v.variant = ? AND v.status = 'proposed'",
+            [now, name, variant],
+        ).fetchall()
+        _log(con, name, variant, "disputed", actor, decision_id=decision_id)
+    return disputed

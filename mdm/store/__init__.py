@@ -9,7 +9,7 @@ import duckdb
 
 from mdm.errors import StoreError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 #: Columns of the records table, in order.
 RECORD_COLUMNS = (
@@ -71,7 +71,7 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 #: Versions this mdm upgrades in place: the DDL only adds tables (IF NOT EXISTS).
-UPGRADABLE = ("1",)
+UPGRADABLE = ("1", "2")
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:

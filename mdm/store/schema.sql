@@ -1,4 +1,4 @@
--- The mdm store: one DuckDB file. Schema version 1.
+-- The mdm store: one DuckDB file. Schema version 3.
 CREATE TABLE IF NOT EXISTS meta (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
@@ -198,4 +198,28 @@ CREATE TABLE IF NOT EXISTS name_variant_evidence (
     golden_id VARCHAR NOT NULL,
     run_id INTEGER,
     PRIMARY KEY (name, variant, golden_id)
+);
+
+-- Steward decisions on pairs of source records: data, not flags (who, what, when).
+-- "same" and "different" are labels for training and constraints for clustering.
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id BIGINT PRIMARY KEY,
+    task_id BIGINT,
+    source_l VARCHAR NOT NULL,
+    record_id_l VARCHAR NOT NULL,
+    source_r VARCHAR NOT NULL,
+    record_id_r VARCHAR NOT NULL,
+    decision VARCHAR NOT NULL,        -- same | different | skip
+    actor VARCHAR NOT NULL,
+    decided_at TIMESTAMP NOT NULL,
+    note VARCHAR
+);
+
+-- Decisions that two records with different first names are not the same person:
+-- each counts against the name pair (evidence = people confirming - disputes).
+CREATE TABLE IF NOT EXISTS name_variant_disputes (
+    name VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    decision_id BIGINT NOT NULL,
+    PRIMARY KEY (name, variant, decision_id)
 );

@@ -36,3 +36,19 @@ def test_unknown_version_is_refused(tmp_path: Path) -> None:
         con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99"):
         open_store(db)
+
+
+def test_version_2_store_gains_the_decision_tables(tmp_path: Path) -> None:
+    db = tmp_path / "v2.duckdb"
+    open_store(db).close()
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP TABLE decisions")
+        con.execute("DROP TABLE name_variant_disputes")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        variants = con.execute("SELECT count(*) FROM name_variants").fetchall()
+    store = open_store(db)
+    try:
+        assert store.execute("SELECT count(*) FROM decisions").fetchall() == [(0,)]
+        assert store.execute("SELECT count(*) FROM name_variants").fetchall() == variants
+    finally:
+        store.close()
