@@ -226,3 +226,18 @@ def test_bad_configs_are_refused():
         GeneratorConfig(n_records=10, sources=("crm", "ledger"))
     with pytest.raises(ValueError, match="records_per_person"):
         GeneratorConfig(n_records=10, records_per_person=(0.5, 0.2))
+
+
+def test_nickname_scale_makes_people_go_by_nicknames_more():
+    def renamed_share(scale: float) -> float:
+        crm = generate_sources(GeneratorConfig(n_records=3000, seed=5, nickname_scale=scale))["crm"]
+        names = crm["fname"].dropna().str.lower()
+        names = names[names.str.len() > 1]
+        people = crm.loc[names.index, "true_person_id"]
+        # A person's records that disagree on their first name (nicknames, spellings, typos).
+        return float((names.groupby(people).transform("nunique") > 1).mean())
+
+    plain, heavy = renamed_share(1.0), renamed_share(6.0)
+    assert heavy > plain + 0.05
+    with pytest.raises(ValueError, match="nickname_scale"):
+        GeneratorConfig(n_records=10, nickname_scale=-1)

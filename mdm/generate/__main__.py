@@ -28,12 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--error-scale", type=float, default=1.0, help="multiply every error rate (default 1)"
     )
+    parser.add_argument(
+        "--nickname-scale",
+        type=float,
+        default=1.0,
+        help="multiply each source's nickname rate (default 1; 5 gives a nickname-heavy set)",
+    )
     args = parser.parse_args(argv)
     config = GeneratorConfig(
         n_records=args.records,
         seed=args.seed,
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
         error_scale=args.error_scale,
+        nickname_scale=args.nickname_scale,
     )
     started = time.perf_counter()
     paths = write_sample(args.out, config)

@@ -38,6 +38,8 @@ class GeneratorConfig:
         p_shared_email: share of couples who share one email address.
         p_goes_by_middle: share of people with a middle name who go by it.
         error_scale: multiplies every record-level error and missing-value rate.
+        nickname_scale: multiplies each source's nickname rate (capped at 1), for sets
+            where people go by nicknames more than usual.
         names_dir: folder with the reference name lists (default: the repository's).
     """
 
@@ -57,6 +59,7 @@ class GeneratorConfig:
     p_shared_email: float = 0.15
     p_goes_by_middle: float = 0.05
     error_scale: float = 1.0
+    nickname_scale: float = 1.0
     names_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -73,6 +76,8 @@ class GeneratorConfig:
             raise ValueError("household_mix must sum to 1")
         if self.error_scale < 0:
             raise ValueError("error_scale must be >= 0")
+        if self.nickname_scale < 0:
+            raise ValueError("nickname_scale must be >= 0")
 
     def weights(self) -> tuple[float, ...]:
         """Share of records per source, aligned with ``sources``, summing to 1."""

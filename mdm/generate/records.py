@@ -143,7 +143,8 @@ def _names(
     by_middle = people.goes_by_middle[person] & ctx.chance(0.6)
     first[by_middle], middle[by_middle] = middle[by_middle], None
     free = ~by_middle
-    nick = free & ctx.chance(ctx.habit("nickname")) & names.nicknames.has(fi)
+    nickname_rate = np.minimum(ctx.habit("nickname") * ctx.config.nickname_scale, 1.0)
+    nick = free & ctx.chance(nickname_rate) & names.nicknames.has(fi)
     first[nick] = names.nicknames.pick(rng, fi[nick])
     spell = free & ~nick & ctx.chance(ctx.habit("spelling")) & names.spellings.has(fi)
     first[spell] = names.spellings.pick(rng, fi[spell])
