@@ -330,18 +330,27 @@ def names_propose(
 
 @names.command("approve")
 def names_approve(name: str, variant: str, db: DbOption, by: ActorOption = "steward") -> None:
-    """Approve a pair: matching uses it from the next run on."""
-    from mdm.names.store import decide
-
-    _names_call(db, lambda con: decide(con, name, variant, approve=True, actor=by))
+    """Approve a pair: matching uses it at once; affected review tasks are re-scored."""
+    _decide_variant(db, name, variant, approve=True, actor=by)
 
 
 @names.command("reject")
 def names_reject(name: str, variant: str, db: DbOption, by: ActorOption = "steward") -> None:
-    """Reject a pair: it is not used, and never proposed again by the machine."""
-    from mdm.names.store import decide
+    """Reject a pair: not used, never proposed again by the machine; tasks re-scored."""
+    _decide_variant(db, name, variant, approve=False, actor=by)
 
-    _names_call(db, lambda con: decide(con, name, variant, approve=False, actor=by))
+
+def _decide_variant(db: Path, name: str, variant: str, approve: bool, actor: str) -> None:
+    def act(con) -> str:
+        from mdm.review import decide_variant
+
+        change = decide_variant(con, name, variant, approve=approve, actor=actor)
+        return (
+            f"{change.message}; {change.records_updated} record(s) given new variant keys, "
+            f"{change.rescored_tasks} review task(s) re-scored"
+        )
+
+    _names_call(db, act)
 
 
 @names.command("export")
@@ -437,6 +446,24 @@ def review_decide(
         return decide(con, task, decision, by, learning, note).message()
 
     _names_call(db, act, create=False)
+
+
+@app.command()
+def serve(
+    db: DbOption,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    rules: Annotated[Path, typer.Option(help="Match rules (YAML).")] = DEFAULT_RULES,
+) -> None:
+    """Start the HTTP service on a store (this process owns the file); docs at /docs."""
+    import os
+
+    import uvicorn
+
+    os.environ["MDM_DB"] = str(db)
+    os.environ["MDM_RULES"] = str(rules)
+    # uvicorn imports the app by name: the engine does not import the service.
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -9,9 +9,14 @@ what was wrong and how to fix it::
     │   └── DuplicateRecordError  a record_id repeats within one source
     ├── RulesError            a rules file is invalid (points at the line)
     ├── StoreError            the DuckDB store is missing or incompatible
-    ├── VariantError          a name-variant request is invalid (empty, self, rejected)
-    ├── ReviewError           a review decision cannot be made (no such task, not open)
-    └── ModelError            the trained model cannot be used with these rules
+    ├── VariantError          a name-variant request is invalid (empty, self)
+    │   └── RejectedPairError     a proposal for a pair a steward rejected   (+ Conflict)
+    ├── ReviewError           a review decision cannot be made
+    │   ├── TaskNotFoundError     no such review task                        (+ NotFound)
+    │   └── TaskClosedError       the task is already decided                (+ Conflict)
+    ├── ModelError            the trained model cannot be used with these rules
+    ├── NotFoundError         what was asked for does not exist (HTTP 404)
+    └── ConflictError         the request contradicts the current state (HTTP 409)
 """
 
 from __future__ import annotations
@@ -51,3 +56,23 @@ class VariantError(MdmError):
 
 class ReviewError(MdmError):
     """A review task cannot be decided as asked."""
+
+
+class NotFoundError(MdmError):
+    """What was asked for does not exist."""
+
+
+class ConflictError(MdmError):
+    """The request contradicts the current state (e.g. deciding a decided task)."""
+
+
+class RejectedPairError(VariantError, ConflictError):
+    """A proposal for a name pair that a steward rejected."""
+
+
+class TaskNotFoundError(ReviewError, NotFoundError):
+    """There is no review task with that id."""
+
+
+class TaskClosedError(ReviewError, ConflictError):
+    """The review task is not open any more."""

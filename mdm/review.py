@@ -10,17 +10,23 @@ person" counts against them.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
 
-from mdm.errors import ReviewError
-from mdm.names.store import dispute, learn_from_links
+from mdm.errors import ReviewError, TaskClosedError, TaskNotFoundError
+from mdm.linkage.features import VARIANT_COLUMNS, record_variant_keys
+from mdm.names.reference import build_variant_groups, normalise_name
+from mdm.names.store import active_pairs, dispute, learn_from_links
+from mdm.names.store import decide as decide_names
 from mdm.rules.match import Learning
 
 TASK_STATUSES = ("open", "decided", "linked", "withdrawn")
+#: The statuses the engine sets (and may change again when it re-scores a task).
+ENGINE_STATUSES = ("open", "linked", "withdrawn")
 
 
 class Decision(enum.StrEnum):
@@ -120,10 +126,12 @@ def decide(
         [task_id],
     ).fetchall()
     if not row:
-        raise ReviewError(f"there is no review task {task_id}; list them with 'mdm review list'")
+        raise TaskNotFoundError(
+            f"there is no review task {task_id}; list them with 'mdm review list'"
+        )
     status, *pair = row[0]
     if status != "open":
-        raise ReviewError(f"review task {task_id} is {status}, not open; it cannot be decided")
+        raise TaskClosedError(f"review task {task_id} is {status}, not open; it cannot be decided")
     decision_id = con.execute("SELECT coalesce(max(decision_id), 0) + 1 FROM decisions").fetchall()[
         0
     ][0]
@@ -152,3 +160,147 @@ def decide(
             "UPDATE review_tasks SET status = 'decided' WHERE task_id = ?", [task_id]
         ).fetchall()
     return DecisionResult(decision_id, task_id, decision, confirmed, disputed)
+
+
+@dataclass(frozen=True)
+class VariantChange:
+    """What approving or rejecting a name pair did."""
+
+    message: str
+    records_updated: int
+    rescored_tasks: int
+
+
+def refresh_variant_keys(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
+    """Recompute the variant keys of the store's records whose first or middle name is
+    (or has a word that is) one of ``names``, from the active pairs; returns how many
+    records changed."""
+    groups = build_variant_groups(active_pairs(con))
+    changed = 0
+    wanted = sorted(names)
+    for column in VARIANT_COLUMNS:
+        values = [
+            row[0]
+            for row in con.execute(
+                f"SELECT DISTINCT {column} FROM records WHERE {column} IN (SELECT unnest(?)) "
+                f"OR list_has_any(string_split({column}, ' '), ?)",
+                [wanted, wanted],
+            ).fetchall()
+        ]
+        if not values:
+            continue
+        keys = pd.DataFrame(
+            {"value": values, "keys": [record_variant_keys(v, groups) for v in values]}
+        )
+        con.register("new_variant_keys", keys)
+        try:
+            row = con.execute(
+                f"UPDATE records SET {column}_variants = k.keys FROM new_variant_keys k "
+                f"WHERE records.{column} = k.value AND records.{column}_variants IS DISTINCT "
+                "FROM k.keys"
+            ).fetchall()
+        finally:
+            con.unregister("new_variant_keys")
+        changed += int(row[0][0]) if row else 0
+    return changed
+
+
+def _touched_tasks(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataFrame:
+    """Tasks not decided by a steward where either record has one of ``names`` as (a
+    word of) its first or middle name."""
+    touches = " OR ".join(
+        f"{side}.{column} IN (SELECT unnest($names)) OR "
+        f"list_has_any(string_split({side}.{column}, ' '), $names)"
+        for side in ("l", "r")
+        for column in VARIANT_COLUMNS
+    )
+    return con.execute(
+        "SELECT t.task_id, t.match_probability, t.source_l, t.record_id_l, t.source_r, "
+        "t.record_id_r FROM review_tasks t "
+        "JOIN records l ON l.source = t.source_l AND l.record_id = t.record_id_l "
+        "JOIN records r ON r.source = t.source_r AND r.record_id = t.record_id_r "
+        f"WHERE t.status IN ({', '.join(map(repr, ENGINE_STATUSES))}) AND ({touches}) "
+        "ORDER BY t.task_id",
+        {"names": names},
+    ).df()
+
+
+def _records_of(con: duckdb.DuckDBPyConnection, tasks: pd.DataFrame) -> dict[tuple, dict]:
+    """(source, record_id) -> the record's columns, for both sides of ``tasks``."""
+    keys = pd.concat(
+        [
+            tasks[["source_l", "record_id_l"]].set_axis(["source", "record_id"], axis=1),
+            tasks[["source_r", "record_id_r"]].set_axis(["source", "record_id"], axis=1),
+        ]
+    ).drop_duplicates()
+    con.register("wanted_records", keys)
+    try:
+        frame = con.execute(
+            "SELECT r.* EXCLUDE (extra, raw) FROM records r "
+            "JOIN wanted_records w USING (source, record_id)"
+        ).df()
+    finally:
+        con.unregister("wanted_records")
+    return {(row["source"], row["record_id"]): row for row in frame.to_dict("records")}
+
+
+def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
+    """Re-score the undecided review tasks whose records carry one of ``names``, with the
+    latest model and the live frequency table. A task now at or above the last run's
+    link threshold becomes ``linked`` (the records link on the next reconcile); one
+    below the review band is ``withdrawn``. Each change is logged in ``events``.
+    Returns how many tasks were re-scored."""
+    from mdm.linkage.frequencies import live_term_frequencies
+    from mdm.linkage.scorer import Scorer
+    from mdm.store.writer import latest_model
+
+    tasks = _touched_tasks(con, sorted(names))
+    if tasks.empty:
+        return 0
+    records = _records_of(con, tasks)
+    model = latest_model(con)
+    scorer = Scorer(model, live_term_frequencies(con, model.tf_columns))
+    link, review = con.execute(
+        "SELECT link_threshold, review_threshold FROM runs ORDER BY run_id DESC LIMIT 1"
+    ).fetchall()[0]
+    event = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0]
+    now = _now()
+    for row in tasks.to_dict("records"):
+        left = records[(row["source_l"], row["record_id_l"])]
+        right = records[(row["source_r"], row["record_id_r"])]
+        scored = scorer.score(left, right)
+        probability = scored.match_probability
+        status = (
+            "linked" if probability >= link else "withdrawn" if probability < review else "open"
+        )
+        con.execute(
+            "UPDATE review_tasks SET match_weight = ?, match_probability = ?, status = ? "
+            "WHERE task_id = ?",
+            [scored.match_weight, probability, status, row["task_id"]],
+        ).fetchall()
+        event += 1
+        detail = {
+            "task_id": int(row["task_id"]),
+            "reason": "name variants changed",
+            "before": float(row["match_probability"]),
+            "after": probability,
+            "status": status,
+        }
+        con.execute(
+            "INSERT INTO events VALUES (?, ?, 'task_rescored', NULL, ?, ?, 'system', ?)",
+            [event, now, row["source_l"], row["record_id_l"], json.dumps(detail)],
+        ).fetchall()
+    return len(tasks)
+
+
+def decide_variant(
+    con: duckdb.DuckDBPyConnection, name: str, variant: str, approve: bool, actor: str
+) -> VariantChange:
+    """Approve or reject a name pair and let it take effect at once: the records with
+    either name get new variant keys, and the open review tasks between them are
+    re-scored (inside the caller's transaction)."""
+    message = decide_names(con, name, variant, approve=approve, actor=actor)
+    names = {normalise_name(name), normalise_name(variant)}
+    updated = refresh_variant_keys(con, names)
+    rescored = rescore_tasks(con, names)
+    return VariantChange(message, updated, rescored)

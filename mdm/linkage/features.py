@@ -34,7 +34,7 @@ def _map_unique(series: pd.Series, func: Callable[[str], object]) -> pd.Series:
     return pd.Series(mapped[codes], index=series.index, dtype=object)
 
 
-def _variant_keys(name: str, groups: VariantGroups) -> list[str]:
+def record_variant_keys(name: str, groups: VariantGroups) -> list[str]:
     """The group keys of a cleaned name, for the known-variant level.
 
     Unlike :func:`mdm.names.reference.variant_keys`, a multi-word name ("mary ann")
@@ -112,7 +112,9 @@ def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
     for column in NAME_COLUMNS:
         out[f"{column}_phonetic"] = _map_unique(out[column], phonetic_code)
     for column in VARIANT_COLUMNS:
-        out[f"{column}_variants"] = _map_unique(out[column], lambda n: _variant_keys(n, groups))
+        out[f"{column}_variants"] = _map_unique(
+            out[column], lambda n: record_variant_keys(n, groups)
+        )
     out["first_initial"] = _slice(out["first_name"], 0, 1)
     out["dob_year"] = _slice(out["date_of_birth"], 0, 4)
     out["dob_month_day"] = _slice(out["date_of_birth"], 5)

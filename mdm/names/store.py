@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
-from mdm.errors import VariantError
+from mdm.errors import RejectedPairError, VariantError
 from mdm.names.reference import load_name_variants, normalise_name
 
 KINDS = ("nickname", "spelling", "transliteration")
@@ -96,7 +96,7 @@ def propose(con: duckdb.DuckDBPyConnection, name: str, variant: str, kind: str, 
     found = _find(con, a, b)
     if found is not None:
         if found[2] == "rejected":
-            raise VariantError(
+            raise RejectedPairError(
                 f"'{found[0]}' ~ '{found[1]}' was rejected; a rejected pair is not proposed "
                 f"again: approve it explicitly ('mdm names approve {found[0]} {found[1]}')"
             )
@@ -197,6 +197,28 @@ def refresh_frequencies(con: duckdb.DuckDBPyConnection, counted: str = "records"
     con.execute("DELETE FROM name_frequencies").fetchall()
     source = counted if counted != "records" else f"({count_names_sql('records')})"
     con.execute(f"INSERT INTO name_frequencies SELECT kind, name, count FROM {source}").fetchall()
+
+
+def name_frequencies(
+    con: duckdb.DuckDBPyConnection, kind: str, text: str | None = None, limit: int = 100
+) -> tuple[pd.DataFrame, int]:
+    """(kind, name, count, share) of the commonest first or last names (containing
+    ``text`` if given), and the number of records with a name of that kind."""
+    if kind not in FREQUENCY_COLUMNS:
+        raise VariantError(f"kind must be 'first' or 'last', not '{kind}'")
+    where, params = "kind = ?", [kind]
+    if text is not None:
+        where += " AND contains(name, ?)"
+        params.append(_clean(text, "search text"))
+    total = con.execute(
+        "SELECT coalesce(sum(count), 0) FROM name_frequencies WHERE kind = ?", [kind]
+    ).fetchall()[0][0]
+    frame = con.execute(
+        f"SELECT kind, name, count, count / greatest(?, 1) AS share FROM name_frequencies "
+        f"WHERE {where} ORDER BY count DESC, name LIMIT ?",
+        [total, *params, limit],
+    ).df()
+    return frame, int(total)
 
 
 def term_frequency_sql(column: str, frequencies: str = "name_frequencies") -> str | None:

@@ -1,0 +1,47 @@
+"""Errors as JSON: a message that says what was wrong and how to fix the request."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
+
+
+def _status(error: MdmError) -> int:
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, ConflictError):
+        return 409
+    if isinstance(error, StoreError):
+        return 503
+    return 400
+
+
+def _body(kind: str, message: str, **extra) -> dict:
+    return {"error": {"type": kind, "message": message, **extra}}
+
+
+def _where(location: tuple) -> str:
+    return ".".join(str(part) for part in location if part != "body") or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map mdm's errors and request validation failures to JSON 4xx responses."""
+
+    @app.exception_handler(MdmError)
+    async def mdm_error(_: Request, error: MdmError) -> JSONResponse:
+        return JSONResponse(_body(type(error).__name__, str(error)), status_code=_status(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": _where(tuple(item.get("loc", ()))), "problem": item.get("msg", "")}
+            for item in error.errors()
+        ]
+        message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return JSONResponse(
+            _body("ValidationError", f"the request is invalid: {message}", problems=problems),
+            status_code=422,
+        )

@@ -1,0 +1,101 @@
+"""Name variants (Bob ~ Robert) and name frequencies: list, search, propose, decide, export."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
+
+from api.deps import SettingsDep, StoreDep
+from api.schemas.names import (
+    FrequencyList,
+    VariantChange,
+    VariantDecide,
+    VariantList,
+    VariantPropose,
+)
+from mdm.names.store import list_variants, name_frequencies, propose
+from mdm.review import decide_variant
+
+router = APIRouter(prefix="/v1/names", tags=["names"])
+
+Status = Literal["proposed", "active", "rejected"]
+Origin = Literal["seed", "learned", "steward"]
+
+
+@router.get("/variants", response_model=VariantList)
+def get_variants(
+    store: StoreDep,
+    settings: SettingsDep,
+    status: Status | None = None,
+    origin: Origin | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="A name or part of one.")] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+) -> VariantList:
+    """Name pairs, filtered by status, origin or a name fragment; most evidence first."""
+    with store.read() as con:
+        frame = list_variants(
+            con, status=status, origin=origin, text=q, limit=min(limit, settings.max_page_size)
+        )
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return VariantList(variants=rows, count=len(rows))
+
+
+@router.get("/variants/export", response_class=Response)
+def export_variants(
+    store: StoreDep,
+    format: Literal["csv", "parquet"] = "csv",
+    status: Status | None = None,
+) -> Response:
+    """Every pair (or those of one status) as a CSV or Parquet file."""
+    with store.read() as con:
+        frame = list_variants(con, status=status, limit=10_000_000)
+    buffer = io.BytesIO()
+    if format == "csv":
+        frame.to_csv(buffer, index=False)
+        media = "text/csv"
+    else:
+        frame.to_parquet(buffer, index=False)
+        media = "application/vnd.apache.parquet"
+    headers = {"Content-Disposition": f'attachment; filename="name_variants.{format}"'}
+    return Response(buffer.getvalue(), media_type=media, headers=headers)
+
+
+@router.post("/variants", response_model=VariantChange, status_code=status.HTTP_201_CREATED)
+def post_variant(body: VariantPropose, store: StoreDep) -> VariantChange:
+    """Propose a pair for a steward to approve. A rejected pair is refused (409)."""
+    with store.write() as con:
+        message = propose(con, body.name, body.variant, body.kind, body.by)
+    return VariantChange(message=message)
+
+
+@router.post("/variants/approve", response_model=VariantChange)
+def approve_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
+    """Approve a pair: matching uses it at once; affected review tasks are re-scored."""
+    with store.write() as con:
+        change = decide_variant(con, body.name, body.variant, approve=True, actor=body.by)
+    return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
+
+
+@router.post("/variants/reject", response_model=VariantChange)
+def reject_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
+    """Reject a pair: never used, never proposed again by the machine; tasks re-scored."""
+    with store.write() as con:
+        change = decide_variant(con, body.name, body.variant, approve=False, actor=body.by)
+    return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
+
+
+@router.get("/frequencies", response_model=FrequencyList)
+def get_frequencies(
+    store: StoreDep,
+    settings: SettingsDep,
+    kind: Literal["first", "last"] = "first",
+    q: Annotated[str | None, Query(max_length=100, description="A name or part of one.")] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+) -> FrequencyList:
+    """How often each first or last name occurs in the store's records, commonest first."""
+    with store.read() as con:
+        frame, total = name_frequencies(con, kind, q, min(limit, settings.max_page_size))
+    return FrequencyList(frequencies=frame.to_dict("records"), total=total)

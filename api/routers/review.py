@@ -1,0 +1,49 @@
+"""Review tasks: list them, decide them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import SettingsDep, StoreDep
+from api.schemas.review import DecisionCreate, DecisionPublic, TaskList
+from mdm.review import decide, list_tasks
+from mdm.rules.match import load_match_rules
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+
+
+@router.get("/tasks", response_model=TaskList)
+def get_tasks(
+    store: StoreDep,
+    settings: SettingsDep,
+    status: Literal["open", "decided", "linked", "withdrawn"] = "open",
+    limit: Annotated[int, Query(ge=1)] = 50,
+) -> TaskList:
+    """Review tasks of one status, most probable match first."""
+    with store.read() as con:
+        frame = list_tasks(con, status=status, limit=min(limit, settings.max_page_size))
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return TaskList(tasks=rows, count=len(rows))
+
+
+@router.post("/tasks/{task_id}/decision", response_model=DecisionPublic)
+def post_decision(
+    task_id: Annotated[int, Path(ge=1)],
+    body: DecisionCreate,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> DecisionPublic:
+    """Decide a task: the same person, not the same person, or skip (stays open)."""
+    learning = load_match_rules(settings.rules).learning
+    with store.write() as con:
+        result = decide(con, task_id, body.decision, body.by, learning, body.note)
+    return DecisionPublic(
+        decision_id=result.decision_id,
+        task_id=result.task_id,
+        decision=result.decision.value,
+        names_confirmed=result.names_confirmed,
+        names_disputed=result.names_disputed,
+        message=result.message(),
+    )

@@ -1,0 +1,24 @@
+"""Pieces shared by the request and response models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Who made a change; kept in the log (until API keys name the caller, issue 8).
+Actor = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"\S", description="Who is acting.")
+]
+
+
+class Request(BaseModel):
+    """A request body: unknown fields are refused, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Message(BaseModel):
+    """What happened, in one sentence."""
+
+    message: str

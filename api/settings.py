@@ -1,0 +1,34 @@
+"""Settings of the service: passed to ``create_app``, never read at import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseModel):
+    """What the service needs to know to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db: Path = Field(description="The DuckDB store file this process owns.")
+    rules: Path = Field(
+        default=REPO / "rules" / "customer.match.yaml",
+        description="Match rules (how name variants are learned, thresholds).",
+    )
+    max_page_size: int = Field(default=1000, ge=1, description="Most rows one list returns.")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings from ``MDM_DB`` (required) and ``MDM_RULES`` (optional)."""
+        db = os.environ.get("MDM_DB")
+        if not db:
+            raise RuntimeError("set MDM_DB to the store file, e.g. MDM_DB=out/mdm.duckdb")
+        values: dict = {"db": Path(db)}
+        if os.environ.get("MDM_RULES"):
+            values["rules"] = Path(os.environ["MDM_RULES"])
+        return cls(**values)
