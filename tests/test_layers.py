@@ -30,7 +30,9 @@ def test_mdm_does_not_import_fastapi_or_the_api() -> None:
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("command", ["reconcile", "export", "evaluate", "model", "names", "review", "serve", "demo"])
+@pytest.mark.parametrize(
+    "command", ["reconcile", "export", "evaluate", "model", "names", "review", "serve", "demo"]
+)
 def test_every_command_has_help_and_docs(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0

@@ -97,6 +97,39 @@ def splink_settings(rules: MatchRules) -> dict[str, Any]:
     }
 
 
+#: What splink stores for a level no training pair reached, and the probability it means.
+LEVEL_NOT_OBSERVED = ("level not observed in training dataset", 1e-6)
+#: splink's floor on m and u when it takes their logarithm.
+M_U_FLOOR = 1e-300
+
+
+def default_m(levels: int) -> list[float]:
+    """splink's default m by level number (comparison_level._default_m_values)."""
+    exact = 0.95
+    split = (1 - exact) / (levels - 1)
+    return [split] * (levels - 1) + [exact]
+
+
+def default_u(levels: int) -> list[float]:
+    """splink's default u by level number (comparison_level._default_u_values)."""
+    if levels == 2:
+        weights: list[float] = [-5]
+    else:
+        step = (3 - -5) / (levels - 2)
+        weights = [-5 + i * step for i in range(levels - 1)]
+    weights.append(10)
+    return [m / 2**w for m, w in zip(default_m(levels), weights, strict=True)]
+
+
+def stored_probability(value: Any, default: float) -> float:
+    """An m or u as splink reads it from a saved model: missing means the default."""
+    if value is None:
+        return default
+    if value == LEVEL_NOT_OBSERVED[0]:
+        return LEVEL_NOT_OBSERVED[1]
+    return float(value)
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """A model artefact: which rules it came from, when, and splink's trained settings."""
@@ -149,15 +182,18 @@ class TrainedModel:
 
     def levels(self, comparison: str) -> dict[int, tuple[float, float]]:
         """(match weight, m probability) of each level of a comparison, by splink's level
-        number (gamma): the null level is -1, the others count down to 0 ("different")."""
+        number (gamma): the null level is -1, the others count down to 0 ("different").
+        A level training left without m or u takes splink's default, as predict does."""
         for item in self.settings["comparisons"]:
             if item["output_column_name"] != comparison:
                 continue
             levels = [lv for lv in item["comparison_levels"] if not lv.get("is_null_level")]
+            defaults_m, defaults_u = default_m(len(levels)), default_u(len(levels))
             found = {-1: (0.0, 0.0)}
             for number, level in zip(range(len(levels) - 1, -1, -1), levels, strict=True):
-                m, u = level.get("m_probability"), level.get("u_probability")
-                found[number] = (math.log2(m / u) if m and u else 0.0, m or 0.0)
+                m = stored_probability(level.get("m_probability"), defaults_m[number])
+                u = stored_probability(level.get("u_probability"), defaults_u[number])
+                found[number] = (math.log2(max(m, M_U_FLOOR) / max(u, M_U_FLOOR)), m)
             return found
         raise ModelError(f"the model has no comparison named '{comparison}'")
 

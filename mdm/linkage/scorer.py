@@ -35,12 +35,13 @@ from pydantic import ValidationError
 
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import CompiledComparison, Predicate, compile_levels
-from mdm.linkage.model import TrainedModel
-
-#: What splink writes for a level EM never saw, and the m or u it then uses.
-LEVEL_NOT_OBSERVED = ("level not observed in training dataset", 1e-6)
-#: splink's floor on m and u before taking log2(m / u).
-M_U_FLOOR = 1e-300
+from mdm.linkage.model import (
+    M_U_FLOOR,
+    TrainedModel,
+    default_m,
+    default_u,
+    stored_probability,
+)
 
 TermFrequencies = Mapping[str, Mapping[str, float]]
 
@@ -304,13 +305,17 @@ def _levels(
     assert compiled.levels[-1].condition.sql == "ELSE", "every comparison ends with ELSE"
     saved = stored["comparison_levels"]
     n = sum(not level.is_null for level in compiled.levels)
-    default_m, default_u = _default_m(n), _default_u(n)
+    defaults_m, defaults_u = default_m(n), default_u(n)
 
     def m(i: int) -> float:
-        return _probability(saved[i].get("m_probability"), default_m[compiled.levels[i].gamma])
+        return stored_probability(
+            saved[i].get("m_probability"), defaults_m[compiled.levels[i].gamma]
+        )
 
     def u(i: int) -> float:
-        return _probability(saved[i].get("u_probability"), default_u[compiled.levels[i].gamma])
+        return stored_probability(
+            saved[i].get("u_probability"), defaults_u[compiled.levels[i].gamma]
+        )
 
     primary = _columns(compiled.levels[0].condition.sql)  # the null level's: what is compared
     levels = []
@@ -360,32 +365,6 @@ def _exact_column(level: Mapping[str, Any]) -> str | None:
 
 def _columns(sql: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_COLUMN.findall(sql)))
-
-
-def _probability(value: Any, default: float) -> float:
-    if value is None:
-        return default
-    if value == LEVEL_NOT_OBSERVED[0]:
-        return LEVEL_NOT_OBSERVED[1]
-    return float(value)
-
-
-def _default_m(levels: int) -> list[float]:
-    """splink's default m by level number (comparison_level._default_m_values)."""
-    exact = 0.95
-    split = (1 - exact) / (levels - 1)
-    return [split] * (levels - 1) + [exact]
-
-
-def _default_u(levels: int) -> list[float]:
-    """splink's default u by level number (comparison_level._default_u_values)."""
-    if levels == 2:
-        weights: list[float] = [-5]
-    else:
-        step = (3 - -5) / (levels - 2)
-        weights = [-5 + i * step for i in range(levels - 1)]
-    weights.append(10)
-    return [m / 2**w for m, w in zip(_default_m(levels), weights, strict=True)]
 
 
 def _plain(value: Any) -> Any:

@@ -29,14 +29,15 @@ from mdm.ingest import SourceSpec
 from mdm.jobs import RulesBundle, add_extra_columns, load_work_table, reconcile
 from mdm.linkage.comparisons import CompiledLevel, compile_levels, level_case_sql
 from mdm.linkage.duckdb_functions import date_days, jaro_winkler_at_least, jaro_winkler_similarity
-from mdm.linkage.model import TrainedModel, pair_levels, predict_pairs, splink_settings
-from mdm.linkage.scorer import (
-    Scorer,
-    _default_m,
-    _default_u,
-    match_probability,
-    term_frequencies,
+from mdm.linkage.model import (
+    TrainedModel,
+    default_m,
+    default_u,
+    pair_levels,
+    predict_pairs,
+    splink_settings,
 )
+from mdm.linkage.scorer import Scorer, match_probability, term_frequencies
 from mdm.rules.match import Comparison, MatchRules, load_match_rules
 from mdm.store.writer import latest_model, load_records
 
@@ -189,8 +190,8 @@ def test_untrained_levels_take_splinks_defaults() -> None:
     from splink.internals.comparison_level import _default_m_values, _default_u_values
 
     for levels in range(2, 12):
-        assert _default_m(levels) == _default_m_values(levels)
-        assert _default_u(levels) == _default_u_values(levels)
+        assert default_m(levels) == _default_m_values(levels)
+        assert default_u(levels) == _default_u_values(levels)
 
 
 @pytest.mark.parametrize(
