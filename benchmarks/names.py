@@ -12,7 +12,9 @@ Usage:  .venv/bin/python benchmarks/names.py [--records N] [--nickname-scale S]
 2. The public labelled sets (fake_1000, historical_50k; seed them first with
    ``../shared/tools/seed-splink-datasets .venv/bin/python``): F1 with and without
    variants and term-frequency adjustment.
-3. The cost: bulk time with the variant level on and off (from the runs above).
+3. The cost (``--cost-records N``, default 100,000; data from benchmarks/bulk.py's
+   cache): bulk reconcile time with the variant level on and off, and the in-process
+   scorer's time to score one record against 50 candidates, on and off.
 
 Recall at equal precision is read off the scored pairs (pair level): for each
 configuration, the share of true pairs scored at or above the highest threshold
@@ -206,31 +208,84 @@ def public(datasets: list[str], tmp: Path) -> dict:
     return out
 
 
+def cost(records: int, tmp: Path, repeats: int = 2) -> dict:
+    """Bulk time and scoring latency with the variant level on and off."""
+    from bulk import generate
+
+    from mdm.linkage.scorer import Scorer
+    from mdm.store.writer import latest_model
+
+    folder = generate(records)
+    specs = [
+        parse_source_arg(str(p))
+        for p in sorted(folder.iterdir())
+        if p.suffix in (".csv", ".parquet", ".jsonl", ".xlsx")
+    ]
+    base = RulesBundle.load(RULES).match
+    out: dict[str, dict] = {}
+    for label, rules in (("variant level on", base), ("off", configured(base, variants=False))):
+        seconds, predict = [], []
+        for attempt in range(repeats):
+            db = tmp / f"cost-{label[:3]}-{attempt}.duckdb"
+            started = time.perf_counter()
+            result = reconcile(specs, db, replace(RulesBundle.load(RULES), match=rules))
+            seconds.append(time.perf_counter() - started)
+            predict.append(result.seconds["predict"])
+        with duckdb.connect(str(db), read_only=True) as con:
+            model = latest_model(con)
+            sample = con.execute(
+                "SELECT * EXCLUDE (extra, raw) FROM records USING SAMPLE 2050 ROWS (reservoir, 7)"
+            ).df()
+        scorer = Scorer(model)
+        rows = [scorer.prepare(r) for r in sample.to_dict("records")]
+        probes, candidates = rows[:1000], rows[1000:1050]
+        timings = []
+        for probe in probes:
+            started = time.perf_counter()
+            scorer.score_candidates(probe, candidates)
+            timings.append(time.perf_counter() - started)
+        timings.sort()
+        out[label] = {
+            "reconcile_seconds": round(min(seconds), 2),
+            "predict_seconds": round(min(predict), 2),
+            "score_50_p50_ms": round(timings[len(timings) // 2] * 1000, 3),
+            "score_50_p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 3),
+        }
+        print(f"cost {records} records, {label}: {out[label]}", flush=True)
+    return out
+
+
+def _print_synthetic(figures: dict, records: int, scale: float) -> None:
+    print(f"\nnickname-heavy synthetic set: {records} records, scale {scale}")
+    header = ["F1", "P", "R"] + [f"R@P{p}" for p in PRECISIONS] + ["seconds"]
+    print(f"{'configuration':<28}" + "".join(f"{h:>10}" for h in header))
+    for label, row in figures["rows"].items():
+        values = [row["f1"], row["precision"], row["recall"]]
+        values += [row[f"recall@P{p}"] for p in PRECISIONS]
+        print(f"{label:<28}" + "".join(f"{v:>10.4f}" for v in values) + f"{row['seconds']:>10.1f}")
+    print(
+        f"learned from half A: {figures['learned_pairs']} active pairs, e.g. "
+        f"{figures['learned_examples'][:8]}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--nickname-scale", type=float, default=5.0)
     parser.add_argument("--datasets", nargs="*", default=["fake_1000", "historical_50k"])
+    parser.add_argument("--cost-records", type=int, default=100_000, help="0 skips the cost")
+    parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        figures = {"synthetic": synthetic(args.records, args.nickname_scale, tmp)}
-        print(
-            f"\nnickname-heavy synthetic set: {args.records} records, scale {args.nickname_scale}"
-        )
-        header = ["F1", "P", "R"] + [f"R@P{p}" for p in PRECISIONS] + ["seconds"]
-        print(f"{'configuration':<28}" + "".join(f"{h:>10}" for h in header))
-        for label, row in figures["synthetic"]["rows"].items():
-            values = [row["f1"], row["precision"], row["recall"]]
-            values += [row[f"recall@P{p}"] for p in PRECISIONS]
-            print(
-                f"{label:<28}" + "".join(f"{v:>10.4f}" for v in values) + f"{row['seconds']:>10.1f}"
-            )
-        print(
-            f"learned from half A: {figures['synthetic']['learned_pairs']} active pairs, e.g. "
-            f"{figures['synthetic']['learned_examples'][:8]}"
-        )
+        figures: dict = {}
+        if args.cost_records:
+            figures["cost"] = cost(args.cost_records, tmp)
+        if not args.skip_synthetic:
+            figures["synthetic"] = synthetic(args.records, args.nickname_scale, tmp)
+            _print_synthetic(figures["synthetic"], args.records, args.nickname_scale)
         if args.datasets:
             figures["public"] = public(args.datasets, tmp)
             print(f"\n{'dataset':<16}{'configuration':<16}{'F1':>8}{'P':>8}{'R':>8}{'seconds':>9}")
