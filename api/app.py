@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import names, review
+from api.routers import names, records, review
 from api.settings import Settings
 from api.store import StoreService
+from mdm.jobs import RulesBundle
+from mdm.realtime.engine import Engine
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -19,6 +21,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = StoreService(settings.db)
+        app.state.store.engine = start_engine(app.state.store, settings)
         try:
             yield
         finally:
@@ -32,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.include_router(records.router)
     app.include_router(names.router)
     app.include_router(review.router)
 
@@ -41,6 +45,16 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok", "store": str(settings.db)}
 
     return app
+
+
+def start_engine(store: StoreService, settings: Settings) -> Engine | None:
+    """The real-time engine over the store's records (None until a model is trained)."""
+    bundle = RulesBundle.load(settings.rules)
+    with store.read() as con:
+        has_model = con.execute("SELECT count(*) FROM models").fetchall()[0][0]
+        if not has_model:
+            return None
+        return Engine(con, bundle.survivorship, bundle.rules_dir)
 
 
 def app_from_env() -> FastAPI:

@@ -7,9 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
+from mdm.realtime.engine import UnstandardisableError
 
 
 def _status(error: MdmError) -> int:
+    if isinstance(error, UnstandardisableError):
+        return 422
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, ConflictError):

@@ -21,6 +21,7 @@ class Settings(BaseModel):
         description="Match rules (how name variants are learned, thresholds).",
     )
     max_page_size: int = Field(default=1000, ge=1, description="Most rows one list returns.")
+    max_batch: int = Field(default=1000, ge=1, description="Most records one upsert call takes.")
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
@@ -169,6 +169,7 @@ class VariantChange:
     message: str
     records_updated: int
     rescored_tasks: int
+    names: set[str] = field(default_factory=set)  # whose records' variant keys may change
 
 
 def refresh_variant_keys(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
@@ -303,4 +304,4 @@ def decide_variant(
     names = {normalise_name(name), normalise_name(variant)}
     updated = refresh_variant_keys(con, names)
     rescored = rescore_tasks(con, names)
-    return VariantChange(message, updated, rescored)
+    return VariantChange(message, updated, rescored, names)

@@ -76,6 +76,8 @@ def approve_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
     """Approve a pair: matching uses it at once; affected review tasks are re-scored."""
     with store.write() as con:
         change = decide_variant(con, body.name, body.variant, approve=True, actor=body.by)
+        if store.engine is not None:
+            store.after_commit(store.engine.refresh_names(con, change.names))
     return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
 
 
@@ -84,6 +86,8 @@ def reject_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
     """Reject a pair: never used, never proposed again by the machine; tasks re-scored."""
     with store.write() as con:
         change = decide_variant(con, body.name, body.variant, approve=False, actor=body.by)
+        if store.engine is not None:
+            store.after_commit(store.engine.refresh_names(con, change.names))
     return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
 
 

@@ -7,6 +7,7 @@ names cost fifty thousand phonetic codes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mdm.standardise.emails import LOCAL_NOISE
+from mdm.standardise.emails import LOCAL_NOISE, is_name_like_local_part
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name")
 VARIANT_COLUMNS = ("first_name", "middle_name")
@@ -125,3 +126,47 @@ def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:
     out["email_name_like"] = name_like_emails(out["email"], out["first_name"], out["last_name"])
     out["phone_last7"] = _slice(out["phone"], -7)
     return out
+
+
+def record_features(record: Mapping[str, Any], groups: VariantGroups) -> dict[str, Any]:
+    """The columns :func:`add_features` adds, for one standardised record, in its order.
+
+    Values are str, list[str], bool or None: where pandas holds a missing string as
+    NaN (the Arrow-sliced columns), this holds None.
+    """
+    features: dict[str, Any] = {}
+    for column in NAME_COLUMNS:
+        name = record[column]
+        features[f"{column}_phonetic"] = None if name is None else phonetic_code(name)
+    for column in VARIANT_COLUMNS:
+        name = record[column]
+        keys = None if name is None else record_variant_keys(name, groups)
+        features[f"{column}_variants"] = keys
+    first, last, email = record["first_name"], record["last_name"], record["email"]
+    features["first_initial"] = _part(first, 0, 1)
+    features["dob_year"] = _part(record["date_of_birth"], 0, 4)
+    features["dob_month_day"] = _part(record["date_of_birth"], 5)
+    features["postcode_district"] = _district(record["postcode"])
+    local = None if email is None else email.split("@", 1)[0]
+    features["email_local"] = local
+    features["email_name_like"] = local is not None and is_name_like_local_part(
+        local, _squashed(first), _squashed(last)
+    )
+    features["phone_last7"] = _part(record["phone"], -7)
+    return features
+
+
+def _part(text: str | None, start: int, stop: int | None = None) -> str | None:
+    """Scalar twin of :func:`_slice`: ``text[start:stop]``, None where missing or empty."""
+    return None if text is None else text[start:stop] or None
+
+
+def _district(postcode: str | None) -> str | None:
+    """Scalar twin of :func:`postcode_districts`."""
+    if postcode is None:
+        return None
+    return postcode.split(" ", 1)[0] if " " in postcode else postcode[:3]
+
+
+def _squashed(name: str | None) -> str:
+    return "" if name is None else name.replace(" ", "")

@@ -12,6 +12,7 @@ Placeholder dates ("1900-01-01") parse normally: they are found by frequency lat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -170,12 +171,13 @@ def standardise_date_column(series: pd.Series, order: DateOrder = "dmy") -> tupl
     """
     if order not in ("dmy", "mdy"):
         raise ValueError(f"date order must be 'dmy' or 'mdy', not {order!r}")
-
-    def classify(value: object) -> Cleaned:
-        if value is pd.NaT or (not isinstance(value, date) and to_text(value) is None):
-            return EMPTY
-        iso = standardise_date(value, order)
-        return INVALID if iso is None else (iso, Status.OK)
-
-    values, counts = standardise_unique(series, classify)
+    values, counts = standardise_unique(series, functools.partial(_classify_date, order=order))
     return values, int(counts[Status.INVALID])
+
+
+def _classify_date(value: object, order: DateOrder) -> Cleaned:
+    """A date as ISO text and how it was read: blanks and "n/a" are EMPTY, not INVALID."""
+    if value is pd.NaT or (not isinstance(value, date) and to_text(value) is None):
+        return EMPTY
+    iso = standardise_date(value, order)
+    return INVALID if iso is None else (iso, Status.OK)

@@ -140,8 +140,13 @@ def is_name_like_email(email: object, first: object, last: object) -> bool:
     local = email_local_part(email)
     if local is None:
         return False
+    return is_name_like_local_part(local, _squashed_name(first), _squashed_name(last))
+
+
+def is_name_like_local_part(local: str, given: str, family: str) -> bool:
+    """:func:`is_name_like_email` for the local part of a cleaned email and the person's
+    cleaned names without spaces ("" when missing)."""
     local = _LOCAL_NOISE.sub("", local.split("+", 1)[0])
-    given, family = _squashed_name(first), _squashed_name(last)
     candidates = {given, family}
     if given and family:
         candidates |= {

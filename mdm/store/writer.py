@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from mdm.errors import StoreError
 from mdm.golden import RECENCY_SQL, assign_golden_ids, survivors_of_retired, survivorship_queries
 from mdm.linkage.model import TrainedModel
 from mdm.names.store import learn_from_links, refresh_frequencies
+from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.store import RECORD_COLUMNS, one
 
@@ -263,16 +265,35 @@ def _write_clusters(
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
+    write_golden(con, rules.survivorship, now)
+
+
+def write_golden(
+    con: duckdb.DuckDBPyConnection,
+    survivorship: SurvivorshipRules,
+    now,
+    golden_ids: Sequence[str] | None = None,
+) -> None:
+    """Derive the active golden records (all, or only ``golden_ids``) and their lineage
+    from their member records by the survivorship rules (in the caller's transaction).
+
+    Survivorship depends only on the order of records within one golden record, so
+    deriving some golden records gives what deriving all of them would.
+    """
+    only = ""
+    if golden_ids is not None:
+        con.register("golden_subset", pd.DataFrame({"golden_id": list(golden_ids)}, dtype=object))
+        only = "WHERE x.golden_id IN (SELECT golden_id FROM golden_subset)"
     # _recency: larger is more recent; unique, so ties end in (source, record_id) order.
     attributes = ", ".join(f"r.{a}" for a in ATTRIBUTES)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT source, record_id, {attributes}, "
         f"r.extra, x.golden_id, {RECENCY_SQL} AS _recency "
         "FROM records r JOIN (SELECT source, record_id, golden_id FROM xref) x "
-        "USING (source, record_id)"
+        f"USING (source, record_id) {only}"
     )
     joins, selected, lineage = [], {}, []
-    for index, (columns, sql) in enumerate(survivorship_queries(rules.survivorship, "golden_work")):
+    for index, (columns, sql) in enumerate(survivorship_queries(survivorship, "golden_work")):
         unit = f"survivor_{index}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {unit} AS {sql}")
         for column in columns:
@@ -282,7 +303,10 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
             )
             selected[column] = f"{unit}.{column}"
         joins.append(f"LEFT JOIN {unit} USING (golden_id)")
-    con.execute("DELETE FROM lineage")
+    subset = (
+        "" if golden_ids is None else " WHERE golden_id IN (SELECT golden_id FROM golden_subset)"
+    )
+    con.execute(f"DELETE FROM lineage{subset}")
     con.execute("INSERT INTO lineage " + " UNION ALL ".join(lineage))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
@@ -290,9 +314,9 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_created AS SELECT golden_id, created_at FROM golden "
-        "WHERE status = 'active'"
+        "WHERE status = 'active'" + subset.replace(" WHERE", " AND")
     )
-    con.execute("DELETE FROM golden WHERE status = 'active'")
+    con.execute("DELETE FROM golden WHERE status = 'active'" + subset.replace(" WHERE", " AND"))
     values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
     con.execute(
         f"INSERT INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
@@ -302,6 +326,8 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
         f"{' '.join(joins)}",
         [now, now],
     )
+    if golden_ids is not None:
+        con.unregister("golden_subset")
 
 
 def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:

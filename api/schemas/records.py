@@ -1,0 +1,175 @@
+"""Customer records, matches and golden records on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from api.schemas.common import Actor, Request
+
+Text = Annotated[str | None, Field(default=None, max_length=500)]
+Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$")]
+
+_EXAMPLE = {
+    "source": "crm",
+    "record_id": "C1000001",
+    "first_name": "Bob",
+    "last_name": "Smyth",
+    "date_of_birth": "1980-03-12",
+    "email": "bob.smyth@example.org",
+    "phone": "07700 900123",
+    "address_line": "12 High St",
+    "city": "London",
+    "postcode": "SW1A 1AA",
+}
+
+
+class CustomerRecord(Request):
+    """One source record in the customer schema. ``source`` and ``record_id`` identify it;
+    every attribute is optional; ``extra`` carries attributes outside the schema."""
+
+    source: Key
+    record_id: Key
+    first_name: Text
+    middle_name: Text
+    last_name: Text
+    full_name: Text
+    date_of_birth: Text
+    gender: Text
+    email: Text
+    phone: Text
+    address_line: Text
+    city: Text
+    postcode: Text
+    region: Text
+    country: Text
+    updated_at: Text
+    extra: dict[str, Annotated[str | None, Field(max_length=2000)]] = Field(
+        default_factory=dict, max_length=50
+    )
+
+    model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}
+
+    def as_record(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class MatchRequest(CustomerRecord):
+    """A record to look up (nothing is stored); ``source`` and ``record_id`` may be
+    omitted."""
+
+    source: Key = "api"
+    record_id: Key = "query"
+    limit: int = Field(default=5, ge=1, le=50, description="How many candidates to return.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{k: v for k, v in _EXAMPLE.items() if k not in ("source", "record_id")}]
+        }
+    }
+
+    def as_record(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude={"limit"})
+
+
+class RecordBatch(Request):
+    """Up to the configured number of records, upserted one after another."""
+
+    records: list[CustomerRecord] = Field(min_length=1)
+    by: Actor = "api"
+
+    model_config = {"json_schema_extra": {"examples": [{"records": [_EXAMPLE], "by": "crm-sync"}]}}
+
+
+class ComparisonPublic(BaseModel):
+    """One comparison of a pair: the level it hit and what that contributed."""
+
+    comparison: str
+    level: str
+    gamma: int
+    match_weight: float
+    tf_adjustment: float
+    values: dict[str, tuple[Any, Any]]
+
+
+class CandidatePublic(BaseModel):
+    """A golden record the record may belong to, with the evidence of its best pair."""
+
+    golden_id: str
+    source: str
+    record_id: str
+    match_probability: float
+    match_weight: float
+    comparisons: list[ComparisonPublic]
+
+
+class MatchPublic(BaseModel):
+    record: dict[str, Any]
+    candidates: list[CandidatePublic]
+    link_threshold: float
+    review_threshold: float
+
+
+class UpsertPublic(BaseModel):
+    """What happened to one record."""
+
+    action: Literal["created", "linked", "review", "updated", "unchanged"]
+    source: str
+    record_id: str
+    golden_id: str
+    version: int
+    merged: list[str]
+    review_tasks: list[int]
+    evidence: list[CandidatePublic]
+
+
+class BatchPublic(BaseModel):
+    results: list[UpsertPublic]
+
+
+class RecordPublic(BaseModel):
+    source: str
+    record_id: str
+    golden_id: str | None
+    version: int
+    ingested_at: datetime | None
+    values: dict[str, Any]
+    extra: dict[str, Any]
+    raw: dict[str, Any]
+
+
+class DeletePublic(BaseModel):
+    source: str
+    record_id: str
+    golden_id: str
+    golden_records: list[str]
+    retired: list[str]
+
+
+class LineagePublic(BaseModel):
+    attribute: str
+    value: str | None
+    source: str
+    record_id: str
+    rule: str
+
+
+class GoldenPublic(BaseModel):
+    """A golden record, its source records and where each value came from."""
+
+    golden_id: str
+    requested_id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    record_count: int
+    values: dict[str, Any]
+    records: list[dict[str, str]]
+    lineage: list[LineagePublic]
+
+    @field_validator("values")
+    @classmethod
+    def _drop_missing(cls, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if v is not None}

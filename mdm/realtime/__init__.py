@@ -1,0 +1,1 @@
+"""Real-time matching: one record at a time against the whole store."""

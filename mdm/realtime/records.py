@@ -1,0 +1,508 @@
+"""The store's records in memory, column by column: what the real-time path reads.
+
+A :class:`RecordTable` holds the columns the scorer and the service read for every
+record of the store, loaded once at start-up (DuckDB to Arrow, no Python object per
+row). A record lives in a *slot*: slots ``0 .. n-1`` are the store's records in
+``(source, record_id)`` order (the order the bulk run numbers them in), and records
+added later take the next free slot. A slot never changes meaning; a deleted record
+leaves a tombstone.
+
+Columns with few distinct values (a city, a first name) are stored as small integer
+codes into a list of their values; the others (an email, a record id) stay Arrow
+arrays. Writes go to a small overlay of plain dicts, merged into the columns by
+:meth:`RecordTable.compact`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array as pyarray
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.standardise.text import clean_text
+from mdm.store import RECORD_COLUMNS
+
+GOLDEN_ID = "golden_id"
+IDENTITY = ("source", "record_id")
+
+#: A column is coded when it has at most this share of distinct values.
+CODED_SHARE = 1 / 8
+
+
+class _Coded:
+    """A column of few distinct values: a small integer code per slot (-1: missing)."""
+
+    __slots__ = ("codes", "dictionary", "lists", "values")
+
+    def __init__(self, codes: np.ndarray, dictionary: pa.Array) -> None:
+        size = len(dictionary)
+        kind = "b" if size < 2**7 else "h" if size < 2**15 else "i"
+        self.codes = pyarray(kind, codes.astype(np.dtype(kind)).tobytes())
+        self.dictionary = dictionary
+        self.values: list[Any] = [*dictionary.to_pylist(), None]
+        self.lists = pa.types.is_list(dictionary.type)
+
+    def take(self, slots: list[int]) -> list[Any]:
+        codes, values = self.codes, self.values
+        if self.lists:  # a fresh list each time: the shared one must not change
+            return [None if (v := values[codes[i]]) is None else list(v) for i in slots]
+        return [values[codes[i]] for i in slots]
+
+    def get(self, slot: int) -> Any:
+        value = self.values[self.codes[slot]]
+        return list(value) if self.lists and value is not None else value
+
+    def arrow(self) -> pa.Array:
+        codes = np.frombuffer(self.codes, dtype=np.dtype(self.codes.typecode))
+        return self.dictionary.take(pa.array(codes, mask=codes < 0))
+
+    @property
+    def nbytes(self) -> int:
+        values = sum(_size_of(v) + 8 for v in self.values)
+        return self.codes.itemsize * len(self.codes) + values
+
+
+class _Text:
+    """A text column of many distinct values: UTF-8 bytes end to end, with offsets."""
+
+    __slots__ = ("data", "offsets", "type", "valid")
+
+    def __init__(self, array: pa.Array) -> None:
+        self.type = array.type
+        wide = array.type == pa.large_string()
+        _, offsets, data = array.buffers()
+        width = np.int64 if wide else np.int32
+        at = np.frombuffer(offsets, dtype=width, count=array.offset + len(array) + 1)
+        self.offsets = pyarray("q" if wide else "i", at[array.offset :].tobytes())
+        self.data = data.to_pybytes() if data is not None else b""
+        self.valid = np.asarray(array.is_valid()).tobytes() if array.null_count else None
+
+    def take(self, slots: list[int]) -> list[Any]:
+        data, offsets, valid = self.data, self.offsets, self.valid
+        if valid is None:
+            return [data[offsets[i] : offsets[i + 1]].decode() for i in slots]
+        return [data[offsets[i] : offsets[i + 1]].decode() if valid[i] else None for i in slots]
+
+    def get(self, slot: int) -> Any:
+        if self.valid is not None and not self.valid[slot]:
+            return None
+        return self.data[self.offsets[slot] : self.offsets[slot + 1]].decode()
+
+    def arrow(self) -> pa.Array:
+        validity = None
+        if self.valid is not None:
+            valid = np.frombuffer(self.valid, dtype=bool)
+            validity = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
+        buffers = [validity, pa.py_buffer(self.offsets), pa.py_buffer(self.data)]
+        return pa.Array.from_buffers(self.type, len(self.offsets) - 1, buffers)
+
+    @property
+    def nbytes(self) -> int:
+        valid = len(self.valid) if self.valid is not None else 0
+        return len(self.data) + self.offsets.itemsize * len(self.offsets) + valid
+
+
+class _Plain:
+    """Any other column, kept as one Arrow array."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: pa.Array) -> None:
+        self.array = array
+
+    def take(self, slots: list[int]) -> list[Any]:
+        return self.array.take(pa.array(slots, pa.int64())).to_pylist()  # type: ignore[no-any-return]
+
+    def get(self, slot: int) -> Any:
+        return self.array[slot].as_py()
+
+    def arrow(self) -> pa.Array:
+        return self.array
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+
+_Column = _Coded | _Text | _Plain
+
+
+def _store_column(array: pa.Array | pa.ChunkedArray) -> _Column:
+    """The cheapest of the three column kinds for these values."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    try:
+        if pa.types.is_list(array.type):
+            indices, dictionary = _encode_lists(array)
+        else:
+            encoded = pc.dictionary_encode(array)
+            indices, dictionary = encoded.indices, encoded.dictionary
+    except pa.ArrowNotImplementedError:
+        return _Plain(array)
+    if len(dictionary) <= max(len(array) * CODED_SHARE, 16):
+        return _Coded(indices.fill_null(-1).to_numpy(zero_copy_only=False), dictionary)
+    if array.type in (pa.string(), pa.large_string()):
+        return _Text(array)
+    return _Plain(array)
+
+
+def _encode_lists(array: pa.ListArray) -> tuple[pa.Array, pa.Array]:
+    """Dictionary codes of a list-of-text column: each list written as one string no
+    other list writes (every item escaped and marked), then encoded."""
+    items = pc.replace_substring(array.values.cast(pa.string()), "\\", "\\\\")
+    items = pc.replace_substring(items, "\x1e", "\\e")
+    marked = pc.binary_join_element_wise("\x1e", items, "")
+    lists = pa.ListArray.from_arrays(array.offsets, marked, mask=array.is_null())
+    encoded = pc.dictionary_encode(pc.binary_join(lists, ""))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    present = codes >= 0
+    _, first = np.unique(codes[present], return_index=True)
+    return encoded.indices, array.take(np.flatnonzero(present)[first])
+
+
+def _size_of(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) + 49
+    if isinstance(value, list):
+        return 56 + 8 * len(value) + sum(len(v) + 49 for v in value if isinstance(v, str))
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """A value as the scorer reads it: missing as None, an array as a list."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, np.ndarray | tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class RecordTable:
+    """Columns of the store's records by slot, with writes in a small overlay.
+
+    Args:
+        table: the records, one row each (``source`` and ``record_id`` required, unique);
+            they are put in ``(source, record_id)`` order, which numbers the slots.
+        compact_after: merge the overlay into the columns once it holds this many
+            records (None: only when :meth:`compact` is called).
+    """
+
+    def __init__(self, table: pa.Table, *, compact_after: int | None = 100_000) -> None:
+        missing = [c for c in IDENTITY if c not in table.column_names]
+        if missing:
+            raise InputError(f"a record table needs columns {missing}; it has {table.column_names}")
+        if GOLDEN_ID not in table.column_names:
+            table = table.append_column(GOLDEN_ID, pa.nulls(len(table), pa.string()))
+        if not _in_order(table):
+            table = table.sort_by([(c, "ascending") for c in IDENTITY])
+            _in_order(table)
+        names = [*IDENTITY, GOLDEN_ID, *(c for c in table.column_names if c not in _FIRST)]
+        self.columns: tuple[str, ...] = tuple(names)
+        self.compact_after = compact_after
+        self._types = {c: table.schema.field(c).type for c in names}
+        self._base = {c: _store_column(table[c]) for c in names}
+        self._base_list = [self._base[c] for c in names]
+        self._sorted = len(table)  # slots below this are in (source, record_id) order
+        self._stored = len(table)  # slots held by the columns
+        self._next = len(table)
+        self._rows: dict[int, dict[str, Any]] = {}  # slots added or changed since compaction
+        self._golden: dict[int, str | None] = {}  # golden ids changed since compaction
+        self._ids: dict[tuple[str, str], int] = {}  # ids of slots added after loading
+        self._deleted: set[int] = set()
+
+    @classmethod
+    def load(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        columns: Iterable[str],
+        *,
+        compact_after: int | None = 100_000,
+    ) -> RecordTable:
+        """The store's records with ``columns`` (plus source, record_id and golden_id).
+
+        A column that is not a record column is an extra attribute, read from the
+        record's ``extra`` and cleaned as the bulk run cleans it.
+        """
+        wanted = [c for c in dict.fromkeys(columns) if c not in _FIRST]
+        selected = ["r.source", "r.record_id", "x.golden_id"] + [
+            f'r."{c}"'
+            if c in RECORD_COLUMNS
+            else f'json_extract_string(r.extra, \'$."{c}"\') AS "{c}"'
+            for c in wanted
+        ]
+        sql = (
+            f"SELECT {', '.join(selected)} FROM records r "
+            "LEFT JOIN xref x USING (source, record_id) ORDER BY r.source, r.record_id"
+        )
+        table = con.sql(sql).to_arrow_table()
+        for name in wanted:
+            if name not in RECORD_COLUMNS:
+                position = table.column_names.index(name)
+                table = table.set_column(position, name, _clean_extra(table[name]))
+        found = cls(table, compact_after=compact_after)
+        del table
+        pa.default_memory_pool().release_unused()  # the load's buffers, back to the system
+        return found
+
+    # --- reading -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """How many records the table holds (deleted ones not counted)."""
+        return self._next - len(self._deleted)
+
+    @property
+    def slots(self) -> int:
+        """One more than the highest slot ever used."""
+        return self._next
+
+    def is_live(self, slot: int) -> bool:
+        """Whether ``slot`` holds a record (not deleted, not beyond the table)."""
+        return 0 <= slot < self._next and slot not in self._deleted
+
+    def slot_of(self, source: str, record_id: str) -> int | None:
+        """The slot of a record, or None when the table does not hold it."""
+        slot = self._ids.get((source, record_id))
+        if slot is not None:
+            return slot
+        view = _IdView(self._base["source"], self._base["record_id"])
+        at = bisect.bisect_left(view, (source, record_id), 0, self._sorted)
+        if at < self._sorted and view[at] == (source, record_id) and at not in self._deleted:
+            return at
+        return None
+
+    def rows(self, slots: Sequence[int] | np.ndarray) -> list[dict[str, Any]]:
+        """The records in ``slots``, in order: plain dicts with None for a missing value
+        and a list for a list column (what :meth:`Scorer.prepare` reads)."""
+        wanted = slots.tolist() if isinstance(slots, np.ndarray) else [int(s) for s in slots]
+        if not wanted:
+            return []
+        self._check_live(wanted)
+        names, changed, golden = self.columns, self._rows, self._golden
+        if not changed and not golden:
+            return [dict(zip(names, v, strict=True)) for v in self._take(wanted)]
+        from_base = [s for s in wanted if s not in changed]
+        taken = dict(zip(from_base, self._take(from_base), strict=True))
+        found = []
+        for slot in wanted:
+            row = changed.get(slot)
+            if row is not None:
+                found.append(dict(row))
+                continue
+            values = dict(zip(names, taken[slot], strict=True))
+            if slot in golden:
+                values[GOLDEN_ID] = golden[slot]
+            found.append(values)
+        return found
+
+    def row(self, slot: int) -> dict[str, Any]:
+        """One record (a fresh dict)."""
+        return self.rows([slot])[0]
+
+    def value(self, slot: int, column: str) -> Any:
+        """One value of one record (no check that the slot is live)."""
+        row = self._rows.get(slot)
+        if row is not None:
+            return row[column]
+        if column == GOLDEN_ID and slot in self._golden:
+            return self._golden[slot]
+        return self._base[column].get(slot)
+
+    def values(self, slot: int, columns: Sequence[str]) -> list[Any]:
+        """Some values of one record (no check that the slot is live)."""
+        row = self._rows.get(slot)
+        if row is not None:
+            return [row[c] for c in columns]
+        if self._golden and slot in self._golden:
+            return [self.value(slot, c) for c in columns]
+        base = self._base
+        return [base[c].get(slot) for c in columns]
+
+    def key(self, slot: int) -> tuple[str, str]:
+        """(source, record_id) of a record."""
+        self._check_live([slot])
+        return self.value(slot, "source"), self.value(slot, "record_id")
+
+    def golden_id(self, slot: int) -> str | None:
+        """The golden id a record belongs to (None before it is clustered)."""
+        self._check_live([slot])
+        return self.value(slot, GOLDEN_ID)  # type: ignore[no-any-return]
+
+    def golden_ids(self) -> Iterator[tuple[int, str]]:
+        """(slot, golden id) of every record that has one."""
+        base = self._base[GOLDEN_ID].arrow().slice(0, self._stored)
+        for slot, golden_id in enumerate(base.to_pylist()):
+            if slot in self._rows or slot in self._golden or slot in self._deleted:
+                continue
+            if golden_id is not None:
+                yield slot, golden_id
+        changed = {s: r[GOLDEN_ID] for s, r in self._rows.items()} | self._golden
+        for slot in sorted(changed):
+            if changed[slot] is not None and slot not in self._deleted:
+                yield slot, changed[slot]  # type: ignore[misc]
+
+    def live_slots(self) -> np.ndarray:
+        """Every slot holding a record, ascending."""
+        live = np.ones(self._next, dtype=bool)
+        live[list(self._deleted)] = False
+        return np.flatnonzero(live)
+
+    def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The columns over every slot (a deleted slot keeps the values it last had)."""
+        names = list(columns or self.columns)
+        return pa.table({c: self._column_arrow(c) for c in names})
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate bytes held (columns, plus the overlay at ~100 bytes a value)."""
+        columns = sum(column.nbytes for column in self._base_list)
+        overlay = (len(self._rows) * len(self.columns) + len(self._golden)) * 100
+        return columns + overlay
+
+    # --- writing --------------------------------------------------------------------
+
+    def append(self, record: Mapping[str, Any]) -> int:
+        """Add a record; returns its slot."""
+        source, record_id = record.get("source"), record.get("record_id")
+        if not isinstance(source, str) or not isinstance(record_id, str) or not record_id:
+            raise InputError(
+                f"a record needs a source and a record_id; got {source!r}, {record_id!r}"
+            )
+        if self.slot_of(source, record_id) is not None:
+            raise ConflictError(f"record {source}/{record_id} is in the table already")
+        slot = self._next
+        self._next += 1
+        self._rows[slot] = self._normalised(record, record.get(GOLDEN_ID))
+        self._ids[(source, record_id)] = slot
+        self._maybe_compact()
+        return slot
+
+    def update(self, slot: int, record: Mapping[str, Any]) -> None:
+        """Replace a record's values; its source, record_id and golden id stay."""
+        source, record_id = self.key(slot)
+        given = (record.get("source", source), record.get("record_id", record_id))
+        if given != (source, record_id):
+            raise ConflictError(
+                f"slot {slot} holds {source}/{record_id}, not {given[0]}/{given[1]}; "
+                "a record's source and record_id cannot change"
+            )
+        golden_id = self.value(slot, GOLDEN_ID)
+        values = self._normalised({**record, "source": source, "record_id": record_id}, golden_id)
+        self._rows[slot] = values
+        self._golden.pop(slot, None)
+        self._maybe_compact()
+
+    def delete(self, slot: int) -> None:
+        """Remove a record, leaving a tombstone: the slot is never reused."""
+        source, record_id = self.key(slot)
+        self._deleted.add(slot)
+        self._ids.pop((source, record_id), None)
+
+    def set_golden(self, slots: Iterable[int], golden_id: str | None) -> None:
+        """Put records in a golden record."""
+        for slot in slots:
+            self._check_live([slot])
+            row = self._rows.get(slot)
+            if row is not None:
+                row[GOLDEN_ID] = golden_id
+            else:
+                self._golden[slot] = golden_id
+
+    def compact(self) -> None:
+        """Merge the overlay into the columns (slots keep their meaning)."""
+        if not self._rows and not self._golden:
+            return
+        merged = self.to_arrow()
+        self._base = {c: _store_column(merged[c]) for c in self.columns}
+        self._base_list = [self._base[c] for c in self.columns]
+        self._stored = self._next
+        self._rows.clear()
+        self._golden.clear()
+
+    # --- internals ------------------------------------------------------------------
+
+    def _take(self, slots: list[int]) -> Iterator[tuple[Any, ...]]:
+        if not slots:
+            return iter(())
+        return zip(*(column.take(slots) for column in self._base_list), strict=True)
+
+    def _check_live(self, slots: list[int]) -> None:
+        dead = self._deleted and not self._deleted.isdisjoint(slots)
+        if min(slots) < 0 or max(slots) >= self._next or dead:
+            bad = [s for s in slots if not self.is_live(s)]
+            raise NotFoundError(f"no record in slot(s) {bad[:10]} of the record table")
+
+    def _normalised(self, record: Mapping[str, Any], golden_id: Any) -> dict[str, Any]:
+        values = {c: _plain(record.get(c)) for c in self.columns}
+        values[GOLDEN_ID] = golden_id
+        return values
+
+    def _maybe_compact(self) -> None:
+        if self.compact_after is not None and len(self._rows) >= self.compact_after:
+            self.compact()
+
+    def _column_arrow(self, name: str) -> pa.Array:
+        base = self._base[name].arrow()
+        patch = {s: row[name] for s, row in self._rows.items()}
+        if name == GOLDEN_ID:
+            patch.update(self._golden)
+        if not patch:
+            return base
+        order = sorted(patch)
+        values = pa.array([patch[s] for s in order], type=self._types[name])
+        index = np.arange(self._next, dtype=np.int64)
+        index[order] = self._stored + np.arange(len(order))
+        return pa.concat_arrays([base, values]).take(index)
+
+
+_FIRST = frozenset((*IDENTITY, GOLDEN_ID))
+
+
+class _IdView:
+    """(source, record_id) of the loaded slots, for a binary search."""
+
+    __slots__ = ("record_id", "source")
+
+    def __init__(self, source: _Column, record_id: _Column) -> None:
+        self.source, self.record_id = source, record_id
+
+    def __getitem__(self, slot: int) -> tuple[str, str]:
+        return self.source.get(slot), self.record_id.get(slot)
+
+
+def _in_order(table: pa.Table) -> bool:
+    """Whether the table is in (source, record_id) order; refuses a missing id, and one
+    repeated in adjacent rows (every repeat, once the table is in order)."""
+    for name in IDENTITY:
+        if table[name].null_count:
+            raise InputError(f"{table[name].null_count} record(s) have no {name}")
+    if len(table) < 2:
+        return True
+    sources, ids = (table[c].combine_chunks() for c in IDENTITY)
+    n = len(table)
+    same_source = pc.equal(sources.slice(0, n - 1), sources.slice(1))
+    repeated = pc.and_(same_source, pc.equal(ids.slice(0, n - 1), ids.slice(1)))
+    if pc.any(repeated).as_py():
+        at = int(np.flatnonzero(repeated.to_numpy(zero_copy_only=False))[0])
+        raise ConflictError(f"record {sources[at]}/{ids[at]} appears more than once")
+    later = pc.less(sources.slice(0, n - 1), sources.slice(1))
+    ordered = pc.or_(later, pc.and_(same_source, pc.less(ids.slice(0, n - 1), ids.slice(1))))
+    return bool(pc.all(ordered).as_py())
+
+
+def _clean_extra(values: pa.ChunkedArray) -> pa.Array:
+    """An extra attribute cleaned like free text, once per distinct value."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    cleaned = pa.array([clean_text(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return cleaned.take(encoded.indices)

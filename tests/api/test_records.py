@@ -1,0 +1,92 @@
+"""Real-time match and upsert over HTTP on loopback."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def _existing(db) -> dict:
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute(
+            "SELECT r.first_name, r.last_name, r.date_of_birth, r.email, r.postcode, "
+            "x.golden_id FROM records r JOIN xref x USING (source, record_id) "
+            "JOIN golden g USING (golden_id) WHERE g.record_count = 2 AND r.email IS NOT NULL "
+            "AND r.date_of_birth IS NOT NULL ORDER BY r.source, r.record_id LIMIT 1"
+        ).df()
+    return row.astype(object).where(row.notna(), None).iloc[0].to_dict()
+
+
+def test_match_explains_its_best_candidate(live, reconciled_db) -> None:
+    existing = _existing(reconciled_db)
+    query = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
+    found = live.client.post("/v1/match", json={**query, "limit": 3})
+    assert found.status_code == 200, found.text
+    body = found.json()
+    best = body["candidates"][0]
+    assert best["golden_id"] == existing["golden_id"]
+    assert best["match_probability"] >= body["link_threshold"]
+    levels = {c["comparison"]: c for c in best["comparisons"]}
+    assert levels["first_name"]["level"] == "exact"
+    assert levels["first_name"]["values"]["first_name"] == [existing["first_name"]] * 2
+    assert len(body["candidates"]) <= 3
+
+
+def test_upsert_read_and_delete(live, reconciled_db) -> None:
+    existing = _existing(reconciled_db)
+    record = {"source": "callcentre", "record_id": "CC-1", **{
+        k: v for k, v in existing.items() if k != "golden_id" and v is not None}}  # fmt: skip
+    first = live.client.post("/v1/records", json={"records": [record], "by": "cc"})
+    assert first.status_code == 200, first.text
+    result = first.json()["results"][0]
+    assert result["action"] == "linked" and result["golden_id"] == existing["golden_id"]
+    assert result["evidence"][0]["golden_id"] == existing["golden_id"]
+    again = live.client.post("/v1/records", json={"records": [record]}).json()["results"][0]
+    assert again["action"] == "unchanged" and again["version"] == 1
+    stored = live.client.get("/v1/records/callcentre/CC-1").json()
+    assert stored["golden_id"] == existing["golden_id"]
+    assert stored["values"]["first_name"] == existing["first_name"]
+    assert stored["raw"]["first_name"] == existing["first_name"]
+    golden = live.client.get(f"/v1/golden/{existing['golden_id']}").json()
+    assert {"source": "callcentre", "record_id": "CC-1"} in golden["records"]
+    assert golden["record_count"] == 3
+    assert {line["attribute"] for line in golden["lineage"]} >= {"first_name", "last_name"}
+    gone = live.client.delete("/v1/records/callcentre/CC-1")
+    assert gone.status_code == 200, gone.text
+    assert live.client.get("/v1/records/callcentre/CC-1").status_code == 404
+    assert live.client.get(f"/v1/golden/{existing['golden_id']}").json()["record_count"] == 2
+
+
+def test_a_retired_golden_id_answers_with_its_survivor(live, reconciled_db) -> None:
+    existing = _existing(reconciled_db)
+    new = {"source": "web", "record_id": "W-9", "first_name": "Quentavious",
+           "last_name": "Zzyzx", "date_of_birth": "1931-07-04"}  # fmt: skip
+    created = live.client.post("/v1/records", json={"records": [new]}).json()["results"][0]
+    assert created["action"] == "created"
+    live.client.delete("/v1/records/web/W-9")
+    retired = live.client.get(f"/v1/golden/{created['golden_id']}")
+    assert retired.status_code == 200
+    assert retired.json()["status"] == "retired"
+    assert live.client.get(f"/v1/golden/{existing['golden_id']}").json()["status"] == "active"
+    assert live.client.get("/v1/golden/GNOPE").status_code == 404
+
+
+def test_bad_records_are_refused_and_nothing_is_written(live) -> None:
+    good = {"source": "web", "record_id": "W-1", "first_name": "Ann", "last_name": "Lee"}
+    bad = {"source": "web", "record_id": "W-2", "first_name": "Bo", "date_of_birth": "31/02/1980"}
+    refused = live.client.post("/v1/records", json={"records": [good, bad]})
+    assert refused.status_code == 422
+    assert "date_of_birth" in refused.json()["error"]["message"]
+    assert live.client.get("/v1/records/web/W-1").status_code == 404
+    unknown = live.client.post("/v1/records", json={"records": [{**good, "shoe_size": "9"}]})
+    assert unknown.status_code == 422
+    assert "shoe_size" in unknown.json()["error"]["message"]
+    nameless = live.client.post("/v1/records", json={"records": [{"first_name": "Ann"}]})
+    assert nameless.status_code == 422
+    assert "source" in nameless.json()["error"]["message"]
+    twice = live.client.post("/v1/records", json={"records": [good, good]})
+    assert twice.status_code == 400
+    assert "twice" in twice.json()["error"]["message"]
+    huge = live.client.post("/v1/match", json={"first_name": "x" * 10_000})
+    assert huge.status_code == 422
+    empty = live.client.post("/v1/records", json={"records": []})
+    assert empty.status_code == 422

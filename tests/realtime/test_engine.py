@@ -1,0 +1,152 @@
+"""The real-time engine: match, upsert and delete one record at a time."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mdm.jobs import RulesBundle
+from mdm.realtime.engine import Engine, UnstandardisableError, get_golden, get_record
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(reconciled_db: Path, tmp_path: Path):
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    con = duckdb.connect(str(db))
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def engine(store) -> Engine:
+    bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    return Engine(store, bundle.survivorship, bundle.rules_dir)
+
+
+def _write(store, action):
+    store.execute("BEGIN").fetchall()
+    try:
+        result, apply = action()
+    except BaseException:
+        store.execute("ROLLBACK").fetchall()
+        raise
+    store.execute("COMMIT").fetchall()
+    apply()
+    return result
+
+
+def _existing(store, golden_size: int = 2) -> dict:
+    """A stored record (schema attributes only) of a golden record with ``golden_size``
+    records."""
+    row = store.execute(
+        "SELECT r.source, r.record_id, r.first_name, r.last_name, r.date_of_birth, r.email, "
+        "r.phone, r.address_line, r.city, r.postcode, x.golden_id FROM records r "
+        "JOIN xref x USING (source, record_id) JOIN golden g USING (golden_id) "
+        "WHERE g.record_count = ? AND r.date_of_birth IS NOT NULL AND r.email IS NOT NULL "
+        "ORDER BY r.source, r.record_id LIMIT 1",
+        [golden_size],
+    ).df()
+    return row.astype(object).where(row.notna(), None).iloc[0].to_dict()
+
+
+def _copy(record: dict, record_id: str, source: str = "api") -> dict:
+    fields = {k: v for k, v in record.items() if k not in ("golden_id", "source", "record_id")}
+    return {"source": source, "record_id": record_id, **fields}
+
+
+def test_match_finds_the_golden_record_of_a_copy(store, engine) -> None:
+    existing = _existing(store)
+    found = engine.match(store, _copy(existing, "Q1"))
+    best = found.candidates[0]
+    assert best.golden_id == existing["golden_id"]
+    assert best.match_probability >= found.link_threshold
+    labels = {hit.comparison: hit.label for hit in best.comparisons}
+    assert labels["first_name"] == "exact"
+    assert store.execute("SELECT count(*) FROM records WHERE record_id = 'Q1'").fetchall() == [(0,)]
+
+
+def test_upsert_links_then_is_idempotent(store, engine) -> None:
+    existing = _existing(store)
+    before = get_golden(store, existing["golden_id"])["record_count"]
+    record = _copy(existing, "Q1")
+    first = _write(store, lambda: engine.upsert(store, record, actor="crm-sync"))
+    assert (first.action, first.golden_id, first.version) == ("linked", existing["golden_id"], 1)
+    golden = get_golden(store, existing["golden_id"])
+    assert golden["record_count"] == before + 1
+    assert {"source": "api", "record_id": "Q1"} in golden["records"]
+    assert get_record(store, "api", "Q1")["golden_id"] == existing["golden_id"]
+    events = store.execute("SELECT count(*) FROM events").fetchall()
+    again = _write(store, lambda: engine.upsert(store, record))
+    assert again.action == "unchanged" and again.golden_id == existing["golden_id"]
+    assert store.execute("SELECT count(*) FROM events").fetchall() == events
+    # Matching now finds the new record itself too.
+    assert engine.match(store, _copy(existing, "Q2")).candidates[0].golden_id == first.golden_id
+
+
+def test_a_new_person_gets_a_new_golden_record(store, engine) -> None:
+    record = {
+        "source": "api",
+        "record_id": "N1",
+        "first_name": "Quentavious",
+        "last_name": "Zzyzx",
+        "date_of_birth": "1931-07-04",
+        "email": "qz1931@example.net",
+    }
+    result = _write(store, lambda: engine.upsert(store, record))
+    assert result.action == "created"
+    golden = get_golden(store, result.golden_id)
+    assert golden["first_name"] == "quentavious" and golden["record_count"] == 1
+    counts = store.execute(
+        "SELECT count FROM name_frequencies WHERE kind = 'last' AND name = 'zzyzx'"
+    ).fetchall()
+    assert counts == [(1,)]
+    assert engine.frequencies["last_name"].get("zzyzx") == 1 / engine.frequencies["last_name"].total
+
+
+def test_update_keeps_the_person_and_bumps_the_version(store, engine) -> None:
+    existing = _existing(store)
+    record = _copy(existing, "Q1")
+    _write(store, lambda: engine.upsert(store, record))
+    record["phone"] = "07700 900999"
+    updated = _write(store, lambda: engine.upsert(store, record))
+    assert updated.version == 2 and updated.golden_id == existing["golden_id"]
+    assert get_record(store, "api", "Q1")["phone"] == "+447700900999"
+
+
+def test_delete_rederives_or_retires_the_golden_record(store, engine) -> None:
+    existing = _existing(store)
+    record = _copy(existing, "Q1")
+    _write(store, lambda: engine.upsert(store, record))
+    count = get_golden(store, existing["golden_id"])["record_count"]
+    gone = _write(store, lambda: engine.delete(store, "api", "Q1"))
+    assert gone["golden_id"] == existing["golden_id"]
+    assert get_golden(store, existing["golden_id"])["record_count"] == count - 1
+    alone = {"source": "api", "record_id": "N1", "first_name": "Quentavious",
+             "last_name": "Zzyzx", "date_of_birth": "1931-07-04"}  # fmt: skip
+    created = _write(store, lambda: engine.upsert(store, alone))
+    _write(store, lambda: engine.delete(store, "api", "N1"))
+    status = store.execute(
+        "SELECT status FROM golden WHERE golden_id = ?", [created.golden_id]
+    ).fetchall()
+    assert status == [("retired",)]
+    assert engine.match(store, alone).candidates == [] or all(
+        c.golden_id != created.golden_id for c in engine.match(store, alone).candidates
+    )
+
+
+def test_a_value_that_cannot_be_standardised_is_refused_by_name(store, engine) -> None:
+    record = {
+        "source": "api",
+        "record_id": "B1",
+        "first_name": "Ann",
+        "date_of_birth": "31/02/1980",
+    }
+    with pytest.raises(UnstandardisableError, match="date_of_birth"):
+        engine.upsert(store, record)
+    assert store.execute("SELECT count(*) FROM records WHERE record_id = 'B1'").fetchall() == [(0,)]
