@@ -7,11 +7,17 @@ the store adapter over a table of records with their golden ids) or work on fram
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
 from mdm.rules.survivorship import AttributeRule, SurvivorshipRules
 from mdm.schema import ATTRIBUTES
+
+_EARLIEST = datetime.min
 
 
 def _priority_sql(sources: list[str]) -> str:
@@ -47,11 +53,11 @@ def _keys(rule: AttributeRule, rules: SurvivorshipRules) -> tuple[str, str]:
     return record, value
 
 
-#: ``_recency`` of a record: unique, larger is more recent (its ``updated_at``, then the
-#: run that loaded it), ties broken in (source, record_id) order.
+#: ``_recency`` of a record: unique, larger is more recent (its ``updated_at``, then when
+#: it was ingested, by a run or in real time), ties broken in (source, record_id) order.
 RECENCY_SQL = (
     "count(*) OVER () + 1 - row_number() OVER (ORDER BY coalesce(updated_at, '') DESC, "
-    "run_id DESC, source, record_id)"
+    "ingested_at DESC NULLS LAST, source, record_id)"
 )
 
 
@@ -63,12 +69,7 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
     from one record. Aggregates only: no sorting of the records.
     """
     queries = []
-    grouped = {c for g in rules.groups.values() for c in g.columns}
-    units: list[tuple[list[str], AttributeRule]] = [
-        (list(g.columns), g) for g in rules.groups.values()
-    ]
-    units += [([a], rules.rule_for(a)) for a in ATTRIBUTES if a not in grouped]
-    for columns, rule in units:
+    for columns, rule in _units(rules):
         value = (
             columns[0]
             if len(columns) == 1
@@ -90,6 +91,79 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
         )
         queries.append((columns, sql))
     return queries
+
+
+def _units(rules: SurvivorshipRules) -> list[tuple[list[str], AttributeRule]]:
+    grouped = {c for g in rules.groups.values() for c in g.columns}
+    units: list[tuple[list[str], AttributeRule]] = [
+        (list(g.columns), g) for g in rules.groups.values()
+    ]
+    return units + [([a], rules.rule_for(a)) for a in ATTRIBUTES if a not in grouped]
+
+
+@dataclass(frozen=True)
+class Survived:
+    """A golden record derived from its members: values, lineage, extra, record count."""
+
+    values: dict[str, str | None]
+    lineage: list[tuple[str, str, str, str, str]]  # attribute, value, source, record_id, rule
+    extra: str | None
+    record_count: int
+
+
+def survive(records: Sequence[Mapping[str, Any]], rules: SurvivorshipRules) -> Survived:
+    """One golden record from its member records, in process: what
+    :func:`survivorship_queries` computes in SQL, for the real-time path.
+
+    Each record needs ``source``, ``record_id``, ``updated_at``, ``ingested_at``,
+    ``extra`` and the schema attributes.
+    """
+    order = sorted(records, key=lambda r: (r["source"], r["record_id"]))
+    order.sort(
+        key=lambda r: (r.get("updated_at") or "", r.get("ingested_at") or _EARLIEST), reverse=True
+    )
+    recency = {id(r): len(order) - i for i, r in enumerate(order)}
+    values: dict[str, str | None] = {}
+    lineage = []
+    for columns, rule in _units(rules):
+        sources = rule.sources or rules.source_priority
+        ranks = {s: len(sources) - i for i, s in enumerate(sources)}
+
+        def record_key(r: Mapping[str, Any], rule=rule, ranks=ranks) -> int:
+            if rule.strategy == "most_recent":
+                return recency[id(r)]
+            return (ranks.get(r["source"], 0) << 40) + recency[id(r)]
+
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for r in records:
+            if all(r.get(c) is None for c in columns):
+                continue
+            value = (
+                r[columns[0]] if len(columns) == 1 else "|".join(r.get(c) or "" for c in columns)
+            )
+            groups.setdefault(value, []).append(r)
+        if not groups:
+            continue
+
+        def value_key(item, rule=rule, record_key=record_key) -> tuple:
+            value, members = item
+            best = max(record_key(m) for m in members)
+            if rule.strategy == "most_frequent":
+                return (len(members), best)
+            if rule.strategy == "most_complete":
+                return (len(value), len(members), best)
+            return (best,)
+
+        _, members = max(groups.items(), key=value_key)
+        pick = max(members, key=record_key)
+        for column in columns:
+            values[column] = pick.get(column)
+            if pick.get(column) is not None:
+                lineage.append(
+                    (column, pick[column], pick["source"], pick["record_id"], rule.strategy)
+                )
+    extra = order[0].get("extra") if order else None
+    return Survived(values, lineage, extra, len(records))
 
 
 def new_golden_id(source: str, record_id: str, taken: set[str]) -> str:
@@ -124,7 +198,7 @@ def assign_golden_ids(
         .size()
         .rename(columns={"size": "held"})
     )
-    claims["created"] = claims["golden_id"].map(created).fillna("")
+    claims["created"] = [created.get(g, "") for g in claims["golden_id"]]
     claims = claims.sort_values(
         ["held", "created", "golden_id", "cluster"], ascending=[False, True, True, True]
     )
@@ -151,6 +225,48 @@ def assign_golden_ids(
         taken.add(golden_id)
         result[int(cluster_label)] = golden_id
     return pd.Series(result, name="golden_id").sort_index()
+
+
+def assign_golden_ids_small(
+    members: Sequence[tuple[int, str, str]],
+    previous: Mapping[tuple[str, str], str],
+    created: Mapping[str, str],
+) -> tuple[dict[int, str], dict[str, str]]:
+    """:func:`assign_golden_ids` and :func:`survivors_of_retired` for a few records, in
+    plain Python (the real-time path re-clusters neighbourhoods of a handful).
+
+    ``members`` are (cluster, source, record_id); ``previous`` maps a record to its prior
+    golden id. Returns cluster -> golden id, and retired id -> survivor.
+    """
+    held: dict[tuple[int, str], int] = {}
+    for label, source, record_id in members:
+        prior = previous.get((source, record_id))
+        if prior is not None:
+            held[(label, prior)] = held.get((label, prior), 0) + 1
+    claims = sorted(held.items(), key=lambda c: (-c[1], created.get(c[0][1], ""), c[0][1], c[0][0]))
+    best: dict[str, int] = {}
+    for (label, golden_id), _ in claims:
+        best.setdefault(golden_id, label)
+    result: dict[int, str] = {}
+    for golden_id, label in sorted(best.items(), key=lambda b: (b[1], created.get(b[0], ""), b[0])):
+        result.setdefault(label, golden_id)
+    taken = set(result.values()) | set(created)
+    for label, source, record_id in sorted(members):
+        if label not in result:
+            golden_id = new_golden_id(source, record_id, taken)
+            taken.add(golden_id)
+            result[label] = golden_id
+    kept = set(result.values())
+    moved: dict[tuple[str, str], int] = {}
+    for label, source, record_id in members:
+        prior = previous.get((source, record_id))
+        if prior is not None and prior not in kept:
+            key = (prior, result[label])
+            moved[key] = moved.get(key, 0) + 1
+    retired: dict[str, str] = {}
+    for (prior, survivor), _ in sorted(moved.items(), key=lambda m: (m[0][0], -m[1], m[0][1])):
+        retired.setdefault(prior, survivor)
+    return result, retired
 
 
 def survivors_of_retired(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mdm.golden import assign_golden_ids, survivors_of_retired
+from mdm.golden import assign_golden_ids, assign_golden_ids_small, survivors_of_retired
+from mdm.schema import ATTRIBUTES
+from tests.conftest import REPO
 
 
 def _members(clusters: dict[str, int]) -> pd.DataFrame:
@@ -64,3 +68,76 @@ def test_split_gives_the_id_to_the_majority() -> None:
     assert assigned[1] == "G1"
     assert assigned[0] not in ("G1",)
     assert survivors_of_retired(members, previous, assigned).empty
+
+
+def test_in_process_survivorship_equals_the_bulk_sql(reconciled_db) -> None:
+    """mdm.golden.survive (the real-time path) derives every golden record and its lineage
+    exactly as the bulk run's SQL did."""
+    import json
+
+    import duckdb
+
+    from mdm.golden import survive
+    from mdm.rules.survivorship import load_survivorship_rules
+
+    rules = load_survivorship_rules(REPO / "rules" / "customer.survivorship.yaml")
+    with duckdb.connect(str(reconciled_db), read_only=True) as con:
+        attributes = ", ".join("r." + a for a in ATTRIBUTES)
+        records = con.execute(
+            f"SELECT x.golden_id, r.source, r.record_id, {attributes}, r.ingested_at, "
+            "r.extra::VARCHAR AS extra FROM records r JOIN xref x USING (source, record_id)"
+        ).df()
+        golden = con.execute(
+            f"SELECT golden_id, record_count, extra::VARCHAR AS extra, {', '.join(ATTRIBUTES)} "
+            "FROM golden WHERE status = 'active'"
+        ).df()
+        lineage = con.execute("SELECT * FROM lineage").fetchall()
+    records = records.astype(object).where(records.notna(), None)
+    golden = golden.astype(object).where(golden.notna(), None).set_index("golden_id")
+    expected_lineage: dict[str, set] = {}
+    for row in lineage:
+        expected_lineage.setdefault(row[0], set()).add(tuple(row[1:]))
+    for golden_id, members in records.groupby("golden_id"):
+        derived = survive(members.to_dict("records"), rules)
+        stored = golden.loc[golden_id]
+        assert derived.record_count == stored["record_count"]
+        for attribute in ATTRIBUTES:
+            assert derived.values.get(attribute) == stored[attribute], (golden_id, attribute)
+        assert set(derived.lineage) == expected_lineage.get(golden_id, set())
+        assert json.loads(derived.extra or "null") == json.loads(stored["extra"] or "null")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.sampled_from(["crm", "web"]),
+            st.integers(0, 9).map(str),
+            st.one_of(st.none(), st.sampled_from(["G1", "G2", "G3", "G4"])),
+        ),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda m: (m[1], m[2]),
+    ),
+    st.dictionaries(
+        st.sampled_from(["G1", "G2", "G3", "G4"]), st.sampled_from(["2026-01", "2026-02"])
+    ),
+)
+def test_small_assignment_equals_the_bulk_one(rows, created) -> None:
+    members = pd.DataFrame(
+        {
+            "cluster": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "record_id": [r[2] for r in rows],
+        }  # fmt: skip
+    )
+    previous = pd.DataFrame(
+        [(r[1], r[2], r[3]) for r in rows if r[3]], columns=["source", "record_id", "golden_id"]
+    )
+    assigned = assign_golden_ids(members, previous, created)
+    retired = survivors_of_retired(members, previous, assigned)
+    small, small_retired = assign_golden_ids_small(
+        [(r[0], r[1], r[2]) for r in rows], {(r[1], r[2]): r[3] for r in rows if r[3]}, created
+    )
+    assert small == {int(k): v for k, v in assigned.items()}
+    assert small_retired == dict(zip(retired["golden_id"], retired["survivor_id"], strict=True))

@@ -23,11 +23,10 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from mdm.clusters import cluster
 from mdm.errors import InputError, NotFoundError, StoreError
-from mdm.golden import assign_golden_ids, new_golden_id, survivors_of_retired
+from mdm.golden import assign_golden_ids_small, survive
 from mdm.linkage.frequencies import LiveFrequencies, live_term_frequencies
 from mdm.linkage.model import TrainedModel
 from mdm.linkage.scorer import LevelHit, PairScore, Scorer
@@ -42,7 +41,7 @@ from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.standardise.frame import StandardiseOptions
 from mdm.store import RECORD_COLUMNS
-from mdm.store.writer import latest_model, write_golden
+from mdm.store.writer import insert_rows, latest_model, write_golden_records
 
 AfterCommit = Callable[[], None]
 
@@ -378,24 +377,28 @@ class Engine:
         assignment, retired = self._assign(con, nodes, labels, keys, slot)
         golden_id = assignment[-1]
         # Records, xref, golden records, review tasks, pairs, events, frequencies.
-        self._write_record(con, values, extra, raw, version, now)
+        self._write_record(con, values, extra, raw, version, now, replace=slot is not None)
         changed = {
             key: assignment[node]
             for node, key in zip(nodes, keys, strict=True)
             if node == -1 or self.table.golden_id(node) != assignment[node]
         }
         for (src, rid), gid in changed.items():
-            con.execute(
-                "INSERT OR REPLACE INTO xref VALUES (?, ?, ?, NULL)", [src, rid, gid]
-            ).fetchall()
+            if (src, rid) == (source, record_id) and slot is None:
+                con.execute("INSERT INTO xref VALUES (?, ?, ?, NULL)", [src, rid, gid]).fetchall()
+            else:
+                con.execute(
+                    "UPDATE xref SET golden_id = ? WHERE source = ? AND record_id = ?",
+                    [gid, src, rid],
+                ).fetchall()
         for old, survivor in retired.items():
             con.execute(
                 "UPDATE golden SET status = 'retired', survivor_id = ?, updated_at = ? "
                 "WHERE golden_id = ?",
                 [survivor, now, old],
             ).fetchall()
-        active = sorted(set(assignment.values()))
-        write_golden(con, self.survivorship, now, active)
+        written = {**values, "ingested_at": now, "extra": json.dumps(extra)}
+        self._derive_golden(con, nodes, keys, assignment, now, written)
         tasks = self._write_review(con, values, new_scores, assignment, now)
         self._write_pairs(con, values, new_scores)
         self._log(con, now, actor, version, golden_id, source, record_id, retired, assignment)
@@ -433,54 +436,97 @@ class Engine:
     ) -> tuple[dict[int, str], dict[str, str]]:
         """node -> golden id (existing ids kept, as the bulk path keeps them), and the ids
         retired -> their survivor."""
-        members = pd.DataFrame(
-            {
-                "cluster": labels,
-                "source": [k[0] for k in keys],
-                "record_id": [k[1] for k in keys],
-            }
-        )
-        previous_rows = [
-            (k[0], k[1], self.table.golden_id(node if node != -1 else slot))
+        members = [(int(label), k[0], k[1]) for label, k in zip(labels, keys, strict=True)]
+        previous = {
+            k: self.table.golden_id(node if node != -1 else slot)
             for node, k in zip(nodes, keys, strict=True)
             if node != -1 or slot is not None
-        ]
-        previous = pd.DataFrame(previous_rows, columns=["source", "record_id", "golden_id"])
-        ids = sorted(set(previous["golden_id"]))
+        }
+        previous = {k: v for k, v in previous.items() if v is not None}
         created = dict(
             con.execute(
                 "SELECT golden_id, created_at::VARCHAR FROM golden WHERE golden_id IN "
                 "(SELECT unnest(?))",
-                [ids],
+                [sorted(set(previous.values()))],
             ).fetchall()
         )
-        assigned = assign_golden_ids(members, previous, created)
         taken = set(created)
-        for label, gid in assigned.items():
-            if gid in created:
-                continue
-            exists = con.execute("SELECT 1 FROM golden WHERE golden_id = ?", [gid]).fetchall()
-            if exists:  # the founding record's id is taken elsewhere in the store
-                first = members[members["cluster"] == label].sort_values(["source", "record_id"])
-                taken |= {gid}
-                assigned[label] = new_golden_id(
-                    first["source"].iloc[0], first["record_id"].iloc[0], taken
-                )
-        retired_frame = survivors_of_retired(members, previous, assigned)
-        retired = dict(zip(retired_frame["golden_id"], retired_frame["survivor_id"], strict=True))
+        while True:
+            assigned, retired = assign_golden_ids_small(members, previous, created)
+            fresh = [gid for gid in assigned.values() if gid not in created]
+            clash = con.execute(
+                "SELECT golden_id FROM golden WHERE golden_id IN (SELECT unnest(?))", [fresh]
+            ).fetchall()
+            if not clash:
+                break
+            # A founding record's id is taken elsewhere in the store (a retired person):
+            # treat it as taken and draw again.
+            taken |= {row[0] for row in clash}
+            created = {**created, **{gid: "~" for gid in taken - set(created)}}
         assignment = {node: assigned[int(label)] for node, label in zip(nodes, labels, strict=True)}
         return assignment, retired
 
+    def _derive_golden(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        nodes: list[int],
+        keys: list[tuple[str, str]],
+        assignment: dict[int, str],
+        now,
+        written: dict | None = None,
+    ) -> None:
+        """Re-derive the golden records of the neighbourhood from their members, by the
+        survivorship rules, in process. Values come from the record table; when each
+        record was ingested and its extras, from the store (one statement); ``written``
+        is the record this transaction writes (node -1)."""
+        stored = [key for node, key in zip(nodes, keys, strict=True) if node != -1]
+        found: dict[tuple[str, str], tuple] = {}
+        if stored:
+            lookup = " UNION ALL ".join(
+                "SELECT source, record_id, ingested_at, extra::VARCHAR FROM records "
+                "WHERE source = ? AND record_id = ?"
+                for _ in stored
+            )
+            rows = con.execute(lookup, [v for key in stored for v in key]).fetchall()
+            found = {(row[0], row[1]): row[2:] for row in rows}
+        members: dict[str, list[dict]] = {}
+        for node, key in zip(nodes, keys, strict=True):
+            if node == -1:
+                record = dict(written or {})
+            else:
+                record = self.table.row(node)
+                record["ingested_at"], record["extra"] = found.get(key, (None, None))
+            members.setdefault(assignment[node], []).append(record)
+        derived = {gid: survive(rows, self.survivorship) for gid, rows in members.items()}
+        known = {
+            row[0]
+            for row in con.execute(
+                "SELECT golden_id FROM golden WHERE golden_id IN (SELECT unnest(?))",
+                [sorted(derived)],
+            ).fetchall()
+        }
+        write_golden_records(con, derived, now, known)
+
     def _write_record(
-        self, con: duckdb.DuckDBPyConnection, values: dict, extra: dict, raw: str, version, now
+        self,
+        con: duckdb.DuckDBPyConnection,
+        values: dict,
+        extra: dict,
+        raw: str,
+        version: int,
+        now,
+        replace: bool,
     ) -> None:
         columns = [c for c in RECORD_COLUMNS if c in values] + ["source", "record_id"]
         columns = list(dict.fromkeys(columns))
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
+        if replace:  # DuckDB: a delete and an insert cost far less than INSERT OR REPLACE
+            con.execute(
+                "DELETE FROM records WHERE source = ? AND record_id = ?",
+                [values["source"], values["record_id"]],
+            ).fetchall()
         con.execute(
-            f"INSERT OR REPLACE INTO records ({names}, extra, raw, version, run_id, ingested_at) "
-            f"VALUES ({marks}, ?, ?, ?, NULL, ?)",
+            f"INSERT INTO records ({', '.join(columns)}, extra, raw, version, run_id, "
+            f"ingested_at) VALUES ({', '.join('?' for _ in columns)}, ?, ?, ?, NULL, ?)",
             [values.get(c) for c in columns] + [json.dumps(extra), raw, version, now],
         ).fetchall()
 
@@ -569,30 +615,38 @@ class Engine:
             ("golden_retired", old, None, None, {"survivor_id": survivor})
             for old, survivor in sorted(retired.items())
         ]
-        for kind, gid, src, rid, detail in rows:
-            event += 1
-            con.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [event, now, kind, gid, src, rid, actor, json.dumps(detail)],
-            ).fetchall()
+        insert_rows(
+            con,
+            "events",
+            [
+                (event + i, now, kind, gid, src, rid, actor, json.dumps(detail))
+                for i, (kind, gid, src, rid, detail) in enumerate(rows, start=1)
+            ],
+        )
 
     def _count_names(
         self, con: duckdb.DuckDBPyConnection, old: Mapping | None, new: Mapping | None
     ) -> None:
         """Keep ``name_frequencies`` in step: the old record's names out, the new ones in."""
+        steps: dict[tuple[str, str], int] = {}
         for kind, column in FREQUENCY_COLUMNS.items():
             before = old.get(column) if old else None
             after = new.get(column) if new else None
             if before == after:
                 continue
             for name, step in ((before, -1), (after, 1)):
-                if name is None:
-                    continue
+                if name is not None:
+                    steps[(kind, name)] = steps.get((kind, name), 0) + step
+        for (kind, name), step in steps.items():
+            updated = con.execute(
+                "UPDATE name_frequencies SET count = count + ? WHERE kind = ? AND name = ?",
+                [step, kind, name],
+            ).fetchall()
+            if not updated or not updated[0][0]:
                 con.execute(
-                    "INSERT INTO name_frequencies VALUES (?, ?, ?) ON CONFLICT (kind, name) "
-                    "DO UPDATE SET count = count + EXCLUDED.count",
-                    [kind, name, step],
+                    "INSERT INTO name_frequencies VALUES (?, ?, ?)", [kind, name, step]
                 ).fetchall()
+        if any(step < 0 for step in steps.values()):
             con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()
 
     def _apply(
@@ -664,7 +718,10 @@ class Engine:
         for node, gid in assignment.items():
             src, rid = self.table.key(node)
             if self.table.golden_id(node) != gid:
-                con.execute("INSERT OR REPLACE INTO xref VALUES (?, ?, ?, NULL)", [src, rid, gid])
+                con.execute(
+                    "UPDATE xref SET golden_id = ? WHERE source = ? AND record_id = ?",
+                    [gid, src, rid],
+                ).fetchall()
         if not rest:
             retired[old_golden] = None  # type: ignore[assignment]
         for old, survivor in retired.items():
@@ -674,7 +731,8 @@ class Engine:
                 [survivor, now, old],
             ).fetchall()
         if assignment:
-            write_golden(con, self.survivorship, now, sorted(set(assignment.values())))
+            keys = [self.table.key(node) for node in rest]
+            self._derive_golden(con, rest, keys, assignment, now)
         self._count_names(con, old_values, None)
         event = con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM events").fetchall()[0][0]
         con.execute(

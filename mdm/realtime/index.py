@@ -164,6 +164,9 @@ class CandidateIndex:
         cls, table: RecordTable, rules: MatchRules, *, compact_after: int | None = 20_000
     ) -> CandidateIndex:
         """Index every record of ``table`` on the blocking rules of ``rules``."""
+        missing = [k for k in key_columns(rules) if k not in table.columns]
+        if missing:
+            raise ValueError(f"the record table lacks blocking key column(s) {missing}")
         index = cls(table, rules, compact_after=compact_after)
         members = np.zeros(table.slots, dtype=bool)
         members[table.live_slots()] = True
@@ -202,9 +205,10 @@ class CandidateIndex:
             if texts is None:
                 continue
             key = _join(texts, rule.joined)
-            h = hash(key) if not rule.seed else hash((rule.seed, key))
+            h = hash_key(key, rule.seed)
             run = rule.run(h)
-            if len(run) and not self._run_has_key(rule, run, texts, key):
+            alone = len(run) == 1 and run[0] == slot  # only its own: nothing to check
+            if len(run) and not alone and not self._run_has_key(rule, run, texts, key):
                 run = run[:0]  # another key with the same hash
             entry = rule.pending.get(h)
             added = entry[1] if entry is not None and entry[0] == key else _NO_SLOTS
@@ -371,12 +375,13 @@ def _build_rule(
     slots = np.flatnonzero(present).astype(np.int32)
     keys = keys.take(slots)
     texts = keys.to_pylist()
+    distinct = 0
     while True:
         hashes = hash_keys(texts, seed)
-        order = np.argsort(hashes, kind="stable")
+        distinct = distinct or len(set(texts))  # after hashing: the texts cache their hash
+        order = np.argsort(hashes)
         hashes = hashes[order]
-        same = np.flatnonzero(hashes[1:] == hashes[:-1])
-        first, second = keys.take(order[same]), keys.take(order[same + 1])
-        if pc.all(pc.equal(first, second)).as_py() is not False:
+        # Equal keys hash alike, so as many distinct hashes as keys means no collision.
+        if len(hashes) == 0 or 1 + np.count_nonzero(hashes[1:] != hashes[:-1]) == distinct:
             return _RuleIndex(rule, seed, hashes, slots[order])
         seed += 1

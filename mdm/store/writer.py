@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from mdm.errors import StoreError
-from mdm.golden import RECENCY_SQL, assign_golden_ids, survivors_of_retired, survivorship_queries
+from mdm.golden import (
+    RECENCY_SQL,
+    Survived,
+    assign_golden_ids,
+    survivors_of_retired,
+    survivorship_queries,
+)
 from mdm.linkage.model import TrainedModel
 from mdm.names.store import learn_from_links, refresh_frequencies
 from mdm.rules.survivorship import SurvivorshipRules
@@ -328,6 +334,53 @@ def write_golden(
     )
     if golden_ids is not None:
         con.unregister("golden_subset")
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence], suffix: str = ""
+) -> None:
+    """Insert ``rows`` into ``table`` with one statement (DuckDB pays per statement)."""
+    if not rows:
+        return
+    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    con.execute(
+        f"INSERT INTO {table} VALUES {', '.join(marks for _ in rows)} {suffix}",
+        [value for row in rows for value in row],
+    ).fetchall()
+
+
+def write_golden_records(
+    con: duckdb.DuckDBPyConnection,
+    derived: Mapping[str, Survived],
+    now,
+    existing: set[str] | None = None,
+) -> None:
+    """Write golden records derived in process (:func:`mdm.golden.survive`) and their
+    lineage, keeping each one's creation time (in the caller's transaction).
+    ``existing`` are the ids already in the golden table (updated; the rest inserted)."""
+    ids = sorted(derived)
+    if not ids:
+        return
+    existing = existing or set()
+    con.execute("DELETE FROM lineage WHERE golden_id IN (SELECT unnest(?))", [ids]).fetchall()
+    insert_rows(con, "lineage", [(gid, *line) for gid in ids for line in derived[gid].lineage])
+    assignments = ", ".join(f"{a} = ?" for a in ATTRIBUTES)
+    for gid in ids:
+        d = derived[gid]
+        values = [d.values.get(a) for a in ATTRIBUTES]
+        if gid in existing:  # DuckDB: UPDATE costs far less than INSERT ... ON CONFLICT
+            con.execute(
+                f"UPDATE golden SET status = 'active', survivor_id = NULL, updated_at = ?, "
+                f"record_count = ?, {assignments}, extra = ? WHERE golden_id = ?",
+                [now, d.record_count, *values, d.extra, gid],
+            ).fetchall()
+        else:
+            insert_rows(
+                con,
+                f"golden (golden_id, status, survivor_id, created_at, updated_at, "
+                f"record_count, {', '.join(ATTRIBUTES)}, extra)",
+                [(gid, "active", None, now, now, d.record_count, *values, d.extra)],
+            )
 
 
 def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:

@@ -1,0 +1,248 @@
+"""Real-time path: incremental = bulk, and in-process match latency.
+
+Usage:
+  .venv/bin/python benchmarks/realtime.py incremental [fake_1000 historical_50k]
+  .venv/bin/python benchmarks/realtime.py latency [--records 100000 1000000]
+
+``incremental``: reconcile a labelled dataset in bulk (store A), then start an empty
+store with A's model and thresholds and upsert the same records one at a time through
+the real-time engine (store B, what ``POST /v1/records`` runs). Prints how far B's
+clusters are from A's (pairwise, over all record pairs) and both against the truth.
+The datasets come from ``splink.splink_datasets``; offline, seed them first with
+``../shared/tools/seed-splink-datasets .venv/bin/python``.
+
+``latency``: generated data (benchmarks/data/<N>/, as benchmarks/bulk.py makes it) with
+2% of the records held back; the rest is reconciled in bulk, the engine starts on that
+store (start-up time and memory are printed), and each held-back record — a duplicate
+of a stored person, or a new person — is matched in process, after a warm-up. Prints
+p50/p99 of ``Engine.match`` (standardise, candidates, score, rank).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from mdm.evaluation import pairwise_metrics  # noqa: E402
+from mdm.ingest import map_source, parse_source_arg  # noqa: E402
+from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+from mdm.realtime.engine import Engine, UnstandardisableError  # noqa: E402
+from mdm.rules.sources import find_source_mapping  # noqa: E402
+
+RULES = HERE.parent / "rules" / "customer.match.yaml"
+
+
+def _rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def _partition(db: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT source, record_id, golden_id FROM xref ORDER BY source, record_id"
+        ).df()
+
+
+def empty_copy(source_db: Path, target: Path) -> None:
+    """A store with ``source_db``'s model, runs and name variants but no records."""
+    shutil.copy(source_db, target)
+    with duckdb.connect(str(target)) as con:
+        for table in ("records", "xref", "golden", "lineage", "pairs", "review_tasks",
+                      "events", "name_frequencies", "name_variant_evidence"):  # fmt: skip
+            con.execute(f"DELETE FROM {table}")
+    # DuckDB keeps the deleted rows' pages until a checkpoint; the copy is small anyway.
+
+
+def schema_records(specs, rules_dir: Path) -> list[dict]:
+    """The records of the given source files in the customer schema, as an API caller
+    would send them (unmapped columns as ``extra``)."""
+    out = []
+    for spec in specs:
+        mapped = map_source(spec, find_source_mapping(rules_dir, spec.name))
+        frame = mapped.frame.astype(object).where(mapped.frame.notna(), None)
+        extras = mapped.extras.astype(object).where(mapped.extras.notna(), None)
+        for row, extra in zip(frame.to_dict("records"), extras.to_dict("records"), strict=True):
+            record = {k: v for k, v in row.items() if v is not None}
+            out.append({"source": spec.name, **record, "extra": extra})
+    return out
+
+
+def _clusters(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Each record's cluster as the set of its members' keys."""
+    keys = frame["source"] + "/" + frame["record_id"]
+    members = keys.groupby(frame[column]).apply(lambda s: tuple(sorted(s)))
+    return frame[column].map(members)
+
+
+def incremental(names: list[str], tmp: Path) -> dict:
+    from accuracy import OWN_RULES, write_inputs
+
+    results = {}
+    for name in names:
+        folder = tmp / name
+        folder.mkdir()
+        specs = write_inputs(name, folder)
+        rules_path = HERE / "rules" / OWN_RULES[name] if name in OWN_RULES else RULES
+        bundle = RulesBundle.load(rules_path, mappings_dir=HERE / "rules")
+        bulk_db, live_db = folder / "bulk.duckdb", folder / "live.duckdb"
+        started = time.perf_counter()
+        reconcile(specs, bulk_db, bundle)
+        bulk_seconds = time.perf_counter() - started
+        empty_copy(bulk_db, live_db)
+        records = schema_records(specs, bundle.rules_dir)
+        con = duckdb.connect(str(live_db))
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        started = time.perf_counter()
+        timings = []
+        for record in records:
+            clock = time.perf_counter()
+            con.execute("BEGIN").fetchall()
+            try:
+                _, apply = engine.upsert(con, record)
+            except UnstandardisableError as refused:
+                # What a client does with a 422: send the record without those values,
+                # which is what the bulk path makes of them (missing).
+                record = {k: v for k, v in record.items() if k not in refused.fields}
+                _, apply = engine.upsert(con, record)
+            con.execute("COMMIT").fetchall()
+            apply()
+            timings.append(time.perf_counter() - clock)
+        live_seconds = time.perf_counter() - started
+        con.close()
+        bulk, live = _partition(bulk_db), _partition(live_db)
+        merged = bulk.merge(live, on=["source", "record_id"], suffixes=("_bulk", "_live"))
+        agreement = pairwise_metrics(
+            merged["golden_id_live"].to_numpy(), merged["golden_id_bulk"].to_numpy()
+        )
+        truth = {}
+        with duckdb.connect(str(bulk_db), read_only=True) as store:
+            labels = store.execute(
+                "SELECT source, record_id, json_extract_string(extra, '$.truth') AS truth "
+                "FROM records"
+            ).df()
+        merged = merged.merge(labels, on=["source", "record_id"])
+        for side in ("bulk", "live"):
+            truth[side] = pairwise_metrics(
+                merged[f"golden_id_{side}"].to_numpy(), merged["truth"].to_numpy()
+            )
+
+        differ = int(
+            (_clusters(merged, "golden_id_bulk") != _clusters(merged, "golden_id_live")).sum()
+        )
+        timings.sort()
+        results[name] = {
+            "records": len(records),
+            "bulk_seconds": round(bulk_seconds, 1),
+            "incremental_seconds": round(live_seconds, 1),
+            "upsert_p50_ms": round(timings[len(timings) // 2] * 1000, 2),
+            "upsert_p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 2),
+            "agreement": asdict(agreement),
+            "records_in_a_different_cluster": differ,
+            "truth_f1_bulk": truth["bulk"].f1,
+            "truth_f1_incremental": truth["live"].f1,
+        }
+        print(name, json.dumps(results[name], default=float), flush=True)
+    return results
+
+
+def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
+    from bulk import generate
+
+    folder = generate(records)
+    specs = [
+        parse_source_arg(str(p))
+        for p in sorted(folder.iterdir())
+        if p.suffix in (".csv", ".parquet", ".jsonl", ".xlsx")
+    ]
+    bundle = RulesBundle.load(RULES)
+    rows = schema_records(specs, bundle.rules_dir)
+    rng = np.random.default_rng(7)
+    held = set(rng.choice(len(rows), size=max(len(rows) // 50, queries), replace=False).tolist())
+    kept = tmp / "kept"
+    kept.mkdir()
+    by_source: dict[str, list[dict]] = {}
+    for i, row in enumerate(rows):
+        if i not in held:
+            by_source.setdefault(row["source"], []).append(
+                {k: v for k, v in row.items() if k not in ("source", "extra")}
+            )
+    kept_specs = []
+    for source, items in by_source.items():
+        path = kept / f"{source}.parquet"
+        pd.DataFrame(items).astype("string").to_parquet(path, index=False)
+        kept_specs.append(parse_source_arg(f"{source}={path}"))
+    db = tmp / "latency.duckdb"
+    started = time.perf_counter()
+    reconcile(kept_specs, db, RulesBundle.load(RULES, mappings_dir=tmp / "none"))
+    bulk_seconds = time.perf_counter() - started
+    con = duckdb.connect(str(db))
+    before = _rss_gib()
+    started = time.perf_counter()
+    engine = Engine(con, bundle.survivorship, tmp / "none")
+    startup = time.perf_counter() - started
+    probes = [rows[i] for i in sorted(held)][:queries]
+    for probe in probes[:500]:  # warm-up: caches, branch predictors, allocator
+        engine.match(con, probe)
+    timings, found = [], 0
+    for probe in probes:
+        clock = time.perf_counter()
+        result = engine.match(con, probe)
+        timings.append(time.perf_counter() - clock)
+        found += bool(result.candidates)
+    con.close()
+    timings.sort()
+    figures = {
+        "records_in_store": len(rows) - len(held),
+        "bulk_seconds": round(bulk_seconds, 1),
+        "startup_seconds": round(startup, 1),
+        "peak_rss_gib": round(_rss_gib(), 2),
+        "rss_before_engine_gib": round(before, 2),
+        "queries": len(probes),
+        "with_candidates": found,
+        "match_p50_ms": round(timings[len(timings) // 2] * 1000, 3),
+        "match_p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 3),
+        "match_max_ms": round(timings[-1] * 1000, 3),
+    }
+    print(f"latency {records}: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    inc = sub.add_parser("incremental")
+    inc.add_argument("datasets", nargs="*", default=["fake_1000", "historical_50k"])
+    lat = sub.add_parser("latency")
+    lat.add_argument("--records", type=int, nargs="*", default=[100_000])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if args.command == "incremental":
+            figures = incremental(args.datasets, tmp)
+        else:
+            figures = {}
+            for n in args.records:
+                (tmp / str(n)).mkdir()
+                figures[n] = latency(n, tmp / str(n))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
