@@ -24,6 +24,9 @@ class StoreService:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._con = open_store(path)
+        #: A second connection to the same database, for the engine's matches: they run
+        #: outside the write lock (under the engine's own lock), beside a write.
+        self.reader = self._con.cursor()
         self._lock = threading.RLock()
         self._pending: list[Callable[[], None]] = []
         self.engine = None  # the real-time engine, once the store has a trained model
@@ -58,4 +61,5 @@ class StoreService:
     def close(self) -> None:
         """Release the file."""
         with self._lock:
+            self.reader.close()
             self._con.close()

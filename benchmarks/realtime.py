@@ -160,7 +160,9 @@ def incremental(names: list[str], tmp: Path) -> dict:
     return results
 
 
-def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
+def prepared_store(records: int, tmp: Path, queries: int = 5000) -> tuple[Path, list[dict], float]:
+    """A store of generated records with some held back (2%, at least ``queries``):
+    (store, held-back records in the customer schema, seconds the bulk run took)."""
     from bulk import generate
 
     folder = generate(records)
@@ -169,8 +171,7 @@ def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
         for p in sorted(folder.iterdir())
         if p.suffix in (".csv", ".parquet", ".jsonl", ".xlsx")
     ]
-    bundle = RulesBundle.load(RULES)
-    rows = schema_records(specs, bundle.rules_dir)
+    rows = schema_records(specs, RulesBundle.load(RULES).rules_dir)
     rng = np.random.default_rng(7)
     held = set(rng.choice(len(rows), size=max(len(rows) // 50, queries), replace=False).tolist())
     kept = tmp / "kept"
@@ -186,16 +187,21 @@ def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
         path = kept / f"{source}.parquet"
         pd.DataFrame(items).astype("string").to_parquet(path, index=False)
         kept_specs.append(parse_source_arg(f"{source}={path}"))
-    db = tmp / "latency.duckdb"
+    db = tmp / "store.duckdb"
     started = time.perf_counter()
     reconcile(kept_specs, db, RulesBundle.load(RULES, mappings_dir=tmp / "none"))
-    bulk_seconds = time.perf_counter() - started
+    return db, [rows[i] for i in sorted(held)], time.perf_counter() - started
+
+
+def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
+    db, probes, bulk_seconds = prepared_store(records, tmp, queries)
+    probes = probes[:queries]
+    bundle = RulesBundle.load(RULES)
     con = duckdb.connect(str(db))
     before = _rss_gib()
     started = time.perf_counter()
-    engine = Engine(con, bundle.survivorship, tmp / "none")
+    engine = Engine(con, bundle.survivorship, bundle.rules_dir)
     startup = time.perf_counter() - started
-    probes = [rows[i] for i in sorted(held)][:queries]
     for probe in probes[:500]:  # warm-up: caches, branch predictors, allocator
         engine.match(con, probe)
     timings, found = [], 0
@@ -207,7 +213,7 @@ def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
     con.close()
     timings.sort()
     figures = {
-        "records_in_store": len(rows) - len(held),
+        "records_in_store": len(engine.table),
         "bulk_seconds": round(bulk_seconds, 1),
         "startup_seconds": round(startup, 1),
         "peak_rss_gib": round(_rss_gib(), 2),

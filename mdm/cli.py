@@ -454,6 +454,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     rules: Annotated[Path, typer.Option(help="Match rules (YAML).")] = DEFAULT_RULES,
+    access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput).")] = False,
 ) -> None:
     """Start the HTTP service on a store (this process owns the file); docs at /docs."""
     import os
@@ -463,7 +464,7 @@ def serve(
     os.environ["MDM_DB"] = str(db)
     os.environ["MDM_RULES"] = str(rules)
     # uvicorn imports the app by name: the engine does not import the service.
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port)
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, access_log=access_log)
 
 
 def main() -> None:  # pragma: no cover - console entry point

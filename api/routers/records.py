@@ -66,8 +66,7 @@ def _upserted(result: UpsertResult) -> UpsertPublic:
 def match(body: MatchRequest, store: StoreDep, engine: EngineDep) -> MatchPublic:
     """The golden records this record may belong to, best first, with the evidence of
     each comparison. Nothing is stored."""
-    with store.read() as con:
-        found = engine.match(con, body.as_record(), limit=body.limit)
+    found = engine.match(store.reader, body.as_record(), limit=body.limit)
     return MatchPublic(
         record=found.record,
         candidates=[_candidate(c) for c in found.candidates],

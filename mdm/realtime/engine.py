@@ -15,6 +15,7 @@ the caller runs after it commits.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -147,6 +148,9 @@ class Engine:
             self.members.setdefault(golden_id, set()).add(slot)
         self._options: dict[str, StandardiseOptions] = {}
         self._identity = self._identity_levels()
+        #: Held while matching and while a committed write changes the in-memory state,
+        #: so a match never sees half of a change. Writes are serialised by the caller.
+        self.lock = threading.Lock()
 
     # --- reading -------------------------------------------------------------------
 
@@ -202,7 +206,14 @@ class Engine:
     def match(
         self, con: duckdb.DuckDBPyConnection, record: Mapping[str, Any], limit: int = 5
     ) -> MatchResult:
-        """The golden records this record may belong to, best first (no side effects)."""
+        """The golden records this record may belong to, best first (no side effects).
+        Safe to call from any thread while another writes (see :attr:`lock`)."""
+        with self.lock:
+            return self._match(con, record, limit)
+
+    def _match(
+        self, con: duckdb.DuckDBPyConnection, record: Mapping[str, Any], limit: int
+    ) -> MatchResult:
         values = self.prepare(con, record)
         own = self.table.slot_of(values["source"], values["record_id"])
         best: dict[str, tuple[int, PairScore]] = {}
@@ -245,6 +256,10 @@ class Engine:
         changed = frame.astype(object).where(frame.notna(), None).to_dict("records")
 
         def apply() -> None:
+            with self.lock:
+                rekey()
+
+        def rekey() -> None:
             self.groups = groups
             for row in changed:
                 slot = self.table.slot_of(row["source"], row["record_id"])
@@ -422,7 +437,8 @@ class Engine:
         )
 
         def apply() -> None:
-            self._apply(slot, values, old_values, assignment, nodes)
+            with self.lock:
+                self._apply(slot, values, old_values, assignment, nodes)
 
         return result, apply
 
@@ -748,21 +764,26 @@ class Engine:
         }
 
         def apply() -> None:
-            for column, lookup in self.frequencies.items():
-                lookup.add(old_values.get(column), -1)
-            self.index.remove(slot)
-            self.table.delete(slot)
-            self.members.get(old_golden, set()).discard(slot)
-            if old_golden in self.members and not self.members[old_golden]:
-                del self.members[old_golden]
-            for node, gid in assignment.items():
-                previous = self.table.golden_id(node)
-                if previous != gid:
-                    self.members.get(previous, set()).discard(node)
-                    self.members.setdefault(gid, set()).add(node)
-                    self.table.set_golden([node], gid)
+            with self.lock:
+                self._forget(slot, old_values, old_golden, assignment)
 
         return result, apply
+
+    def _forget(self, slot: int, old_values: Mapping, old_golden: str, assignment: dict) -> None:
+        """After a delete commits: the in-memory state without the record."""
+        for column, lookup in self.frequencies.items():
+            lookup.add(old_values.get(column), -1)
+        self.index.remove(slot)
+        self.table.delete(slot)
+        self.members.get(old_golden, set()).discard(slot)
+        if old_golden in self.members and not self.members[old_golden]:
+            del self.members[old_golden]
+        for node, gid in assignment.items():
+            previous = self.table.golden_id(node)
+            if previous != gid:
+                self.members.get(previous, set()).discard(node)
+                self.members.setdefault(gid, set()).add(node)
+                self.table.set_golden([node], gid)
 
 
 def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> dict:

@@ -1,0 +1,174 @@
+"""HTTP load on loopback: 80% match, 20% upsert, driven by wrk against ``mdm serve``.
+
+Usage:  .venv/bin/python benchmarks/http_load.py [--records 100000] [--seconds 30]
+                                                 [--connections 16]
+
+Generated data (benchmarks/data/<N>/, as benchmarks/bulk.py makes it) with 2% of the
+records held back; the rest is reconciled in bulk into a store, ``mdm serve`` starts
+on it (one process, which owns the store), and wrk (``apt-get install wrk``) sends
+``POST /v1/match`` with held-back records (80%) and ``POST /v1/records`` upserting
+them (20%, each a different record). Prints requests per second, latency p50/p99 and
+errors. Target on 2 cores: >= 500 requests/s with p99 <= 50 ms and no errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+LUA = r"""
+local matches = {MATCHES}
+local upserts = {UPSERTS}
+local counter = 0
+local offset = 0
+local stride = 1
+function setup(thread)
+  thread:set("offset", THREADS_SEEN)
+  THREADS_SEEN = THREADS_SEEN + 1
+end
+THREADS_SEEN = 0
+function init(args)
+  stride = {THREADS}
+end
+request = function()
+  counter = counter + 1
+  wrk.headers["Content-Type"] = "application/json"
+  if counter % 5 == 0 then
+    local i = ((counter / 5) * stride + offset) % #upserts + 1
+    return wrk.format("POST", "/v1/records", nil, upserts[i])
+  end
+  local i = (counter * stride + offset) % #matches + 1
+  return wrk.format("POST", "/v1/match", nil, matches[i])
+end
+"""
+
+
+def _lua_list(bodies: list[str]) -> str:
+    return "{" + ",".join("[==[" + b + "]==]" for b in bodies) + "}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(text: str, label: str) -> float:
+    found = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", text, re.MULTILINE)
+    if not found:
+        return float("nan")
+    value, unit = float(found.group(1)), found.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def main() -> None:
+    from realtime import prepared_store
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        db, held, _ = prepared_store(args.records, tmp)
+        records = [{k: v for k, v in r.items() if k != "extra"} for r in held]
+        matches = [json.dumps({k: v for k, v in r.items() if k not in ("source", "record_id")})
+                   for r in records]  # fmt: skip
+        upserts = [json.dumps({"records": [r], "by": "load"}) for r in records]
+        script = tmp / "mix.lua"
+        script.write_text(
+            LUA.replace("{MATCHES}", _lua_list(matches))
+            .replace("{UPSERTS}", _lua_list(upserts))
+            .replace("{THREADS}", str(args.threads))
+        )
+        port = _free_port()
+        log = (tmp / "serve.log").open("wb")
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "mdm"),
+                "serve",
+                "--db",
+                str(db),
+                "--port",
+                str(port),
+            ],  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if server.poll() is not None:
+                        raise SystemExit((tmp / "serve.log").read_text()) from None
+                    time.sleep(0.2)
+            startup = time.perf_counter() - started
+            # Warm-up: a few hundred matches.
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                for body in matches[:300]:
+                    client.post(
+                        "/v1/match", content=body, headers={"content-type": "application/json"}
+                    )
+            out = subprocess.run(
+                [
+                    "wrk",
+                    f"-t{args.threads}",
+                    f"-c{args.connections}",
+                    f"-d{args.seconds}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    f"http://127.0.0.1:{port}",
+                ],  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        socket_errors = re.search(r"Socket errors: (.*)", out)
+        figures = {
+            "records_held_back": len(held),
+            "server_startup_seconds": round(startup, 1),
+            "connections": args.connections,
+            "seconds": args.seconds,
+            "requests_per_second": rps,
+            "p50_ms": _percentile(out, "50"),
+            "p99_ms": _percentile(out, "99"),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else "none",
+        }
+        print(out)
+        print(json.dumps(figures))
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
