@@ -90,3 +90,29 @@ def test_bad_records_are_refused_and_nothing_is_written(live) -> None:
     assert huge.status_code == 422
     empty = live.client.post("/v1/records", json={"records": []})
     assert empty.status_code == 422
+
+
+def test_matches_and_upserts_side_by_side(live, reconciled_db) -> None:
+    """Matches run beside writes (they do not wait for the store); nothing fails and every
+    upserted record is there afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    existing = _existing(reconciled_db)
+    query = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
+
+    def match(_: int) -> int:
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            return client.post("/v1/match", json=query).status_code
+
+    def upsert(i: int) -> int:
+        record = {"source": "load", "record_id": f"L{i}", **query}
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            return client.post("/v1/records", json={"records": [record]}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda i: upsert(i) if i % 4 == 0 else match(i), range(80)))
+    assert statuses == [200] * 80
+    golden = live.client.get(f"/v1/golden/{existing['golden_id']}").json()
+    assert sum(r["source"] == "load" for r in golden["records"]) == 20
