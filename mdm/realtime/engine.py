@@ -389,7 +389,7 @@ class Engine:
         pairs = self._neighbourhood_pairs(nodes, values, new_scores)
         labels = self._cluster(nodes, pairs)
         keys = [self.table.key(s) if s != -1 else (source, record_id) for s in nodes]
-        assignment, retired = self._assign(con, nodes, labels, keys, slot)
+        assignment, retired, known = self._assign(con, nodes, labels, keys, slot)
         golden_id = assignment[-1]
         # Records, xref, golden records, review tasks, pairs, events, frequencies.
         self._write_record(con, values, extra, raw, version, now, replace=slot is not None)
@@ -413,9 +413,9 @@ class Engine:
                 [survivor, now, old],
             ).fetchall()
         written = {**values, "ingested_at": now, "extra": json.dumps(extra)}
-        self._derive_golden(con, nodes, keys, assignment, now, written)
+        self._derive_golden(con, nodes, keys, assignment, now, known, written)
         tasks = self._write_review(con, values, new_scores, assignment, now)
-        self._write_pairs(con, values, new_scores)
+        self._write_pairs(con, values, new_scores, replace=slot is not None)
         self._log(con, now, actor, version, golden_id, source, record_id, retired, assignment)
         old_values = self.table.row(slot) if slot is not None else None
         self._count_names(con, old_values, values)
@@ -449,9 +449,9 @@ class Engine:
         labels: np.ndarray,
         keys: list[tuple[str, str]],
         slot: int | None,
-    ) -> tuple[dict[int, str], dict[str, str]]:
-        """node -> golden id (existing ids kept, as the bulk path keeps them), and the ids
-        retired -> their survivor."""
+    ) -> tuple[dict[int, str], dict[str, str], set[str]]:
+        """node -> golden id (existing ids kept, as the bulk path keeps them), the ids
+        retired -> their survivor, and which of the assigned ids the store has already."""
         members = [(int(label), k[0], k[1]) for label, k in zip(labels, keys, strict=True)]
         previous = {
             k: self.table.golden_id(node if node != -1 else slot)
@@ -480,7 +480,7 @@ class Engine:
             taken |= {row[0] for row in clash}
             created = {**created, **{gid: "~" for gid in taken - set(created)}}
         assignment = {node: assigned[int(label)] for node, label in zip(nodes, labels, strict=True)}
-        return assignment, retired
+        return assignment, retired, set(created) & set(assignment.values())
 
     def _derive_golden(
         self,
@@ -489,6 +489,7 @@ class Engine:
         keys: list[tuple[str, str]],
         assignment: dict[int, str],
         now,
+        known: set[str],
         written: dict | None = None,
     ) -> None:
         """Re-derive the golden records of the neighbourhood from their members, by the
@@ -514,13 +515,6 @@ class Engine:
                 record["ingested_at"], record["extra"] = found.get(key, (None, None))
             members.setdefault(assignment[node], []).append(record)
         derived = {gid: survive(rows, self.survivorship) for gid, rows in members.items()}
-        known = {
-            row[0]
-            for row in con.execute(
-                "SELECT golden_id FROM golden WHERE golden_id IN (SELECT unnest(?))",
-                [sorted(derived)],
-            ).fetchall()
-        }
         write_golden_records(con, derived, now, known)
 
     def _write_record(
@@ -590,20 +584,29 @@ class Engine:
         return tasks
 
     def _write_pairs(
-        self, con: duckdb.DuckDBPyConnection, values: dict, scores: list[tuple[int, PairScore]]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        values: dict,
+        scores: list[tuple[int, PairScore]],
+        replace: bool,
     ) -> None:
+        """Keep the record's pairs at or above the review threshold (the evidence)."""
         key = [values["source"], values["record_id"]]
-        con.execute(
-            "DELETE FROM pairs WHERE (source_l = ? AND record_id_l = ?) OR "
-            "(source_r = ? AND record_id_r = ?)",
-            key + key,
-        ).fetchall()
-        for slot, score in scores:
-            if score.match_probability >= self.review_threshold:
-                con.execute(
-                    "INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                    [*key, *self.table.key(slot), score.match_weight, score.match_probability],
-                ).fetchall()
+        if replace:
+            con.execute(
+                "DELETE FROM pairs WHERE (source_l = ? AND record_id_l = ?) OR "
+                "(source_r = ? AND record_id_r = ?)",
+                key + key,
+            ).fetchall()
+        insert_rows(
+            con,
+            "pairs",
+            [
+                (*key, *self.table.key(slot), score.match_weight, score.match_probability, None)
+                for slot, score in scores
+                if score.match_probability >= self.review_threshold
+            ],
+        )
 
     def _log(
         self,
@@ -713,7 +716,7 @@ class Engine:
             pairs = self._neighbourhood_pairs(rest + [-1], {}, [])
             labels = self._cluster(rest, [p for p in pairs if -1 not in (p[0], p[1])])
             keys = [self.table.key(s) for s in rest]
-            assignment, retired = self._assign(con, rest, labels, keys, None)
+            assignment, retired, known = self._assign(con, rest, labels, keys, None)
         con.execute(
             "DELETE FROM records WHERE source = ? AND record_id = ?", [source, record_id]
         ).fetchall()
@@ -748,7 +751,7 @@ class Engine:
             ).fetchall()
         if assignment:
             keys = [self.table.key(node) for node in rest]
-            self._derive_golden(con, rest, keys, assignment, now)
+            self._derive_golden(con, rest, keys, assignment, now, known)
         self._count_names(con, old_values, None)
         event = con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM events").fetchall()[0][0]
         con.execute(
