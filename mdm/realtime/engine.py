@@ -42,7 +42,7 @@ from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.standardise.frame import StandardiseOptions
 from mdm.store import RECORD_COLUMNS
-from mdm.store.writer import insert_rows, latest_model, write_golden_records
+from mdm.store.writer import index_lineage, insert_rows, latest_model, write_golden_records
 
 AfterCommit = Callable[[], None]
 
@@ -128,6 +128,7 @@ class Engine:
                 "'mdm reconcile SOURCE... --db PATH' on the store first"
             ) from None
         self.rules: MatchRules = self.model.match_rules
+        index_lineage(con)
         self.survivorship = survivorship
         self.rules_dir = rules_dir
         row = con.execute(

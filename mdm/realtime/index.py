@@ -1,10 +1,11 @@
 """The candidate index: the records a record would be compared with, found without a scan.
 
-For each blocking rule the index keeps a 64-bit hash of every record's key (its values
-of the rule's columns) in a sorted array beside the record's slot, so the records that
-share a key are one binary search away. Records added or removed since the arrays were
-built wait in a small overlay (a dict per rule) until :meth:`CandidateIndex.compact`
-merges them in.
+For each blocking rule the index keeps a hash of every record's key (its values of the
+rule's columns) as an *entry* of one sorted int64 array, beside the record's slot: the
+rule's number in the top bits, the hash's low bits below (59 of them for 16 rules).
+The records sharing a record's keys, for every rule at once, are then one vectorised
+binary search away. Records added or removed since the array was built wait in a small
+overlay (a dict per rule) until :meth:`CandidateIndex.compact` merges them in.
 
 The candidates are exactly the records the bulk run pairs with the record (see
 :func:`mdm.linkage.model.blocking_sql`): those sharing every key of at least one rule,
@@ -12,9 +13,9 @@ all keys present. A rule with ``max_block_size`` pairs on its joined keys (as
 ``concat_ws('|', ...)`` writes them) only while at most that many records share them,
 counting the record being matched in place of the one it updates.
 
-A hash only points: the key of the records it points at is checked against the
-record's (read from the :class:`RecordTable`), and no two keys in the index share a
-hash (a rule whose keys would is hashed anew with another seed), so the counts of
+An entry only points: the key of the records it points at is checked against the
+record's (read from the :class:`RecordTable`), and no two keys in the index share an
+entry (a rule whose keys would is hashed anew with another seed), so the counts of
 records sharing a key are exact. The hash is Python's own (SipHash on text): the index
 lives in one process and is built afresh at start-up, so it need not be stable across
 processes, and it is ~50 ns a key.
@@ -110,14 +111,14 @@ def hash_keys(keys: Sequence[str], seed: int = 0) -> np.ndarray:
 
 
 @dataclass(eq=False)
-class _RuleIndex:
-    """One blocking rule's keys: sorted hashes with their slots, and the overlay."""
+class _Rule:
+    """One blocking rule: its tag in the array, its hash seed, and its overlay."""
 
     rule: BlockingRule
-    seed: int
-    hashes: np.ndarray  # int64, sorted
-    slots: np.ndarray  # int32, beside hashes
-    #: hash -> (key, slots) for records added since the last compaction.
+    prefix: int  # the rule's tag, in the top bits of each of its entries
+    mask: int  # the bits of a hash an entry keeps
+    seed: int = 0
+    #: tagged hash -> (key, slots) for records added since the last compaction.
     pending: dict[int, tuple[str, set[int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -125,19 +126,12 @@ class _RuleIndex:
         self.cap = self.rule.max_block_size
         self.joined = self.cap is not None
 
-    def run(self, h: int) -> np.ndarray:
-        """The slots in the arrays whose key hashes to ``h``."""
-        hashes = self.hashes
-        low = int(hashes.searchsorted(h))
-        if low == len(hashes) or hashes[low] != h:
-            return self.slots[:0]
-        if low + 1 == len(hashes) or hashes[low + 1] != h:
-            return self.slots[low : low + 1]  # a key of one record (the most common)
-        return self.slots[low : int(hashes.searchsorted(h, "right"))]  # type: ignore[no-any-return]
+    def entry(self, key: str) -> int:
+        """The array entry of a key: the rule's tag, then the key's hash."""
+        return self.prefix | (hash_key(key, self.seed) & self.mask)
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.hashes.nbytes + self.slots.nbytes) + 200 * len(self.pending)
+    def entries(self, keys: Sequence[str]) -> np.ndarray:
+        return np.int64(self.prefix) | (hash_keys(keys, self.seed) & np.int64(self.mask))
 
 
 class CandidateIndex:
@@ -153,11 +147,17 @@ class CandidateIndex:
         self.table = table
         self.rules = rules
         self.compact_after = compact_after
-        self._members = np.zeros(0, dtype=bool)  # slots in the arrays
+        bits = max(1, (len(rules.blocking) - 1).bit_length())
+        shift = 63 - bits  # entries stay non-negative int64
+        self._rules = [
+            _Rule(rule, i << shift, (1 << shift) - 1) for i, rule in enumerate(rules.blocking)
+        ]
+        self._entries = np.zeros(0, dtype=np.int64)  # sorted
+        self._slots = np.zeros(0, dtype=np.int32)  # beside the entries
+        self._members = np.zeros(0, dtype=bool)  # slots in the array
         self._removed: set[int] = set()  # of those, removed since
-        self._pending: dict[int, tuple[int | None, ...]] = {}  # added since: slot -> hashes
+        self._pending: dict[int, tuple[int | None, ...]] = {}  # added since: slot -> entries
         self._size = 0
-        self._rules: list[_RuleIndex] = []
 
     @classmethod
     def build(
@@ -170,7 +170,7 @@ class CandidateIndex:
         index = cls(table, rules, compact_after=compact_after)
         members = np.zeros(table.slots, dtype=bool)
         members[table.live_slots()] = True
-        index._rebuild(members, [0] * len(rules.blocking))
+        index._rebuild(members)
         return index
 
     # --- reading -------------------------------------------------------------------
@@ -197,30 +197,38 @@ class CandidateIndex:
         """
         if slot is None:
             slot = self._own_slot(record)
-        removed = self._removed
-        found: set[int] = set()
         get = record.get
+        wanted = []
         for rule in self._rules:
             texts = _texts([get(k) for k in rule.keys])
-            if texts is None:
-                continue
-            key = _join(texts, rule.joined)
-            h = hash_key(key, rule.seed)
-            run = rule.run(h)
-            alone = len(run) == 1 and run[0] == slot  # only its own: nothing to check
-            if len(run) and not alone and not self._run_has_key(rule, run, texts, key):
-                run = run[:0]  # another key with the same hash
-            entry = rule.pending.get(h)
-            added = entry[1] if entry is not None and entry[0] == key else _NO_SLOTS
+            if texts is not None:
+                key = _join(texts, rule.joined)
+                wanted.append((rule, texts, key, rule.entry(key)))
+        if not wanted:
+            return np.zeros(0, dtype=np.int64)
+        entries = np.fromiter((w[3] for w in wanted), dtype=np.int64, count=len(wanted))
+        lows = self._entries.searchsorted(entries).tolist()
+        highs = self._entries.searchsorted(entries, "right").tolist()
+        removed, slots = self._removed, self._slots
+        found: set[int] = set()
+        for (rule, texts, key, entry), low, high in zip(wanted, lows, highs, strict=True):
+            first = self._first_live(low, high)
+            alone = high - low == 1 and first == slot  # a run of its own: nothing to check
+            if first is not None and not alone and not self._run_has_key(rule, first, texts, key):
+                high = low  # another key with the same hash
+            waiting = rule.pending.get(entry)
+            added = waiting[1] if waiting is not None and waiting[0] == key else _NO_SLOTS
             cap = rule.cap
-            if cap is not None and len(run) - len(removed) + len(added) > cap:
+            if cap is not None and high - low - len(removed) + len(added) > cap:
                 continue  # more than cap records share the key, whatever was removed
-            kept = [s for s in run.tolist() if s not in removed] if removed else run.tolist()
+            run = slots[low:high].tolist() if high > low else []
+            if removed:
+                run = [s for s in run if s not in removed]
             if cap is not None:
-                here = slot in added or slot in kept
-                if len(kept) + len(added) + (not here) > cap:
-                    continue
-            found.update(kept)
+                here = slot in added or slot in run
+                if len(run) + len(added) + (not here) > cap:
+                    continue  # more than cap records would share the key
+            found.update(run)
             found.update(added)
         found.discard(slot)  # type: ignore[arg-type]
         return np.array(sorted(found), dtype=np.int64)
@@ -228,8 +236,9 @@ class CandidateIndex:
     @property
     def nbytes(self) -> int:
         """Approximate bytes held (the arrays, plus ~200 bytes an overlay entry)."""
-        arrays = sum(rule.nbytes for rule in self._rules) + self._members.nbytes
-        return arrays + 100 * (len(self._pending) + len(self._removed))
+        arrays = self._entries.nbytes + self._slots.nbytes + self._members.nbytes
+        waiting = sum(len(rule.pending) for rule in self._rules)
+        return arrays + 200 * waiting + 100 * (len(self._pending) + len(self._removed))
 
     # --- writing --------------------------------------------------------------------
 
@@ -241,44 +250,45 @@ class CandidateIndex:
             raise ConflictError(f"slot {slot} is in the candidate index already; remove it first")
         record = self.table.row(slot) if record is None else record
         keys = [encode_key([record.get(k) for k in r.keys], r.joined) for r in self._rules]
-        hashes = [
-            None if k is None else hash_key(k, r.seed)
-            for k, r in zip(keys, self._rules, strict=True)
+        entries = [
+            None if k is None else r.entry(k) for k, r in zip(keys, self._rules, strict=True)
         ]
         clashing = {
             i
-            for i, (rule, key, h) in enumerate(zip(self._rules, keys, hashes, strict=True))
-            if h is not None and self._collides(rule, key, h)  # type: ignore[arg-type]
+            for i, (rule, key, entry) in enumerate(zip(self._rules, keys, entries, strict=True))
+            if entry is not None and self._collides(rule, key, entry)  # type: ignore[arg-type]
         }
-        if clashing:  # two keys, one hash: index this rule anew with another seed
+        if clashing:  # two keys, one hash: index these rules anew with another seed
+            for i in clashing:
+                self._rules[i].seed += 1
             members = self._member_mask()
             members[slot] = True
-            self._rebuild(members, [r.seed + (i in clashing) for i, r in enumerate(self._rules)])
+            self._rebuild(members)
             return
-        for rule, key, h in zip(self._rules, keys, hashes, strict=True):
-            if h is None:
-                continue
-            entry = rule.pending.get(h)
+        for rule, key, entry in zip(self._rules, keys, entries, strict=True):
             if entry is None:
-                rule.pending[h] = (key, {slot})  # type: ignore[assignment]
+                continue
+            waiting = rule.pending.get(entry)
+            if waiting is None:
+                rule.pending[entry] = (key, {slot})  # type: ignore[assignment]
             else:
-                entry[1].add(slot)
-        self._pending[slot] = tuple(hashes)
+                waiting[1].add(slot)
+        self._pending[slot] = tuple(entries)
         self._size += 1
         self._maybe_compact()
 
     def remove(self, slot: int) -> None:
         """Take the record in ``slot`` out of the index."""
         slot = int(slot)
-        hashes = self._pending.pop(slot, None)
-        if hashes is not None:
-            for rule, h in zip(self._rules, hashes, strict=True):
-                if h is None:
+        entries = self._pending.pop(slot, None)
+        if entries is not None:
+            for rule, entry in zip(self._rules, entries, strict=True):
+                if entry is None:
                     continue
-                slots = rule.pending[h][1]
+                slots = rule.pending[entry][1]
                 slots.discard(slot)
                 if not slots:
-                    del rule.pending[h]
+                    del rule.pending[entry]
         elif slot in self:
             self._removed.add(slot)
         else:
@@ -287,25 +297,26 @@ class CandidateIndex:
         self._maybe_compact()
 
     def compact(self) -> None:
-        """Merge the records added and removed since the last compaction into the arrays."""
+        """Merge the records added and removed since the last compaction into the array."""
         if not self._pending and not self._removed:
             return
-        removed = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
-        for rule in self._rules:
-            hashes, slots = rule.hashes, rule.slots
-            if len(removed):
-                keep = ~np.isin(slots, removed)
-                hashes, slots = hashes[keep], slots[keep]
-            if rule.pending:
-                items = rule.pending.items()
-                new_hashes = np.array([h for h, (_, s) in items for _ in s], dtype=np.int64)
-                new_slots = np.array([x for _, (_, s) in items for x in s], dtype=np.int32)
-                order = np.argsort(new_hashes, kind="stable")
-                at = hashes.searchsorted(new_hashes[order])
-                hashes = np.insert(hashes, at, new_hashes[order])
-                slots = np.insert(slots, at, new_slots[order])
-            rule.hashes, rule.slots, rule.pending = hashes, slots, {}
+        entries, slots = self._entries, self._slots
+        if self._removed:
+            gone = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
+            keep = ~np.isin(slots, gone, kind="table")  # slots are small ints: a lookup table
+            entries, slots = entries[keep], slots[keep]
+        waiting = [(e, s) for r in self._rules for e, (_, ss) in r.pending.items() for s in ss]
+        if waiting:
+            new_entries = np.array([e for e, _ in waiting], dtype=np.int64)
+            new_slots = np.array([s for _, s in waiting], dtype=np.int32)
+            order = np.argsort(new_entries)
+            at = entries.searchsorted(new_entries[order])
+            entries = np.insert(entries, at, new_entries[order])
+            slots = np.insert(slots, at, new_slots[order])
         self._members = self._member_mask()
+        self._entries, self._slots = entries, slots
+        for rule in self._rules:
+            rule.pending = {}
         self._removed.clear()
         self._pending.clear()
 
@@ -318,26 +329,28 @@ class CandidateIndex:
         slot = self.table.slot_of(source, record_id)
         return slot if slot is not None and slot in self else None
 
-    def _run_has_key(
-        self, rule: _RuleIndex, run: np.ndarray, texts: Sequence[str] | None, key: str
-    ) -> bool | None:
-        """Whether the records of a hash run have ``key`` (all do or none: one tells),
-        None when none of them is in the index any more. ``texts`` are the values the
-        key was made of, when known."""
-        removed = self._removed
-        for slot in run.tolist():
-            if slot not in removed:
-                values = self.table.values(slot, rule.keys)
-                return values == texts or encode_key(values, rule.joined) == key
+    def _first_live(self, low: int, high: int) -> int | None:
+        """The first slot of ``_slots[low:high]`` still in the index."""
+        for at in range(low, high):
+            slot = int(self._slots[at])
+            if slot not in self._removed:
+                return slot
         return None
 
-    def _collides(self, rule: _RuleIndex, key: str, h: int) -> bool:
-        """Whether another key in the index has the hash ``h``."""
-        entry = rule.pending.get(h)
-        if entry is not None:
-            return entry[0] != key
-        run = rule.run(h)
-        return len(run) > 0 and self._run_has_key(rule, run, None, key) is False
+    def _run_has_key(self, rule: _Rule, slot: int, texts: Sequence[str] | None, key: str) -> bool:
+        """Whether the record in ``slot`` (of a run: all in it have one key) has ``key``;
+        ``texts`` are the values the key was made of, when known."""
+        values = self.table.values(slot, rule.keys)
+        return values == texts or encode_key(values, rule.joined) == key
+
+    def _collides(self, rule: _Rule, key: str, entry: int) -> bool:
+        """Whether another key of the rule has the same entry in the index."""
+        waiting = rule.pending.get(entry)
+        if waiting is not None:
+            return waiting[0] != key
+        low = int(self._entries.searchsorted(entry))
+        first = self._first_live(low, int(self._entries.searchsorted(entry, "right")))
+        return first is not None and not self._run_has_key(rule, first, None, key)
 
     def _member_mask(self) -> np.ndarray:
         members = np.zeros(self.table.slots, dtype=bool)
@@ -346,16 +359,23 @@ class CandidateIndex:
         members[list(self._pending)] = True
         return members
 
-    def _rebuild(self, members: np.ndarray, seeds: Sequence[int]) -> None:
+    def _rebuild(self, members: np.ndarray) -> None:
         """Index the table's records in ``members`` afresh."""
         values = self.table.to_arrow(key_columns(self.rules))
-        self._rules = [
-            _build_rule(rule, [values[k] for k in rule.keys], members, seed)
-            for rule, seed in zip(self.rules.blocking, seeds, strict=True)
-        ]
+        entries, slots = [], []
+        for rule in self._rules:
+            found = _rule_entries(rule, [values[k] for k in rule.keys], members)
+            entries.append(found[0])
+            slots.append(found[1])
         del values
+        # Each rule's entries are sorted and carry its number in their top bits: in rule
+        # order, the whole is sorted.
+        self._entries = np.concatenate(entries)
+        self._slots = np.concatenate(slots)
         pa.default_memory_pool().release_unused()  # the keys' buffers, back to the system
         self._members = members
+        for rule in self._rules:
+            rule.pending = {}
         self._removed.clear()
         self._pending.clear()
         self._size = int(members.sum())
@@ -366,22 +386,22 @@ class CandidateIndex:
             self.compact()
 
 
-def _build_rule(
-    rule: BlockingRule, columns: Sequence[pa.ChunkedArray], members: np.ndarray, seed: int
-) -> _RuleIndex:
-    """A rule's sorted hashes, hashed with the next seed until no two keys share one."""
-    keys = encode_keys([c.combine_chunks() for c in columns], rule.max_block_size is not None)
+def _rule_entries(
+    rule: _Rule, columns: Sequence[pa.ChunkedArray], members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A rule's entries, sorted, and their slots, hashed with the next seed until no two
+    keys share an entry (the rule's seed is left at the one that does)."""
+    keys = encode_keys([c.combine_chunks() for c in columns], rule.joined)
     present = members[: len(keys)] & keys.is_valid().to_numpy(zero_copy_only=False)
     slots = np.flatnonzero(present).astype(np.int32)
-    keys = keys.take(slots)
-    texts = keys.to_pylist()
+    texts = keys.take(slots).to_pylist()
     distinct = 0
     while True:
-        hashes = hash_keys(texts, seed)
+        entries = rule.entries(texts)
         distinct = distinct or len(set(texts))  # after hashing: the texts cache their hash
-        order = np.argsort(hashes)
-        hashes = hashes[order]
-        # Equal keys hash alike, so as many distinct hashes as keys means no collision.
-        if len(hashes) == 0 or 1 + np.count_nonzero(hashes[1:] != hashes[:-1]) == distinct:
-            return _RuleIndex(rule, seed, hashes, slots[order])
-        seed += 1
+        order = np.argsort(entries)
+        entries = entries[order]
+        # Equal keys share an entry, so as many distinct entries as keys: no collision.
+        if not len(entries) or 1 + np.count_nonzero(entries[1:] != entries[:-1]) == distinct:
+            return entries, slots[order]
+        rule.seed += 1

@@ -74,7 +74,10 @@ class _Coded:
 
 
 class _Text:
-    """A text column of many distinct values: UTF-8 bytes end to end, with offsets."""
+    """A text column of many distinct values: UTF-8 bytes end to end, with offsets.
+
+    A missing value is an empty slice; when the column also holds empty strings, a
+    byte per record tells the two apart."""
 
     __slots__ = ("data", "offsets", "type", "valid")
 
@@ -86,24 +89,30 @@ class _Text:
         at = np.frombuffer(offsets, dtype=width, count=array.offset + len(array) + 1)
         self.offsets = pyarray("q" if wide else "i", at[array.offset :].tobytes())
         self.data = data.to_pybytes() if data is not None else b""
-        self.valid = np.asarray(array.is_valid()).tobytes() if array.null_count else None
+        empty = pc.fill_null(pc.equal(pc.binary_length(array), 0), False)
+        self.valid = np.asarray(array.is_valid()).tobytes() if pc.any(empty).as_py() else None
 
     def take(self, slots: list[int]) -> list[Any]:
         data, offsets, valid = self.data, self.offsets, self.valid
         if valid is None:
-            return [data[offsets[i] : offsets[i + 1]].decode() for i in slots]
+            return [data[offsets[i] : offsets[i + 1]].decode() or None for i in slots]
         return [data[offsets[i] : offsets[i + 1]].decode() if valid[i] else None for i in slots]
 
     def get(self, slot: int) -> Any:
         if self.valid is not None and not self.valid[slot]:
             return None
-        return self.data[self.offsets[slot] : self.offsets[slot + 1]].decode()
+        return self.data[self.offsets[slot] : self.offsets[slot + 1]].decode() or (
+            "" if self.valid is not None else None
+        )
 
     def arrow(self) -> pa.Array:
-        validity = None
-        if self.valid is not None:
-            valid = np.frombuffer(self.valid, dtype=bool)
-            validity = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
+        offsets = np.frombuffer(self.offsets, dtype=np.dtype(self.offsets.typecode))
+        valid = (
+            np.frombuffer(self.valid, dtype=bool)
+            if self.valid is not None
+            else np.diff(offsets) > 0
+        )
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
         buffers = [validity, pa.py_buffer(self.offsets), pa.py_buffer(self.data)]
         return pa.Array.from_buffers(self.type, len(self.offsets) - 1, buffers)
 

@@ -150,3 +150,22 @@ def test_a_value_that_cannot_be_standardised_is_refused_by_name(store, engine) -
     with pytest.raises(UnstandardisableError, match="date_of_birth"):
         engine.upsert(store, record)
     assert store.execute("SELECT count(*) FROM records WHERE record_id = 'B1'").fetchall() == [(0,)]
+
+
+def test_a_bulk_run_after_the_service_still_writes_lineage(
+    reconciled_db: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    """The service indexes lineage; a later bulk run drops the index and rewrites it."""
+    from mdm.ingest import parse_source_arg
+    from mdm.jobs import reconcile
+
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    with duckdb.connect(str(db)) as con:
+        Engine(con, bundle.survivorship, bundle.rules_dir)
+        assert con.execute("SELECT count(*) FROM duckdb_indexes()").fetchall()[0][0] >= 1
+        before = con.execute("SELECT count(*) FROM lineage").fetchall()
+    reconcile([parse_source_arg(str(p)) for p in sample_files], db, bundle)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM lineage").fetchall() == before
