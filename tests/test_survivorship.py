@@ -8,23 +8,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.golden import RECENCY_SQL, survivorship_queries
+from mdm.golden import RECENCY_SQL, survive, survivorship_queries
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 
 RECORDS = [
-    # source, record_id, run, updated_at, first_name, email, phone, address_line, city
-    ("crm", "1", 1, "2020-01-01", "bob", "old@x.org", "+441", "1 high st", "leeds"),
-    ("web", "2", 1, "2023-06-01", "robert", "new@x.org", None, "9 low rd", "york"),
-    ("crm", "3", 1, "2021-01-01", "bob", None, "+442", None, None),
-    ("web", "4", 1, None, "roberto", "new@x.org", "+443", None, "hull"),
+    # source, record_id, ingested_at, updated_at, first_name, email, phone, address_line, city
+    ("crm", "1", "2026-01-01", "2020-01-01", "bob", "old@x.org", "+441", "1 high st", "leeds"),
+    ("web", "2", "2026-01-01", "2023-06-01", "robert", "new@x.org", None, "9 low rd", "york"),
+    ("crm", "3", "2026-01-01", "2021-01-01", "bob", None, "+442", None, None),
+    ("web", "4", "2026-01-01", None, "roberto", "new@x.org", "+443", None, "hull"),
 ]
 
 
 def _survive(rules: SurvivorshipRules, rows=RECORDS) -> dict[str, tuple]:
     frame = pd.DataFrame(
         rows,
-        columns=["source", "record_id", "run_id", "updated_at", "first_name", "email", "phone",
+        columns=["source", "record_id", "ingested_at", "updated_at", "first_name", "email", "phone",
                  "address_line", "city"],
     )  # fmt: skip
     for column in ATTRIBUTES:
@@ -42,6 +42,11 @@ def _survive(rules: SurvivorshipRules, rows=RECORDS) -> dict[str, tuple]:
         row = rows.iloc[0]
         for column in columns:
             result[column] = (row[column], row["source"], row["record_id"], row["rule"])
+    # The real-time path (in process) must agree with the bulk SQL on every value.
+    members = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    derived = survive(members, rules)
+    in_process = {line[0]: (line[1], line[2], line[3], line[4]) for line in derived.lineage}
+    assert in_process == {c: v for c, v in result.items() if v[0] is not None}
     return result
 
 

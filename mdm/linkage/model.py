@@ -62,7 +62,8 @@ def add_block_keys(
                 f"WHERE {present} GROUP BY ALL HAVING count(*) <= {rule.max_block_size}"
             )
         )
-        joins.append(f"LEFT JOIN {allowed} ON {allowed}.k = {key}")
+        # concat_ws skips NULLs: only a record with every key present has a block key.
+        joins.append(f"LEFT JOIN {allowed} ON {present} AND {allowed}.k = {key}")
         columns.append(f"{allowed}.k AS {block_key_column(index)}")
     if not columns:
         return
