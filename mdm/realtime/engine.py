@@ -460,20 +460,12 @@ class Engine:
             if node != -1 or slot is not None
         }
         previous = {k: v for k, v in previous.items() if v is not None}
-        created = dict(
-            con.execute(
-                "SELECT golden_id, created_at::VARCHAR FROM golden WHERE golden_id IN "
-                "(SELECT unnest(?))",
-                [sorted(set(previous.values()))],
-            ).fetchall()
-        )
+        created = dict(_golden_lookup(con, sorted(set(previous.values())), "created_at::VARCHAR"))
         taken = set(created)
         while True:
             assigned, retired = assign_golden_ids_small(members, previous, created)
             fresh = [gid for gid in assigned.values() if gid not in created]
-            clash = con.execute(
-                "SELECT golden_id FROM golden WHERE golden_id IN (SELECT unnest(?))", [fresh]
-            ).fetchall()
+            clash = _golden_lookup(con, fresh, "1")
             if not clash:
                 break
             # A founding record's id is taken elsewhere in the store (a retired person):
@@ -788,6 +780,17 @@ class Engine:
                 self.members.get(previous, set()).discard(node)
                 self.members.setdefault(gid, set()).add(node)
                 self.table.set_golden([node], gid)
+
+
+def _golden_lookup(con: duckdb.DuckDBPyConnection, ids: Sequence[str], column: str) -> list:
+    """(golden_id, ``column``) of the given golden records that exist: one statement of
+    primary-key lookups (an IN list would scan the table)."""
+    if not ids:
+        return []
+    sql = " UNION ALL ".join(
+        f"SELECT golden_id, {column} FROM golden WHERE golden_id = ?" for _ in ids
+    )
+    return con.execute(sql, list(ids)).fetchall()
 
 
 def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> dict:

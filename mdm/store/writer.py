@@ -378,23 +378,21 @@ def write_golden_records(
     for gid in ids:  # one by one: each is a lookup in the lineage index
         con.execute("DELETE FROM lineage WHERE golden_id = ?", [gid]).fetchall()
     insert_rows(con, "lineage", [(gid, *line) for gid in ids for line in derived[gid].lineage])
-    assignments = ", ".join(f"{a} = ?" for a in ATTRIBUTES)
     for gid in ids:
         d = derived[gid]
         values = [d.values.get(a) for a in ATTRIBUTES]
-        if gid in existing:  # DuckDB: UPDATE costs far less than INSERT ... ON CONFLICT
-            con.execute(
-                f"UPDATE golden SET status = 'active', survivor_id = NULL, updated_at = ?, "
-                f"record_count = ?, {assignments}, extra = ? WHERE golden_id = ?",
-                [now, d.record_count, *values, d.extra, gid],
+        created = now
+        if gid in existing:  # DuckDB: a delete and an insert cost less than an UPDATE here
+            row = con.execute(
+                "DELETE FROM golden WHERE golden_id = ? RETURNING created_at", [gid]
             ).fetchall()
-        else:
-            insert_rows(
-                con,
-                f"golden (golden_id, status, survivor_id, created_at, updated_at, "
-                f"record_count, {', '.join(ATTRIBUTES)}, extra)",
-                [(gid, "active", None, now, now, d.record_count, *values, d.extra)],
-            )
+            created = row[0][0] if row else now
+        insert_rows(
+            con,
+            f"golden (golden_id, status, survivor_id, created_at, updated_at, "
+            f"record_count, {', '.join(ATTRIBUTES)}, extra)",
+            [(gid, "active", None, created, now, d.record_count, *values, d.extra)],
+        )
 
 
 def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:
