@@ -207,8 +207,8 @@ def splink_single_record(
     columns = [c for c in engine.table.columns if c != "golden_id"]
     existing = store_con.execute(
         f"SELECT row_number() OVER () AS uid, {', '.join(columns)} FROM records"
-    ).arrow()
-    frequencies = store_con.execute("SELECT * FROM name_frequencies").arrow()
+    ).to_arrow_table()
+    frequencies = store_con.execute("SELECT * FROM name_frequencies").to_arrow_table()
     con = duckdb.connect()
     con.register("existing_arrow", existing)
     con.execute("CREATE TABLE existing AS SELECT * FROM existing_arrow")
