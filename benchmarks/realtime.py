@@ -89,6 +89,20 @@ def _clusters(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].map(members)
 
 
+def upsert(con: duckdb.DuckDBPyConnection, engine: Engine, record: dict) -> None:
+    """One upsert in its own transaction, as the service runs it. A value the service
+    refuses (422) is dropped and the record sent again, as a client would: the bulk path
+    makes the same of it (missing)."""
+    con.execute("BEGIN").fetchall()
+    try:
+        _, apply = engine.upsert(con, record)
+    except UnstandardisableError as refused:
+        record = {k: v for k, v in record.items() if k not in refused.fields}
+        _, apply = engine.upsert(con, record)
+    con.execute("COMMIT").fetchall()
+    apply()
+
+
 def incremental(names: list[str], tmp: Path) -> dict:
     from accuracy import OWN_RULES, write_inputs
 
@@ -111,16 +125,7 @@ def incremental(names: list[str], tmp: Path) -> dict:
         timings = []
         for record in records:
             clock = time.perf_counter()
-            con.execute("BEGIN").fetchall()
-            try:
-                _, apply = engine.upsert(con, record)
-            except UnstandardisableError as refused:
-                # What a client does with a 422: send the record without those values,
-                # which is what the bulk path makes of them (missing).
-                record = {k: v for k, v in record.items() if k not in refused.fields}
-                _, apply = engine.upsert(con, record)
-            con.execute("COMMIT").fetchall()
-            apply()
+            upsert(con, engine, record)
             timings.append(time.perf_counter() - clock)
         live_seconds = time.perf_counter() - started
         con.close()
@@ -280,14 +285,7 @@ def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
     writes = []
     for probe in probes[:500]:  # upserts: held-back records join the store
         clock = time.perf_counter()
-        con.execute("BEGIN").fetchall()
-        try:
-            _, apply = engine.upsert(con, probe)
-        except UnstandardisableError as refused:
-            probe = {k: v for k, v in probe.items() if k not in refused.fields}
-            _, apply = engine.upsert(con, probe)
-        con.execute("COMMIT").fetchall()
-        apply()
+        upsert(con, engine, probe)
         writes.append(time.perf_counter() - clock)
     writes.sort()
     try:

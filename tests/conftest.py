@@ -40,3 +40,17 @@ def reconciled_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFac
     rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
     reconcile([parse_source_arg(str(p)) for p in sample_files], db, rules)
     return db
+
+
+@pytest.fixture
+def store(reconciled_db: Path, tmp_path: Path):
+    """A connection to a private copy of the reconciled store, to change at will."""
+    import shutil
+
+    import duckdb
+
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    con = duckdb.connect(str(db))
+    yield con
+    con.close()

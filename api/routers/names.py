@@ -16,6 +16,7 @@ from api.schemas.names import (
     VariantList,
     VariantPropose,
 )
+from api.store import StoreService
 from mdm.names.store import list_variants, name_frequencies, propose
 from mdm.review import decide_variant
 
@@ -71,24 +72,24 @@ def post_variant(body: VariantPropose, store: StoreDep) -> VariantChange:
     return VariantChange(message=message)
 
 
+def _decide(body: VariantDecide, store: StoreService, approve: bool) -> VariantChange:
+    with store.write() as con:
+        change = decide_variant(con, body.name, body.variant, approve=approve, actor=body.by)
+        if store.engine is not None:  # the service's own copy of the records' keys
+            store.after_commit(store.engine.refresh_names(con, change.names))
+    return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
+
+
 @router.post("/variants/approve", response_model=VariantChange)
 def approve_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
     """Approve a pair: matching uses it at once; affected review tasks are re-scored."""
-    with store.write() as con:
-        change = decide_variant(con, body.name, body.variant, approve=True, actor=body.by)
-        if store.engine is not None:
-            store.after_commit(store.engine.refresh_names(con, change.names))
-    return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
+    return _decide(body, store, approve=True)
 
 
 @router.post("/variants/reject", response_model=VariantChange)
 def reject_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
     """Reject a pair: never used, never proposed again by the machine; tasks re-scored."""
-    with store.write() as con:
-        change = decide_variant(con, body.name, body.variant, approve=False, actor=body.by)
-        if store.engine is not None:
-            store.after_commit(store.engine.refresh_names(con, change.names))
-    return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
+    return _decide(body, store, approve=False)
 
 
 @router.get("/frequencies", response_model=FrequencyList)

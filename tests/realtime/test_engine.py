@@ -15,15 +15,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store(reconciled_db: Path, tmp_path: Path):
-    db = tmp_path / "mdm.duckdb"
-    shutil.copy(reconciled_db, db)
-    con = duckdb.connect(str(db))
-    yield con
-    con.close()
-
-
-@pytest.fixture
 def engine(store) -> Engine:
     bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
     return Engine(store, bundle.survivorship, bundle.rules_dir)

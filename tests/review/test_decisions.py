@@ -17,15 +17,6 @@ from mdm.rules.match import Learning
 runner = CliRunner()
 
 
-@pytest.fixture
-def store(reconciled_db: Path, tmp_path: Path):
-    db = tmp_path / "mdm.duckdb"
-    shutil.copy(reconciled_db, db)
-    con = duckdb.connect(str(db))
-    yield con
-    con.close()
-
-
 def _task_with_names(con, first_l: str, first_r: str, person: int) -> int:
     """An open task between two fresh records of one person with the given first names."""
     task_id = con.execute("SELECT coalesce(max(task_id), 0) + 1 FROM review_tasks").fetchall()

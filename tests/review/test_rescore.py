@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from mdm.review import decide_variant, rescore_tasks
-
-
-@pytest.fixture
-def store(reconciled_db: Path, tmp_path: Path):
-    db = tmp_path / "mdm.duckdb"
-    shutil.copy(reconciled_db, db)
-    con = duckdb.connect(str(db))
-    yield con
-    con.close()
 
 
 def _tasks(con) -> dict[int, tuple[float, str]]:
