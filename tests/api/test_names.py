@@ -92,3 +92,30 @@ def test_frequencies(live) -> None:
     assert counts == sorted(counts, reverse=True) and len(counts) == 3
     assert body["total"] > 1000
     assert 0 < body["frequencies"][0]["share"] < 1
+
+
+def test_an_approved_pair_is_used_by_matching_at_once(live) -> None:
+    stored = {
+        "source": "web",
+        "record_id": "X-1",
+        "first_name": "Xandrielle",
+        "last_name": "Zzyzx",
+        "date_of_birth": "1961-02-03",
+        "postcode": "LS1 4AP",
+    }
+    assert live.client.post("/v1/records", json={"records": [stored]}).status_code == 200
+    query = {k: v for k, v in stored.items() if k not in ("source", "record_id")}
+    query["first_name"] = "Xandy"
+
+    def first_name_level() -> str:
+        best = live.client.post("/v1/match", json=query).json()["candidates"][0]
+        return {c["comparison"]: c["level"] for c in best["comparisons"]}["first_name"]
+
+    assert first_name_level() != "known variant"
+    approved = live.client.post(
+        "/v1/names/variants/approve", json={"name": "Xandrielle", "variant": "Xandy"}
+    )
+    assert approved.status_code == 200
+    assert first_name_level() == "known variant"
+    live.client.post("/v1/names/variants/reject", json={"name": "Xandrielle", "variant": "Xandy"})
+    assert first_name_level() != "known variant"
