@@ -116,3 +116,15 @@ def test_matches_and_upserts_side_by_side(live, reconciled_db) -> None:
     assert statuses == [200] * 80
     golden = live.client.get(f"/v1/golden/{existing['golden_id']}").json()
     assert sum(r["source"] == "load" for r in golden["records"]) == 20
+
+
+def test_a_store_without_a_model_says_what_to_do(tmp_path) -> None:
+    from api import Settings
+    from tests.api.conftest import LiveServer
+
+    with LiveServer(Settings(db=tmp_path / "new.duckdb")) as server:
+        refused = server.client.post("/v1/match", json={"first_name": "Ann"})
+        assert refused.status_code == 503
+        assert "mdm reconcile" in refused.json()["error"]["message"]
+        names = server.client.get("/v1/names/variants", params={"limit": 1})
+        assert names.status_code == 200  # the name list works without a model
