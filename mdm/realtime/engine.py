@@ -613,7 +613,6 @@ class Engine:
         retired: dict[str, str],
         assignment: dict[int, str],
     ) -> None:
-        event = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0]
         rows = [
             (
                 "record_added" if version == 1 else "record_updated",
@@ -627,14 +626,22 @@ class Engine:
             ("golden_retired", old, None, None, {"survivor_id": survivor})
             for old, survivor in sorted(retired.items())
         ]
-        insert_rows(
-            con,
-            "events",
+        # One statement: the next event ids are numbered from the table's maximum.
+        values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in rows)
+        con.execute(
+            "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
+            f"?, kind, gid, src, rid, ?, detail FROM (VALUES {values}) "
+            "AS v(n, kind, gid, src, rid, detail)",
             [
-                (event + i, now, kind, gid, src, rid, actor, json.dumps(detail))
-                for i, (kind, gid, src, rid, detail) in enumerate(rows, start=1)
+                now,
+                actor,
+                *(
+                    v
+                    for i, (kind, gid, src, rid, detail) in enumerate(rows, start=1)
+                    for v in (i, kind, gid, src, rid, json.dumps(detail))
+                ),
             ],
-        )
+        ).fetchall()
 
     def _count_names(
         self, con: duckdb.DuckDBPyConnection, old: Mapping | None, new: Mapping | None
@@ -649,15 +656,22 @@ class Engine:
             for name, step in ((before, -1), (after, 1)):
                 if name is not None:
                     steps[(kind, name)] = steps.get((kind, name), 0) + step
-        for (kind, name), step in steps.items():
-            updated = con.execute(
-                "UPDATE name_frequencies SET count = count + ? WHERE kind = ? AND name = ?",
-                [step, kind, name],
-            ).fetchall()
-            if not updated or not updated[0][0]:
-                con.execute(
-                    "INSERT INTO name_frequencies VALUES (?, ?, ?)", [kind, name, step]
-                ).fetchall()
+        if not steps:
+            return
+        values = ", ".join("(?, ?, ?)" for _ in steps)
+        params = [v for (kind, name), step in steps.items() for v in (kind, name, step)]
+        # Two statements for any number of names: count the known ones, add the new ones.
+        con.execute(
+            f"UPDATE name_frequencies f SET count = f.count + v.step FROM (VALUES {values}) "
+            "AS v(kind, name, step) WHERE f.kind = v.kind AND f.name = v.name",
+            params,
+        ).fetchall()
+        con.execute(
+            f"INSERT INTO name_frequencies SELECT kind, name, step FROM (VALUES {values}) "
+            "AS v(kind, name, step) WHERE step > 0 AND NOT EXISTS (SELECT 1 FROM "
+            "name_frequencies f WHERE f.kind = v.kind AND f.name = v.name)",
+            params,
+        ).fetchall()
         if any(step < 0 for step in steps.values()):
             con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()
 

@@ -73,6 +73,10 @@ def test_upsert_links_then_is_idempotent(store, engine) -> None:
     assert {"source": "api", "record_id": "Q1"} in golden["records"]
     assert get_record(store, "api", "Q1")["golden_id"] == existing["golden_id"]
     events = store.execute("SELECT count(*) FROM events").fetchall()
+    logged = store.execute(
+        "SELECT kind, golden_id, actor, detail->>'version' FROM events WHERE record_id = 'Q1'"
+    ).fetchall()
+    assert logged == [("record_added", existing["golden_id"], "crm-sync", "1")]
     again = _write(store, lambda: engine.upsert(store, record))
     assert again.action == "unchanged" and again.golden_id == existing["golden_id"]
     assert store.execute("SELECT count(*) FROM events").fetchall() == events
@@ -160,3 +164,27 @@ def test_a_bulk_run_after_the_service_still_writes_lineage(
     reconcile([parse_source_arg(str(p)) for p in sample_files], db, bundle)
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM lineage").fetchall() == before
+
+
+def test_name_frequencies_stay_equal_to_a_recount(store, engine) -> None:
+    """After adds, updates and deletes, the live table (and the engine's copy) equal a
+    fresh count over the records."""
+    people = [
+        {"source": "api", "record_id": f"F{i}", "first_name": first, "last_name": last}
+        for i, (first, last) in enumerate(
+            [("Ann", "Zzyzx"), ("Ann", "Lee"), ("Bo", "Zzyzx"), ("Cy", "Quorra")]
+        )
+    ]
+    for person in people:
+        _write(store, lambda person=person: engine.upsert(store, person))
+    _write(store, lambda: engine.upsert(store, {**people[0], "last_name": "Quorra"}))
+    _write(store, lambda: engine.delete(store, "api", "F2"))
+    stored = store.execute("SELECT kind, name, count FROM name_frequencies ORDER BY ALL").fetchall()
+    recount = store.execute(
+        "SELECT 'first', first_name, count(*) FROM records WHERE first_name IS NOT NULL "
+        "GROUP BY 2 UNION ALL SELECT 'last', last_name, count(*) FROM records "
+        "WHERE last_name IS NOT NULL GROUP BY 2 ORDER BY ALL"
+    ).fetchall()
+    assert stored == recount
+    last = engine.frequencies["last_name"]
+    assert dict(last.counts) == {name: n for kind, name, n in stored if kind == "last"}
