@@ -407,12 +407,7 @@ class Engine:
                     "UPDATE xref SET golden_id = ? WHERE source = ? AND record_id = ?",
                     [gid, src, rid],
                 ).fetchall()
-        for old, survivor in retired.items():
-            con.execute(
-                "UPDATE golden SET status = 'retired', survivor_id = ?, updated_at = ? "
-                "WHERE golden_id = ?",
-                [survivor, now, old],
-            ).fetchall()
+        _retire(con, retired, now)
         written = {**values, "ingested_at": now, "extra": json.dumps(extra)}
         self._derive_golden(con, nodes, keys, assignment, now, known, written)
         tasks = self._write_review(con, values, new_scores, assignment, now)
@@ -750,12 +745,7 @@ class Engine:
                 ).fetchall()
         if not rest:
             retired[old_golden] = None  # type: ignore[assignment]
-        for old, survivor in retired.items():
-            con.execute(
-                "UPDATE golden SET status = 'retired', survivor_id = ?, updated_at = ? "
-                "WHERE golden_id = ?",
-                [survivor, now, old],
-            ).fetchall()
+        _retire(con, retired, now)
         if assignment:
             keys = [self.table.key(node) for node in rest]
             self._derive_golden(con, rest, keys, assignment, now, known)
@@ -794,6 +784,16 @@ class Engine:
                 self.members.get(previous, set()).discard(node)
                 self.members.setdefault(gid, set()).add(node)
                 self.table.set_golden([node], gid)
+
+
+def _retire(con: duckdb.DuckDBPyConnection, retired: Mapping[str, str | None], now) -> None:
+    """Mark golden ids retired, each pointing at its survivor (None: nobody is left)."""
+    for old, survivor in retired.items():
+        con.execute(
+            "UPDATE golden SET status = 'retired', survivor_id = ?, updated_at = ? "
+            "WHERE golden_id = ?",
+            [survivor, now, old],
+        ).fetchall()
 
 
 def _golden_lookup(con: duckdb.DuckDBPyConnection, ids: Sequence[str], column: str) -> list:
