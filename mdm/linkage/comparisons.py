@@ -361,12 +361,6 @@ def compile_comparison(comparison: Comparison) -> dict[str, Any]:
     return compile_levels(comparison).as_splink()
 
 
-def tf_columns(comparison: Comparison) -> list[str]:
-    """Columns whose term frequencies a comparison uses."""
-    levels = compile_levels(comparison).levels
-    return sorted({level.tf_column for level in levels if level.tf_column})
-
-
 def level_case_sql(compiled: dict[str, Any]) -> str:
     """SQL giving splink's level number (gamma) of a compiled comparison for a pair.
 

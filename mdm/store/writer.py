@@ -23,7 +23,6 @@ from mdm.golden import (
 )
 from mdm.linkage.model import TrainedModel
 from mdm.names.store import learn_from_links, refresh_frequencies
-from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.store import RECORD_COLUMNS, one
 
@@ -271,35 +270,19 @@ def _write_clusters(
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
-    write_golden(con, rules.survivorship, now)
-
-
-def write_golden(
-    con: duckdb.DuckDBPyConnection,
-    survivorship: SurvivorshipRules,
-    now,
-    golden_ids: Sequence[str] | None = None,
-) -> None:
-    """Derive the active golden records (all, or only ``golden_ids``) and their lineage
-    from their member records by the survivorship rules (in the caller's transaction).
-
-    Survivorship depends only on the order of records within one golden record, so
-    deriving some golden records gives what deriving all of them would.
-    """
-    only = ""
-    if golden_ids is not None:
-        con.register("golden_subset", pd.DataFrame({"golden_id": list(golden_ids)}, dtype=object))
-        only = "WHERE x.golden_id IN (SELECT golden_id FROM golden_subset)"
+    """Derive every active golden record and its lineage from the records by the
+    survivorship rules, in SQL (the real-time path does one golden record in process:
+    :func:`mdm.golden.survive`, :func:`write_golden_records`)."""
     # _recency: larger is more recent; unique, so ties end in (source, record_id) order.
     attributes = ", ".join(f"r.{a}" for a in ATTRIBUTES)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT source, record_id, {attributes}, "
         f"r.extra, x.golden_id, {RECENCY_SQL} AS _recency "
         "FROM records r JOIN (SELECT source, record_id, golden_id FROM xref) x "
-        f"USING (source, record_id) {only}"
+        "USING (source, record_id)"
     )
     joins, selected, lineage = [], {}, []
-    for index, (columns, sql) in enumerate(survivorship_queries(survivorship, "golden_work")):
+    for index, (columns, sql) in enumerate(survivorship_queries(rules.survivorship, "golden_work")):
         unit = f"survivor_{index}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {unit} AS {sql}")
         for column in columns:
@@ -309,13 +292,9 @@ def write_golden(
             )
             selected[column] = f"{unit}.{column}"
         joins.append(f"LEFT JOIN {unit} USING (golden_id)")
-    subset = (
-        "" if golden_ids is None else " WHERE golden_id IN (SELECT golden_id FROM golden_subset)"
-    )
-    if golden_ids is None:
-        # Rewriting all lineage is faster without the real-time path's index on it.
-        con.execute(f"DROP INDEX IF EXISTS {LINEAGE_INDEX}")
-    con.execute(f"DELETE FROM lineage{subset}")
+    # Rewriting all lineage is faster without the real-time path's index on it.
+    con.execute(f"DROP INDEX IF EXISTS {LINEAGE_INDEX}")
+    con.execute("DELETE FROM lineage")
     con.execute("INSERT INTO lineage " + " UNION ALL ".join(lineage))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
@@ -323,9 +302,9 @@ def write_golden(
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_created AS SELECT golden_id, created_at FROM golden "
-        "WHERE status = 'active'" + subset.replace(" WHERE", " AND")
+        "WHERE status = 'active'"
     )
-    con.execute("DELETE FROM golden WHERE status = 'active'" + subset.replace(" WHERE", " AND"))
+    con.execute("DELETE FROM golden WHERE status = 'active'")
     values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
     con.execute(
         f"INSERT INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
@@ -335,8 +314,6 @@ def write_golden(
         f"{' '.join(joins)}",
         [now, now],
     )
-    if golden_ids is not None:
-        con.unregister("golden_subset")
 
 
 #: The index the real-time path keeps on lineage (golden_id); bulk rewrites drop it.
