@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import duckdb
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
@@ -20,8 +21,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = StoreService(settings.db)
-        app.state.store.engine = start_engine(app.state.store, settings)
+        app.state.store = StoreService(settings.db, engine_factory(settings))
+        app.state.store.start_engine()
         try:
             yield
         finally:
@@ -47,14 +48,18 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def start_engine(store: StoreService, settings: Settings) -> Engine | None:
-    """The real-time engine over the store's records (None until a model is trained)."""
+def engine_factory(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], Engine | None]:
+    """How the service builds its real-time engine from the store's records (None until
+    the store has a trained model)."""
     bundle = RulesBundle.load(settings.rules)
-    with store.read() as con:
+
+    def build(con: duckdb.DuckDBPyConnection) -> Engine | None:
         has_model = con.execute("SELECT count(*) FROM models").fetchall()[0][0]
         if not has_model:
             return None
         return Engine(con, bundle.survivorship, bundle.rules_dir)
+
+    return build
 
 
 def app_from_env() -> FastAPI:

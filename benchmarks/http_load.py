@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ LUA = r"""
 local matches = {MATCHES}
 local upserts = {UPSERTS}
 local counter = 0
+local UPSERT_EVERY = {UPSERT_EVERY}
 local offset = 0
 local stride = 1
 function setup(thread)
@@ -47,8 +49,8 @@ end
 request = function()
   counter = counter + 1
   wrk.headers["Content-Type"] = "application/json"
-  if counter % 5 == 0 then
-    local i = ((counter / 5) * stride + offset) % #upserts + 1
+  if UPSERT_EVERY > 0 and counter % UPSERT_EVERY == 0 then
+    local i = ((counter / UPSERT_EVERY) * stride + offset) % #upserts + 1
     return wrk.format("POST", "/v1/records", nil, upserts[i])
   end
   local i = (counter * stride + offset) % #matches + 1
@@ -83,91 +85,119 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--upsert-percent", type=float, default=20, help="share of upserts (0: matches only)"
+    )
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the server with py-spy into this file (.svg: flame graph, else stacks)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         db, held, _ = prepared_store(args.records, tmp)
-        records = [{k: v for k, v in r.items() if k != "extra"} for r in held]
-        matches = [json.dumps({k: v for k, v in r.items() if k not in ("source", "record_id")})
-                   for r in records]  # fmt: skip
-        upserts = [json.dumps({"records": [r], "by": "load"}) for r in records]
-        script = tmp / "mix.lua"
-        script.write_text(
-            LUA.replace("{MATCHES}", _lua_list(matches))
-            .replace("{UPSERTS}", _lua_list(upserts))
-            .replace("{THREADS}", str(args.threads))
-        )
-        port = _free_port()
-        log = (tmp / "serve.log").open("wb")
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "mdm"),
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-            ],  # fmt: skip
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            while True:
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if server.poll() is not None:
-                        raise SystemExit((tmp / "serve.log").read_text()) from None
-                    time.sleep(0.2)
-            startup = time.perf_counter() - started
-            # Warm-up: a few hundred matches.
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-                for body in matches[:300]:
-                    client.post(
-                        "/v1/match", content=body, headers={"content-type": "application/json"}
-                    )
-            out = subprocess.run(
-                [
-                    "wrk",
-                    f"-t{args.threads}",
-                    f"-c{args.connections}",
-                    f"-d{args.seconds}s",
-                    "--latency",
-                    "-s",
-                    str(script),
-                    f"http://127.0.0.1:{port}",
-                ],  # fmt: skip
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        socket_errors = re.search(r"Socket errors: (.*)", out)
-        figures = {
-            "records_held_back": len(held),
-            "server_startup_seconds": round(startup, 1),
-            "connections": args.connections,
-            "seconds": args.seconds,
-            "requests_per_second": rps,
-            "p50_ms": _percentile(out, "50"),
-            "p99_ms": _percentile(out, "99"),
-            "non_2xx": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket_errors.group(1) if socket_errors else "none",
-        }
-        print(out)
-        print(json.dumps(figures))
+        figures = run_load(db, held, tmp, args)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
+
+
+def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) -> dict:
+    """Serve ``db`` and drive it with wrk; the figures."""
+    records = [{k: v for k, v in r.items() if k != "extra"} for r in held]
+    matches = [json.dumps({k: v for k, v in r.items() if k not in ("source", "record_id")})
+               for r in records]  # fmt: skip
+    upserts = [json.dumps({"records": [r], "by": "load"}) for r in records]
+    script = tmp / "mix.lua"
+    script.write_text(
+        LUA.replace("{MATCHES}", _lua_list(matches))
+        .replace("{UPSERTS}", _lua_list(upserts))
+        .replace("{THREADS}", str(args.threads))
+        .replace(
+            "{UPSERT_EVERY}",
+            str(round(100 / args.upsert_percent) if args.upsert_percent > 0 else 0),
+        )
+    )
+    port = _free_port()
+    log = (tmp / "serve.log").open("wb")
+    started = time.perf_counter()
+    profiler = []
+    if getattr(args, "profile", None):
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        profiler = [spy, "record", "-o", str(args.profile)]
+        if args.profile.suffix != ".svg":
+            profiler += ["--format", "raw", "--gil"]  # collapsed stacks, GIL holders
+        profiler.append("--")
+    server = subprocess.Popen(
+        [
+            *profiler,
+            str(Path(sys.executable).parent / "mdm"),
+            "serve",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    raise SystemExit((tmp / "serve.log").read_text()) from None
+                time.sleep(0.2)
+        startup = time.perf_counter() - started
+        # Warm-up: a few hundred matches.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for body in matches[:300]:
+                client.post("/v1/match", content=body, headers={"content-type": "application/json"})
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{args.threads}",
+                f"-c{args.connections}",
+                f"-d{args.seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{port}",
+            ],  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        if profiler:
+            server.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        else:
+            server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    figures = {
+        "records_held_back": len(held),
+        "server_startup_seconds": round(startup, 1),
+        "connections": args.connections,
+        "upsert_percent": args.upsert_percent,
+        "seconds": args.seconds,
+        "requests_per_second": rps,
+        "p50_ms": _percentile(out, "50"),
+        "p99_ms": _percentile(out, "99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "none",
+    }
+    print(out)
+    print(json.dumps(figures))
+    return figures
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ sys.path.insert(0, str(HERE.parent))
 from mdm.evaluation import pairwise_metrics  # noqa: E402
 from mdm.ingest import map_source, parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+from mdm.realtime.changes import apply_changes  # noqa: E402
 from mdm.realtime.engine import Engine, UnstandardisableError  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
 
@@ -93,14 +94,14 @@ def upsert(con: duckdb.DuckDBPyConnection, engine: Engine, record: dict) -> None
     """One upsert in its own transaction, as the service runs it. A value the service
     refuses (422) is dropped and the record sent again, as a client would: the bulk path
     makes the same of it (missing)."""
-    con.execute("BEGIN").fetchall()
     try:
-        _, apply = engine.upsert(con, record)
+        _, changes = engine.upsert(record)
     except UnstandardisableError as refused:
         record = {k: v for k, v in record.items() if k not in refused.fields}
-        _, apply = engine.upsert(con, record)
+        _, changes = engine.upsert(record)
+    con.execute("BEGIN").fetchall()
+    apply_changes(con, [changes])
     con.execute("COMMIT").fetchall()
-    apply()
 
 
 def incremental(names: list[str], tmp: Path) -> dict:
@@ -242,7 +243,7 @@ def splink_single_record(
     ]
     timings = []
     for i, probe in enumerate(probes[:n]):
-        values = engine.prepare(con, probe)
+        values = engine.prepare(probe)
         row = {c: values.get(c) for c in columns}
         row["uid"] = 10**9 + i
         frame = pd.DataFrame([row]).astype(
@@ -274,11 +275,11 @@ def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
     engine = Engine(con, bundle.survivorship, bundle.rules_dir)
     startup = time.perf_counter() - started
     for probe in probes[:500]:  # warm-up: caches, branch predictors, allocator
-        engine.match(con, probe)
+        engine.match(probe)
     timings, found = [], 0
     for probe in probes:
         clock = time.perf_counter()
-        result = engine.match(con, probe)
+        result = engine.match(probe)
         timings.append(time.perf_counter() - clock)
         found += bool(result.candidates)
     timings.sort()

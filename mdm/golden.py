@@ -103,12 +103,14 @@ def _units(rules: SurvivorshipRules) -> list[tuple[list[str], AttributeRule]]:
 
 @dataclass(frozen=True)
 class Survived:
-    """A golden record derived from its members: values, lineage, extra, record count."""
+    """A golden record derived from its members: values, lineage, extra, record count,
+    and the most recent record (whose extras the golden record carries)."""
 
     values: dict[str, str | None]
     lineage: list[tuple[str, str, str, str, str]]  # attribute, value, source, record_id, rule
     extra: str | None
     record_count: int
+    latest: tuple[str, str] | None = None
 
 
 def survive(records: Sequence[Mapping[str, Any]], rules: SurvivorshipRules) -> Survived:
@@ -163,7 +165,8 @@ def survive(records: Sequence[Mapping[str, Any]], rules: SurvivorshipRules) -> S
                     (column, pick[column], pick["source"], pick["record_id"], rule.strategy)
                 )
     extra = order[0].get("extra") if order else None
-    return Survived(values, lineage, extra, len(records))
+    latest = (order[0]["source"], order[0]["record_id"]) if order else None
+    return Survived(values, lineage, extra, len(records), latest)
 
 
 def new_golden_id(source: str, record_id: str, taken: set[str]) -> str:

@@ -7,13 +7,15 @@ re-clusters only the neighbourhood it touches (the new record, the golden record
 its candidates that could link, and its own previous golden record) with the bulk
 path's clustering and guards, so record by record gives what bulk gives.
 
-Every write happens in the caller's transaction; the in-memory state (record table,
-index, frequencies) changes only through the callbacks an operation returns, which
-the caller runs after it commits.
+An upsert or a delete is decided in memory, without reading the store, and changes
+the in-memory state (record table, index, memberships, frequencies) at once; what it
+changes in the store comes back as a :class:`~mdm.realtime.changes.ChangeSet`, which
+the caller writes, alone or batched with others (group commit).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +35,7 @@ from mdm.linkage.model import TrainedModel
 from mdm.linkage.scorer import LevelHit, PairScore, Scorer
 from mdm.names.reference import build_variant_groups
 from mdm.names.store import FREQUENCY_COLUMNS, active_pairs
+from mdm.realtime.changes import ROW_COLUMNS, ChangeSet, GoldenRow, Key
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.prepare import prepare_record
 from mdm.realtime.records import RecordTable
@@ -42,7 +45,7 @@ from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.standardise.frame import StandardiseOptions
 from mdm.store import RECORD_COLUMNS
-from mdm.store.writer import index_lineage, insert_rows, latest_model, write_golden_records
+from mdm.store.writer import index_lineage, latest_model
 
 AfterCommit = Callable[[], None]
 
@@ -112,7 +115,14 @@ def _raw_json(record: Mapping[str, Any]) -> str:
 
 
 class Engine:
-    """Real-time matching over one store (built at start-up from the store's records)."""
+    """Real-time matching over one store (built at start-up from the store's records).
+
+    :meth:`upsert` and :meth:`delete` decide in memory and change the in-memory state
+    at once; what they change in the store comes back as a :class:`ChangeSet` for the
+    caller to write (:func:`mdm.realtime.changes.apply_changes`), alone or with others
+    in one transaction. Should that write fail, the in-memory state is ahead of the
+    store: build a new engine (the service does).
+    """
 
     def __init__(
         self,
@@ -141,50 +151,102 @@ class Engine:
         )
         self.scorer = Scorer(self.model, self.frequencies)
         self.groups = build_variant_groups(active_pairs(con))
+        # The day/month order each source's bulk runs detected (for dates like 03/04/1980).
+        self.date_orders: dict[str, str] = dict(
+            con.execute(
+                "SELECT source, arg_max(report->>'date_order', run_id) FROM source_reports "
+                "GROUP BY source"
+            ).fetchall()
+        )
         columns = sorted(set(self.scorer.columns) | self._key_columns() | set(RECORD_COLUMNS))
-        self.table = RecordTable.load(con, columns)
+        self.table = RecordTable.load(con, columns, computed=_STATE_COLUMNS)
         self.index = CandidateIndex.build(self.table, self.rules)
         self.members: dict[str, set[int]] = {}
         for slot, golden_id in self.table.golden_ids():
             self.members.setdefault(golden_id, set()).add(slot)
+        #: Creation time of every active golden id; every retired id.
+        self.created: dict[str, datetime] = dict(
+            con.execute(
+                "SELECT golden_id, created_at FROM golden WHERE status = 'active'"
+            ).fetchall()
+        )
+        self.retired_ids: set[str] = {
+            row[0]
+            for row in con.execute(
+                "SELECT golden_id FROM golden WHERE status <> 'active'"
+            ).fetchall()
+        }
         self._options: dict[str, StandardiseOptions] = {}
         self._identity = self._identity_levels()
-        #: Held while matching and while a committed write changes the in-memory state,
-        #: so a match never sees half of a change. Writes are serialised by the caller.
-        self.lock = threading.Lock()
+        #: Held while matching and while a write decides and changes the in-memory
+        #: state, so a match never sees half of a change.
+        self.lock = threading.RLock()
+        #: Open review tasks by pair of records, the pair of each, the tasks of a record.
+        self.open_tasks: dict[frozenset[Key], int] = {}
+        self.task_pairs: dict[int, frozenset[Key]] = {}
+        self.task_keys: dict[Key, set[int]] = {}
+        self.next_task = 1
+        self.sync(con)
+
+    def sync(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Read again what other writers may change: the open review tasks (a steward
+        decides them) and the next task id."""
+        rows = con.execute(
+            "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
+            "WHERE status = 'open'"
+        ).fetchall()
+        top = con.execute("SELECT coalesce(max(task_id), 0) FROM review_tasks").fetchall()
+        with self.lock:
+            self.open_tasks, self.task_pairs, self.task_keys = {}, {}, {}
+            for task_id, sl, rl, sr, rr in rows:
+                self._open_task(int(task_id), (sl, rl), (sr, rr))
+            self.next_task = int(top[0][0]) + 1
+
+    def _open_task(self, task_id: int, left: Key, right: Key) -> None:
+        pair = frozenset((left, right))
+        self.open_tasks[pair] = task_id
+        self.task_pairs[task_id] = pair
+        for key in pair:
+            self.task_keys.setdefault(key, set()).add(task_id)
+
+    def _close_task(self, task_id: int) -> None:
+        pair = self.task_pairs.pop(task_id, None)
+        if pair is None:
+            return
+        self.open_tasks.pop(pair, None)
+        for key in pair:
+            held = self.task_keys.get(key)
+            if held is not None:
+                held.discard(task_id)
+                if not held:
+                    del self.task_keys[key]
 
     # --- reading -------------------------------------------------------------------
 
     def _key_columns(self) -> set[str]:
         return {key for rule in self.rules.blocking for key in rule.keys}
 
-    def options_for(self, con: duckdb.DuckDBPyConnection, source: str) -> StandardiseOptions:
+    def options_for(self, source: str) -> StandardiseOptions:
         """How to read a source's values: its mapping's options, with the day/month order
         the bulk runs detected for it."""
         if source not in self._options:
             mapping = find_source_mapping(self.rules_dir, source)
             options = mapping.options if mapping is not None else SourceOptions()
             order = options.date_order
-            if order == "auto":
-                found = con.execute(
-                    "SELECT report->>'date_order' FROM source_reports WHERE source = ? "
-                    "ORDER BY run_id DESC LIMIT 1",
-                    [source],
-                ).fetchall()
-                if found and found[0][0] in ("dmy", "mdy"):
-                    order = found[0][0]
+            if order == "auto" and self.date_orders.get(source) in ("dmy", "mdy"):
+                order = self.date_orders[source]
             self._options[source] = StandardiseOptions(
                 default_region=options.default_region, date_order=order
             )
         return self._options[source]
 
-    def prepare(self, con: duckdb.DuckDBPyConnection, record: Mapping[str, Any]) -> dict:
+    def prepare(self, record: Mapping[str, Any]) -> dict:
         """The record standardised and with its derived keys, as the bulk path makes it;
         a value that cannot be standardised is refused, naming the field."""
         source = str(record.get("source") or "api")
         prepared = prepare_record(
             record,
-            self.options_for(con, source),
+            self.options_for(source),
             self.groups,
             extra_columns=self.rules.extra_columns,
         )
@@ -204,32 +266,25 @@ class Engine:
         scores = self.scorer.score_candidates(values, self.table.rows(slots))
         return list(zip(slots, scores, strict=True))
 
-    def match(
-        self, con: duckdb.DuckDBPyConnection, record: Mapping[str, Any], limit: int = 5
-    ) -> MatchResult:
+    def match(self, record: Mapping[str, Any], limit: int = 5) -> MatchResult:
         """The golden records this record may belong to, best first (no side effects).
         Safe to call from any thread while another writes (see :attr:`lock`)."""
         with self.lock:
-            return self._match(con, record, limit)
-
-    def _match(
-        self, con: duckdb.DuckDBPyConnection, record: Mapping[str, Any], limit: int
-    ) -> MatchResult:
-        values = self.prepare(con, record)
-        own = self.table.slot_of(values["source"], values["record_id"])
-        best: dict[str, tuple[int, PairScore]] = {}
-        for slot, score in self._scored(values, own):
-            golden_id = self.table.golden_id(slot)
-            kept = best.get(golden_id)
-            if kept is None or score.match_weight > kept[1].match_weight:
-                best[golden_id] = (slot, score)
-        ranked = sorted(best.items(), key=lambda item: (-item[1][1].match_weight, item[0]))
-        return MatchResult(
-            values,
-            [self._candidate(g, s, score) for g, (s, score) in ranked[:limit]],
-            self.link_threshold,
-            self.review_threshold,
-        )
+            values = self.prepare(record)
+            own = self.table.slot_of(values["source"], values["record_id"])
+            best: dict[str, tuple[int, PairScore]] = {}
+            for slot, score in self._scored(values, own):
+                golden_id = self.table.golden_id(slot)
+                kept = best.get(golden_id)
+                if kept is None or score.match_weight > kept[1].match_weight:
+                    best[golden_id] = (slot, score)
+            ranked = sorted(best.items(), key=lambda item: (-item[1][1].match_weight, item[0]))
+            return MatchResult(
+                values,
+                [self._candidate(g, s, score) for g, (s, score) in ranked[:limit]],
+                self.link_threshold,
+                self.review_threshold,
+            )
 
     def _candidate(self, golden_id: str, slot: int, score: PairScore) -> Candidate:
         source, record_id = self.table.key(slot)
@@ -332,7 +387,7 @@ class Engine:
         )
 
     def _neighbourhood_pairs(
-        self, nodes: list[int], values: dict, new_scores: list[tuple[int, PairScore]]
+        self, nodes: list[int], new_scores: list[tuple[int, PairScore]]
     ) -> list[tuple[int, int, PairScore]]:
         """Scored pairs among ``nodes`` (slots; -1 is the record being written) that the
         blocking rules compare."""
@@ -348,34 +403,95 @@ class Engine:
                     pairs.append((position[slot], position[other], score))
         return pairs
 
+    def _assign(
+        self,
+        nodes: list[int],
+        labels: np.ndarray,
+        keys: list[Key],
+        slot: int | None,
+    ) -> tuple[dict[int, str], dict[str, str]]:
+        """node -> golden id (existing ids kept, as the bulk path keeps them) and the ids
+        retired -> their survivor."""
+        members = [(int(label), k[0], k[1]) for label, k in zip(labels, keys, strict=True)]
+        previous = {
+            k: self.table.golden_id(node if node != -1 else slot)
+            for node, k in zip(nodes, keys, strict=True)
+            if node != -1 or slot is not None
+        }
+        previous = {k: v for k, v in previous.items() if v is not None}
+        created = {
+            gid: str(self.created[gid]) for gid in set(previous.values()) if gid in self.created
+        }
+        while True:
+            assigned, retired = assign_golden_ids_small(members, previous, created)
+            # A founding record's id may be taken elsewhere (another person, a retired
+            # one): treat it as taken and draw again.
+            clash = [
+                gid
+                for gid in assigned.values()
+                if gid not in created and (gid in self.created or gid in self.retired_ids)
+            ]
+            if not clash:
+                break
+            created = {**created, **{gid: "~" for gid in clash}}
+        assignment = {node: assigned[int(label)] for node, label in zip(nodes, labels, strict=True)}
+        return assignment, retired
+
+    def _derive_golden(
+        self,
+        nodes: list[int],
+        keys: list[Key],
+        assignment: dict[int, str],
+        now: datetime,
+        written: dict | None = None,
+    ) -> dict[str, GoldenRow]:
+        """The golden records of the neighbourhood, re-derived from their members by the
+        survivorship rules, in process; ``written`` is the record being written (node -1)."""
+        members: dict[str, list[dict]] = {}
+        for node in nodes:
+            if node == -1:
+                record = dict(written or {})
+            else:
+                record = self.table.row(node)
+                record["ingested_at"] = record.get("_ingested_at")
+            members.setdefault(assignment[node], []).append(record)
+        rows = {}
+        for gid, records in members.items():
+            derived = survive(records, self.survivorship)
+            rows[gid] = GoldenRow(
+                gid, "active", None, self.created.get(gid, now), now, derived.record_count,
+                derived.values, derived.lineage, derived.latest,
+            )  # fmt: skip
+        return rows
+
     # --- writing --------------------------------------------------------------------
 
     def upsert(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        record: Mapping[str, Any],
-        actor: str = "api",
-    ) -> tuple[UpsertResult, AfterCommit]:
-        """Add or update one source record (inside the caller's transaction)."""
-        values = self.prepare(con, record)
+        self, record: Mapping[str, Any], actor: str = "api"
+    ) -> tuple[UpsertResult, ChangeSet]:
+        """Add or update one source record: what happened, and what to write."""
+        with self.lock:
+            return self._upsert(record, actor)
+
+    def _upsert(self, record: Mapping[str, Any], actor: str) -> tuple[UpsertResult, ChangeSet]:
+        values = self.prepare(record)
         source, record_id = values["source"], values["record_id"]
-        extra = record.get("extra") or {}
+        key = (source, record_id)
+        extra = json.dumps(record.get("extra") or {}, sort_keys=True)
         raw = _raw_json({k: v for k, v in record.items() if k != "extra"})
+        content = content_hash(raw, extra)
         slot = self.table.slot_of(source, record_id)
         now = _now()
+        changes = ChangeSet(now, actor)
         version = 1
         if slot is not None:
-            stored = con.execute(
-                "SELECT raw::VARCHAR, version, extra::VARCHAR FROM records "
-                "WHERE source = ? AND record_id = ?",
-                [source, record_id],
-            ).fetchall()
-            if stored and stored[0][0] == raw and json.loads(stored[0][2] or "{}") == extra:
+            stored, stored_version = self.table.values(slot, ["_content", "_version"])
+            if stored == content:
                 golden_id = self.table.golden_id(slot)
-                return UpsertResult("unchanged", source, record_id, golden_id, stored[0][1]), (
-                    lambda: None
-                )
-            version = (stored[0][1] if stored else 0) + 1
+                return UpsertResult(
+                    "unchanged", source, record_id, golden_id, stored_version
+                ), changes
+            version = (stored_version or 0) + 1
         new_scores = self._scored(values, slot)
         # The neighbourhood: golden records the record could join, and its own.
         touched = {
@@ -387,34 +503,47 @@ class Engine:
         if old_golden is not None:
             touched.add(old_golden)
         nodes = sorted({s for g in touched for s in self.members.get(g, ())} - {slot}) + [-1]
-        pairs = self._neighbourhood_pairs(nodes, values, new_scores)
-        labels = self._cluster(nodes, pairs)
-        keys = [self.table.key(s) if s != -1 else (source, record_id) for s in nodes]
-        assignment, retired, known = self._assign(con, nodes, labels, keys, slot)
+        labels = self._cluster(nodes, self._neighbourhood_pairs(nodes, new_scores))
+        keys = [self.table.key(s) if s != -1 else key for s in nodes]
+        assignment, retired = self._assign(nodes, labels, keys, slot)
         golden_id = assignment[-1]
-        # Records, xref, golden records, review tasks, pairs, events, frequencies.
-        self._write_record(con, values, extra, raw, version, now, replace=slot is not None)
-        changed = {
-            key: assignment[node]
-            for node, key in zip(nodes, keys, strict=True)
-            if node == -1 or self.table.golden_id(node) != assignment[node]
+        written = {
+            **values,
+            "extra": extra,
+            "raw": raw,
+            "version": version,
+            "ingested_at": now,
+            "_content": content,
+            "_version": version,
+            "_ingested_at": now,
         }
-        for (src, rid), gid in changed.items():
-            if (src, rid) == (source, record_id) and slot is None:
-                con.execute("INSERT INTO xref VALUES (?, ?, ?, NULL)", [src, rid, gid]).fetchall()
-            else:
-                con.execute(
-                    "UPDATE xref SET golden_id = ? WHERE source = ? AND record_id = ?",
-                    [gid, src, rid],
-                ).fetchall()
-        _retire(con, retired, now)
-        written = {**values, "ingested_at": now, "extra": json.dumps(extra)}
-        self._derive_golden(con, nodes, keys, assignment, now, known, written)
-        tasks = self._write_review(con, values, new_scores, assignment, now)
-        self._write_pairs(con, values, new_scores, replace=slot is not None)
-        self._log(con, now, actor, version, golden_id, source, record_id, retired, assignment)
+        changes.records[key] = {c: written.get(c) for c in ROW_COLUMNS}
+        for node, k in zip(nodes, keys, strict=True):
+            if node == -1 or self.table.golden_id(node) != assignment[node]:
+                changes.xref[k] = assignment[node]
+        changes.retired = dict(retired)
+        changes.golden = self._derive_golden(nodes, keys, assignment, now, written)
+        tasks = self._review(changes, key, new_scores, assignment)
+        changes.pairs[key] = [
+            (*key, *self.table.key(s), float(score.match_weight), float(score.match_probability))
+            for s, score in new_scores
+            if score.match_probability >= self.review_threshold
+        ]
+        changes.events.append(
+            (
+                "record_added" if version == 1 else "record_updated",
+                golden_id,
+                source,
+                record_id,
+                {"version": version},
+            )  # fmt: skip
+        )
+        changes.events += [
+            ("golden_retired", old, None, None, {"survivor_id": survivor})
+            for old, survivor in sorted(retired.items())
+        ]
         old_values = self.table.row(slot) if slot is not None else None
-        self._count_names(con, old_values, values)
+        changes.names = _name_steps(old_values, values)
         best: dict[str, Candidate] = {}
         for s, score in new_scores:
             gid = assignment.get(s, self.table.golden_id(s))
@@ -431,254 +560,64 @@ class Engine:
         result = UpsertResult(
             action, source, record_id, golden_id, version, sorted(retired), tasks, evidence
         )
+        if slot is None:
+            changes.new_records.add(key)
+        changes.new_golden = self._new_golden(changes)
+        # Nothing above changed the in-memory state; from here on it changes.
+        self._apply(changes, slot, written, old_values, assignment, nodes)
+        return result, changes
 
-        def apply() -> None:
-            with self.lock:
-                self._apply(slot, values, old_values, assignment, nodes)
-
-        return result, apply
-
-    def _assign(
+    def _review(
         self,
-        con: duckdb.DuckDBPyConnection,
-        nodes: list[int],
-        labels: np.ndarray,
-        keys: list[tuple[str, str]],
-        slot: int | None,
-    ) -> tuple[dict[int, str], dict[str, str], set[str]]:
-        """node -> golden id (existing ids kept, as the bulk path keeps them), the ids
-        retired -> their survivor, and which of the assigned ids the store has already."""
-        members = [(int(label), k[0], k[1]) for label, k in zip(labels, keys, strict=True)]
-        previous = {
-            k: self.table.golden_id(node if node != -1 else slot)
-            for node, k in zip(nodes, keys, strict=True)
-            if node != -1 or slot is not None
-        }
-        previous = {k: v for k, v in previous.items() if v is not None}
-        created = dict(_golden_lookup(con, sorted(set(previous.values())), "created_at::VARCHAR"))
-        taken = set(created)
-        while True:
-            assigned, retired = assign_golden_ids_small(members, previous, created)
-            fresh = [gid for gid in assigned.values() if gid not in created]
-            clash = _golden_lookup(con, fresh, "1")
-            if not clash:
-                break
-            # A founding record's id is taken elsewhere in the store (a retired person):
-            # treat it as taken and draw again.
-            taken |= {row[0] for row in clash}
-            created = {**created, **{gid: "~" for gid in taken - set(created)}}
-        assignment = {node: assigned[int(label)] for node, label in zip(nodes, labels, strict=True)}
-        return assignment, retired, set(created) & set(assignment.values())
-
-    def _derive_golden(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        nodes: list[int],
-        keys: list[tuple[str, str]],
-        assignment: dict[int, str],
-        now,
-        known: set[str],
-        written: dict | None = None,
-    ) -> None:
-        """Re-derive the golden records of the neighbourhood from their members, by the
-        survivorship rules, in process. Values come from the record table; when each
-        record was ingested and its extras, from the store (one statement); ``written``
-        is the record this transaction writes (node -1)."""
-        stored = [key for node, key in zip(nodes, keys, strict=True) if node != -1]
-        found: dict[tuple[str, str], tuple] = {}
-        if stored:
-            lookup = " UNION ALL ".join(
-                "SELECT source, record_id, ingested_at, extra::VARCHAR FROM records "
-                "WHERE source = ? AND record_id = ?"
-                for _ in stored
-            )
-            rows = con.execute(lookup, [v for key in stored for v in key]).fetchall()
-            found = {(row[0], row[1]): row[2:] for row in rows}
-        members: dict[str, list[dict]] = {}
-        for node, key in zip(nodes, keys, strict=True):
-            if node == -1:
-                record = dict(written or {})
-            else:
-                record = self.table.row(node)
-                record["ingested_at"], record["extra"] = found.get(key, (None, None))
-            members.setdefault(assignment[node], []).append(record)
-        derived = {gid: survive(rows, self.survivorship) for gid, rows in members.items()}
-        write_golden_records(con, derived, now, known)
-
-    def _write_record(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        values: dict,
-        extra: dict,
-        raw: str,
-        version: int,
-        now,
-        replace: bool,
-    ) -> None:
-        columns = [c for c in RECORD_COLUMNS if c in values] + ["source", "record_id"]
-        columns = list(dict.fromkeys(columns))
-        if replace:  # DuckDB: a delete and an insert cost far less than INSERT OR REPLACE
-            con.execute(
-                "DELETE FROM records WHERE source = ? AND record_id = ?",
-                [values["source"], values["record_id"]],
-            ).fetchall()
-        con.execute(
-            f"INSERT INTO records ({', '.join(columns)}, extra, raw, version, run_id, "
-            f"ingested_at) VALUES ({', '.join('?' for _ in columns)}, ?, ?, ?, NULL, ?)",
-            [values.get(c) for c in columns] + [json.dumps(extra), raw, version, now],
-        ).fetchall()
-
-    def _write_review(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        values: dict,
+        changes: ChangeSet,
+        key: Key,
         scores: list[tuple[int, PairScore]],
         assignment: dict[int, str],
-        now,
     ) -> list[int]:
-        """Open a review task for each pair in the review band between two golden records
+        """A review task for each pair in the review band between two golden records
         (one per pair of records; an open task for the pair is re-scored instead)."""
         tasks = []
         golden_id = assignment[-1]
+        next_task = self.next_task
         for slot, score in scores:
             p = score.match_probability
             other = assignment.get(slot, self.table.golden_id(slot))
             if not (self.review_threshold <= p < self.link_threshold) or other == golden_id:
                 continue
-            src, rid = self.table.key(slot)
-            pair = [values["source"], values["record_id"], src, rid]
-            found = con.execute(
-                "SELECT task_id FROM review_tasks WHERE status = 'open' AND ((source_l = ? AND "
-                "record_id_l = ? AND source_r = ? AND record_id_r = ?) OR (source_r = ? AND "
-                "record_id_r = ? AND source_l = ? AND record_id_l = ?))",
-                pair + pair,
-            ).fetchall()
-            if found:
-                con.execute(
-                    "UPDATE review_tasks SET match_weight = ?, match_probability = ? "
-                    "WHERE task_id = ?",
-                    [score.match_weight, p, found[0][0]],
-                ).fetchall()
-                tasks.append(int(found[0][0]))
+            their = self.table.key(slot)
+            found = self.open_tasks.get(frozenset((key, their)))
+            if found is not None:
+                changes.tasks_rescored[found] = (score.match_weight, p)
+                tasks.append(found)
                 continue
-            task_id = con.execute(
-                "SELECT coalesce(max(task_id), 0) + 1 FROM review_tasks"
-            ).fetchall()[0][0]
-            con.execute(
-                "INSERT INTO review_tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, NULL)",
-                [task_id, *pair, golden_id, other, score.match_weight, p, now],
-            ).fetchall()
-            tasks.append(int(task_id))
-        return tasks
-
-    def _write_pairs(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        values: dict,
-        scores: list[tuple[int, PairScore]],
-        replace: bool,
-    ) -> None:
-        """Keep the record's pairs at or above the review threshold (the evidence)."""
-        key = [values["source"], values["record_id"]]
-        if replace:
-            con.execute(
-                "DELETE FROM pairs WHERE (source_l = ? AND record_id_l = ?) OR "
-                "(source_r = ? AND record_id_r = ?)",
-                key + key,
-            ).fetchall()
-        insert_rows(
-            con,
-            "pairs",
-            [
-                (*key, *self.table.key(slot), score.match_weight, score.match_probability, None)
-                for slot, score in scores
-                if score.match_probability >= self.review_threshold
-            ],
-        )
-
-    def _log(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        now,
-        actor: str,
-        version: int,
-        golden_id: str,
-        source: str,
-        record_id: str,
-        retired: dict[str, str],
-        assignment: dict[int, str],
-    ) -> None:
-        rows = [
-            (
-                "record_added" if version == 1 else "record_updated",
-                golden_id,
-                source,
-                record_id,
-                {"version": version},
+            changes.tasks_added.append(
+                (
+                    next_task,
+                    *key,
+                    *their,
+                    golden_id,
+                    other,
+                    score.match_weight,
+                    p,
+                    "open",
+                    changes.at,
+                    None,
+                )  # fmt: skip
             )
-        ]
-        rows += [
-            ("golden_retired", old, None, None, {"survivor_id": survivor})
-            for old, survivor in sorted(retired.items())
-        ]
-        # One statement: the next event ids are numbered from the table's maximum.
-        values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in rows)
-        con.execute(
-            "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
-            f"?, kind, gid, src, rid, ?, detail FROM (VALUES {values}) "
-            "AS v(n, kind, gid, src, rid, detail)",
-            [
-                now,
-                actor,
-                *(
-                    v
-                    for i, (kind, gid, src, rid, detail) in enumerate(rows, start=1)
-                    for v in (i, kind, gid, src, rid, json.dumps(detail))
-                ),
-            ],
-        ).fetchall()
-
-    def _count_names(
-        self, con: duckdb.DuckDBPyConnection, old: Mapping | None, new: Mapping | None
-    ) -> None:
-        """Keep ``name_frequencies`` in step: the old record's names out, the new ones in."""
-        steps: dict[tuple[str, str], int] = {}
-        for kind, column in FREQUENCY_COLUMNS.items():
-            before = old.get(column) if old else None
-            after = new.get(column) if new else None
-            if before == after:
-                continue
-            for name, step in ((before, -1), (after, 1)):
-                if name is not None:
-                    steps[(kind, name)] = steps.get((kind, name), 0) + step
-        if not steps:
-            return
-        values = ", ".join("(?, ?, ?)" for _ in steps)
-        params = [v for (kind, name), step in steps.items() for v in (kind, name, step)]
-        # Two statements for any number of names: count the known ones, add the new ones.
-        con.execute(
-            f"UPDATE name_frequencies f SET count = f.count + v.step FROM (VALUES {values}) "
-            "AS v(kind, name, step) WHERE f.kind = v.kind AND f.name = v.name",
-            params,
-        ).fetchall()
-        con.execute(
-            f"INSERT INTO name_frequencies SELECT kind, name, step FROM (VALUES {values}) "
-            "AS v(kind, name, step) WHERE step > 0 AND NOT EXISTS (SELECT 1 FROM "
-            "name_frequencies f WHERE f.kind = v.kind AND f.name = v.name)",
-            params,
-        ).fetchall()
-        if any(step < 0 for step in steps.values()):
-            con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()
+            tasks.append(next_task)
+            next_task += 1
+        return tasks
 
     def _apply(
         self,
+        changes: ChangeSet,
         slot: int | None,
         values: dict,
         old_values: Mapping | None,
         assignment: dict[int, str],
         nodes: list[int],
     ) -> None:
-        """After commit: the in-memory table, index, memberships and frequencies."""
+        """The in-memory table, index, memberships, frequencies, ids and tasks."""
         for column, lookup in self.frequencies.items():
             if old_values is not None:
                 lookup.add(old_values.get(column), -1)
@@ -699,62 +638,62 @@ class Engine:
                     del self.members[old]
             self.members.setdefault(new, set()).add(target)
             self.table.set_golden([target], new)
+        self._apply_ids(changes)
 
-    def delete(
-        self, con: duckdb.DuckDBPyConnection, source: str, record_id: str, actor: str = "api"
-    ) -> tuple[dict, AfterCommit]:
+    def _new_golden(self, changes: ChangeSet) -> set[str]:
+        """The golden ids a change creates (the store has no row of theirs)."""
+        return {g for g in changes.golden if g not in self.created and g not in self.retired_ids}
+
+    def _apply_ids(self, changes: ChangeSet) -> None:
+        for gid, row in changes.golden.items():
+            self.created.setdefault(gid, row.created_at)
+            self.retired_ids.discard(gid)
+        for gid in changes.retired:
+            self.created.pop(gid, None)
+            self.retired_ids.add(gid)
+        for row in changes.tasks_added:
+            self._open_task(int(row[0]), (row[1], row[2]), (row[3], row[4]))
+            self.next_task = max(self.next_task, int(row[0]) + 1)
+        for task_id in changes.tasks_withdrawn:
+            self._close_task(task_id)
+
+    def delete(self, source: str, record_id: str, actor: str = "api") -> tuple[dict, ChangeSet]:
         """Remove a source record; its golden record is re-derived from the rest (which
         may split apart, as bulk would cluster them without it) or retired if empty."""
+        with self.lock:
+            return self._delete(source, record_id, actor)
+
+    def _delete(self, source: str, record_id: str, actor: str) -> tuple[dict, ChangeSet]:
         slot = self.table.slot_of(source, record_id)
         if slot is None:
             raise NotFoundError(f"no record {source}/{record_id} in the store")
+        key = (source, record_id)
         old_golden = self.table.golden_id(slot)
         old_values = self.table.row(slot)
         now = _now()
+        changes = ChangeSet(now, actor)
         rest = sorted(self.members.get(old_golden, set()) - {slot})
         assignment: dict[int, str] = {}
-        retired: dict[str, str] = {}
+        retired: dict[str, str | None] = {}
         if rest:
-            pairs = self._neighbourhood_pairs(rest + [-1], {}, [])
+            pairs = self._neighbourhood_pairs(rest + [-1], [])
             labels = self._cluster(rest, [p for p in pairs if -1 not in (p[0], p[1])])
             keys = [self.table.key(s) for s in rest]
-            assignment, retired, known = self._assign(con, rest, labels, keys, None)
-        con.execute(
-            "DELETE FROM records WHERE source = ? AND record_id = ?", [source, record_id]
-        ).fetchall()
-        con.execute(
-            "DELETE FROM xref WHERE source = ? AND record_id = ?", [source, record_id]
-        ).fetchall()
-        key = [source, record_id]
-        con.execute(
-            "DELETE FROM pairs WHERE (source_l = ? AND record_id_l = ?) OR "
-            "(source_r = ? AND record_id_r = ?)",
-            key + key,
-        ).fetchall()
-        con.execute(
-            "UPDATE review_tasks SET status = 'withdrawn' WHERE status = 'open' AND "
-            "((source_l = ? AND record_id_l = ?) OR (source_r = ? AND record_id_r = ?))",
-            key + key,
-        ).fetchall()
+            assignment, found = self._assign(rest, labels, keys, None)
+            retired.update(found)
+            changes.golden = self._derive_golden(rest, keys, assignment, now)
+        else:
+            retired[old_golden] = None
+        changes.records[key] = None
+        changes.xref[key] = None
+        changes.pairs[key] = []
+        changes.tasks_withdrawn = set(self.task_keys.get(key, ()))
         for node, gid in assignment.items():
-            src, rid = self.table.key(node)
             if self.table.golden_id(node) != gid:
-                con.execute(
-                    "UPDATE xref SET golden_id = ? WHERE source = ? AND record_id = ?",
-                    [gid, src, rid],
-                ).fetchall()
-        if not rest:
-            retired[old_golden] = None  # type: ignore[assignment]
-        _retire(con, retired, now)
-        if assignment:
-            keys = [self.table.key(node) for node in rest]
-            self._derive_golden(con, rest, keys, assignment, now, known)
-        self._count_names(con, old_values, None)
-        event = con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM events").fetchall()[0][0]
-        con.execute(
-            "INSERT INTO events VALUES (?, ?, 'record_deleted', ?, ?, ?, ?, '{}')",
-            [event, now, old_golden, source, record_id, actor],
-        ).fetchall()
+                changes.xref[self.table.key(node)] = gid
+        changes.retired = retired
+        changes.names = _name_steps(old_values, None)
+        changes.events.append(("record_deleted", old_golden, source, record_id, {}))
         result = {
             "source": source,
             "record_id": record_id,
@@ -762,15 +701,8 @@ class Engine:
             "golden_records": sorted(set(assignment.values())),
             "retired": sorted(retired),
         }
-
-        def apply() -> None:
-            with self.lock:
-                self._forget(slot, old_values, old_golden, assignment)
-
-        return result, apply
-
-    def _forget(self, slot: int, old_values: Mapping, old_golden: str, assignment: dict) -> None:
-        """After a delete commits: the in-memory state without the record."""
+        changes.new_golden = self._new_golden(changes)
+        # From here on the in-memory state changes.
         for column, lookup in self.frequencies.items():
             lookup.add(old_values.get(column), -1)
         self.index.remove(slot)
@@ -784,27 +716,37 @@ class Engine:
                 self.members.get(previous, set()).discard(node)
                 self.members.setdefault(gid, set()).add(node)
                 self.table.set_golden([node], gid)
+        self._apply_ids(changes)
+        return result, changes
 
 
-def _retire(con: duckdb.DuckDBPyConnection, retired: Mapping[str, str | None], now) -> None:
-    """Mark golden ids retired, each pointing at its survivor (None: nobody is left)."""
-    for old, survivor in retired.items():
-        con.execute(
-            "UPDATE golden SET status = 'retired', survivor_id = ?, updated_at = ? "
-            "WHERE golden_id = ?",
-            [survivor, now, old],
-        ).fetchall()
+#: Per-record state the engine keeps beside the values (see :func:`content_hash`).
+_STATE_COLUMNS = {
+    "_version": "r.version",
+    "_ingested_at": "r.ingested_at",
+    "_content": "left(md5(coalesce(r.raw::VARCHAR, '') || chr(0) || "
+    "coalesce(r.extra::VARCHAR, '')), 16)",
+}
 
 
-def _golden_lookup(con: duckdb.DuckDBPyConnection, ids: Sequence[str], column: str) -> list:
-    """(golden_id, ``column``) of the given golden records that exist: one statement of
-    primary-key lookups (an IN list would scan the table)."""
-    if not ids:
-        return []
-    sql = " UNION ALL ".join(
-        f"SELECT golden_id, {column} FROM golden WHERE golden_id = ?" for _ in ids
-    )
-    return con.execute(sql, list(ids)).fetchall()
+def content_hash(raw: str, extra: str) -> str:
+    """What a record was sent as (its raw values and extras): equal hashes, nothing to
+    do. Computed the same way in SQL at start-up (``_STATE_COLUMNS``)."""
+    return hashlib.md5(f"{raw}\0{extra}".encode()).hexdigest()[:16]
+
+
+def _name_steps(old: Mapping | None, new: Mapping | None) -> dict[tuple[str, str], int]:
+    """How ``name_frequencies`` changes when ``old`` becomes ``new``."""
+    steps: dict[tuple[str, str], int] = {}
+    for kind, column in FREQUENCY_COLUMNS.items():
+        before = old.get(column) if old else None
+        after = new.get(column) if new else None
+        if before == after:
+            continue
+        for name, step in ((before, -1), (after, 1)):
+            if name is not None:
+                steps[(kind, name)] = steps.get((kind, name), 0) + step
+    return steps
 
 
 def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> dict:

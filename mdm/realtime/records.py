@@ -244,13 +244,16 @@ class RecordTable:
         columns: Iterable[str],
         *,
         compact_after: int | None = 100_000,
+        computed: Mapping[str, str] | None = None,
     ) -> RecordTable:
         """The store's records with ``columns`` (plus source, record_id and golden_id).
 
         A column that is not a record column is an extra attribute, read from the
-        record's ``extra`` and cleaned as the bulk run cleans it.
+        record's ``extra`` and cleaned as the bulk run cleans it. ``computed`` adds
+        columns by SQL expression over the records table ``r`` (name -> expression).
         """
-        wanted = [c for c in dict.fromkeys(columns) if c not in _FIRST]
+        computed = dict(computed or {})
+        wanted = [c for c in dict.fromkeys(columns) if c not in _FIRST and c not in computed]
         extras = [c for c in wanted if c not in RECORD_COLUMNS]
         selected = ["r.source", "r.record_id", "x.golden_id"] + [
             f'r."{c}"'
@@ -258,6 +261,7 @@ class RecordTable:
             else f"json_extract_string(r.extra, ${1 + extras.index(c)}) AS {_quoted(c)}"
             for c in wanted
         ]
+        selected += [f"{expression} AS {_quoted(name)}" for name, expression in computed.items()]
         sql = (
             f"SELECT {', '.join(selected)} FROM records r "
             "LEFT JOIN xref x USING (source, record_id)"

@@ -1,0 +1,31 @@
+"""Fast JSON responses for the hot paths (match, upsert).
+
+FastAPI validates a returned model against ``response_model`` and then serialises it:
+two passes over every candidate and comparison. The hot endpoints build plain dicts in
+the declared shape (tests check them against the OpenAPI schema) and send them with
+orjson, which also takes numpy numbers and datetimes as they come.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+class FastJSONResponse(Response):
+    """``application/json`` rendered by orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
