@@ -128,3 +128,36 @@ def test_a_store_without_a_model_says_what_to_do(tmp_path) -> None:
         assert "mdm reconcile" in refused.json()["error"]["message"]
         names = server.client.get("/v1/names/variants", params={"limit": 1})
         assert names.status_code == 200  # the name list works without a model
+
+
+def test_a_failed_commit_is_a_503_and_the_service_recovers(
+    live, reconciled_db, monkeypatch
+) -> None:
+    """When the group commit fails, the callers waiting on it get a 503 and nothing of
+    theirs is stored; the engine is rebuilt from the store, so its memory does not keep
+    the lost write, and the next writes go through."""
+    import api.store
+
+    existing = _existing(reconciled_db)
+    record = {"source": "callcentre", "record_id": "CC-9", **{
+        k: v for k, v in existing.items() if k != "golden_id" and v is not None}}  # fmt: skip
+    real = api.store.apply_changes
+    calls = []
+
+    def failing(con, changes):
+        calls.append(len(changes))
+        if len(calls) == 1:
+            raise duckdb.IOException("disk full (simulated)")
+        return real(con, changes)
+
+    monkeypatch.setattr(api.store, "apply_changes", failing)
+    lost = live.client.post("/v1/records", json={"records": [record]})
+    assert lost.status_code == 503, lost.text
+    assert "not committed" in lost.json()["error"]["message"]
+    assert live.client.get("/v1/records/callcentre/CC-9").status_code == 404
+    found = live.client.post("/v1/match", json={**record, "record_id": "probe"}).json()
+    assert all(c["record_id"] != "CC-9" for c in found["candidates"])
+    again = live.client.post("/v1/records", json={"records": [record]})
+    assert again.status_code == 200, again.text
+    assert again.json()["results"][0]["action"] == "linked"  # not "unchanged": it was lost
+    assert live.client.get("/v1/records/callcentre/CC-9").status_code == 200
