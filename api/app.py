@@ -21,7 +21,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = StoreService(settings.db, engine_factory(settings))
+        app.state.store = StoreService(
+            settings.db, engine_factory(settings), apply_delay=settings.apply_delay
+        )
         app.state.store.start_engine()
         try:
             yield

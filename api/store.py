@@ -1,22 +1,27 @@
-"""The service's one connection to its store, and the group-committing writer.
+"""The service's hold on its store: real-time writes through a journal, everything else
+through one connection.
 
-Real-time writes (upserts, deletes) are decided in memory by the engine and queued, in
-the order they were decided, as change sets; one writer thread commits everything
-waiting in the queue in one transaction (group commit) and only then are the callers
-answered, so a 2xx means committed. Under load the writer commits many writes per
-transaction, and the number of statements per transaction does not grow with them.
+A real-time write (upsert, delete) is decided in memory by the engine and queued, in
+the order it was decided, as a change set. The *journal writer* appends everything
+waiting to the store's journal table in one transaction (group commit) and only then
+are the callers answered: a 2xx means committed. The *applier* writes journaled change
+sets into the tables (records, golden records, lineage, ...) in batches, on its own
+connection, so that a long batch never holds up a commit. Reads wait until what was
+acknowledged before them is in the tables. Whatever stops the service, the next open
+of the store writes the rest of the journal into the tables first (mdm.store).
 
 Other writes (a steward's decision, a name variant) take the whole store: no new
-real-time write is decided until they commit, and the queue is empty before they start.
+real-time write is decided until they commit, and the journal is empty before they
+start.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -26,20 +31,28 @@ from typing import Any
 import duckdb
 
 from mdm.errors import StoreError
-from mdm.realtime.changes import ChangeSet, apply_changes
+from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
+from mdm.realtime.journal import Journal, apply_journaled, journal_folder, last_applied
 from mdm.store import open_store
 
 log = logging.getLogger("mdm.service")
 
-#: A writer commits at most this many change sets in one transaction.
+#: The journal writer commits at most this many change sets in one transaction.
 MAX_GROUP = 500
-#: The write-ahead log's size at which DuckDB checkpoints even under load.
-CHECKPOINT_THRESHOLD = "1GB"
-#: Seconds without writes after which the writer checkpoints.
+#: The applier waits for this many change sets, or this many seconds, before a batch.
+APPLY_BATCH = 200
+APPLY_DELAY = 0.5
+#: Seconds without writes after which the store is checkpointed.
 IDLE_CHECKPOINT = 1.0
-#: Seconds a thread may hold the GIL while another waits (Python's default is 0.005).
+#: The write-ahead log's size at which DuckDB checkpoints even under load (at its
+#: default of 16 MB, every few hundred writes would pause for a checkpoint).
+CHECKPOINT_THRESHOLD = "1GB"
+#: Seconds a thread may hold the GIL while another waits (Python's default is 0.005):
+#: the writers hand it back and forth with the event loop around every statement.
 SWITCH_INTERVAL = 0.0005
+#: Seconds a read waits for the applier before it is refused (503).
+SETTLE_TIMEOUT = 30.0
 
 
 class StoreService:
@@ -49,31 +62,40 @@ class StoreService:
         self,
         path: Path,
         engine_factory: Callable[[duckdb.DuckDBPyConnection], Engine | None] | None = None,
+        apply_delay: float = APPLY_DELAY,
     ) -> None:
         self.path = path
-        self._con = open_store(path)
-        # DuckDB checkpoints (rewrites changed tables and their indexes into the file) at
-        # the commit that takes its log past a threshold: at 16 MB, every few hundred
-        # writes would pause for a checkpoint. The writer checkpoints when idle instead;
-        # the threshold stays as a bound on the log under unbroken load.
+        self.apply_delay = apply_delay
+        self._con = open_store(path)  # writes into the tables what a journal still held
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
-        self._dirty = False
-        self._lock = threading.RLock()  # the connection
+        self._lock = threading.RLock()  # the main connection: reads, steward writes
         self._pending: list[Callable[[], None]] = []
         self._factory = engine_factory
         self.engine: Engine | None = None
         #: Why real-time writes are refused (a failed commit, until the engine is rebuilt).
         self.broken: str | None = None
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        # The journal writer: change sets queued in decision order.
         self._queue: list[tuple[ChangeSet, Future]] = []
         self._queued = threading.Condition()
-        self._idle = True
+        self._writing = False
+        self.journal = Journal(journal_folder(path), last_applied(self._con) + 1)
+        # The applier: journaled change sets not yet in the tables.
+        self._state = threading.Condition()
+        self._unapplied: list[tuple[int, ChangeSet]] = []
+        self._since = 0.0  # when the oldest of them was journaled
+        self._committed = self.journal.last  # highest sequence number journaled
+        self._applied = self.journal.last  # highest sequence number in the tables
+        self._urgent = False
+        self._dirty = False
         self._closing = False
-        # The writer hands the GIL back and forth with the event loop around every DuckDB
-        # statement; at Python's default 5 ms switch interval it would wait up to 5 ms
-        # each time (a commit of ~15 statements then takes ten times its own cost).
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        self._writer = threading.Thread(target=self._write_loop, name="mdm-writer", daemon=True)
-        self._writer.start()
+        self._apply_con = self._con.cursor()
+        self._threads = [
+            threading.Thread(target=self._journal_loop, name="mdm-journal", daemon=True),
+            threading.Thread(target=self._apply_loop, name="mdm-apply", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def start_engine(self) -> None:
         """Build the real-time engine from the store (None while it has no model)."""
@@ -126,64 +148,140 @@ class StoreService:
             return done
         with self._queued:
             self._queue.append((changes, done))
-            self._idle = False
-            self._queued.notify()
+            self._queued.notify_all()
         return done
 
-    def _write_loop(self) -> None:
+    def _journal_loop(self) -> None:
         while True:
-            checkpoint = False
             with self._queued:
-                if not self._queue and not self._closing:
-                    self._idle = True
-                    self._queued.notify_all()
-                    # Nothing for a while: a good moment to checkpoint.
-                    checkpoint = not self._queued.wait(timeout=IDLE_CHECKPOINT)
-                if not self._queue and self._closing:
-                    self._idle = True
-                    self._queued.notify_all()
-                    return
+                while not self._queue and not self._closing:
+                    self._queued.wait()
+                if not self._queue:
+                    return  # closing, and everything is journaled
                 batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            if batch:
-                self._commit(batch)
-            elif checkpoint and self._dirty:
-                self._checkpoint()
-
-    def _commit(self, batch: list[tuple[ChangeSet, Future]]) -> None:
-        with self._lock:
+                self._writing = True
             try:
-                self._con.execute("BEGIN TRANSACTION").fetchall()
-                apply_changes(self._con, [changes for changes, _ in batch])
-                self._con.execute("COMMIT").fetchall()
-                self._dirty = True
-            except Exception as error:  # noqa: BLE001 - every waiting caller hears of it
-                log.error("a group commit of %d writes failed: %s", len(batch), type(error))
-                # Nothing may have begun, or DuckDB may have rolled back itself.
-                with contextlib.suppress(duckdb.Error):
-                    self._con.execute("ROLLBACK").fetchall()
-                self._recover(batch, error)
-                return
+                self._journal(batch)
+            finally:
+                with self._queued:
+                    self._writing = False
+                    self._queued.notify_all()
+
+    def _journal(self, batch: list[tuple[ChangeSet, Future]]) -> None:
+        try:
+            entries = self.journal.append([changes for changes, _ in batch])
+        except Exception as error:  # noqa: BLE001 - every waiting caller hears of it
+            log.error("journaling %d writes failed: %s", len(batch), type(error).__name__)
+            self._recover(batch, error)
+            return
+        with self._state:
+            if not self._unapplied:
+                self._since = time.monotonic()
+            self._unapplied += entries
+            self._committed = entries[-1][0]
+            self._state.notify_all()
         for _, done in batch:
             done.set_result(None)
 
+    def _apply_loop(self) -> None:
+        quiet_since = time.monotonic()
+        while True:
+            with self._state:
+                while not self._ready():
+                    if self._closing and not self._unapplied:
+                        return
+                    waited = self._state.wait(timeout=self._timeout(quiet_since))
+                    if not waited and not self._unapplied and self._dirty:
+                        break  # quiet for a while: checkpoint below
+                batch = self._unapplied
+                self._unapplied, self._urgent = [], False
+            if not batch:
+                self._checkpoint()
+                quiet_since = time.monotonic()
+                continue
+            try:
+                apply_journaled(self._apply_con, batch)
+            except Exception as error:  # noqa: BLE001 - kept in the journal; tried again
+                log.error("writing %d journaled writes failed: %s", len(batch), error)
+                with self._state:
+                    self._unapplied = batch + self._unapplied
+                    self.apply_error = f"{type(error).__name__}: {error}"
+                time.sleep(1.0)
+                continue
+            quiet_since = time.monotonic()
+            self.journal.release(batch[-1][0])
+            with self._state:
+                self._applied = batch[-1][0]
+                self._dirty = True
+                self.apply_error = None
+                if self._unapplied:
+                    self._since = time.monotonic()
+                self._state.notify_all()
+
+    apply_error: str | None = None
+
+    def _ready(self) -> bool:
+        if not self._unapplied:
+            return False
+        return (
+            self._urgent
+            or self._closing
+            or len(self._unapplied) >= APPLY_BATCH
+            or time.monotonic() - self._since >= self.apply_delay
+        )
+
+    def _timeout(self, quiet_since: float) -> float | None:
+        """How long the applier may sleep: until a batch is due, or until the store has
+        been quiet long enough to checkpoint, or (nothing to do) until woken."""
+        if self._unapplied:
+            return max(0.0, self.apply_delay - (time.monotonic() - self._since))
+        if self._dirty:
+            return max(0.01, IDLE_CHECKPOINT - (time.monotonic() - quiet_since))
+        return None
+
     def _checkpoint(self) -> None:
-        """Write the log into the file, while nothing waits."""
+        """Write DuckDB's log into the file, while nothing is being written."""
         try:
             with self._lock:
                 self._con.execute("CHECKPOINT").fetchall()
             self._dirty = False
-        except duckdb.Error as error:  # try again at the next pause
+        except duckdb.Error as error:  # a transaction is open; try at the next pause
             log.info("checkpoint postponed: %s", type(error).__name__)
 
+    def settle(self) -> None:
+        """Wait until every acknowledged write is in the tables."""
+        with self._state:
+            target = self._committed
+            if self._applied >= target:
+                return
+            self._urgent = True
+            self._state.notify_all()
+            deadline = time.monotonic() + SETTLE_TIMEOUT
+            while self._applied < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreError(
+                        "the store is behind on writing acknowledged changes "
+                        f"({self.apply_error or 'still working'}); retry shortly"
+                    )
+                self._state.wait(timeout=left)
+
+    def flush(self) -> None:
+        """Wait until every queued write is journaled (or failed)."""
+        with self._queued:
+            while self._queue or self._writing:
+                self._queued.wait()
+
     def _recover(self, batch: list[tuple[ChangeSet, Future]], error: Exception) -> None:
-        """A commit failed: the engine's memory is ahead of the store. Refuse writes,
-        fail everything queued (decided on that memory), rebuild the engine."""
+        """A journal commit failed: the engine's memory is ahead of the store. Refuse
+        writes, fail everything queued (decided on that memory), rebuild the engine."""
         self.broken = type(error).__name__
         with self._queued:
             failed, self._queue = batch + self._queue, []
         for _, done in failed:
             done.set_exception(StoreError(f"the write was not committed ({self.broken}); retry"))
         try:
+            self.settle()
             self.start_engine()
         except Exception as again:  # noqa: BLE001 - stays refused; /health says why
             self.broken = f"{self.broken}, then rebuilding failed: {type(again).__name__}"
@@ -191,17 +289,12 @@ class StoreService:
             return
         self.broken = None
 
-    def flush(self) -> None:
-        """Wait until every queued write is committed (or failed)."""
-        with self._queued:
-            while not (self._idle and not self._queue):
-                self._queued.wait()
-
     # --- other access ----------------------------------------------------------------
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection, for queries."""
+        """The connection, for queries (every acknowledged write is in the tables)."""
+        self.settle()
         with self._lock:
             yield self._con
 
@@ -214,6 +307,7 @@ class StoreService:
         hold = engine.lock if engine is not None else threading.RLock()
         with hold:
             self.flush()
+            self.settle()
             with self._lock:
                 self._pending = []
                 self._con.execute("BEGIN TRANSACTION").fetchall()
@@ -235,10 +329,16 @@ class StoreService:
         self._pending.append(action)
 
     def close(self) -> None:
-        """Commit what is queued, stop the writer, release the file."""
+        """Journal and apply what is queued, stop the threads, release the file."""
         with self._queued:
             self._closing = True
             self._queued.notify_all()
-        self._writer.join(timeout=60)
+        self._threads[0].join(timeout=60)
+        with self._state:
+            self._closing = True
+            self._state.notify_all()
+        self._threads[1].join(timeout=60)
+        self.journal.close()
         with self._lock:
+            self._apply_con.close()
             self._con.close()

@@ -46,6 +46,9 @@ THREADS_SEEN = 0
 function init(args)
   stride = {THREADS}
 end
+function delay()
+  return {THINK_MS}
+end
 request = function()
   counter = counter + 1
   wrk.headers["Content-Type"] = "application/json"
@@ -88,6 +91,13 @@ def main() -> None:
     parser.add_argument(
         "--upsert-percent", type=float, default=20, help="share of upserts (0: matches only)"
     )
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=0,
+        help="each connection pauses this long between requests (0: as fast as it can); "
+        "with enough connections this offers a steady load instead of saturating",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--profile",
@@ -116,6 +126,7 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
         LUA.replace("{MATCHES}", _lua_list(matches))
         .replace("{UPSERTS}", _lua_list(upserts))
         .replace("{THREADS}", str(args.threads))
+        .replace("{THINK_MS}", str(getattr(args, "think_ms", 0)))
         .replace(
             "{UPSERT_EVERY}",
             str(round(100 / args.upsert_percent) if args.upsert_percent > 0 else 0),

@@ -210,7 +210,7 @@ def splink_single_record(
 
     from mdm.names.store import term_frequency_sql
 
-    columns = [c for c in engine.table.columns if c != "golden_id"]
+    columns = [c for c in engine.table.columns if c != "golden_id" and not c.startswith("_")]
     existing = store_con.sql(
         f"SELECT row_number() OVER () AS uid, {', '.join(columns)} FROM records"
     ).to_arrow_table()

@@ -16,12 +16,14 @@ turn (a property test holds this).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from mdm.schema import ATTRIBUTES
@@ -29,6 +31,9 @@ from mdm.store import RECORD_COLUMNS
 from mdm.store.writer import insert_rows
 
 Key = tuple[str, str]
+
+#: Up to this many records are read by primary-key lookups; more by one join.
+POINT_LOOKUPS = 8
 
 #: Columns of a record row in a change set, in the records table's order.
 ROW_COLUMNS = (*RECORD_COLUMNS, "extra", "raw", "version", "ingested_at")
@@ -301,14 +306,28 @@ def _extras(
             found[key] = row.get("extra")
         elif key not in batch.records:
             wanted.append(key)
-    if wanted:
+    if len(wanted) > POINT_LOOKUPS:  # one join is cheaper than many lookups
+        frame = pa.table(
+            {
+                "source": pa.array([k[0] for k in wanted], pa.string()),
+                "record_id": pa.array([k[1] for k in wanted], pa.string()),
+            }
+        )
+        with _registered(con, "_wanted_keys", frame):
+            rows = con.execute(
+                "SELECT r.source, r.record_id, r.extra::VARCHAR FROM records r "
+                "JOIN _wanted_keys USING (source, record_id)"
+            ).fetchall()
+    elif wanted:
         sql = " UNION ALL ".join(
             "SELECT source, record_id, extra::VARCHAR FROM records WHERE source = ? AND "
             "record_id = ?"
             for _ in wanted
         )
         rows = con.execute(sql, [v for key in wanted for v in key]).fetchall()
-        found.update({(s, r): extra for s, r, extra in rows})
+    else:
+        rows = []
+    found.update({(s, r): extra for s, r, extra in rows})
     return found
 
 
@@ -345,31 +364,144 @@ def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple]) -> No
     """Append events, numbered on from the table's largest id (one statement)."""
     if not events:
         return
-    values = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in events)
-    con.execute(
-        "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
-        f"occurred, kind, gid, src, rid, actor, detail FROM (VALUES {values}) "
-        "AS v(n, occurred, actor, kind, gid, src, rid, detail)",
-        [
-            v
-            for i, (at, actor, kind, gid, src, rid, detail) in enumerate(events, start=1)
-            for v in (i, at, actor, kind, gid, src, rid, json.dumps(detail))
-        ],
-    ).fetchall()
+    frame = pa.table(
+        {
+            "n": pa.array(range(1, len(events) + 1), pa.int64()),
+            "occurred": pa.array([e[0] for e in events], pa.timestamp("us")),
+            "actor": pa.array([e[1] for e in events], pa.string()),
+            "kind": pa.array([e[2] for e in events], pa.string()),
+            "gid": pa.array([e[3] for e in events], pa.string()),
+            "src": pa.array([e[4] for e in events], pa.string()),
+            "rid": pa.array([e[5] for e in events], pa.string()),
+            "detail": pa.array([json.dumps(e[6]) for e in events], pa.string()),
+        }
+    )
+    with _registered(con, "_changed_events", frame):
+        con.execute(
+            "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
+            "occurred, kind, gid, src, rid, actor, detail FROM _changed_events ORDER BY n"
+        ).fetchall()
 
 
 def count_names(con: duckdb.DuckDBPyConnection, steps: Mapping[tuple[str, str], int]) -> None:
     """Keep ``name_frequencies`` in step: add each (kind, name)'s change in count."""
-    steps = {name: step for name, step in steps.items() if step}
+    steps = {name: step for name, step in sorted(steps.items()) if step}
     if not steps:
         return
-    values = ", ".join("(?, ?, ?)" for _ in steps)
-    params = [v for (kind, name), step in sorted(steps.items()) for v in (kind, name, step)]
+    frame = pa.table(
+        {
+            "kind": pa.array([kind for kind, _ in steps], pa.string()),
+            "name": pa.array([name for _, name in steps], pa.string()),
+            "count": pa.array(list(steps.values()), pa.int64()),
+        }
+    )
     # One statement for any number of names: add new ones, count on known ones.
-    con.execute(
-        f"INSERT INTO name_frequencies VALUES {values} ON CONFLICT (kind, name) "
-        "DO UPDATE SET count = count + excluded.count",
-        params,
-    ).fetchall()
+    with _registered(con, "_changed_names", frame):
+        con.execute(
+            "INSERT INTO name_frequencies SELECT kind, name, count FROM _changed_names "
+            "ON CONFLICT (kind, name) DO UPDATE SET count = count + excluded.count"
+        ).fetchall()
     if any(step < 0 for step in steps.values()):
         con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pa.Table) -> Iterator[None]:
+    """``frame`` as a table ``name`` for the statements inside."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+# --- the journal: change sets committed before they are written into the tables -----
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot journal a {type(value).__name__}")
+
+
+def encode(change: ChangeSet) -> bytes:
+    """A change set as journal bytes (JSON)."""
+    return orjson.dumps(
+        {
+            "at": change.at,
+            "actor": change.actor,
+            "records": [[*key, row] for key, row in change.records.items()],
+            "xref": [[*key, gid] for key, gid in change.xref.items()],
+            "golden": [
+                [
+                    g.golden_id,
+                    g.status,
+                    g.survivor_id,
+                    g.created_at,
+                    g.updated_at,
+                    g.record_count,
+                    g.values,
+                    g.lineage,
+                    g.extra_from,
+                ]  # fmt: skip
+                for g in change.golden.values()
+            ],
+            "retired": list(change.retired.items()),
+            "pairs": [[*key, rows] for key, rows in change.pairs.items()],
+            "tasks_added": change.tasks_added,
+            "tasks_rescored": [[t, *scores] for t, scores in change.tasks_rescored.items()],
+            "tasks_withdrawn": sorted(change.tasks_withdrawn),
+            "events": change.events,
+            "names": [[*name, step] for name, step in change.names.items()],
+            "new_records": sorted(change.new_records),
+            "new_golden": sorted(change.new_golden),
+        },
+        default=_jsonable,
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
+
+
+def _time(value: Any) -> Any:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def decode(data: bytes) -> ChangeSet:
+    """A change set from its journal bytes (:func:`encode`)."""
+    raw = orjson.loads(data)
+    records = {}
+    for source, record_id, row in raw["records"]:
+        if row is not None:
+            row["ingested_at"] = _time(row.get("ingested_at"))
+        records[(source, record_id)] = row
+    golden = {
+        g[0]: GoldenRow(
+            g[0],
+            g[1],
+            g[2],
+            _time(g[3]),
+            _time(g[4]),
+            g[5],
+            g[6],
+            [tuple(line) for line in g[7]],
+            tuple(g[8]) if g[8] else None,
+        )  # fmt: skip
+        for g in raw["golden"]
+    }
+    return ChangeSet(
+        at=_time(raw["at"]),
+        actor=raw["actor"],
+        records=records,
+        xref={(s, r): gid for s, r, gid in raw["xref"]},
+        golden=golden,
+        retired=dict(raw["retired"]),
+        pairs={(s, r): [tuple(row) for row in rows] for s, r, rows in raw["pairs"]},
+        tasks_added=[(*row[:10], _time(row[10]), *row[11:]) for row in raw["tasks_added"]],
+        tasks_rescored={t: (w, p) for t, w, p in raw["tasks_rescored"]},
+        tasks_withdrawn=set(raw["tasks_withdrawn"]),
+        events=[tuple(event) for event in raw["events"]],
+        names={(kind, name): step for kind, name, step in raw["names"]},
+        new_records={tuple(key) for key in raw["new_records"]},
+        new_golden=set(raw["new_golden"]),
+    )

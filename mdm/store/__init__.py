@@ -46,7 +46,9 @@ def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise StoreError(f"cannot open store {path}: {exc}") from exc
     try:
-        return _migrate(con, path)
+        _migrate(con, path)
+        _replay(con, path)
+        return con
     except BaseException:
         con.close()
         raise
@@ -66,12 +68,22 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute("USE store").fetchall()
     try:
         _migrate(con, path)
+        _replay(con, path)
     finally:
         con.execute("USE memory").fetchall()
 
 
 #: Versions this mdm upgrades in place: the DDL only adds tables (IF NOT EXISTS).
 UPGRADABLE = ("1", "2")
+
+
+def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Write into the tables the real-time writes a service committed to its journal but
+    had not written yet (it stopped, or crashed): nothing acknowledged is lost, and no
+    command works on a store that lacks them."""
+    from mdm.realtime.journal import replay_journal
+
+    replay_journal(con, path)
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:

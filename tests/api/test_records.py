@@ -136,21 +136,21 @@ def test_a_failed_commit_is_a_503_and_the_service_recovers(
     """When the group commit fails, the callers waiting on it get a 503 and nothing of
     theirs is stored; the engine is rebuilt from the store, so its memory does not keep
     the lost write, and the next writes go through."""
-    import api.store
+    from mdm.realtime.journal import Journal
 
     existing = _existing(reconciled_db)
     record = {"source": "callcentre", "record_id": "CC-9", **{
         k: v for k, v in existing.items() if k != "golden_id" and v is not None}}  # fmt: skip
-    real = api.store.apply_changes
+    real = Journal.append
     calls = []
 
-    def failing(con, changes):
+    def failing(self, changes):
         calls.append(len(changes))
         if len(calls) == 1:
-            raise duckdb.IOException("disk full (simulated)")
-        return real(con, changes)
+            raise OSError(28, "No space left on device (simulated)")
+        return real(self, changes)
 
-    monkeypatch.setattr(api.store, "apply_changes", failing)
+    monkeypatch.setattr(Journal, "append", failing)
     lost = live.client.post("/v1/records", json={"records": [record]})
     assert lost.status_code == 503, lost.text
     assert "not committed" in lost.json()["error"]["message"]

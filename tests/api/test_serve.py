@@ -45,3 +45,69 @@ def test_mdm_serve_answers_and_documents_itself(served_db: Path, tmp_path: Path)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_an_acknowledged_write_survives_a_kill(served_db: Path, tmp_path: Path) -> None:
+    """A 2xx means committed: the write is in the journal before the answer, so a
+    service killed (SIGKILL) before writing it into the tables loses nothing; the next
+    open of the store writes it in."""
+    import os
+    import signal
+
+    import duckdb
+
+    from mdm.store import open_store
+
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "MDM_APPLY_DELAY": "600"}  # the applier never gets to it
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mdm.cli", "serve", "--db", str(served_db), "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "mdm serve did not start in 30 s"
+                time.sleep(0.2)
+        records = [
+            {"source": "web", "record_id": f"K{i}", "first_name": "Kit", "last_name": f"Quill{i}"}
+            for i in range(3)
+        ]
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/records", json={"records": records}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        golden = {r["record_id"]: r["golden_id"] for r in answer.json()["results"]}
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+    from mdm.realtime.journal import journal_folder, read_journal
+
+    assert len(list(read_journal(journal_folder(served_db)))) == 3  # a change set each
+    with duckdb.connect(str(served_db), read_only=True) as raw:  # not yet in the tables
+        assert raw.execute("SELECT count(*) FROM records WHERE source = 'web' AND "
+                           "record_id LIKE 'K%'").fetchall() == [(0,)]  # fmt: skip
+    con = open_store(served_db)
+    try:
+        stored = dict(
+            con.execute(
+                "SELECT record_id, golden_id FROM xref WHERE source = 'web' AND record_id LIKE 'K%'"
+            ).fetchall()
+        )
+        assert stored == golden
+        assert list(read_journal(journal_folder(served_db))) == []  # written in, cleared
+        kinds = con.execute(
+            "SELECT count(*) FROM events WHERE kind = 'record_added' AND source = 'web'"
+        ).fetchall()
+        assert kinds == [(3,)]
+    finally:
+        con.close()
