@@ -107,6 +107,7 @@ class StoreService:
         # full collection would otherwise walk them all, pausing requests.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(100_000, 50, 1000)
 
     # --- real-time writes ------------------------------------------------------------
 
