@@ -2,12 +2,15 @@
 
 Usage:
   .venv/bin/python benchmarks/realtime.py incremental [fake_1000 historical_50k]
+                                                     [--preload 0.9]
   .venv/bin/python benchmarks/realtime.py latency [--records 100000 1000000]
 
 ``incremental``: reconcile a labelled dataset in bulk (store A), then start an empty
 store with A's model and thresholds and upsert the same records one at a time through
 the real-time engine (store B, what ``POST /v1/records`` runs). Prints how far B's
 clusters are from A's (pairwise, over all record pairs) and both against the truth.
+With ``--preload 0.9``, B first loads 90% of the records in bulk (with A's model), as
+a store in service would have been, and only the rest arrives record by record.
 The datasets come from ``splink.splink_datasets``; offline, seed them first with
 ``../shared/tools/seed-splink-datasets .venv/bin/python``.
 
@@ -104,7 +107,22 @@ def upsert(con: duckdb.DuckDBPyConnection, engine: Engine, record: dict) -> None
     con.execute("COMMIT").fetchall()
 
 
-def incremental(names: list[str], tmp: Path) -> dict:
+def _split(specs, share: float, folder: Path) -> tuple[list, list]:
+    """Each source file cut in two at random (seeded): ``share`` of its rows first."""
+    rng = np.random.default_rng(11)
+    first, rest = [], []
+    for spec in specs:
+        frame = pd.read_parquet(spec.path)
+        head = rng.random(len(frame)) < share
+        for part, rows in (("bulk", frame[head]), ("live", frame[~head])):
+            path = folder / part / spec.path.name
+            path.parent.mkdir(exist_ok=True)
+            rows.to_parquet(path, index=False)
+            (first if part == "bulk" else rest).append(parse_source_arg(f"{spec.name}={path}"))
+    return first, rest
+
+
+def incremental(names: list[str], tmp: Path, preload: float = 0.0) -> dict:
     from accuracy import OWN_RULES, write_inputs
 
     results = {}
@@ -119,7 +137,11 @@ def incremental(names: list[str], tmp: Path) -> dict:
         reconcile(specs, bulk_db, bundle)
         bulk_seconds = time.perf_counter() - started
         empty_copy(bulk_db, live_db)
-        records = schema_records(specs, bundle.rules_dir)
+        live_specs = specs
+        if preload > 0:  # most of it loaded in bulk (A's model), the rest record by record
+            loaded, live_specs = _split(specs, preload, folder)
+            reconcile(loaded, live_db, bundle)
+        records = schema_records(live_specs, bundle.rules_dir)
         con = duckdb.connect(str(live_db))
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         started = time.perf_counter()
@@ -152,7 +174,9 @@ def incremental(names: list[str], tmp: Path) -> dict:
         )
         timings.sort()
         results[name] = {
-            "records": len(records),
+            "preloaded_in_bulk": preload,
+            "records": len(merged),
+            "upserted": len(records),
             "bulk_seconds": round(bulk_seconds, 1),
             "incremental_seconds": round(live_seconds, 1),
             "upsert_p50_ms": round(timings[len(timings) // 2] * 1000, 2),
@@ -319,6 +343,12 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     inc = sub.add_parser("incremental")
     inc.add_argument("datasets", nargs="*", default=["fake_1000", "historical_50k"])
+    inc.add_argument(
+        "--preload",
+        type=float,
+        default=0.0,
+        help="share of the records loaded in bulk first (the rest upserted one by one)",
+    )
     lat = sub.add_parser("latency")
     lat.add_argument("--records", type=int, nargs="*", default=[100_000])
     parser.add_argument("--json", type=Path)
@@ -326,7 +356,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if args.command == "incremental":
-            figures = incremental(args.datasets, tmp)
+            figures = incremental(args.datasets, tmp, args.preload)
         else:
             figures = {}
             for n in args.records:
