@@ -43,9 +43,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(review.router)
 
     @app.get("/health", tags=["service"])
-    def health() -> dict[str, str]:
-        """The service is up and owns its store."""
-        return {"status": "ok", "store": str(settings.db)}
+    async def health() -> dict[str, object]:
+        """The service is up and owns its store; ``degraded`` says why writes may fail
+        (a journal write failed and the engine is being rebuilt, or journaled writes
+        cannot be written into the tables); ``unapplied`` counts journaled writes not
+        yet in the tables."""
+        store = app.state.store
+        problems = [p for p in (store.broken, store.apply_error) if p]
+        return {
+            "status": "degraded" if problems else "ok",
+            "store": str(settings.db),
+            "problems": problems,
+            "unapplied": store.backlog,
+        }
 
     return app
 

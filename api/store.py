@@ -88,6 +88,8 @@ class StoreService:
         self._applied = self.journal.last  # highest sequence number in the tables
         self._urgent = False
         self._dirty = False
+        #: Why journaled writes could not be written into the tables (retried meanwhile).
+        self.apply_error: str | None = None
         self._closing = False
         self._apply_con = self._con.cursor()
         self._threads = [
@@ -219,7 +221,10 @@ class StoreService:
                     self._since = time.monotonic()
                 self._state.notify_all()
 
-    apply_error: str | None = None
+    @property
+    def backlog(self) -> int:
+        """Journaled writes not yet in the tables."""
+        return self._committed - self._applied
 
     def _ready(self) -> bool:
         if not self._unapplied:

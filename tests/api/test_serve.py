@@ -87,6 +87,8 @@ def test_an_acknowledged_write_survives_a_kill(served_db: Path, tmp_path: Path) 
         )
         assert answer.status_code == 200, answer.text
         golden = {r["record_id"]: r["golden_id"] for r in answer.json()["results"]}
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert (health["status"], health["unapplied"]) == ("ok", 3)
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=20)
