@@ -161,3 +161,17 @@ def test_a_failed_commit_is_a_503_and_the_service_recovers(
     assert again.status_code == 200, again.text
     assert again.json()["results"][0]["action"] == "linked"  # not "unchanged": it was lost
     assert live.client.get("/v1/records/callcentre/CC-9").status_code == 200
+
+
+def test_fast_answers_keep_to_their_declared_schema(live, reconciled_db) -> None:
+    """The hot endpoints build their answers as plain dicts (api.responses): each must
+    still be exactly what the OpenAPI schema declares."""
+    from api.schemas.records import BatchPublic, MatchPublic
+
+    existing = _existing(reconciled_db)
+    query = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
+    found = live.client.post("/v1/match", json=query).json()
+    assert MatchPublic.model_validate(found).model_dump(mode="json") == found
+    record = {"source": "web", "record_id": "S-1", **query}
+    written = live.client.post("/v1/records", json={"records": [record]}).json()
+    assert BatchPublic.model_validate(written).model_dump(mode="json") == written
