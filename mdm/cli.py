@@ -448,6 +448,105 @@ def review_decide(
     _names_call(db, act, create=False)
 
 
+golden = typer.Typer(
+    help="Golden records: show one with the lineage of each value; set or clear a steward's value.",
+    no_args_is_help=True,
+)
+app.add_typer(golden, name="golden")
+
+RulesOption = Annotated[
+    Path, typer.Option(help="Match rules (the survivorship rules beside them apply).")
+]
+
+
+@golden.command("show")
+def golden_show(
+    golden_id: Annotated[
+        str, typer.Argument(help="A golden id (a retired one shows its survivor).")
+    ],
+    db: DbOption,
+) -> None:
+    """A golden record: each value, which source record supplied it and by which rule."""
+    from mdm.realtime.engine import get_golden
+
+    try:
+        con = _names_store(db, create=False)
+        try:
+            found = get_golden(con, golden_id)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    if found["requested_id"] != found["golden_id"]:
+        out.print(f"{golden_id} is retired; it lives on as {found['golden_id']}", highlight=False)
+    out.print(
+        f"golden record {found['golden_id']} ({found['status']}, {found['record_count']} "
+        f"source record(s))",
+        highlight=False,
+    )
+    lineage = {line["attribute"]: line for line in found["lineage"]}
+    table = Table()
+    for column in ("attribute", "value", "from", "rule"):
+        table.add_column(column)
+    for attribute, line in lineage.items():
+        table.add_row(
+            attribute, str(line["value"]), f"{line['source']}/{line['record_id']}", line["rule"]
+        )
+    out.print(table)
+    out.print(
+        "records: " + ", ".join(f"{r['source']}/{r['record_id']}" for r in found["records"]),
+        highlight=False,
+    )
+
+
+@golden.command("override")
+def golden_override(
+    golden_id: Annotated[str, typer.Argument(help="An active golden id.")],
+    attribute: Annotated[str, typer.Argument(help="The attribute, e.g. email.")],
+    value: Annotated[str, typer.Argument(help="The value the golden record keeps.")],
+    db: DbOption,
+    by: ActorOption = "steward",
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the override).")] = None,
+    rules: RulesOption = DEFAULT_RULES,
+) -> None:
+    """Set a steward's value: it wins over survivorship until cleared."""
+    from mdm.jobs import RulesBundle
+    from mdm.overrides import set_override
+
+    def act(con) -> str:
+        survivorship = RulesBundle.load(rules).survivorship
+        set_override(con, golden_id, attribute, value, by, reason, survivorship, _utcnow())
+        return f"{golden_id}: {attribute} is now set by {by} until cleared"
+
+    _names_call(db, act, create=False)
+
+
+@golden.command("clear")
+def golden_clear(
+    golden_id: Annotated[str, typer.Argument(help="An active golden id.")],
+    attribute: Annotated[str, typer.Argument(help="The attribute to give back to survivorship.")],
+    db: DbOption,
+    by: ActorOption = "steward",
+    rules: RulesOption = DEFAULT_RULES,
+) -> None:
+    """Clear a steward's value: survivorship decides the attribute again."""
+    from mdm.jobs import RulesBundle
+    from mdm.overrides import clear_override
+
+    def act(con) -> str:
+        survivorship = RulesBundle.load(rules).survivorship
+        clear_override(con, golden_id, attribute, by, survivorship, _utcnow())
+        return f"{golden_id}: {attribute} is decided by survivorship again"
+
+    _names_call(db, act, create=False)
+
+
+def _utcnow():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 @app.command()
 def serve(
     db: DbOption,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, SettingsDep, StoreDep
@@ -16,10 +17,13 @@ from api.schemas.records import (
     GoldenPublic,
     MatchPublic,
     MatchRequest,
+    OverrideSet,
     RecordBatch,
     RecordPublic,
 )
 from mdm.errors import InputError
+from mdm.jobs import RulesBundle
+from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Candidate, UpsertResult, get_golden, get_record
 from mdm.schema import ATTRIBUTES
 
@@ -144,6 +148,46 @@ def read_golden(golden_id: KeyPath, store: StoreDep) -> GoldenPublic:
     answers with the record that absorbed it."""
     with store.read() as con:
         golden = get_golden(con, golden_id)
+    return _golden(golden)
+
+
+Attribute = Annotated[str, Path(min_length=1, max_length=50, description="e.g. email")]
+
+
+@router.put("/golden/{golden_id}/overrides/{attribute}", response_model=GoldenPublic)
+def put_override(
+    golden_id: KeyPath, attribute: Attribute, body: OverrideSet, store: StoreDep,
+    settings: SettingsDep,
+) -> GoldenPublic:  # fmt: skip
+    """Set a steward's value for one attribute: it wins over survivorship (its lineage
+    says ``steward_override``) until cleared. Answers with the golden record."""
+    survivorship = RulesBundle.load(settings.rules).survivorship
+    with store.write() as con:
+        set_override(
+            con, golden_id, attribute, body.value, body.by, body.reason, survivorship, _utcnow()
+        )
+    with store.read() as con:
+        return _golden(get_golden(con, golden_id))
+
+
+@router.delete("/golden/{golden_id}/overrides/{attribute}", response_model=GoldenPublic)
+def delete_override(
+    golden_id: KeyPath, attribute: Attribute, store: StoreDep, settings: SettingsDep,
+    by: Annotated[str, Query(min_length=1, max_length=100)] = "steward",
+) -> GoldenPublic:  # fmt: skip
+    """Clear a steward's value: survivorship decides the attribute again."""
+    survivorship = RulesBundle.load(settings.rules).survivorship
+    with store.write() as con:
+        clear_override(con, golden_id, attribute, by, survivorship, _utcnow())
+    with store.read() as con:
+        return _golden(get_golden(con, golden_id))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _golden(golden: dict) -> GoldenPublic:
     return GoldenPublic(
         golden_id=golden["golden_id"],
         requested_id=golden["requested_id"],

@@ -140,6 +140,23 @@ class RecordPublic(BaseModel):
     raw: dict[str, Any]
 
 
+class OverrideSet(Request):
+    """A steward's value for one attribute of a golden record: it wins over
+    survivorship until cleared."""
+
+    value: Annotated[str, Field(min_length=1, max_length=500)]
+    by: Actor = "steward"
+    reason: Annotated[str | None, Field(default=None, max_length=500)] = None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"value": "bob.smyth@example.org", "by": "ann", "reason": "confirmed by phone"}
+            ]
+        }
+    }
+
+
 class DeletePublic(BaseModel):
     source: str
     record_id: str

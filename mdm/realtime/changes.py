@@ -86,6 +86,8 @@ class ChangeSet:
     #: yet, so nothing needs deleting first).
     new_records: set[Key] = field(default_factory=set)
     new_golden: set[str] = field(default_factory=set)
+    #: Retired ids whose steward overrides go to their survivor (None: dropped).
+    overrides_moved: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +107,7 @@ class _Batch:
     withdrawn: set[int] = field(default_factory=set)
     events: list[tuple] = field(default_factory=list)
     names: dict[tuple[str, str], int] = field(default_factory=dict)
+    overrides_moved: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def _fold(changes: Sequence[ChangeSet]) -> _Batch:
@@ -158,6 +161,7 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
         batch.events += [(change.at, change.actor, *event) for event in change.events]
         for name, step in change.names.items():
             batch.names[name] = batch.names.get(name, 0) + step
+        batch.overrides_moved += sorted(change.overrides_moved.items())
     return batch
 
 
@@ -233,6 +237,14 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     _write_tasks(con, batch)
     _write_events(con, batch.events)
     count_names(con, batch.names)
+    for old, survivor in batch.overrides_moved:  # rare: a retired record had overrides
+        if survivor is not None:
+            con.execute(
+                "INSERT INTO golden_overrides SELECT ?, attribute, value, set_by, set_at, reason "
+                "FROM golden_overrides WHERE golden_id = ? ON CONFLICT DO NOTHING",
+                [survivor, old],
+            ).fetchall()
+        con.execute("DELETE FROM golden_overrides WHERE golden_id = ?", [old]).fetchall()
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
@@ -457,6 +469,7 @@ def encode(change: ChangeSet) -> bytes:
             "names": [[*name, step] for name, step in change.names.items()],
             "new_records": sorted(change.new_records),
             "new_golden": sorted(change.new_golden),
+            "overrides_moved": list(change.overrides_moved.items()),
         },
         default=_jsonable,
         option=orjson.OPT_SERIALIZE_NUMPY,
@@ -504,4 +517,5 @@ def decode(data: bytes) -> ChangeSet:
         names={(kind, name): step for kind, name, step in raw["names"]},
         new_records={tuple(key) for key in raw["new_records"]},
         new_golden=set(raw["new_golden"]),
+        overrides_moved=dict(raw.get("overrides_moved", [])),
     )

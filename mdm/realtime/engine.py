@@ -35,6 +35,7 @@ from mdm.linkage.model import TrainedModel
 from mdm.linkage.scorer import LevelHit, PairScore, Scorer
 from mdm.names.reference import build_variant_groups
 from mdm.names.store import FREQUENCY_COLUMNS, active_pairs
+from mdm.overrides import Overrides, load_overrides, move_overrides, overridden
 from mdm.realtime.changes import ROW_COLUMNS, ChangeSet, GoldenRow, Key
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.prepare import prepare_record
@@ -186,17 +187,20 @@ class Engine:
         self.task_pairs: dict[int, frozenset[Key]] = {}
         self.task_keys: dict[Key, set[int]] = {}
         self.next_task = 1
+        self.overrides: Overrides = {}
         self.sync(con)
 
     def sync(self, con: duckdb.DuckDBPyConnection) -> None:
         """Read again what other writers may change: the open review tasks (a steward
-        decides them) and the next task id."""
+        decides them), the next task id and the steward overrides."""
         rows = con.execute(
             "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
             "WHERE status = 'open'"
         ).fetchall()
         top = con.execute("SELECT coalesce(max(task_id), 0) FROM review_tasks").fetchall()
+        overrides = load_overrides(con)
         with self.lock:
+            self.overrides = overrides
             self.open_tasks, self.task_pairs, self.task_keys = {}, {}, {}
             for task_id, sl, rl, sr, rr in rows:
                 self._open_task(int(task_id), (sl, rl), (sr, rr))
@@ -444,6 +448,7 @@ class Engine:
         assignment: dict[int, str],
         now: datetime,
         written: dict | None = None,
+        retired: Mapping[str, str | None] | None = None,
     ) -> dict[str, GoldenRow]:
         """The golden records of the neighbourhood, re-derived from their members by the
         survivorship rules, in process; ``written`` is the record being written (node -1)."""
@@ -455,9 +460,15 @@ class Engine:
                 record = self.table.row(node)
                 record["ingested_at"] = record.get("_ingested_at")
             members.setdefault(assignment[node], []).append(record)
+        # Overrides of ids retired by this change go to their survivors (whose own win).
+        overrides = {g: dict(held) for g, held in self.overrides.items() if g in members}
+        for old, survivor in sorted((retired or {}).items()):
+            for attribute, held in self.overrides.get(old, {}).items():
+                if survivor in members:
+                    overrides.setdefault(survivor, {}).setdefault(attribute, held)
         rows = {}
         for gid, records in members.items():
-            derived = survive(records, self.survivorship)
+            derived = overridden(survive(records, self.survivorship), overrides.get(gid))
             rows[gid] = GoldenRow(
                 gid, "active", None, self.created.get(gid, now), now, derived.record_count,
                 derived.values, derived.lineage, derived.latest,
@@ -522,7 +533,8 @@ class Engine:
             if node == -1 or self.table.golden_id(node) != assignment[node]:
                 changes.xref[k] = assignment[node]
         changes.retired = dict(retired)
-        changes.golden = self._derive_golden(nodes, keys, assignment, now, written)
+        changes.golden = self._derive_golden(nodes, keys, assignment, now, written, retired)
+        changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
         tasks = self._review(changes, key, new_scores, assignment)
         changes.pairs[key] = [
             (*key, *self.table.key(s), float(score.match_weight), float(score.match_probability))
@@ -651,6 +663,7 @@ class Engine:
         for gid in changes.retired:
             self.created.pop(gid, None)
             self.retired_ids.add(gid)
+        move_overrides(self.overrides, changes.overrides_moved)
         for row in changes.tasks_added:
             self._open_task(int(row[0]), (row[1], row[2]), (row[3], row[4]))
             self.next_task = max(self.next_task, int(row[0]) + 1)
@@ -681,7 +694,7 @@ class Engine:
             keys = [self.table.key(s) for s in rest]
             assignment, found = self._assign(rest, labels, keys, None)
             retired.update(found)
-            changes.golden = self._derive_golden(rest, keys, assignment, now)
+            changes.golden = self._derive_golden(rest, keys, assignment, now, None, found)
         else:
             retired[old_golden] = None
         changes.records[key] = None
@@ -692,6 +705,7 @@ class Engine:
             if self.table.golden_id(node) != gid:
                 changes.xref[self.table.key(node)] = gid
         changes.retired = retired
+        changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
         changes.names = _name_steps(old_values, None)
         changes.events.append(("record_deleted", old_golden, source, record_id, {}))
         result = {

@@ -1,4 +1,4 @@
--- The mdm store: one DuckDB file. Schema version 3.
+-- The mdm store: one DuckDB file. Schema version 4.
 CREATE TABLE IF NOT EXISTS meta (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
@@ -222,4 +222,15 @@ CREATE TABLE IF NOT EXISTS name_variant_disputes (
     variant VARCHAR NOT NULL,
     decision_id BIGINT NOT NULL,
     PRIMARY KEY (name, variant, decision_id)
+);
+
+-- Steward overrides: a golden value set by hand, which wins over survivorship until cleared.
+CREATE TABLE IF NOT EXISTS golden_overrides (
+    golden_id VARCHAR NOT NULL,
+    attribute VARCHAR NOT NULL,
+    value VARCHAR NOT NULL,
+    set_by VARCHAR NOT NULL,
+    set_at TIMESTAMP NOT NULL,
+    reason VARCHAR,
+    PRIMARY KEY (golden_id, attribute)
 );

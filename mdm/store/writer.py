@@ -150,6 +150,9 @@ def write_run(
         _write_clusters(con, golden_of, run_id, now)
         timer.lap("write.xref")
         _write_golden(con, rules, now)
+        from mdm.overrides import apply_overrides_sql
+
+        apply_overrides_sql(con)  # a steward's value wins until cleared
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
         refresh_frequencies(con, "memory.name_counts")
