@@ -541,6 +541,33 @@ def golden_clear(
     _names_call(db, act, create=False)
 
 
+@app.command("history")
+def history_command(
+    golden_id: Annotated[str, typer.Argument(help="A golden id (retired ones too).")],
+    db: DbOption,
+) -> None:
+    """What happened to a golden record, oldest first: who, when, what."""
+    from mdm.events import history
+
+    try:
+        con = _names_store(db, create=False)
+        try:
+            found = history(con, golden_id)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    table = Table()
+    for column in ("when", "who", "what"):
+        table.add_column(column)
+    for event in found:
+        table.add_row(
+            f"{event['occurred_at']:%Y-%m-%d %H:%M:%S}", event["actor"], event["description"]
+        )
+    out.print(table)
+    out.print(f"{len(found)} event(s)", highlight=False)
+
+
 def _utcnow():
     from datetime import UTC, datetime
 

@@ -105,7 +105,6 @@ class _Batch:
     tasks: dict[int, list] = field(default_factory=dict)  # added in this batch
     rescored: dict[int, tuple[float, float]] = field(default_factory=dict)
     withdrawn: set[int] = field(default_factory=set)
-    events: list[tuple] = field(default_factory=list)
     names: dict[tuple[str, str], int] = field(default_factory=dict)
     overrides_moved: list[tuple[str, str | None]] = field(default_factory=list)
 
@@ -158,7 +157,6 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
                 batch.tasks[task_id][9] = "withdrawn"
             else:
                 batch.withdrawn.add(task_id)
-        batch.events += [(change.at, change.actor, *event) for event in change.events]
         for name, step in change.names.items():
             batch.names[name] = batch.names.get(name, 0) + step
         batch.overrides_moved += sorted(change.overrides_moved.items())
@@ -232,10 +230,11 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
         ("source", "record_id", "golden_id"),
         [(*k, batch.xref[k]) for k in xref if batch.xref[k] is not None],
     )
+    events = _events(changes, _golden_before(con, batch))
     _write_golden(con, batch)
     _write_pairs(con, batch)
     _write_tasks(con, batch)
-    _write_events(con, batch.events)
+    _write_events(con, events)
     count_names(con, batch.names)
     for old, survivor in batch.overrides_moved:  # rare: a retired record had overrides
         if survivor is not None:
@@ -247,7 +246,48 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
         con.execute("DELETE FROM golden_overrides WHERE golden_id = ?", [old]).fetchall()
 
 
+def _golden_before(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, tuple]:
+    """Status and values of the stored golden records the batch re-derives."""
+    stored = sorted(batch.stored_golden & set(batch.golden))
+    if not stored:
+        return {}
+    return {
+        row[0]: (row[1], dict(zip(ATTRIBUTES, row[2:], strict=True)))
+        for row in con.execute(
+            f"SELECT golden_id, status, {', '.join(ATTRIBUTES)} FROM golden "
+            "WHERE golden_id IN (SELECT unnest($ids))",
+            {"ids": stored},
+        ).fetchall()
+    }
+
+
+def _events(changes: Sequence[ChangeSet], before: dict[str, tuple]) -> list[tuple]:
+    """Every change set's events in order, each followed by the golden records it
+    created or changed (which attributes, never the values), as if written one by one."""
+    state = dict(before)
+    events: list[tuple] = []
+    for change in changes:
+        events += [(change.at, change.actor, *event) for event in change.events]
+        for gid, row in sorted(change.golden.items()):
+            status, values = state.get(gid, (None, {}))
+            state[gid] = (row.status, dict(row.values))
+            if row.status != "active":
+                continue
+            if status != "active":
+                detail: dict = {"record_count": row.record_count}
+                events.append((change.at, change.actor, "golden_created", gid, None, None, detail))
+                continue
+            changed = [a for a in ATTRIBUTES if values.get(a) != row.values.get(a)]
+            if changed:
+                detail = {"attributes": changed}
+                events.append((change.at, change.actor, "golden_changed", gid, None, None, detail))
+        for gid in change.retired:
+            state[gid] = ("retired", state.get(gid, (None, {}))[1])
+    return events
+
+
 def _write_golden(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
+    """Write the batch's golden records and retirements."""
     ids = sorted(batch.golden)
     if ids:
         stored = {"ids": sorted(batch.stored_golden & set(ids))}

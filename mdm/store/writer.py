@@ -149,10 +149,15 @@ def write_run(
         timer.lap("write.records")
         _write_clusters(con, golden_of, run_id, now)
         timer.lap("write.xref")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, "
+            f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
+        )
         _write_golden(con, rules, now)
         from mdm.overrides import apply_overrides_sql
 
         apply_overrides_sql(con)  # a steward's value wins until cleared
+        _log_golden_changes(con, run_id, now)
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
         refresh_frequencies(con, "memory.name_counts")
@@ -317,6 +322,28 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
         f"{' '.join(joins)}",
         [now, now],
     )
+
+
+def _log_golden_changes(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
+    """Events for the golden records this run created or changed (which attributes,
+    never the values), against the snapshot taken before it wrote them."""
+    changed = ", ".join(
+        f"CASE WHEN g.{a} IS DISTINCT FROM b.{a} THEN '{a}' END" for a in ATTRIBUTES
+    )
+    event_id = _next_id(con, "events", "event_id")
+    con.execute(
+        f"INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, kind, "
+        "golden_id, NULL, NULL, 'system', detail FROM (SELECT g.golden_id, CASE WHEN "
+        "b.golden_id IS NULL THEN 'golden_created' ELSE 'golden_changed' END AS kind, "
+        "CASE WHEN b.golden_id IS NULL THEN json_object('run_id', ?, 'record_count', "
+        f"g.record_count) ELSE json_object('run_id', ?, 'attributes', list_filter([{changed}], "
+        "lambda x: x IS NOT NULL)) END AS detail, b.golden_id IS NULL OR "
+        f"len(list_filter([{changed}], lambda x: x IS NOT NULL)) > 0 AS differs "
+        "FROM golden g LEFT JOIN golden_before b USING (golden_id) WHERE g.status = 'active') "
+        "WHERE differs",
+        [event_id, now, run_id, run_id],
+    )
+    con.execute("DROP TABLE IF EXISTS golden_before")
 
 
 #: The index the real-time path keeps on lineage (golden_id); bulk rewrites drop it.

@@ -1,0 +1,37 @@
+"""Events on the wire: the change feed and a golden record's history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class EventPublic(BaseModel):
+    """One state change: what, to which golden or source record, who, when, and why
+    (``detail`` holds ids, rule names and attribute names, never customer values)."""
+
+    event_id: int
+    occurred_at: datetime
+    kind: str
+    golden_id: str | None
+    source: str | None
+    record_id: str | None
+    actor: str
+    detail: dict[str, Any]
+    description: str
+
+
+class EventPage(BaseModel):
+    """Events after a cursor, oldest first; ask again with ``after=next``."""
+
+    events: list[EventPublic]
+    next: int
+
+
+class HistoryPublic(BaseModel):
+    """Everything that happened to a golden record, oldest first."""
+
+    golden_id: str
+    events: list[EventPublic]

@@ -1,0 +1,92 @@
+"""The event log, read: a change feed by cursor and a golden record's history.
+
+Every state change appends an event (``events``): records added, updated and deleted,
+golden records created, changed (which attributes), retired into a survivor, steward
+overrides set or cleared, review tasks re-scored. Events hold ids, never customer
+values. Event ids only grow and are committed in order (one writer at a time), so a
+reader that asks for the events after the last id it saw never skips or repeats one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from mdm.errors import NotFoundError
+
+_COLUMNS = "event_id, occurred_at, kind, golden_id, source, record_id, actor, detail::VARCHAR"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[str, Any]]:
+    found = []
+    for event_id, at, kind, golden_id, source, record_id, actor, detail in con.execute(
+        sql, params
+    ).fetchall():
+        event = {
+            "event_id": int(event_id),
+            "occurred_at": at,
+            "kind": kind,
+            "golden_id": golden_id,
+            "source": source,
+            "record_id": record_id,
+            "actor": actor,
+            "detail": json.loads(detail) if detail else {},
+        }
+        event["description"] = describe(event)
+        found.append(event)
+    return found
+
+
+def events_after(
+    con: duckdb.DuckDBPyConnection, after: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The events after cursor ``after`` (an event id; 0 for the start), oldest first."""
+    return _rows(
+        con,
+        f"SELECT {_COLUMNS} FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?",
+        [after, limit],
+    )
+
+
+def history(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, Any]]:
+    """Everything that happened to a golden record, oldest first: its own events and the
+    golden records merged into it."""
+    known = con.execute("SELECT 1 FROM golden WHERE golden_id = ?", [golden_id]).fetchall()
+    if not known:
+        raise NotFoundError(f"no golden record {golden_id}")
+    return _rows(
+        con,
+        f"SELECT {_COLUMNS} FROM events WHERE golden_id = ? OR (kind = 'golden_retired' "
+        "AND detail->>'survivor_id' = ?) ORDER BY event_id",
+        [golden_id, golden_id],
+    )
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One event in a sentence a steward can read."""
+    kind, detail = event["kind"], event["detail"]
+    record = f"{event['source']}/{event['record_id']}"
+    if kind == "record_added":
+        return f"source record {record} added to golden record {event['golden_id']}"
+    if kind == "record_updated":
+        return f"source record {record} updated (version {detail.get('version', '?')})"
+    if kind == "record_deleted":
+        return f"source record {record} deleted"
+    if kind == "golden_created":
+        return f"golden record created from {detail.get('record_count', '?')} source record(s)"
+    if kind == "golden_changed":
+        return "golden values changed: " + ", ".join(detail.get("attributes", []))
+    if kind == "golden_retired":
+        survivor = detail.get("survivor_id")
+        if survivor is None:
+            return f"golden record {event['golden_id']} retired: no source records left"
+        return f"golden record {event['golden_id']} merged into {survivor}"
+    if kind == "override_set":
+        return f"steward value set for {detail.get('attribute')}"
+    if kind == "override_cleared":
+        return f"steward value cleared for {detail.get('attribute')}; survivorship decides"
+    if kind == "task_rescored":
+        return f"review task for {record} re-scored"
+    return kind.replace("_", " ")
