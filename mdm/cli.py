@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mdm.clock import utcnow
 from mdm.errors import MdmError
 
 app = typer.Typer(
@@ -255,6 +256,18 @@ def _names_store(db: Path, *, create: bool = False):
     return con
 
 
+def _read(db: Path, query):
+    """What ``query`` reads from the store (which must exist); errors exit cleanly."""
+    try:
+        con = _names_store(db, create=False)
+        try:
+            return query(con)
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+
+
 def _names_call(db: Path, action, *, create: bool = True) -> None:
     try:
         con = _names_store(db, create=create)
@@ -469,14 +482,7 @@ def golden_show(
     """A golden record: each value, which source record supplied it and by which rule."""
     from mdm.realtime.engine import get_golden
 
-    try:
-        con = _names_store(db, create=False)
-        try:
-            found = get_golden(con, golden_id)
-        finally:
-            con.close()
-    except MdmError as error:
-        raise _fail(error) from None
+    found = _read(db, lambda con: get_golden(con, golden_id))
     if found["requested_id"] != found["golden_id"]:
         out.print(f"{golden_id} is retired; it lives on as {found['golden_id']}", highlight=False)
     out.print(
@@ -515,7 +521,7 @@ def golden_override(
 
     def act(con) -> str:
         survivorship = RulesBundle.load(rules).survivorship
-        set_override(con, golden_id, attribute, value, by, reason, survivorship, _utcnow())
+        set_override(con, golden_id, attribute, value, by, reason, survivorship, utcnow())
         return f"{golden_id}: {attribute} is now set by {by} until cleared"
 
     _names_call(db, act, create=False)
@@ -535,7 +541,7 @@ def golden_clear(
 
     def act(con) -> str:
         survivorship = RulesBundle.load(rules).survivorship
-        clear_override(con, golden_id, attribute, by, survivorship, _utcnow())
+        clear_override(con, golden_id, attribute, by, survivorship, utcnow())
         return f"{golden_id}: {attribute} is decided by survivorship again"
 
     _names_call(db, act, create=False)
@@ -549,14 +555,7 @@ def history_command(
     """What happened to a golden record, oldest first: who, when, what."""
     from mdm.events import history
 
-    try:
-        con = _names_store(db, create=False)
-        try:
-            found = history(con, golden_id)
-        finally:
-            con.close()
-    except MdmError as error:
-        raise _fail(error) from None
+    found = _read(db, lambda con: history(con, golden_id))
     table = Table()
     for column in ("when", "who", "what"):
         table.add_column(column)
@@ -566,12 +565,6 @@ def history_command(
         )
     out.print(table)
     out.print(f"{len(found)} event(s)", highlight=False)
-
-
-def _utcnow():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @app.command()

@@ -12,11 +12,11 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
 
+from mdm.clock import utcnow as _now
 from mdm.errors import ReviewError, TaskClosedError, TaskNotFoundError
 from mdm.linkage.features import VARIANT_COLUMNS, record_variant_keys
 from mdm.names.reference import build_variant_groups, normalise_name
@@ -61,10 +61,6 @@ class DecisionResult:
             pairs = ", ".join(f"{a} ~ {b}" for a, b in self.names_disputed)
             text += f"; counted against {pairs}"
         return text
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def list_tasks(

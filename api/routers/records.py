@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -21,6 +20,7 @@ from api.schemas.records import (
     RecordBatch,
     RecordPublic,
 )
+from mdm.clock import utcnow
 from mdm.errors import InputError
 from mdm.jobs import RulesBundle
 from mdm.overrides import clear_override, set_override
@@ -164,7 +164,7 @@ def put_override(
     survivorship = RulesBundle.load(settings.rules).survivorship
     with store.write() as con:
         set_override(
-            con, golden_id, attribute, body.value, body.by, body.reason, survivorship, _utcnow()
+            con, golden_id, attribute, body.value, body.by, body.reason, survivorship, utcnow()
         )
     with store.read() as con:
         return _golden(get_golden(con, golden_id))
@@ -178,13 +178,9 @@ def delete_override(
     """Clear a steward's value: survivorship decides the attribute again."""
     survivorship = RulesBundle.load(settings.rules).survivorship
     with store.write() as con:
-        clear_override(con, golden_id, attribute, by, survivorship, _utcnow())
+        clear_override(con, golden_id, attribute, by, survivorship, utcnow())
     with store.read() as con:
         return _golden(get_golden(con, golden_id))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _golden(golden: dict) -> GoldenPublic:

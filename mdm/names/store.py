@@ -8,20 +8,16 @@ changes nothing. Every change is logged in ``name_variant_events``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
 
+from mdm.clock import utcnow as _now
 from mdm.errors import RejectedPairError, VariantError
 from mdm.names.reference import load_name_variants, normalise_name
 
 KINDS = ("nickname", "spelling", "transliteration")
 STATUSES = ("proposed", "active", "rejected")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _clean(name: str, what: str) -> str:

@@ -180,14 +180,11 @@ def _insert(
     frame = pa.table(
         {c: a if a is not None else pa.nulls(len(rows), pa.string()) for c, a in arrays.items()}
     )
-    con.register("_changed_rows", frame)
-    try:
+    with _registered(con, "_changed_rows", frame):
         con.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
             "FROM _changed_rows"
         ).fetchall()
-    finally:
-        con.unregister("_changed_rows")
 
 
 def _delete_keyed(
@@ -202,14 +199,11 @@ def _delete_keyed(
             "record_id": pa.array([k[1] for k in keys], pa.string()),
         }
     )
-    con.register("_changed_keys", frame)
-    try:
+    with _registered(con, "_changed_keys", frame):
         con.execute(
             f"DELETE FROM {table} USING _changed_keys k WHERE {table}.source{suffix} = k.source "
             f"AND {table}.record_id{suffix} = k.record_id"
         ).fetchall()
-    finally:
-        con.unregister("_changed_keys")
 
 
 def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) -> None:

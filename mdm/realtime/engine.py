@@ -20,13 +20,14 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 
+from mdm.clock import utcnow as _now
 from mdm.clusters import cluster
 from mdm.errors import InputError, NotFoundError, StoreError
 from mdm.golden import assign_golden_ids_small, survive
@@ -105,10 +106,6 @@ class UpsertResult:
     merged: list[str] = field(default_factory=list)
     review_tasks: list[int] = field(default_factory=list)
     evidence: list[Candidate] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _raw_json(record: Mapping[str, Any]) -> str:
@@ -461,7 +458,7 @@ class Engine:
                 record["ingested_at"] = record.get("_ingested_at")
             members.setdefault(assignment[node], []).append(record)
         # Overrides of ids retired by this change go to their survivors (whose own win).
-        overrides = {g: dict(held) for g, held in self.overrides.items() if g in members}
+        overrides = {g: dict(self.overrides[g]) for g in members if g in self.overrides}
         for old, survivor in sorted((retired or {}).items()):
             for attribute, held in self.overrides.get(old, {}).items():
                 if survivor in members:

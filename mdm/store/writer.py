@@ -6,13 +6,13 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from mdm.clock import utcnow as _now
 from mdm.errors import StoreError
 from mdm.golden import (
     RECENCY_SQL,
@@ -97,10 +97,6 @@ def latest_model(con: duckdb.DuckDBPyConnection) -> TrainedModel:
     if row is None:
         raise StoreError("the store holds no model yet; run 'mdm reconcile' first")
     return TrainedModel.from_json(row[0])
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def write_run(
