@@ -10,6 +10,7 @@ reader that asks for the events after the last id it saw never skips or repeats 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -39,6 +40,24 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[s
     return found
 
 
+def log_event(
+    con: duckdb.DuckDBPyConnection,
+    at: datetime,
+    kind: str,
+    actor: str,
+    golden_id: str | None = None,
+    record: tuple[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one event (in the caller's transaction): ids and names in ``detail``,
+    never customer values."""
+    source, record_id = record or (None, None)
+    con.execute(
+        "INSERT INTO events SELECT coalesce(max(event_id), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM events",
+        [at, kind, golden_id, source, record_id, actor, json.dumps(detail or {})],
+    ).fetchall()
+
+
 def events_after(
     con: duckdb.DuckDBPyConnection, after: int = 0, limit: int = 100
 ) -> list[dict[str, Any]]:
@@ -59,8 +78,8 @@ def history(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, An
     return _rows(
         con,
         f"SELECT {_COLUMNS} FROM events WHERE golden_id = ? OR (kind = 'golden_retired' "
-        "AND detail->>'survivor_id' = ?) ORDER BY event_id",
-        [golden_id, golden_id],
+        "AND detail->>'survivor_id' = ?) OR detail->>'other_golden_id' = ? ORDER BY event_id",
+        [golden_id, golden_id, golden_id],
     )
 
 
@@ -87,6 +106,11 @@ def describe(event: dict[str, Any]) -> str:
         return f"steward value set for {detail.get('attribute')}"
     if kind == "override_cleared":
         return f"steward value cleared for {detail.get('attribute')}; survivorship decides"
+    if kind == "decision_made":
+        return (
+            f"review task {detail.get('task_id')} decided: {detail.get('decision')} "
+            f"(golden records {event['golden_id']} and {detail.get('other_golden_id')})"
+        )
     if kind == "task_rescored":
         return f"review task for {record} re-scored"
     return kind.replace("_", " ")

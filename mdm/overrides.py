@@ -19,6 +19,7 @@ from datetime import datetime
 import duckdb
 
 from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.events import log_event
 from mdm.golden import Survived, survive
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
@@ -151,14 +152,6 @@ def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
     }
 
 
-def _event(con, now: datetime, kind: str, golden_id: str, by: str, detail: str) -> None:
-    event = con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM events").fetchall()[0][0]
-    con.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
-        [event, now, kind, golden_id, by, detail],
-    ).fetchall()
-
-
 def set_override(
     con: duckdb.DuckDBPyConnection,
     golden_id: str,
@@ -181,7 +174,7 @@ def set_override(
         [golden_id, attribute, value, by, now, reason],
     ).fetchall()
     rederive(con, golden_id, rules, now)
-    _event(con, now, "override_set", golden_id, by, f'{{"attribute": "{attribute}"}}')
+    log_event(con, now, "override_set", by, golden_id, detail={"attribute": attribute})
 
 
 def clear_override(
@@ -201,4 +194,4 @@ def clear_override(
     if not gone:
         raise NotFoundError(f"golden record {golden_id} has no override of {attribute}")
     rederive(con, golden_id, rules, now)
-    _event(con, now, "override_cleared", golden_id, by, f'{{"attribute": "{attribute}"}}')
+    log_event(con, now, "override_cleared", by, golden_id, detail={"attribute": attribute})

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mdm.clock import utcnow as _now
 from mdm.errors import ReviewError, TaskClosedError, TaskNotFoundError
+from mdm.events import log_event
 from mdm.linkage.features import VARIANT_COLUMNS, record_variant_keys
 from mdm.names.reference import build_variant_groups, normalise_name
 from mdm.names.store import active_pairs, dispute, learn_from_links
@@ -117,15 +118,15 @@ def decide(
     if not actor.strip():
         raise ReviewError("say who decides (e.g. --by 'j.smith'); decisions are attributed")
     row = con.execute(
-        "SELECT status, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
-        "WHERE task_id = ?",
+        "SELECT status, source_l, record_id_l, source_r, record_id_r, golden_id_l, "
+        "golden_id_r FROM review_tasks WHERE task_id = ?",
         [task_id],
     ).fetchall()
     if not row:
         raise TaskNotFoundError(
             f"there is no review task {task_id}; list them with 'mdm review list'"
         )
-    status, *pair = row[0]
+    status, *pair, golden_l, golden_r = row[0]
     if status != "open":
         raise TaskClosedError(f"review task {task_id} is {status}, not open; it cannot be decided")
     decision_id = con.execute("SELECT coalesce(max(decision_id), 0) + 1 FROM decisions").fetchall()[
@@ -155,6 +156,19 @@ def decide(
         con.execute(
             "UPDATE review_tasks SET status = 'decided' WHERE task_id = ?", [task_id]
         ).fetchall()
+    log_event(
+        con,
+        _now(),
+        "decision_made",
+        actor,
+        golden_l,
+        detail={
+            "task_id": task_id,
+            "decision_id": decision_id,
+            "decision": decision.value,
+            "other_golden_id": golden_r,
+        },
+    )
     return DecisionResult(decision_id, task_id, decision, confirmed, disputed)
 
 

@@ -108,6 +108,21 @@ def test_skip_keeps_the_task_open(store) -> None:
     ]
 
 
+def test_a_decision_is_an_event_naming_both_golden_records(store) -> None:
+    from mdm.events import events_after
+
+    task = _task_with_names(store, "xandrielle", "xandy", 1)
+    left, right = store.execute(
+        "SELECT golden_id_l, golden_id_r FROM review_tasks WHERE task_id = ?", [task]
+    ).fetchall()[0]
+    decide(store, task, "different", "ann", Learning())
+    made = [e for e in events_after(store, 0, 10**6) if e["kind"] == "decision_made"]
+    assert len(made) == 1 and made[0]["actor"] == "ann"
+    assert (made[0]["golden_id"], made[0]["detail"]["other_golden_id"]) == (left, right)
+    assert made[0]["detail"]["task_id"] == task and made[0]["detail"]["decision"] == "different"
+    assert "xand" not in str(made[0])  # ids, never names
+
+
 @pytest.mark.parametrize(
     ("task", "decision", "actor", "message"),
     [
