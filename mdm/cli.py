@@ -547,6 +547,29 @@ def golden_clear(
     _names_call(db, act, create=False)
 
 
+@app.command("erase")
+def erase_command(
+    golden_id: Annotated[str, typer.Argument(help="The person's golden id.")],
+    db: DbOption,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(help="Erase only this source's records (repeat for more); default all."),
+    ] = None,
+    by: ActorOption = "steward",
+    rules: RulesOption = DEFAULT_RULES,
+) -> None:
+    """Erase a person: their source records go from every table and from the store
+    file's bytes (the store is compacted). Stop the service first."""
+    from mdm.erasure import erase
+    from mdm.jobs import RulesBundle
+
+    try:
+        done = erase(db, golden_id, RulesBundle.load(rules).survivorship, by, source or None)
+    except MdmError as error:
+        raise _fail(error) from None
+    out.print(done.message(), highlight=False)
+
+
 @app.command("history")
 def history_command(
     golden_id: Annotated[str, typer.Argument(help="A golden id (retired ones too).")],

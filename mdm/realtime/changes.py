@@ -98,6 +98,8 @@ class _Batch:
     xref: dict[Key, str | None] = field(default_factory=dict)
     stored: set[Key] = field(default_factory=set)  # keys the store may hold rows of
     golden: dict[str, GoldenRow] = field(default_factory=dict)
+    golden_at: dict[str, int] = field(default_factory=dict)  # the change that derived it
+    writes: dict[Key, list[tuple[int, dict | None]]] = field(default_factory=dict)
     stored_golden: set[str] = field(default_factory=set)
     retired: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
     pairs_replaced: set[Key] = field(default_factory=set)
@@ -113,7 +115,7 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
     batch = _Batch()
     seen: set[Key] = set()
     seen_golden: set[str] = set()
-    for change in changes:
+    for at, change in enumerate(changes):
         # Whether the store holds a key's rows is known at the first change touching it.
         for key in (*change.records, *change.xref, *change.pairs):
             if key not in seen:
@@ -126,9 +128,12 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
                 if gid not in change.new_golden:
                     batch.stored_golden.add(gid)
         batch.records.update(change.records)
+        for key, row in change.records.items():
+            batch.writes.setdefault(key, []).append((at, row))
         batch.xref.update(change.xref)
         for gid, row in change.golden.items():
             batch.golden[gid] = row
+            batch.golden_at[gid] = at
             batch.retired.pop(gid, None)
         for gid, survivor in change.retired.items():
             if gid in batch.golden:  # derived earlier in the batch: keep the row, retired
@@ -212,6 +217,8 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     if not changes:
         return
     batch = _fold(changes)
+    # Before any record is replaced or deleted: the extras golden records carry.
+    extras = _extras(con, batch)
     keys = sorted(batch.records)
     _delete_keyed(con, "records", sorted(batch.stored & set(keys)))
     rows = [batch.records[k] for k in keys if batch.records[k] is not None]
@@ -225,7 +232,7 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
         [(*k, batch.xref[k]) for k in xref if batch.xref[k] is not None],
     )
     events = _events(changes, _golden_before(con, batch))
-    _write_golden(con, batch)
+    _write_golden(con, batch, extras)
     _write_pairs(con, batch)
     _write_tasks(con, batch)
     _write_events(con, events)
@@ -280,7 +287,9 @@ def _events(changes: Sequence[ChangeSet], before: dict[str, tuple]) -> list[tupl
     return events
 
 
-def _write_golden(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
+def _write_golden(
+    con: duckdb.DuckDBPyConnection, batch: _Batch, extras: Mapping[str, str | None]
+) -> None:
     """Write the batch's golden records and retirements."""
     ids = sorted(batch.golden)
     if ids:
@@ -298,8 +307,6 @@ def _write_golden(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
             ("golden_id", "attribute", "value", "source", "record_id", "rule"),
             [(gid, *line) for gid in ids for line in batch.golden[gid].lineage],
         )
-        # A golden record carries the extras of its most recent record.
-        extras = _extras(con, batch, [batch.golden[gid].extra_from for gid in ids])
         _insert(
             con,
             "golden",
@@ -322,7 +329,7 @@ def _write_golden(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
                     row.updated_at,
                     row.record_count,
                     *(row.values.get(a) for a in ATTRIBUTES),
-                    extras.get(row.extra_from) if row.extra_from else None,
+                    extras.get(gid),
                 )  # fmt: skip
                 for gid in ids
                 for row in (batch.golden[gid],)
@@ -339,19 +346,21 @@ def _write_golden(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
         ).fetchall()
 
 
-def _extras(
-    con: duckdb.DuckDBPyConnection, batch: _Batch, keys: Sequence[Key | None]
-) -> dict[Key, str | None]:
-    """The extras of the records golden records take theirs from: this batch's rows,
-    else the store's (one statement of primary-key lookups; an IN list would scan)."""
-    found: dict[Key, str | None] = {}
-    wanted = []
-    for key in dict.fromkeys(k for k in keys if k is not None):
-        row = batch.records.get(key)
-        if row is not None:
-            found[key] = row.get("extra")
-        elif key not in batch.records:
-            wanted.append(key)
+def _extras(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, str | None]:
+    """golden id -> the extras it carries: those of its most recent record as that record
+    stood when the golden record was derived (written earlier in the batch, else in the
+    store: one statement of primary-key lookups; an IN list would scan)."""
+    found: dict[str, str | None] = {}
+    wanted: dict[Key, list[str]] = {}
+    for gid, row in batch.golden.items():
+        key = row.extra_from
+        if key is None:
+            continue
+        written = [r for at, r in batch.writes.get(key, []) if at <= batch.golden_at[gid]]
+        if written and written[-1] is not None:
+            found[gid] = written[-1].get("extra")
+        else:
+            wanted.setdefault(key, []).append(gid)
     if len(wanted) > POINT_LOOKUPS:  # one join is cheaper than many lookups
         frame = pa.table(
             {
@@ -373,7 +382,9 @@ def _extras(
         rows = con.execute(sql, [v for key in wanted for v in key]).fetchall()
     else:
         rows = []
-    found.update({(s, r): extra for s, r, extra in rows})
+    for source, record_id, extra in rows:
+        for gid in wanted[(source, record_id)]:
+            found[gid] = extra
     return found
 
 

@@ -1,0 +1,96 @@
+"""Erasure: a person's records leave every table and the store file's bytes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from mdm.cli import app
+from mdm.erasure import erase
+from mdm.errors import NotFoundError
+from mdm.jobs import RulesBundle
+
+REPO = Path(__file__).resolve().parents[1]
+CANARY = "canary.erasure.zq7@example.org"
+
+
+def _store_with_canary(reconciled_db: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A store where one person (two records) carries a unique email everywhere it can."""
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    with duckdb.connect(str(db)) as con:
+        golden_id = con.execute(
+            "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 2 "
+            "ORDER BY golden_id LIMIT 1"
+        ).fetchall()[0][0]
+        con.execute(
+            "UPDATE records SET email = ?, raw = json_object('email', ?) WHERE (source, "
+            "record_id) IN (SELECT source, record_id FROM xref WHERE golden_id = ?)",
+            [CANARY, CANARY, golden_id],
+        )
+        con.execute("UPDATE golden SET email = ? WHERE golden_id = ?", [CANARY, golden_id])
+        con.execute("UPDATE lineage SET value = ? WHERE golden_id = ? AND attribute = 'email'",
+                    [CANARY, golden_id])  # fmt: skip
+        con.execute("CHECKPOINT")
+    assert CANARY.encode() in db.read_bytes()  # the test can see it before
+    return db, golden_id
+
+
+def _everywhere(db: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*") if p.is_file())
+
+
+def test_erasing_a_person_leaves_no_trace_in_the_file(reconciled_db, tmp_path) -> None:
+    db, golden_id = _store_with_canary(reconciled_db, tmp_path)
+    done = erase(db, golden_id, RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+                 .survivorship, "dpo")  # fmt: skip
+    assert len(done.records) == 2 and not done.golden_remains
+    assert CANARY.encode() not in _everywhere(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM xref WHERE golden_id = ?", [golden_id]
+                           ).fetchall() == [(0,)]  # fmt: skip
+        row = con.execute(
+            "SELECT status, record_count, first_name, email FROM golden WHERE golden_id = ?",
+            [golden_id],
+        ).fetchall()
+        assert row == [("retired", 0, None, None)]  # the id resolves; no values
+        kinds = con.execute(
+            "SELECT kind FROM events WHERE golden_id = ? AND kind IN ('record_deleted', "
+            "'person_erased') ORDER BY event_id",
+            [golden_id],
+        ).fetchall()
+        assert kinds == [("record_deleted",), ("record_deleted",), ("person_erased",)]
+        # Everyone else is still there.
+        assert con.execute("SELECT count(*) FROM records").fetchall()[0][0] > 100
+
+
+def test_erasing_one_source_rederives_the_rest(reconciled_db, tmp_path) -> None:
+    db, golden_id = _store_with_canary(reconciled_db, tmp_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        source = con.execute(
+            "SELECT min(source) FROM xref WHERE golden_id = ?", [golden_id]
+        ).fetchall()[0][0]
+    result = CliRunner().invoke(
+        app, ["erase", golden_id, "--source", source, "--by", "dpo", "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "erased 1 record(s)" in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status, record_count FROM golden WHERE golden_id = ?",
+                           [golden_id]).fetchall() == [("active", 1)]  # fmt: skip
+
+
+def test_erasing_nobody_is_refused(reconciled_db, tmp_path) -> None:
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    before = db.read_bytes()
+    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml").survivorship
+    with pytest.raises(NotFoundError, match="no golden record GNOPE"):
+        erase(db, "GNOPE", rules, "dpo")
+    result = CliRunner().invoke(app, ["erase", "GNOPE", "--db", str(db)])
+    assert result.exit_code != 0 and "no golden record GNOPE" in result.output
+    assert db.read_bytes() == before
