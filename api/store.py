@@ -212,7 +212,10 @@ class StoreService:
                 time.sleep(1.0)
                 continue
             quiet_since = time.monotonic()
-            self.journal.release(batch[-1][0])
+            try:
+                self.journal.release(batch[-1][0])  # the applied files go
+            except OSError as error:  # harmless: the next open of the store clears them
+                log.warning("could not delete applied journal files: %s", error)
             with self._state:
                 self._applied = batch[-1][0]
                 self._dirty = True
