@@ -564,7 +564,7 @@ def erase_command(
     from mdm.jobs import RulesBundle
 
     try:
-        done = erase(db, golden_id, RulesBundle.load(rules).survivorship, by, source or None)
+        done = erase(db, golden_id, RulesBundle.load(rules), by, source or None)
     except MdmError as error:
         raise _fail(error) from None
     out.print(done.message(), highlight=False)

@@ -12,6 +12,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from mdm.constraints import MUST_LINK_PROBABILITY
+
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Connected-component label (0..k-1) of each of ``n`` nodes given undirected edges."""
@@ -122,3 +124,28 @@ def cluster(
         next_label += 1
     _, dense = np.unique(labels, return_inverse=True)
     return dense.astype(np.int64)
+
+
+def cluster_constrained(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    cannot_link: np.ndarray,
+    must: np.ndarray,
+    steward_cannot: np.ndarray,
+) -> np.ndarray:
+    """:func:`cluster` with a steward's constraints (index pairs, n x 2): must-links join
+    their records before any scored link; the guards' cannot-links (``cannot_link``)
+    give way inside a must-linked group; the steward's cannot-links always hold."""
+    must = np.asarray(must, dtype=np.int64).reshape(-1, 2)
+    guards = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
+    if len(must):
+        group = components(n, must[:, 0], must[:, 1])
+        guards = guards[group[guards[:, 0]] != group[guards[:, 1]]]
+        left = np.concatenate([left, must[:, 0]])
+        right = np.concatenate([right, must[:, 1]])
+        probability = np.concatenate([probability, np.full(len(must), MUST_LINK_PROBABILITY)])
+    steward = np.asarray(steward_cannot, dtype=np.int64).reshape(-1, 2)
+    return cluster(n, left, right, probability, threshold, np.vstack([guards, steward]))

@@ -1,16 +1,19 @@
 """Erasure (the right to be forgotten): a person's records removed from every table and
 from the bytes of the store file.
 
-:func:`erase` deletes the source records of one golden record (from some sources or
-all), with their cross-references, evidence pairs and review tasks, and takes their
-names out of the name counts. What is left of the golden record is derived again
-(steward overrides still win); if nothing is left, its values, lineage and overrides
-go and the id stays, retired, with no values. Golden records retired into it earlier
-keep no values either. The event log keeps ids only, as always. Then the store is
-compacted: DuckDB's DELETE leaves old bytes in the file, so the whole database is
-copied into a fresh file which replaces the old one.
+:func:`erase_records` deletes the source records of one golden record (from some
+sources or all) through the real-time engine, as deletes: their cross-references,
+evidence pairs and review tasks go, their names leave the name counts, and what is
+left is clustered and derived again (steward overrides still win). Then it scrubs
+what deletes keep: the values of the golden record if nothing is left of it (the id
+stays, retired, with no values) and of the golden records retired into it earlier,
+their lineage and overrides, the steward constraints on the erased records and the
+notes of decisions about them. The event log keeps ids only, as always.
 
-The service must not be running: erasure needs the file to itself.
+:func:`compact` then copies the whole database into a fresh file which replaces the
+old one: DuckDB's DELETE leaves old bytes in the file. :func:`erase` does both, for a
+store no service holds; the service does the same with its own engine
+(``api.store.StoreService.erase``).
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
 from mdm.events import log_event
-from mdm.names.store import FREQUENCY_COLUMNS
-from mdm.overrides import rederive
-from mdm.realtime.changes import count_names
-from mdm.rules.survivorship import SurvivorshipRules
+from mdm.realtime.changes import apply_changes
 from mdm.schema import ATTRIBUTES
 from mdm.store import open_store
+
+if TYPE_CHECKING:
+    from mdm.jobs import RulesBundle
+    from mdm.realtime.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -53,68 +57,78 @@ class Erased:
 def erase(
     db: Path,
     golden_id: str,
-    rules: SurvivorshipRules,
+    rules: RulesBundle,
     actor: str,
     sources: list[str] | None = None,
 ) -> Erased:
     """Erase the records of the person ``golden_id`` (from ``sources``, or all), then
-    compact the store file."""
+    compact the store file. No service may hold the store."""
+    from mdm.realtime.engine import Engine
+
     if not actor.strip():
         raise InputError("say who erases (e.g. --by 'dpo'); erasures are attributed")
     con = open_store(db, create=False)
     try:
+        _keys_to_erase(con, golden_id, sources)  # refused before anything is written
+        engine = Engine(con, rules.survivorship, rules.rules_dir)
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
-            found = _erase(con, golden_id, rules, actor, sources)
+            found = erase_records(con, engine, golden_id, actor, sources)
             con.execute("COMMIT").fetchall()
         except BaseException:
             con.execute("ROLLBACK").fetchall()
             raise
-        _compact(con, db)
+        compact(con, db)
     finally:
         con.close()
-    _replace(db)
+    replace_compacted(db)
     return found
 
 
-def _erase(
-    con: duckdb.DuckDBPyConnection,
-    golden_id: str,
-    rules: SurvivorshipRules,
-    actor: str,
-    sources: list[str] | None,
-) -> Erased:
-    status = con.execute("SELECT status FROM golden WHERE golden_id = ?", [golden_id]).fetchall()
-    if not status:
+def _keys_to_erase(
+    con: duckdb.DuckDBPyConnection, golden_id: str, sources: list[str] | None
+) -> list[tuple[str, str]]:
+    known = con.execute("SELECT status FROM golden WHERE golden_id = ?", [golden_id]).fetchall()
+    if not known:
         raise NotFoundError(f"no golden record {golden_id}")
-    where = "x.golden_id = ?" + (" AND r.source IN (SELECT unnest(?))" if sources else "")
+    where = "golden_id = ?" + (" AND source IN (SELECT unnest(?))" if sources else "")
     params: list = [golden_id] + ([sources] if sources else [])
-    names = ", ".join(f"r.{c}" for c in FREQUENCY_COLUMNS.values())
-    rows = con.execute(
-        f"SELECT r.source, r.record_id, {names} FROM records r JOIN xref x "
-        f"USING (source, record_id) WHERE {where} ORDER BY 1, 2",
-        params,
-    ).fetchall()
-    if not rows:
+    keys = [
+        (s, r)
+        for s, r in con.execute(
+            f"SELECT source, record_id FROM xref WHERE {where} ORDER BY 1, 2", params
+        ).fetchall()
+    ]
+    if not keys:
         scope = f" from {', '.join(sources)}" if sources else ""
         raise NotFoundError(f"golden record {golden_id} has no source records{scope} to erase")
-    keys = [(row[0], row[1]) for row in rows]
-    steps: dict[tuple[str, str], int] = {}
-    for row in rows:
-        for kind, name in zip(FREQUENCY_COLUMNS, row[2:], strict=True):
-            if name is not None:
-                steps[(kind, name)] = steps.get((kind, name), 0) - 1
-    count_names(con, steps)
-    con.execute("CREATE OR REPLACE TEMP TABLE erased_keys (source VARCHAR, record_id VARCHAR)")
-    con.executemany("INSERT INTO erased_keys VALUES (?, ?)", [list(k) for k in keys])
-    for table, side in [("records", ""), ("xref", ""), ("pairs", "_l"), ("pairs", "_r"),
-                        ("review_tasks", "_l"), ("review_tasks", "_r")]:  # fmt: skip
-        con.execute(
-            f"DELETE FROM {table} USING erased_keys k WHERE {table}.source{side} = k.source "
-            f"AND {table}.record_id{side} = k.record_id"
-        ).fetchall()
-    now = utcnow()
-    remains = con.execute("SELECT count(*) FROM xref WHERE golden_id = ?", [golden_id]).fetchall()
+    return keys
+
+
+def erase_records(
+    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    golden_id: str,
+    actor: str,
+    sources: list[str] | None = None,
+) -> Erased:
+    """Delete the person's records and scrub what deletes keep (in the caller's
+    transaction; the engine's memory changes with it: on any failure other than a
+    refusal, build a new engine)."""
+    if not actor.strip():
+        raise InputError("say who erases (e.g. --by 'dpo'); erasures are attributed")
+    keys = _keys_to_erase(con, golden_id, sources)
+    changes = []
+    for key in keys:
+        _, change = engine.delete(*key, actor)
+        change.events = [
+            (kind, gid, s, r, {**detail, "erasure": True} if kind == "record_deleted" else detail)
+            for kind, gid, s, r, detail in change.events
+        ]
+        changes.append(change)
+    apply_changes(con, changes)
+    now = changes[-1].at
+    remains = bool(engine.members.get(golden_id))
     # Golden records retired into this one hold copies of the person's values.
     retired = [
         row[0]
@@ -125,7 +139,7 @@ def _erase(
             [golden_id, golden_id],
         ).fetchall()
     ]
-    emptied = retired + ([] if remains[0][0] else [golden_id])
+    emptied = retired + ([] if remains else [golden_id])
     if emptied:
         blank = ", ".join(f"{a} = NULL" for a in ATTRIBUTES)
         ids = {"ids": emptied}
@@ -138,23 +152,34 @@ def _erase(
         con.execute(
             "DELETE FROM golden_overrides WHERE golden_id IN (SELECT unnest($ids))", ids
         ).fetchall()
-    if remains[0][0]:
-        rederive(con, golden_id, rules, now)
-    else:
+        for gid in emptied:
+            engine.overrides.pop(gid, None)
+    erased = {"s": [k[0] for k in keys], "r": [k[1] for k in keys]}
+    for side in ("l", "r"):
         con.execute(
-            "UPDATE golden SET status = 'retired', survivor_id = NULL WHERE golden_id = ?",
-            [golden_id],
+            f"DELETE FROM link_constraints WHERE (source_{side}, record_id_{side}) IN "
+            "(SELECT unnest($s), unnest($r))",
+            erased,
         ).fetchall()
-    for key in keys:
-        log_event(con, now, "record_deleted", actor, golden_id, key, {"erasure": True})
+        con.execute(
+            f"UPDATE decisions SET note = NULL WHERE (source_{side}, record_id_{side}) IN "
+            "(SELECT unnest($s), unnest($r))",
+            erased,
+        ).fetchall()
+        con.execute(
+            f"DELETE FROM review_tasks WHERE (source_{side}, record_id_{side}) IN "
+            "(SELECT unnest($s), unnest($r))",
+            erased,
+        ).fetchall()
+    engine.constraints = type(engine.constraints).load(con)
     log_event(
         con, now, "person_erased", actor, golden_id,
         detail={"records": len(keys), "sources": sorted({s for s, _ in keys})},
     )  # fmt: skip
-    return Erased(golden_id, keys, bool(remains[0][0]))
+    return Erased(golden_id, keys, remains)
 
 
-def _compact(con: duckdb.DuckDBPyConnection, db: Path) -> None:
+def compact(con: duckdb.DuckDBPyConnection, db: Path) -> None:
     """Copy the database into a fresh file beside it (no trace of deleted rows)."""
     fresh = _fresh(db)
     fresh.unlink(missing_ok=True)
@@ -171,7 +196,7 @@ def _fresh(db: Path) -> Path:
     return db.with_name(db.name + ".compacting")
 
 
-def _replace(db: Path) -> None:
+def replace_compacted(db: Path) -> None:
     """Put the compacted copy in place of the store file (and drop the old log)."""
     os.replace(_fresh(db), db)
     Path(str(db) + ".wal").unlink(missing_ok=True)

@@ -10,6 +10,7 @@ reader that asks for the events after the last id it saw never skips or repeats 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -83,6 +84,64 @@ def history(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, An
     )
 
 
+@dataclass
+class Replayed:
+    """The identity state the event log alone describes: each source record's golden
+    id, and each golden id's status and survivor."""
+
+    xref: dict[tuple[str, str], str] = field(default_factory=dict)
+    golden: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+def replay(con: duckdb.DuckDBPyConnection) -> Replayed:
+    """Replay the event log from empty (records added, moved and deleted; golden records
+    created and retired), without reading any other table."""
+    state = Replayed()
+    for kind, golden_id, source, record_id, survivor in con.execute(
+        "SELECT kind, golden_id, source, record_id, detail->>'survivor_id' FROM events "
+        "WHERE kind IN ('record_added', 'record_updated', 'record_linked', 'record_deleted', "
+        "'golden_created', 'golden_retired') ORDER BY event_id"
+    ).fetchall():
+        if kind == "record_deleted":
+            state.xref.pop((source, record_id), None)
+        elif kind.startswith("record_"):
+            state.xref[(source, record_id)] = golden_id
+        elif kind == "golden_created":
+            state.golden[golden_id] = ("active", None)
+        else:
+            state.golden[golden_id] = ("retired", survivor)
+    return state
+
+
+def replay_differences(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[str]:
+    """Where the tables differ from what replaying the event log gives (empty: none)."""
+    replayed = replay(con)
+    found = []
+    xref = {
+        (s, r): g
+        for s, r, g in con.execute("SELECT source, record_id, golden_id FROM xref").fetchall()
+    }
+    for key in sorted(set(xref) | set(replayed.xref)):
+        if xref.get(key) != replayed.xref.get(key):
+            found.append(
+                f"record {key[0]}/{key[1]}: golden id {xref.get(key)} in the tables, "
+                f"{replayed.xref.get(key)} by the events"
+            )
+    golden = {
+        g: (status, survivor)
+        for g, status, survivor in con.execute(
+            "SELECT golden_id, status, survivor_id FROM golden"
+        ).fetchall()
+    }
+    for gid in sorted(set(golden) | set(replayed.golden)):
+        if golden.get(gid) != replayed.golden.get(gid):
+            found.append(
+                f"golden record {gid}: {golden.get(gid)} in the tables, "
+                f"{replayed.golden.get(gid)} by the events"
+            )
+    return found[:limit]
+
+
 def describe(event: dict[str, Any]) -> str:
     """One event in a sentence a steward can read."""
     kind, detail = event["kind"], event["detail"]
@@ -93,6 +152,14 @@ def describe(event: dict[str, Any]) -> str:
         return f"source record {record} updated (version {detail.get('version', '?')})"
     if kind == "record_deleted":
         return f"source record {record} deleted"
+    if kind == "record_linked":
+        return f"source record {record} moved from {detail.get('from')} to {event['golden_id']}"
+    if kind == "golden_merged":
+        return f"golden record(s) {', '.join(detail.get('merged', []))} merged in by a steward"
+    if kind == "golden_unmerged":
+        return f"{detail.get('records', '?')} source record(s) unmerged by a steward"
+    if kind == "person_erased":
+        return f"person erased: {detail.get('records', '?')} source record(s) removed"
     if kind == "golden_created":
         return f"golden record created from {detail.get('record_count', '?')} source record(s)"
     if kind == "golden_changed":

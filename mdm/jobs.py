@@ -20,10 +20,11 @@ import pandas as pd
 
 from mdm.clusters import (
     choose_link_threshold,
-    cluster,
+    cluster_constrained,
     probability_to_weight,
     weight_to_probability,
 )
+from mdm.constraints import constraint_edges
 from mdm.errors import InputError
 from mdm.ingest import MappedSource, SourceSpec, map_source
 from mdm.linkage.features import add_features
@@ -372,6 +373,13 @@ def _link(
     if rules.match.clustering.guard:
         low = probability < rules.match.clustering.split_below
         cannot = np.column_stack([left[low], right[low]])
+    # A steward's merges, unmerges and decisions outrank every score.
+    steward = constraint_edges(con, "memory.work")
+    must, steward_cannot = (np.asarray(steward[k], dtype=np.int64) for k in ("must", "cannot"))
+
+    def cluster(n, left, right, probability, link, cannot):
+        return cluster_constrained(n, left, right, probability, link, cannot, must, steward_cannot)
+
     labels = cluster(records, left, right, probability, link, cannot)
     if rules.match.clustering.guard and rules.match.clustering.identity:
         # Only pairs inside a cluster can be split apart, so levels are needed for them alone.

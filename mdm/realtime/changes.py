@@ -26,6 +26,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from mdm.constraints import Constraint, Pair, write_constraints
 from mdm.schema import ATTRIBUTES
 from mdm.store import RECORD_COLUMNS
 from mdm.store.writer import insert_rows
@@ -88,6 +89,8 @@ class ChangeSet:
     new_golden: set[str] = field(default_factory=set)
     #: Retired ids whose steward overrides go to their survivor (None: dropped).
     overrides_moved: dict[str, str | None] = field(default_factory=dict)
+    #: A steward's constraints on pairs of records (None: the pair's is removed).
+    constraints: dict[Pair, Constraint | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +112,7 @@ class _Batch:
     withdrawn: set[int] = field(default_factory=set)
     names: dict[tuple[str, str], int] = field(default_factory=dict)
     overrides_moved: list[tuple[str, str | None]] = field(default_factory=list)
+    constraints: dict[Pair, Constraint | None] = field(default_factory=dict)
 
 
 def _fold(changes: Sequence[ChangeSet]) -> _Batch:
@@ -165,6 +169,7 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
         for name, step in change.names.items():
             batch.names[name] = batch.names.get(name, 0) + step
         batch.overrides_moved += sorted(change.overrides_moved.items())
+        batch.constraints.update(change.constraints)
     return batch
 
 
@@ -237,6 +242,7 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     _write_tasks(con, batch)
     _write_events(con, events)
     count_names(con, batch.names)
+    write_constraints(con, batch.constraints)
     for old, survivor in batch.overrides_moved:  # rare: a retired record had overrides
         if survivor is not None:
             con.execute(
@@ -515,6 +521,10 @@ def encode(change: ChangeSet) -> bytes:
             "new_records": sorted(change.new_records),
             "new_golden": sorted(change.new_golden),
             "overrides_moved": list(change.overrides_moved.items()),
+            "constraints": [
+                [*pair[0], *pair[1], c.row() if c is not None else None]
+                for pair, c in change.constraints.items()
+            ],
         },
         default=_jsonable,
         option=orjson.OPT_SERIALIZE_NUMPY,
@@ -563,4 +573,10 @@ def decode(data: bytes) -> ChangeSet:
         new_records={tuple(key) for key in raw["new_records"]},
         new_golden=set(raw["new_golden"]),
         overrides_moved=dict(raw.get("overrides_moved", [])),
+        constraints={
+            ((sl, rl), (sr, rr)): None
+            if row is None
+            else Constraint(row[0], row[1], row[2], _time(row[3]), row[4])
+            for sl, rl, sr, rr, row in raw.get("constraints", [])
+        },
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +28,9 @@ import duckdb
 import numpy as np
 
 from mdm.clock import utcnow as _now
-from mdm.clusters import cluster
-from mdm.errors import InputError, NotFoundError, StoreError
+from mdm.clusters import cluster_constrained, components
+from mdm.constraints import Constraint, Constraints, ordered
+from mdm.errors import ConflictError, InputError, NotFoundError, StoreError
 from mdm.golden import assign_golden_ids_small, survive
 from mdm.linkage.frequencies import LiveFrequencies, live_term_frequencies
 from mdm.linkage.model import TrainedModel
@@ -168,12 +169,14 @@ class Engine:
                 "SELECT golden_id, created_at FROM golden WHERE status = 'active'"
             ).fetchall()
         )
-        self.retired_ids: set[str] = {
-            row[0]
-            for row in con.execute(
-                "SELECT golden_id FROM golden WHERE status <> 'active'"
-            ).fetchall()
-        }
+        #: Every retired id: when it was created, and the id it was retired into.
+        self.retired_ids: dict[str, datetime] = {}
+        self.survivor_of: dict[str, str | None] = {}
+        for gid, created_at, survivor in con.execute(
+            "SELECT golden_id, created_at, survivor_id FROM golden WHERE status <> 'active'"
+        ).fetchall():
+            self.retired_ids[gid] = created_at
+            self.survivor_of[gid] = survivor
         self._options: dict[str, StandardiseOptions] = {}
         self._identity = self._identity_levels()
         #: Held while matching and while a write decides and changes the in-memory
@@ -185,6 +188,7 @@ class Engine:
         self.task_keys: dict[Key, set[int]] = {}
         self.next_task = 1
         self.overrides: Overrides = {}
+        self.constraints = Constraints()
         self.sync(con)
 
     def sync(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -196,8 +200,10 @@ class Engine:
         ).fetchall()
         top = con.execute("SELECT coalesce(max(task_id), 0) FROM review_tasks").fetchall()
         overrides = load_overrides(con)
+        constraints = Constraints.load(con)
         with self.lock:
             self.overrides = overrides
+            self.constraints = constraints
             self.open_tasks, self.task_pairs, self.task_keys = {}, {}, {}
             for task_id, sl, rl, sr, rr in rows:
                 self._open_task(int(task_id), (sl, rl), (sr, rr))
@@ -366,8 +372,11 @@ class Engine:
         veto = disagree and not cannot and share <= clustering.identity_veto_max_share
         return cannot, veto
 
-    def _cluster(self, nodes: list[int], pairs: list[tuple[int, int, PairScore]]) -> np.ndarray:
-        """Cluster labels of ``nodes`` (indexes into it) from their scored pairs."""
+    def _cluster(
+        self, nodes: list[int], keys: list[Key], pairs: list[tuple[int, int, PairScore]]
+    ) -> np.ndarray:
+        """Cluster labels of ``nodes`` (indexes into it) from their scored pairs and the
+        steward's constraints between their records (``keys``)."""
         clustering = self.rules.clustering
         left, right, probability, cannot = [], [], [], []
         for a, b, score in pairs:
@@ -378,13 +387,15 @@ class Engine:
             left.append(a)
             right.append(b)
             probability.append(0.0 if veto else p)
-        return cluster(
+        return cluster_constrained(
             len(nodes),
             np.asarray(left, dtype=np.int64),
             np.asarray(right, dtype=np.int64),
             np.asarray(probability, dtype=float),
             self.link_threshold,
             np.asarray(cannot, dtype=np.int64).reshape(-1, 2),
+            np.asarray(self.constraints.within(keys, "must"), dtype=np.int64),
+            np.asarray(self.constraints.within(keys, "cannot"), dtype=np.int64),
         )
 
     def _neighbourhood_pairs(
@@ -410,18 +421,23 @@ class Engine:
         labels: np.ndarray,
         keys: list[Key],
         slot: int | None,
+        previous: Mapping[Key, str] | None = None,
     ) -> tuple[dict[int, str], dict[str, str]]:
         """node -> golden id (existing ids kept, as the bulk path keeps them) and the ids
-        retired -> their survivor."""
+        retired -> their survivor. ``previous`` (record -> the id it claims) defaults to
+        each record's golden id."""
         members = [(int(label), k[0], k[1]) for label, k in zip(labels, keys, strict=True)]
-        previous = {
-            k: self.table.golden_id(node if node != -1 else slot)
-            for node, k in zip(nodes, keys, strict=True)
-            if node != -1 or slot is not None
-        }
-        previous = {k: v for k, v in previous.items() if v is not None}
+        if previous is None:
+            previous = {
+                k: self.table.golden_id(node if node != -1 else slot)
+                for node, k in zip(nodes, keys, strict=True)
+                if node != -1 or slot is not None
+            }
+            previous = {k: v for k, v in previous.items() if v is not None}
         created = {
-            gid: str(self.created[gid]) for gid in set(previous.values()) if gid in self.created
+            gid: str(self.created.get(gid) or self.retired_ids[gid])
+            for gid in set(previous.values())
+            if gid in self.created or gid in self.retired_ids
         }
         while True:
             assigned, retired = assign_golden_ids_small(members, previous, created)
@@ -466,8 +482,9 @@ class Engine:
         rows = {}
         for gid, records in members.items():
             derived = overridden(survive(records, self.survivorship), overrides.get(gid))
+            created = self.created.get(gid) or self.retired_ids.get(gid) or now
             rows[gid] = GoldenRow(
-                gid, "active", None, self.created.get(gid, now), now, derived.record_count,
+                gid, "active", None, created, now, derived.record_count,
                 derived.values, derived.lineage, derived.latest,
             )  # fmt: skip
         return rows
@@ -510,9 +527,10 @@ class Engine:
         old_golden = self.table.golden_id(slot) if slot is not None else None
         if old_golden is not None:
             touched.add(old_golden)
+        touched |= self._golden_of(self.constraints.of(key, "must"))
         nodes = sorted({s for g in touched for s in self.members.get(g, ())} - {slot}) + [-1]
-        labels = self._cluster(nodes, self._neighbourhood_pairs(nodes, new_scores))
         keys = [self.table.key(s) if s != -1 else key for s in nodes]
+        labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, new_scores))
         assignment, retired = self._assign(nodes, labels, keys, slot)
         golden_id = assignment[-1]
         written = {
@@ -547,6 +565,7 @@ class Engine:
                 {"version": version},
             )  # fmt: skip
         )
+        changes.events += self._moves(changes.xref)
         changes.events += [
             ("golden_retired", old, None, None, {"survivor_id": survivor})
             for old, survivor in sorted(retired.items())
@@ -594,6 +613,8 @@ class Engine:
             if not (self.review_threshold <= p < self.link_threshold) or other == golden_id:
                 continue
             their = self.table.key(slot)
+            if ordered(key, their) in self.constraints.kinds:  # a steward decided the pair
+                continue
             found = self.open_tasks.get(frozenset((key, their)))
             if found is not None:
                 changes.tasks_rescored[found] = (score.match_weight, p)
@@ -649,6 +670,26 @@ class Engine:
             self.table.set_golden([target], new)
         self._apply_ids(changes)
 
+    def _moves(self, xref: Mapping[Key, str | None]) -> list[tuple]:
+        """A ``record_linked`` event for each stored record a change moves to another
+        golden record (from which id: an unmerge brings that id back)."""
+        events = []
+        for key, gid in sorted(xref.items()):
+            slot = self.table.slot_of(*key) if gid is not None else None
+            old = self.table.golden_id(slot) if slot is not None else None
+            if old is not None and old != gid:
+                events.append(("record_linked", gid, key[0], key[1], {"from": old}))
+        return events
+
+    def _golden_of(self, keys: Iterable[Key]) -> set[str]:
+        """The golden ids of those of ``keys`` the engine holds."""
+        found = set()
+        for key in keys:
+            slot = self.table.slot_of(*key)
+            if slot is not None:
+                found.add(self.table.golden_id(slot))
+        return found
+
     def _new_golden(self, changes: ChangeSet) -> set[str]:
         """The golden ids a change creates (the store has no row of theirs)."""
         return {g for g in changes.golden if g not in self.created and g not in self.retired_ids}
@@ -656,10 +697,14 @@ class Engine:
     def _apply_ids(self, changes: ChangeSet) -> None:
         for gid, row in changes.golden.items():
             self.created.setdefault(gid, row.created_at)
-            self.retired_ids.discard(gid)
-        for gid in changes.retired:
-            self.created.pop(gid, None)
-            self.retired_ids.add(gid)
+            self.retired_ids.pop(gid, None)
+            self.survivor_of.pop(gid, None)
+        for gid, survivor in changes.retired.items():
+            self.retired_ids[gid] = self.created.pop(gid, None) or self.retired_ids.get(
+                gid, changes.at
+            )
+            self.survivor_of[gid] = survivor
+        self.constraints.apply(changes.constraints)
         move_overrides(self.overrides, changes.overrides_moved)
         for row in changes.tasks_added:
             self._open_task(int(row[0]), (row[1], row[2]), (row[3], row[4]))
@@ -686,9 +731,9 @@ class Engine:
         assignment: dict[int, str] = {}
         retired: dict[str, str | None] = {}
         if rest:
-            pairs = self._neighbourhood_pairs(rest + [-1], [])
-            labels = self._cluster(rest, [p for p in pairs if -1 not in (p[0], p[1])])
+            pairs = self._neighbourhood_pairs(rest, [])
             keys = [self.table.key(s) for s in rest]
+            labels = self._cluster(rest, keys, pairs)
             assignment, found = self._assign(rest, labels, keys, None)
             retired.update(found)
             changes.golden = self._derive_golden(rest, keys, assignment, now, None, found)
@@ -705,6 +750,7 @@ class Engine:
         changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
         changes.names = _name_steps(old_values, None)
         changes.events.append(("record_deleted", old_golden, source, record_id, {}))
+        changes.events += self._moves(changes.xref)
         result = {
             "source": source,
             "record_id": record_id,
@@ -729,6 +775,213 @@ class Engine:
                 self.table.set_golden([node], gid)
         self._apply_ids(changes)
         return result, changes
+
+    # --- a steward's operations -----------------------------------------------------
+
+    def resolve(self, golden_id: str) -> str | None:
+        """The active golden id ``golden_id`` is now (itself, or its survivor's)."""
+        seen = set()
+        while golden_id not in self.created:
+            if golden_id in seen or golden_id not in self.survivor_of:
+                return None
+            seen.add(golden_id)
+            survivor = self.survivor_of[golden_id]
+            if survivor is None:
+                return None
+            golden_id = survivor
+        return golden_id
+
+    def _active(self, golden_id: str) -> str:
+        """``golden_id`` if it is an active golden record with records; else why not."""
+        if self.members.get(golden_id):
+            return golden_id
+        if golden_id in self.retired_ids:
+            now = self.resolve(golden_id)
+            where = f"; it is part of {now} now" if now else "; it has no records left"
+            raise ConflictError(f"golden record {golden_id} is retired{where}")
+        raise NotFoundError(f"no golden record {golden_id}")
+
+    def _slot(self, key: Key) -> int:
+        slot = self.table.slot_of(*key)
+        if slot is None:
+            raise NotFoundError(f"no record {key[0]}/{key[1]} in the store")
+        return slot
+
+    def merge(
+        self,
+        first: str,
+        second: str,
+        actor: str,
+        reason: str | None = None,
+        link: tuple[Key, Key] | None = None,
+    ) -> tuple[dict, ChangeSet]:
+        """Merge two golden records into one (the older id survives). Must-links keep
+        them together from now on: between the records ``link`` names (a decision),
+        else from every record of each to the first record of the other; cannot-links
+        between them are dropped."""
+        with self.lock:
+            a, b = self._active(first), self._active(second)
+            if a == b:
+                raise ConflictError(f"{first} and {second} are already one golden record ({a})")
+            keys_a = sorted(self.table.key(s) for s in self.members[a])
+            keys_b = sorted(self.table.key(s) for s in self.members[b])
+            changes = ChangeSet(_now(), actor)
+            origin = "merge" if link is None else "decision"
+            must = Constraint("must", origin, actor, changes.at, reason)
+            for pair in self.constraints.between(keys_a, keys_b, "cannot"):
+                changes.constraints[pair] = None
+            if link is not None:
+                changes.constraints[ordered(*link)] = must
+            else:
+                for key in keys_b:
+                    changes.constraints[ordered(key, keys_a[0])] = must
+                for key in keys_a:
+                    changes.constraints[ordered(key, keys_b[0])] = must
+            assignment = self._recluster(sorted(self.members[a] | self.members[b]), changes)
+            ids = sorted(set(assignment.values()))
+            if len(ids) == 1:
+                changes.events.append(
+                    ("golden_merged", ids[0], None, None, {"merged": sorted({a, b} - {ids[0]})})
+                )
+            return {"golden_id": ids[0] if len(ids) == 1 else None, "golden_records": ids,
+                    "retired": sorted(changes.retired)}, changes  # fmt: skip
+
+    def unmerge(
+        self,
+        golden_id: str,
+        records: Sequence[Key],
+        actor: str,
+        reason: str | None = None,
+        prior: Mapping[Key, str] | None = None,
+    ) -> tuple[dict, ChangeSet]:
+        """Take ``records`` out of a golden record into one of their own. Cannot-links
+        keep them apart from the rest from now on (must-links across are dropped); two
+        or more taken out together are must-linked. ``prior`` is the golden id each
+        record had before it joined this one: a retired id that resolves here comes
+        back (with its creation time) for the records that held it."""
+        with self.lock:
+            gid = self._active(golden_id)
+            held = {self.table.key(s) for s in self.members[gid]}
+            wanted = sorted(set(records))
+            if not wanted:
+                raise InputError("name the source records to unmerge (SOURCE/RECORD_ID)")
+            stray = [f"{s}/{r}" for s, r in wanted if (s, r) not in held]
+            if stray:
+                raise InputError(f"{', '.join(stray)} not in golden record {gid}")
+            rest = sorted(held - set(wanted))
+            if not rest:
+                raise InputError(
+                    f"unmerging every record of {gid} leaves nothing behind; name fewer"
+                )
+            changes = ChangeSet(_now(), actor)
+            changes.events.append(("golden_unmerged", gid, None, None, {"records": len(wanted)}))
+            for pair in self.constraints.between(wanted, rest, "must"):
+                changes.constraints[pair] = None
+            cannot = Constraint("cannot", "unmerge", actor, changes.at, reason)
+            for key in wanted:
+                for other in rest:
+                    changes.constraints[ordered(key, other)] = cannot
+            must = Constraint("must", "unmerge", actor, changes.at, reason)
+            for key in wanted[1:]:
+                if self.constraints.kinds.get(ordered(key, wanted[0])) != "must":
+                    changes.constraints[ordered(key, wanted[0])] = must
+            # Each record claims the retired id it came from, if that can come back;
+            # the rest keep this id, unless none of them claims it.
+            claims = {}
+            for key in held:
+                was = (prior or {}).get(key)
+                if was is not None and was in self.retired_ids and self.resolve(was) == gid:
+                    claims[key] = was
+                elif key in rest:
+                    claims[key] = gid
+            if gid not in claims.values():
+                claims.update({key: gid for key in wanted if key not in claims})
+            assignment = self._recluster(sorted(self.members[gid]), changes, claims)
+            into = sorted({g for s, g in assignment.items() if self.table.key(s) in wanted})
+            return {"golden_id": gid, "records": [list(k) for k in wanted], "into": into,
+                    "golden_records": sorted(set(assignment.values())),
+                    "retired": sorted(changes.retired)}, changes  # fmt: skip
+
+    def constrain(
+        self, left: Key, right: Key, kind: str, actor: str, reason: str | None = None
+    ) -> tuple[dict, ChangeSet]:
+        """A steward's decision on a pair of records, in effect at once: "must" merges
+        their golden records, "cannot" separates them (refused when a steward's
+        must-links hold them together: unmerge one instead)."""
+        with self.lock:
+            a = self.table.golden_id(self._slot(left))
+            b = self.table.golden_id(self._slot(right))
+            if kind == "must" and a != b:
+                return self.merge(a, b, actor, reason, link=(left, right))
+            changes = ChangeSet(_now(), actor)
+            changes.constraints[ordered(left, right)] = Constraint(
+                kind, "decision", actor, changes.at, reason
+            )
+            if kind == "cannot" and a == b:
+                keys = sorted(self.table.key(s) for s in self.members[a])
+                must = np.asarray(self.constraints.within(keys, "must"), dtype=np.int64)
+                group = components(len(keys), must[:, 0], must[:, 1]) if len(must) else None
+                if group is not None and group[keys.index(left)] == group[keys.index(right)]:
+                    raise ConflictError(
+                        f"{left[0]}/{left[1]} and {right[0]}/{right[1]} were put together by a "
+                        f"steward (merge or decision); unmerge one of them from {a} instead"
+                    )
+                assignment = self._recluster(sorted(self.members[a]), changes)
+                ids = sorted(set(assignment.values()))
+            else:
+                self._apply_ids(changes)
+                ids = sorted({a, b})
+            return {"golden_records": ids, "retired": sorted(changes.retired)}, changes
+
+    def _recluster(
+        self, nodes: list[int], changes: ChangeSet, claims: Mapping[Key, str] | None = None
+    ) -> dict[int, str]:
+        """Cluster ``nodes`` again with the constraints ``changes`` sets, derive their
+        golden records, and change the in-memory state; returns node -> golden id."""
+        undo = self.constraints.apply(changes.constraints)
+        try:
+            keys = [self.table.key(s) for s in nodes]
+            labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, []))
+            assignment, found = self._assign(nodes, labels, keys, None, claims)
+        except BaseException:
+            self.constraints.restore(undo)
+            raise
+        retired = {old: new for old, new in found.items() if old in self.created}
+        before: dict[str, dict[str, int]] = {}
+        for node in nodes:
+            held = before.setdefault(self.table.golden_id(node), {})
+            held[assignment[node]] = held.get(assignment[node], 0) + 1
+        kept = set(assignment.values())
+        for old, now_in in sorted(before.items()):  # an id left with no records retires
+            if old not in kept and old not in retired:
+                retired[old] = min(now_in, key=lambda g: (-now_in[g], g))
+        for node, key in zip(nodes, keys, strict=True):
+            if self.table.golden_id(node) != assignment[node]:
+                changes.xref[key] = assignment[node]
+        changes.retired = retired
+        changes.golden = self._derive_golden(nodes, keys, assignment, changes.at, None, retired)
+        changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
+        for key in keys:  # open tasks now inside one golden record are settled
+            for task_id in self.task_keys.get(key, ()):
+                ends = [self.table.slot_of(*k) for k in self.task_pairs[task_id]]
+                if None not in ends and len({assignment.get(e) for e in ends}) == 1:
+                    changes.tasks_withdrawn.add(task_id)
+        changes.events += self._moves(changes.xref)
+        changes.events += [
+            ("golden_retired", old, None, None, {"survivor_id": survivor})
+            for old, survivor in sorted(retired.items())
+        ]
+        changes.new_golden = self._new_golden(changes)
+        for node in nodes:
+            old, new = self.table.golden_id(node), assignment[node]
+            if old != new:
+                self.members.get(old, set()).discard(node)
+                if old in self.members and not self.members[old]:
+                    del self.members[old]
+                self.members.setdefault(new, set()).add(node)
+                self.table.set_golden([node], new)
+        self._apply_ids(changes)
+        return assignment
 
 
 #: Per-record state the engine keeps beside the values (see :func:`content_hash`).

@@ -1,4 +1,4 @@
--- The mdm store: one DuckDB file. Schema version 4.
+-- The mdm store: one DuckDB file. Schema version 5.
 CREATE TABLE IF NOT EXISTS meta (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
@@ -233,4 +233,20 @@ CREATE TABLE IF NOT EXISTS golden_overrides (
     set_at TIMESTAMP NOT NULL,
     reason VARCHAR,
     PRIMARY KEY (golden_id, attribute)
+);
+
+-- Steward constraints on pairs of source records (left < right): "must" link them into
+-- one golden record, or "cannot" (never in one). They outrank every score, in bulk runs
+-- and in real time; the latest decision on a pair replaces an earlier one.
+CREATE TABLE IF NOT EXISTS link_constraints (
+    source_l VARCHAR NOT NULL,
+    record_id_l VARCHAR NOT NULL,
+    source_r VARCHAR NOT NULL,
+    record_id_r VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,            -- must | cannot
+    origin VARCHAR NOT NULL,          -- merge | unmerge | decision
+    set_by VARCHAR NOT NULL,
+    set_at TIMESTAMP NOT NULL,
+    reason VARCHAR,
+    PRIMARY KEY (source_l, record_id_l, source_r, record_id_r)
 );

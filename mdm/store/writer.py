@@ -249,12 +249,16 @@ def _write_records(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
 def _write_clusters(
     con: duckdb.DuckDBPyConnection, golden_of: pd.DataFrame, run_id: int, now
 ) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE xref_before AS SELECT source, record_id, golden_id FROM xref"
+    )
     con.execute("DELETE FROM xref")
     con.execute(
         "INSERT INTO xref SELECT w.source, w.record_id, g.golden_id, ? "
         "FROM memory.work w JOIN run_golden g USING (uid)",
         [run_id],
     )
+    _log_record_changes(con, run_id, now)
     retired = golden_of.attrs["retired"]
     con.register("run_retired", retired)
     con.execute(
@@ -271,6 +275,31 @@ def _write_clusters(
         "WHERE status = 'retired' AND updated_at = ?",
         [event_id, now, run_id, now],
     )
+
+
+def _log_record_changes(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
+    """An event for every source record the run added, updated, deleted or moved to
+    another golden record (``record_linked``, from which id), so that the event log
+    alone tells each record's golden record at any time."""
+    event_id = _next_id(con, "events", "event_id")
+    con.execute(
+        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY source, record_id, kind) - 1, "
+        "?, kind, golden_id, source, record_id, 'system', detail FROM ("
+        "SELECT n.source, n.record_id, n.golden_id, 'record_added' AS kind, "
+        "json_object('version', 1, 'run_id', ?) AS detail FROM xref n "
+        "ANTI JOIN xref_before o USING (source, record_id) "
+        "UNION ALL SELECT o.source, o.record_id, o.golden_id, 'record_deleted', "
+        "json_object('run_id', ?) FROM xref_before o ANTI JOIN xref n USING (source, record_id) "
+        "UNION ALL SELECT n.source, n.record_id, n.golden_id, 'record_linked', "
+        "json_object('from', o.golden_id, 'run_id', ?) FROM xref n JOIN xref_before o "
+        "USING (source, record_id) WHERE n.golden_id <> o.golden_id "
+        "UNION ALL SELECT r.source, r.record_id, x.golden_id, 'record_updated', "
+        "json_object('version', r.version, 'run_id', ?) FROM records r "
+        "JOIN previous_versions p USING (source, record_id) JOIN xref x USING (source, record_id) "
+        "WHERE r.version <> p.version)",
+        [event_id, now, run_id, run_id, run_id, run_id],
+    )
+    con.execute("DROP TABLE IF EXISTS xref_before")
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
@@ -307,6 +336,19 @@ def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> No
     con.execute(
         "CREATE OR REPLACE TEMP TABLE golden_created AS SELECT golden_id, created_at FROM golden "
         "WHERE status = 'active'"
+    )
+    # A golden record none of whose records is left retires (it keeps its values).
+    con.execute(
+        "UPDATE golden SET status = 'retired', survivor_id = NULL, updated_at = ? "
+        "WHERE status = 'active' AND golden_id NOT IN (SELECT golden_id FROM golden_members)",
+        [now],
+    )
+    event_id = _next_id(con, "events", "event_id")
+    con.execute(
+        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, "
+        "'golden_retired', golden_id, NULL, NULL, 'system', json_object('survivor_id', NULL) "
+        "FROM golden WHERE status = 'retired' AND survivor_id IS NULL AND updated_at = ?",
+        [event_id, now, now],
     )
     con.execute("DELETE FROM golden WHERE status = 'active'")
     values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
@@ -433,7 +475,11 @@ def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int
         "INSERT INTO review_tasks SELECT ? + row_number() OVER (ORDER BY match_probability DESC, "
         "source_l, record_id_l, source_r, record_id_r) - 1, source_l, record_id_l, source_r, "
         "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ? "
-        f"FROM ({pair}) WHERE match_probability < ? AND golden_id_l <> golden_id_r",
+        f"FROM ({pair}) p WHERE match_probability < ? AND golden_id_l <> golden_id_r "
+        "AND NOT EXISTS (SELECT 1 FROM link_constraints c WHERE (c.source_l = p.source_l AND "
+        "c.record_id_l = p.record_id_l AND c.source_r = p.source_r AND c.record_id_r = "
+        "p.record_id_r) OR (c.source_l = p.source_r AND c.record_id_l = p.record_id_r AND "
+        "c.source_r = p.source_l AND c.record_id_r = p.record_id_l))",
         [start, now, run_id, output.review_threshold, output.link_threshold],
     )
     con.execute("DELETE FROM pairs")
