@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mdm.clock import utcnow
-from mdm.errors import MdmError
+from mdm.errors import MdmError, StoreError
 
 app = typer.Typer(
     help="Customer master data: reconcile source files into golden records.",
@@ -245,7 +245,6 @@ def _names_store(db: Path, *, create: bool = False):
     """A connection to the store for name commands; read-only ones need an existing store."""
     import duckdb
 
-    from mdm.errors import StoreError
     from mdm.store import attach_store
 
     if not create and not db.is_file():
@@ -452,13 +451,45 @@ def review_decide(
     """Decide a review task: the same person, not the same person, or skip."""
     from mdm.rules.match import load_match_rules
 
-    def act(con) -> str:
-        from mdm.review import decide
+    def act(con, engine) -> str:
+        from mdm.lifecycle import decide
 
         learning = load_match_rules(rules).learning
-        return decide(con, task, decision, by, learning, note).message()
+        result, effect = decide(con, engine, task, decision, by, learning, note)
+        message = result.message()
+        if effect.get("golden_records"):
+            message += "; golden record(s) now: " + ", ".join(effect["golden_records"])
+        return message
 
-    _names_call(db, act, create=False)
+    _steward_call(db, rules, act)
+
+
+def _steward_call(db: Path, rules: Path, action) -> None:
+    """Run a steward's operation with a real-time engine over the store, in one
+    transaction; print its message (errors exit cleanly, nothing written)."""
+    from mdm.jobs import RulesBundle
+    from mdm.realtime.engine import Engine
+    from mdm.store import open_store
+
+    try:
+        bundle = RulesBundle.load(rules)
+        if not db.is_file():
+            raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
+        con = open_store(db, create=False)
+        try:
+            engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+            con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                message = action(con, engine)
+                con.execute("COMMIT").fetchall()
+            except BaseException:
+                con.execute("ROLLBACK").fetchall()
+                raise
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    out.print(message, highlight=False)
 
 
 golden = typer.Typer(
@@ -545,6 +576,73 @@ def golden_clear(
         return f"{golden_id}: {attribute} is decided by survivorship again"
 
     _names_call(db, act, create=False)
+
+
+@golden.command("merge")
+def golden_merge(
+    first: Annotated[str, typer.Argument(help="An active golden id.")],
+    second: Annotated[str, typer.Argument(help="Another active golden id.")],
+    db: DbOption,
+    by: ActorOption = "steward",
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the constraint).")] = None,
+    rules: RulesOption = DEFAULT_RULES,
+) -> None:
+    """Merge two golden records into one: the older id survives, the other resolves to
+    it. A must-link keeps them together on every later run."""
+    from mdm.lifecycle import merge
+
+    def act(con, engine) -> str:
+        done = merge(con, engine, first, second, by, reason)
+        return f"merged into {done['golden_id']}; retired: {', '.join(done['retired'])}"
+
+    _steward_call(db, rules, act)
+
+
+@golden.command("unmerge")
+def golden_unmerge(
+    golden_id: Annotated[str, typer.Argument(help="The golden record to take records out of.")],
+    records: Annotated[
+        list[str], typer.Argument(help="Source records to take out, as SOURCE/RECORD_ID.")
+    ],
+    db: DbOption,
+    by: ActorOption = "steward",
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the constraint).")] = None,
+    rules: RulesOption = DEFAULT_RULES,
+) -> None:
+    """Take source records out of a golden record into one of their own (the id they
+    had before they joined, where there was one). A cannot-link keeps them apart."""
+    from mdm.lifecycle import parse_record, unmerge
+
+    def act(con, engine) -> str:
+        keys = [parse_record(text) for text in records]
+        done = unmerge(con, engine, golden_id, keys, by, reason)
+        return (
+            f"{len(keys)} record(s) taken out of {golden_id} into {', '.join(done['into'])}; "
+            f"golden records now: {', '.join(done['golden_records'])}"
+        )
+
+    _steward_call(db, rules, act)
+
+
+@app.command("replay")
+def replay_command(db: DbOption) -> None:
+    """Rebuild each record's golden id and each golden id's status from the event log
+    alone, and compare with the tables (exit 1 if they differ)."""
+    from mdm.events import replay, replay_differences
+
+    def check(con):
+        return replay(con), replay_differences(con)
+
+    replayed, differences = _read(db, check)
+    for line in differences:
+        out.print(line, highlight=False)
+    if differences:
+        raise typer.Exit(1)
+    out.print(
+        f"the event log replays to the tables: {len(replayed.xref)} record(s), "
+        f"{len(replayed.golden)} golden id(s)",
+        highlight=False,
+    )
 
 
 @app.command("erase")

@@ -751,6 +751,10 @@ class Engine:
         changes.names = _name_steps(old_values, None)
         changes.events.append(("record_deleted", old_golden, source, record_id, {}))
         changes.events += self._moves(changes.xref)
+        changes.events += [
+            ("golden_retired", old, None, None, {"survivor_id": survivor})
+            for old, survivor in sorted(retired.items())
+        ]
         result = {
             "source": source,
             "record_id": record_id,
@@ -816,9 +820,9 @@ class Engine:
         link: tuple[Key, Key] | None = None,
     ) -> tuple[dict, ChangeSet]:
         """Merge two golden records into one (the older id survives). Must-links keep
-        them together from now on: between the records ``link`` names (a decision),
-        else from every record of each to the first record of the other; cannot-links
-        between them are dropped."""
+        them together from now on: from every record of each to the first record of
+        the other, and between the records ``link`` names (a decision on that pair);
+        cannot-links between them are dropped."""
         with self.lock:
             a, b = self._active(first), self._active(second)
             if a == b:
@@ -830,13 +834,12 @@ class Engine:
             must = Constraint("must", origin, actor, changes.at, reason)
             for pair in self.constraints.between(keys_a, keys_b, "cannot"):
                 changes.constraints[pair] = None
+            for key in keys_b:
+                changes.constraints[ordered(key, keys_a[0])] = must
+            for key in keys_a:
+                changes.constraints[ordered(key, keys_b[0])] = must
             if link is not None:
                 changes.constraints[ordered(*link)] = must
-            else:
-                for key in keys_b:
-                    changes.constraints[ordered(key, keys_a[0])] = must
-                for key in keys_a:
-                    changes.constraints[ordered(key, keys_b[0])] = must
             assignment = self._recluster(sorted(self.members[a] | self.members[b]), changes)
             ids = sorted(set(assignment.values()))
             if len(ids) == 1:

@@ -1,0 +1,256 @@
+"""Merge, unmerge and decisions: they take effect at once, a bulk re-run and real-time
+upserts honour them, bad requests are refused with nothing written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from mdm.cli import app
+from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.events import replay_differences
+from mdm.ingest import parse_source_arg
+from mdm.jobs import RulesBundle, reconcile
+from mdm.lifecycle import decide, merge, parse_record, unmerge
+from mdm.realtime.changes import apply_changes
+from mdm.realtime.engine import Engine, get_golden
+from mdm.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _bundle() -> RulesBundle:
+    return RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+
+
+def _copy(reconciled_db: Path, tmp_path: Path) -> Path:
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    return db
+
+
+def _singles(con, n: int = 2) -> list[str]:
+    """Golden records of two source records each, different people."""
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 2 "
+            "ORDER BY golden_id LIMIT ?",
+            [n],
+        ).fetchall()
+    ]
+
+
+def _records(con, golden_id: str) -> list[tuple[str, str]]:
+    return [
+        (s, r)
+        for s, r in con.execute(
+            "SELECT source, record_id FROM xref WHERE golden_id = ? ORDER BY 1, 2", [golden_id]
+        ).fetchall()
+    ]
+
+
+def _in_txn(con, action):
+    con.execute("BEGIN").fetchall()
+    try:
+        result = action()
+    except BaseException:
+        con.execute("ROLLBACK").fetchall()
+        raise
+    con.execute("COMMIT").fetchall()
+    return result
+
+
+def test_a_merge_holds_through_a_bulk_rerun_and_an_unmerge_stays_apart(
+    reconciled_db: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        first, second, third = _singles(con, 3)
+        merged = _in_txn(con, lambda: merge(con, engine, first, second, "ann", "same phone"))
+        survivor = merged["golden_id"]
+        assert survivor in (first, second) and merged["retired"] == [
+            ({first, second} - {survivor}).pop()
+        ]
+        together = _records(con, survivor)
+        assert len(together) == 4
+        kept, moved = _records(con, third)
+        _in_txn(con, lambda: unmerge(con, engine, third, [moved], "ann", "two people"))
+        alone = con.execute(
+            "SELECT golden_id FROM xref WHERE source = ? AND record_id = ?", list(moved)
+        ).fetchall()[0][0]
+        assert alone != third
+        assert replay_differences(con) == []
+    # The steward's word outranks the scores on the next bulk run.
+    reconcile([parse_source_arg(str(p)) for p in sample_files], db, bundle)
+    with open_store(db) as con:
+        assert _records(con, survivor) == together
+        assert get_golden(con, ({first, second} - {survivor}).pop())["golden_id"] == survivor
+        golden_of = dict(
+            ((s, r), g)
+            for s, r, g in con.execute("SELECT source, record_id, golden_id FROM xref").fetchall()
+        )
+        assert golden_of[kept] == third and golden_of[moved] != third
+        assert replay_differences(con) == []
+
+
+def test_unmerging_right_after_a_merge_restores_both(reconciled_db, tmp_path) -> None:
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        first, second = _singles(con)
+        before = {g: get_golden(con, g) for g in (first, second)}
+        done = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))
+        other = second if done["golden_id"] == first else first
+        back = _in_txn(
+            con,
+            lambda: unmerge(con, engine, done["golden_id"], _records_of(before[other]), "ann"),
+        )
+        assert back["into"] == [other]
+        for golden_id, was in before.items():
+            now = get_golden(con, golden_id)
+            assert {k: v for k, v in now.items() if k != "updated_at"} == {
+                k: v for k, v in was.items() if k != "updated_at"
+            }
+        events = [
+            row[0]
+            for row in con.execute(
+                "SELECT kind FROM events WHERE golden_id IN (?, ?) AND actor = 'ann' "
+                "ORDER BY event_id",
+                [first, second],
+            ).fetchall()
+        ]
+        assert "golden_merged" in events and "golden_unmerged" in events
+        assert "golden_retired" in events and "record_linked" in events
+
+
+def _records_of(golden: dict) -> list[tuple[str, str]]:
+    return [(r["source"], r["record_id"]) for r in golden["records"]]
+
+
+def test_a_real_time_update_keeps_a_merge(reconciled_db, tmp_path) -> None:
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        first, second = _singles(con)
+        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))["golden_id"]
+        source, record_id = _records(con, survivor)[0]
+        # The record changes beyond recognition; the steward's merge still holds it.
+        update = {"source": source, "record_id": record_id, "first_name": "Xavier",
+                  "last_name": "Quennell", "email": "xq@example.org"}  # fmt: skip
+        result, changes = engine.upsert(update, "crm")
+        _in_txn(con, lambda: apply_changes(con, [changes]))
+        assert result.golden_id == survivor
+        assert len(_records(con, survivor)) == 4
+
+
+def test_decisions_take_effect_at_once_and_are_not_asked_again(
+    reconciled_db: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    learning = bundle.match.learning
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        tasks = con.execute(
+            "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
+            "WHERE status = 'open' ORDER BY task_id LIMIT 2"
+        ).fetchall()
+        (same, *pair_same), (different, *pair_different) = tasks
+        _, effect = _in_txn(con, lambda: decide(con, engine, same, "same", "ann", learning))
+        assert len(effect["golden_records"]) == 1
+        golden_of = dict(
+            ((s, r), g)
+            for s, r, g in con.execute("SELECT source, record_id, golden_id FROM xref").fetchall()
+        )
+        left, right = tuple(pair_same[:2]), tuple(pair_same[2:])
+        assert golden_of[left] == golden_of[right]
+        engine.sync(con)
+        _in_txn(con, lambda: decide(con, engine, different, "different", "ann", learning))
+        # "different" for two records a steward put together is refused: unmerge instead.
+        engine.sync(con)
+        with pytest.raises(ConflictError, match="unmerge one of them"):
+            _in_txn(con, lambda: engine.constrain(left, right, "cannot", "bo"))
+        assert replay_differences(con) == []
+    reconcile([parse_source_arg(str(p)) for p in sample_files], db, bundle)
+    with open_store(db) as con:
+        golden_of = dict(
+            ((s, r), g)
+            for s, r, g in con.execute("SELECT source, record_id, golden_id FROM xref").fetchall()
+        )
+        assert golden_of[left] == golden_of[right]
+        l2, r2 = tuple(pair_different[:2]), tuple(pair_different[2:])
+        assert golden_of[l2] != golden_of[r2]
+        asked_again = con.execute(
+            "SELECT count(*) FROM review_tasks WHERE status = 'open' AND ((source_l, "
+            "record_id_l, source_r, record_id_r) IN (SELECT ?, ?, ?, ? UNION ALL "
+            "SELECT ?, ?, ?, ?))",
+            [*pair_same, *pair_different],
+        ).fetchall()
+        assert asked_again == [(0,)]
+
+
+def test_bad_requests_are_refused(reconciled_db, tmp_path) -> None:
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        first, second = _singles(con)
+        with pytest.raises(ConflictError, match="already one golden record"):
+            merge(con, engine, first, first, "ann")
+        with pytest.raises(NotFoundError, match="no golden record GNOPE"):
+            merge(con, engine, first, "GNOPE", "ann")
+        with pytest.raises(InputError, match="attributed"):
+            merge(con, engine, first, second, " ")
+        keys = _records(con, first)
+        with pytest.raises(InputError, match="leaves nothing behind"):
+            unmerge(con, engine, first, keys, "ann")
+        with pytest.raises(InputError, match="not in golden record"):
+            unmerge(con, engine, first, _records(con, second)[:1], "ann")
+        with pytest.raises(InputError, match="SOURCE/RECORD_ID"):
+            parse_record("no-slash")
+        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))["golden_id"]
+        retired = ({first, second} - {survivor}).pop()
+        with pytest.raises(ConflictError, match=f"part of {survivor} now"):
+            merge(con, engine, retired, survivor, "ann")
+        # Nothing a refusal touched was written.
+        assert con.execute("SELECT count(*) FROM link_constraints").fetchall() == [(3,)]
+
+
+def test_the_cli_merges_unmerges_and_replays(reconciled_db, tmp_path) -> None:
+    db = _copy(reconciled_db, tmp_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        first, second = _singles(con)
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["golden", "merge", first, second, "--by", "ann", "--reason", "x", "--db", str(db)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "merged into" in done.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        survivor = con.execute(
+            "SELECT golden_id FROM golden WHERE golden_id IN (?, ?) AND status = 'active'",
+            [first, second],
+        ).fetchall()[0][0]
+        moved = _records(con, survivor)[0]
+    again = runner.invoke(app, ["golden", "merge", first, second, "--db", str(db)])
+    assert again.exit_code != 0 and "retired" in again.output
+    bad = runner.invoke(app, ["golden", "unmerge", survivor, "nonsense", "--db", str(db)])
+    assert bad.exit_code != 0 and "SOURCE/RECORD_ID" in bad.output
+    out = runner.invoke(
+        app, ["golden", "unmerge", survivor, f"{moved[0]}/{moved[1]}", "--db", str(db)]
+    )
+    assert out.exit_code == 0, out.output
+    replayed = runner.invoke(app, ["replay", "--db", str(db)])
+    assert replayed.exit_code == 0 and "replays to the tables" in replayed.output
+    history = runner.invoke(app, ["history", survivor, "--db", str(db)], env={"COLUMNS": "200"})
+    assert "merged in by a steward" in history.output
+    assert "unmerged by a steward" in history.output
