@@ -27,7 +27,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
