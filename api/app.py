@@ -9,7 +9,7 @@ import duckdb
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import events, names, records, review
+from api.routers import events, lifecycle, names, records, review
 from api.settings import Settings
 from api.store import StoreService
 from mdm.jobs import RulesBundle
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(names.router)
     app.include_router(review.router)
     app.include_router(events.router)
+    app.include_router(lifecycle.router)
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, object]:

@@ -26,17 +26,19 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
-from mdm.errors import StoreError
+from mdm.erasure import Erased, compact, erase_records, replace_compacted
+from mdm.errors import MdmError, StoreError
 from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
 from mdm.realtime.journal import Journal, apply_journaled, journal_folder, last_applied
 from mdm.store import open_store
 
 log = logging.getLogger("mdm.service")
+T = TypeVar("T")
 
 #: The journal writer commits at most this many change sets in one transaction.
 MAX_GROUP = 500
@@ -332,6 +334,52 @@ class StoreService:
                     action()
                 if engine is not None:
                     engine.sync(self._con)
+
+    def steward(self, action: Callable[[duckdb.DuckDBPyConnection, Engine], T]) -> T:
+        """A steward's operation the engine decides (merge, unmerge, a decision, an
+        erasure): the store to itself, one transaction. A refusal (an MdmError) comes
+        before the engine changes anything; after any other failure the engine, ahead
+        of the rolled-back store, is built again."""
+        engine = self.current_engine()
+        try:
+            with self.write() as con:
+                return action(con, engine)
+        except MdmError:
+            raise
+        except BaseException:
+            log.error("a steward's operation failed; rebuilding the engine")
+            self.start_engine()
+            raise
+
+    def erase(self, golden_id: str, actor: str, sources: list[str] | None = None) -> Erased:
+        """Erase a person (:func:`mdm.erasure.erase_records`), then compact the store
+        file while nothing else touches it: the erased values leave its bytes."""
+        found = self.steward(
+            lambda con, engine: erase_records(con, engine, golden_id, actor, sources)
+        )
+        self.compact()
+        return found
+
+    def compact(self) -> None:
+        """Copy the database into a fresh file that replaces the store file (DuckDB's
+        DELETE leaves old bytes behind), and reopen it."""
+        engine = self.engine
+        hold = engine.lock if engine is not None else threading.RLock()
+        with hold:
+            self.flush()
+            self.settle()
+            with self._lock:
+                compact(self._con, self.path)  # on failure the store stays as it is
+                self._apply_con.close()
+                self._con.close()
+                try:
+                    replace_compacted(self.path)
+                finally:
+                    self._con = open_store(self.path)
+                    self._con.execute(
+                        f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'"
+                    ).fetchall()
+                    self._apply_con = self._con.cursor()
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current write transaction has committed."""

@@ -188,8 +188,11 @@ def compact(con: duckdb.DuckDBPyConnection, db: Path) -> None:
     try:
         con.execute(f'COPY FROM DATABASE "{name}" TO erasure_copy').fetchall()
         con.execute("CHECKPOINT erasure_copy").fetchall()
-    finally:
+    except BaseException:
         con.execute("DETACH erasure_copy").fetchall()
+        fresh.unlink(missing_ok=True)  # a partial copy never replaces the store
+        raise
+    con.execute("DETACH erasure_copy").fetchall()
 
 
 def _fresh(db: Path) -> Path:

@@ -135,9 +135,7 @@ class Lifecycle(RuleBasedStateMachine):
         else:  # a known record changes
             record = {**base, "source": key[0], "record_id": key[1],
                       "city": f"Newtown {self.serial}"}  # fmt: skip
-        result = self._write(
-            lambda: self._apply(self.engine.upsert(record, "tester")[1])
-        )
+        result = self._write(lambda: self._apply(self.engine.upsert(record, "tester")[1]))
         del result
         self.records.add((record["source"], record["record_id"]))
 
@@ -210,8 +208,12 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             self._write(
                 lambda: decide(
-                    self.con, self.engine, task_id, "same" if same else "different",
-                    "steward", learning,
+                    self.con,
+                    self.engine,
+                    task_id,
+                    "same" if same else "different",
+                    "steward",
+                    learning,
                 )  # fmt: skip
             )
         except ConflictError:  # "different" for records a steward put together

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import SettingsDep, StoreDep
 from api.schemas.review import DecisionCreate, DecisionPublic, TaskList
-from mdm.review import decide, list_tasks
+from mdm.lifecycle import decide
+from mdm.review import list_tasks
 from mdm.rules.match import load_match_rules
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
@@ -37,9 +38,13 @@ def post_decision(
 ) -> DecisionPublic:
     """Decide a task: the same person, not the same person, or skip (stays open)."""
     learning = load_match_rules(settings.rules).learning
-    with store.write() as con:
-        result = decide(con, task_id, body.decision, body.by, learning, body.note)
+    result, effect = store.steward(
+        lambda con, engine: decide(
+            con, engine, task_id, body.decision, body.by, learning, body.note
+        )
+    )
     return DecisionPublic(
+        golden_records=effect.get("golden_records", []),
         decision_id=result.decision_id,
         task_id=result.task_id,
         decision=result.decision.value,

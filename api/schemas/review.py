@@ -47,4 +47,6 @@ class DecisionPublic(BaseModel):
     decision: str
     names_confirmed: int
     names_disputed: list[tuple[str, str]]
+    #: The golden records of the pair once the decision took effect.
+    golden_records: list[str] = []
     message: str
