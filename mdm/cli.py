@@ -534,6 +534,14 @@ def golden_show(
         "records: " + ", ".join(f"{r['source']}/{r['record_id']}" for r in found["records"]),
         highlight=False,
     )
+    for c in found["constraints"]:
+        link = "must link" if c["kind"] == "must" else "cannot link"
+        why = f" ({c['reason']})" if c["reason"] else ""
+        out.print(
+            f"{c['left']} {link} {c['right']}: {c['origin']} by {c['set_by']} "
+            f"on {c['set_at']:%Y-%m-%d %H:%M}{why}",
+            highlight=False,
+        )
 
 
 @golden.command("override")

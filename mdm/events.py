@@ -147,7 +147,10 @@ def describe(event: dict[str, Any]) -> str:
     kind, detail = event["kind"], event["detail"]
     record = f"{event['source']}/{event['record_id']}"
     if kind == "record_added":
-        return f"source record {record} added to golden record {event['golden_id']}"
+        text = f"source record {record} added to golden record {event['golden_id']}"
+        if "match_probability" in detail:
+            text += f" (match probability {detail['match_probability']:.3f})"
+        return text
     if kind == "record_updated":
         return f"source record {record} updated (version {detail.get('version', '?')})"
     if kind == "record_deleted":

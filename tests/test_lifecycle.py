@@ -116,8 +116,9 @@ def test_unmerging_right_after_a_merge_restores_both(reconciled_db, tmp_path) ->
         assert back["into"] == [other]
         for golden_id, was in before.items():
             now = get_golden(con, golden_id)
-            assert {k: v for k, v in now.items() if k != "updated_at"} == {
-                k: v for k, v in was.items() if k != "updated_at"
+            changes = ("updated_at", "constraints")  # the unmerge's cannot-links are new
+            assert {k: v for k, v in now.items() if k not in changes} == {
+                k: v for k, v in was.items() if k not in changes
             }
         events = [
             row[0]
@@ -254,3 +255,7 @@ def test_the_cli_merges_unmerges_and_replays(reconciled_db, tmp_path) -> None:
     history = runner.invoke(app, ["history", survivor, "--db", str(db)], env={"COLUMNS": "200"})
     assert "merged in by a steward" in history.output
     assert "unmerged by a steward" in history.output
+    shown = runner.invoke(
+        app, ["golden", "show", survivor, "--db", str(db)], env={"COLUMNS": "200"}
+    )
+    assert "cannot link" in shown.output and "unmerge by steward" in shown.output

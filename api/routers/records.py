@@ -194,4 +194,5 @@ def _golden(golden: dict) -> GoldenPublic:
         values={a: golden[a] for a in ATTRIBUTES},
         records=golden["records"],
         lineage=golden["lineage"],
+        constraints=golden["constraints"],
     )

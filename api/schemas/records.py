@@ -173,6 +173,18 @@ class LineagePublic(BaseModel):
     rule: str
 
 
+class ConstraintPublic(BaseModel):
+    """A steward's must-link or cannot-link between two source records."""
+
+    kind: str
+    origin: str
+    left: str
+    right: str
+    set_by: str
+    set_at: datetime
+    reason: str | None
+
+
 class GoldenPublic(BaseModel):
     """A golden record, its source records and where each value came from."""
 
@@ -185,6 +197,8 @@ class GoldenPublic(BaseModel):
     values: dict[str, Any]
     records: list[dict[str, str]]
     lineage: list[LineagePublic]
+    #: The steward's constraints on its records (what keeps a merge or an unmerge).
+    constraints: list[ConstraintPublic] = []
 
     @field_validator("values")
     @classmethod

@@ -562,7 +562,7 @@ class Engine:
                 golden_id,
                 source,
                 record_id,
-                {"version": version},
+                {"version": version, **self._why(golden_id, assignment, new_scores)},
             )  # fmt: skip
         )
         changes.events += self._moves(changes.xref)
@@ -594,6 +594,21 @@ class Engine:
         # Nothing above changed the in-memory state; from here on it changes.
         self._apply(changes, slot, written, old_values, assignment, nodes)
         return result, changes
+
+    def _why(
+        self, golden_id: str, assignment: dict[int, str], scores: list[tuple[int, PairScore]]
+    ) -> dict:
+        """Why a record is where it is: its strongest link into its golden record (the
+        rule is the model's link threshold), or none."""
+        links = [
+            score.match_probability
+            for s, score in scores
+            if assignment.get(s) == golden_id and score.match_probability >= self.link_threshold
+        ]
+        if not links:
+            return {"rule": "no link above the threshold"}
+        return {"rule": "match_probability >= link_threshold", "match_probability":
+                round(max(links), 6), "link_threshold": round(self.link_threshold, 6)}  # fmt: skip
 
     def _review(
         self,
@@ -1063,8 +1078,20 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
         "ORDER BY attribute",
         [golden_id],
     ).fetchall()
+    constraints = con.execute(
+        "WITH mine AS (SELECT source, record_id FROM xref WHERE golden_id = ?) "
+        "SELECT kind, origin, source_l, record_id_l, source_r, record_id_r, set_by, set_at, "
+        "reason FROM link_constraints WHERE (source_l, record_id_l) IN (FROM mine) "
+        "OR (source_r, record_id_r) IN (FROM mine) ORDER BY set_at, 3, 4, 5, 6",
+        [golden_id],
+    ).fetchall()
     golden["requested_id"] = requested
     golden["records"] = [{"source": s, "record_id": r} for s, r in records]
+    golden["constraints"] = [
+        {"kind": kind, "origin": origin, "left": f"{sl}/{rl}", "right": f"{sr}/{rr}",
+         "set_by": by, "set_at": at, "reason": reason}
+        for kind, origin, sl, rl, sr, rr, by, at, reason in constraints
+    ]  # fmt: skip
     golden["lineage"] = [
         {"attribute": a, "value": v, "source": s, "record_id": r, "rule": rule}
         for a, v, s, r, rule in lineage

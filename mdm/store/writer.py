@@ -476,10 +476,12 @@ def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int
         "source_l, record_id_l, source_r, record_id_r) - 1, source_l, record_id_l, source_r, "
         "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ? "
         f"FROM ({pair}) p WHERE match_probability < ? AND golden_id_l <> golden_id_r "
-        "AND NOT EXISTS (SELECT 1 FROM link_constraints c WHERE (c.source_l = p.source_l AND "
+        # A pair a steward decided is not asked again (two anti-joins: an OR would not hash).
+        "AND NOT EXISTS (SELECT 1 FROM link_constraints c WHERE c.source_l = p.source_l AND "
         "c.record_id_l = p.record_id_l AND c.source_r = p.source_r AND c.record_id_r = "
-        "p.record_id_r) OR (c.source_l = p.source_r AND c.record_id_l = p.record_id_r AND "
-        "c.source_r = p.source_l AND c.record_id_r = p.record_id_l))",
+        "p.record_id_r) AND NOT EXISTS (SELECT 1 FROM link_constraints c WHERE c.source_l = "
+        "p.source_r AND c.record_id_l = p.record_id_r AND c.source_r = p.source_l AND "
+        "c.record_id_r = p.record_id_l)",
         [start, now, run_id, output.review_threshold, output.link_threshold],
     )
     con.execute("DELETE FROM pairs")

@@ -32,6 +32,9 @@ def test_merge_then_unmerge_over_http(live, reconciled_db) -> None:
     assert merged.json()["retired"] == [other]
     shown = live.client.get(f"/v1/golden/{other}").json()
     assert shown["golden_id"] == survivor and shown["record_count"] == 4
+    assert {(c["kind"], c["origin"], c["set_by"]) for c in shown["constraints"]} == {
+        ("must", "merge", "ann")
+    }
     again = live.client.post("/v1/golden/merge", json={"golden_ids": [first, second], "by": "a"})
     assert again.status_code == 409 and "retired" in again.text
     records = before[other]["records"]
@@ -42,8 +45,9 @@ def test_merge_then_unmerge_over_http(live, reconciled_db) -> None:
     assert back.json()["into"] == [other]
     for golden_id, was in before.items():
         now = live.client.get(f"/v1/golden/{golden_id}").json()
-        assert {k: v for k, v in now.items() if k != "updated_at"} == {
-            k: v for k, v in was.items() if k != "updated_at"
+        changes = ("updated_at", "constraints")  # the unmerge's cannot-links are new
+        assert {k: v for k, v in now.items() if k not in changes} == {
+            k: v for k, v in was.items() if k not in changes
         }
     history = live.client.get(f"/v1/golden/{survivor}/history").json()
     kinds = [event["kind"] for event in history["events"]]
