@@ -4,15 +4,16 @@ steward clears it.
 An override is kept per (golden id, attribute) in ``golden_overrides`` with who set it,
 when and why. Both paths apply it after survivorship (bulk: :func:`apply_overrides_sql`;
 real time and this module: :func:`overridden`), and its lineage says so: source
-``steward``, record id the steward's name, rule ``steward_override``. When a golden
-record is retired into another, its overrides move to the survivor unless the survivor
-has its own for that attribute. The event log records that an override was set or
-cleared, never the value.
+``steward``, record id the steward's name, rule ``steward_override``. An override stays
+with the golden id it was set on: when that id is retired into another, the survivor
+inherits it (unless the survivor has its own for the attribute), and when an unmerge
+brings the id back, its overrides come back with it. The event log records that an
+override was set or cleared, never the value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -54,53 +55,72 @@ def overridden(derived: Survived, overrides: Mapping[str, tuple[str, str]] | Non
     return replace(derived, values=values, lineage=lineage)
 
 
-def move_overrides(overrides: Overrides, retired: Mapping[str, str | None]) -> None:
-    """In memory: overrides of retired ids go to their survivors (whose own win)."""
-    for old, survivor in retired.items():
-        moved = overrides.pop(old, None)
-        if moved and survivor is not None:
-            own = overrides.setdefault(survivor, {})
-            for attribute, held in moved.items():
-                own.setdefault(attribute, held)
+def inherited(
+    overrides: Overrides,
+    golden_id: str,
+    resolve: Callable[[str], str | None],
+) -> dict[str, tuple[str, str]]:
+    """The overrides in effect for ``golden_id``: its own, then those of golden ids
+    retired into it (``resolve`` says where an id lives on now; the lowest id wins a tie)."""
+    found = dict(overrides.get(golden_id, {}))
+    for other in sorted(overrides):
+        if other != golden_id and resolve(other) == golden_id:
+            for attribute, held in overrides[other].items():
+                found.setdefault(attribute, held)
+    return found
 
 
-def move_overrides_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """In the store: overrides of retired golden records go to their survivors (whose
-    own win); those of records retired with no survivor are dropped."""
-    con.execute(
-        "INSERT INTO golden_overrides SELECT g.survivor_id, o.attribute, o.value, o.set_by, "
-        "o.set_at, o.reason FROM golden_overrides o JOIN golden g USING (golden_id) "
-        "WHERE g.status = 'retired' AND g.survivor_id IS NOT NULL ON CONFLICT DO NOTHING"
-    ).fetchall()
-    con.execute(
-        "DELETE FROM golden_overrides WHERE golden_id IN "
-        "(SELECT golden_id FROM golden WHERE status = 'retired')"
-    ).fetchall()
+#: Each overridden golden id -> the active golden id it lives on as, and how far.
+_RESOLVED_SQL = """
+WITH RECURSIVE chain(origin, id, depth) AS (
+    SELECT DISTINCT golden_id, golden_id, 0 FROM golden_overrides
+    UNION ALL
+    SELECT c.origin, g.survivor_id, c.depth + 1 FROM chain c
+    JOIN golden g ON g.golden_id = c.id
+    WHERE g.status <> 'active' AND g.survivor_id IS NOT NULL AND c.depth < 1000
+)
+SELECT c.origin, c.id AS golden_id, c.depth FROM chain c
+JOIN golden g ON g.golden_id = c.id WHERE g.status = 'active'
+"""
+
+#: (golden_id, attribute, value, set_by): the overrides in effect for active golden
+#: records: their own, then those of ids retired into them (nearest first, then lowest id).
+EFFECTIVE_SQL = f"""
+SELECT t.golden_id, o.attribute,
+       arg_min(o.value, (t.depth, o.golden_id)) AS value,
+       arg_min(o.set_by, (t.depth, o.golden_id)) AS set_by
+FROM golden_overrides o JOIN ({_RESOLVED_SQL}) t ON t.origin = o.golden_id
+GROUP BY t.golden_id, o.attribute
+"""
 
 
 def apply_overrides_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """After a bulk run derived every golden record: the steward's values win."""
-    move_overrides_sql(con)
+    """After a bulk run derived every golden record: the steward's values win, those set
+    on a golden record retired into another included (they stay with the id they were
+    set on, so an unmerge that brings it back brings them back)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE effective_overrides AS {EFFECTIVE_SQL}").fetchall()
     attributes = [
-        row[0] for row in con.execute("SELECT DISTINCT attribute FROM golden_overrides").fetchall()
+        row[0]
+        for row in con.execute("SELECT DISTINCT attribute FROM effective_overrides").fetchall()
     ]
     for attribute in attributes:
         if attribute not in ATTRIBUTES:
             continue
         con.execute(
-            f"UPDATE golden SET {attribute} = o.value FROM golden_overrides o "
+            f"UPDATE golden SET {attribute} = o.value FROM effective_overrides o "
             "WHERE o.golden_id = golden.golden_id AND o.attribute = ?",
             [attribute],
         ).fetchall()
     if attributes:
         con.execute(
-            "DELETE FROM lineage USING golden_overrides o WHERE lineage.golden_id = o.golden_id "
-            "AND lineage.attribute = o.attribute"
+            "DELETE FROM lineage USING effective_overrides o WHERE lineage.golden_id = "
+            "o.golden_id AND lineage.attribute = o.attribute"
         ).fetchall()
         con.execute(
             f"INSERT INTO lineage SELECT golden_id, attribute, value, '{SOURCE}', set_by, "
-            f"'{RULE}' FROM golden_overrides"
+            f"'{RULE}' FROM effective_overrides"
         ).fetchall()
+    con.execute("DROP TABLE IF EXISTS effective_overrides").fetchall()
 
 
 def _active(con: duckdb.DuckDBPyConnection, golden_id: str) -> None:
@@ -143,10 +163,11 @@ def rederive(
 
 
 def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
+    """The overrides in effect for one active golden record (inherited ones included)."""
     return {
         attribute: (value, by)
         for attribute, value, by in con.execute(
-            "SELECT attribute, value, set_by FROM golden_overrides WHERE golden_id = ?",
+            f"SELECT attribute, value, set_by FROM ({EFFECTIVE_SQL}) WHERE golden_id = ?",
             [golden_id],
         ).fetchall()
     }
@@ -185,11 +206,13 @@ def clear_override(
     rules: SurvivorshipRules,
     now: datetime,
 ) -> None:
-    """Remove a steward's value: survivorship decides the attribute again."""
+    """Remove a steward's value, with any a retired golden record passed on for the
+    attribute: survivorship decides it again."""
     _attribute(attribute)
     gone = con.execute(
-        "DELETE FROM golden_overrides WHERE golden_id = ? AND attribute = ? RETURNING 1",
-        [golden_id, attribute],
+        f"DELETE FROM golden_overrides WHERE attribute = $a AND golden_id IN (SELECT origin "
+        f"FROM ({_RESOLVED_SQL}) WHERE golden_id = $g) RETURNING 1",
+        {"a": attribute, "g": golden_id},
     ).fetchall()
     if not gone:
         raise NotFoundError(f"golden record {golden_id} has no override of {attribute}")

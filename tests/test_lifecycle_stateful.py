@@ -1,20 +1,22 @@
 """The golden record lifecycle, driven by random sequences of operations.
 
 A hypothesis state machine upserts, updates and deletes records, merges and unmerges
-golden records, decides review tasks and erases people, on a real store file through
-the real-time engine (what the service and the CLI use), against a small model of what
-the steward asked for. After every step it checks:
+golden records, decides review tasks, sets and clears steward values and erases
+people, on a real store file through the real-time engine (what the service and the
+CLI use), against a small model of what the steward asked for. After every step it
+checks:
 
 - every source record is in exactly one golden record, and the model's records are
   the store's;
-- every golden record equals survivorship applied to its current records;
+- every golden record equals survivorship applied to its current records, with the
+  steward's values in effect for it (its own, and those of ids retired into it);
 - replaying the event log from empty gives the same cross-reference and golden ids;
 - no cannot-link pair shares a golden record, every must-link pair does, and the
   cannot-links are exactly those the steward's operations left;
 - the engine's memory says what the store says.
 
 A merge followed at once by an unmerge of the merged-in records restores both golden
-records exactly: ids, values, records and creation times.
+records exactly: ids, values (steward values included), records and creation times.
 
 The number of examples is small in CI; ``MDM_STATEFUL_EXAMPLES=2000`` runs the nightly
 size.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,7 @@ from mdm.golden import survive
 from mdm.ingest import parse_source_arg
 from mdm.jobs import RulesBundle, reconcile
 from mdm.lifecycle import decide, merge, unmerge
+from mdm.overrides import EFFECTIVE_SQL, clear_override, overridden, set_override
 from mdm.realtime.engine import Engine
 from mdm.schema import ATTRIBUTES
 from mdm.store import open_store
@@ -48,6 +52,7 @@ from mdm.store import open_store
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("MDM_STATEFUL_EXAMPLES", "12"))
 STEPS = int(os.environ.get("MDM_STATEFUL_STEPS", "12"))
+NOW = datetime(2026, 11, 22, 12, 0)
 GOLDEN = f"SELECT golden_id, created_at, record_count, {', '.join(ATTRIBUTES)} FROM golden"
 
 
@@ -227,6 +232,29 @@ class Lifecycle(RuleBasedStateMachine):
         else:
             self.apart.add(ordered(left, right))
 
+    @rule(data=st.data(), attribute=st.sampled_from(["email", "phone", "city"]))
+    def override(self, data, attribute) -> None:
+        golden_id = self._pick(data, self._active(), "golden record")
+        self.serial += 1
+        value = f"steward value {self.serial}"
+        rules = self.bundle.survivorship
+        self._write(
+            lambda: set_override(self.con, golden_id, attribute, value, "ann", None, rules, NOW)
+        )
+        self.engine.sync(self.con)
+
+    @rule(data=st.data())
+    def clear(self, data) -> None:
+        held = self.con.execute(
+            f"SELECT golden_id, attribute FROM ({EFFECTIVE_SQL}) ORDER BY 1, 2"
+        ).fetchall()
+        if not held:
+            return
+        golden_id, attribute = self._pick(data, held, "override")
+        rules = self.bundle.survivorship
+        self._write(lambda: clear_override(self.con, golden_id, attribute, "ann", rules, NOW))
+        self.engine.sync(self.con)
+
     @precondition(lambda self: len(self.records) > 50)
     @rule(data=st.data())
     def erase(self, data) -> None:
@@ -274,8 +302,11 @@ class Lifecycle(RuleBasedStateMachine):
             ).fetchall()
         }
         assert set(stored) == set(members)
+        steward: dict[str, dict] = {}
+        for golden_id, attribute, value, by in self.con.execute(EFFECTIVE_SQL).fetchall():
+            steward.setdefault(golden_id, {})[attribute] = (value, by)
         for golden_id, records in members.items():
-            derived = survive(records, self.bundle.survivorship)
+            derived = overridden(survive(records, self.bundle.survivorship), steward.get(golden_id))
             expected = (derived.record_count, *(derived.values.get(a) for a in ATTRIBUTES))
             assert stored[golden_id] == expected, golden_id
 

@@ -15,7 +15,7 @@ from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.jobs import RulesBundle
 from mdm.overrides import RULE, clear_override, set_override
-from mdm.realtime.changes import ChangeSet, apply_changes
+from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, get_golden
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,28 +98,51 @@ def test_an_override_survives_a_bulk_run_and_a_real_time_upsert(
         assert _lineage(con, golden_id, "email")[3] == RULE
 
 
-def test_a_retired_records_overrides_go_to_its_survivor(store) -> None:
-    rules = _rules().survivorship
-    first, second = (
-        row[0]
-        for row in store.execute(
-            "SELECT golden_id FROM golden WHERE status = 'active' ORDER BY golden_id LIMIT 2"
-        ).fetchall()
-    )
-    set_override(store, first, "email", CANARY, "ann", None, rules, NOW)
-    set_override(store, first, "phone", "+441234567890", "ann", None, rules, NOW)
-    set_override(store, second, "phone", "+449999999999", "bo", None, rules, NOW)
-    change = ChangeSet(NOW, "test", retired={first: second}, overrides_moved={first: second})
-    apply_changes(store, [change])
-    held = dict(
-        store.execute(
-            "SELECT attribute, value FROM golden_overrides WHERE golden_id = ?", [second]
-        ).fetchall()
-    )
-    assert held == {"email": CANARY, "phone": "+449999999999"}  # the survivor's own wins
-    assert store.execute(
-        "SELECT count(*) FROM golden_overrides WHERE golden_id = ?", [first]
-    ).fetchall() == [(0,)]
+def test_a_merged_in_records_overrides_pass_to_the_survivor_and_come_back(
+    reconciled_db: Path, tmp_path: Path, sample_files: list[Path]
+) -> None:
+    from mdm.ingest import parse_source_arg
+    from mdm.jobs import reconcile
+    from mdm.lifecycle import merge, unmerge
+    from mdm.store import open_store
+
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    bundle = _rules()
+    rules = bundle.survivorship
+    with open_store(db) as con:
+        first, second = (
+            row[0]
+            for row in con.execute(
+                "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 2 "
+                "ORDER BY golden_id LIMIT 2"
+            ).fetchall()
+        )
+        set_override(con, first, "email", CANARY, "ann", None, rules, NOW)
+        set_override(con, first, "phone", "+441234567890", "ann", None, rules, NOW)
+        set_override(con, second, "phone", "+449999999999", "bo", None, rules, NOW)
+        before = {g: get_golden(con, g) for g in (first, second)}
+        engine = Engine(con, rules, bundle.rules_dir)
+        survivor = merge(con, engine, first, second, "ann")["golden_id"]
+        other = second if survivor == first else first
+        merged = get_golden(con, survivor)
+        own = before[survivor]
+        # The survivor's own values win; what only the other had passes on.
+        assert merged["phone"] == own["phone"]
+        assert merged["email"] == CANARY
+        back = [(r["source"], r["record_id"]) for r in before[other]["records"]]
+        unmerge(con, engine, survivor, back, "ann")
+        for golden_id in (first, second):
+            now, was = get_golden(con, golden_id), before[golden_id]
+            assert [now[a] for a in ("email", "phone")] == [was[a] for a in ("email", "phone")]
+        survivor = merge(con, engine, first, second, "ann")["golden_id"]
+    # A bulk run applies the inherited values the same way.
+    reconcile([parse_source_arg(str(p)) for p in sample_files], db, bundle)
+    with open_store(db) as con:
+        again = get_golden(con, survivor)
+        assert again["email"] == CANARY and again["phone"] == merged["phone"]
+        clear_override(con, survivor, "email", "ann", rules, NOW)  # clears the inherited one
+        assert get_golden(con, survivor)["email"] != CANARY
 
 
 def test_bad_overrides_are_refused(store) -> None:

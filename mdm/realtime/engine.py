@@ -37,7 +37,7 @@ from mdm.linkage.model import TrainedModel
 from mdm.linkage.scorer import LevelHit, PairScore, Scorer
 from mdm.names.reference import build_variant_groups
 from mdm.names.store import FREQUENCY_COLUMNS, active_pairs
-from mdm.overrides import Overrides, load_overrides, move_overrides, overridden
+from mdm.overrides import Overrides, inherited, load_overrides, overridden
 from mdm.realtime.changes import ROW_COLUMNS, ChangeSet, GoldenRow, Key
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.prepare import prepare_record
@@ -473,21 +473,42 @@ class Engine:
                 record = self.table.row(node)
                 record["ingested_at"] = record.get("_ingested_at")
             members.setdefault(assignment[node], []).append(record)
-        # Overrides of ids retired by this change go to their survivors (whose own win).
-        overrides = {g: dict(self.overrides[g]) for g in members if g in self.overrides}
-        for old, survivor in sorted((retired or {}).items()):
-            for attribute, held in self.overrides.get(old, {}).items():
-                if survivor in members:
-                    overrides.setdefault(survivor, {}).setdefault(attribute, held)
+        # Steward values: each golden record's own, then those of ids retired into it
+        # (as they stand once this change is made).
+        resolve = self._resolver(retired or {}, set(members))
         rows = {}
         for gid, records in members.items():
-            derived = overridden(survive(records, self.survivorship), overrides.get(gid))
+            held = inherited(self.overrides, gid, resolve) if self.overrides else None
+            derived = overridden(survive(records, self.survivorship), held)
             created = self.created.get(gid) or self.retired_ids.get(gid) or now
             rows[gid] = GoldenRow(
                 gid, "active", None, created, now, derived.record_count,
                 derived.values, derived.lineage, derived.latest,
             )  # fmt: skip
         return rows
+
+    def _resolver(
+        self, retired: Mapping[str, str | None], active: set[str]
+    ) -> Callable[[str], str | None]:
+        """Where a golden id lives on once a change that retires ``retired`` and derives
+        ``active`` is made (None: nowhere)."""
+
+        def resolve(golden_id: str) -> str | None:
+            seen = set()
+            while golden_id not in active:
+                if golden_id in retired:
+                    following = retired[golden_id]
+                elif golden_id in self.created:
+                    return golden_id
+                else:
+                    following = self.survivor_of.get(golden_id)
+                if following is None or golden_id in seen:
+                    return None
+                seen.add(golden_id)
+                golden_id = following
+            return golden_id
+
+        return resolve
 
     # --- writing --------------------------------------------------------------------
 
@@ -549,7 +570,6 @@ class Engine:
                 changes.xref[k] = assignment[node]
         changes.retired = dict(retired)
         changes.golden = self._derive_golden(nodes, keys, assignment, now, written, retired)
-        changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
         tasks = self._review(changes, key, new_scores, assignment)
         changes.pairs[key] = [
             (*key, *self.table.key(s), float(score.match_weight), float(score.match_probability))
@@ -720,7 +740,6 @@ class Engine:
             )
             self.survivor_of[gid] = survivor
         self.constraints.apply(changes.constraints)
-        move_overrides(self.overrides, changes.overrides_moved)
         for row in changes.tasks_added:
             self._open_task(int(row[0]), (row[1], row[2]), (row[3], row[4]))
             self.next_task = max(self.next_task, int(row[0]) + 1)
@@ -762,7 +781,6 @@ class Engine:
             if self.table.golden_id(node) != gid:
                 changes.xref[self.table.key(node)] = gid
         changes.retired = retired
-        changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
         changes.names = _name_steps(old_values, None)
         changes.events.append(("record_deleted", old_golden, source, record_id, {}))
         changes.events += self._moves(changes.xref)
@@ -978,7 +996,6 @@ class Engine:
                 changes.xref[key] = assignment[node]
         changes.retired = retired
         changes.golden = self._derive_golden(nodes, keys, assignment, changes.at, None, retired)
-        changes.overrides_moved = {o: s for o, s in retired.items() if o in self.overrides}
         for key in keys:  # open tasks now inside one golden record are settled
             for task_id in self.task_keys.get(key, ()):
                 ends = [self.table.slot_of(*k) for k in self.task_pairs[task_id]]
