@@ -852,7 +852,8 @@ class Engine:
         reason: str | None = None,
         link: tuple[Key, Key] | None = None,
     ) -> tuple[dict, ChangeSet]:
-        """Merge two golden records into one (the older id survives). Must-links keep
+        """Merge two golden records into one holding exactly the records of both (the
+        older id survives), whatever the scores say today. Must-links keep
         them together from now on: from every record of each to the first record of
         the other, and between the records ``link`` names (a decision on that pair);
         cannot-links between them are dropped."""
@@ -873,7 +874,8 @@ class Engine:
                 changes.constraints[ordered(key, keys_b[0])] = must
             if link is not None:
                 changes.constraints[ordered(*link)] = must
-            assignment = self._recluster(sorted(self.members[a] | self.members[b]), changes)
+            nodes = sorted(self.members[a] | self.members[b])
+            assignment = self._recluster(nodes, changes, labels=np.zeros(len(nodes), np.int64))
             ids = sorted(set(assignment.values()))
             if len(ids) == 1:
                 changes.events.append(
@@ -890,7 +892,8 @@ class Engine:
         reason: str | None = None,
         prior: Mapping[Key, str] | None = None,
     ) -> tuple[dict, ChangeSet]:
-        """Take ``records`` out of a golden record into one of their own. Cannot-links
+        """Take ``records`` out of a golden record into one of their own; the rest stay
+        together as they are (nothing is re-scored). Cannot-links
         keep them apart from the rest from now on (must-links across are dropped); two
         or more taken out together are must-linked. ``prior`` is the golden id each
         record had before it joined this one: a retired id that resolves here comes
@@ -932,7 +935,9 @@ class Engine:
                     claims[key] = gid
             if gid not in claims.values():
                 claims.update({key: gid for key in wanted if key not in claims})
-            assignment = self._recluster(sorted(self.members[gid]), changes, claims)
+            nodes = sorted(self.members[gid])
+            out = np.asarray([self.table.key(s) in wanted for s in nodes], dtype=np.int64)
+            assignment = self._recluster(nodes, changes, claims, labels=out)
             into = sorted({g for s, g in assignment.items() if self.table.key(s) in wanted})
             return {"golden_id": gid, "records": [list(k) for k in wanted], "into": into,
                     "golden_records": sorted(set(assignment.values())),
@@ -970,14 +975,20 @@ class Engine:
             return {"golden_records": ids, "retired": sorted(changes.retired)}, changes
 
     def _recluster(
-        self, nodes: list[int], changes: ChangeSet, claims: Mapping[Key, str] | None = None
+        self,
+        nodes: list[int],
+        changes: ChangeSet,
+        claims: Mapping[Key, str] | None = None,
+        labels: np.ndarray | None = None,
     ) -> dict[int, str]:
-        """Cluster ``nodes`` again with the constraints ``changes`` sets, derive their
-        golden records, and change the in-memory state; returns node -> golden id."""
+        """Put ``nodes`` in the clusters ``labels`` says (by default: cluster them again
+        with the constraints ``changes`` sets), derive their golden records, and change
+        the in-memory state; returns node -> golden id."""
         undo = self.constraints.apply(changes.constraints)
         try:
             keys = [self.table.key(s) for s in nodes]
-            labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, []))
+            if labels is None:
+                labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, []))
             assignment, found = self._assign(nodes, labels, keys, None, claims)
         except BaseException:
             self.constraints.restore(undo)
