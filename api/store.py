@@ -68,8 +68,7 @@ class StoreService:
     ) -> None:
         self.path = path
         self.apply_delay = apply_delay
-        self._con = open_store(path)  # writes into the tables what a journal still held
-        self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
+        self._open()  # writes into the tables what a journal still held
         self._lock = threading.RLock()  # the main connection: reads, steward writes
         self._pending: list[Callable[[], None]] = []
         self._factory = engine_factory
@@ -93,7 +92,6 @@ class StoreService:
         #: Why journaled writes could not be written into the tables (retried meanwhile).
         self.apply_error: str | None = None
         self._closing = False
-        self._apply_con = self._con.cursor()
         self._threads = [
             threading.Thread(target=self._journal_loop, name="mdm-journal", daemon=True),
             threading.Thread(target=self._apply_loop, name="mdm-apply", daemon=True),
@@ -314,26 +312,33 @@ class StoreService:
         """The connection inside a transaction, with the store to itself: committed on
         success, rolled back on error. What :meth:`after_commit` registered runs once it
         committed; then the engine reads again what such writes change."""
+        with self._exclusive() as engine:
+            self._pending = []
+            self._con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK").fetchall()
+                self._pending = []
+                raise
+            self._con.execute("COMMIT").fetchall()
+            pending, self._pending = self._pending, []
+            for action in pending:
+                action()
+            if engine is not None:
+                engine.sync(self._con)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[Engine | None]:
+        """The store to itself: no real-time write is decided meanwhile, every
+        acknowledged one is in the tables, and the connection is held."""
         engine = self.engine
         hold = engine.lock if engine is not None else threading.RLock()
         with hold:
             self.flush()
             self.settle()
             with self._lock:
-                self._pending = []
-                self._con.execute("BEGIN TRANSACTION").fetchall()
-                try:
-                    yield self._con
-                except BaseException:
-                    self._con.execute("ROLLBACK").fetchall()
-                    self._pending = []
-                    raise
-                self._con.execute("COMMIT").fetchall()
-                pending, self._pending = self._pending, []
-                for action in pending:
-                    action()
-                if engine is not None:
-                    engine.sync(self._con)
+                yield engine
 
     def steward(self, action: Callable[[duckdb.DuckDBPyConnection, Engine], T]) -> T:
         """A steward's operation the engine decides (merge, unmerge, a decision, an
@@ -363,23 +368,20 @@ class StoreService:
     def compact(self) -> None:
         """Copy the database into a fresh file that replaces the store file (DuckDB's
         DELETE leaves old bytes behind), and reopen it."""
-        engine = self.engine
-        hold = engine.lock if engine is not None else threading.RLock()
-        with hold:
-            self.flush()
-            self.settle()
-            with self._lock:
-                compact(self._con, self.path)  # on failure the store stays as it is
-                self._apply_con.close()
-                self._con.close()
-                try:
-                    replace_compacted(self.path)
-                finally:
-                    self._con = open_store(self.path)
-                    self._con.execute(
-                        f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'"
-                    ).fetchall()
-                    self._apply_con = self._con.cursor()
+        with self._exclusive():
+            compact(self._con, self.path)  # on failure the store stays as it is
+            self._apply_con.close()
+            self._con.close()
+            try:
+                replace_compacted(self.path)
+            finally:
+                self._open()
+
+    def _open(self) -> None:
+        """Open the store: the main connection, and the applier's cursor on it."""
+        self._con = open_store(self.path)
+        self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
+        self._apply_con = self._con.cursor()
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current write transaction has committed."""
