@@ -694,16 +694,21 @@ class Engine:
             slot = self.table.append(values)
         self.index.add(slot, values)
         for node in nodes:
-            target = slot if node == -1 else node
-            old = self.table.golden_id(target)
-            new = assignment[node]
-            if old is not None:
-                self.members.get(old, set()).discard(target)
-                if old in self.members and not self.members[old]:
-                    del self.members[old]
-            self.members.setdefault(new, set()).add(target)
-            self.table.set_golden([target], new)
+            self._relink(slot if node == -1 else node, assignment[node])
         self._apply_ids(changes)
+
+    def _relink(self, slot: int, golden_id: str | None) -> None:
+        """In memory: record ``slot`` now belongs to ``golden_id`` (None: to nobody)."""
+        old = self.table.golden_id(slot)
+        if old == golden_id:
+            return
+        if old is not None:
+            self.members.get(old, set()).discard(slot)
+            if old in self.members and not self.members[old]:
+                del self.members[old]
+        if golden_id is not None:
+            self.members.setdefault(golden_id, set()).add(slot)
+            self.table.set_golden([slot], golden_id)
 
     def _moves(self, xref: Mapping[Key, str | None]) -> list[tuple]:
         """A ``record_linked`` event for each stored record a change moves to another
@@ -800,16 +805,10 @@ class Engine:
         for column, lookup in self.frequencies.items():
             lookup.add(old_values.get(column), -1)
         self.index.remove(slot)
+        self._relink(slot, None)
         self.table.delete(slot)
-        self.members.get(old_golden, set()).discard(slot)
-        if old_golden in self.members and not self.members[old_golden]:
-            del self.members[old_golden]
         for node, gid in assignment.items():
-            previous = self.table.golden_id(node)
-            if previous != gid:
-                self.members.get(previous, set()).discard(node)
-                self.members.setdefault(gid, set()).add(node)
-                self.table.set_golden([node], gid)
+            self._relink(node, gid)
         self._apply_ids(changes)
         return result, changes
 
@@ -817,16 +816,7 @@ class Engine:
 
     def resolve(self, golden_id: str) -> str | None:
         """The active golden id ``golden_id`` is now (itself, or its survivor's)."""
-        seen = set()
-        while golden_id not in self.created:
-            if golden_id in seen or golden_id not in self.survivor_of:
-                return None
-            seen.add(golden_id)
-            survivor = self.survivor_of[golden_id]
-            if survivor is None:
-                return None
-            golden_id = survivor
-        return golden_id
+        return self._resolver({}, set())(golden_id)
 
     def _active(self, golden_id: str) -> str:
         """``golden_id`` if it is an active golden record with records; else why not."""
@@ -876,12 +866,11 @@ class Engine:
                 changes.constraints[ordered(*link)] = must
             nodes = sorted(self.members[a] | self.members[b])
             assignment = self._recluster(nodes, changes, labels=np.zeros(len(nodes), np.int64))
-            ids = sorted(set(assignment.values()))
-            if len(ids) == 1:
-                changes.events.append(
-                    ("golden_merged", ids[0], None, None, {"merged": sorted({a, b} - {ids[0]})})
-                )
-            return {"golden_id": ids[0] if len(ids) == 1 else None, "golden_records": ids,
+            survivor = assignment[nodes[0]]
+            changes.events.append(
+                ("golden_merged", survivor, None, None, {"merged": sorted({a, b} - {survivor})})
+            )
+            return {"golden_id": survivor, "golden_records": [survivor],
                     "retired": sorted(changes.retired)}, changes  # fmt: skip
 
     def unmerge(
@@ -1019,13 +1008,7 @@ class Engine:
         ]
         changes.new_golden = self._new_golden(changes)
         for node in nodes:
-            old, new = self.table.golden_id(node), assignment[node]
-            if old != new:
-                self.members.get(old, set()).discard(node)
-                if old in self.members and not self.members[old]:
-                    del self.members[old]
-                self.members.setdefault(new, set()).add(node)
-                self.table.set_golden([node], new)
+            self._relink(node, assignment[node])
         self._apply_ids(changes)
         return assignment
 
