@@ -110,6 +110,17 @@ class Constraints:
                     found.append((i, j))
         return sorted(found)
 
+    def touching(self, keys: Iterable[Key]) -> list[Pair]:
+        """Every constrained pair with a record in ``keys``."""
+        return sorted(
+            {
+                ordered(key, other)
+                for key in keys
+                for kind in KINDS
+                for other in self.partners[kind].get(key, ())
+            }
+        )
+
     def between(self, first: Iterable[Key], second: Iterable[Key], kind: str) -> list[Pair]:
         """The ``kind`` pairs with one record in ``first`` and the other in ``second``."""
         wanted = set(second)

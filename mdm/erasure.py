@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
 from mdm.events import log_event
-from mdm.realtime.changes import apply_changes
+from mdm.realtime.changes import ChangeSet, apply_changes
 from mdm.schema import ATTRIBUTES
 from mdm.store import open_store
 
@@ -118,7 +119,11 @@ def erase_records(
     if not actor.strip():
         raise InputError("say who erases (e.g. --by 'dpo'); erasures are attributed")
     keys = _keys_to_erase(con, golden_id, sources)
-    changes = []
+    # The steward's constraints on the erased records go with them.
+    changes = [
+        ChangeSet(utcnow(), actor, constraints=dict.fromkeys(engine.constraints.touching(keys)))
+    ]
+    engine.constraints.apply(changes[0].constraints)
     for key in keys:
         _, change = engine.delete(*key, actor)
         change.events = [
@@ -157,11 +162,6 @@ def erase_records(
     erased = {"s": [k[0] for k in keys], "r": [k[1] for k in keys]}
     for side in ("l", "r"):
         con.execute(
-            f"DELETE FROM link_constraints WHERE (source_{side}, record_id_{side}) IN "
-            "(SELECT unnest($s), unnest($r))",
-            erased,
-        ).fetchall()
-        con.execute(
             f"UPDATE decisions SET note = NULL WHERE (source_{side}, record_id_{side}) IN "
             "(SELECT unnest($s), unnest($r))",
             erased,
@@ -171,7 +171,6 @@ def erase_records(
             "(SELECT unnest($s), unnest($r))",
             erased,
         ).fetchall()
-    engine.constraints = type(engine.constraints).load(con)
     log_event(
         con, now, "person_erased", actor, golden_id,
         detail={"records": len(keys), "sources": sorted({s for s, _ in keys})},

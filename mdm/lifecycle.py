@@ -1,11 +1,12 @@
 """A steward's operations on golden records: merge, unmerge, and decisions that take
 effect at once.
 
-Each is decided by the real-time engine (:class:`mdm.realtime.engine.Engine`), which
-re-clusters the records involved with the steward's constraints and re-derives their
-golden records, and is written in the caller's transaction with the same writer as
-every real-time change (:func:`mdm.realtime.changes.apply_changes`). The CLI builds an
-engine over the store for one operation; the service uses its own.
+Each is decided by the real-time engine (:class:`mdm.realtime.engine.Engine`): a merge
+or an unmerge moves exactly the records named (nothing is re-scored), a "different"
+decision re-clusters the golden record with the new cannot-link, and the golden
+records involved are derived again. Each is written in the caller's transaction with
+the same writer as every real-time change (:func:`mdm.realtime.changes.apply_changes`).
+The CLI builds an engine over the store for one operation; the service uses its own.
 
 The constraints (:mod:`mdm.constraints`) keep the steward's word on later runs: a bulk
 reconcile and every real-time upsert honour them.
