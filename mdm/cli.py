@@ -632,6 +632,59 @@ def golden_unmerge(
     _steward_call(db, rules, act)
 
 
+users = typer.Typer(
+    help="People who sign in to the steward pages: stewards decide, viewers read.",
+    no_args_is_help=True,
+)
+app.add_typer(users, name="users")
+
+
+@users.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="The name to sign in with, e.g. j.smith.")],
+    db: DbOption,
+    role: Annotated[str, typer.Option(help="steward (decides) or viewer (reads).")] = "steward",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user; the password is asked for (or read from stdin), never an argument."""
+    from mdm.users import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+    def act(con) -> str:
+        user = add_user(con, username, password, role)
+        return f"user {user.username} added ({user.role})"
+
+    _names_call(db, act, create=False)
+
+
+@users.command("list")
+def users_list(db: DbOption) -> None:
+    """Every user and their role."""
+    from mdm.users import list_users
+
+    for user in _read(db, list_users):
+        since = f"{user.created_at:%Y-%m-%d}"
+        out.print(f"{user.username}\t{user.role}\tsince {since}", highlight=False)
+
+
+@users.command("remove")
+def users_remove(username: Annotated[str, typer.Argument()], db: DbOption) -> None:
+    """Remove a user: they cannot sign in any more."""
+    from mdm.users import remove_user
+
+    def act(con) -> str:
+        remove_user(con, username)
+        return f"user {username} removed"
+
+    _names_call(db, act, create=False)
+
+
 @app.command("replay")
 def replay_command(db: DbOption) -> None:
     """Rebuild each record's golden id and each golden id's status from the event log

@@ -1,4 +1,4 @@
--- The mdm store: one DuckDB file. Schema version 5.
+-- The mdm store: one DuckDB file. Schema version 6.
 CREATE TABLE IF NOT EXISTS meta (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
@@ -249,4 +249,20 @@ CREATE TABLE IF NOT EXISTS link_constraints (
     set_at TIMESTAMP NOT NULL,
     reason VARCHAR,
     PRIMARY KEY (source_l, record_id_l, source_r, record_id_r)
+);
+
+-- People who sign in to the steward pages: stewards decide, viewers read.
+-- Passwords are kept as salted scrypt hashes, never in clear.
+CREATE TABLE IF NOT EXISTS users (
+    username VARCHAR PRIMARY KEY,
+    password_hash VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,            -- steward | viewer
+    created_at TIMESTAMP NOT NULL
+);
+
+-- A review task a steward has taken, so that two stewards do not decide the same one.
+CREATE TABLE IF NOT EXISTS task_claims (
+    task_id BIGINT PRIMARY KEY,
+    claimed_by VARCHAR NOT NULL,
+    claimed_at TIMESTAMP NOT NULL
 );
