@@ -12,6 +12,7 @@ from api.errors import install_error_handlers
 from api.routers import events, lifecycle, names, records, review
 from api.settings import Settings
 from api.store import StoreService
+from api.web import install_web
 from mdm.jobs import RulesBundle
 from mdm.realtime.engine import Engine
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(review.router)
     app.include_router(events.router)
     app.include_router(lifecycle.router)
+    install_web(app, settings)
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, object]:

@@ -29,9 +29,21 @@ class Settings(BaseModel):
         "(reads never see it missing: they wait for it).",
     )
 
+    session_secret: str | None = Field(
+        default=None,
+        description="Key that signs the steward pages' session cookies; without one, a new "
+        "key per start (everyone signs in again after a restart).",
+    )
+    secure_cookies: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (browsers treat localhost as "
+        "secure; turn off only for plain HTTP on another host behind a trusted proxy).",
+    )
+
     @classmethod
     def from_env(cls) -> Settings:
-        """Settings from ``MDM_DB`` (required), ``MDM_RULES`` and ``MDM_APPLY_DELAY``."""
+        """Settings from ``MDM_DB`` (required), ``MDM_RULES``, ``MDM_APPLY_DELAY``,
+        ``MDM_SESSION_SECRET`` and ``MDM_SECURE_COOKIES``."""
         db = os.environ.get("MDM_DB")
         if not db:
             raise RuntimeError("set MDM_DB to the store file, e.g. MDM_DB=out/mdm.duckdb")
@@ -40,4 +52,8 @@ class Settings(BaseModel):
             values["rules"] = Path(os.environ["MDM_RULES"])
         if os.environ.get("MDM_APPLY_DELAY"):
             values["apply_delay"] = float(os.environ["MDM_APPLY_DELAY"])
+        if os.environ.get("MDM_SESSION_SECRET"):
+            values["session_secret"] = os.environ["MDM_SESSION_SECRET"]
+        if os.environ.get("MDM_SECURE_COOKIES", "").lower() in ("0", "false", "no"):
+            values["secure_cookies"] = False
         return cls(**values)

@@ -72,11 +72,17 @@ def post_variant(body: VariantPropose, store: StoreDep) -> VariantChange:
     return VariantChange(message=message)
 
 
-def _decide(body: VariantDecide, store: StoreService, approve: bool) -> VariantChange:
+def decide_pair(store: StoreService, name: str, variant: str, approve: bool, actor: str):
+    """Approve or reject a name pair; the engine's copy of the records' keys follows."""
     with store.write() as con:
-        change = decide_variant(con, body.name, body.variant, approve=approve, actor=body.by)
+        change = decide_variant(con, name, variant, approve=approve, actor=actor)
         if store.engine is not None:  # the service's own copy of the records' keys
             store.after_commit(store.engine.refresh_names(con, change.names))
+    return change
+
+
+def _decide(body: VariantDecide, store: StoreService, approve: bool) -> VariantChange:
+    change = decide_pair(store, body.name, body.variant, approve, body.by)
     return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
 
 

@@ -1,0 +1,317 @@
+"""The steward pages: routes that render templates and take plain HTML forms."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path as FilePath
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from api.deps import SettingsDep, StoreDep
+from api.routers.names import decide_pair
+from api.settings import Settings
+from api.web.auth import (
+    SESSION_USER,
+    BadToken,
+    Forbidden,
+    SignInRequired,
+    StewardDep,
+    UserDep,
+    check_form,
+    csrf_token,
+)
+from mdm.errors import ConflictError, MdmError
+from mdm.events import history
+from mdm.lifecycle import decide, merge, parse_record, unmerge
+from mdm.names.store import list_variants
+from mdm.realtime.engine import get_golden
+from mdm.rules.match import load_match_rules
+from mdm.schema import ATTRIBUTES
+from mdm.users import authenticate
+from mdm.workbench import (
+    BANDS,
+    LABELS,
+    PAGE,
+    SORTS,
+    QueueFilter,
+    claim,
+    dashboard,
+    next_task,
+    queue,
+    search,
+    sources,
+    task_detail,
+)
+
+HERE = FilePath(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/ui", include_in_schema=False)
+#: Sessions last a working day.
+SESSION_SECONDS = 8 * 3600
+
+TaskId = Annotated[int, Path(ge=1)]
+GoldenId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _page(request: Request, name: str, user=None, status_code: int = 200, **context) -> Response:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "csrf": csrf_token(request),
+            "flash": request.session.pop("flash", None),
+            "labels": LABELS,
+            "attributes": ATTRIBUTES,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _back(request: Request, to: str, message: str | None = None) -> RedirectResponse:
+    """Post/redirect/get: go to ``to`` and show ``message`` there once."""
+    if message:
+        request.session["flash"] = message
+    return RedirectResponse(to, status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never another host) after signing in."""
+    if target and target.startswith("/ui") and not target.startswith("//"):
+        return target
+    return "/ui/"
+
+
+# --- signing in ---------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/ui/") -> Response:
+    return _page(request, "login.html", next=_safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request, store: StoreDep) -> Response:
+    form = await check_form(request)
+    with store.read() as con:
+        user = authenticate(con, str(form.get("username", "")), str(form.get("password", "")))
+    if user is None:
+        return _page(
+            request, "login.html", next=_safe_next(str(form.get("next"))), status_code=401,
+            error="That name and password do not match. Try again, or ask an administrator.",
+        )  # fmt: skip
+    request.session.clear()  # a fresh session (and token) for the signed-in user
+    request.session[SESSION_USER] = user.username
+    return RedirectResponse(_safe_next(str(form.get("next"))), status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await check_form(request)
+    request.session.clear()
+    return RedirectResponse("/ui/login", status_code=303)
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, user: UserDep, store: StoreDep) -> Response:
+    with store.read() as con:
+        figures = dashboard(con)
+    return _page(request, "dashboard.html", user, figures=figures)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    user: UserDep,
+    store: StoreDep,
+    source: str | None = None,
+    band: str | None = None,
+    age: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    sort: str = "probability",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    wanted = QueueFilter(source or None, band or None, age, sort, page)
+    with store.read() as con:
+        rows, total = queue(con, wanted)
+        known = sources(con)
+    return _page(
+        request, "queue.html", user, rows=rows, total=total, wanted=wanted, sources=known,
+        bands=list(BANDS), sorts=list(SORTS), pages=max(1, -(-total // PAGE)),
+    )  # fmt: skip
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_page(request: Request, task_id: TaskId, user: UserDep, store: StoreDep) -> Response:
+    engine = store.current_engine()
+    with store.read() as con:
+        task = task_detail(con, engine, task_id)
+    return _page(request, "task.html", user, task=task)
+
+
+@router.get("/golden/{golden_id}", response_class=HTMLResponse)
+def golden_page(request: Request, golden_id: GoldenId, user: UserDep, store: StoreDep) -> Response:
+    with store.read() as con:
+        golden = get_golden(con, golden_id)
+        events = history(con, golden["golden_id"])
+        records = con.execute(
+            f"SELECT source, record_id, {', '.join(ATTRIBUTES)} FROM records JOIN xref "
+            "USING (source, record_id) WHERE golden_id = ? ORDER BY source, record_id",
+            [golden["golden_id"]],
+        ).df()
+    rows = records.astype(object).where(records.notna(), None).to_dict("records")
+    return _page(request, "golden.html", user, golden=golden, events=events, records=rows)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -> Response:
+    found, error = [], None
+    if q:
+        try:
+            with store.read() as con:
+                found = search(con, q)
+        except MdmError as problem:
+            error = str(problem)
+    return _page(request, "search.html", user, q=q, found=found, error=error)
+
+
+@router.get("/names", response_class=HTMLResponse)
+def names_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -> Response:
+    with store.read() as con:
+        frame = list_variants(con, status="proposed", text=q or None, limit=200)
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return _page(request, "names.html", user, rows=rows, q=q)
+
+
+# --- deciding -----------------------------------------------------------------------
+
+
+@router.post("/tasks/{task_id}/claim")
+async def claim_task(request: Request, task_id: TaskId, user: StewardDep, store: StoreDep):
+    await check_form(request)
+    try:
+        with store.write() as con:
+            claim(con, task_id, user.username)
+    except MdmError as problem:
+        return _back(request, f"/ui/tasks/{task_id}", str(problem))
+    return _back(request, f"/ui/tasks/{task_id}", f"Task {task_id} is yours.")
+
+
+@router.post("/tasks/{task_id}/decision")
+async def decide_task(
+    request: Request, task_id: TaskId, user: StewardDep, store: StoreDep, settings: SettingsDep
+) -> Response:
+    form = await check_form(request)
+    verdict = str(form.get("decision", ""))
+    learning = load_match_rules(settings.rules).learning
+    note = str(form.get("note") or "") or None
+
+    def act(con, engine):
+        holder = con.execute(
+            "SELECT claimed_by FROM task_claims WHERE task_id = ?", [task_id]
+        ).fetchall()
+        if holder and holder[0][0] != user.username:
+            raise ConflictError(f"review task {task_id} is taken by {holder[0][0]}")
+        result, _ = decide(con, engine, task_id, verdict, user.username, learning, note)
+        following = next_task(con, user.username, after=task_id)
+        return result, following
+
+    try:
+        result, following = store.steward(act)
+    except MdmError as problem:
+        return _back(request, f"/ui/tasks/{task_id}", str(problem))
+    target = f"/ui/tasks/{following}" if following else "/ui/queue"
+    return _back(request, target, result.message())
+
+
+@router.post("/golden/{golden_id}/merge")
+async def merge_golden(
+    request: Request, golden_id: GoldenId, user: StewardDep, store: StoreDep
+) -> Response:
+    form = await check_form(request)
+    other = str(form.get("other", "")).strip()
+    reason = str(form.get("reason") or "") or None
+    try:
+        done = store.steward(
+            lambda con, engine: merge(con, engine, golden_id, other, user.username, reason)
+        )
+    except MdmError as problem:
+        return _back(request, f"/ui/golden/{golden_id}", str(problem))
+    return _back(request, f"/ui/golden/{done['golden_id']}", f"Merged into {done['golden_id']}.")
+
+
+@router.post("/golden/{golden_id}/unmerge")
+async def unmerge_golden(
+    request: Request, golden_id: GoldenId, user: StewardDep, store: StoreDep
+) -> Response:
+    form = await check_form(request)
+    reason = str(form.get("reason") or "") or None
+    try:
+        keys = [parse_record(str(value)) for value in form.getlist("record")]
+        done = store.steward(
+            lambda con, engine: unmerge(con, engine, golden_id, keys, user.username, reason)
+        )
+    except MdmError as problem:
+        return _back(request, f"/ui/golden/{golden_id}", str(problem))
+    into = ", ".join(done["into"])
+    return _back(request, f"/ui/golden/{golden_id}", f"Taken out into {into}.")
+
+
+@router.post("/names/decide")
+async def decide_name(request: Request, user: StewardDep, store: StoreDep) -> Response:
+    form = await check_form(request)
+    approve = form.get("action") == "approve"
+    try:
+        change = decide_pair(
+            store, str(form.get("name", "")), str(form.get("variant", "")), approve, user.username
+        )
+    except MdmError as problem:
+        return _back(request, "/ui/names", str(problem))
+    return _back(request, "/ui/names", change.message)
+
+
+# --- wiring -------------------------------------------------------------------------
+
+
+def install_web(app: FastAPI, settings: Settings) -> None:
+    """Add the pages, their static files, sessions and their error pages to ``app``."""
+    secret = settings.session_secret or os.environ.get("MDM_SESSION_SECRET")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret or secrets.token_urlsafe(32),
+        session_cookie="mdm_session",
+        max_age=SESSION_SECONDS,
+        same_site="strict",
+        https_only=settings.secure_cookies,
+    )
+    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+    app.include_router(router)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, _: SignInRequired) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        target = quote(str(request.url.path) + query)
+        return RedirectResponse(f"/ui/login?next={target}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, _: Forbidden) -> Response:
+        return _page(request, "error.html", status_code=403,
+                     message="Viewers can read; only stewards can decide.")  # fmt: skip
+
+    @app.exception_handler(BadToken)
+    async def bad_token(request: Request, _: BadToken) -> Response:
+        message = "This form has expired. Go back, reload the page and try again."
+        return _page(request, "error.html", status_code=403, message=message)
+
+
+__all__ = ["install_web", "router"]

@@ -1,0 +1,271 @@
+"""What the steward pages show: the review queue, a task side by side with the evidence,
+a golden record's story, customer search and the dashboard. Plain queries over the
+store (and the real-time engine's scorer for the evidence); no web framework here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from mdm.clock import utcnow
+from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.schema import ATTRIBUTES
+
+if TYPE_CHECKING:
+    from mdm.realtime.engine import Engine
+
+#: The glossary's words for the customer schema's columns.
+LABELS = {
+    "first_name": "First name",
+    "middle_name": "Middle name",
+    "last_name": "Last name",
+    "full_name": "Full name",
+    "date_of_birth": "Date of birth",
+    "gender": "Gender",
+    "email": "Email",
+    "phone": "Phone",
+    "address_line": "Address",
+    "city": "City",
+    "postcode": "Postcode",
+    "region": "Region",
+    "country": "Country",
+}
+
+#: Match probability bands a steward can filter the queue by: name -> [low, high).
+BANDS = {"likely": (0.8, 1.01), "unsure": (0.5, 0.8), "unlikely": (0.0, 0.5)}
+SORTS = {
+    "probability": "t.match_probability DESC, t.task_id",
+    "oldest": "t.created_at, t.task_id",
+    "newest": "t.created_at DESC, t.task_id",
+}
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which open tasks a steward is looking at."""
+
+    source: str | None = None
+    band: str | None = None
+    min_age_days: int | None = None
+    sort: str = "probability"
+    page: int = 1
+
+    def check(self) -> QueueFilter:
+        if self.band is not None and self.band not in BANDS:
+            raise InputError(f"band must be one of {', '.join(BANDS)}")
+        if self.sort not in SORTS:
+            raise InputError(f"sort must be one of {', '.join(SORTS)}")
+        if self.page < 1 or (self.min_age_days is not None and self.min_age_days < 0):
+            raise InputError("page starts at 1 and age is a number of days")
+        return self
+
+
+def queue(con: duckdb.DuckDBPyConnection, wanted: QueueFilter) -> tuple[list[dict], int]:
+    """One page of open review tasks and how many match the filter."""
+    wanted = wanted.check()
+    where, params = ["t.status = 'open'"], []
+    if wanted.source:
+        where.append("(t.source_l = ? OR t.source_r = ?)")
+        params += [wanted.source, wanted.source]
+    if wanted.band:
+        low, high = BANDS[wanted.band]
+        where.append("t.match_probability >= ? AND t.match_probability < ?")
+        params += [low, high]
+    if wanted.min_age_days:
+        where.append("t.created_at <= ?")
+        params.append(utcnow() - timedelta(days=wanted.min_age_days))
+    condition = " AND ".join(where)
+    total = con.execute(f"SELECT count(*) FROM review_tasks t WHERE {condition}", params)
+    count = int(total.fetchall()[0][0])
+    frame = con.execute(
+        "SELECT t.task_id, t.match_probability, t.created_at, t.source_l, t.record_id_l, "
+        "concat_ws(' ', l.first_name, l.last_name) AS name_l, t.source_r, t.record_id_r, "
+        "concat_ws(' ', r.first_name, r.last_name) AS name_r, c.claimed_by "
+        "FROM review_tasks t "
+        "LEFT JOIN records l ON l.source = t.source_l AND l.record_id = t.record_id_l "
+        "LEFT JOIN records r ON r.source = t.source_r AND r.record_id = t.record_id_r "
+        "LEFT JOIN task_claims c USING (task_id) "
+        f"WHERE {condition} ORDER BY {SORTS[wanted.sort]} LIMIT ? OFFSET ?",
+        [*params, PAGE, (wanted.page - 1) * PAGE],
+    ).df()
+    return frame.astype(object).where(frame.notna(), None).to_dict("records"), count
+
+
+def sources(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT source FROM xref ORDER BY 1").fetchall()]
+
+
+def claim(con: duckdb.DuckDBPyConnection, task_id: int, user: str) -> None:
+    """Take an open task (in the caller's transaction); refused if another has it."""
+    status = con.execute("SELECT status FROM review_tasks WHERE task_id = ?", [task_id])
+    row = status.fetchall()
+    if not row:
+        raise NotFoundError(f"there is no review task {task_id}")
+    if row[0][0] != "open":
+        raise ConflictError(f"review task {task_id} is {row[0][0]}, not open")
+    holder = claimed_by(con, task_id)
+    if holder is not None and holder != user:
+        raise ConflictError(f"review task {task_id} is taken by {holder}")
+    con.execute(
+        "INSERT OR REPLACE INTO task_claims VALUES (?, ?, ?)", [task_id, user, utcnow()]
+    ).fetchall()
+
+
+def claimed_by(con: duckdb.DuckDBPyConnection, task_id: int) -> str | None:
+    row = con.execute("SELECT claimed_by FROM task_claims WHERE task_id = ?", [task_id])
+    found = row.fetchall()
+    return found[0][0] if found else None
+
+
+def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) -> dict[str, Any]:
+    """A task: both records side by side (which values differ), the match-weight
+    waterfall (the prior, each comparison's contribution, the total) and the golden
+    records the two records are in."""
+    from mdm.realtime.engine import get_golden
+
+    rows = con.execute(
+        "SELECT task_id, status, source_l, record_id_l, source_r, record_id_r, "
+        "match_probability, created_at FROM review_tasks WHERE task_id = ?",
+        [task_id],
+    ).fetchall()
+    if not rows:
+        raise NotFoundError(f"there is no review task {task_id}")
+    task_id, status, sl, rl, sr, rr, probability, created = rows[0]
+    sides = []
+    for source, record_id in ((sl, rl), (sr, rr)):
+        slot = engine.table.slot_of(source, record_id)
+        if slot is None:
+            raise NotFoundError(f"record {source}/{record_id} of task {task_id} is gone")
+        sides.append(engine.table.row(slot))
+    left, right = sides
+    fields = [
+        {
+            "label": LABELS[a],
+            "left": left.get(a),
+            "right": right.get(a),
+            "differs": left.get(a) is not None
+            and right.get(a) is not None
+            and left.get(a) != right.get(a),
+        }
+        for a in ATTRIBUTES
+        if left.get(a) is not None or right.get(a) is not None
+    ]
+    score = engine.scorer.score(left, right)
+    steps = [("Prior", engine.scorer.prior_weight)]  # how often two compared records match
+    steps += [(hit.comparison.replace("_", " ").capitalize() + f": {hit.label}", hit.match_weight)
+              for hit in score.comparisons]  # fmt: skip
+    waterfall, running = [], 0.0
+    for label, weight in steps:
+        waterfall.append({"label": label, "weight": weight, "start": running,
+                          "end": running + weight})  # fmt: skip
+        running += weight
+    golden = []
+    for source, record_id in ((sl, rl), (sr, rr)):
+        slot = engine.table.slot_of(source, record_id)
+        golden_id = engine.table.golden_id(slot)
+        if golden_id not in [g["golden_id"] for g in golden]:
+            golden.append(get_golden(con, golden_id))
+    return {
+        "task_id": task_id,
+        "status": status,
+        "created_at": created,
+        "match_probability": probability,
+        "now": {"weight": score.match_weight, "probability": score.match_probability},
+        "left": {"source": sl, "record_id": rl},
+        "right": {"source": sr, "record_id": rr},
+        "fields": fields,
+        "waterfall": waterfall,
+        "golden": golden,
+        "claimed_by": claimed_by(con, task_id),
+    }
+
+
+def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = None) -> int | None:
+    """The next open task for ``user``: most probable first, not taken by another."""
+    row = con.execute(
+        "SELECT t.task_id FROM review_tasks t LEFT JOIN task_claims c USING (task_id) "
+        "WHERE t.status = 'open' AND (c.claimed_by IS NULL OR c.claimed_by = ?) "
+        "AND t.task_id IS DISTINCT FROM ? "
+        "ORDER BY t.match_probability DESC, t.task_id LIMIT 1",
+        [user, after],
+    ).fetchall()
+    return int(row[0][0]) if row else None
+
+
+def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[dict]:
+    """Source records by name, email, phone, record id or golden id, with their golden
+    records."""
+    text = (text or "").strip()
+    if len(text) < 2:
+        raise InputError("type at least two characters: a name, email, phone or id")
+    like = f"%{text.lower()}%"
+    digits = "".join(c for c in text if c.isdigit())
+    frame = con.execute(
+        "SELECT x.golden_id, r.source, r.record_id, r.first_name, r.last_name, "
+        "r.date_of_birth, r.email, r.phone, r.postcode FROM records r "
+        "JOIN xref x USING (source, record_id) WHERE x.golden_id = $exact "
+        "OR r.record_id = $exact OR lower(r.email) = lower($exact) "
+        "OR ($digits <> '' AND length($digits) >= 6 AND r.phone LIKE '%' || $digits) "
+        "OR lower(concat_ws(' ', r.first_name, r.last_name)) LIKE $like "
+        "ORDER BY x.golden_id, r.source, r.record_id LIMIT $limit",
+        {"exact": text, "digits": digits, "like": like, "limit": limit},
+    ).df()
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def dashboard(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What a CRM manager reads: records per source, golden records, duplicates found,
+    the review backlog and its age, and how complete each source's fields are."""
+    per_source = con.execute(
+        "SELECT source, count(*) FROM records GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    records = sum(n for _, n in per_source)
+    golden, shared = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE record_count > 1) FROM golden "
+        "WHERE status = 'active'"
+    ).fetchall()[0]
+    now = utcnow()
+    ages = con.execute(
+        "SELECT CASE WHEN created_at >= $day THEN 'under a day' "
+        "WHEN created_at >= $week THEN '1 to 7 days' "
+        "WHEN created_at >= $month THEN '1 to 4 weeks' ELSE 'over 4 weeks' END, count(*) "
+        "FROM review_tasks WHERE status = 'open' GROUP BY 1",
+        {"day": now - timedelta(days=1), "week": now - timedelta(days=7),
+         "month": now - timedelta(days=28)},
+    ).fetchall()  # fmt: skip
+    order = ["under a day", "1 to 7 days", "1 to 4 weeks", "over 4 weeks"]
+    backlog = dict(ages)
+    counts = ", ".join(f"count({a}) AS {a}" for a in ATTRIBUTES)
+    completeness = []
+    for row in con.execute(
+        f"SELECT source, count(*), {counts} FROM records GROUP BY 1 ORDER BY 1"
+    ).fetchall():
+        source, total, *present = row
+        completeness.append(
+            {"source": source, "records": total,
+             "fields": {LABELS[a]: (n / total if total else 0.0)
+                        for a, n in zip(ATTRIBUTES, present, strict=True)}}
+        )  # fmt: skip
+    decided = con.execute("SELECT count(*) FROM decisions WHERE decision <> 'skip'").fetchall()[0][
+        0
+    ]
+    return {
+        "records": records,
+        "per_source": per_source,
+        "golden": int(golden),
+        "shared": int(shared),
+        "duplicates": records - int(golden),
+        "backlog": [(label, int(backlog.get(label, 0))) for label in order],
+        "open_tasks": sum(int(n) for n in backlog.values()),
+        "decided": int(decided),
+        "completeness": completeness,
+        "as_of": now,
+    }
+
+
+__all__ = ["LABELS", "QueueFilter", "dashboard", "queue", "search", "task_detail"]

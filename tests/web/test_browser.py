@@ -1,0 +1,98 @@
+"""The steward pages in a real browser: Debian's Chromium, headless, driven by
+Playwright. A steward signs in, works the review queue with the keyboard, sees the
+golden record change, unmerges a record and approves a name variant. The task page's
+screenshot is the one the README shows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from api import Settings
+from mdm.names.store import propose
+from tests.api.conftest import LiveServer
+from tests.web.conftest import PASSWORDS
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "docs" / "screenshots" / "task-page.png"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs Chromium: 'apt-get install chromium' (.ci/run installs it; no download)",
+)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path: Path) -> None:
+    with duckdb.connect(str(web_db)) as con:
+        propose(con, "katherine", "kasia", "nickname", "test")
+    # Secure cookies, as in production: the browser treats loopback as secure.
+    with LiveServer(Settings(db=web_db)) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{server.url}/ui/queue")
+        assert "/ui/login" in page.url  # signed out: sent to sign in, then back
+        page.fill("input[name=username]", "ann")
+        page.fill("input[name=password]", PASSWORDS["ann"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ui/queue")
+        assert page.get_by_role("heading", name="Review queue").is_visible()
+
+        page.locator("table.queue tbody a").first.click()
+        page.wait_for_url("**/ui/tasks/*")
+        task_url = page.url
+        assert page.locator("svg.waterfall rect").count() >= 2  # the prior and comparisons
+        assert page.get_by_text("Why the engine thinks they match").is_visible()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        golden_before = page.locator("a[href^='/ui/golden/']").count()
+        assert golden_before == 2  # two customers, not yet one
+
+        # S: the same person. The next task opens, and the decision is confirmed.
+        page.keyboard.press("s")
+        page.wait_for_url(lambda url: url != task_url)
+        assert "the same person" in page.locator(".flash").inner_text()
+        page.goto(task_url)
+        assert page.locator("a[href^='/ui/golden/']").count() == 1  # now one customer
+        page.locator("a[href^='/ui/golden/']").first.click()
+        page.wait_for_url("**/ui/golden/*")
+        records = page.locator("input[name=record]")
+        assert records.count() >= 2
+
+        # Fix a wrong merge: take one record out again.
+        records.first.check()
+        page.fill("input[name=reason]", "different people after all")
+        page.get_by_role("button", name="Unmerge the ticked records").click()
+        page.wait_for_load_state()
+        assert "Taken out into" in page.locator(".flash").inner_text()
+        assert page.get_by_text("is never with").first.is_visible()
+
+        # Approve a name variant.
+        page.goto(f"{server.url}/ui/names?q=kasia")
+        page.get_by_role("button", name="Approve").first.click()
+        page.wait_for_load_state()
+        assert "is now active" in page.locator(".flash").inner_text()
+        assert page.get_by_text("No proposals waiting").is_visible()  # kasia is decided
+
+        # Usable on a tablet: nothing wider than the screen on the task page.
+        page.set_viewport_size({"width": 800, "height": 1000})
+        page.goto(task_url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        page.close()
