@@ -43,12 +43,22 @@ def token(page: str) -> str:
     return found.group(1)
 
 
-def sign_in(server: LiveServer, name: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=30)
-    page = client.get("/ui/login").text
-    answer = client.post(
-        "/ui/login",
-        data={"csrf": token(page), "username": name, "password": PASSWORDS[name], "next": "/ui/"},
-    )
-    assert answer.status_code == 303, answer.text
-    return client
+@pytest.fixture
+def sign_in(web: LiveServer) -> Iterator:
+    """sign_in(name): an HTTP client with that user's session (closed afterwards)."""
+    clients: list[httpx.Client] = []
+
+    def open_session(name: str) -> httpx.Client:
+        client = httpx.Client(base_url=web.url, timeout=30)
+        clients.append(client)
+        page = client.get("/ui/login").text
+        answer = client.post(
+            "/ui/login",
+            data={"csrf": token(page), "username": name, "password": PASSWORDS[name]},
+        )
+        assert answer.status_code == 303, answer.text
+        return client
+
+    yield open_session
+    for client in clients:
+        client.close()

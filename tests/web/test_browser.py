@@ -5,6 +5,7 @@ screenshot is the one the README shows."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "screenshots" / "task-page.png"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+if CHROMIUM is None and os.environ.get("MDM_REQUIRE_BROWSER"):
+    raise RuntimeError("MDM_REQUIRE_BROWSER is set but there is no chromium on the PATH")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="needs Chromium: 'apt-get install chromium' (.ci/run installs it; no download)",
@@ -88,6 +91,7 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
         page.get_by_role("button", name="Approve").first.click()
         page.wait_for_load_state()
         assert "is now active" in page.locator(".flash").inner_text()
+        page.goto(f"{server.url}/ui/names?q=kasia")
         assert page.get_by_text("No proposals waiting").is_visible()  # kasia is decided
 
         # Usable on a tablet: nothing wider than the screen on the task page.

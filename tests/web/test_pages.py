@@ -1,0 +1,108 @@
+"""The steward pages over HTTP: who may see and do what, form tokens, claims, and
+every page rendering with real data."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import token
+
+
+def _first_task(client) -> int:
+    page = client.get("/ui/queue").text
+    return int(re.search(r"/ui/tasks/(\d+)", page).group(1))
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(web) -> None:
+    for path in ("/ui/", "/ui/queue", "/ui/tasks/1", "/ui/search?q=ann", "/ui/names"):
+        answer = web.client.get(path)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/login")
+    page = web.client.get("/ui/login").text
+    wrong = web.client.post(
+        "/ui/login", data={"csrf": token(page), "username": "ann", "password": "guess"}
+    )
+    assert wrong.status_code == 401 and "do not match" in wrong.text
+    nobody = web.client.post(
+        "/ui/login", data={"csrf": token(page), "username": "nobody", "password": "guess"}
+    )
+    assert nobody.status_code == 401  # the same answer for an unknown name
+
+
+def test_sign_in_never_sends_a_user_to_another_site(web) -> None:
+    page = web.client.get("/ui/login?next=https://evil.example/").text
+    assert "evil.example" not in page
+    answer = web.client.post(
+        "/ui/login",
+        data={"csrf": token(page), "username": "ann", "password": "correct horse battery",
+              "next": "//evil.example/"},
+    )  # fmt: skip
+    assert answer.headers["location"] == "/ui/"
+
+
+def test_every_page_renders_for_a_viewer(sign_in) -> None:
+    viewer = sign_in("vic")
+    task_id = _first_task(viewer)
+    golden_id = re.search(r"/ui/golden/(G\w+)", viewer.get(f"/ui/tasks/{task_id}").text).group(1)
+    for path in ("/ui/", "/ui/queue", "/ui/queue?band=likely&sort=oldest&age=0",
+                 f"/ui/tasks/{task_id}", f"/ui/golden/{golden_id}", "/ui/search?q=ferrand",
+                 "/ui/names"):  # fmt: skip
+        answer = viewer.get(path)
+        assert answer.status_code == 200, (path, answer.text[:300])
+    task = viewer.get(f"/ui/tasks/{task_id}").text
+    assert "Same person" not in task and "a steward decides it" in task
+    dashboard = viewer.get("/ui/").text
+    assert "duplicates found" in dashboard and "Review backlog by age" in dashboard
+
+
+def test_a_viewer_cannot_decide(sign_in) -> None:
+    viewer = sign_in("vic")
+    task_id = _first_task(viewer)
+    page = viewer.get(f"/ui/tasks/{task_id}").text
+    answer = viewer.post(
+        f"/ui/tasks/{task_id}/decision", data={"csrf": token(page), "decision": "same"}
+    )
+    assert answer.status_code == 403 and "only stewards" in answer.text
+    assert f"/ui/tasks/{task_id}" in viewer.get("/ui/queue").text  # still open
+
+
+def test_a_form_without_the_session_token_is_refused(sign_in) -> None:
+    steward = sign_in("ann")
+    task_id = _first_task(steward)
+    forged = steward.post(f"/ui/tasks/{task_id}/decision", data={"decision": "same"})
+    assert forged.status_code == 403 and "expired" in forged.text
+    other = sign_in("bo")  # another session's token does not work either
+    theirs = token(other.get("/ui/queue").text)
+    crossed = steward.post(
+        f"/ui/tasks/{task_id}/decision", data={"csrf": theirs, "decision": "same"}
+    )
+    assert crossed.status_code == 403
+
+
+def test_a_claimed_task_is_decided_by_its_steward_only(sign_in) -> None:
+    ann, bo = sign_in("ann"), sign_in("bo")
+    task_id = _first_task(ann)
+    page = ann.get(f"/ui/tasks/{task_id}").text
+    assert ann.post(f"/ui/tasks/{task_id}/claim", data={"csrf": token(page)}).status_code == 303
+    assert "taken by ann" in bo.get(f"/ui/tasks/{task_id}").text
+    theirs = bo.get(f"/ui/tasks/{task_id}").text
+    refused = bo.post(
+        f"/ui/tasks/{task_id}/decision", data={"csrf": token(theirs), "decision": "different"}
+    )
+    assert refused.status_code == 303  # back to the task, with the reason
+    assert "taken by ann" in bo.get(f"/ui/tasks/{task_id}").text
+    done = ann.post(
+        f"/ui/tasks/{task_id}/decision", data={"csrf": token(page), "decision": "different"}
+    )
+    assert done.status_code == 303
+    assert "not the same person" in ann.get(done.headers["location"]).text
+
+
+def test_session_cookies_are_http_only_and_strict(sign_in) -> None:
+    client = sign_in("ann")
+    page = client.get("/ui/login")
+    answer = client.post(
+        "/ui/login",
+        data={"csrf": token(page.text), "username": "ann", "password": "correct horse battery"},
+    )
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
