@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mdm.clock import utcnow
-from mdm.errors import MdmError, StoreError
+from mdm.errors import InputError, MdmError, StoreError
 
 app = typer.Typer(
     help="Customer master data: reconcile source files into golden records.",
@@ -172,6 +172,56 @@ def evaluate(
         f"{blk['true_pairs']} true pairs compared); link threshold {report.link_threshold:.3f}",
         highlight=False,
     )
+
+
+@app.command()
+def train(
+    db: DbOption,
+    with_decisions: Annotated[
+        bool,
+        typer.Option(
+            "--with-decisions",
+            help="Re-estimate m from the stewards' 'same person' decisions and merges.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; store nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-estimate the model with the stewards' labels: how its parameters and the review
+    queue move. The next reconcile and the next service start use it."""
+    from mdm.store import open_store
+    from mdm.training import as_dict, describe, retrain_with_decisions
+
+    if not with_decisions:
+        raise _fail(
+            InputError(
+                "say what to train with: --with-decisions (a full retrain without labels is "
+                "'mdm reconcile ... --retrain')"
+            )
+        )
+    try:
+        if not db.is_file():
+            raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
+        con = open_store(db, create=False)
+        try:
+            con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                result = retrain_with_decisions(con, store=not dry_run)
+                con.execute("COMMIT").fetchall()
+            except BaseException:
+                con.execute("ROLLBACK").fetchall()
+                raise
+        finally:
+            con.close()
+    except MdmError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(as_dict(result), indent=2))
+        return
+    for line in describe(result):
+        out.print(line, highlight=False)
 
 
 @app.command()
@@ -372,7 +422,6 @@ def names_export(
     status: Annotated[str | None, typer.Option(help="proposed, active or rejected.")] = None,
 ) -> None:
     """Export name variants (all, or of one status) to CSV or Parquet."""
-    from mdm.errors import InputError
     from mdm.names.store import list_variants
 
     try:

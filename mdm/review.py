@@ -236,7 +236,7 @@ def _touched_tasks(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataF
     ).df()
 
 
-def _records_of(con: duckdb.DuckDBPyConnection, tasks: pd.DataFrame) -> dict[tuple, dict]:
+def records_of(con: duckdb.DuckDBPyConnection, tasks: pd.DataFrame) -> dict[tuple, dict]:
     """(source, record_id) -> the record's columns, for both sides of ``tasks``."""
     keys = pd.concat(
         [
@@ -268,7 +268,7 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
     tasks = _touched_tasks(con, sorted(names))
     if tasks.empty:
         return 0
-    records = _records_of(con, tasks)
+    records = records_of(con, tasks)
     model = latest_model(con)
     scorer = Scorer(model, live_term_frequencies(con, model.tf_columns))
     link, review = con.execute(
