@@ -82,15 +82,17 @@ def queue(con: duckdb.DuckDBPyConnection, wanted: QueueFilter) -> tuple[list[dic
     condition = " AND ".join(where)
     total = con.execute(f"SELECT count(*) FROM review_tasks t WHERE {condition}", params)
     count = int(total.fetchall()[0][0])
+    # The page of tasks first, then the names of its records (not of every task's).
     frame = con.execute(
         "SELECT t.task_id, t.match_probability, t.created_at, t.source_l, t.record_id_l, "
         "concat_ws(' ', l.first_name, l.last_name) AS name_l, t.source_r, t.record_id_r, "
         "concat_ws(' ', r.first_name, r.last_name) AS name_r, c.claimed_by "
-        "FROM review_tasks t "
+        f"FROM (SELECT * FROM review_tasks t WHERE {condition} "
+        f"ORDER BY {SORTS[wanted.sort]} LIMIT ? OFFSET ?) t "
         "LEFT JOIN records l ON l.source = t.source_l AND l.record_id = t.record_id_l "
         "LEFT JOIN records r ON r.source = t.source_r AND r.record_id = t.record_id_r "
         "LEFT JOIN task_claims c USING (task_id) "
-        f"WHERE {condition} ORDER BY {SORTS[wanted.sort]} LIMIT ? OFFSET ?",
+        f"ORDER BY {SORTS[wanted.sort]}",
         [*params, PAGE, (wanted.page - 1) * PAGE],
     ).df()
     return frame.astype(object).where(frame.notna(), None).to_dict("records"), count
