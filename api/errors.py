@@ -10,7 +10,8 @@ from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
 from mdm.realtime.engine import UnstandardisableError
 
 
-def _status(error: MdmError) -> int:
+def status_of(error: MdmError) -> int:
+    """The HTTP status that says what kind of problem ``error`` is."""
     if isinstance(error, UnstandardisableError):
         return 422
     if isinstance(error, NotFoundError):
@@ -35,7 +36,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MdmError)
     async def mdm_error(_: Request, error: MdmError) -> JSONResponse:
-        return JSONResponse(_body(type(error).__name__, str(error)), status_code=_status(error))
+        return JSONResponse(_body(type(error).__name__, str(error)), status_code=status_of(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.deps import SettingsDep, StoreDep
+from api.errors import status_of
 from api.routers.names import decide_pair
 from api.settings import Settings
 from api.web.auth import (
@@ -189,7 +190,17 @@ def search_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -
 def names_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -> Response:
     with store.read() as con:
         frame = list_variants(con, status="proposed", text=q or None, limit=200)
+        # The evidence: the people (golden records) whose records used both names.
+        people: dict[tuple[str, str], list[str]] = {}
+        for name, variant, golden_id in con.execute(
+            "SELECT name, variant, golden_id FROM name_variant_evidence e "
+            "WHERE (name, variant) IN (SELECT name, variant FROM name_variants "
+            "WHERE status = 'proposed') ORDER BY 1, 2, 3"
+        ).fetchall():
+            people.setdefault((name, variant), []).append(golden_id)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row in rows:
+        row["people"] = people.get((row["name"], row["variant"]), [])
     return _page(request, "names.html", user, rows=rows, q=q)
 
 
@@ -302,6 +313,16 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         query = f"?{request.url.query}" if request.url.query else ""
         target = quote(str(request.url.path) + query)
         return RedirectResponse(f"/ui/login?next={target}", status_code=303)
+
+    answer_json = app.exception_handlers[MdmError]
+
+    @app.exception_handler(MdmError)
+    async def mdm_error(request: Request, error: MdmError) -> Response:
+        """On the pages, a problem is a page that says what was wrong; elsewhere JSON."""
+        if not request.url.path.startswith("/ui"):
+            return await answer_json(request, error)
+        return _page(request, "error.html", status_code=status_of(error),
+                     title="That did not work", message=str(error))  # fmt: skip
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, _: Forbidden) -> Response:

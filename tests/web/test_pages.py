@@ -106,3 +106,17 @@ def test_session_cookies_are_http_only_and_strict(sign_in) -> None:
     )
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_problems_are_pages_that_say_what_was_wrong(sign_in, web) -> None:
+    steward = sign_in("ann")
+    band = steward.get("/ui/queue?band=nonsense")
+    assert band.status_code == 400 and "band must be one of" in band.text
+    assert band.headers["content-type"].startswith("text/html")
+    missing = steward.get("/ui/tasks/999999")
+    assert missing.status_code == 404 and "no review task 999999" in missing.text
+    gone = steward.get("/ui/golden/GNOPE")
+    assert gone.status_code == 404 and "no golden record GNOPE" in gone.text
+    # The API keeps answering in JSON.
+    api = web.client.get("/v1/golden/GNOPE")
+    assert api.status_code == 404 and api.json()["error"]["type"] == "NotFoundError"
