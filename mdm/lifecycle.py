@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from mdm.errors import InputError
+from mdm.errors import ConflictError, InputError
 from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine
 from mdm.review import Decision, DecisionResult
@@ -96,9 +96,14 @@ def decide(
     learning: Learning,
     note: str | None = None,
 ) -> tuple[DecisionResult, dict]:
-    """Record a steward's decision on a review task and let it take effect: "same"
+    """Record a steward's decision on a review task (refused if another steward has
+    taken it) and let it take effect: "same"
     must-links the pair (their golden records merge), "different" cannot-links it
     (they are kept apart, now and on every later run); "skip" changes nothing."""
+    holder = con.execute("SELECT claimed_by FROM task_claims WHERE task_id = ?", [task_id])
+    taken = holder.fetchall()
+    if taken and taken[0][0] != actor:
+        raise ConflictError(f"review task {task_id} is taken by {taken[0][0]}")
     result = record_decision(con, task_id, decision, actor, learning, note)
     if result.decision is Decision.SKIP:
         return result, {}
