@@ -138,12 +138,16 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
     if not rows:
         raise NotFoundError(f"there is no review task {task_id}")
     task_id, status, sl, rl, sr, rr, probability, created = rows[0]
-    sides = []
-    for source, record_id in ((sl, rl), (sr, rr)):
-        slot = engine.table.slot_of(source, record_id)
-        if slot is None:
-            raise NotFoundError(f"record {source}/{record_id} of task {task_id} is gone")
-        sides.append(engine.table.row(slot))
+    with engine.lock:  # a consistent view while real-time writes go on
+        sides, golden_ids = [], []
+        for source, record_id in ((sl, rl), (sr, rr)):
+            slot = engine.table.slot_of(source, record_id)
+            if slot is None:
+                raise NotFoundError(f"record {source}/{record_id} of task {task_id} is gone")
+            sides.append(engine.table.row(slot))
+            golden_ids.append(engine.table.golden_id(slot))
+        score = engine.scorer.score(*sides)
+        prior = engine.scorer.prior_weight
     left, right = sides
     fields = [
         {
@@ -157,8 +161,7 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         for a in ATTRIBUTES
         if left.get(a) is not None or right.get(a) is not None
     ]
-    score = engine.scorer.score(left, right)
-    steps = [("Prior", engine.scorer.prior_weight)]  # how often two compared records match
+    steps = [("Prior", prior)]  # how often two compared records match
     steps += [(hit.comparison.replace("_", " ").capitalize() + f": {hit.label}", hit.match_weight)
               for hit in score.comparisons]  # fmt: skip
     waterfall, running = [], 0.0
@@ -166,12 +169,7 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         waterfall.append({"label": label, "weight": weight, "start": running,
                           "end": running + weight})  # fmt: skip
         running += weight
-    golden = []
-    for source, record_id in ((sl, rl), (sr, rr)):
-        slot = engine.table.slot_of(source, record_id)
-        golden_id = engine.table.golden_id(slot)
-        if golden_id not in [g["golden_id"] for g in golden]:
-            golden.append(get_golden(con, golden_id))
+    golden = [get_golden(con, g) for g in dict.fromkeys(golden_ids)]
     return {
         "task_id": task_id,
         "status": status,
@@ -185,6 +183,16 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         "golden": golden,
         "claimed_by": claimed_by(con, task_id),
     }
+
+
+def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict]:
+    """The source records of a golden record, with their values."""
+    frame = con.execute(
+        f"SELECT source, record_id, {', '.join(ATTRIBUTES)} FROM records JOIN xref "
+        "USING (source, record_id) WHERE golden_id = ? ORDER BY source, record_id",
+        [golden_id],
+    ).df()
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = None) -> int | None:

@@ -28,7 +28,7 @@ from api.web.auth import (
     check_form,
     csrf_token,
 )
-from mdm.errors import MdmError
+from mdm.errors import InputError, MdmError
 from mdm.events import history
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.names.store import list_variants
@@ -44,6 +44,7 @@ from mdm.workbench import (
     QueueFilter,
     claim,
     dashboard,
+    golden_records,
     next_task,
     queue,
     search,
@@ -138,11 +139,14 @@ def queue_page(
     store: StoreDep,
     source: str | None = None,
     band: str | None = None,
-    age: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    age: Annotated[str, Query(max_length=5)] = "",
     sort: str = "probability",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    wanted = QueueFilter(source or None, band or None, age, sort, page)
+    if age.strip() and not age.strip().isdigit():
+        raise InputError("waiting at least: give a number of days, e.g. 7")
+    days = int(age) if age.strip() else None  # the form sends an empty field as ""
+    wanted = QueueFilter(source or None, band or None, days, sort, page)
     with store.read() as con:
         rows, total = queue(con, wanted)
         known = sources(con)
@@ -165,13 +169,8 @@ def golden_page(request: Request, golden_id: GoldenId, user: UserDep, store: Sto
     with store.read() as con:
         golden = get_golden(con, golden_id)
         events = history(con, golden["golden_id"])
-        records = con.execute(
-            f"SELECT source, record_id, {', '.join(ATTRIBUTES)} FROM records JOIN xref "
-            "USING (source, record_id) WHERE golden_id = ? ORDER BY source, record_id",
-            [golden["golden_id"]],
-        ).df()
-    rows = records.astype(object).where(records.notna(), None).to_dict("records")
-    return _page(request, "golden.html", user, golden=golden, events=events, records=rows)
+        records = golden_records(con, golden["golden_id"])
+    return _page(request, "golden.html", user, golden=golden, events=events, records=records)
 
 
 @router.get("/search", response_class=HTMLResponse)

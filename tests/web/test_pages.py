@@ -120,3 +120,11 @@ def test_problems_are_pages_that_say_what_was_wrong(sign_in, web) -> None:
     # The API keeps answering in JSON.
     api = web.client.get("/v1/golden/GNOPE")
     assert api.status_code == 404 and api.json()["error"]["type"] == "NotFoundError"
+
+
+def test_the_queue_form_as_a_browser_sends_it(sign_in) -> None:
+    steward = sign_in("ann")  # empty fields come as empty strings
+    answer = steward.get("/ui/queue?source=&band=&age=&sort=probability")
+    assert answer.status_code == 200, answer.text[:300]
+    older = steward.get("/ui/queue?source=crm&band=unsure&age=3&sort=oldest&page=1")
+    assert older.status_code == 200
