@@ -86,6 +86,24 @@ def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     replay_journal(con, path)
 
 
+def _baseline_events(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores from before schema 5 did not log every record's golden id: one event per
+    record and per golden id, as they stand at the upgrade, lets the event log alone
+    rebuild the state from here on (``mdm replay``)."""
+    con.execute(
+        "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + "
+        "row_number() OVER (ORDER BY kind, golden_id, source, record_id), now()::TIMESTAMP, "
+        "kind, golden_id, source, record_id, 'system', detail FROM ("
+        "SELECT 'golden_created' AS kind, golden_id, NULL AS source, NULL AS record_id, "
+        "'{\"baseline\": true}' AS detail FROM golden "
+        "UNION ALL SELECT 'golden_retired', golden_id, NULL, NULL, "
+        "json_object('survivor_id', survivor_id, 'baseline', true)::VARCHAR FROM golden "
+        "WHERE status <> 'active' "
+        "UNION ALL SELECT 'record_linked', golden_id, source, record_id, "
+        "'{\"baseline\": true}' FROM xref)"
+    ).fetchall()
+
+
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
     from mdm.names.store import seed_variants
 
@@ -113,6 +131,8 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
         ).fetchall()
         seed_variants(con)
+        if found in ("1", "2", "3", "4"):
+            _baseline_events(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
