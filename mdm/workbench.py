@@ -5,11 +5,13 @@ store (and the real-time engine's scorer for the evidence); no web framework her
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from mdm.clock import utcnow
 from mdm.errors import ConflictError, InputError, NotFoundError
@@ -65,8 +67,13 @@ class QueueFilter:
         return self
 
 
-def queue(con: duckdb.DuckDBPyConnection, wanted: QueueFilter) -> tuple[list[dict], int]:
-    """One page of open review tasks and how many match the filter."""
+def queue(
+    con: duckdb.DuckDBPyConnection,
+    wanted: QueueFilter,
+    names_of: Callable[[set[tuple[str, str]]], dict] | None = None,
+) -> tuple[list[dict], int]:
+    """One page of open review tasks and how many match the filter. ``names_of`` gives
+    records' names (the real-time engine holds them in memory); else the store does."""
     wanted = wanted.check()
     where, params = ["t.status = 'open'"], []
     if wanted.source:
@@ -82,20 +89,42 @@ def queue(con: duckdb.DuckDBPyConnection, wanted: QueueFilter) -> tuple[list[dic
     condition = " AND ".join(where)
     total = con.execute(f"SELECT count(*) FROM review_tasks t WHERE {condition}", params)
     count = int(total.fetchall()[0][0])
-    # The page of tasks first, then the names of its records (not of every task's).
     frame = con.execute(
         "SELECT t.task_id, t.match_probability, t.created_at, t.source_l, t.record_id_l, "
-        "concat_ws(' ', l.first_name, l.last_name) AS name_l, t.source_r, t.record_id_r, "
-        "concat_ws(' ', r.first_name, r.last_name) AS name_r, c.claimed_by "
+        "t.source_r, t.record_id_r, c.claimed_by "
         f"FROM (SELECT * FROM review_tasks t WHERE {condition} "
         f"ORDER BY {SORTS[wanted.sort]} LIMIT ? OFFSET ?) t "
-        "LEFT JOIN records l ON l.source = t.source_l AND l.record_id = t.record_id_l "
-        "LEFT JOIN records r ON r.source = t.source_r AND r.record_id = t.record_id_r "
-        "LEFT JOIN task_claims c USING (task_id) "
-        f"ORDER BY {SORTS[wanted.sort]}",
+        f"LEFT JOIN task_claims c USING (task_id) ORDER BY {SORTS[wanted.sort]}",
         [*params, PAGE, (wanted.page - 1) * PAGE],
     ).df()
-    return frame.astype(object).where(frame.notna(), None).to_dict("records"), count
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    keys = {(r[f"source_{s}"], r[f"record_id_{s}"]) for r in rows for s in "lr"}
+    names = names_of(keys) if names_of is not None else _names(con, keys)
+    for row in rows:
+        for side in "lr":
+            row[f"name_{side}"] = names.get((row[f"source_{side}"], row[f"record_id_{side}"]))
+    return rows, count
+
+
+def _names(con: duckdb.DuckDBPyConnection, keys: set[tuple[str, str]]) -> dict:
+    """(source, record_id) -> "first last" for a few records, from the store."""
+    if not keys:
+        return {}
+    frame = pa.table(
+        {
+            "source": pa.array([k[0] for k in keys], pa.string()),
+            "record_id": pa.array([k[1] for k in keys], pa.string()),
+        }
+    )
+    con.register("_page_keys", frame)
+    try:
+        found = con.execute(
+            "SELECT source, record_id, concat_ws(' ', first_name, last_name) FROM records "
+            "JOIN _page_keys USING (source, record_id)"
+        ).fetchall()
+    finally:
+        con.unregister("_page_keys")
+    return {(source, record_id): name or None for source, record_id, name in found}
 
 
 def sources(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -183,6 +212,22 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         "golden": golden,
         "claimed_by": claimed_by(con, task_id),
     }
+
+
+def engine_names(engine: Engine) -> Callable[[set[tuple[str, str]]], dict]:
+    """Records' names from the engine's memory (no store reads)."""
+
+    def names_of(keys: set[tuple[str, str]]) -> dict:
+        found = {}
+        with engine.lock:
+            for key in keys:
+                slot = engine.table.slot_of(*key)
+                if slot is not None:
+                    first, last = engine.table.values(slot, ["first_name", "last_name"])
+                    found[key] = " ".join(v for v in (first, last) if v) or None
+        return found
+
+    return names_of
 
 
 def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict]:

@@ -44,6 +44,7 @@ from mdm.workbench import (
     QueueFilter,
     claim,
     dashboard,
+    engine_names,
     golden_records,
     next_task,
     queue,
@@ -147,8 +148,9 @@ def queue_page(
         raise InputError("waiting at least: give a number of days, e.g. 7")
     days = int(age) if age.strip() else None  # the form sends an empty field as ""
     wanted = QueueFilter(source or None, band or None, days, sort, page)
+    names = engine_names(store.engine) if store.engine is not None else None
     with store.read() as con:
-        rows, total = queue(con, wanted)
+        rows, total = queue(con, wanted, names)
         known = sources(con)
     return _page(
         request, "queue.html", user, rows=rows, total=total, wanted=wanted, sources=known,

@@ -48,7 +48,7 @@ from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.standardise.frame import StandardiseOptions
 from mdm.store import RECORD_COLUMNS
-from mdm.store.writer import index_lineage, latest_model
+from mdm.store.writer import index_for_service, latest_model
 
 AfterCommit = Callable[[], None]
 
@@ -137,7 +137,7 @@ class Engine:
                 "'mdm reconcile SOURCE... --db PATH' on the store first"
             ) from None
         self.rules: MatchRules = self.model.match_rules
-        index_lineage(con)
+        index_for_service(con)
         self.survivorship = survivorship
         self.rules_dir = rules_dir
         row = con.execute(
