@@ -62,8 +62,11 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
         task_url = page.url
         assert page.locator("svg.waterfall rect").count() >= 2  # the prior and comparisons
         assert page.get_by_text("Why the engine thinks they match").is_visible()
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        # MDM_UPDATE_SCREENSHOTS=1 refreshes the README's copy; otherwise it goes to tmp.
+        shot = SCREENSHOT if os.environ.get("MDM_UPDATE_SCREENSHOTS") else tmp_path / "task.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
         golden_before = page.locator("a[href^='/ui/golden/']").count()
         assert golden_before == 2  # two customers, not yet one
 
