@@ -28,6 +28,7 @@ from mdm.realtime.engine import Engine
 from mdm.review import Decision, DecisionResult
 from mdm.review import decide as record_decision
 from mdm.rules.match import Learning
+from mdm.workbench import claimed_by
 
 Key = tuple[str, str]
 
@@ -100,10 +101,9 @@ def decide(
     taken it) and let it take effect: "same"
     must-links the pair (their golden records merge), "different" cannot-links it
     (they are kept apart, now and on every later run); "skip" changes nothing."""
-    holder = con.execute("SELECT claimed_by FROM task_claims WHERE task_id = ?", [task_id])
-    taken = holder.fetchall()
-    if taken and taken[0][0] != actor:
-        raise ConflictError(f"review task {task_id} is taken by {taken[0][0]}")
+    holder = claimed_by(con, task_id)
+    if holder is not None and holder != actor:
+        raise ConflictError(f"review task {task_id} is taken by {holder}")
     result = record_decision(con, task_id, decision, actor, learning, note)
     if result.decision is Decision.SKIP:
         return result, {}

@@ -45,6 +45,8 @@ SORTS = {
     "newest": "t.created_at DESC, t.task_id",
 }
 PAGE = 50
+#: A steward's hold on a task lapses after this long, so a task left open is not lost.
+CLAIM_TTL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,9 @@ def queue(
         "t.source_r, t.record_id_r, c.claimed_by "
         f"FROM (SELECT * FROM review_tasks t WHERE {condition} "
         f"ORDER BY {SORTS[wanted.sort]} LIMIT ? OFFSET ?) t "
-        f"LEFT JOIN task_claims c USING (task_id) ORDER BY {SORTS[wanted.sort]}",
-        [*params, PAGE, (wanted.page - 1) * PAGE],
+        "LEFT JOIN (SELECT * FROM task_claims WHERE claimed_at >= ?) c USING (task_id) "
+        f"ORDER BY {SORTS[wanted.sort]}",
+        [*params, PAGE, (wanted.page - 1) * PAGE, utcnow() - CLAIM_TTL],
     ).df()
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     keys = {(r[f"source_{s}"], r[f"record_id_{s}"]) for r in rows for s in "lr"}
@@ -148,7 +151,11 @@ def claim(con: duckdb.DuckDBPyConnection, task_id: int, user: str) -> None:
 
 
 def claimed_by(con: duckdb.DuckDBPyConnection, task_id: int) -> str | None:
-    row = con.execute("SELECT claimed_by FROM task_claims WHERE task_id = ?", [task_id])
+    """Who holds a task now (a hold lapses after :data:`CLAIM_TTL`)."""
+    row = con.execute(
+        "SELECT claimed_by FROM task_claims WHERE task_id = ? AND claimed_at >= ?",
+        [task_id, utcnow() - CLAIM_TTL],
+    )
     found = row.fetchall()
     return found[0][0] if found else None
 
@@ -243,11 +250,12 @@ def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict]
 def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = None) -> int | None:
     """The next open task for ``user``: most probable first, not taken by another."""
     row = con.execute(
-        "SELECT t.task_id FROM review_tasks t LEFT JOIN task_claims c USING (task_id) "
+        "SELECT t.task_id FROM review_tasks t LEFT JOIN (SELECT * FROM task_claims "
+        "WHERE claimed_at >= ?) c USING (task_id) "
         "WHERE t.status = 'open' AND (c.claimed_by IS NULL OR c.claimed_by = ?) "
         "AND t.task_id IS DISTINCT FROM ? "
         "ORDER BY t.match_probability DESC, t.task_id LIMIT 1",
-        [user, after],
+        [utcnow() - CLAIM_TTL, user, after],
     ).fetchall()
     return int(row[0][0]) if row else None
 

@@ -4,7 +4,15 @@ every page rendering with real data."""
 from __future__ import annotations
 
 import re
+import shutil
+from datetime import timedelta
 
+import pytest
+
+from mdm.clock import utcnow
+from mdm.errors import ConflictError
+from mdm.store import open_store
+from mdm.workbench import CLAIM_TTL, claim, claimed_by
 from tests.web.conftest import token
 
 
@@ -128,3 +136,22 @@ def test_the_queue_form_as_a_browser_sends_it(sign_in) -> None:
     assert answer.status_code == 200, answer.text[:300]
     older = steward.get("/ui/queue?source=crm&band=unsure&age=3&sort=oldest&page=1")
     assert older.status_code == 200
+
+
+def test_a_hold_on_a_task_lapses(reconciled_db, tmp_path) -> None:
+    """A steward who takes a task and leaves does not block it for ever."""
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    with open_store(db) as con:
+        task_id = con.execute("SELECT min(task_id) FROM review_tasks WHERE status = 'open'")
+        task_id = task_id.fetchall()[0][0]
+        claim(con, task_id, "ann")
+        with pytest.raises(ConflictError, match="taken by ann"):
+            claim(con, task_id, "bo")
+        con.execute(
+            "UPDATE task_claims SET claimed_at = ? WHERE task_id = ?",
+            [utcnow() - CLAIM_TTL - timedelta(minutes=1), task_id],
+        )
+        assert claimed_by(con, task_id) is None
+        claim(con, task_id, "bo")
+        assert claimed_by(con, task_id) == "bo"
