@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -191,7 +193,6 @@ def train(
 ) -> None:
     """Re-estimate the model with the stewards' labels: how its parameters and the review
     queue move. The next reconcile and the next service start use it."""
-    from mdm.store import open_store
     from mdm.training import as_dict, describe, retrain_with_decisions
 
     if not with_decisions:
@@ -202,19 +203,8 @@ def train(
             )
         )
     try:
-        if not db.is_file():
-            raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
-        con = open_store(db, create=False)
-        try:
-            con.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                result = retrain_with_decisions(con, store=not dry_run)
-                con.execute("COMMIT").fetchall()
-            except BaseException:
-                con.execute("ROLLBACK").fetchall()
-                raise
-        finally:
-            con.close()
+        with _transaction(db) as con:
+            result = retrain_with_decisions(con, store=not dry_run)
     except MdmError as error:
         raise _fail(error) from None
     if as_json:
@@ -518,27 +508,34 @@ def _steward_call(db: Path, rules: Path, action) -> None:
     transaction; print its message (errors exit cleanly, nothing written)."""
     from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
-    from mdm.store import open_store
 
     try:
         bundle = RulesBundle.load(rules)
-        if not db.is_file():
-            raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
-        con = open_store(db, create=False)
-        try:
-            engine = Engine(con, bundle.survivorship, bundle.rules_dir)
-            con.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                message = action(con, engine)
-                con.execute("COMMIT").fetchall()
-            except BaseException:
-                con.execute("ROLLBACK").fetchall()
-                raise
-        finally:
-            con.close()
+        with _transaction(db) as con:
+            message = action(con, Engine(con, bundle.survivorship, bundle.rules_dir))
     except MdmError as error:
         raise _fail(error) from None
     out.print(message, highlight=False)
+
+
+@contextmanager
+def _transaction(db: Path) -> Iterator:
+    """The store (which must exist) in one transaction, committed if the block succeeds."""
+    from mdm.store import open_store
+
+    if not db.is_file():
+        raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
+    con = open_store(db, create=False)
+    try:
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
+        con.execute("COMMIT").fetchall()
+    finally:
+        con.close()
 
 
 golden = typer.Typer(
