@@ -46,8 +46,9 @@ async def check_form(request: Request) -> FormData:
     return form
 
 
-async def current_user(request: Request) -> User:
-    """The signed-in user (looked up on every request, so a removed user is out at once)."""
+def current_user(request: Request) -> User:
+    """The signed-in user (looked up on every request, so a removed user is out at once;
+    a plain function, so FastAPI runs the lookup off the event loop)."""
     name = request.session.get(SESSION_USER)
     if not name:
         raise SignInRequired()

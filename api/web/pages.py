@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.deps import SettingsDep, StoreDep
@@ -104,8 +105,12 @@ def login_page(request: Request, next: str = "/ui/") -> Response:
 @router.post("/login")
 async def login(request: Request, store: StoreDep) -> Response:
     form = await check_form(request)
-    with store.read() as con:
-        user = authenticate(con, str(form.get("username", "")), str(form.get("password", "")))
+
+    def check():  # scrypt takes ~50 ms of CPU: not on the event loop
+        with store.read() as con:
+            return authenticate(con, str(form.get("username", "")), str(form.get("password", "")))
+
+    user = await run_in_threadpool(check)
     if user is None:
         return _page(
             request, "login.html", next=_safe_next(str(form.get("next"))), status_code=401,
@@ -211,9 +216,13 @@ def names_page(request: Request, user: UserDep, store: StoreDep, q: str = "") ->
 @router.post("/tasks/{task_id}/claim")
 async def claim_task(request: Request, task_id: TaskId, user: StewardDep, store: StoreDep):
     await check_form(request)
-    try:
+
+    def take() -> None:
         with store.write() as con:
             claim(con, task_id, user.username)
+
+    try:
+        await run_in_threadpool(take)
     except MdmError as problem:
         return _back(request, f"/ui/tasks/{task_id}", str(problem))
     return _back(request, f"/ui/tasks/{task_id}", f"Task {task_id} is yours.")
@@ -225,16 +234,16 @@ async def decide_task(
 ) -> Response:
     form = await check_form(request)
     verdict = str(form.get("decision", ""))
-    learning = load_match_rules(settings.rules).learning
     note = str(form.get("note") or "") or None
 
     def act(con, engine):
+        learning = load_match_rules(settings.rules).learning
         result, _ = decide(con, engine, task_id, verdict, user.username, learning, note)
         following = next_task(con, user.username, after=task_id)
         return result, following
 
     try:
-        result, following = store.steward(act)
+        result, following = await run_in_threadpool(store.steward, act)
     except MdmError as problem:
         return _back(request, f"/ui/tasks/{task_id}", str(problem))
     target = f"/ui/tasks/{following}" if following else "/ui/queue"
@@ -249,8 +258,9 @@ async def merge_golden(
     other = str(form.get("other", "")).strip()
     reason = str(form.get("reason") or "") or None
     try:
-        done = store.steward(
-            lambda con, engine: merge(con, engine, golden_id, other, user.username, reason)
+        done = await run_in_threadpool(
+            store.steward,
+            lambda con, engine: merge(con, engine, golden_id, other, user.username, reason),
         )
     except MdmError as problem:
         return _back(request, f"/ui/golden/{golden_id}", str(problem))
@@ -265,8 +275,9 @@ async def unmerge_golden(
     reason = str(form.get("reason") or "") or None
     try:
         keys = [parse_record(str(value)) for value in form.getlist("record")]
-        done = store.steward(
-            lambda con, engine: unmerge(con, engine, golden_id, keys, user.username, reason)
+        done = await run_in_threadpool(
+            store.steward,
+            lambda con, engine: unmerge(con, engine, golden_id, keys, user.username, reason),
         )
     except MdmError as problem:
         return _back(request, f"/ui/golden/{golden_id}", str(problem))
@@ -279,9 +290,10 @@ async def decide_name(request: Request, user: StewardDep, store: StoreDep) -> Re
     form = await check_form(request)
     approve = form.get("action") == "approve"
     try:
-        change = decide_pair(
-            store, str(form.get("name", "")), str(form.get("variant", "")), approve, user.username
-        )
+        change = await run_in_threadpool(
+            decide_pair,
+            store, str(form.get("name", "")), str(form.get("variant", "")), approve, user.username,
+        )  # fmt: skip
     except MdmError as problem:
         return _back(request, "/ui/names", str(problem))
     return _back(request, "/ui/names", change.message)
