@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
+import httpx
+
+from api import Settings
+from mdm.events import replay_differences
+from mdm.store import open_store
+from tests.api.conftest import LiveServer
 
 CANARY = "quilla.canary.k3@zarkmail.com"
 
@@ -100,3 +107,56 @@ def test_erasure_while_the_service_runs(live, served_db) -> None:
     assert live.client.get("/health").json()["status"] == "ok"
     missing = live.client.post("/v1/golden/GNOPE/erasure", json={"by": "dpo"})
     assert missing.status_code == 404
+
+
+def test_steward_operations_and_upserts_side_by_side(served_db) -> None:
+    """Merges and unmerges while upserts stream in: nothing fails, and afterwards the
+    event log still replays to the tables."""
+    with duckdb.connect(str(served_db), read_only=True) as con:
+        people = con.execute(
+            "SELECT first_name, last_name, date_of_birth FROM records "
+            "WHERE first_name IS NOT NULL ORDER BY source, record_id LIMIT 60"
+        ).fetchall()
+        singles = [
+            row[0]
+            for row in con.execute(
+                "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 1 "
+                "ORDER BY golden_id LIMIT 12"
+            ).fetchall()
+        ]
+    failures: list[str] = []
+    with LiveServer(Settings(db=served_db)) as server:
+
+        def stream(offset: int) -> None:
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                for i, (first, last, dob) in enumerate(people[offset::3]):
+                    record = {"source": "web", "record_id": f"S{offset}-{i}",
+                              "first_name": first, "last_name": last}  # fmt: skip
+                    if dob:
+                        record["date_of_birth"] = dob
+                    answer = client.post("/v1/records", json={"records": [record], "by": "t"})
+                    if answer.status_code != 200:
+                        failures.append(answer.text)
+
+        threads = [threading.Thread(target=stream, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for first, second in zip(singles[::2], singles[1::2], strict=True):
+            theirs = server.client.get(f"/v1/golden/{second}").json()["records"]
+            merged = server.client.post(
+                "/v1/golden/merge", json={"golden_ids": [first, second], "by": "ann"}
+            )
+            if merged.status_code == 409:  # an upsert joined them already: nothing to do
+                continue
+            assert merged.status_code == 200, merged.text
+            back = server.client.post(
+                f"/v1/golden/{merged.json()['golden_id']}/unmerge",
+                json={"records": theirs, "by": "ann"},
+            )
+            assert back.status_code == 200, back.text
+        for thread in threads:
+            thread.join()
+        assert server.client.get("/health").json()["status"] == "ok"
+    assert failures == []
+    with open_store(served_db) as con:
+        assert replay_differences(con) == []
