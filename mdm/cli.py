@@ -80,12 +80,23 @@ def reconcile(
         bool, typer.Option("--retrain", help="Train a new model even if one fits these rules.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental",
+            help="Match these new and changed records against the store's golden records "
+            "(no full re-run; unchanged records are left alone).",
+        ),
+    ] = False,
 ) -> None:
     """Reconcile source files into golden records in the store."""
     from mdm.ingest import parse_source_arg
     from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
 
+    if incremental:
+        _reconcile_incremental(sources, db, rules, as_json)
+        return
     progress = StageProgress(err)
     try:
         bundle = RulesBundle.load(rules)
@@ -101,6 +112,24 @@ def reconcile(
         out.print_json(json.dumps(summary))
         return
     _print_reconcile(result)
+
+
+def _reconcile_incremental(sources: list[str], db: Path, rules: Path, as_json: bool) -> None:
+    from mdm.incremental import as_json as to_json
+    from mdm.incremental import describe, reconcile_incremental
+    from mdm.ingest import parse_source_arg
+    from mdm.jobs import RulesBundle
+
+    try:
+        bundle = RulesBundle.load(rules)
+        specs = [parse_source_arg(text) for text in sources]
+        result = reconcile_incremental(specs, db, bundle.rules_dir, bundle.survivorship)
+    except MdmError as error:
+        raise _fail(error) from None
+    if as_json:
+        out.print_json(to_json(result))
+        return
+    out.print(describe(result), highlight=False)
 
 
 def _print_reconcile(result) -> None:
