@@ -1,0 +1,86 @@
+"""Incremental batches: a nightly batch of new and changed records against a large store.
+
+Usage:
+  .venv/bin/python benchmarks/incremental.py --records 100000 [--batch 10000]
+
+Uses generated data (benchmarks/data/<N>/, as benchmarks/bulk.py makes it). The crm
+source is split: ``--batch / 2`` of its records are held back, the rest of every source
+is reconciled in bulk. The batch is the held-back records (new to the store) plus as
+many stored crm records with a changed town. It is sent with
+``mdm reconcile --incremental`` (in process), then sent again. Prints wall time per
+stage and peak RSS of this process, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from mdm.incremental import reconcile_incremental  # noqa: E402
+from mdm.ingest import parse_source_arg  # noqa: E402
+from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+
+RULES = HERE.parent / "rules" / "customer.match.yaml"
+
+
+def _rss_gib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    folder = HERE / "data" / str(args.records)
+    if not (folder / "crm.csv").exists():
+        raise SystemExit(f"no {folder}: run benchmarks/bulk.py --records {args.records} first")
+    rules = RulesBundle.load(RULES)
+    half = args.batch // 2
+    figures: dict = {"records": args.records, "batch": args.batch}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        crm = pd.read_csv(folder / "crm.csv", dtype=str)
+        held, kept = crm.iloc[:half], crm.iloc[half:]
+        kept.to_csv(work / "crm.csv", index=False)
+        sources = [f"crm={work / 'crm.csv'}"] + [
+            f"{p.stem}={p}" for p in sorted(folder.iterdir())
+            if p.suffix in (".csv", ".parquet", ".jsonl") and p.stem != "crm"
+        ]  # fmt: skip
+        db = work / "mdm.duckdb"
+        clock = time.perf_counter()
+        reconcile([parse_source_arg(s) for s in sources], db, rules)
+        figures["bulk_s"] = round(time.perf_counter() - clock, 1)
+        changed = kept.iloc[:half].copy()
+        town = next(c for c in changed.columns if c.lower() in ("town", "city"))
+        changed[town] = "Newtown"
+        pd.concat([held, changed]).to_csv(work / "batch.csv", index=False)
+        batch = [parse_source_arg(f"crm={work / 'batch.csv'}")]
+        shutil.copy(db, work / "before.duckdb")
+        for name in ("first_send", "second_send"):
+            clock = time.perf_counter()
+            result = reconcile_incremental(batch, db, rules.rules_dir, rules.survivorship)
+            figures[name] = {
+                "seconds": round(time.perf_counter() - clock, 1),
+                "stages": result.seconds,
+                "actions": result.actions,
+                "golden_created": result.golden_created,
+                "review_tasks": result.review_tasks,
+            }
+        figures["peak_rss_gib"] = _rss_gib()
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
