@@ -9,7 +9,8 @@ import duckdb
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import events, lifecycle, names, records, review
+from api.jobs import Jobs
+from api.routers import events, jobs, lifecycle, names, records, review
 from api.settings import Settings
 from api.store import StoreService
 from api.web import install_web
@@ -26,9 +27,13 @@ def create_app(settings: Settings) -> FastAPI:
             settings.db, engine_factory(settings), apply_delay=settings.apply_delay
         )
         app.state.store.start_engine()
+        app.state.jobs = Jobs(
+            app.state.store, RulesBundle.load(settings.rules).rules_dir, settings.job_folder
+        )
         try:
             yield
         finally:
+            app.state.jobs.close()
             app.state.store.close()
 
     app = FastAPI(
@@ -44,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(review.router)
     app.include_router(events.router)
     app.include_router(lifecycle.router)
+    app.include_router(jobs.router)
     install_web(app, settings)
 
     @app.get("/health", tags=["service"])

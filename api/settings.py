@@ -40,10 +40,15 @@ class Settings(BaseModel):
         "secure; turn off only for plain HTTP on another host behind a trusted proxy).",
     )
 
+    job_folder: Path | None = Field(
+        default=None,
+        description="A folder whose files jobs may name by path (none: uploads only).",
+    )
+
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``MDM_DB`` (required), ``MDM_RULES``, ``MDM_APPLY_DELAY``,
-        ``MDM_SESSION_SECRET`` and ``MDM_SECURE_COOKIES``."""
+        ``MDM_SESSION_SECRET``, ``MDM_SECURE_COOKIES`` and ``MDM_JOB_FOLDER``."""
         db = os.environ.get("MDM_DB")
         if not db:
             raise RuntimeError("set MDM_DB to the store file, e.g. MDM_DB=out/mdm.duckdb")
@@ -54,6 +59,8 @@ class Settings(BaseModel):
             values["apply_delay"] = float(os.environ["MDM_APPLY_DELAY"])
         if os.environ.get("MDM_SESSION_SECRET"):
             values["session_secret"] = os.environ["MDM_SESSION_SECRET"]
+        if os.environ.get("MDM_JOB_FOLDER"):
+            values["job_folder"] = Path(os.environ["MDM_JOB_FOLDER"])
         if os.environ.get("MDM_SECURE_COOKIES", "").lower() in ("0", "false", "no"):
             values["secure_cookies"] = False
         return cls(**values)

@@ -63,20 +63,35 @@ def _records(source: MappedSource) -> list[dict[str, Any]]:
     return found
 
 
+def batch_records(specs: list[SourceSpec], rules_dir: Path) -> list[dict[str, Any]]:
+    """Read and map a batch's files (every problem before any record is sent): its
+    records as the engine takes them."""
+    from mdm.jobs import read_sources
+
+    return [record for source in read_sources(specs, rules_dir) for record in _records(source)]
+
+
+def upsert_leniently(upsert, record: dict[str, Any]) -> tuple[Any, Any, list[str]]:
+    """``upsert(record)``; a value that cannot be standardised is left out (as bulk runs
+    count and skip it) and named in the third item."""
+    try:
+        return (*upsert(record), [])
+    except UnstandardisableError as error:
+        cleaned = {k: v for k, v in record.items() if k not in error.fields}
+        return (*upsert(cleaned), list(error.fields))
+
+
 def reconcile_incremental(
     specs: list[SourceSpec], db: Path, rules_dir: Path, survivorship, actor: str = "batch"
 ) -> IncrementalResult:
     """Match a batch of new and changed records against the store at ``db``."""
-    from mdm.jobs import read_sources
-
     if not db.is_file():
         raise InputError(
             f"no store at {db}: an incremental batch needs one; run 'mdm reconcile' first"
         )
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-    mapped = read_sources(specs, rules_dir)
-    batch = [record for source in mapped for record in _records(source)]
+    batch = batch_records(specs, rules_dir)
     seconds["read"] = round(time.perf_counter() - clock, 2)
     result = IncrementalResult(db, len(batch))
     con = open_store(db, create=False)
@@ -89,12 +104,8 @@ def reconcile_incremental(
         unparseable: Counter[str] = Counter()
         changes = []
         for record in batch:
-            try:
-                done, change = engine.upsert(record, actor)
-            except UnstandardisableError as error:
-                unparseable.update(error.fields)
-                cleaned = {k: v for k, v in record.items() if k not in error.fields}
-                done, change = engine.upsert(cleaned, actor)
+            done, change, dropped = upsert_leniently(lambda r: engine.upsert(r, actor), record)
+            unparseable.update(dropped)
             actions[done.action] += 1
             result.review_tasks += len(change.tasks_added)
             result.golden_retired += len(change.retired)

@@ -36,6 +36,8 @@ def test_mdm_serve_answers_and_documents_itself(served_db: Path, tmp_path: Path)
         for path, methods in schema["paths"].items():
             for method, operation in methods.items():
                 body = operation.get("requestBody")
+                if body and "multipart/form-data" in body["content"]:
+                    continue  # a file upload: its fields are described, not exampled
                 if body:
                     content = body["content"]["application/json"]["schema"]
                     ref = content["$ref"].rsplit("/", 1)[-1]

@@ -1,0 +1,45 @@
+"""Jobs on the wire."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import Request
+
+
+class JobPathCreate(Request):
+    """A file in the folder the service may read."""
+
+    path: str = Field(min_length=1, max_length=1000, description="Relative to MDM_JOB_FOLDER.")
+    source: str = Field(min_length=1, max_length=100, description="The source system.")
+    by: str = Field(default="etl", min_length=1, max_length=100)
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"path": "nightly/crm.csv", "source": "crm"}]}
+    }
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    kind: str
+    source: str
+    file: str
+    submitted_by: str
+    status: str
+    stage: str
+    records: int
+    done: int
+    percent: float
+    records_per_second: float
+    actions: dict[str, int]
+    unparseable: dict[str, int]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    seconds: float
+
+
+class JobList(BaseModel):
+    jobs: list[JobPublic]
+    count: int
