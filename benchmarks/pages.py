@@ -18,22 +18,22 @@ import argparse
 import json
 import random
 import re
-import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import duckdb
 import httpx
 import numpy as np
-import uvicorn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-from api import Settings, create_app  # noqa: E402
+from _service import serving  # noqa: E402
+
+from api import Settings  # noqa: E402
 from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
@@ -91,20 +91,9 @@ def main() -> None:
         db = Path(tmp) / "mdm.duckdb"
         reconcile([parse_source_arg(str(p)) for p in files], db, RulesBundle.load(RULES))
         figures["open_tasks"] = _top_up(db, args.tasks, args.seed)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        app = create_app(Settings(db=db, secure_cookies=False))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        started = time.perf_counter()
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        figures["service_start_s"] = round(time.perf_counter() - started, 1)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        settings = Settings(db=db, secure_cookies=False)
+        with serving(settings) as (url, started), httpx.Client(base_url=url, timeout=60) as client:
+            figures["service_start_s"] = started
             page = client.get("/ui/login").text
             token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
             client.post(
@@ -136,8 +125,6 @@ def main() -> None:
                     if answer.status_code != 200:
                         raise SystemExit(f"{target}: {answer.status_code} {answer.text[:200]}")
                 figures[name] = _ms(times)
-        server.should_exit = True
-        thread.join(timeout=60)
     print(json.dumps(figures, indent=2))
 
 

@@ -1,0 +1,36 @@
+"""The service in a thread on loopback, for benchmarks that talk to it over HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from api import Settings, create_app
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[tuple[str, float]]:
+    """(base URL, seconds the service took to start) while the block runs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    started = time.perf_counter()
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", round(time.perf_counter() - started, 1)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

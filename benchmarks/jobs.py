@@ -1,0 +1,115 @@
+"""Incremental jobs through the API: how fast a job goes, and what it does to matching.
+
+Usage:
+  .venv/bin/python benchmarks/jobs.py --records 100000 [--batch 10000]
+
+Uses generated data (benchmarks/data/<N>/, as benchmarks/bulk.py makes it). ``--batch``
+crm records are held back; the rest is reconciled in bulk and the service starts on the
+store. One client sends ``POST /v1/match`` requests back to back (held-back records)
+for a baseline; then the held-back records are submitted as a job
+(``POST /v1/jobs``) while that client keeps matching. Prints the job's wall time and
+records per second, and match p50/p99 before and during the job, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _service import serving  # noqa: E402
+
+from api import Settings  # noqa: E402
+from mdm.ingest import parse_source_arg  # noqa: E402
+from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+
+RULES = HERE.parent / "rules" / "customer.match.yaml"
+COLUMNS = {"fname": "first_name", "surname": "last_name", "dob": "date_of_birth",
+           "email": "email", "postcode": "postcode"}  # fmt: skip
+
+
+def _ms(values: list[float]) -> dict:
+    array = np.asarray(values) * 1000
+    return {"n": len(values), "p50_ms": round(float(np.percentile(array, 50)), 1),
+            "p99_ms": round(float(np.percentile(array, 99)), 1)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    folder = HERE / "data" / str(args.records)
+    if not (folder / "crm.csv").exists():
+        raise SystemExit(f"no {folder}: run benchmarks/bulk.py --records {args.records} first")
+    figures: dict = {"records": args.records, "batch": args.batch}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        crm = pd.read_csv(folder / "crm.csv", dtype=str)
+        held, kept = crm.iloc[: args.batch], crm.iloc[args.batch :]
+        kept.to_csv(work / "crm.csv", index=False)
+        sources = [f"crm={work / 'crm.csv'}"] + [
+            f"{p.stem}={p}" for p in sorted(folder.iterdir())
+            if p.suffix in (".csv", ".parquet", ".jsonl") and p.stem != "crm"
+        ]  # fmt: skip
+        db = work / "mdm.duckdb"
+        reconcile([parse_source_arg(s) for s in sources], db, RulesBundle.load(RULES))
+        probes = [
+            {COLUMNS[c]: v for c, v in row.items() if c in COLUMNS and isinstance(v, str)}
+            for row in held.to_dict("records")
+        ]
+        body = held.to_csv(index=False).encode()
+        with serving(Settings(db=db)) as (url, started):
+            figures["service_start_s"] = started
+            with httpx.Client(base_url=url, timeout=60) as client:
+                baseline = []
+                for probe in probes[:500]:
+                    clock = time.perf_counter()
+                    client.post("/v1/match", json=probe).raise_for_status()
+                    baseline.append(time.perf_counter() - clock)
+                figures["match_before_job"] = _ms(baseline)
+                during: list[float] = []
+                done = threading.Event()
+
+                def probe_loop() -> None:
+                    with httpx.Client(base_url=url, timeout=60) as prober:
+                        i = 0
+                        while not done.is_set():
+                            clock = time.perf_counter()
+                            prober.post("/v1/match", json=probes[i % len(probes)])
+                            during.append(time.perf_counter() - clock)
+                            i += 1
+
+                thread = threading.Thread(target=probe_loop)
+                thread.start()
+                clock = time.perf_counter()
+                job = client.post(
+                    "/v1/jobs", files={"file": ("crm.csv", body, "text/csv")},
+                    data={"source": "crm"},
+                ).json()  # fmt: skip
+                while job["status"] in ("queued", "running"):
+                    time.sleep(0.2)
+                    job = client.get(f"/v1/jobs/{job['job_id']}").json()
+                figures["job_wall_s"] = round(time.perf_counter() - clock, 1)
+                done.set()
+                thread.join()
+                figures["job"] = {k: job[k] for k in ("status", "records", "done", "seconds",
+                                                      "records_per_second", "actions")}  # fmt: skip
+                figures["match_during_job"] = _ms(during)
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
