@@ -38,6 +38,9 @@ log = logging.getLogger("mdm.jobs")
 
 #: Records sent between two waits for their commits (bounds what a job holds in flight).
 WINDOW = 500
+#: After each record a job rests this share of the time the record took, so that the
+#: interpreter and the engine are free for matching requests in between.
+REST = 0.5
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 
 
@@ -198,9 +201,11 @@ class Jobs:
                 for record in records[start : start + WINDOW]:
                     if cancel.is_set():
                         break
+                    clock = time.perf_counter()
                     result, committed, fields = upsert_leniently(
                         lambda r: self.store.upsert(r, actor), record
                     )
+                    time.sleep((time.perf_counter() - clock) * REST)  # matching goes first
                     dropped.update(fields)
                     waiting.append((result, committed))
                 for result, committed in waiting:
