@@ -29,3 +29,18 @@ class FastJSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def table_file(frame, format: str, name: str) -> Response:
+    """A table as a CSV or Parquet download named ``name.<format>``."""
+    import io
+
+    buffer = io.BytesIO()
+    if format == "csv":
+        frame.to_csv(buffer, index=False)
+        media = "text/csv"
+    else:
+        frame.to_parquet(buffer, index=False)
+        media = "application/vnd.apache.parquet"
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{format}"'}
+    return Response(buffer.getvalue(), media_type=media, headers=headers)

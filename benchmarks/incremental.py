@@ -26,6 +26,9 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _data import hold_back_crm  # noqa: E402
 
 from mdm.incremental import reconcile_incremental  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
@@ -44,20 +47,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     args = parser.parse_args()
     folder = HERE / "data" / str(args.records)
-    if not (folder / "crm.csv").exists():
-        raise SystemExit(f"no {folder}: run benchmarks/bulk.py --records {args.records} first")
     rules = RulesBundle.load(RULES)
     half = args.batch // 2
     figures: dict = {"records": args.records, "batch": args.batch}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        crm = pd.read_csv(folder / "crm.csv", dtype=str)
-        held, kept = crm.iloc[:half], crm.iloc[half:]
-        kept.to_csv(work / "crm.csv", index=False)
-        sources = [f"crm={work / 'crm.csv'}"] + [
-            f"{p.stem}={p}" for p in sorted(folder.iterdir())
-            if p.suffix in (".csv", ".parquet", ".jsonl") and p.stem != "crm"
-        ]  # fmt: skip
+        held, kept, sources = hold_back_crm(folder, half, work)
         db = work / "mdm.duckdb"
         clock = time.perf_counter()
         reconcile([parse_source_arg(s) for s in sources], db, rules)

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _data import hold_back_crm  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
@@ -52,18 +52,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     args = parser.parse_args()
     folder = HERE / "data" / str(args.records)
-    if not (folder / "crm.csv").exists():
-        raise SystemExit(f"no {folder}: run benchmarks/bulk.py --records {args.records} first")
     figures: dict = {"records": args.records, "batch": args.batch}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        crm = pd.read_csv(folder / "crm.csv", dtype=str)
-        held, kept = crm.iloc[: args.batch], crm.iloc[args.batch :]
-        kept.to_csv(work / "crm.csv", index=False)
-        sources = [f"crm={work / 'crm.csv'}"] + [
-            f"{p.stem}={p}" for p in sorted(folder.iterdir())
-            if p.suffix in (".csv", ".parquet", ".jsonl") and p.stem != "crm"
-        ]  # fmt: skip
+        held, _, sources = hold_back_crm(folder, args.batch, work)
         db = work / "mdm.duckdb"
         reconcile([parse_source_arg(s) for s in sources], db, RulesBundle.load(RULES))
         probes = [

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, status
 
 from api.jobs import Jobs
+from api.responses import table_file
 from api.schemas.jobs import JobList, JobPathCreate, JobPublic
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -60,16 +60,7 @@ def get_job_results(
 ) -> Response:
     """Each record of the batch: its golden id and what happened (created, linked,
     updated, review, unchanged)."""
-    frame = _jobs(request).results(job_id)
-    buffer = io.BytesIO()
-    if format == "csv":
-        frame.to_csv(buffer, index=False)
-        media = "text/csv"
-    else:
-        frame.to_parquet(buffer, index=False)
-        media = "application/vnd.apache.parquet"
-    headers = {"Content-Disposition": f'attachment; filename="job-{job_id}.{format}"'}
-    return Response(buffer.getvalue(), media_type=media, headers=headers)
+    return table_file(_jobs(request).results(job_id), format, f"job-{job_id}")
 
 
 @router.delete("/{job_id}", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED)

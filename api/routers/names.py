@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from api.deps import SettingsDep, StoreDep
+from api.responses import table_file
 from api.schemas.names import (
     FrequencyList,
     VariantChange,
@@ -53,15 +53,7 @@ def export_variants(
     """Every pair (or those of one status) as a CSV or Parquet file."""
     with store.read() as con:
         frame = list_variants(con, status=status, limit=10_000_000)
-    buffer = io.BytesIO()
-    if format == "csv":
-        frame.to_csv(buffer, index=False)
-        media = "text/csv"
-    else:
-        frame.to_parquet(buffer, index=False)
-        media = "application/vnd.apache.parquet"
-    headers = {"Content-Disposition": f'attachment; filename="name_variants.{format}"'}
-    return Response(buffer.getvalue(), media_type=media, headers=headers)
+    return table_file(frame, format, "name_variants")
 
 
 @router.post("/variants", response_model=VariantChange, status_code=status.HTTP_201_CREATED)
