@@ -831,14 +831,21 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     rules: Annotated[Path, typer.Option(help="Match rules (YAML).")] = DEFAULT_RULES,
     access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput).")] = False,
+    job_folder: Annotated[
+        Path | None,
+        typer.Option(help="A folder whose files jobs may name by path (default: uploads only)."),
+    ] = None,
 ) -> None:
-    """Start the HTTP service on a store (this process owns the file); docs at /docs."""
+    """Start the HTTP service on a store (this process owns the file); docs at /docs,
+    steward pages at /ui/."""
     import os
 
     import uvicorn
 
     os.environ["MDM_DB"] = str(db)
     os.environ["MDM_RULES"] = str(rules)
+    if job_folder is not None:
+        os.environ["MDM_JOB_FOLDER"] = str(job_folder)
     # uvicorn imports the app by name: the engine does not import the service.
     uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, access_log=access_log)
 
