@@ -30,7 +30,7 @@ from mdm.realtime.engine import Engine, UnstandardisableError
 from mdm.store import open_store
 
 #: Change sets written per statement group (apply_changes' cost grows with a batch's keys).
-APPLY_CHUNK = 2000
+APPLY_CHUNK = 20_000
 
 
 @dataclass

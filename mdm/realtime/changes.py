@@ -117,6 +117,7 @@ class _Batch:
 
 def _fold(changes: Sequence[ChangeSet]) -> _Batch:
     batch = _Batch()
+    pairs_of: dict[Key, set[tuple]] = {}  # record -> the batch's pairs it is in
     seen: set[Key] = set()
     seen_golden: set[str] = set()
     for at, change in enumerate(changes):
@@ -151,9 +152,14 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
                 batch.retired[gid] = (survivor, change.at)
         for key, rows in change.pairs.items():
             batch.pairs_replaced.add(key)
-            batch.pairs = {ends: row for ends, row in batch.pairs.items() if key not in ends}
+            for ends in pairs_of.pop(key, set()):  # the key's earlier pairs go
+                batch.pairs.pop(ends, None)
+                pairs_of.get(ends[1] if ends[0] == key else ends[0], set()).discard(ends)
             for row in rows:
-                batch.pairs[((row[0], row[1]), (row[2], row[3]))] = tuple(row)
+                ends = ((row[0], row[1]), (row[2], row[3]))
+                batch.pairs[ends] = tuple(row)
+                for end in ends:
+                    pairs_of.setdefault(end, set()).add(ends)
         for row in change.tasks_added:
             batch.tasks[int(row[0])] = list(row)
         for task_id, scores in change.tasks_rescored.items():
