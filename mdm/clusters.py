@@ -14,15 +14,41 @@ from scipy.sparse.csgraph import connected_components
 
 from mdm.constraints import MUST_LINK_PROBABILITY
 
+#: Up to this many nodes, components are found in plain Python: scipy's sparse graph
+#: costs more to set up than a small neighbourhood (the real-time path) takes to walk.
+SMALL_GRAPH = 64
+
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Connected-component label (0..k-1) of each of ``n`` nodes given undirected edges."""
+    """Connected-component label (0..k-1) of each of ``n`` nodes given undirected edges;
+    components are numbered in the order of their lowest node."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if n <= SMALL_GRAPH:
+        return _small_components(n, left, right)
     ones = np.ones(len(left), dtype=np.int8)
     graph = coo_matrix((ones, (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
+
+
+def _small_components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    labels, seen = [], {}
+    for node in range(n):
+        labels.append(seen.setdefault(find(node), len(seen)))
+    return np.asarray(labels, dtype=np.int64)
 
 
 def pairs_within(labels: np.ndarray) -> int:

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from mdm.clusters import choose_link_threshold, cluster, pairs_within
+from mdm.clusters import choose_link_threshold, cluster, components, pairs_within
 
 
 def _edges(items):
@@ -84,3 +86,20 @@ def test_threshold_keeps_likely_pairs_and_drops_unlikely_ones() -> None:
 )
 def test_threshold_is_clamped(probabilities, expected) -> None:
     assert choose_link_threshold(np.array(probabilities), 0.5, 0.995) == pytest.approx(expected)
+
+
+@given(
+    st.integers(1, 64).flatmap(
+        lambda n: st.tuples(
+            st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)))
+        )
+    )
+)
+def test_small_graphs_get_the_labels_scipy_gives(graph) -> None:
+    """The plain-Python path for small neighbourhoods numbers components as scipy does."""
+    n, edges = graph
+    left = np.asarray([a for a, _ in edges], dtype=np.int64)
+    right = np.asarray([b for _, b in edges], dtype=np.int64)
+    matrix = coo_matrix((np.ones(len(edges)), (left, right)), shape=(n, n))
+    _, expected = connected_components(matrix, directed=False)
+    assert components(n, left, right).tolist() == expected.tolist()
