@@ -20,3 +20,26 @@ def hold_back_crm(folder: Path, n: int, work: Path) -> tuple[pd.DataFrame, pd.Da
         if p.suffix in (".csv", ".parquet", ".jsonl") and p.stem != "crm"
     ]  # fmt: skip
     return held, kept, sources
+
+
+def generated_sources(records: int, seed: int) -> list[Path]:
+    """Source files of ``records`` generated records (benchmarks/data/lifecycle-<N>/, made
+    with the project's generator the first time)."""
+    from mdm.generate import GeneratorConfig, write_sample
+
+    folder = Path(__file__).resolve().parent / "data" / f"lifecycle-{records}"
+    if not folder.exists():
+        write_sample(folder, GeneratorConfig(n_records=records, seed=seed))
+    return sorted(p for p in folder.iterdir() if p.suffix != ".md")
+
+
+def latency_ms(seconds: list[float], digits: int = 1) -> dict:
+    """Count, p50 and p99 of ``seconds``, in milliseconds."""
+    import numpy as np
+
+    array = np.asarray(seconds) * 1000
+    return {
+        "n": len(seconds),
+        "p50_ms": round(float(np.percentile(array, 50)), digits),
+        "p99_ms": round(float(np.percentile(array, 99)), digits),
+    }

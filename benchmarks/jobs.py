@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from _data import hold_back_crm  # noqa: E402
+from _data import hold_back_crm, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
@@ -38,12 +37,6 @@ from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 RULES = HERE.parent / "rules" / "customer.match.yaml"
 COLUMNS = {"fname": "first_name", "surname": "last_name", "dob": "date_of_birth",
            "email": "email", "postcode": "postcode"}  # fmt: skip
-
-
-def _ms(values: list[float]) -> dict:
-    array = np.asarray(values) * 1000
-    return {"n": len(values), "p50_ms": round(float(np.percentile(array, 50)), 1),
-            "p99_ms": round(float(np.percentile(array, 99)), 1)}  # fmt: skip
 
 
 def main() -> None:
@@ -71,7 +64,7 @@ def main() -> None:
                     clock = time.perf_counter()
                     client.post("/v1/match", json=probe).raise_for_status()
                     baseline.append(time.perf_counter() - clock)
-                figures["match_before_job"] = _ms(baseline)
+                figures["match_before_job"] = latency_ms(baseline)
                 during: list[float] = []
                 done = threading.Event()
 
@@ -99,7 +92,7 @@ def main() -> None:
                 thread.join()
                 figures["job"] = {k: job[k] for k in ("status", "records", "done", "seconds",
                                                       "records_per_second", "actions")}  # fmt: skip
-                figures["match_during_job"] = _ms(during)
+                figures["match_during_job"] = latency_ms(during)
     print(json.dumps(figures, indent=2))
 
 

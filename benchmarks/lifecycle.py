@@ -24,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _data import generated_sources, latency_ms  # noqa: E402
 
 from mdm.events import replay_differences  # noqa: E402
-from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 from mdm.lifecycle import decide, merge, unmerge  # noqa: E402
@@ -38,15 +38,6 @@ from mdm.realtime.engine import Engine, get_golden  # noqa: E402
 from mdm.store import open_store  # noqa: E402
 
 RULES = HERE.parent / "rules" / "customer.match.yaml"
-
-
-def _ms(values: list[float]) -> dict:
-    array = np.asarray(values) * 1000
-    return {
-        "n": len(values),
-        "p50_ms": round(float(np.percentile(array, 50)), 2),
-        "p99_ms": round(float(np.percentile(array, 99)), 2),
-    }
 
 
 def _in_txn(con, action, *args):
@@ -67,10 +58,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     bundle = RulesBundle.load(RULES)
-    folder = HERE / "data" / f"lifecycle-{args.records}"
-    if not folder.exists():
-        write_sample(folder, GeneratorConfig(n_records=args.records, seed=args.seed))
-    files = sorted(p for p in folder.iterdir() if p.suffix != ".md")
+    files = generated_sources(args.records, args.seed)
     figures: dict = {"records": args.records}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "mdm.duckdb"
@@ -99,8 +87,8 @@ def main() -> None:
                 {k: get_golden(con, g)[k] for k in keep} == {k: before[g][k] for k in keep}
                 for g in (first, second)
             )
-        figures["merge"] = _ms(merges)
-        figures["unmerge"] = _ms(unmerges)
+        figures["merge"] = latency_ms(merges, 2)
+        figures["unmerge"] = latency_ms(unmerges, 2)
         figures["restored_exactly"] = f"{restored}/{args.operations}"
         decisions = []
         for i in range(args.operations):
@@ -112,7 +100,7 @@ def main() -> None:
             _in_txn(con, decide, engine, task_id, verdict, "bench", bundle.match.learning)
             decisions.append(time.perf_counter() - clock)
             engine.sync(con)
-        figures["decision"] = _ms(decisions)
+        figures["decision"] = latency_ms(decisions, 2)
         clock = time.perf_counter()
         differences = replay_differences(con)
         figures["replay_s"] = round(time.perf_counter() - clock, 2)

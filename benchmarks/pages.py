@@ -25,31 +25,21 @@ from pathlib import Path
 
 import duckdb
 import httpx
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _data import generated_sources, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
-from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 from mdm.users import add_user  # noqa: E402
 
 RULES = HERE.parent / "rules" / "customer.match.yaml"
 PASSWORD = "benchmark password"
-
-
-def _ms(values: list[float]) -> dict:
-    array = np.asarray(values) * 1000
-    return {
-        "n": len(values),
-        "p50_ms": round(float(np.percentile(array, 50)), 1),
-        "p99_ms": round(float(np.percentile(array, 99)), 1),
-    }
 
 
 def _top_up(db: Path, tasks: int, seed: int) -> int:
@@ -82,10 +72,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
-    folder = HERE / "data" / f"lifecycle-{args.records}"
-    if not folder.exists():
-        write_sample(folder, GeneratorConfig(n_records=args.records, seed=args.seed))
-    files = sorted(p for p in folder.iterdir() if p.suffix != ".md")
+    files = generated_sources(args.records, args.seed)
     figures: dict = {"records": args.records}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "mdm.duckdb"
@@ -124,7 +111,7 @@ def main() -> None:
                     times.append(time.perf_counter() - clock)
                     if answer.status_code != 200:
                         raise SystemExit(f"{target}: {answer.status_code} {answer.text[:200]}")
-                figures[name] = _ms(times)
+                figures[name] = latency_ms(times)
     print(json.dumps(figures, indent=2))
 
 
