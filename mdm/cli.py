@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mdm.clock import utcnow
-from mdm.errors import InputError, MdmError, StoreError
+from mdm.errors import ConfigError, InputError, MdmError, StoreError
 
 app = typer.Typer(
     help="Customer master data: reconcile source files into golden records.",
@@ -88,20 +88,55 @@ def reconcile(
             "(no full re-run; unchanged records are left alone).",
         ),
     ] = False,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="Where candidate pairs are scored: duckdb (default) or spark [env: MDM_BACKEND].",
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL, e.g. spark://host:7077 (default local[*]) "
+            "[env: MDM_SPARK_MASTER].",
+        ),
+    ] = None,
+    spark_workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--spark-workdir",
+            help="Folder this machine and the Spark cluster both see; the scored pairs are "
+            "kept there (default: a temporary folder) [env: MDM_SPARK_WORKDIR].",
+        ),
+    ] = None,
 ) -> None:
     """Reconcile source files into golden records in the store."""
     from mdm.ingest import parse_source_arg
     from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
+    from mdm.spark import Backend
 
+    try:
+        chosen = Backend.from_environment(backend, spark_master, spark_workdir)
+    except MdmError as error:
+        raise _fail(error) from None
     if incremental:
+        if chosen.kind != "duckdb":
+            raise _fail(
+                ConfigError(
+                    "--incremental matches in the service's engine, not on Spark; "
+                    "drop --backend spark (or MDM_BACKEND) for incremental batches"
+                )
+            )
         _reconcile_incremental(sources, db, rules, as_json)
         return
     progress = StageProgress(err)
     try:
         bundle = RulesBundle.load(rules)
         specs = [parse_source_arg(text) for text in sources]
-        result = run(specs, db, bundle, retrain=retrain, progress=progress)
+        result = run(specs, db, bundle, retrain=retrain, progress=progress, backend=chosen)
     except MdmError as error:
         progress.close()
         raise _fail(error) from None

@@ -8,6 +8,7 @@ what was wrong and how to fix it::
     │   ├── MappingError      a source mapping names columns the file lacks
     │   └── DuplicateRecordError  a record_id repeats within one source
     ├── RulesError            a rules file is invalid (points at the line)
+    ├── ConfigError           a setting (backend, Spark) is wrong or cannot be met
     ├── StoreError            the DuckDB store is missing or incompatible
     ├── VariantError          a name-variant request is invalid (empty, self)
     │   └── RejectedPairError     a proposal for a pair a steward rejected   (+ Conflict)
@@ -40,6 +41,10 @@ class DuplicateRecordError(InputError):
 
 class RulesError(MdmError):
     """A rules file is invalid; the message names the file, line and what is allowed."""
+
+
+class ConfigError(MdmError):
+    """A setting (backend, Spark master, working folder) is wrong or cannot be met."""
 
 
 class StoreError(MdmError):

@@ -42,6 +42,7 @@ from mdm.progress import Progress, SilentProgress
 from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
 from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
+from mdm.spark import Backend
 from mdm.standardise.frame import StandardiseOptions, standardise_frame
 from mdm.standardise.text import clean_text
 from mdm.store import RECORD_COLUMNS, attach_store, one
@@ -192,9 +193,15 @@ def reconcile(
     *,
     retrain: bool = False,
     progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> ReconcileResult:
-    """Reconcile the given sources with everything already in the store at ``db``."""
+    """Reconcile the given sources with everything already in the store at ``db``.
+
+    ``backend`` says where candidate pairs are scored (DuckDB in process by default, or
+    Spark); everything else runs here either way.
+    """
     progress = progress or SilentProgress()
+    backend = backend or Backend()
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -236,7 +243,7 @@ def reconcile(
         records = load_work_table(con, work, rules.match)
         del work  # from here on the records live in DuckDB only
         lap("prepare")
-        output = _link(con, records, rules, model, progress, lap)
+        output = _link(con, records, rules, model, progress, lap, backend)
         progress.stage("write", f"{output.golden_count} golden records")
         run_id = write_run(con, output, rules, summaries, placeholders, seconds)
         lap("write")
@@ -353,6 +360,7 @@ def _link(
     model: TrainedModel | None,
     progress: Progress,
     lap,
+    backend: Backend,
 ) -> RunOutput:
     """Train (if needed), score and cluster the ``records`` rows of table ``work``;
     leaves table ``scored`` in the connection's in-memory catalog for the writer."""
@@ -361,8 +369,15 @@ def _link(
         progress.stage("train", "estimating m and u (EM, no labels)")
         model = train_model(con, "work", rules.match, records)
     lap("train")
-    progress.stage("predict", "scoring candidate pairs")
-    predict_pairs(con, "work", model, "scored", name_term_frequencies(con, model))
+    tf_tables = name_term_frequencies(con, model)
+    if backend.kind == "spark":
+        from mdm.spark import predict_pairs_spark
+
+        progress.stage("predict", f"scoring candidate pairs on Spark ({backend.spark_master})")
+        predict_pairs_spark(con, "work", model, "memory.scored", tf_tables, backend)
+    else:
+        progress.stage("predict", "scoring candidate pairs")
+        predict_pairs(con, "work", model, "scored", tf_tables)
     pairs = con.execute("SELECT * FROM memory.scored").df()
     lap("predict")
     progress.stage("cluster", f"{len(pairs)} candidate pairs")
