@@ -27,9 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
             settings.db, engine_factory(settings), apply_delay=settings.apply_delay
         )
         app.state.store.start_engine()
-        app.state.jobs = Jobs(
-            app.state.store, RulesBundle.load(settings.rules).rules_dir, settings.job_folder
-        )
+        app.state.jobs = Jobs(app.state.store, settings.rules, settings.job_folder)
         try:
             yield
         finally:

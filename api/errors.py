@@ -36,7 +36,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MdmError)
     async def mdm_error(_: Request, error: MdmError) -> JSONResponse:
-        return JSONResponse(_body(type(error).__name__, str(error)), status_code=status_of(error))
+        code = status_of(error)
+        headers = {"Retry-After": "5"} if code == 503 else None  # the store is busy, briefly
+        return JSONResponse(
+            _body(type(error).__name__, str(error)), status_code=code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -11,13 +11,26 @@ Jobs run one at a time, in order. Each keeps a folder beside the store
 (``<store>.jobs/<id>/``) with its input file, its status (``job.json``) and, once done,
 its results (``results.parquet``: each record's golden id and what happened), so that
 status and results survive a restart.
+
+A *full* job (``mode=full``) reconciles a whole extract as ``mdm reconcile`` does:
+the file replaces what the store holds from that source, and everything is clustered
+again. It runs in a child process (``python -m mdm reconcile``) on a copy of the
+store, so its memory and its CPU-bound work stay out of the service: matching and
+real-time writes go on meanwhile (steward writes are refused until it ends, since the
+result would overwrite them). When the child has committed, the copy becomes the
+store (:meth:`api.store.StoreService.replace_with`); the records real-time writes
+changed since the copy was made are written again on top of it, from a file kept in
+the job's folder until they are in, so a crash in between loses none of them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -33,6 +46,7 @@ from mdm.clock import utcnow
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import batch_records, upsert_leniently
 from mdm.ingest import SourceSpec
+from mdm.jobs import RulesBundle
 
 log = logging.getLogger("mdm.jobs")
 
@@ -42,6 +56,12 @@ WINDOW = 500
 #: interpreter and the engine are free for matching requests in between.
 REST = 0.5
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
+MODES = ("incremental", "full")
+#: The stages of a full job, in order (the child's stages between copying and writing).
+FULL_STAGES = ("copying", "read", "standardise", "prepare", "train", "predict", "cluster",
+               "write", "replacing", "rewriting", "results")  # fmt: skip
+#: What a job's results hold, by part: each a Parquet file in the job's folder.
+PARTS = ("xref", "golden", "review")
 
 
 @dataclass
@@ -64,9 +84,18 @@ class Job:
     started_at: str | None = None
     finished_at: str | None = None
     seconds: float = 0.0
+    #: A full job: the run it made, the child's peak memory, seconds per stage.
+    run_id: int | None = None
+    peak_rss_mib: float | None = None
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def percent(self) -> float:
+        if self.kind == "full":
+            if self.status == "done":
+                return 100.0
+            done = FULL_STAGES.index(self.stage) if self.stage in FULL_STAGES else 0
+            return round(100.0 * done / len(FULL_STAGES), 1)
         return round(100.0 * self.done / self.records, 1) if self.records else 0.0
 
     @property
@@ -78,12 +107,35 @@ class Job:
                 "records_per_second": self.records_per_second}  # fmt: skip
 
 
+def _keep(folder: Path, touched: dict[tuple[str, str], dict | None]) -> None:
+    """Save the records real-time writes changed while a full job worked on its copy, as
+    the engine takes them (None: deleted), before the copy becomes the store."""
+    lines = []
+    for (source, record_id), row in touched.items():
+        record = None
+        if row is not None:
+            raw, extra = row.get("raw"), row.get("extra")
+            record = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+            extra = json.loads(extra) if isinstance(extra, str) else extra
+            record.update({"source": source, "record_id": record_id})
+            if extra:
+                record["extra"] = extra
+        lines.append(json.dumps({"source": source, "record_id": record_id, "record": record}))
+    path = folder / "rewrite.jsonl"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text("".join(line + "\n" for line in lines))
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
 class Jobs:
     """The service's job queue: one worker thread, jobs in submission order."""
 
-    def __init__(self, store: StoreService, rules_dir: Path, allowed: Path | None) -> None:
+    def __init__(self, store: StoreService, rules: Path, allowed: Path | None) -> None:
         self.store = store
-        self.rules_dir = rules_dir
+        self.rules = rules
+        self.rules_dir = RulesBundle.load(rules).rules_dir
         self.allowed = allowed.resolve() if allowed is not None else None
         self.folder = store.path.with_name(store.path.name + ".jobs")
         self.folder.mkdir(exist_ok=True)
@@ -95,25 +147,27 @@ class Jobs:
         for status in sorted(self.folder.glob("*/job.json")):
             job = Job(**json.loads(status.read_text()))
             if job.status in ("queued", "running"):  # the service stopped under it
-                job.status, job.error = "failed", "the service stopped; send the file again"
+                self._recover(job)
             self._jobs[job.job_id] = job
         self._thread = threading.Thread(target=self._work, name="mdm-jobs", daemon=True)
         self._thread.start()
 
     # --- submitting -----------------------------------------------------------------
 
-    def submit_upload(self, name: str, content, source: str, by: str) -> Job:
+    def submit_upload(
+        self, name: str, content, source: str, by: str, mode: str = "incremental"
+    ) -> Job:
         """A job over an uploaded file (``content``: a readable binary stream)."""
         suffix = Path(name or "").suffix.lower()
         if suffix not in (".csv", ".parquet", ".xlsx", ".jsonl"):
             raise InputError("send a .csv, .parquet, .xlsx or .jsonl file")
-        job = self._new(source, name, by)
+        job = self._new(source, name, by, mode)
         target = self.folder / job.job_id / f"input{suffix}"
         with target.open("wb") as out:
             shutil.copyfileobj(content, out)
         return self._enqueue(job, target)
 
-    def submit_path(self, path: str, source: str, by: str) -> Job:
+    def submit_path(self, path: str, source: str, by: str, mode: str = "incremental") -> Job:
         """A job over a file the server may read (inside the allow-listed folder)."""
         if self.allowed is None:
             raise InputError(
@@ -125,12 +179,14 @@ class Jobs:
             raise InputError(f"{path} is outside the folder this service may read")
         if not wanted.is_file():
             raise NotFoundError(f"no file {path} in the folder this service reads")
-        return self._enqueue(self._new(source, path, by), wanted)
+        return self._enqueue(self._new(source, path, by, mode), wanted)
 
-    def _new(self, source: str, file: str, by: str) -> Job:
+    def _new(self, source: str, file: str, by: str, mode: str) -> Job:
         if not source or not source.replace("_", "").replace("-", "").isalnum():
             raise InputError("name the source system, e.g. crm (letters, digits, - and _)")
-        job = Job(uuid.uuid4().hex[:12], "incremental", source, file, by,
+        if mode not in MODES:
+            raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        job = Job(uuid.uuid4().hex[:12], mode, source, file, by,
                   created_at=utcnow().isoformat(timespec="seconds"))  # fmt: skip
         (self.folder / job.job_id).mkdir()
         return job
@@ -156,9 +212,15 @@ class Jobs:
     def all(self) -> list[Job]:
         return sorted(self._jobs.values(), key=lambda j: (j.created_at, j.job_id), reverse=True)
 
-    def results(self, job_id: str) -> pd.DataFrame:
+    def results(self, job_id: str, part: str = "xref") -> pd.DataFrame:
+        """A part of a job's results: ``xref`` (each record's golden id and what
+        happened to it), ``golden`` (the golden records the job created or changed) or
+        ``review`` (the open review tasks about its records)."""
         job = self.get(job_id)
-        path = self.folder / job_id / "results.parquet"
+        if part not in PARTS:
+            raise InputError(f"part {part!r} is not one of {', '.join(PARTS)}")
+        name = "results.parquet" if part == "xref" else f"{part}.parquet"
+        path = self.folder / job_id / name
         if not path.is_file():
             raise InputError(f"job {job_id} is {job.status}; results come when it is done")
         return pd.read_parquet(path)
@@ -180,7 +242,11 @@ class Jobs:
                 if self._closing:
                     return
                 job_id = self._queue.pop(0)
-            self._run(self._jobs[job_id], self._cancel[job_id])
+            job = self._jobs[job_id]
+            if job.kind == "full":
+                self._run_full(job, self._cancel[job_id])
+            else:
+                self._run(job, self._cancel[job_id])
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
         started = time.perf_counter()
@@ -225,9 +291,209 @@ class Jobs:
         job.stage = "finished"
         job.seconds = round(time.perf_counter() - started, 2)
         job.finished_at = utcnow().isoformat(timespec="seconds")
-        pd.DataFrame(rows, columns=["source", "record_id", "golden_id", "action"]).to_parquet(
-            self.folder / job.job_id / "results.parquet", index=False
-        )
+        xref = pd.DataFrame(rows, columns=["source", "record_id", "golden_id", "action"])
+        self._write_results(job, xref)
+        self._save(job)
+
+    # --- full jobs --------------------------------------------------------------------
+
+    def _run_full(self, job: Job, cancel: threading.Event) -> None:
+        """Reconcile the file and everything in the store in a child process, on a copy
+        of the store; then make the copy the store and write again what real-time
+        writes changed meanwhile (see the module docstring)."""
+        started = time.perf_counter()
+        folder = self.folder / job.job_id
+        copy = folder / "store.duckdb"
+        job.status, job.started_at = "running", utcnow().isoformat(timespec="seconds")
+        holding = False
+        try:
+            self._stage(job, "copying")
+            self.store.copy_for(copy, f"full job {job.job_id}")
+            holding = True
+            self._stage(job, "read")  # the child's first stage
+            summary = self._child(job, copy, cancel)
+            if summary is not None:
+                self._stage(job, "replacing")
+                self.store.replace_with(copy, lambda touched: _keep(folder, touched))
+                holding = False
+                self._stage(job, "rewriting")
+                self._rewrite(job)
+                self._stage(job, "results")
+                self._write_full_results(job)
+                job.status = "done"
+        except MdmError as error:
+            job.status, job.error = "failed", str(error)
+        except Exception as error:  # noqa: BLE001 - the job fails, the service goes on
+            log.error("job %s failed: %s", job.job_id, type(error).__name__)
+            job.status, job.error = "failed", f"{type(error).__name__}; see the service log"
+        finally:
+            if holding:
+                self.store.release()
+            for leftover in (copy, Path(str(copy) + ".wal")):
+                leftover.unlink(missing_ok=True)
+        job.stage = "finished"
+        job.seconds = round(time.perf_counter() - started, 2)
+        job.finished_at = utcnow().isoformat(timespec="seconds")
+        self._save(job)
+
+    def _child(self, job: Job, copy: Path, cancel: threading.Event) -> dict | None:
+        """Run ``mdm reconcile`` on the copy; follow its stages. The summary it printed,
+        or None when the job was cancelled (an MdmError when the run failed)."""
+        folder = self.folder / job.job_id
+        command = [sys.executable, "-m", "mdm", "reconcile", f"{job.source}={job.file}",
+                   "--db", str(copy), "--rules", str(self.rules), "--json"]  # fmt: skip
+        out_path, log_path = folder / "child.json", folder / "child.log"
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+        with out_path.open("w") as out, log_path.open("w") as err:
+            process = subprocess.Popen(command, stdout=out, stderr=err, env=environment)
+        killed = False
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            self._follow(job, log_path)
+            if cancel.wait(0.5) and not killed:
+                process.kill()
+                killed = True
+        process.returncode = os.waitstatus_to_exitcode(status)
+        job.peak_rss_mib = round(usage.ru_maxrss / 1024, 1)
+        if killed:
+            job.status = "cancelled"
+            return None
+        if process.returncode != 0:
+            lines = log_path.read_text(errors="replace").splitlines()
+            errors = [line for line in lines if line.startswith("error:")]
+            raise InputError(errors[-1][len("error:") :].strip() if errors else
+                             f"the reconciliation stopped (exit {process.returncode})")  # fmt: skip
+        summary = json.loads(out_path.read_text())
+        job.run_id = summary["run_id"]
+        job.stages = summary["seconds"]
+        mine = [s for s in summary["sources"] if s["name"] == job.source]
+        job.records = job.done = mine[0]["records"] if mine else 0
+        job.unparseable = {k: v for k, v in (mine[0]["unparseable"] if mine else {}).items() if v}
+        return summary
+
+    def _follow(self, job: Job, log_path: Path) -> None:
+        """The child's latest stage, from the lines it writes (``[stage] detail``)."""
+        stage = None
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith("[") and "]" in line:
+                name, _, detail = line[1:].partition("]")
+                if name in FULL_STAGES:
+                    stage = name
+                if name == "standardise" and detail.split() and detail.split()[0].isdigit():
+                    job.records = int(detail.split()[0])
+        if stage is not None and stage != job.stage:
+            self._stage(job, stage)
+
+    def _stage(self, job: Job, stage: str) -> None:
+        job.stage = stage
+        self._save(job)
+
+    def _rewrite(self, job: Job) -> None:
+        """Write again, through the engine, the records real-time writes changed while
+        the job worked on its copy (kept in ``rewrite.jsonl`` until they are in)."""
+        path = self.folder / job.job_id / "rewrite.jsonl"
+        if not path.is_file():
+            return
+        actor = f"job:{job.job_id}"
+        waiting = []
+        for line in path.read_text().splitlines():
+            item = json.loads(line)
+            if item["record"] is None:
+                try:
+                    waiting.append(self.store.delete(item["source"], item["record_id"], actor))
+                except NotFoundError:
+                    continue  # the run removed it too
+            else:
+                result, committed, _ = upsert_leniently(
+                    lambda r: self.store.upsert(r, actor), item["record"]
+                )
+                waiting.append((result, committed))
+        for _, committed in waiting:
+            committed.result()
+        job.actions = {**job.actions, "rewritten": len(waiting)}
+        path.unlink()
+
+    def _write_full_results(self, job: Job) -> None:
+        run, source = job.run_id, job.source
+        in_run = "json_extract_string(detail, '$.run_id') = ?"
+        with self.store.read() as con:
+            xref = con.execute(
+                "SELECT x.source, x.record_id, x.golden_id, coalesce(e.action, 'unchanged') "
+                "AS action FROM xref x LEFT JOIN (SELECT source, record_id, CASE "
+                "max(CASE kind WHEN 'record_added' THEN 3 WHEN 'record_linked' THEN 2 ELSE 1 "
+                "END) WHEN 3 THEN 'added' WHEN 2 THEN 'moved' ELSE 'updated' END AS action "
+                "FROM events WHERE kind IN ('record_added', 'record_linked', 'record_updated') "
+                f"AND {in_run} GROUP BY ALL) e USING (source, record_id) WHERE x.source = ? "
+                "UNION ALL SELECT source, record_id, golden_id, 'deleted' FROM events "
+                f"WHERE kind = 'record_deleted' AND {in_run} AND source = ? ORDER BY ALL",
+                [str(run), source, str(run), source],
+            ).df()
+            golden = con.execute(
+                "SELECT * FROM golden WHERE golden_id IN (SELECT golden_id FROM events "
+                f"WHERE kind LIKE 'record_%' AND {in_run}) ORDER BY golden_id",
+                [str(run)],
+            ).df()
+            review = con.execute(
+                "SELECT * FROM review_tasks WHERE status = 'open' AND run_id = ? ORDER BY task_id",
+                [run],
+            ).df()
+        folder = self.folder / job.job_id
+        xref.to_parquet(folder / "results.parquet", index=False)
+        golden.to_parquet(folder / "golden.parquet", index=False)
+        review.to_parquet(folder / "review.parquet", index=False)
+        job.actions = {**xref["action"].value_counts().sort_index().to_dict(), **job.actions}
+
+    def _write_results(self, job: Job, xref: pd.DataFrame) -> None:
+        """An incremental job's results: its records, and the golden records and open
+        review tasks about the ones that changed."""
+        folder = self.folder / job.job_id
+        xref.to_parquet(folder / "results.parquet", index=False)
+        changed = xref[xref["action"] != "unchanged"]
+        try:
+            with self.store.read() as con:
+                con.register("job_changed", changed)
+                try:
+                    golden = con.execute(
+                        "SELECT * FROM golden WHERE golden_id IN "
+                        "(SELECT golden_id FROM job_changed) ORDER BY golden_id"
+                    ).df()
+                    review = con.execute(
+                        "SELECT * FROM review_tasks t WHERE status = 'open' AND EXISTS ("
+                        "SELECT 1 FROM job_changed c WHERE (c.source, c.record_id) IN "
+                        "((t.source_l, t.record_id_l), (t.source_r, t.record_id_r))) "
+                        "ORDER BY task_id"
+                    ).df()
+                finally:
+                    con.unregister("job_changed")
+        except MdmError as error:  # the store is busy: the records' part is what counts
+            log.warning("job %s: golden and review results not kept: %s", job.job_id, error)
+            return
+        golden.to_parquet(folder / "golden.parquet", index=False)
+        review.to_parquet(folder / "review.parquet", index=False)
+
+    def _recover(self, job: Job) -> None:
+        """A job the service stopped under. An incremental job failed (its records are
+        in up to where it stopped; send the file again). A full job whose copy had
+        become the store is finished: what real-time writes changed meanwhile is
+        written again first."""
+        job.status, job.stage = "failed", "finished"
+        job.error = "the service stopped; send the file again"
+        if job.kind != "full":
+            return
+        folder = self.folder / job.job_id
+        replaced = (folder / "rewrite.jsonl").is_file() and not (folder / "store.duckdb").exists()
+        try:
+            self._rewrite(job)  # written again either way: unchanged records stay as they are
+        except MdmError as error:
+            job.error = f"the service stopped; rewriting changed records failed: {error}"
+            return
+        for leftover in (folder / "store.duckdb", folder / "store.duckdb.wal"):
+            leftover.unlink(missing_ok=True)
+        if replaced and job.run_id is not None:
+            self._write_full_results(job)
+            job.status, job.error = "done", None
         self._save(job)
 
     def _save(self, job: Job) -> None:

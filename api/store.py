@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import shutil
 import sys
 import threading
 import time
@@ -31,7 +33,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from mdm.erasure import Erased, compact, erase_records, replace_compacted
-from mdm.errors import MdmError, StoreError
+from mdm.errors import ConflictError, MdmError, StoreError
 from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
 from mdm.realtime.journal import Journal, apply_journaled, journal_folder, last_applied
@@ -91,6 +93,13 @@ class StoreService:
         self._dirty = False
         #: Why journaled writes could not be written into the tables (retried meanwhile).
         self.apply_error: str | None = None
+        #: While a full reconciliation works on a copy of the store: what it is (steward
+        #: writes are refused meanwhile) and the records real-time writes changed since
+        #: the copy (key -> row, None when deleted), to be written again on top of it.
+        self.holding: str | None = None
+        self._touched: dict[tuple[str, str], dict | None] | None = None
+        #: Why real-time writes are refused for a moment (the engine is being rebuilt).
+        self.paused: str | None = None
         self._closing = False
         self._threads = [
             threading.Thread(target=self._journal_loop, name="mdm-journal", daemon=True),
@@ -122,12 +131,15 @@ class StoreService:
         return self._decide(lambda engine: engine.delete(source, record_id, actor))
 
     def _decide(self, action: Callable[[Engine], tuple[Any, ChangeSet]]) -> tuple[Any, Future]:
-        engine = self.current_engine()
-        with engine.lock:  # decided and queued in one order
-            if self.engine is not engine or self.broken:
-                raise StoreError(self._refusal())
-            result, changes = action(engine)
-            return result, self._submit(changes)
+        for _ in range(2):  # once more if the engine was replaced meanwhile
+            engine = self.current_engine()
+            with engine.lock:  # decided and queued in one order
+                if self.engine is engine and not (self.broken or self.paused):
+                    result, changes = action(engine)
+                    return result, self._submit(changes)
+            if self.broken or self.paused:
+                break
+        raise StoreError(self._refusal())
 
     def current_engine(self) -> Engine:
         """The engine, or a StoreError (503) while there is none or it is rebuilt."""
@@ -137,6 +149,8 @@ class StoreService:
         return engine
 
     def _refusal(self) -> str:
+        if self.paused:
+            return f"{self.paused}; retry in a few seconds"
         if self.broken:
             return f"the store is recovering from a failed write ({self.broken}); retry shortly"
         return (
@@ -151,6 +165,8 @@ class StoreService:
             return done
         with self._queued:
             self._queue.append((changes, done))
+            if self._touched is not None:
+                self._touched.update(changes.records)
             self._queued.notify_all()
         return done
 
@@ -313,6 +329,11 @@ class StoreService:
         success, rolled back on error. What :meth:`after_commit` registered runs once it
         committed; then the engine reads again what such writes change."""
         with self._exclusive() as engine:
+            if self.holding is not None:
+                raise ConflictError(
+                    f"{self.holding} is working on a copy of the store and would overwrite "
+                    "this change; try again when it is done (GET /v1/jobs)"
+                )
             self._pending = []
             self._con.execute("BEGIN TRANSACTION").fetchall()
             try:
@@ -376,6 +397,62 @@ class StoreService:
                 replace_compacted(self.path)
             finally:
                 self._open()
+
+    # --- full reconciliations beside the service -------------------------------------
+
+    def copy_for(self, target: Path, holder: str) -> None:
+        """Copy the store, as every acknowledged write left it, to ``target`` for a full
+        reconciliation (``holder``, e.g. "job 1a2b"). Until :meth:`replace_with` or
+        :meth:`release`, real-time writes go on (and are remembered, to be written again
+        on top of the result) and steward writes are refused."""
+        with self._exclusive():
+            if self.holding is not None:
+                raise ConflictError(f"{self.holding} already works on a copy of the store")
+            self._con.execute("CHECKPOINT").fetchall()
+            shutil.copyfile(self.path, target)
+            with self._queued:
+                self._touched = {}
+            self.holding = holder
+
+    def release(self) -> None:
+        """The full reconciliation is abandoned: the store stays as it is."""
+        with self._queued:
+            self._touched = None
+        self.holding = None
+
+    def replace_with(
+        self,
+        result: Path,
+        keep: Callable[[dict[tuple[str, str], dict | None]], None],
+    ) -> dict[tuple[str, str], dict | None]:
+        """Make the reconciled copy ``result`` the store, and return the records that
+        real-time writes changed since the copy was made (``keep`` saves them first, so
+        that they survive a crash until written again). Real-time writes are refused
+        (503) while the engine is rebuilt; matching goes on with the old engine."""
+        with self._exclusive():
+            with self._queued:
+                touched, self._touched = self._touched or {}, None
+            keep(touched)
+            self._apply_con.close()
+            self._con.close()
+            try:
+                Path(str(self.path) + ".wal").unlink(missing_ok=True)  # the old file's
+                os.replace(result, self.path)
+            finally:
+                self._open()
+                self.paused = "a full reconciliation is being put in place"
+        try:
+            engine = self._factory(self._con.cursor()) if self._factory else None
+            self.engine = engine
+            gc.collect()
+            gc.freeze()
+        except BaseException:
+            self.broken = "the engine could not be built after a full reconciliation"
+            raise
+        finally:
+            self.paused = None
+            self.holding = None
+        return touched
 
     def _open(self) -> None:
         """Open the store: the main connection, and the applier's cursor on it."""

@@ -1,4 +1,5 @@
-"""Incremental batch jobs: submit a file, follow it, fetch its results, cancel it."""
+"""Jobs: submit a file (an incremental batch or a full reconciliation), follow it, fetch
+its results, cancel it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api.schemas.jobs import JobList, JobPathCreate, JobPublic
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 JobId = Annotated[str, Path(min_length=1, max_length=40)]
+Mode = Literal["incremental", "full"]
 
 
 def _jobs(request: Request) -> Jobs:
@@ -25,19 +27,26 @@ def post_job(
     file: Annotated[UploadFile, File(description="CSV, Parquet, Excel (.xlsx) or JSON lines.")],
     source: Annotated[str, Form(min_length=1, max_length=100, description="e.g. crm")],
     by: Annotated[str, Form(min_length=1, max_length=100)] = "etl",
+    mode: Annotated[Mode, Form(description="incremental (default) or full")] = "incremental",
 ) -> JobPublic:
-    """Send a file of new and changed records: each is matched against the golden records
-    and the batch, in the background, while matching goes on. Records already in with
-    the same content are skipped, so sending a file again changes nothing and resumes a
-    job that stopped. Follow it at ``GET /v1/jobs/{id}``."""
-    job = _jobs(request).submit_upload(file.filename or "", file.file, source, by)
+    """Send a file, worked on in the background while matching goes on. Follow it at
+    ``GET /v1/jobs/{id}``.
+
+    * ``incremental``: new and changed records, each matched against the golden records
+      and the batch. Records already in with the same content are skipped, so sending a
+      file again changes nothing and resumes a job that stopped.
+    * ``full``: the source's whole extract, reconciled as ``mdm reconcile`` does (the
+      file replaces what the store holds from that source; everything is clustered
+      again), in a child process on a copy of the store. Steward writes are refused
+      (409) until it ends."""
+    job = _jobs(request).submit_upload(file.filename or "", file.file, source, by, mode)
     return JobPublic(**job.public())
 
 
 @router.post("/from-path", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED)
 def post_job_from_path(request: Request, body: JobPathCreate) -> JobPublic:
     """The same, for a file in the folder the service may read (``MDM_JOB_FOLDER``)."""
-    job = _jobs(request).submit_path(body.path, body.source, body.by)
+    job = _jobs(request).submit_path(body.path, body.source, body.by, body.mode)
     return JobPublic(**job.public())
 
 
@@ -56,11 +65,20 @@ def get_job(request: Request, job_id: JobId) -> JobPublic:
 
 @router.get("/{job_id}/results")
 def get_job_results(
-    request: Request, job_id: JobId, format: Literal["csv", "parquet"] = "csv"
+    request: Request,
+    job_id: JobId,
+    format: Literal["csv", "parquet"] = "csv",
+    part: Literal["xref", "golden", "review"] = "xref",
 ) -> Response:
-    """Each record of the batch: its golden id and what happened (created, linked,
-    updated, review, unchanged)."""
-    return table_file(_jobs(request).results(job_id), format, f"job-{job_id}")
+    """A job's results, as CSV or Parquet:
+
+    * ``xref``: each record of the file, its golden id and what happened (incremental:
+      created, linked, updated, review, unchanged; full: added, updated, moved,
+      unchanged, deleted);
+    * ``golden``: the golden records the job created or changed;
+    * ``review``: the open review tasks about its records."""
+    frame = _jobs(request).results(job_id, part)
+    return table_file(frame, format, f"job-{job_id}-{part}")
 
 
 @router.delete("/{job_id}", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED)

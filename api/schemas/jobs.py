@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from api.schemas.common import Request
@@ -13,6 +15,11 @@ class JobPathCreate(Request):
     path: str = Field(min_length=1, max_length=1000, description="Relative to MDM_JOB_FOLDER.")
     source: str = Field(min_length=1, max_length=100, description="The source system.")
     by: str = Field(default="etl", min_length=1, max_length=100)
+    mode: Literal["incremental", "full"] = Field(
+        default="incremental",
+        description="incremental: new and changed records; full: "
+        "the source's whole extract, reconciled again with everything",
+    )
 
     model_config = {
         "json_schema_extra": {"examples": [{"path": "nightly/crm.csv", "source": "crm"}]}
@@ -38,6 +45,9 @@ class JobPublic(BaseModel):
     started_at: str | None
     finished_at: str | None
     seconds: float
+    run_id: int | None = None
+    peak_rss_mib: float | None = None
+    stages: dict[str, float] = {}
 
 
 class JobList(BaseModel):

@@ -104,3 +104,119 @@ def test_a_job_can_be_cancelled(live, sample_dir, size) -> None:
     assert job["status"] == "cancelled" and job["done"] < job["records"] or job["records"] == 0
     again = live.client.delete(f"/v1/jobs/{job_id}")
     assert again.status_code == 400 and "cancelled" in again.text
+
+
+def _full(client, body: bytes, source: str = "crm"):
+    return client.post(
+        "/v1/jobs",
+        files={"file": (f"{source}.csv", body, "text/csv")},
+        data={"source": source, "mode": "full"},
+    )
+
+
+def test_a_full_job_reconciles_the_extract_while_the_service_works(live, sample_dir) -> None:
+    crm = pd.read_csv(sample_dir / "crm.csv", dtype=str)
+    dropped = crm["customer_no"].iloc[:5].tolist()
+    extract = crm.iloc[5:].copy()
+    extract.loc[extract.index[:3], "email"] = ["new1@example.org", "new2@example.org",
+                                               "new3@example.org"]  # fmt: skip
+    added = extract.iloc[10:14].copy()
+    added["customer_no"] = [f"NEW{i}" for i in range(len(added))]
+    extract = pd.concat([extract, added])
+    sent = _full(live.client, extract.to_csv(index=False).encode())
+    assert sent.status_code == 202, sent.text
+    job_id = sent.json()["job_id"]
+    assert sent.json()["kind"] == "full"
+    # while the child reconciles its copy, real-time writes go on and steward writes wait
+    deadline = time.monotonic() + 60
+    while live.client.get(f"/v1/jobs/{job_id}").json()["stage"] in ("waiting", "copying"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    live_record = {"source": "callcentre", "record_id": "DURING-1", "first_name": "Zebedee",
+                   "last_name": "Quantock", "email": "zq@example.org"}  # fmt: skip
+    upserted = live.client.post("/v1/records", json={"records": [live_record], "by": "cc"})
+    assert upserted.status_code == 200, upserted.text
+    removed = live.client.delete(f"/v1/records/crm/{crm['customer_no'].iloc[20]}")
+    assert removed.status_code == 200, removed.text
+    status = live.client.get(f"/v1/jobs/{job_id}").json()
+    if status["status"] == "running" and status["stage"] not in ("rewriting", "results"):
+        merge = live.client.post(
+            "/v1/golden/merge", json={"golden_ids": ["G-x", "G-y"], "by": "ann", "reason": "t"}
+        )
+        assert merge.status_code in (409, 404), merge.text  # 404 only if the job just ended
+        if merge.status_code == 409:
+            assert "full job" in merge.json()["error"]["message"]
+    job = _wait(live.client, job_id, timeout=120)
+    assert job["status"] == "done", job
+    assert job["percent"] == 100.0 and job["run_id"] and job["peak_rss_mib"] > 0
+    assert job["records"] == len(extract) and job["stages"]["predict"] >= 0
+    results = pd.read_parquet(
+        io.BytesIO(live.client.get(f"/v1/jobs/{job_id}/results?format=parquet").content)
+    )
+    actions = results.groupby("action")["record_id"].apply(set).to_dict()
+    assert actions["added"] == set(added["customer_no"])
+    assert actions["deleted"] == set(dropped)
+    assert set(extract["customer_no"].iloc[:3]) <= actions["updated"]
+    assert results["golden_id"].notna().all()
+    for record_id in dropped:
+        assert live.client.get(f"/v1/records/crm/{record_id}").status_code == 404
+    new = live.client.get("/v1/records/crm/NEW0").json()
+    assert new["golden_id"] == results.set_index("record_id").loc["NEW0", "golden_id"]
+    # the writes made while the job worked are still there, on top of its result
+    assert live.client.get("/v1/records/callcentre/DURING-1").status_code == 200
+    assert live.client.get(f"/v1/records/crm/{crm['customer_no'].iloc[20]}").status_code == 404
+    assert job["actions"]["rewritten"] == 2
+    golden = pd.read_csv(
+        io.BytesIO(live.client.get(f"/v1/jobs/{job_id}/results?part=golden").content)
+    )
+    assert set(results.loc[results["action"] == "added", "golden_id"]) <= set(golden["golden_id"])
+    review = live.client.get(f"/v1/jobs/{job_id}/results?part=review")
+    assert review.status_code == 200 and review.text.startswith("task_id")
+    # matching and upserts go on against the new state; steward writes are allowed again
+    match = live.client.post(
+        "/v1/match",
+        json={"first_name": "Zebedee", "last_name": "Quantock", "email": "zq@example.org"},
+    )
+    assert match.status_code == 200 and match.json()["candidates"], match.text
+    again = live.client.post("/v1/golden/merge", json={"golden_ids": ["G-x", "G-y"], "by": "a"})
+    assert again.status_code == 404
+
+
+def test_a_full_job_that_fails_leaves_the_store_as_it_was(live, sample_dir) -> None:
+    before = live.client.get("/v1/records/crm/" + pd.read_csv(sample_dir / "crm.csv", dtype=str)[
+        "customer_no"].iloc[0]).json()  # fmt: skip
+    sent = _full(live.client, b"nothing,we,know\n1,2,3\n")
+    job = _wait(live.client, sent.json()["job_id"], timeout=120)
+    assert job["status"] == "failed" and "customer_no" in job["error"], job
+    after = live.client.get(f"/v1/records/crm/{before['record_id']}").json()
+    assert after == before
+    bad_mode = live.client.post(
+        "/v1/jobs", files={"file": ("crm.csv", b"a\n1\n", "text/csv")},
+        data={"source": "crm", "mode": "sideways"},
+    )  # fmt: skip
+    assert bad_mode.status_code == 422
+    merge = live.client.post("/v1/golden/merge", json={"golden_ids": ["G-x", "G-y"], "by": "a"})
+    assert merge.status_code == 404  # refused only while a job works on a copy
+
+
+def test_a_restart_finishes_a_full_job_the_service_stopped_under(served_db) -> None:
+    """The copy had become the store, the records written meanwhile were kept but not yet
+    written again: the next start writes them and finishes the job."""
+    import json
+
+    folder = served_db.with_name(served_db.name + ".jobs") / "abc123"
+    folder.mkdir(parents=True)
+    job = {"job_id": "abc123", "kind": "full", "source": "crm", "file": "crm.csv",
+           "submitted_by": "etl", "status": "running", "stage": "rewriting", "run_id": 1,
+           "created_at": "2026-11-22T00:00:00"}  # fmt: skip
+    (folder / "job.json").write_text(json.dumps(job))
+    kept = {"source": "callcentre", "record_id": "KEPT-1", "first_name": "Ottoline",
+            "last_name": "Braithwaite", "email": "ob@example.org"}  # fmt: skip
+    line = {"source": "callcentre", "record_id": "KEPT-1", "record": kept}
+    (folder / "rewrite.jsonl").write_text(json.dumps(line) + "\n")
+    with LiveServer(Settings(db=served_db)) as server:
+        recovered = server.client.get("/v1/jobs/abc123").json()
+        assert recovered["status"] == "done" and recovered["actions"]["rewritten"] == 1
+        assert server.client.get("/v1/records/callcentre/KEPT-1").status_code == 200
+        assert server.client.get("/v1/jobs/abc123/results").status_code == 200
+    assert not (folder / "rewrite.jsonl").exists()
