@@ -1,7 +1,14 @@
-"""Incremental jobs through the API: how fast a job goes, and what it does to matching.
+"""Jobs through the API: how fast a job goes, and what it does to matching.
 
 Usage:
   .venv/bin/python benchmarks/jobs.py --records 100000 [--batch 10000]
+  .venv/bin/python benchmarks/jobs.py --records 1000000 --mode full
+
+``--mode full``: the whole crm extract (the held-back records now in it) is sent as a
+full reconciliation job; meanwhile one client matches back to back and another
+upserts a record every 0.2 s. Adds the job's stages, the child's peak RSS, the
+service's peak RSS during the job, and how the upserts fared (a 503 while the new
+engine is built is a refusal, retried by the client).
 
 Uses generated data (benchmarks/data/<N>/, as benchmarks/bulk.py makes it). ``--batch``
 crm records are held back; the rest is reconciled in bulk and the service starts on the
@@ -39,13 +46,22 @@ COLUMNS = {"fname": "first_name", "surname": "last_name", "dob": "date_of_birth"
            "email": "email", "postcode": "postcode"}  # fmt: skip
 
 
+def _rss_kib() -> int:
+    """This process's resident memory now (the service runs in it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--mode", choices=["incremental", "full"], default="incremental")
     args = parser.parse_args()
     folder = HERE / "data" / str(args.records)
-    figures: dict = {"records": args.records, "batch": args.batch}
+    figures: dict = {"records": args.records, "batch": args.batch, "mode": args.mode}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         held, _, sources = hold_back_crm(folder, args.batch, work)
@@ -56,6 +72,8 @@ def main() -> None:
             for row in held.to_dict("records")
         ]
         body = held.to_csv(index=False).encode()
+        if args.mode == "full":  # the whole extract: what the store has and what it lacks
+            body = (folder / "crm.csv").read_bytes()
         with serving(Settings(db=db)) as (url, started):
             figures["service_start_s"] = started
             with httpx.Client(base_url=url, timeout=60) as client:
@@ -66,6 +84,7 @@ def main() -> None:
                     baseline.append(time.perf_counter() - clock)
                 figures["match_before_job"] = latency_ms(baseline)
                 during: list[float] = []
+                failures: dict[int, int] = {}  # match answers by status code
                 done = threading.Event()
 
                 def probe_loop() -> None:
@@ -73,26 +92,55 @@ def main() -> None:
                         i = 0
                         while not done.is_set():
                             clock = time.perf_counter()
-                            prober.post("/v1/match", json=probes[i % len(probes)])
+                            answer = prober.post("/v1/match", json=probes[i % len(probes)])
                             during.append(time.perf_counter() - clock)
+                            failures[answer.status_code] = failures.get(answer.status_code, 0) + 1
                             i += 1
 
-                thread = threading.Thread(target=probe_loop)
-                thread.start()
+                upserts: dict[str, int] = {"ok": 0, "refused_503": 0, "failed": 0}
+                rss: list[int] = []
+
+                def write_loop() -> None:
+                    with httpx.Client(base_url=url, timeout=60) as writer:
+                        i = 0
+                        while not done.is_set():
+                            record = {"source": "callcentre", "record_id": f"BENCH-{i}",
+                                      **probes[i % len(probes)]}  # fmt: skip
+                            code = writer.post("/v1/records", json={"records": [record]})
+                            kind = {200: "ok", 503: "refused_503"}.get(code.status_code, "failed")
+                            upserts[kind] += 1
+                            i += 1
+                            rss.append(_rss_kib())
+                            time.sleep(0.2)
+
+                threads = [threading.Thread(target=probe_loop)]
+                if args.mode == "full":
+                    threads.append(threading.Thread(target=write_loop))
+                for thread in threads:
+                    thread.start()
                 clock = time.perf_counter()
                 job = client.post(
                     "/v1/jobs", files={"file": ("crm.csv", body, "text/csv")},
-                    data={"source": "crm"},
+                    data={"source": "crm", "mode": args.mode},
                 ).json()  # fmt: skip
+                stages = {}
                 while job["status"] in ("queued", "running"):
                     time.sleep(0.2)
                     job = client.get(f"/v1/jobs/{job['job_id']}").json()
+                    stages.setdefault(job["stage"], round(time.perf_counter() - clock, 1))
                 figures["job_wall_s"] = round(time.perf_counter() - clock, 1)
                 done.set()
-                thread.join()
+                for thread in threads:
+                    thread.join()
                 figures["job"] = {k: job[k] for k in ("status", "records", "done", "seconds",
-                                                      "records_per_second", "actions")}  # fmt: skip
+                                                      "records_per_second", "actions", "error",
+                                                      "peak_rss_mib", "stages")}  # fmt: skip
+                figures["stage_started_at_s"] = stages
                 figures["match_during_job"] = latency_ms(during)
+                figures["match_status_codes"] = failures
+                if args.mode == "full":
+                    figures["upserts_during_job"] = upserts
+                    figures["service_peak_rss_gib_during_job"] = round(max(rss) / 2**20, 2)
     print(json.dumps(figures, indent=2))
 
 
