@@ -9,12 +9,15 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from mdm.errors import DuplicateRecordError, InputError, MappingError
 from mdm.rules.sources import SourceMapping, SourceOptions
@@ -99,27 +102,25 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
-    """Read a CSV, Parquet, Excel or JSON-lines file as text columns."""
+def _check_file(path: Path) -> str:
+    """The file's suffix, once it is known to exist, hold bytes and be of a known type."""
     if not path.exists():
         raise InputError(f"source file {path} does not exist")
     if path.is_dir() or path.stat().st_size == 0:
         raise InputError(f"source file {path} is empty; give a file with a header and rows")
     suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise InputError(
+            f"cannot read {path}: unknown file type '{suffix}'; use one of {', '.join(READERS)}"
+        )
+    return suffix
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Reading errors as InputErrors that say what to do."""
     try:
-        if suffix == ".csv":
-            frame = _read_csv(path)
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        elif suffix == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
-        elif suffix in (".jsonl", ".ndjson", ".json"):
-            _check_utf8(path)
-            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
-        else:
-            raise InputError(
-                f"cannot read {path}: unknown file type '{suffix}'; use one of {', '.join(READERS)}"
-            )
+        yield
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path} is not UTF-8 text (bad byte at position {exc.start}); "
@@ -133,9 +134,83 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
                 f"{path} is not UTF-8 text ({exc}); re-save it as UTF-8 and run again"
             ) from exc
         raise InputError(f"cannot read {path}: {exc}") from exc
+
+
+def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    """Read a CSV, Parquet, Excel or JSON-lines file as text columns."""
+    suffix = _check_file(path)
+    with _reading(path):
+        if suffix == ".csv":
+            frame = _read_csv(path)
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
+        else:
+            _check_utf8(path)
+            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
     if frame.empty:
         raise InputError(f"source file {path} has no records")
     return _to_text(frame.reset_index(drop=True))
+
+
+#: Records a bulk run reads and standardises at a time: it holds one chunk, not a file.
+CHUNK_ROWS = 200_000
+
+
+def iter_table(
+    path: Path, sheet: str | None = None, rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_table` a chunk of about ``rows`` records at a time (an Excel sheet,
+    at most about a million rows, comes whole). Each chunk's index numbers its records
+    from the start of the file."""
+    suffix = _check_file(path)
+    offset = 0
+    with _reading(path):
+        for chunk in _chunks(path, suffix, sheet, rows):
+            if chunk.empty:
+                continue
+            chunk = _to_text(chunk.reset_index(drop=True))
+            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+            offset += len(chunk)
+            yield chunk
+    if offset == 0:
+        raise InputError(f"source file {path} has no records")
+
+
+def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[pd.DataFrame]:
+    if suffix == ".csv":
+        _check_utf8(path)
+        with path.open("rb") as handle:
+            header = handle.readline()
+        names = next(csv.reader([header.decode("utf-8-sig")]), [])
+        options = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, strings_can_be_null=False
+        )
+        reader = pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=options
+        )
+        pending: list[pa.RecordBatch] = []
+        held = 0
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            if held >= rows:
+                yield pa.Table.from_batches(pending).to_pandas(types_mapper=pd.ArrowDtype)
+                pending, held = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending).to_pandas(types_mapper=pd.ArrowDtype)
+    elif suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    elif suffix == ".xlsx":
+        yield pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
+    else:
+        _check_utf8(path)
+        with pd.read_json(
+            path, lines=True, dtype=False, encoding="utf-8", chunksize=rows
+        ) as reader:
+            yield from reader
 
 
 def _resolve_columns(
@@ -176,8 +251,37 @@ def _resolve_columns(
 def map_source(spec: SourceSpec, mapping: SourceMapping | None) -> MappedSource:
     """Read one source file and map it onto the schema, checking record ids."""
     options = mapping.options if mapping else SourceOptions()
-    raw = read_table(spec.path, options.sheet)
-    resolved = _resolve_columns(list(raw.columns), mapping, spec)
+    mapped = _map_frame(spec, mapping, options, read_table(spec.path, options.sheet))
+    _check_unique(spec, mapped.frame["record_id"])
+    return mapped
+
+
+def map_source_chunks(
+    spec: SourceSpec, mapping: SourceMapping | None, rows: int = CHUNK_ROWS
+) -> Iterator[MappedSource]:
+    """:func:`map_source` a chunk at a time (columns are resolved on the first chunk;
+    record ids repeated across chunks are for the caller to find)."""
+    options = mapping.options if mapping else SourceOptions()
+    resolved: dict[str, str] | None = None
+    for raw in iter_table(spec.path, options.sheet, rows):
+        if resolved is None:
+            resolved = _resolve_columns(list(raw.columns), mapping, spec)
+        else:  # a JSON-lines chunk may lack keys later records have
+            missing = [c for c in resolved.values() if c not in raw.columns]
+            raw = raw.assign(**dict.fromkeys(missing)) if missing else raw
+        mapped = _map_frame(spec, mapping, options, raw, resolved)
+        _check_unique(spec, mapped.frame["record_id"])
+        yield mapped
+
+
+def _map_frame(
+    spec: SourceSpec,
+    mapping: SourceMapping | None,
+    options: SourceOptions,
+    raw: pd.DataFrame,
+    resolved: dict[str, str] | None = None,
+) -> MappedSource:
+    resolved = resolved or _resolve_columns(list(raw.columns), mapping, spec)
     frame = pd.DataFrame({attr: raw[column] for attr, column in resolved.items()})
     ids = frame["record_id"]
     if ids.isna().any():
@@ -186,13 +290,21 @@ def map_source(spec: SourceSpec, mapping: SourceMapping | None) -> MappedSource:
             f"{spec.path}: {int(ids.isna().sum())} record(s) have no record_id "
             f"(first at data rows {rows}); every record needs an id within its source"
         )
-    repeated = ids[ids.duplicated(keep=False)]
-    if not repeated.empty:
-        examples = sorted(repeated.unique())[:5]
-        raise DuplicateRecordError(
-            f"{spec.path}: record_id repeats within source '{spec.name}' "
-            f"({repeated.nunique()} id(s), e.g. {examples}); ids must be unique per source"
-        )
     used = set(resolved.values())
     extras = raw[[c for c in raw.columns if c not in used]]
     return MappedSource(spec.name, spec.path, options, frame, extras, raw, resolved)
+
+
+def _check_unique(spec: SourceSpec, ids: pd.Series) -> None:
+    repeated = ids[ids.duplicated(keep=False)]
+    if not repeated.empty:
+        raise DuplicateRecordError(repeated_ids_message(spec, repeated.nunique(),
+                                                        sorted(repeated.unique())[:5]))  # fmt: skip
+
+
+def repeated_ids_message(spec: SourceSpec, count: int, examples: list[str]) -> str:
+    """What to say when record ids repeat within a source."""
+    return (
+        f"{spec.path}: record_id repeats within source '{spec.name}' "
+        f"({count} id(s), e.g. {examples}); ids must be unique per source"
+    )

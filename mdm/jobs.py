@@ -7,6 +7,7 @@ failure leaves the store as it was.
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 import time
@@ -25,8 +26,14 @@ from mdm.clusters import (
     weight_to_probability,
 )
 from mdm.constraints import constraint_edges
-from mdm.errors import InputError
-from mdm.ingest import MappedSource, SourceSpec, map_source
+from mdm.errors import DuplicateRecordError, InputError
+from mdm.ingest import (
+    MappedSource,
+    SourceSpec,
+    map_source,
+    map_source_chunks,
+    repeated_ids_message,
+)
 from mdm.linkage.features import add_features
 from mdm.linkage.model import (
     TrainedModel,
@@ -37,16 +44,17 @@ from mdm.linkage.model import (
 )
 from mdm.names.reference import build_variant_groups
 from mdm.names.store import active_pairs, count_names_sql, term_frequency_sql
-from mdm.placeholders import blank_placeholders
+from mdm.placeholders import blank_placeholders_sql
 from mdm.progress import Progress, SilentProgress
 from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
 from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.spark import Backend
-from mdm.standardise.frame import StandardiseOptions, standardise_frame
+from mdm.standardise.dates import infer_day_month_order
+from mdm.standardise.frame import StandardiseOptions, StandardiseReport, standardise_frame
 from mdm.standardise.text import clean_text
 from mdm.store import RECORD_COLUMNS, attach_store, one
-from mdm.store.writer import RunOutput, load_model, load_records, write_run
+from mdm.store.writer import RunOutput, load_model, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
 
@@ -115,37 +123,99 @@ class RulesBundle:
         return cls(match, survivorship, mappings_dir or match_path.parent)
 
 
-def read_sources(specs: Sequence[SourceSpec], rules_dir: Path) -> list[MappedSource]:
-    """Read and map every source; any problem stops the run before anything is written."""
+def _check_names(specs: Sequence[SourceSpec]) -> None:
     names = [spec.name for spec in specs]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InputError(f"source name(s) {repeated} given twice; name them NAME=PATH")
+
+
+def read_sources(specs: Sequence[SourceSpec], rules_dir: Path) -> list[MappedSource]:
+    """Read and map every source; any problem stops the run before anything is written."""
+    _check_names(specs)
     return [map_source(spec, find_source_mapping(rules_dir, spec.name)) for spec in specs]
 
 
-def standardise_sources(
-    mapped: Sequence[MappedSource],
-) -> tuple[pd.DataFrame, list[SourceSummary]]:
-    """Standardise each source and stack them, with extras and raw values as JSON."""
-    frames, summaries = [], []
-    for source in mapped:
-        options = StandardiseOptions(
-            default_region=source.options.default_region, date_order=source.options.date_order
-        )
-        clean, report = standardise_frame(source.frame, options)
-        clean["source"] = source.name
-        clean["record_id"] = source.frame["record_id"]
-        clean["updated_at"] = source.frame.get("updated_at")
-        clean["extra"] = _json_lines(source.extras)
-        clean["raw"] = _json_lines(source.raw)
-        frames.append(clean)
-        summaries.append(
-            SourceSummary(
-                source.name, str(source.path), len(clean), report.date_order, report.unparseable
-            )
-        )
-    return pd.concat(frames, ignore_index=True), summaries
+def standardise_chunk(source: MappedSource, order: str) -> tuple[pd.DataFrame, StandardiseReport]:
+    """Standardise a source's records (a chunk of them), with extras and raw values as
+    JSON: the records, and the report (date order, values that could not be read)."""
+    options = StandardiseOptions(default_region=source.options.default_region, date_order=order)
+    clean, report = standardise_frame(source.frame, options)
+    clean["source"] = source.name
+    clean["record_id"] = source.frame["record_id"]
+    clean["updated_at"] = source.frame.get("updated_at")
+    clean["extra"] = _json_lines(source.extras)
+    clean["raw"] = _json_lines(source.raw)
+    return clean, report
+
+
+def _date_order(spec: SourceSpec, mapping, first: MappedSource, single: bool) -> str:
+    """The day/month order of a source's dates. An order set in its mapping stands;
+    otherwise it is read from every distinct date in the file (a first pass over the
+    file when it is longer than one chunk), as if the file were read whole."""
+    order = first.options.date_order
+    if order != "auto" or single or "date_of_birth" not in first.frame:
+        return order
+    seen: set[str] = set()
+    for chunk in map_source_chunks(spec, mapping):
+        seen.update(chunk.frame["date_of_birth"].dropna().unique())
+    return infer_day_month_order(pd.unique(pd.Series(sorted(seen), dtype=object))).order
+
+
+def load_sources(
+    con: duckdb.DuckDBPyConnection,
+    specs: Sequence[SourceSpec],
+    rules_dir: Path,
+    groups,
+    table: str,
+    seconds: dict[str, float],
+) -> list[SourceSummary]:
+    """Read, map and standardise every source into DuckDB table ``table`` a chunk at a
+    time (:data:`mdm.ingest.CHUNK_ROWS` records), with their derived keys: memory holds
+    one chunk, never a whole file. Record ids repeated within a source stop the run."""
+    _check_names(specs)
+    summaries = []
+    for spec in specs:
+        clock = time.perf_counter()
+        mapping = find_source_mapping(rules_dir, spec.name)
+        chunks = map_source_chunks(spec, mapping)
+        first = next(chunks)
+        second = next(chunks, None)
+        order = _date_order(spec, mapping, first, single=second is None)
+        bad: dict[str, int] = {}
+        records = 0
+        decided = order
+        pending = [first] if second is None else [first, second]
+        seconds["read"] += time.perf_counter() - clock
+        for chunk in itertools.chain(pending, chunks):
+            clock = time.perf_counter()
+            clean, report = standardise_chunk(chunk, order)
+            decided = report.date_order  # "auto" only for a file of one chunk
+            for column, count in report.unparseable.items():
+                bad[column] = bad.get(column, 0) + count
+            clean = add_features(clean, groups)
+            con.register("chunk_frame", clean)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM chunk_frame").fetchall()
+            con.unregister("chunk_frame")
+            records += len(clean)
+            del clean
+            seconds["standardise"] += time.perf_counter() - clock
+        _check_unique_across_chunks(con, table, spec)
+        summaries.append(SourceSummary(spec.name, str(spec.path), records, decided, bad))
+    return summaries
+
+
+def _check_unique_across_chunks(
+    con: duckdb.DuckDBPyConnection, table: str, spec: SourceSpec
+) -> None:
+    repeated = con.execute(
+        f"SELECT record_id FROM {table} WHERE source = ? GROUP BY record_id "
+        "HAVING count(*) > 1 ORDER BY record_id",
+        [spec.name],
+    ).fetchall()
+    if repeated:
+        examples = [row[0] for row in repeated[:5]]
+        raise DuplicateRecordError(repeated_ids_message(spec, len(repeated), examples))
 
 
 def _json_lines(frame: pd.DataFrame) -> pd.Series:
@@ -211,37 +281,40 @@ def reconcile(
         seconds[name] = round(now - clock, 2)
         clock = now
 
-    progress.stage("read", f"{len(specs)} source(s)")
-    mapped = read_sources(specs, rules.rules_dir)
-    lap("read")
-    progress.stage("standardise", f"{sum(len(m.frame) for m in mapped)} records")
-    new, summaries = standardise_sources(mapped)
-    del mapped
-    lap("standardise")
-
-    con = duckdb.connect()
-    spill = tempfile.TemporaryDirectory(prefix="mdm-spill-")
+    con = None
+    spill = tempfile.TemporaryDirectory(prefix="mdm-run-")
     new_store = not db.exists()
     try:
+        # The run's tables live in a DuckDB file of their own (its catalog is "memory"):
+        # past the memory limit they stay on disk, so memory does not grow with the run.
+        con = duckdb.connect(str(Path(spill.name) / "memory.duckdb"))
         con.execute("SET enable_progress_bar = false").fetchall()
-        # Bound DuckDB's own memory; larger intermediate results spill to disk.
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
         con.execute("SET temp_directory = ?", [spill.name]).fetchall()
-        progress.stage("prepare", "loading the store and blocking keys")
         attach_store(con, db)
-        new = add_features(new, build_variant_groups(active_pairs_in_store(con)))
-        existing = load_records(con, exclude_sources=[s.name for s in summaries])
-        work = pd.concat([existing, new], ignore_index=True) if len(existing) else new
-        del existing, new
-        work = work.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
-        work, placeholders = blank_placeholders(work)
-        work["uid"] = np.arange(len(work), dtype=np.int64)
-        work = add_extra_columns(work, rules.match.extra_columns)
-        present = {c for c in work.columns if work[c].notna().any()}
+        groups = build_variant_groups(active_pairs_in_store(con))
+        columns = ", ".join([*RECORD_COLUMNS, "extra", "raw"])
+        con.execute(
+            f"CREATE TABLE memory.incoming AS SELECT {columns} FROM store.records LIMIT 0"
+        ).fetchall()
+        progress.stage("read", f"{len(specs)} source(s)")
+        seconds.update(read=0.0, standardise=0.0)
+        summaries = load_sources(con, specs, rules.rules_dir, groups, "memory.incoming", seconds)
+        seconds.update(read=round(seconds["read"], 2), standardise=round(seconds["standardise"], 2))
+        progress.stage("standardise", f"{sum(s.records for s in summaries)} records")
+        clock = time.perf_counter()
+        progress.stage("prepare", "loading the store and blocking keys")
+        con.execute(
+            f"INSERT INTO memory.incoming BY NAME SELECT {columns} FROM store.records "
+            "WHERE NOT list_contains(?, source)",
+            [[s.name for s in summaries]],
+        ).fetchall()
+        placeholders = blank_placeholders_sql(con, "memory.incoming")
+        add_extra_columns_sql(con, "memory.incoming", rules.match.extra_columns)
+        present = present_columns(con, "memory.incoming")
         rules = replace(rules, match=fit_rules_to_data(rules.match, present))
         model = None if retrain else load_model(con, rules.match.fingerprint())
-        records = load_work_table(con, work, rules.match)
-        del work  # from here on the records live in DuckDB only
+        records = number_work_tables(con, "memory.incoming", rules.match)
         lap("prepare")
         output = _link(con, records, rules, model, progress, lap, backend)
         progress.stage("write", f"{output.golden_count} golden records")
@@ -249,12 +322,14 @@ def reconcile(
         lap("write")
     except BaseException:
         if new_store:  # a failed first run leaves no store behind
-            con.close()
+            if con is not None:
+                con.close()
             for leftover in (db, db.with_name(db.name + ".wal")):
                 leftover.unlink(missing_ok=True)
         raise
     finally:
-        con.close()
+        if con is not None:
+            con.close()
         spill.cleanup()
     return ReconcileResult(
         run_id=run_id,
@@ -335,6 +410,56 @@ def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: M
     con.unregister("payload_frame")
     add_block_keys(con, "work", rules)
     return len(work)
+
+
+def add_extra_columns_sql(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> None:
+    """:func:`add_extra_columns` for a DuckDB table, in place."""
+    if not names:
+        return
+    con.create_function("mdm_clean_text", clean_text, ["VARCHAR"], "VARCHAR", side_effects=False)
+    try:
+        for name in names:
+            quoted, key = name.replace('"', '""'), name.replace('"', '\\"')
+            con.execute(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{quoted}" VARCHAR')
+            con.execute(
+                f'UPDATE {table} SET "{quoted}" = mdm_clean_text(json_extract_string(extra, ?))',
+                [f'$."{key}"'],
+            ).fetchall()
+    finally:
+        con.remove_function("mdm_clean_text")
+
+
+def present_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The columns of ``table`` that hold a value in at least one row."""
+    names = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+    counts = con.execute(
+        "SELECT " + ", ".join(f'count("{n}")' for n in names) + f" FROM {table}"
+    ).fetchall()[0]
+    return {name for name, count in zip(names, counts, strict=True) if count}
+
+
+def number_work_tables(con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules) -> int:
+    """:func:`load_work_table` from a DuckDB table: records numbered (``uid``) in
+    (source, record_id) order into ``work`` and ``payload``; ``table`` is dropped."""
+    names = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    extras = [c for c in rules.extra_columns if c in names]
+    columns = ", ".join(f'"{c}"' for c in [*RECORD_COLUMNS, *extras])
+    con.execute(
+        "CREATE OR REPLACE TABLE memory.numbered AS SELECT row_number() OVER "
+        f"(ORDER BY source, record_id) - 1 AS uid, * FROM {table}"
+    ).fetchall()
+    con.execute(f"DROP TABLE {table}").fetchall()
+    con.execute(
+        f"CREATE OR REPLACE TABLE memory.work AS SELECT uid, {columns} FROM memory.numbered "
+        "ORDER BY uid"
+    ).fetchall()
+    con.execute(
+        "CREATE OR REPLACE TABLE memory.payload AS SELECT uid, extra, raw FROM memory.numbered "
+        "ORDER BY uid"
+    ).fetchall()
+    con.execute("DROP TABLE memory.numbered").fetchall()
+    add_block_keys(con, "work", rules)
+    return int(con.execute("SELECT count(*) FROM memory.work").fetchall()[0][0])
 
 
 def name_term_frequencies(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> dict[str, str]:

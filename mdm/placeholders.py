@@ -1,11 +1,12 @@
 """Placeholder values ("1970-01-01", "07000000000") found by frequency and blanked.
 
 A value shared by far more records than real people share it is not evidence. Pure
-functions over a frame of standardised records.
+functions over a frame of standardised records, and the same for a DuckDB table.
 """
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 
 #: Dates systems use when the real one is unknown.
@@ -19,8 +20,8 @@ MAX_CONTACT_SHARE = 25
 DATE_EXCESS = 20
 
 
-def _date_placeholders(dates: pd.Series) -> set[str]:
-    counts = dates.value_counts()
+def _date_placeholders(counts: pd.Series) -> set[str]:
+    """Placeholder dates, from how many records hold each date."""
     if counts.empty:
         return set()
     average = counts.sum() / max(len(counts), 365)
@@ -32,14 +33,55 @@ def _date_placeholders(dates: pd.Series) -> set[str]:
 
 def find_placeholders(frame: pd.DataFrame) -> dict[str, set[str]]:
     """Values per column that look like placeholders, by how often they occur."""
+    return _found({c: frame[c].value_counts() for c in COUNTED if c in frame})
+
+
+#: The columns whose values are counted for placeholders.
+COUNTED = ("date_of_birth", "email", "phone")
+#: The derived columns a placeholder value empties with it.
+DERIVED = {
+    "date_of_birth": ("dob_year", "dob_month_day"),
+    "email": ("email_local", "email_name_like"),
+    "phone": ("phone_last7",),
+}
+
+
+def _found(counts: dict[str, pd.Series]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    if "date_of_birth" in frame:
-        found["date_of_birth"] = _date_placeholders(frame["date_of_birth"].dropna())
-    for column in ("email", "phone"):
-        if column in frame:
-            counts = frame[column].value_counts()
-            found[column] = set(counts.index[counts > MAX_CONTACT_SHARE])
+    for column, counted in counts.items():
+        if column == "date_of_birth":
+            found[column] = _date_placeholders(counted)
+        else:
+            found[column] = set(counted.index[counted > MAX_CONTACT_SHARE])
     return {column: values for column, values in found.items() if values}
+
+
+def blank_placeholders_sql(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """:func:`blank_placeholders` for a DuckDB table, in place: how many values per
+    column were placeholders (counted and blanked by DuckDB, not in memory)."""
+    columns = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    counts = {}
+    for column in (c for c in COUNTED if c in columns):
+        # only dates need every count (their average); contacts only the frequent ones
+        having = "" if column == "date_of_birth" else f"HAVING count(*) > {MAX_CONTACT_SHARE}"
+        rows = con.execute(
+            f'SELECT "{column}", count(*) FROM {table} WHERE "{column}" IS NOT NULL '
+            f"GROUP BY 1 {having}"
+        ).fetchall()
+        counts[column] = pd.Series([n for _, n in rows], index=[v for v, _ in rows], dtype="int64")
+    blanked: dict[str, int] = {}
+    for column, values in _found(counts).items():
+        sets = [f'"{column}" = NULL'] + [
+            f'"{extra}" = ' + ("false" if extra == "email_name_like" else "NULL")
+            for extra in DERIVED[column]
+            if extra in columns
+        ]
+        row = con.execute(
+            f'UPDATE {table} SET {", ".join(sets)} WHERE list_contains(?, "{column}")',
+            [sorted(values)],
+        ).fetchall()
+        blanked[column] = int(row[0][0]) if row else 0
+    return blanked
 
 
 def blank_placeholders(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -49,16 +91,11 @@ def blank_placeholders(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int
     if not found:
         return frame, counts
     frame = frame.copy()
-    derived = {
-        "date_of_birth": ("dob_year", "dob_month_day"),
-        "email": ("email_local", "email_name_like"),
-        "phone": ("phone_last7",),
-    }
     for column, values in found.items():
         hit = frame[column].isin(values)
         counts[column] = int(hit.sum())
         frame.loc[hit, column] = None
-        for extra in derived[column]:
+        for extra in DERIVED[column]:
             if extra in frame:
                 frame.loc[hit, extra] = None if extra != "email_name_like" else False
     return frame, counts

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mdm.placeholders import blank_placeholders, find_placeholders
+from mdm.placeholders import blank_placeholders, blank_placeholders_sql, find_placeholders
 
 
 def _people(n: int) -> pd.DataFrame:
@@ -48,3 +51,38 @@ def test_shared_household_values_are_not_placeholders() -> None:
     frame.loc[:3, "email"] = "family@mail.com"
     assert find_placeholders(frame) == {}
     assert blank_placeholders(frame)[1] == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(200, 1500),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["date_of_birth", "email", "phone"]),
+            st.integers(0, 1499),
+            st.integers(1, 120),
+        ),
+        max_size=6,
+    ),  # fmt: skip
+)
+def test_the_duckdb_version_blanks_what_the_frame_version_blanks(n, repeats) -> None:
+    """Bulk runs blank placeholders in DuckDB (the records do not fit in memory); they
+    must find and blank exactly what the in-memory version does."""
+    frame = _people(n)
+    frame["dob_year"] = frame["date_of_birth"].str[:4]
+    frame["email_name_like"] = True
+    for column, start, length in repeats:
+        value = {"date_of_birth": "1970-01-01", "email": "x@y.com", "phone": "+447000000000"}
+        frame.loc[start : start + length, column] = value[column]
+    expected, counts = blank_placeholders(frame)
+    with duckdb.connect() as con:
+        con.register("frame", frame.assign(_row=range(len(frame))))
+        con.execute(
+            "CREATE TABLE t AS SELECT * REPLACE (email_name_like::BOOLEAN AS email_name_like) "
+            "FROM frame"
+        ).fetchall()
+        assert blank_placeholders_sql(con, "t") == counts
+        got = con.execute("SELECT * EXCLUDE (_row) FROM t ORDER BY _row").df()
+    got = got.astype(object).where(got.notna(), None)
+    expected = expected.astype(object).where(expected.notna(), None)
+    assert got.to_dict("records") == expected.to_dict("records")
