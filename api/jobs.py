@@ -18,9 +18,10 @@ again. It runs in a child process (``python -m mdm reconcile``) on a copy of the
 store, so its memory and its CPU-bound work stay out of the service: matching and
 real-time writes go on meanwhile (steward writes are refused until it ends, since the
 result would overwrite them). When the child has committed, the copy becomes the
-store (:meth:`api.store.StoreService.replace_with`); the records real-time writes
-changed since the copy was made are written again on top of it, from a file kept in
-the job's folder until they are in, so a crash in between loses none of them.
+store (:meth:`api.store.StoreService.replace_with`), with an engine built from the
+copy beforehand; the records real-time writes changed since the copy was made are
+written again on top of it, from a file kept in the job's folder until they are in,
+so a crash in between loses none of them.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from api.store import StoreService
+from api.store import StoreService, record_from_row
 from mdm.clock import utcnow
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import batch_records, upsert_leniently
@@ -59,7 +60,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 MODES = ("incremental", "full")
 #: The stages of a full job, in order (the child's stages between copying and writing).
 FULL_STAGES = ("copying", "read", "standardise", "prepare", "train", "predict", "cluster",
-               "write", "replacing", "rewriting", "results")  # fmt: skip
+               "write", "engine", "replacing", "results")  # fmt: skip
 #: What a job's results hold, by part: each a Parquet file in the job's folder.
 PARTS = ("xref", "golden", "review")
 
@@ -110,17 +111,11 @@ class Job:
 def _keep(folder: Path, touched: dict[tuple[str, str], dict | None]) -> None:
     """Save the records real-time writes changed while a full job worked on its copy, as
     the engine takes them (None: deleted), before the copy becomes the store."""
-    lines = []
-    for (source, record_id), row in touched.items():
-        record = None
-        if row is not None:
-            raw, extra = row.get("raw"), row.get("extra")
-            record = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
-            extra = json.loads(extra) if isinstance(extra, str) else extra
-            record.update({"source": source, "record_id": record_id})
-            if extra:
-                record["extra"] = extra
-        lines.append(json.dumps({"source": source, "record_id": record_id, "record": record}))
+    lines = [
+        json.dumps({"source": source, "record_id": record_id,
+                    "record": None if row is None else record_from_row((source, record_id), row)})
+        for (source, record_id), row in touched.items()
+    ]  # fmt: skip
     path = folder / "rewrite.jsonl"
     temporary = path.with_suffix(".tmp")
     temporary.write_text("".join(line + "\n" for line in lines))
@@ -313,11 +308,15 @@ class Jobs:
             self._stage(job, "read")  # the child's first stage
             summary = self._child(job, copy, cancel)
             if summary is not None:
+                self._stage(job, "engine")
+                engine = self.store.engine_for(copy)
                 self._stage(job, "replacing")
-                self.store.replace_with(copy, lambda touched: _keep(folder, touched))
+                rewritten = self.store.replace_with(
+                    copy, engine, lambda touched: _keep(folder, touched), f"job:{job.job_id}"
+                )
                 holding = False
-                self._stage(job, "rewriting")
-                self._rewrite(job)
+                (folder / "rewrite.jsonl").unlink(missing_ok=True)  # they are in
+                job.actions = {**job.actions, "rewritten": rewritten}
                 self._stage(job, "results")
                 self._write_full_results(job)
                 job.status = "done"

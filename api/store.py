@@ -18,6 +18,7 @@ start.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import shutil
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from mdm.erasure import Erased, compact, erase_records, replace_compacted
-from mdm.errors import ConflictError, MdmError, StoreError
+from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
 from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
 from mdm.realtime.journal import Journal, apply_journaled, journal_folder, last_applied
@@ -98,8 +99,6 @@ class StoreService:
         #: the copy (key -> row, None when deleted), to be written again on top of it.
         self.holding: str | None = None
         self._touched: dict[tuple[str, str], dict | None] | None = None
-        #: Why real-time writes are refused for a moment (the engine is being rebuilt).
-        self.paused: str | None = None
         self._closing = False
         self._threads = [
             threading.Thread(target=self._journal_loop, name="mdm-journal", daemon=True),
@@ -134,10 +133,10 @@ class StoreService:
         for _ in range(2):  # once more if the engine was replaced meanwhile
             engine = self.current_engine()
             with engine.lock:  # decided and queued in one order
-                if self.engine is engine and not (self.broken or self.paused):
+                if self.engine is engine and not self.broken:
                     result, changes = action(engine)
                     return result, self._submit(changes)
-            if self.broken or self.paused:
+            if self.broken:
                 break
         raise StoreError(self._refusal())
 
@@ -149,8 +148,6 @@ class StoreService:
         return engine
 
     def _refusal(self) -> str:
-        if self.paused:
-            return f"{self.paused}; retry in a few seconds"
         if self.broken:
             return f"the store is recovering from a failed write ({self.broken}); retry shortly"
         return (
@@ -420,15 +417,30 @@ class StoreService:
             self._touched = None
         self.holding = None
 
+    def engine_for(self, result: Path) -> Engine | None:
+        """Build, from a reconciled copy of the store, the engine it will need: the
+        slow part of putting a full reconciliation in place, done while the service
+        goes on (the copy is another file; nothing here touches the store)."""
+        if self._factory is None:
+            return None
+        con = open_store(result, create=False)
+        try:
+            return self._factory(con)
+        finally:
+            con.close()
+
     def replace_with(
         self,
         result: Path,
+        engine: Engine | None,
         keep: Callable[[dict[tuple[str, str], dict | None]], None],
-    ) -> dict[tuple[str, str], dict | None]:
-        """Make the reconciled copy ``result`` the store, and return the records that
-        real-time writes changed since the copy was made (``keep`` saves them first, so
-        that they survive a crash until written again). Real-time writes are refused
-        (503) while the engine is rebuilt; matching goes on with the old engine."""
+        actor: str,
+    ) -> int:
+        """Make the reconciled copy ``result`` the store and ``engine`` (built from it
+        by :meth:`engine_for`) the engine, then write again the records real-time writes
+        changed since the copy was made (``keep`` saves them first, so that a crash
+        before they are in loses none). Real-time writes and matches wait meanwhile
+        (the file swap and those few records); returns how many were written again."""
         with self._exclusive():
             with self._queued:
                 touched, self._touched = self._touched or {}, None
@@ -440,19 +452,16 @@ class StoreService:
                 os.replace(result, self.path)
             finally:
                 self._open()
-                self.paused = "a full reconciliation is being put in place"
-        try:
-            engine = self._factory(self._con.cursor()) if self._factory else None
+            waiting = []
+            if engine is not None:
+                waiting = [self._submit(c) for c in rewrite_changes(engine, touched, actor)]
             self.engine = engine
-            gc.collect()
-            gc.freeze()
-        except BaseException:
-            self.broken = "the engine could not be built after a full reconciliation"
-            raise
-        finally:
-            self.paused = None
             self.holding = None
-        return touched
+        for committed in waiting:
+            committed.result()
+        gc.collect()
+        gc.freeze()
+        return len(waiting)
 
     def _open(self) -> None:
         """Open the store: the main connection, and the applier's cursor on it."""
@@ -478,3 +487,36 @@ class StoreService:
         with self._lock:
             self._apply_con.close()
             self._con.close()
+
+
+def record_from_row(key: tuple[str, str], row: dict) -> dict:
+    """A record as the engine takes it, from a records row of a change set (its raw
+    values and extras)."""
+    raw, extra = row.get("raw"), row.get("extra")
+    record = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    extra = json.loads(extra) if isinstance(extra, str) else extra
+    record.update({"source": key[0], "record_id": key[1]})
+    if extra:
+        record["extra"] = extra
+    return record
+
+
+def rewrite_changes(
+    engine: Engine, touched: dict[tuple[str, str], dict | None], actor: str
+) -> list[ChangeSet]:
+    """The change sets that write ``touched`` records (None: deleted) again through
+    ``engine``: what real-time writes did while a full reconciliation worked on a copy."""
+    from mdm.incremental import upsert_leniently
+
+    changes = []
+    for key, row in touched.items():
+        if row is None:
+            try:
+                changes.append(engine.delete(*key, actor)[1])
+            except NotFoundError:
+                continue  # the reconciliation removed it too
+        else:
+            changes.append(
+                upsert_leniently(lambda r: engine.upsert(r, actor), record_from_row(key, row))[1]
+            )
+    return changes

@@ -139,7 +139,7 @@ def test_a_full_job_reconciles_the_extract_while_the_service_works(live, sample_
     removed = live.client.delete(f"/v1/records/crm/{crm['customer_no'].iloc[20]}")
     assert removed.status_code == 200, removed.text
     status = live.client.get(f"/v1/jobs/{job_id}").json()
-    if status["status"] == "running" and status["stage"] not in ("rewriting", "results"):
+    if status["status"] == "running" and status["stage"] not in ("replacing", "results"):
         merge = live.client.post(
             "/v1/golden/merge", json={"golden_ids": ["G-x", "G-y"], "by": "ann", "reason": "t"}
         )
@@ -207,7 +207,7 @@ def test_a_restart_finishes_a_full_job_the_service_stopped_under(served_db) -> N
     folder = served_db.with_name(served_db.name + ".jobs") / "abc123"
     folder.mkdir(parents=True)
     job = {"job_id": "abc123", "kind": "full", "source": "crm", "file": "crm.csv",
-           "submitted_by": "etl", "status": "running", "stage": "rewriting", "run_id": 1,
+           "submitted_by": "etl", "status": "running", "stage": "replacing", "run_id": 1,
            "created_at": "2026-11-22T00:00:00"}  # fmt: skip
     (folder / "job.json").write_text(json.dumps(job))
     kept = {"source": "callcentre", "record_id": "KEPT-1", "first_name": "Ottoline",
