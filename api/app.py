@@ -6,15 +6,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import duckdb
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.access import RateLimiter, authorize
 from api.errors import install_error_handlers
 from api.jobs import Jobs
-from api.routers import events, jobs, lifecycle, names, records, review
+from api.limits import BodyLimit
+from api.routers import events, jobs, keys, lifecycle, names, records, review
 from api.settings import Settings
 from api.store import StoreService
 from api.web import install_web
 from mdm.jobs import RulesBundle
+from mdm.keys import KeyRing
 from mdm.realtime.engine import Engine
 
 
@@ -27,6 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
             settings.db, engine_factory(settings), apply_delay=settings.apply_delay
         )
         app.state.store.start_engine()
+        with app.state.store.read() as con:
+            app.state.keys = KeyRing(con)
         app.state.jobs = Jobs(app.state.store, settings.rules, settings.job_folder)
         try:
             yield
@@ -41,13 +46,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
+    )
     install_error_handlers(app)
-    app.include_router(records.router)
-    app.include_router(names.router)
-    app.include_router(review.router)
-    app.include_router(events.router)
-    app.include_router(lifecycle.router)
-    app.include_router(jobs.router)
+    keyed = [Depends(authorize)]  # every /v1 call: a key whose role may make it
+    for router in (records, names, review, events, lifecycle, jobs, keys):
+        app.include_router(router.router, dependencies=keyed)
     install_web(app, settings)
 
     @app.get("/health", tags=["service"])

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.access import AccessError
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
 from mdm.realtime.engine import UnstandardisableError
 
@@ -40,6 +41,12 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": "5"} if code == 503 else None  # the store is busy, briefly
         return JSONResponse(
             _body(type(error).__name__, str(error)), status_code=code, headers=headers
+        )
+
+    @app.exception_handler(AccessError)
+    async def access_error(_: Request, error: AccessError) -> JSONResponse:
+        return JSONResponse(
+            _body(error.kind, str(error)), status_code=error.status, headers=error.headers
         )
 
     @app.exception_handler(RequestValidationError)

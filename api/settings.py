@@ -45,10 +45,23 @@ class Settings(BaseModel):
         description="A folder whose files jobs may name by path (none: uploads only).",
     )
 
+    rate_limit: float = Field(
+        default=1000.0, gt=0, description="Calls a second one API key may make on average."
+    )
+    rate_burst: int = Field(default=2000, ge=1, description="Calls one key may make at once.")
+    max_body_bytes: int = Field(
+        default=16 * 2**20, ge=1024, description="Largest request body (JSON calls)."
+    )
+    max_upload_bytes: int = Field(
+        default=4 * 2**30, ge=1024, description="Largest file uploaded as a job."
+    )
+
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``MDM_DB`` (required), ``MDM_RULES``, ``MDM_APPLY_DELAY``,
-        ``MDM_SESSION_SECRET``, ``MDM_SECURE_COOKIES`` and ``MDM_JOB_FOLDER``."""
+        ``MDM_SESSION_SECRET``, ``MDM_SECURE_COOKIES``, ``MDM_JOB_FOLDER``,
+        ``MDM_RATE_LIMIT``, ``MDM_RATE_BURST``, ``MDM_MAX_BODY_BYTES`` and
+        ``MDM_MAX_UPLOAD_BYTES``."""
         db = os.environ.get("MDM_DB")
         if not db:
             raise RuntimeError("set MDM_DB to the store file, e.g. MDM_DB=out/mdm.duckdb")
@@ -63,4 +76,12 @@ class Settings(BaseModel):
             values["job_folder"] = Path(os.environ["MDM_JOB_FOLDER"])
         if os.environ.get("MDM_SECURE_COOKIES", "").lower() in ("0", "false", "no"):
             values["secure_cookies"] = False
+        for name, field, kind in (
+            ("MDM_RATE_LIMIT", "rate_limit", float),
+            ("MDM_RATE_BURST", "rate_burst", int),
+            ("MDM_MAX_BODY_BYTES", "max_body_bytes", int),
+            ("MDM_MAX_UPLOAD_BYTES", "max_upload_bytes", int),
+        ):
+            if os.environ.get(name):
+                values[field] = kind(os.environ[name])
         return cls(**values)

@@ -13,9 +13,25 @@ import uvicorn
 from api import Settings, create_app
 
 
+def admin_headers(db) -> dict[str, str]:
+    """Headers with a new admin key for the store at ``db`` (made before it is served)."""
+    from mdm.keys import create_key
+    from mdm.store import open_store
+
+    con = open_store(db)
+    try:
+        token = create_key(con, "benchmark", "admin", "benchmarks")[1]
+    finally:
+        con.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
 @contextmanager
-def serving(settings: Settings) -> Iterator[tuple[str, float]]:
-    """(base URL, seconds the service took to start) while the block runs."""
+def serving(settings: Settings) -> Iterator[tuple[str, float, dict[str, str]]]:
+    """(base URL, seconds the service took to start, headers with an admin key) while
+    the block runs. The rate limit is lifted: benchmarks measure the service."""
+    headers = admin_headers(settings.db)
+    settings = settings.model_copy(update={"rate_limit": 1e9, "rate_burst": 10**9})
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -30,7 +46,7 @@ def serving(settings: Settings) -> Iterator[tuple[str, float]]:
             raise RuntimeError("the service did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", round(time.perf_counter() - started, 1)
+        yield f"http://127.0.0.1:{port}", round(time.perf_counter() - started, 1), headers
     finally:
         server.should_exit = True
         thread.join(timeout=60)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import signal
@@ -36,6 +37,8 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+
+from _service import admin_headers  # noqa: E402
 
 LUA = r"""
 local matches = {MATCHES}
@@ -58,6 +61,7 @@ end
 request = function()
   counter = counter + 1
   wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer {TOKEN}"
   if UPSERT_EVERY > 0 and counter % UPSERT_EVERY == 0 then
     local i = ((counter / UPSERT_EVERY) * stride + offset) % #upserts + 1
     return wrk.format("POST", "/v1/records", nil, upserts[i])
@@ -152,6 +156,10 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
             str(round(100 / args.upsert_percent) if args.upsert_percent > 0 else 0),
         )
     )
+    headers = admin_headers(db)
+    script.write_text(
+        script.read_text().replace("{TOKEN}", headers["Authorization"].removeprefix("Bearer "))
+    )
     port = _free_port()
     log = (tmp / "serve.log").open("wb")
     started = time.perf_counter()
@@ -174,6 +182,7 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
         ],  # fmt: skip
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "MDM_RATE_LIMIT": "1e9", "MDM_RATE_BURST": "1000000000"},
     )
     try:
         while True:
@@ -186,7 +195,7 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
                 time.sleep(0.2)
         startup = time.perf_counter() - started
         # Warm-up: a few hundred matches.
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
             for body in matches[:300]:
                 client.post("/v1/match", content=body, headers={"content-type": "application/json"})
         out = subprocess.run(

@@ -74,9 +74,9 @@ def main() -> None:
         body = held.to_csv(index=False).encode()
         if args.mode == "full":  # the whole extract: what the store has and what it lacks
             body = (folder / "crm.csv").read_bytes()
-        with serving(Settings(db=db)) as (url, started):
+        with serving(Settings(db=db)) as (url, started, headers):
             figures["service_start_s"] = started
-            with httpx.Client(base_url=url, timeout=60) as client:
+            with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
                 baseline = []
                 for probe in probes[:500]:
                     clock = time.perf_counter()
@@ -88,7 +88,7 @@ def main() -> None:
                 done = threading.Event()
 
                 def probe_loop() -> None:
-                    with httpx.Client(base_url=url, timeout=60) as prober:
+                    with httpx.Client(base_url=url, timeout=60, headers=headers) as prober:
                         i = 0
                         while not done.is_set():
                             clock = time.perf_counter()
@@ -101,7 +101,7 @@ def main() -> None:
                 rss: list[int] = []
 
                 def write_loop() -> None:
-                    with httpx.Client(base_url=url, timeout=60) as writer:
+                    with httpx.Client(base_url=url, timeout=60, headers=headers) as writer:
                         i = 0
                         while not done.is_set():
                             record = {"source": "callcentre", "record_id": f"BENCH-{i}",

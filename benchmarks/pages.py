@@ -79,7 +79,10 @@ def main() -> None:
         reconcile([parse_source_arg(str(p)) for p in files], db, RulesBundle.load(RULES))
         figures["open_tasks"] = _top_up(db, args.tasks, args.seed)
         settings = Settings(db=db, secure_cookies=False)
-        with serving(settings) as (url, started), httpx.Client(base_url=url, timeout=60) as client:
+        with (
+            serving(settings) as (url, started, _),
+            httpx.Client(base_url=url, timeout=60) as client,
+        ):
             figures["service_start_s"] = started
             page = client.get("/ui/login").text
             token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)

@@ -795,6 +795,70 @@ def users_remove(username: Annotated[str, typer.Argument()], db: DbOption) -> No
     _names_call(db, act, create=False)
 
 
+keys = typer.Typer(
+    help="API keys for systems that call the service: etl, operational, steward, admin.",
+    no_args_is_help=True,
+)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. 'web shop'.")],
+    db: DbOption,
+    role: Annotated[
+        str, typer.Option(help="etl (jobs), operational (match, upsert, read), steward, admin.")
+    ] = "operational",
+    by: Annotated[str, typer.Option("--by", help="Who makes the key (kept).")] = "admin",
+) -> None:
+    """Make a key and print it once: only a hash is kept, so store it now."""
+    from mdm.keys import create_key
+
+    made: list[str] = []
+
+    def act(con) -> str:
+        key, token = create_key(con, name, role, by)
+        made.append(token)
+        return f"key {key.key_id} ({key.name}, {key.role}) made; it is shown this once:"
+
+    _names_call(db, act, create=False)
+    print(made[0])
+
+
+@keys.command("list")
+def keys_list(
+    db: DbOption,
+    revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys.")] = False,
+) -> None:
+    """Every key: id, role, name, who made it and when (never the key itself)."""
+    from mdm.keys import list_keys
+
+    for key in _read(db, lambda con: list_keys(con, include_revoked=revoked)):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        out.print(
+            f"{key.key_id}\t{key.role}\t{key.name}\tmade by {key.created_by} "
+            f"{key.created_at:%Y-%m-%d}\t{state}",
+            highlight=False,
+        )
+
+
+@keys.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from 'mdm keys list').")],
+    db: DbOption,
+    by: Annotated[str, typer.Option("--by", help="Who revokes it (kept).")] = "admin",
+) -> None:
+    """Revoke a key: the service refuses it from then on (a running service: use
+    DELETE /v1/keys/{id}, since the service holds the store)."""
+    from mdm.keys import revoke_key
+
+    def act(con) -> str:
+        key = revoke_key(con, key_id, by)
+        return f"key {key.key_id} ({key.name}) revoked"
+
+    _names_call(db, act, create=False)
+
+
 @app.command("replay")
 def replay_command(db: DbOption) -> None:
     """Rebuild each record's golden id and each golden id's status from the event log

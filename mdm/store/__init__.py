@@ -9,7 +9,7 @@ import duckdb
 
 from mdm.errors import StoreError
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 
 #: Columns of the records table, in order.
 RECORD_COLUMNS = (
@@ -74,7 +74,7 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 #: Versions this mdm upgrades in place: the DDL only adds tables (IF NOT EXISTS).
-UPGRADABLE = ("1", "2", "3", "4", "5")
+UPGRADABLE = ("1", "2", "3", "4", "5", "6")
 
 
 def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:

@@ -266,3 +266,16 @@ CREATE TABLE IF NOT EXISTS task_claims (
     claimed_by VARCHAR NOT NULL,
     claimed_at TIMESTAMP NOT NULL
 );
+
+-- Keys that may call the service's API, each with a role (mdm.keys). Only a hash of
+-- the key is kept; revoked keys stay, for the record.
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,            -- etl | operational | steward | admin
+    key_hash VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    created_by VARCHAR NOT NULL,
+    revoked_at TIMESTAMP,
+    revoked_by VARCHAR
+);

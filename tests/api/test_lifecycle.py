@@ -128,7 +128,7 @@ def test_steward_operations_and_upserts_side_by_side(served_db) -> None:
     with LiveServer(Settings(db=served_db)) as server:
 
         def stream(offset: int) -> None:
-            with httpx.Client(base_url=server.url, timeout=30) as client:
+            with httpx.Client(base_url=server.url, timeout=30, headers=server.headers) as client:
                 for i, (first, last, dob) in enumerate(people[offset::3]):
                     record = {"source": "web", "record_id": f"S{offset}-{i}",
                               "first_name": first, "last_name": last}  # fmt: skip

@@ -107,12 +107,12 @@ def test_matches_and_upserts_side_by_side(live, reconciled_db) -> None:
     query = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
 
     def match(_: int) -> int:
-        with httpx.Client(base_url=live.url, timeout=30) as client:
+        with httpx.Client(base_url=live.url, timeout=30, headers=live.headers) as client:
             return client.post("/v1/match", json=query).status_code
 
     def upsert(i: int) -> int:
         record = {"source": "load", "record_id": f"L{i}", **query}
-        with httpx.Client(base_url=live.url, timeout=30) as client:
+        with httpx.Client(base_url=live.url, timeout=30, headers=live.headers) as client:
             return client.post("/v1/records", json={"records": [record]}).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -197,7 +197,7 @@ def test_writes_reads_and_a_steward_change_side_by_side(live, reconciled_db) -> 
 
     def client_work(i: int) -> list[int]:
         statuses = []
-        with httpx.Client(base_url=live.url, timeout=60) as client:
+        with httpx.Client(base_url=live.url, timeout=60, headers=live.headers) as client:
             record = {**base, "source": "mix", "record_id": f"M{i}", "city": f"Town {i % 3}"}
             wrote = client.post("/v1/records", json={"records": [record]})
             statuses.append(wrote.status_code)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.conftest import _free_port
+from tests.api.conftest import _free_port, admin_key
 
 
 def test_mdm_serve_answers_and_documents_itself(served_db: Path, tmp_path: Path) -> None:
@@ -63,6 +63,7 @@ def test_an_acknowledged_write_survives_a_kill(served_db: Path, tmp_path: Path) 
     port = _free_port()
     log = tmp_path / "serve.log"
     env = {**os.environ, "MDM_APPLY_DELAY": "600"}  # the applier never gets to it
+    token = admin_key(served_db)
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "mdm.cli", "serve", "--db", str(served_db), "--port", str(port)],
@@ -85,7 +86,10 @@ def test_an_acknowledged_write_survives_a_kill(served_db: Path, tmp_path: Path) 
             for i in range(3)
         ]
         answer = httpx.post(
-            f"http://127.0.0.1:{port}/v1/records", json={"records": records}, timeout=30
+            f"http://127.0.0.1:{port}/v1/records",
+            json={"records": records},
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
         )
         assert answer.status_code == 200, answer.text
         golden = {r["record_id"]: r["golden_id"] for r in answer.json()["results"]}

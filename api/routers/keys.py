@@ -1,0 +1,52 @@
+"""API keys, for admins: list, make and revoke them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
+
+from api.deps import StoreDep
+from api.schemas.keys import KeyCreate, KeyCreated, KeyList, KeyPublic
+from mdm.keys import create_key, list_keys, revoke_key
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+
+def _reload(request: Request, store) -> None:
+    with store.read() as con:
+        request.app.state.keys.reload(con)
+
+
+@router.get("", response_model=KeyList)
+def get_keys(
+    store: StoreDep, revoked: Annotated[bool, Query(description="Include revoked keys.")] = False
+) -> KeyList:
+    """Every key (never its secret), newest first."""
+    with store.read() as con:
+        keys = [KeyPublic(**asdict(k)) for k in list_keys(con, include_revoked=revoked)]
+    return KeyList(keys=keys, count=len(keys))
+
+
+@router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
+def post_key(request: Request, body: KeyCreate, store: StoreDep) -> KeyCreated:
+    """Make a key. Its ``token`` is in this answer only: hand it over now."""
+    with store.write() as con:
+        key, token = create_key(con, body.name, body.role, body.by)
+    _reload(request, store)
+    return KeyCreated(**asdict(key), token=token)
+
+
+@router.delete("/{key_id}", response_model=KeyPublic)
+def delete_key(
+    request: Request,
+    store: StoreDep,
+    key_id: Annotated[str, Path(min_length=1, max_length=40)],
+    by: Annotated[str, Query(min_length=1, max_length=100)] = "admin",
+) -> KeyPublic:
+    """Revoke a key: refused from the next call on."""
+    with store.write() as con:
+        key = revoke_key(con, key_id, by)
+    _reload(request, store)
+    return KeyPublic(**asdict(key))

@@ -1,0 +1,46 @@
+"""API keys on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import Actor, Request
+
+
+class KeyCreate(Request):
+    """A key to make: who or what will use it, and in which role."""
+
+    name: str = Field(min_length=1, max_length=100, description="e.g. the system using it")
+    role: Literal["etl", "operational", "steward", "admin"]
+    by: Actor
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "web shop", "role": "operational", "by": "ops"}]
+        }  # fmt: skip
+    }
+
+
+class KeyPublic(BaseModel):
+    """A key as listed: never its secret."""
+
+    key_id: str
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+
+class KeyCreated(KeyPublic):
+    """A new key: ``token`` is shown this once; only its hash is kept."""
+
+    token: str
+
+
+class KeyList(BaseModel):
+    keys: list[KeyPublic]
+    count: int

@@ -1,0 +1,193 @@
+"""API keys and roles: every endpoint, called with every role and with no key, does
+what the README's role table says; keys are made, listed and revoked; rate and body
+limits answer 429 and 413 with messages that say what to do."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api import Settings, create_app
+from api.access import ACCESS
+from mdm.keys import ROLES
+from tests.api.conftest import LiveServer
+
+REPO = Path(__file__).resolve().parents[2]
+ROW = re.compile(r"^\| `(GET|POST|PUT|DELETE) (/v1/[^`]*)` \|(.*)\|\s*$")
+
+
+def readme_table() -> dict[tuple[str, str], set[str]]:
+    """The README's role table: (method, path) -> the roles ticked."""
+    table = {}
+    for line in (REPO / "README.md").read_text().splitlines():
+        found = ROW.match(line)
+        if found is None:
+            continue
+        cells = [cell.strip() for cell in found.group(3).split("|")]
+        if len(cells) != len(ROLES):
+            continue  # another table's row
+        table[(found.group(1), found.group(2))] = {
+            role for role, cell in zip(ROLES, cells, strict=True) if cell == "✓"
+        }
+    return table
+
+
+def v1_routes() -> set[tuple[str, str]]:
+    """Every /v1 endpoint the app serves (as its OpenAPI schema lists them)."""
+    paths = create_app(Settings(db=Path("unused.duckdb"))).openapi()["paths"]
+    return {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/v1")
+        for method in operations
+    }
+
+
+def test_the_readme_table_the_code_and_the_routes_agree() -> None:
+    table = readme_table()
+    assert len(table) >= 29
+    routes = v1_routes()
+    assert set(table) == routes, set(table) ^ routes
+    assert {key: set(roles) for key, roles in ACCESS.items()} == table
+    assert all("admin" in roles for roles in table.values())
+
+
+def _call(client: httpx.Client, method: str, path: str) -> httpx.Response:
+    concrete = re.sub(r"\{task_id\}", "999999", path)
+    concrete = re.sub(r"\{[a-z_]+\}", "nothing-here", concrete)
+    if method in ("POST", "PUT"):
+        return client.request(method, concrete, json={})
+    return client.request(method, concrete)
+
+
+def test_every_endpoint_with_every_role_and_with_no_key(live: LiveServer) -> None:
+    """The role table, walked: an allowed role is never refused for who it is (the
+    dummy call may still be a 404 or a 422), any other role gets a 403, no key a 401."""
+    table = readme_table()
+    clients = {role: live.as_role(role) for role in ROLES}
+    deviations = []
+    try:
+        for (method, path), allowed in sorted(table.items()):
+            anonymous = _call(live.anon, method, path)
+            if anonymous.status_code != 401:
+                deviations.append((method, path, "no key", anonymous.status_code))
+            for role, client in clients.items():
+                status = _call(client, method, path).status_code
+                refused = status in (401, 403)
+                if refused == (role in allowed) or (refused and status != 403):
+                    deviations.append((method, path, role, status))
+    finally:
+        for client in clients.values():
+            client.close()
+    assert deviations == []
+
+
+def test_a_refusal_says_what_was_wrong(live: LiveServer) -> None:
+    missing = live.anon.post("/v1/match", json={"first_name": "Ann"})
+    assert missing.status_code == 401 and "Authorization: Bearer" in missing.text
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    wrong = httpx.post(
+        f"{live.url}/v1/match", json={"first_name": "Ann"},
+        headers={"Authorization": "Bearer mdm_000000000000_nope"},
+    )  # fmt: skip
+    assert wrong.status_code == 401 and "not valid" in wrong.text
+    with live.as_role("etl") as etl:
+        denied = etl.post("/v1/match", json={"first_name": "Ann"})
+    assert denied.status_code == 403
+    message = denied.json()["error"]["message"]
+    assert "role etl" in message and "operational" in message
+
+
+def test_keys_are_made_listed_and_revoked_through_the_api(live: LiveServer) -> None:
+    made = live.client.post("/v1/keys", json={"name": "web shop", "role": "operational",
+                                              "by": "ops"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    token, key_id = made.json()["token"], made.json()["key_id"]
+    assert token.startswith(f"mdm_{key_id}_")
+    listed = live.client.get("/v1/keys").json()
+    assert key_id in {k["key_id"] for k in listed["keys"]}
+    assert token not in live.client.get("/v1/keys").text  # never shown again
+    shop = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(f"{live.url}/v1/match", json={"first_name": "Ann"}, headers=shop).is_success
+    gone = live.client.delete(f"/v1/keys/{key_id}")
+    assert gone.status_code == 200 and gone.json()["revoked_at"]
+    after = httpx.post(f"{live.url}/v1/match", json={"first_name": "Ann"}, headers=shop)
+    assert after.status_code == 401
+    assert live.client.delete(f"/v1/keys/{key_id}").status_code == 409
+    assert live.client.delete("/v1/keys/nope").status_code == 404
+    bad = live.client.post("/v1/keys", json={"name": "x", "role": "root", "by": "ops"})
+    assert bad.status_code == 422
+    every = live.client.get("/v1/keys", params={"revoked": True}).json()["keys"]
+    assert any(k["key_id"] == key_id and k["revoked_at"] for k in every)
+
+
+def test_a_key_that_calls_too_often_waits(served_db: Path) -> None:
+    with LiveServer(Settings(db=served_db, rate_limit=1.0, rate_burst=3)) as server:
+        other = server.as_role("operational")  # made now: this call counts for the admin key
+        time.sleep(1.1)
+        answers = [server.client.get("/v1/events", params={"limit": 1}) for _ in range(4)]
+        assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+        limited = answers[3]
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert "Retry-After" in limited.json()["error"]["message"]
+        with other:  # another key has its own allowance
+            assert other.get("/v1/events", params={"limit": 1}).status_code == 200
+        time.sleep(1.1)
+        assert server.client.get("/v1/events", params={"limit": 1}).status_code == 200
+
+
+def test_bodies_over_the_limit_get_a_413_before_parsing(served_db: Path) -> None:
+    settings = Settings(db=served_db, max_body_bytes=4096, max_upload_bytes=8192)
+    with LiveServer(settings) as server:
+        records = [{"source": "web", "record_id": f"R{i}", "first_name": "Ann" * 20}
+                   for i in range(60)]  # fmt: skip
+        big = server.client.post("/v1/records", json={"records": records})
+        assert big.status_code == 413
+        assert "4096 bytes" in big.json()["error"]["message"]
+        assert "fewer records" in big.json()["error"]["message"]
+
+        def chunks():  # no Content-Length: counted as it arrives
+            yield b'{"records": ['
+            for _ in range(200):
+                yield b'{"source": "web", "record_id": "x", "first_name": "Ann"},'
+            yield b"]}"
+
+        streamed = server.client.post(
+            "/v1/records", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        upload = server.client.post(
+            "/v1/jobs", files={"file": ("crm.csv", b"customer_no\n" + b"1\n" * 5000)},
+            data={"source": "crm"},
+        )  # fmt: skip
+        assert upload.status_code == 413 and "job folder" in upload.text
+        small = server.client.post("/v1/records", json={"records": records[:2]})
+        assert small.status_code == 200, small.text
+
+
+@pytest.mark.parametrize("role", ["etl", "steward"])
+def test_the_cli_makes_lists_and_revokes_keys(served_db: Path, role: str) -> None:
+    import subprocess
+    import sys
+
+    def mdm(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mdm", *args], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    made = mdm("keys", "create", "nightly", "--role", role, "--db", str(served_db))
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1]
+    key_id = token.split("_")[1]
+    listed = mdm("keys", "list", "--db", str(served_db))
+    assert key_id in listed.stdout and role in listed.stdout and token not in listed.stdout
+    bad = mdm("keys", "create", "x", "--role", "root", "--db", str(served_db))
+    assert bad.returncode == 2 and "etl, operational, steward, admin" in bad.stderr
+    assert mdm("keys", "revoke", key_id, "--db", str(served_db)).returncode == 0
+    assert key_id not in mdm("keys", "list", "--db", str(served_db)).stdout
+    again = mdm("keys", "revoke", key_id, "--db", str(served_db))
+    assert again.returncode == 2 and "revoked" in again.stderr
