@@ -32,12 +32,15 @@ class FastJSONResponse(Response):
 
 
 def table_file(frame, format: str, name: str) -> Response:
-    """A table as a CSV or Parquet download named ``name.<format>``."""
+    """A table as a CSV (safe to open in a spreadsheet) or Parquet download named
+    ``name.<format>``."""
     import io
 
     buffer = io.BytesIO()
     if format == "csv":
-        frame.to_csv(buffer, index=False)
+        from mdm.exports import spreadsheet_safe
+
+        spreadsheet_safe(frame).to_csv(buffer, index=False)
         media = "text/csv"
     else:
         frame.to_parquet(buffer, index=False)

@@ -490,10 +490,9 @@ def names_export(
             con.close()
     except MdmError as error:
         raise _fail(error) from None
-    if out_path.suffix.lower() == ".csv":
-        frame.to_csv(out_path, index=False)
-    else:
-        frame.to_parquet(out_path, index=False)
+    from mdm.exports import write_table
+
+    write_table(frame, out_path)
     out.print(f"wrote {len(frame)} name pairs to {out_path}", highlight=False)
 
 

@@ -1,8 +1,19 @@
-"""Exports of the store's tables to CSV or Parquet, with extra attributes as columns."""
+"""Exports of the store's tables to CSV or Parquet, with extra attributes as columns.
+
+CSV files are opened in spreadsheets, which run a cell that starts with ``=``, ``+``,
+``-`` or ``@`` as a formula: a customer typing ``=HYPERLINK(...)`` as their name must
+not become a link in a steward's spreadsheet. :func:`spreadsheet_safe` puts a ``'``
+before such a text cell (OWASP's advice; a spreadsheet shows the text without it),
+except for plain numbers and phone numbers (``+44 20 7946 0958``), which no
+spreadsheet runs. Parquet keeps values as they are.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import pandas as pd
 
 from mdm.errors import InputError
 from mdm.schema import ATTRIBUTES
@@ -28,6 +39,37 @@ QUERIES = {
 }
 
 
+#: A cell that starts like this is a formula to a spreadsheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: ... unless it is a plain number or a phone number.
+_NUMBER_LIKE = re.compile(r"[+-]?[0-9][0-9 ().-]*")
+
+
+def spreadsheet_text(value: object) -> object:
+    """``value`` as a spreadsheet will show it and never run it."""
+    formula = isinstance(value, str) and value.startswith(_FORMULA_START)
+    if formula and not _NUMBER_LIKE.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` for CSV: every text cell made safe (:func:`spreadsheet_text`)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(spreadsheet_text, na_action="ignore")
+    return safe
+
+
+def write_table(frame: pd.DataFrame, out) -> None:
+    """Write ``frame`` to ``out`` (a path ending .csv or .parquet), CSV made safe."""
+    if str(out).lower().endswith(".csv"):
+        spreadsheet_safe(frame).to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+
+
 def export_table(db: Path, table: str, out: Path) -> int:
     """Write one table to ``out`` (.csv or .parquet); extra attributes become columns."""
     if table not in QUERIES:
@@ -43,8 +85,6 @@ def export_table(db: Path, table: str, out: Path) -> int:
     if "extra" in frame:
         import json
 
-        import pandas as pd
-
         extras = pd.DataFrame(
             [json.loads(e) if e else {} for e in frame.pop("extra")], index=frame.index
         )
@@ -52,8 +92,5 @@ def export_table(db: Path, table: str, out: Path) -> int:
             if column not in frame:
                 frame[column] = extras[column]
     out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    write_table(frame, out)
     return len(frame)
