@@ -879,6 +879,31 @@ def replay_command(db: DbOption) -> None:
     )
 
 
+@app.command("check")
+def check_command(
+    db: DbOption,
+    full: Annotated[
+        bool, typer.Option("--full", help="Also derive every golden record again (slow).")
+    ] = False,
+    rules: RulesOption = DEFAULT_RULES,
+) -> None:
+    """Check that the store holds together: every record in one active golden record,
+    counts, survivor chains, must- and cannot-links, the event log (exit 1 if not)."""
+    from mdm.checks import store_problems
+    from mdm.jobs import RulesBundle
+
+    try:
+        survivorship = RulesBundle.load(rules).survivorship
+    except MdmError as error:
+        raise _fail(error) from None
+    problems = _read(db, lambda con: store_problems(con, survivorship, full=full))
+    for line in problems:
+        out.print(line, highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    out.print("the store holds together", highlight=False)
+
+
 @app.command("erase")
 def erase_command(
     golden_id: Annotated[str, typer.Argument(help="The person's golden id.")],
