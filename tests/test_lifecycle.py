@@ -259,3 +259,39 @@ def test_the_cli_merges_unmerges_and_replays(reconciled_db, tmp_path) -> None:
         app, ["golden", "show", survivor, "--db", str(db)], env={"COLUMNS": "200"}
     )
     assert "cannot link" in shown.output and "unmerge by steward" in shown.output
+
+
+def test_deleting_the_record_a_merge_hung_on_keeps_the_rest_together(
+    reconciled_db: Path, tmp_path: Path
+) -> None:
+    """Must-links run from each record of one side to the first record of the other.
+    When that record is deleted, what the steward glued stays glued, and when it comes
+    back it is matched as a new record: no must-link is left pointing at nothing or
+    holding records apart (found by the crash harness)."""
+    from mdm.checks import store_problems
+
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        first, second = _singles(con)
+        anchor = min(_records(con, first))
+        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))["golden_id"]
+        others = [k for k in _records(con, survivor) if k != anchor]
+        _in_txn(con, lambda: apply_changes(con, [engine.delete(*anchor, "api")[1]]))
+        golden_of = dict(
+            ((s, r), g)
+            for s, r, g in con.execute("SELECT source, record_id, golden_id FROM xref").fetchall()
+        )
+        golden = {golden_of[key] for key in others}
+        assert len(golden) == 1  # still one person
+        stale = con.execute(
+            "SELECT count(*) FROM link_constraints WHERE (source_l = ? AND record_id_l = ?) "
+            "OR (source_r = ? AND record_id_r = ?)",
+            [*anchor, *anchor],
+        ).fetchall()[0][0]
+        assert stale == 0
+        back = {"source": anchor[0], "record_id": anchor[1], "first_name": "Someone",
+                "last_name": "Else"}  # fmt: skip
+        _in_txn(con, lambda: apply_changes(con, [engine.upsert(back, "api")[1]]))
+        assert store_problems(con, bundle.survivorship, full=True) == []

@@ -766,18 +766,24 @@ class Engine:
         old_values = self.table.row(slot)
         now = _now()
         changes = ChangeSet(now, actor)
+        self._forget_constraints(key, changes)
         rest = sorted(self.members.get(old_golden, set()) - {slot})
         assignment: dict[int, str] = {}
         retired: dict[str, str | None] = {}
-        if rest:
-            pairs = self._neighbourhood_pairs(rest, [])
-            keys = [self.table.key(s) for s in rest]
-            labels = self._cluster(rest, keys, pairs)
-            assignment, found = self._assign(rest, labels, keys, None)
-            retired.update(found)
-            changes.golden = self._derive_golden(rest, keys, assignment, now, None, found)
-        else:
-            retired[old_golden] = None
+        undo = self.constraints.apply(changes.constraints)
+        try:
+            if rest:
+                pairs = self._neighbourhood_pairs(rest, [])
+                keys = [self.table.key(s) for s in rest]
+                labels = self._cluster(rest, keys, pairs)
+                assignment, found = self._assign(rest, labels, keys, None)
+                retired.update(found)
+                changes.golden = self._derive_golden(rest, keys, assignment, now, None, found)
+            else:
+                retired[old_golden] = None
+        except BaseException:
+            self.constraints.restore(undo)
+            raise
         changes.records[key] = None
         changes.xref[key] = None
         changes.pairs[key] = []
@@ -811,6 +817,25 @@ class Engine:
             self._relink(node, gid)
         self._apply_ids(changes)
         return result, changes
+
+    def _forget_constraints(self, key: Key, changes: ChangeSet) -> None:
+        """A deleted record's constraints go with it, but what a steward glued through
+        it stays glued: the records it was must-linked with are must-linked to one
+        another (to the first of them), so they stay one golden record; if the record
+        comes back, it is matched as a new one."""
+        partners = sorted(p for p in self.constraints.of(key, "must") if p != key)
+        for kind in ("must", "cannot"):
+            for other in self.constraints.of(key, kind):
+                changes.constraints[ordered(key, other)] = None
+        present = [p for p in partners if self.table.slot_of(*p) is not None]
+        if len(present) > 1:
+            glue = Constraint(
+                "must", "merge", changes.actor, changes.at,
+                f"kept together after {key[0]}/{key[1]} was deleted",
+            )  # fmt: skip
+            for other in present[1:]:
+                if self.constraints.kinds.get(ordered(present[0], other)) != "must":
+                    changes.constraints[ordered(present[0], other)] = glue
 
     # --- a steward's operations -----------------------------------------------------
 
