@@ -55,6 +55,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
         ("GET", "/v1/keys", (ADMIN,)),
         ("POST", "/v1/keys", (ADMIN,)),
         ("DELETE", "/v1/keys/{key_id}", (ADMIN,)),
+        ("POST", "/v1/backups", (ADMIN,)),
     ]
 }
 

@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     keyed = [Depends(authorize)]  # every /v1 call: a key whose role may make it
     for router in (records, names, review, events, lifecycle, jobs, keys):
         app.include_router(router.router, dependencies=keyed)
+    app.include_router(keys.backups, dependencies=keyed)
     install_web(app, settings)
 
     @app.get("/health", tags=["service"])

@@ -45,6 +45,10 @@ class Settings(BaseModel):
         description="A folder whose files jobs may name by path (none: uploads only).",
     )
 
+    backup_folder: Path | None = Field(
+        default=None,
+        description="Where POST /v1/backups writes (default: <store>.backups/ beside it).",
+    )
     rate_limit: float = Field(
         default=1000.0, gt=0, description="Calls a second one API key may make on average."
     )
@@ -74,6 +78,8 @@ class Settings(BaseModel):
             values["session_secret"] = os.environ["MDM_SESSION_SECRET"]
         if os.environ.get("MDM_JOB_FOLDER"):
             values["job_folder"] = Path(os.environ["MDM_JOB_FOLDER"])
+        if os.environ.get("MDM_BACKUP_FOLDER"):
+            values["backup_folder"] = Path(os.environ["MDM_BACKUP_FOLDER"])
         if os.environ.get("MDM_SECURE_COOKIES", "").lower() in ("0", "false", "no"):
             values["secure_cookies"] = False
         for name, field, kind in (

@@ -417,6 +417,14 @@ class StoreService:
             self._touched = None
         self.holding = None
 
+    def backup(self, out: Path):
+        """Back up the store while the service runs: between writes, with every
+        acknowledged one in the tables (:func:`mdm.backup.write_backup`)."""
+        from mdm.backup import write_backup
+
+        with self._exclusive():
+            return write_backup(self._con, self.path, out)
+
     def engine_for(self, result: Path) -> Engine | None:
         """Build, from a reconciled copy of the store, the engine it will need: the
         slow part of putting a full reconciliation in place, done while the service

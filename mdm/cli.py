@@ -879,6 +879,38 @@ def replay_command(db: DbOption) -> None:
     )
 
 
+@app.command("backup")
+def backup_command(
+    db: DbOption,
+    target: Annotated[Path, typer.Option("--out", help="The backup file to write (new).")],
+) -> None:
+    """Back up a store no service is running on (a running service: POST /v1/backups)."""
+    from mdm.backup import backup
+
+    try:
+        made = backup(db, target)
+    except MdmError as error:
+        raise _fail(error) from None
+    out.print(f"backup {made.path}: {made.bytes} bytes, sha256 {made.sha256}", highlight=False)
+
+
+@app.command("restore")
+def restore_command(
+    backup_file: Annotated[Path, typer.Argument(help="A backup file.")],
+    db: DbOption,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing store.")] = False,
+) -> None:
+    """Put a backup in place of the store (stop the service first). The backup is
+    checked first; the store's journal is moved aside, not replayed onto it."""
+    from mdm.backup import restore
+
+    try:
+        restored = restore(backup_file, db, force=force)
+    except MdmError as error:
+        raise _fail(error) from None
+    out.print(f"restored {backup_file} to {db} (fingerprint {restored[:16]})", highlight=False)
+
+
 @app.command("check")
 def check_command(
     db: DbOption,

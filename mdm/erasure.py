@@ -183,7 +183,10 @@ def compact(con: duckdb.DuckDBPyConnection, db: Path) -> None:
     fresh = _fresh(db)
     fresh.unlink(missing_ok=True)
     name = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute(f"ATTACH '{fresh}' AS erasure_copy").fetchall()
+    from mdm.store import encryption_option
+
+    # the copy is encrypted with the store's key, if it has one
+    con.execute(f"ATTACH '{fresh}' AS erasure_copy{encryption_option()}").fetchall()
     try:
         con.execute(f'COPY FROM DATABASE "{name}" TO erasure_copy').fetchall()
         con.execute("CHECKPOINT erasure_copy").fetchall()

@@ -1,4 +1,4 @@
-"""API keys, for admins: list, make and revoke them."""
+"""For admins: API keys (list, make, revoke) and backups of the store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from api.deps import StoreDep
-from api.schemas.keys import KeyCreate, KeyCreated, KeyList, KeyPublic
+from api.schemas.keys import (
+    BackupCreate,
+    BackupPublic,
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    KeyPublic,
+)
 from mdm.keys import create_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -50,3 +57,18 @@ def delete_key(
         key = revoke_key(con, key_id, by)
     _reload(request, store)
     return KeyPublic(**asdict(key))
+
+
+backups = APIRouter(prefix="/v1/backups", tags=["backups"])
+
+
+@backups.post("", response_model=BackupPublic, status_code=status.HTTP_201_CREATED)
+def post_backup(request: Request, body: BackupCreate, store: StoreDep) -> BackupPublic:
+    """Back up the store while the service runs: a consistent copy, taken between
+    writes, in the backup folder (``MDM_BACKUP_FOLDER``). Restore it with
+    ``mdm restore FILE --db STORE`` while the service is stopped."""
+    settings = request.app.state.settings
+    folder = settings.backup_folder or store.path.with_name(store.path.name + ".backups")
+    made = store.backup(folder / f"{body.name}.duckdb")
+    return BackupPublic(path=str(made.path), bytes=made.bytes, sha256=made.sha256,
+                        fingerprint=made.fingerprint)  # fmt: skip

@@ -44,3 +44,18 @@ class KeyCreated(KeyPublic):
 class KeyList(BaseModel):
     keys: list[KeyPublic]
     count: int
+
+
+class BackupCreate(Request):
+    """A backup to take: its file name in the backup folder (without .duckdb)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class BackupPublic(BaseModel):
+    """A backup taken: its path, size, SHA-256 and the store's fingerprint then."""
+
+    path: str
+    bytes: int
+    sha256: str
+    fingerprint: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -36,15 +37,73 @@ def schema_sql() -> str:
     return resources.files("mdm.store").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
+#: The environment variable holding the key of an encrypted store (DuckDB's AES-GCM
+#: database encryption); set it for every process that opens the store.
+ENCRYPTION_KEY_VARIABLE = "MDM_ENCRYPTION_KEY"
+
+
+def encryption_option(read_only: bool = False) -> str:
+    """The ATTACH options that open the store: its encryption key, if one is set."""
+    key = os.environ.get(ENCRYPTION_KEY_VARIABLE)
+    options = [f"ENCRYPTION_KEY '{key.replace(chr(39), chr(39) * 2)}'"] if key else []
+    if read_only:
+        options.append("READ_ONLY")
+    return f" ({', '.join(options)})" if options else ""
+
+
+def prepare_encryption(con: duckdb.DuckDBPyConnection) -> None:
+    """Load what DuckDB needs to write encrypted files: its httpfs extension (OpenSSL).
+    It is not downloaded at run time; without it, opening an encrypted store fails with
+    a message saying how to install it. ``MDM_ENCRYPTION_UNSAFE_FOR_TESTS=1`` lets DuckDB
+    use its built-in mbedtls instead, which DuckDB says is not secure: tests only."""
+    if not os.environ.get(ENCRYPTION_KEY_VARIABLE):
+        return
+    if os.environ.get("MDM_ENCRYPTION_UNSAFE_FOR_TESTS") == "1":
+        con.execute("SET force_mbedtls_unsafe = 'true'").fetchall()
+        return
+    try:
+        con.execute("LOAD httpfs").fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(
+            "an encrypted store needs DuckDB's httpfs extension (OpenSSL), which is not "
+            'installed: on a machine with internet run python -c "import duckdb; '
+            "duckdb.execute('INSTALL httpfs')\" once, or copy httpfs.duckdb_extension into "
+            f"~/.duckdb/extensions/v{duckdb.__version__}/<platform>/ ({exc})"
+        ) from None
+
+
+def _encryption_hint() -> str:
+    if os.environ.get(ENCRYPTION_KEY_VARIABLE):
+        return f" (is {ENCRYPTION_KEY_VARIABLE} the key this store was made with?)"
+    return f" (an encrypted store needs its key in {ENCRYPTION_KEY_VARIABLE})"
+
+
+def connect_store(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is the store file (encrypted with
+    ``MDM_ENCRYPTION_KEY`` when it is set: new stores are made encrypted, existing ones
+    need the same key)."""
+    if not os.environ.get(ENCRYPTION_KEY_VARIABLE):
+        return duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect()
+    try:
+        prepare_encryption(con)
+        con.execute(f"ATTACH ? AS store{encryption_option(read_only)}", [str(path)]).fetchall()
+        con.execute("USE store").fetchall()
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:
     """Open (and if asked, create) the store file; checks its schema version."""
     if not create and not path.is_file():
         raise StoreError(f"no store at {path}; run 'mdm reconcile ... --db {path}' first")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path))
+        con = connect_store(path)
     except duckdb.Error as exc:
-        raise StoreError(f"cannot open store {path}: {exc}") from exc
+        raise StoreError(f"cannot open store {path}: {exc}{_encryption_hint()}") from exc
     try:
         _migrate(con, path)
         _replay(con, path)
@@ -61,10 +120,11 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     store from there, table to table, in one transaction.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_encryption(con)
     try:
-        con.execute("ATTACH ? AS store", [str(path)]).fetchall()
+        con.execute(f"ATTACH ? AS store{encryption_option()}", [str(path)]).fetchall()
     except duckdb.Error as exc:
-        raise StoreError(f"cannot open store {path}: {exc}") from exc
+        raise StoreError(f"cannot open store {path}: {exc}{_encryption_hint()}") from exc
     con.execute("USE store").fetchall()
     try:
         _migrate(con, path)
