@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 
 def _default(value: Any) -> Any:
@@ -22,13 +22,16 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-class FastJSONResponse(Response):
-    """``application/json`` rendered by orjson."""
+class FastJSONResponse(JSONResponse):
+    """``application/json`` rendered by orjson (a JSONResponse, so that the OpenAPI
+    schema shows the endpoint's response model, not a bare string)."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(
+            content, default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC
+        )
 
 
 def table_file(frame, format: str, name: str) -> Response:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 #: Who made a change; kept in the log (until API keys name the caller, issue 8).
 Actor = Annotated[
@@ -22,3 +23,12 @@ class Message(BaseModel):
     """What happened, in one sentence."""
 
     message: str
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+#: A point in time on the wire: the store keeps UTC without a zone (DuckDB TIMESTAMP);
+#: answers say it is UTC (RFC 3339, "+00:00"), as the schema's date-time format asks.
+Timestamp = Annotated[datetime, AfterValidator(_in_utc)]

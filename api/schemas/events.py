@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+
+from api.schemas.common import Timestamp
 
 
 class EventPublic(BaseModel):
@@ -13,7 +14,7 @@ class EventPublic(BaseModel):
     (``detail`` holds ids, rule names and attribute names, never customer values)."""
 
     event_id: int
-    occurred_at: datetime
+    occurred_at: Timestamp
     kind: str
     golden_id: str | None
     source: str | None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Actor, Request
+from api.schemas.common import Actor, Request, Timestamp
 
 
 class KeyCreate(Request):
@@ -30,9 +29,9 @@ class KeyPublic(BaseModel):
     key_id: str
     name: str
     role: str
-    created_at: datetime
+    created_at: Timestamp
     created_by: str
-    revoked_at: datetime | None = None
+    revoked_at: Timestamp | None = None
 
 
 class KeyCreated(KeyPublic):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Actor, Request
+from api.schemas.common import Actor, Request, Timestamp
 
 Name = Annotated[str, Field(min_length=1, max_length=100, description="A first name.")]
 
@@ -22,8 +21,8 @@ class VariantPublic(BaseModel):
     reference: str | None
     evidence: int
     status: str
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: Timestamp
+    last_seen: Timestamp
 
 
 class VariantList(BaseModel):

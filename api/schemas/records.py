@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.schemas.common import Actor, Request
+from api.schemas.common import Actor, Request, Timestamp
 
 Text = Annotated[str | None, Field(default=None, max_length=500)]
 Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$")]
@@ -91,7 +90,8 @@ class ComparisonPublic(BaseModel):
     gamma: int
     match_weight: float
     tf_adjustment: float
-    values: dict[str, tuple[Any, Any]]
+    #: per column: [left value, right value]
+    values: dict[str, Annotated[list[Any], Field(min_length=2, max_length=2)]]
 
 
 class CandidatePublic(BaseModel):
@@ -134,7 +134,7 @@ class RecordPublic(BaseModel):
     record_id: str
     golden_id: str | None
     version: int
-    ingested_at: datetime | None
+    ingested_at: Timestamp | None
     values: dict[str, Any]
     extra: dict[str, Any]
     raw: dict[str, Any]
@@ -181,7 +181,7 @@ class ConstraintPublic(BaseModel):
     left: str
     right: str
     set_by: str
-    set_at: datetime
+    set_at: Timestamp
     reason: str | None
 
 
@@ -191,8 +191,8 @@ class GoldenPublic(BaseModel):
     golden_id: str
     requested_id: str
     status: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     record_count: int
     values: dict[str, Any]
     records: list[dict[str, str]]

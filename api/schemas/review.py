@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -46,7 +46,8 @@ class DecisionPublic(BaseModel):
     task_id: int
     decision: str
     names_confirmed: int
-    names_disputed: list[tuple[str, str]]
+    #: name pairs the decision counted against: [name, variant]
+    names_disputed: list[Annotated[list[str], Field(min_length=2, max_length=2)]]
     #: The golden records of the pair once the decision took effect.
     golden_records: list[str] = []
     message: str
