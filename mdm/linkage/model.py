@@ -217,6 +217,8 @@ class TrainedModel:
 
 
 MIN_EM_PAIRS = 100
+#: Records per slice of chunked prediction (:func:`predict_pairs`).
+PREDICT_CHUNK_RECORDS = 1_000_000
 
 
 def count_blocked_pairs(con: duckdb.DuckDBPyConnection, table: str, rule: BlockingRule) -> int:
@@ -313,7 +315,14 @@ def predict_pairs(
     _quiet()
     for column, tf_table in (tf_tables or {}).items():
         linker.table_management.register_term_frequency_lookup(db_api.register(tf_table), column)
-    predictions = linker.inference.predict()
+    records = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    chunks = max(1, math.ceil(records / PREDICT_CHUNK_RECORDS))
+    # Past a million records the pairs are generated and scored a slice of the left-hand
+    # records at a time: what DuckDB holds (or spills) at once stays the same size.
+    predictions = linker.inference.predict(
+        num_chunks_left=chunks if chunks > 1 else None,
+        num_chunks_right=1 if chunks > 1 else None,
+    )
     con.execute(
         f"CREATE OR REPLACE TABLE {output} AS SELECT {UNIQUE_ID}_l AS uid_l, "
         f"{UNIQUE_ID}_r AS uid_r, match_weight, match_probability "

@@ -1,0 +1,36 @@
+"""Chunked prediction (large runs score a slice of the records at a time) gives the
+pairs, scores and clusters of scoring everything at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import mdm.linkage.model as model
+from mdm.ingest import parse_source_arg
+from mdm.jobs import RulesBundle, reconcile
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(files: list[Path], db: Path) -> tuple[list, list]:
+    reconcile([parse_source_arg(str(p)) for p in files], db, RulesBundle.load(
+        REPO / "rules" / "customer.match.yaml"))  # fmt: skip
+    with duckdb.connect(str(db), read_only=True) as con:
+        xref = con.execute("SELECT source, record_id, golden_id FROM xref ORDER BY ALL").fetchall()
+        tasks = con.execute(
+            "SELECT source_l, record_id_l, source_r, record_id_r, round(match_weight, 9) "
+            "FROM review_tasks ORDER BY ALL"
+        ).fetchall()
+    return xref, tasks
+
+
+def test_chunks_change_nothing(
+    sample_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _run(sample_files, tmp_path / "whole.duckdb")
+    monkeypatch.setattr(model, "PREDICT_CHUNK_RECORDS", 300)  # 1,200 records: 4 slices
+    sliced = _run(sample_files, tmp_path / "sliced.duckdb")
+    assert sliced == whole and whole[0]
