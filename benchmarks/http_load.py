@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -88,6 +89,29 @@ def _percentile(text: str, label: str) -> float:
         return float("nan")
     value, unit = float(found.group(1)), found.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _memory_figures(samples: list[tuple[float, float]]) -> dict:
+    """The server's memory over the run: after the first minute (warm) and in the last
+    minute, and the growth between them."""
+    if len(samples) < 4:
+        return {"rss_mib_max": round(max((m for _, m in samples), default=0.0), 1)}
+    end = samples[-1][0]
+    warm = [m for t, m in samples if 60 <= t <= 120] or [samples[len(samples) // 4][1]]
+    last = [m for t, m in samples if t >= end - 60]
+    return {
+        "rss_mib_after_first_minute": round(statistics.median(warm), 1),
+        "rss_mib_last_minute": round(statistics.median(last), 1),
+        "rss_growth_mib": round(statistics.median(last) - statistics.median(warm), 1),
+        "rss_mib_max": round(max(m for _, m in samples), 1),
+    }
 
 
 def main() -> None:
@@ -198,6 +222,16 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
             for body in matches[:300]:
                 client.post("/v1/match", content=body, headers={"content-type": "application/json"})
+        samples: list[tuple[float, float]] = []
+        sampling = threading.Event()
+
+        def sample_memory() -> None:  # the server's resident memory every 5 s
+            begun = time.perf_counter()
+            while not sampling.wait(5.0):
+                samples.append((time.perf_counter() - begun, _rss_mib(server.pid)))
+
+        sampler = threading.Thread(target=sample_memory, daemon=True)
+        sampler.start()
         out = subprocess.run(
             [
                 "wrk",
@@ -213,6 +247,8 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
             text=True,
             check=True,
         ).stdout
+        sampling.set()
+        sampler.join()
     finally:
         if profiler:
             server.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
@@ -234,6 +270,7 @@ def run_load(db: Path, held: list[dict], tmp: Path, args: argparse.Namespace) ->
         "p99_ms": _percentile(out, "99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "none",
+        **_memory_figures(samples),
     }
     print(out)
     print(json.dumps(figures))
