@@ -467,7 +467,8 @@ class Jobs:
                 finally:
                     con.unregister("job_changed")
         except MdmError as error:  # the store is busy: the records' part is what counts
-            log.warning("job %s: golden and review results not kept: %s", job.job_id, error)
+            log.warning("job %s: golden and review results not kept: %s", job.job_id,
+                        type(error).__name__)  # fmt: skip
             return
         golden.to_parquet(folder / "golden.parquet", index=False)
         review.to_parquet(folder / "review.parquet", index=False)

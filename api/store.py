@@ -218,17 +218,19 @@ class StoreService:
             try:
                 apply_journaled(self._apply_con, batch)
             except Exception as error:  # noqa: BLE001 - kept in the journal; tried again
-                log.error("writing %d journaled writes failed: %s", len(batch), error)
+                # the type only: a database error's text can quote the values written
+                log.error("writing %d journaled writes failed: %s", len(batch),
+                          type(error).__name__)  # fmt: skip
                 with self._state:
                     self._unapplied = batch + self._unapplied
-                    self.apply_error = f"{type(error).__name__}: {error}"
+                    self.apply_error = type(error).__name__
                 time.sleep(1.0)
                 continue
             quiet_since = time.monotonic()
             try:
                 self.journal.release(batch[-1][0])  # the applied files go
             except OSError as error:  # harmless: the next open of the store clears them
-                log.warning("could not delete applied journal files: %s", error)
+                log.warning("could not delete applied journal files: %s", type(error).__name__)
             with self._state:
                 self._applied = batch[-1][0]
                 self._dirty = True
@@ -307,7 +309,7 @@ class StoreService:
             self.start_engine()
         except Exception as again:  # noqa: BLE001 - stays refused; /health says why
             self.broken = f"{self.broken}, then rebuilding failed: {type(again).__name__}"
-            log.error("the engine could not be rebuilt: %s", again)
+            log.error("the engine could not be rebuilt: %s", type(again).__name__)
             return
         self.broken = None
 

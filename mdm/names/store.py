@@ -78,7 +78,8 @@ def _pair(name: str, variant: str) -> tuple[str, str]:
     a, b = _clean(name, "name"), _clean(variant, "variant")
     if a == b:
         raise VariantError(
-            f"'{name}' and '{variant}' are the same name once folded ('{a}'); "
+            "the name and the variant are the same name once folded (case, accents, "
+            "spaces); "
             "a variant must be a different name"
         )
     return a, b
