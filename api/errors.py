@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access import AccessError
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
@@ -47,6 +48,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def access_error(_: Request, error: AccessError) -> JSONResponse:
         return JSONResponse(
             _body(error.kind, str(error)), status_code=error.status, headers=error.headers
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = str(error.detail)
+        if message == "There was an error parsing the body":
+            message = "the request body could not be read: send JSON (UTF-8) or a form as declared"
+        return JSONResponse(
+            _body("HTTPError", message), status_code=error.status_code, headers=error.headers
         )
 
     @app.exception_handler(RequestValidationError)

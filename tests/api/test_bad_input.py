@@ -1,0 +1,56 @@
+"""Bad input everywhere gets a clear 4xx (or a failed job saying why), never a 500 and
+never a partial write."""
+
+from __future__ import annotations
+
+import time
+
+from tests.api.conftest import LiveServer
+
+
+def _count(live: LiveServer, source: str, record_id: str) -> int:
+    return int(live.client.get(f"/v1/records/{source}/{record_id}").status_code == 200)
+
+
+def test_hostile_values_are_refused_or_stored_as_plain_text(live: LiveServer) -> None:
+    c = live.client
+    sql = "Robert'); DROP TABLE records;--"
+    record = {"source": "web", "record_id": "SQL-1", "first_name": sql, "last_name": "O'Brien"}
+    stored = c.post("/v1/records", json={"records": [record]})
+    assert stored.status_code == 200, stored.text
+    assert c.get("/v1/records/web/SQL-1").json()["raw"]["first_name"] == sql
+    for value in ("\x00\x07bell", "line\nbreak\ttab", "=cmd|' /C calc'!A0", "🙂" * 50):
+        answer = c.post("/v1/records", json={"records": [
+            {"source": "web", "record_id": "CTL-1", "first_name": value}]})  # fmt: skip
+        assert answer.status_code in (200, 422), (value, answer.status_code, answer.text)
+    for body, kind in ((b'{"records": [', "malformed"), (b"\xff\xfe\x00", "not UTF-8"),
+                       (b'{"records": "many"}', "wrong type")):  # fmt: skip
+        answer = c.post("/v1/records", content=body, headers={"content-type": "application/json"})
+        assert answer.status_code in (400, 422), (kind, answer.text)
+        assert answer.json()["error"]["message"]
+    huge = c.post("/v1/match", json={"first_name": "x" * 100_000})
+    assert huge.status_code == 422 and "first_name" in huge.text
+    wrong = c.post("/v1/match", json={"first_name": 5, "limit": "many"})
+    assert wrong.status_code == 422
+    # one bad record refuses the batch: the good one before it is not written either
+    batch = [{"source": "web", "record_id": "OK-1", "first_name": "Ann"},
+             {"source": "web", "record_id": "BAD-1", "email": "not an email"}]  # fmt: skip
+    refused = c.post("/v1/records", json={"records": batch})
+    assert refused.status_code == 422 and "email" in refused.text
+    assert _count(live, "web", "OK-1") == 0
+    assert c.get("/health").json()["status"] == "ok"
+
+
+def test_a_file_that_is_not_utf8_fails_its_job_and_writes_nothing(live: LiveServer) -> None:
+    body = "customer_no,fname,surname\nC-1,Zoë,Smith\n".encode("latin-1")
+    for mode in ("incremental", "full"):
+        sent = live.client.post("/v1/jobs", files={"file": ("crm.csv", body, "text/csv")},
+                                data={"source": "crm", "mode": mode})  # fmt: skip
+        assert sent.status_code == 202
+        deadline = time.monotonic() + 120
+        while (job := live.client.get(f"/v1/jobs/{sent.json()['job_id']}").json())["status"] in (
+            "queued", "running"):  # fmt: skip
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert job["status"] == "failed" and "UTF-8" in job["error"], job
+        assert _count(live, "crm", "C-1") == 0
