@@ -330,6 +330,7 @@ class Jobs:
                 self.store.release()
             for leftover in (copy, Path(str(copy) + ".wal")):
                 leftover.unlink(missing_ok=True)
+            shutil.rmtree(folder / "tmp", ignore_errors=True)  # copies of customer values
         job.stage = "finished"
         job.seconds = round(time.perf_counter() - started, 2)
         job.finished_at = utcnow().isoformat(timespec="seconds")
@@ -342,7 +343,10 @@ class Jobs:
         command = [sys.executable, "-m", "mdm", "reconcile", f"{job.source}={job.file}",
                    "--db", str(copy), "--rules", str(self.rules), "--json"]  # fmt: skip
         out_path, log_path = folder / "child.json", folder / "child.log"
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+        scratch = folder / "tmp"  # its work files: in the job's folder, removed with it
+        scratch.mkdir(exist_ok=True)
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+                       "TMPDIR": str(scratch)}  # fmt: skip
         with out_path.open("w") as out, log_path.open("w") as err:
             process = subprocess.Popen(command, stdout=out, stderr=err, env=environment)
         killed = False
@@ -491,6 +495,7 @@ class Jobs:
             return
         for leftover in (folder / "store.duckdb", folder / "store.duckdb.wal"):
             leftover.unlink(missing_ok=True)
+        shutil.rmtree(folder / "tmp", ignore_errors=True)  # a killed run's work files
         if replaced and job.run_id is not None:
             self._write_full_results(job)
             job.status, job.error = "done", None
