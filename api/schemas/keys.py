@@ -50,6 +50,8 @@ class BackupCreate(Request):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
+    model_config = {"json_schema_extra": {"examples": [{"name": "2026-11-22"}]}}
+
 
 class BackupPublic(BaseModel):
     """A backup taken: its path, size, SHA-256 and the store's fingerprint then."""
