@@ -280,8 +280,11 @@ def run(cycles: int, seed: int, records: int, folder: Path, job_every: int = 5) 
         totals["acknowledged_writes"] = ledger.acked
         totals["lost_writes"] += len(found["lost"])
         totals["failed_checks"] += bool(found["problems"])
-        if (found["lost"] or found["problems"]) and len(totals["examples"]) < 10:
-            totals["examples"].append({"cycle": number, **found})
+        if found["lost"] or found["problems"]:
+            print(f"cycle {number} (full job: {job}): lost {found['lost'][:3]}, problems "
+                  f"{found['problems']}", file=sys.stderr, flush=True)  # fmt: skip
+            if len(totals["examples"]) < 10:
+                totals["examples"].append({"cycle": number, **found})
         if number % 25 == 0:
             print(f"cycle {number}: {ledger.writes - before} writes; lost so far "
                   f"{totals['lost_writes']}, failed checks {totals['failed_checks']}",
