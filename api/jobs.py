@@ -20,8 +20,9 @@ real-time writes go on meanwhile (steward writes are refused until it ends, sinc
 result would overwrite them). When the child has committed, the copy becomes the
 store (:meth:`api.store.StoreService.replace_with`), with an engine built from the
 copy beforehand; the records real-time writes changed since the copy was made are
-written again on top of it, from a file kept in the job's folder until they are in,
-so a crash in between loses none of them.
+decided again by that engine and written into the copy before it replaces the store
+in one rename, so a crash at any point leaves either the old store with every write
+or the new one with every write.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from api.store import StoreService, record_from_row
+from api.store import StoreService
 from mdm.clock import utcnow
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import batch_records, upsert_leniently
@@ -106,22 +107,6 @@ class Job:
     def public(self) -> dict[str, Any]:
         return {**asdict(self), "percent": self.percent,
                 "records_per_second": self.records_per_second}  # fmt: skip
-
-
-def _keep(folder: Path, touched: dict[tuple[str, str], dict | None]) -> None:
-    """Save the records real-time writes changed while a full job worked on its copy, as
-    the engine takes them (None: deleted), before the copy becomes the store."""
-    lines = [
-        json.dumps({"source": source, "record_id": record_id,
-                    "record": None if row is None else record_from_row((source, record_id), row)})
-        for (source, record_id), row in touched.items()
-    ]  # fmt: skip
-    path = folder / "rewrite.jsonl"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text("".join(line + "\n" for line in lines))
-    with temporary.open("rb") as handle:
-        os.fsync(handle.fileno())
-    temporary.replace(path)
 
 
 class Jobs:
@@ -311,11 +296,8 @@ class Jobs:
                 self._stage(job, "engine")
                 engine = self.store.engine_for(copy)
                 self._stage(job, "replacing")
-                rewritten = self.store.replace_with(
-                    copy, engine, lambda touched: _keep(folder, touched), f"job:{job.job_id}"
-                )
+                rewritten = self.store.replace_with(copy, engine, f"job:{job.job_id}")
                 holding = False
-                (folder / "rewrite.jsonl").unlink(missing_ok=True)  # they are in
                 job.actions = {**job.actions, "rewritten": rewritten}
                 self._stage(job, "results")
                 self._write_full_results(job)
@@ -393,31 +375,6 @@ class Jobs:
         job.stage = stage
         self._save(job)
 
-    def _rewrite(self, job: Job) -> None:
-        """Write again, through the engine, the records real-time writes changed while
-        the job worked on its copy (kept in ``rewrite.jsonl`` until they are in)."""
-        path = self.folder / job.job_id / "rewrite.jsonl"
-        if not path.is_file():
-            return
-        actor = f"job:{job.job_id}"
-        waiting = []
-        for line in path.read_text().splitlines():
-            item = json.loads(line)
-            if item["record"] is None:
-                try:
-                    waiting.append(self.store.delete(item["source"], item["record_id"], actor))
-                except NotFoundError:
-                    continue  # the run removed it too
-            else:
-                result, committed, _ = upsert_leniently(
-                    lambda r: self.store.upsert(r, actor), item["record"]
-                )
-                waiting.append((result, committed))
-        for _, committed in waiting:
-            committed.result()
-        job.actions = {**job.actions, "rewritten": len(waiting)}
-        path.unlink()
-
     def _write_full_results(self, job: Job) -> None:
         run, source = job.run_id, job.source
         in_run = "json_extract_string(detail, '$.run_id') = ?"
@@ -480,24 +437,25 @@ class Jobs:
     def _recover(self, job: Job) -> None:
         """A job the service stopped under. An incremental job failed (its records are
         in up to where it stopped; send the file again). A full job whose copy had
-        become the store is finished: what real-time writes changed meanwhile is
-        written again first."""
+        become the store (it was being put in place and the copy is gone) is finished;
+        any other full job failed, and the store is as it was before it."""
+        stopped_in = job.stage
         job.status, job.stage = "failed", "finished"
         job.error = "the service stopped; send the file again"
         if job.kind != "full":
             return
         folder = self.folder / job.job_id
-        replaced = (folder / "rewrite.jsonl").is_file() and not (folder / "store.duckdb").exists()
-        try:
-            self._rewrite(job)  # written again either way: unchanged records stay as they are
-        except MdmError as error:
-            job.error = f"the service stopped; rewriting changed records failed: {error}"
-            return
-        for leftover in (folder / "store.duckdb", folder / "store.duckdb.wal"):
+        copy = folder / "store.duckdb"
+        replaced = stopped_in == "replacing" and not copy.exists()
+        for leftover in (copy, folder / "store.duckdb.wal"):
             leftover.unlink(missing_ok=True)
         shutil.rmtree(folder / "tmp", ignore_errors=True)  # a killed run's work files
         if replaced and job.run_id is not None:
-            self._write_full_results(job)
+            try:
+                self._write_full_results(job)
+            except MdmError as error:
+                job.error = f"the service stopped; results not kept: {type(error).__name__}"
+                return
             job.status, job.error = "done", None
         self._save(job)
 

@@ -439,22 +439,30 @@ class StoreService:
         finally:
             con.close()
 
-    def replace_with(
-        self,
-        result: Path,
-        engine: Engine | None,
-        keep: Callable[[dict[tuple[str, str], dict | None]], None],
-        actor: str,
-    ) -> int:
+    def replace_with(self, result: Path, engine: Engine | None, actor: str) -> int:
         """Make the reconciled copy ``result`` the store and ``engine`` (built from it
-        by :meth:`engine_for`) the engine, then write again the records real-time writes
-        changed since the copy was made (``keep`` saves them first, so that a crash
-        before they are in loses none). Real-time writes and matches wait meanwhile
-        (the file swap and those few records); returns how many were written again."""
+        by :meth:`engine_for`) the engine. The records real-time writes changed since
+        the copy was made are decided again by ``engine`` and written into the copy
+        first, in one transaction; only then does the copy replace the store, in one
+        rename. A crash before the rename leaves the store as it was (every write in
+        it); after it, the store holds the reconciliation and those writes. Matches and
+        real-time writes wait meanwhile (those few records and the swap); returns how
+        many records were written again."""
+        from mdm.realtime.changes import apply_changes
+
         with self._exclusive():
             with self._queued:
                 touched, self._touched = self._touched or {}, None
-            keep(touched)
+            changes = rewrite_changes(engine, touched, actor) if engine is not None else []
+            if changes:
+                copy = open_store(result, create=False)
+                try:
+                    copy.execute("BEGIN TRANSACTION").fetchall()
+                    apply_changes(copy, changes)
+                    copy.execute("COMMIT").fetchall()
+                    copy.execute("CHECKPOINT").fetchall()
+                finally:
+                    copy.close()
             self._apply_con.close()
             self._con.close()
             try:
@@ -462,16 +470,11 @@ class StoreService:
                 os.replace(result, self.path)
             finally:
                 self._open()
-            waiting = []
-            if engine is not None:
-                waiting = [self._submit(c) for c in rewrite_changes(engine, touched, actor)]
             self.engine = engine
             self.holding = None
-        for committed in waiting:
-            committed.result()
         gc.collect()
         gc.freeze()
-        return len(waiting)
+        return len(changes)
 
     def _open(self) -> None:
         """Open the store: the main connection, and the applier's cursor on it."""

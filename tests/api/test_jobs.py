@@ -200,23 +200,27 @@ def test_a_full_job_that_fails_leaves_the_store_as_it_was(live, sample_dir) -> N
 
 
 def test_a_restart_finishes_a_full_job_the_service_stopped_under(served_db) -> None:
-    """The copy had become the store, the records written meanwhile were kept but not yet
-    written again: the next start writes them and finishes the job."""
+    """The service stopped while putting a full job's copy in place: if the copy is
+    gone (it had become the store), the job is done and its results are there; if the
+    copy is still there, the job failed and the store is as it was."""
     import json
 
-    folder = served_db.with_name(served_db.name + ".jobs") / "abc123"
-    folder.mkdir(parents=True)
-    job = {"job_id": "abc123", "kind": "full", "source": "crm", "file": "crm.csv",
-           "submitted_by": "etl", "status": "running", "stage": "replacing", "run_id": 1,
-           "created_at": "2026-11-22T00:00:00"}  # fmt: skip
-    (folder / "job.json").write_text(json.dumps(job))
-    kept = {"source": "callcentre", "record_id": "KEPT-1", "first_name": "Ottoline",
-            "last_name": "Braithwaite", "email": "ob@example.org"}  # fmt: skip
-    line = {"source": "callcentre", "record_id": "KEPT-1", "record": kept}
-    (folder / "rewrite.jsonl").write_text(json.dumps(line) + "\n")
+    jobs = served_db.with_name(served_db.name + ".jobs")
+    for job_id, stage, copied in (("abc123", "replacing", False), ("def456", "write", True)):
+        folder = jobs / job_id
+        folder.mkdir(parents=True)
+        job = {"job_id": job_id, "kind": "full", "source": "crm", "file": "crm.csv",
+               "submitted_by": "etl", "status": "running", "stage": stage, "run_id": 1,
+               "created_at": "2026-11-22T00:00:00"}  # fmt: skip
+        (folder / "job.json").write_text(json.dumps(job))
+        (folder / "tmp").mkdir()
+        if copied:
+            (folder / "store.duckdb").write_bytes(b"a half-made copy")
     with LiveServer(Settings(db=served_db)) as server:
-        recovered = server.client.get("/v1/jobs/abc123").json()
-        assert recovered["status"] == "done" and recovered["actions"]["rewritten"] == 1
-        assert server.client.get("/v1/records/callcentre/KEPT-1").status_code == 200
+        done = server.client.get("/v1/jobs/abc123").json()
+        assert done["status"] == "done" and done["error"] is None
         assert server.client.get("/v1/jobs/abc123/results").status_code == 200
-    assert not (folder / "rewrite.jsonl").exists()
+        failed = server.client.get("/v1/jobs/def456").json()
+        assert failed["status"] == "failed" and "send the file again" in failed["error"]
+    assert not (jobs / "def456" / "store.duckdb").exists()
+    assert not (jobs / "def456" / "tmp").exists()
