@@ -154,7 +154,15 @@ class Jobs:
                 "this service reads no server paths (set MDM_JOB_FOLDER to allow a folder); "
                 "upload the file instead"
             )
-        wanted = (self.allowed / path).resolve()
+        try:
+            wanted = (self.allowed / path).resolve()
+            wanted.stat()  # a name the file system cannot take (a NUL byte, a lone surrogate)
+        except FileNotFoundError:
+            pass
+        except (ValueError, OSError, UnicodeError):
+            raise InputError(
+                "the path is not a valid file name; name a file in the job folder"
+            ) from None
         if not wanted.is_relative_to(self.allowed):
             raise InputError(f"{path} is outside the folder this service may read")
         if not wanted.is_file():

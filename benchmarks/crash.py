@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -237,7 +238,16 @@ def run_cycle(db: Path, token: str, rng: random.Random, ledger: Ledger, job: boo
 
 def check(db: Path, ledger: Ledger) -> dict:
     """Open the store as the next start would and compare with the ledger."""
-    con = open_store(db)
+    try:
+        con = open_store(db)
+    except Exception:
+        kept = Path(tempfile.mkdtemp(prefix="mdm-crash-failure-"))
+        shutil.copy(db, kept)
+        journal = db.with_name(db.name + ".journal")
+        if journal.exists():
+            shutil.copytree(journal, kept / journal.name)
+        print(f"the store did not open after the kill; kept in {kept}", file=sys.stderr)
+        raise
     try:
         stored = dict(
             con.execute(  # the value as sent (standardising may blank a test address)
