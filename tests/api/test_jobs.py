@@ -224,3 +224,16 @@ def test_a_restart_finishes_a_full_job_the_service_stopped_under(served_db) -> N
         assert failed["status"] == "failed" and "send the file again" in failed["error"]
     assert not (jobs / "def456" / "store.duckdb").exists()
     assert not (jobs / "def456" / "tmp").exists()
+
+
+def test_a_path_no_file_system_takes_is_a_400(served_db, tmp_path) -> None:
+    """Found by the fuzzer: a NUL byte or a lone surrogate in the path was a 500."""
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    with LiveServer(Settings(db=served_db, job_folder=folder)) as server:
+        for path in (r"a\u0000b.csv", r"\udbed\udc8e.csv", r"x\ud800.csv"):  # JSON escapes
+            body = ('{"path": "' + path + '", "source": "crm"}').encode()
+            answer = server.client.post(
+                "/v1/jobs/from-path", content=body, headers={"content-type": "application/json"}
+            )
+            assert answer.status_code in (400, 404, 422), (path, answer.status_code, answer.text)
