@@ -170,13 +170,21 @@ def survive(records: Sequence[Mapping[str, Any]], rules: SurvivorshipRules) -> S
 
 
 def new_golden_id(source: str, record_id: str, taken: set[str]) -> str:
-    """A golden id derived from the record that founded the cluster, unique in ``taken``."""
-    digest = hashlib.sha256(f"{source}\x1f{record_id}".encode()).hexdigest().upper()
-    for start in range(0, len(digest) - 12):
-        candidate = "G" + digest[start : start + 12]
-        if candidate not in taken:
-            return candidate
-    raise RuntimeError("no free golden id")  # pragma: no cover - 2**48 space
+    """A golden id derived from the record that founded the cluster, unique in ``taken``.
+
+    The first candidates are windows of the founding record's digest; a record that
+    founds cluster after cluster (split, merged, deleted and sent again) may use them
+    all up, so further candidates come from digests of the digest, without end."""
+    seed = f"{source}\x1f{record_id}".encode()
+    round_ = 0
+    while True:
+        digest = hashlib.sha256(seed).hexdigest().upper()
+        for start in range(0, len(digest) - 12):
+            candidate = "G" + digest[start : start + 12]
+            if candidate not in taken:
+                return candidate
+        round_ += 1
+        seed = f"{digest}\x1f{round_}".encode()
 
 
 def assign_golden_ids(
