@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -58,8 +59,26 @@ from mdm.store.writer import RunOutput, load_model, write_run
 
 REVIEW_BAND_WEIGHT = 4.0
 
-#: DuckDB's working-memory limit for a run; beyond it, intermediate results spill to disk.
-DUCKDB_MEMORY_LIMIT = "1.5GB"
+#: DuckDB's working-memory limit for a run; beyond it, intermediate results spill to disk
+#: (``MDM_DUCKDB_MEMORY_LIMIT`` overrides it).
+DUCKDB_MEMORY_LIMIT = os.environ.get("MDM_DUCKDB_MEMORY_LIMIT", "1.5GB")
+#: What writing the store needs on top, per record: its primary-key indexes cannot spill
+#: to disk (the 10M run ran out of memory writing the cross-reference at 1.5 GB).
+WRITE_BYTES_PER_RECORD = 300
+
+
+def write_memory_limit(records: int) -> str:
+    """The memory limit for the write stage: the run's limit plus the store's indexes."""
+    extra_mb = records * WRITE_BYTES_PER_RECORD // 2**20
+    return f"{_megabytes(DUCKDB_MEMORY_LIMIT) + extra_mb}MB"
+
+
+def _megabytes(limit: str) -> int:
+    text = limit.strip().upper().replace("IB", "B")
+    for unit, factor in (("TB", 2**20), ("GB", 2**10), ("MB", 1), ("KB", 2**-10)):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(float(text) / 2**20)  # bytes
 
 
 @dataclass
@@ -318,6 +337,7 @@ def reconcile(
         lap("prepare")
         output = _link(con, records, rules, model, progress, lap, backend)
         progress.stage("write", f"{output.golden_count} golden records")
+        con.execute(f"SET memory_limit = '{write_memory_limit(records)}'").fetchall()
         run_id = write_run(con, output, rules, summaries, placeholders, seconds)
         lap("write")
     except BaseException:

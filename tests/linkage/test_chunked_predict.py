@@ -34,3 +34,13 @@ def test_chunks_change_nothing(
     monkeypatch.setattr(model, "PREDICT_CHUNK_RECORDS", 300)  # 1,200 records: 4 slices
     sliced = _run(sample_files, tmp_path / "sliced.duckdb")
     assert sliced == whole and whole[0]
+
+
+def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
+    """The 10M run ran out of memory writing the cross-reference at the run's 1.5 GB
+    cap (a primary-key index cannot spill): the write stage's cap grows with records."""
+    from mdm.jobs import _megabytes, write_memory_limit
+
+    assert write_memory_limit(0) == f"{_megabytes('1.5GB')}MB"
+    assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("4GB")
+    assert _megabytes("2GiB") == 2048 and _megabytes("512MB") == 512
