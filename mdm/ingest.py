@@ -89,15 +89,20 @@ def _check_utf8(path: Path, chunk: int = 1 << 24) -> None:
         decoder.decode(b"", final=True)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Every column as text, with Arrow's multithreaded reader."""
+def _csv_as_text(path: Path) -> pacsv.ConvertOptions:
+    """Arrow's options that read every column of a (checked UTF-8) CSV file as text."""
     _check_utf8(path)
     with path.open("rb") as handle:
         header = handle.readline()
     names = next(csv.reader([header.decode("utf-8-sig")]), [])
-    options = pacsv.ConvertOptions(
+    return pacsv.ConvertOptions(
         column_types={name: pa.string() for name in names}, strings_can_be_null=False
     )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every column as text, with Arrow's multithreaded reader."""
+    options = _csv_as_text(path)
     table = pacsv.read_csv(path, convert_options=options)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
@@ -180,13 +185,7 @@ def iter_table(
 
 def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[pd.DataFrame]:
     if suffix == ".csv":
-        _check_utf8(path)
-        with path.open("rb") as handle:
-            header = handle.readline()
-        names = next(csv.reader([header.decode("utf-8-sig")]), [])
-        options = pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=False
-        )
+        options = _csv_as_text(path)
         reader = pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=options
         )
