@@ -73,6 +73,7 @@ class StoreService:
         self.apply_delay = apply_delay
         self._open()  # writes into the tables what a journal still held
         self._lock = threading.RLock()  # the main connection: reads, steward writes
+        self._no_engine = threading.RLock()  # what _exclusive holds while there is no engine
         self._pending: list[Callable[[], None]] = []
         self._factory = engine_factory
         self.engine: Engine | None = None
@@ -161,6 +162,9 @@ class StoreService:
             done.set_result(None)  # nothing changed (an idempotent repeat)
             return done
         with self._queued:
+            if self.broken:  # decided on memory a failed commit left ahead of the store
+                done.set_exception(StoreError(self._refusal()))
+                return done
             self._queue.append((changes, done))
             if self._touched is not None:
                 self._touched.update(changes.records)
@@ -299,8 +303,8 @@ class StoreService:
     def _recover(self, batch: list[tuple[ChangeSet, Future]], error: Exception) -> None:
         """A journal commit failed: the engine's memory is ahead of the store. Refuse
         writes, fail everything queued (decided on that memory), rebuild the engine."""
-        self.broken = type(error).__name__
         with self._queued:
+            self.broken = type(error).__name__
             failed, self._queue = batch + self._queue, []
         for _, done in failed:
             done.set_exception(StoreError(f"the write was not committed ({self.broken}); retry"))
@@ -327,54 +331,69 @@ class StoreService:
         """The connection inside a transaction, with the store to itself: committed on
         success, rolled back on error. What :meth:`after_commit` registered runs once it
         committed; then the engine reads again what such writes change."""
-        with self._exclusive() as engine:
-            if self.holding is not None:
-                raise ConflictError(
-                    f"{self.holding} is working on a copy of the store and would overwrite "
-                    "this change; try again when it is done (GET /v1/jobs)"
-                )
+        with self._exclusive() as engine, self._transaction(engine) as con:
+            yield con
+
+    @contextmanager
+    def _transaction(self, engine: Engine | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on the main connection (inside :meth:`_exclusive`)."""
+        if self.holding is not None:
+            raise ConflictError(
+                f"{self.holding} is working on a copy of the store and would overwrite "
+                "this change; try again when it is done (GET /v1/jobs)"
+            )
+        self._pending = []
+        self._con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            yield self._con
+        except BaseException:
+            self._con.execute("ROLLBACK").fetchall()
             self._pending = []
-            self._con.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                yield self._con
-            except BaseException:
-                self._con.execute("ROLLBACK").fetchall()
-                self._pending = []
-                raise
-            self._con.execute("COMMIT").fetchall()
-            pending, self._pending = self._pending, []
-            for action in pending:
-                action()
-            if engine is not None:
-                engine.sync(self._con)
+            raise
+        self._con.execute("COMMIT").fetchall()
+        pending, self._pending = self._pending, []
+        for action in pending:
+            action()
+        if engine is not None:
+            engine.sync(self._con)
 
     @contextmanager
     def _exclusive(self) -> Iterator[Engine | None]:
         """The store to itself: no real-time write is decided meanwhile, every
-        acknowledged one is in the tables, and the connection is held."""
-        engine = self.engine
-        hold = engine.lock if engine is not None else threading.RLock()
-        with hold:
-            self.flush()
-            self.settle()
-            with self._lock:
-                yield engine
+        acknowledged one is in the tables, and the connection is held. The engine
+        yielded is the one in service for the whole of it (if it was replaced while
+        this waited for its lock, the new one's lock is taken instead)."""
+        while True:
+            engine = self.engine
+            hold = engine.lock if engine is not None else self._no_engine
+            with hold:
+                if self.engine is not engine:
+                    continue  # replaced meanwhile: a decision on the old one would be lost
+                self.flush()
+                self.settle()
+                with self._lock:
+                    yield engine
+                return
 
     def steward(self, action: Callable[[duckdb.DuckDBPyConnection, Engine], T]) -> T:
         """A steward's operation the engine decides (merge, unmerge, a decision, an
-        erasure): the store to itself, one transaction. A refusal (an MdmError) comes
-        before the engine changes anything; after any other failure the engine, ahead
-        of the rolled-back store, is built again."""
-        engine = self.current_engine()
-        try:
-            with self.write() as con:
-                return action(con, engine)
-        except MdmError:
-            raise
-        except BaseException:
-            log.error("a steward's operation failed; rebuilding the engine")
-            self.start_engine()
-            raise
+        erasure): the store to itself, one transaction, decided by the engine in
+        service. A refusal (an MdmError) comes before the engine changes anything;
+        after any other failure the engine, ahead of the rolled-back store, is built
+        again from the store before any other write is decided."""
+        with self._exclusive() as engine:
+            if engine is None or self.broken:
+                raise StoreError(self._refusal())
+            try:
+                with self._transaction(engine) as con:
+                    return action(con, engine)
+            except MdmError:
+                raise
+            except BaseException as error:
+                log.error("a steward's operation failed (%s); rebuilding the engine",
+                          type(error).__name__)  # fmt: skip
+                self.start_engine()
+                raise
 
     def erase(self, golden_id: str, actor: str, sources: list[str] | None = None) -> Erased:
         """Erase a person (:func:`mdm.erasure.erase_records`), then compact the store
