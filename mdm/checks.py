@@ -6,6 +6,8 @@
   active one, or one retired with no survivor when its person was erased), no cycle;
 * must-links hold (both records in one golden record) and cannot-links too;
 * the event log replays to the tables (:func:`mdm.events.replay_differences`);
+* no acknowledged real-time write was set aside because it would not go into the
+  tables (:func:`mdm.realtime.journal.replay_journal`);
 * with ``full``: each golden record's values are what survivorship and the stewards'
   overrides make of its records (reads every record: slow on large stores).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from mdm.events import replay_differences
+from mdm.realtime.journal import set_aside_entries
 from mdm.schema import ATTRIBUTES
 
 #: At most this many examples are named per kind of problem.
@@ -83,6 +86,13 @@ def store_problems(
         problems.append(
             f"the event log does not replay to the tables ({len(differences)} differences, "
             f"e.g. {differences[:EXAMPLES]})"
+        )
+    aside = set_aside_entries(con)
+    if aside:
+        problems.append(
+            f"{len(aside)} acknowledged real-time writes could not be written into the "
+            "tables and were set aside (in the folder '<store>.journal-set-aside', files "
+            f"{', '.join(e['file'] for e in aside[:EXAMPLES])}); report them as a bug"
         )
     if full and survivorship is not None:
         problems += _survivorship_problems(con, survivorship)

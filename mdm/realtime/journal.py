@@ -16,11 +16,14 @@ entries are all in the tables are deleted, so customer values do not linger ther
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import struct
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,6 +34,8 @@ _HEADER = struct.Struct("<QII")  # sequence number, payload length, CRC-32 of th
 #: A journal file is closed and a new one begun past this size.
 ROTATE_BYTES = 16 * 1024 * 1024
 _APPLIED = "journal_applied"
+_SET_ASIDE = "journal_set_aside"
+log = logging.getLogger("mdm.journal")
 
 
 def journal_folder(db: Path) -> Path:
@@ -151,14 +156,59 @@ def apply_journaled(
 
 def replay_journal(con: duckdb.DuckDBPyConnection, db: Path) -> int:
     """Write into the tables what the journal of ``db`` holds beyond what they have (a
-    service stopped before it did), then clear the journal: how many change sets."""
+    service stopped before it did), then clear the journal: how many change sets.
+
+    Should the whole journal not go in (a bug left an entry that contradicts the
+    tables), the entries are written one by one and those that fail are set aside in
+    :func:`set_aside_folder` and listed in the store's ``meta`` (``mdm check`` reports
+    them), so that one bad entry does not keep the store from opening."""
     folder = journal_folder(db)
     if not folder.is_dir():
         return 0
     applied = last_applied(con)
-    entries = [(seq, decode(data)) for seq, data in read_journal(folder) if seq > applied]
-    if entries:
-        apply_journaled(con, entries)
+    raw = [(seq, data) for seq, data in read_journal(folder) if seq > applied]
+    if raw:
+        try:
+            apply_journaled(con, [(seq, decode(data)) for seq, data in raw])
+        except Exception:  # noqa: BLE001 - one at a time, to find what does not go in
+            _replay_one_by_one(con, db, raw)
     for path in folder.glob("*.log"):
         path.unlink()
-    return len(entries)
+    return len(raw)
+
+
+def set_aside_folder(db: Path) -> Path:
+    """Where journal entries that could not be written into the tables are kept."""
+    return db.with_name(db.name + ".journal-set-aside")
+
+
+def set_aside_entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The journal entries set aside so far: sequence number, file, error type, when."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [_SET_ASIDE]).fetchall()
+    return json.loads(row[0][0]) if row else []
+
+
+def _replay_one_by_one(
+    con: duckdb.DuckDBPyConnection, db: Path, raw: Sequence[tuple[int, bytes]]
+) -> None:
+    kept = set_aside_entries(con)
+    for seq, data in raw:
+        try:
+            apply_journaled(con, [(seq, decode(data))])
+            continue
+        except Exception as error:  # noqa: BLE001 - kept on disk, reported, not lost
+            failure = type(error).__name__  # the type only: its text may quote values
+        target = set_aside_folder(db)
+        target.mkdir(parents=True, exist_ok=True)
+        when = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = target / f"{when}-{seq:020d}.log"
+        path.write_bytes(_HEADER.pack(seq, len(data), zlib.crc32(data)) + data)
+        with path.open("rb") as written:
+            os.fsync(written.fileno())
+        _sync_folder(target)
+        kept.append({"seq": seq, "file": path.name, "error": failure, "at": when})
+        log.error("journal entry %d could not be written into the tables (%s); set aside "
+                  "in %s", seq, failure, path)  # fmt: skip
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [_SET_ASIDE, json.dumps(kept)]
+        ).fetchall()

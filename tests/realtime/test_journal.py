@@ -76,3 +76,50 @@ def test_replay_writes_in_only_what_the_tables_lack(tmp_path: Path) -> None:
     finally:
         con.close()
     assert list(journal_folder(db).glob("*.log")) == []
+
+
+def _founding(i: int, golden_id: str) -> ChangeSet:
+    """A change that creates golden record ``golden_id`` (as new: nothing to replace)."""
+    from mdm.realtime.changes import GoldenRow
+
+    at = datetime(2026, 1, 1, 12, 0, i)
+    change = _change(i)
+    change.golden = {golden_id: GoldenRow(golden_id, "active", None, at, at, 1,
+                                          {"first_name": "ann"}, [], None)}  # fmt: skip
+    change.new_golden = {golden_id}
+    return change
+
+
+def test_an_entry_that_will_not_go_in_is_set_aside_and_the_store_opens(tmp_path: Path) -> None:
+    """An entry that contradicts the tables (here: it creates a golden id a previous
+    entry created) is set aside on disk and reported by the checks; the entries around
+    it go in, and the store opens."""
+    from mdm.checks import store_problems
+    from mdm.realtime.journal import set_aside_entries, set_aside_folder
+
+    db = tmp_path / "mdm.duckdb"
+    open_store(db).close()
+    journal = Journal(journal_folder(db), 1)
+    entries = journal.append(
+        [_change(1), _founding(2, "G-dup"), _founding(3, "G-dup"), _change(4)]
+    )
+    journal.close()
+    with duckdb.connect(str(db)) as con:
+        apply_journaled(con, entries[:2])  # the service got this far
+    con = open_store(db)
+    try:
+        assert last_applied(con) == 4
+        kinds = con.execute(
+            "SELECT record_id FROM events WHERE kind = 'record_added' ORDER BY event_id"
+        ).fetchall()
+        assert kinds == [("R1",), ("R2",), ("R4",)]
+        (entry,) = set_aside_entries(con)
+        assert entry["seq"] == 3 and entry["error"] == "ConstraintException"
+        (kept,) = set_aside_folder(db).iterdir()
+        assert kept.name == entry["file"]
+        ((seq, payload),) = read_journal(set_aside_folder(db))
+        assert seq == 3 and decode(payload).new_golden == {"G-dup"}
+        assert any("set aside" in p for p in store_problems(con))
+    finally:
+        con.close()
+    assert list(journal_folder(db).glob("*.log")) == []
