@@ -100,9 +100,7 @@ def test_an_entry_that_will_not_go_in_is_set_aside_and_the_store_opens(tmp_path:
     db = tmp_path / "mdm.duckdb"
     open_store(db).close()
     journal = Journal(journal_folder(db), 1)
-    entries = journal.append(
-        [_change(1), _founding(2, "G-dup"), _founding(3, "G-dup"), _change(4)]
-    )
+    entries = journal.append([_change(1), _founding(2, "G-dup"), _founding(3, "G-dup"), _change(4)])
     journal.close()
     with duckdb.connect(str(db)) as con:
         apply_journaled(con, entries[:2])  # the service got this far
