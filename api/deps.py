@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from api.settings import Settings
 from api.store import StoreService
@@ -26,3 +27,21 @@ async def get_engine(request: Request) -> Engine:
 StoreDep = Annotated[StoreService, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def page(limit: int, settings: Settings) -> int:
+    """``limit`` if one page may hold that many rows; else a 422 that names the most
+    (a list never silently returns fewer rows than asked for)."""
+    if limit > settings.max_page_size:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("query", "limit"),
+                    "msg": f"Input should be less than or equal to {settings.max_page_size}, "
+                    "the most rows one page returns (MDM_MAX_PAGE_SIZE); ask for fewer",
+                    "input": limit,
+                }
+            ]
+        )
+    return limit

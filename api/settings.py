@@ -64,8 +64,8 @@ class Settings(BaseModel):
     def from_env(cls) -> Settings:
         """Settings from ``MDM_DB`` (required), ``MDM_RULES``, ``MDM_APPLY_DELAY``,
         ``MDM_SESSION_SECRET``, ``MDM_SECURE_COOKIES``, ``MDM_JOB_FOLDER``,
-        ``MDM_RATE_LIMIT``, ``MDM_RATE_BURST``, ``MDM_MAX_BODY_BYTES`` and
-        ``MDM_MAX_UPLOAD_BYTES``."""
+        ``MDM_RATE_LIMIT``, ``MDM_RATE_BURST``, ``MDM_MAX_BODY_BYTES``,
+        ``MDM_MAX_UPLOAD_BYTES``, ``MDM_MAX_PAGE_SIZE`` and ``MDM_MAX_BATCH``."""
         db = os.environ.get("MDM_DB")
         if not db:
             raise RuntimeError("set MDM_DB to the store file, e.g. MDM_DB=out/mdm.duckdb")
@@ -87,6 +87,8 @@ class Settings(BaseModel):
             ("MDM_RATE_BURST", "rate_burst", int),
             ("MDM_MAX_BODY_BYTES", "max_body_bytes", int),
             ("MDM_MAX_UPLOAD_BYTES", "max_upload_bytes", int),
+            ("MDM_MAX_PAGE_SIZE", "max_page_size", int),
+            ("MDM_MAX_BATCH", "max_batch", int),
         ):
             if os.environ.get(name):
                 values[field] = kind(os.environ[name])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import SettingsDep, StoreDep, page
 from api.schemas.events import EventPage, HistoryPublic
 from mdm.events import events_after, history
 
@@ -23,7 +23,7 @@ def get_events(
     """Changes since a cursor, oldest first: poll with ``after`` set to the ``next`` of
     the last answer to stay in step; no event is skipped or repeated."""
     with store.read() as con:
-        found = events_after(con, after, min(limit, settings.max_page_size))
+        found = events_after(con, after, page(limit, settings))
     return EventPage(events=found, next=found[-1]["event_id"] if found else after)
 
 

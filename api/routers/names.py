@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import SettingsDep, StoreDep, page
 from api.responses import table_file
 from api.schemas.names import (
     FrequencyList,
@@ -38,7 +38,7 @@ def get_variants(
     """Name pairs, filtered by status, origin or a name fragment; most evidence first."""
     with store.read() as con:
         frame = list_variants(
-            con, status=status, origin=origin, text=q, limit=min(limit, settings.max_page_size)
+            con, status=status, origin=origin, text=q, limit=page(limit, settings)
         )
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return VariantList(variants=rows, count=len(rows))
@@ -100,5 +100,5 @@ def get_frequencies(
 ) -> FrequencyList:
     """How often each first or last name occurs in the store's records, commonest first."""
     with store.read() as con:
-        frame, total = name_frequencies(con, kind, q, min(limit, settings.max_page_size))
+        frame, total = name_frequencies(con, kind, q, page(limit, settings))
     return FrequencyList(frequencies=frame.to_dict("records"), total=total)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import SettingsDep, StoreDep, page
 from api.schemas.review import DecisionCreate, DecisionPublic, TaskList
 from mdm.lifecycle import decide
 from mdm.review import list_tasks
@@ -24,7 +24,7 @@ def get_tasks(
 ) -> TaskList:
     """Review tasks of one status, most probable match first."""
     with store.read() as con:
-        frame = list_tasks(con, status=status, limit=min(limit, settings.max_page_size))
+        frame = list_tasks(con, status=status, limit=page(limit, settings))
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return TaskList(tasks=rows, count=len(rows))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.api.conftest import LiveServer
 
 
@@ -54,3 +56,26 @@ def test_a_file_that_is_not_utf8_fails_its_job_and_writes_nothing(live: LiveServ
             time.sleep(0.1)
         assert job["status"] == "failed" and "UTF-8" in job["error"], job
         assert _count(live, "crm", "C-1") == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/events", "/v1/review/tasks", "/v1/names/variants", "/v1/names/frequencies"]
+)
+def test_a_page_larger_than_the_limit_is_refused_with_the_limit(live: LiveServer, path) -> None:
+    """Lists return at most MDM_MAX_PAGE_SIZE rows: asking for more is a 422 that names
+    the most, not a silently shorter page; the most itself is fine."""
+    refused = live.client.get(path, params={"limit": 1001})
+    assert refused.status_code == 422, refused.text
+    assert "less than or equal to 1000" in refused.json()["error"]["message"]
+    assert live.client.get(path, params={"limit": 1000}).status_code == 200
+
+
+def test_a_batch_over_the_limit_is_refused_and_nothing_is_written(live: LiveServer) -> None:
+    records = [
+        {"source": "web", "record_id": f"B-{n}", "first_name": "Ann", "last_name": "Lee"}
+        for n in range(1001)
+    ]
+    refused = live.client.post("/v1/records", json={"records": records})
+    assert refused.status_code == 400
+    assert "send at most 1000" in refused.json()["error"]["message"]
+    assert live.client.get("/v1/records/web/B-0").status_code == 404
