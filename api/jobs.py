@@ -54,8 +54,9 @@ log = logging.getLogger("mdm.jobs")
 
 #: Records sent between two waits for their commits (bounds what a job holds in flight).
 WINDOW = 500
-#: After each record a job rests this share of the time the record took, so that the
-#: interpreter and the engine are free for matching requests in between.
+#: While callers are matching or upserting, a job rests after each record this share of
+#: the time the record took, so that the interpreter and the engine are free for them in
+#: between; with no such calls in the last second it goes at full speed.
 REST = 0.5
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 MODES = ("incremental", "full")
@@ -259,7 +260,8 @@ class Jobs:
                     result, committed, fields = upsert_leniently(
                         lambda r: self.store.upsert(r, actor), record
                     )
-                    time.sleep((time.perf_counter() - clock) * REST)  # matching goes first
+                    if self.store.busy():  # matching goes first
+                        time.sleep((time.perf_counter() - clock) * REST)
                     dropped.update(fields)
                     waiting.append((result, committed))
                 for result, committed in waiting:

@@ -100,6 +100,8 @@ class StoreService:
         #: the copy (key -> row, None when deleted), to be written again on top of it.
         self.holding: str | None = None
         self._touched: dict[tuple[str, str], dict | None] | None = None
+        #: When a caller last asked for a match or an upsert (time.monotonic()).
+        self.last_call = float("-inf")
         self._closing = False
         self._threads = [
             threading.Thread(target=self._journal_loop, name="mdm-journal", daemon=True),
@@ -140,6 +142,14 @@ class StoreService:
             if self.broken:
                 break
         raise StoreError(self._refusal())
+
+    def called(self) -> None:
+        """A caller asked for a match or an upsert just now (jobs give way meanwhile)."""
+        self.last_call = time.monotonic()
+
+    def busy(self, within: float = 1.0) -> bool:
+        """Whether callers asked for matches or upserts in the last ``within`` seconds."""
+        return time.monotonic() - self.last_call < within
 
     def current_engine(self) -> Engine:
         """The engine, or a StoreError (503) while there is none or it is rebuilt."""

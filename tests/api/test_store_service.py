@@ -89,3 +89,12 @@ def test_a_write_decided_after_a_failed_commit_is_refused(service, monkeypatch) 
         service.broken = None
     service.flush()
     assert service.journal.last == service._applied  # nothing was journaled
+
+
+def test_jobs_give_way_only_while_callers_are_busy(service) -> None:
+    """A job rests between records only while callers match or upsert (busy); with no
+    calls in the last second it goes at full speed."""
+    assert not service.busy()
+    service.called()
+    assert service.busy()
+    assert not service.busy(within=0.0)
