@@ -37,7 +37,13 @@ from mdm.erasure import Erased, compact, erase_records, replace_compacted
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
 from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
-from mdm.realtime.journal import Journal, apply_journaled, journal_folder, last_applied
+from mdm.realtime.journal import (
+    Journal,
+    apply_journaled,
+    journal_folder,
+    last_applied,
+    mark_applied,
+)
 from mdm.store import open_store
 
 log = logging.getLogger("mdm.service")
@@ -424,7 +430,7 @@ class StoreService:
             try:
                 replace_compacted(self.path)
             finally:
-                self._open()
+                self._reopen()
 
     # --- full reconciliations beside the service -------------------------------------
 
@@ -483,22 +489,24 @@ class StoreService:
             with self._queued:
                 touched, self._touched = self._touched or {}, None
             changes = rewrite_changes(engine, touched, actor) if engine is not None else []
-            if changes:
-                copy = open_store(result, create=False)
-                try:
-                    copy.execute("BEGIN TRANSACTION").fetchall()
-                    apply_changes(copy, changes)
-                    copy.execute("COMMIT").fetchall()
-                    copy.execute("CHECKPOINT").fetchall()
-                finally:
-                    copy.close()
+            copy = open_store(result, create=False)
+            try:
+                copy.execute("BEGIN TRANSACTION").fetchall()
+                apply_changes(copy, changes)
+                # The copy holds every journaled write (or its decision again): the
+                # journal must not be replayed onto it, now or after a crash.
+                mark_applied(copy, self.journal.last)
+                copy.execute("COMMIT").fetchall()
+                copy.execute("CHECKPOINT").fetchall()
+            finally:
+                copy.close()
             self._apply_con.close()
             self._con.close()
             try:
                 Path(str(self.path) + ".wal").unlink(missing_ok=True)  # the old file's
                 os.replace(result, self.path)
             finally:
-                self._open()
+                self._reopen()
             self.engine = engine
             self.holding = None
         gc.collect()
@@ -510,6 +518,14 @@ class StoreService:
         self._con = open_store(self.path)
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
         self._apply_con = self._con.cursor()
+
+    def _reopen(self) -> None:
+        """Open the store again after its file was replaced (inside :meth:`_exclusive`:
+        every journaled write is in the new file). Opening clears the journal's files,
+        so the journal begins a new one: an entry appended to a file no longer in the
+        folder would be lost in a crash."""
+        self._open()
+        self.journal.restart()
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current write transaction has committed."""

@@ -3,6 +3,12 @@
 Usage:
   .venv/bin/python benchmarks/jobs.py --records 100000 [--batch 10000]
   .venv/bin/python benchmarks/jobs.py --records 1000000 --mode full
+  .venv/bin/python benchmarks/jobs.py --records 1000000 --changed 5000 --traffic none
+
+``--changed N``: N of the batch are stored crm records with a changed town (the rest
+are new). ``--traffic none``: nobody matches meanwhile (a nightly batch on its own: the
+job does not rest between records); the job is then sent a second time, which must
+change nothing.
 
 ``--mode full``: the whole crm extract (the held-back records now in it) is sent as a
 full reconciliation job; meanwhile one client matches back to back and another
@@ -29,6 +35,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -54,24 +61,49 @@ def _rss_kib() -> int:
     return 0
 
 
+def _submit(client: httpx.Client, body: bytes, mode: str) -> tuple[dict, dict]:
+    """Send a job and follow it to its end: the job, and when each stage was first seen."""
+    clock = time.perf_counter()
+    job = client.post(
+        "/v1/jobs", files={"file": ("crm.csv", body, "text/csv")},
+        data={"source": "crm", "mode": mode},
+    ).json()  # fmt: skip
+    stages = {}
+    while job["status"] in ("queued", "running"):
+        time.sleep(0.1)
+        job = client.get(f"/v1/jobs/{job['job_id']}").json()
+        stages.setdefault(job["stage"], round(time.perf_counter() - clock, 1))
+    return job, stages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--mode", choices=["incremental", "full"], default="incremental")
+    parser.add_argument("--changed", type=int, default=0, help="stored records changed")
+    parser.add_argument("--traffic", choices=["match", "none"], default="match")
     args = parser.parse_args()
     folder = HERE / "data" / str(args.records)
     figures: dict = {"records": args.records, "batch": args.batch, "mode": args.mode}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        held, _, sources = hold_back_crm(folder, args.batch, work)
+        held, kept, sources = hold_back_crm(folder, args.batch - args.changed, work)
         db = work / "mdm.duckdb"
+        clock = time.perf_counter()
         reconcile([parse_source_arg(s) for s in sources], db, RulesBundle.load(RULES))
+        figures["bulk_s"] = round(time.perf_counter() - clock, 1)
         probes = [
             {COLUMNS[c]: v for c, v in row.items() if c in COLUMNS and isinstance(v, str)}
             for row in held.to_dict("records")
         ]
-        body = held.to_csv(index=False).encode()
+        batch = held
+        if args.changed:
+            changed = kept.iloc[: args.changed].copy()
+            town = next(c for c in changed.columns if c.lower() in ("town", "city"))
+            changed[town] = "Newtown"
+            batch = pd.concat([held, changed])
+        body = batch.to_csv(index=False).encode()
         if args.mode == "full":  # the whole extract: what the store has and what it lacks
             body = (folder / "crm.csv").read_bytes()
         with serving(Settings(db=db)) as (url, started, headers):
@@ -113,22 +145,21 @@ def main() -> None:
                             rss.append(_rss_kib())
                             time.sleep(0.2)
 
-                threads = [threading.Thread(target=probe_loop)]
+                threads = [threading.Thread(target=probe_loop)] if args.traffic == "match" else []
+                if args.traffic == "none":
+                    time.sleep(1.5)  # the baseline's matches are over: the job need not rest
                 if args.mode == "full":
                     threads.append(threading.Thread(target=write_loop))
                 for thread in threads:
                     thread.start()
                 clock = time.perf_counter()
-                job = client.post(
-                    "/v1/jobs", files={"file": ("crm.csv", body, "text/csv")},
-                    data={"source": "crm", "mode": args.mode},
-                ).json()  # fmt: skip
-                stages = {}
-                while job["status"] in ("queued", "running"):
-                    time.sleep(0.2)
-                    job = client.get(f"/v1/jobs/{job['job_id']}").json()
-                    stages.setdefault(job["stage"], round(time.perf_counter() - clock, 1))
+                job, stages = _submit(client, body, args.mode)
                 figures["job_wall_s"] = round(time.perf_counter() - clock, 1)
+                if args.traffic == "none" and args.mode == "incremental":
+                    again = time.perf_counter()
+                    second, _ = _submit(client, body, args.mode)
+                    figures["second_send"] = {"wall_s": round(time.perf_counter() - again, 1),
+                                              "actions": second["actions"]}  # fmt: skip
                 done.set()
                 for thread in threads:
                     thread.join()
@@ -136,7 +167,8 @@ def main() -> None:
                                                       "records_per_second", "actions", "error",
                                                       "peak_rss_mib", "stages")}  # fmt: skip
                 figures["stage_started_at_s"] = stages
-                figures["match_during_job"] = latency_ms(during)
+                if during:
+                    figures["match_during_job"] = latency_ms(during)
                 figures["match_status_codes"] = failures
                 if args.mode == "full":
                     figures["upserts_during_job"] = upserts

@@ -103,6 +103,14 @@ class Journal:
         for path, _ in done:
             path.unlink(missing_ok=True)
 
+    def restart(self) -> None:
+        """Begin a new file, forgetting the old ones: after the store file was replaced
+        by one that holds every entry so far (its folder's files were cleared)."""
+        with self._lock:
+            self._file.close()
+            self._closed = []
+            self._open()
+
     def close(self) -> None:
         with self._lock:
             self._file.close()
@@ -131,6 +139,11 @@ def read_journal(folder: Path) -> Iterator[tuple[int, bytes]]:
             at += _HEADER.size + length
 
 
+def mark_applied(con: duckdb.DuckDBPyConnection, seq: int) -> None:
+    """Record that the tables hold every journal entry up to ``seq``."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_APPLIED, str(seq)]).fetchall()
+
+
 def last_applied(con: duckdb.DuckDBPyConnection) -> int:
     """The last journal sequence number written into the tables."""
     row = con.execute("SELECT value FROM meta WHERE key = ?", [_APPLIED]).fetchall()
@@ -145,9 +158,7 @@ def apply_journaled(
     con.execute("BEGIN TRANSACTION").fetchall()
     try:
         apply_changes(con, [change for _, change in entries])
-        con.execute(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [_APPLIED, str(entries[-1][0])]
-        ).fetchall()
+        mark_applied(con, entries[-1][0])
         con.execute("COMMIT").fetchall()
     except BaseException:
         con.execute("ROLLBACK").fetchall()

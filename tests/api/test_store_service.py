@@ -98,3 +98,47 @@ def test_jobs_give_way_only_while_callers_are_busy(service) -> None:
     service.called()
     assert service.busy()
     assert not service.busy(within=0.0)
+
+
+def _journaled(service) -> list[int]:
+    from mdm.realtime.journal import journal_folder, read_journal
+
+    return [seq for seq, _ in read_journal(journal_folder(service.path))]
+
+
+def test_writes_after_a_full_job_swap_are_in_the_journal_on_disk(service, tmp_path) -> None:
+    """After a full job's copy replaced the store, an acknowledged write is in a journal
+    file in the folder (opening the new file clears the folder, so the journal must
+    begin a new file: one appended to a cleared file is lost in a crash), and the new
+    file says it holds every earlier entry (a crash must not replay them onto it)."""
+    from mdm.realtime.journal import last_applied
+    from mdm.store import open_store
+
+    _, committed = service.upsert(_record(5), "tests")
+    committed.result(timeout=30)
+    copy = tmp_path / "copy.duckdb"
+    service.copy_for(copy, "test job")
+    _, committed = service.upsert(_record(6), "tests")  # while the job works
+    committed.result(timeout=30)
+    before = service.journal.last
+    service.replace_with(copy, service.engine_for(copy), "tests")
+    result, committed = service.upsert(_record(7), "tests")
+    committed.result(timeout=30)
+    assert service.journal.last in _journaled(service)
+    service.close()
+    con = open_store(service.path)  # as the next start would: replays what is missing
+    try:
+        assert last_applied(con) == before + 1
+        stored = con.execute(
+            "SELECT record_id FROM records WHERE source = 'svc' ORDER BY record_id"
+        ).fetchall()
+        assert stored == [("S-5",), ("S-6",), ("S-7",)]
+    finally:
+        con.close()
+
+
+def test_writes_after_compaction_are_in_the_journal_on_disk(service) -> None:
+    service.compact()
+    _, committed = service.upsert(_record(8), "tests")
+    committed.result(timeout=30)
+    assert service.journal.last in _journaled(service)
