@@ -45,6 +45,7 @@ from mdm.realtime.journal import (
     mark_applied,
 )
 from mdm.store import open_store
+from mdm.store.writer import insert_rows
 
 log = logging.getLogger("mdm.service")
 T = TypeVar("T")
@@ -62,6 +63,9 @@ CHECKPOINT_THRESHOLD = "1GB"
 #: Seconds a thread may hold the GIL while another waits (Python's default is 0.005):
 #: the writers hand it back and forth with the event loop around every statement.
 SWITCH_INTERVAL = 0.0005
+#: Tables no reconciliation changes (API keys, the web pages' users): written while a
+#: full job works on a copy of the store, and carried over to its result.
+CARRIED_TABLES = ("api_keys", "users")
 #: Seconds a read waits for the applier before it is refused (503).
 SETTLE_TIMEOUT = 30.0
 
@@ -343,17 +347,21 @@ class StoreService:
             yield self._con
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def write(self, carried: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The connection inside a transaction, with the store to itself: committed on
         success, rolled back on error. What :meth:`after_commit` registered runs once it
-        committed; then the engine reads again what such writes change."""
-        with self._exclusive() as engine, self._transaction(engine) as con:
+        committed; then the engine reads again what such writes change. ``carried``:
+        the write changes only :data:`CARRIED_TABLES`, which a full job carries over to
+        its result, so it is allowed while one runs."""
+        with self._exclusive() as engine, self._transaction(engine, carried) as con:
             yield con
 
     @contextmanager
-    def _transaction(self, engine: Engine | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _transaction(
+        self, engine: Engine | None, carried: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction on the main connection (inside :meth:`_exclusive`)."""
-        if self.holding is not None:
+        if self.holding is not None and not carried:
             raise ConflictError(
                 f"{self.holding} is working on a copy of the store and would overwrite "
                 "this change; try again when it is done (GET /v1/jobs)"
@@ -493,6 +501,10 @@ class StoreService:
             try:
                 copy.execute("BEGIN TRANSACTION").fetchall()
                 apply_changes(copy, changes)
+                for table in CARRIED_TABLES:  # as they are now, not as they were copied
+                    rows = self._con.execute(f"SELECT * FROM {table}").fetchall()
+                    copy.execute(f"DELETE FROM {table}").fetchall()
+                    insert_rows(copy, table, rows)
                 # The copy holds every journaled write (or its decision again): the
                 # journal must not be replayed onto it, now or after a crash.
                 mark_applied(copy, self.journal.last)

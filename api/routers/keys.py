@@ -39,7 +39,7 @@ def get_keys(
 @router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
 def post_key(request: Request, body: KeyCreate, store: StoreDep) -> KeyCreated:
     """Make a key. Its ``token`` is in this answer only: hand it over now."""
-    with store.write() as con:
+    with store.write(carried=True) as con:  # also during a full job
         key, token = create_key(con, body.name, body.role, body.by)
     _reload(request, store)
     return KeyCreated(**asdict(key), token=token)
@@ -53,7 +53,7 @@ def delete_key(
     by: Annotated[str, Query(min_length=1, max_length=100)] = "admin",
 ) -> KeyPublic:
     """Revoke a key: refused from the next call on."""
-    with store.write() as con:
+    with store.write(carried=True) as con:  # also during a full job
         key = revoke_key(con, key_id, by)
     _reload(request, store)
     return KeyPublic(**asdict(key))

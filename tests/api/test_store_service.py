@@ -142,3 +142,25 @@ def test_writes_after_compaction_are_in_the_journal_on_disk(service) -> None:
     _, committed = service.upsert(_record(8), "tests")
     committed.result(timeout=30)
     assert service.journal.last in _journaled(service)
+
+
+def test_keys_made_during_a_full_job_survive_its_swap(service, tmp_path) -> None:
+    """While a full job works on a copy, a steward's write is refused (the swap would
+    lose it) but API keys can be made and revoked: they are carried over to the result."""
+    from mdm.errors import ConflictError
+    from mdm.keys import create_key, list_keys, revoke_key
+
+    with service.write() as con:
+        kept, _ = create_key(con, "before", "etl", "tests")
+    copy = tmp_path / "copy.duckdb"
+    service.copy_for(copy, "test job")
+    with pytest.raises(ConflictError, match="test job"), service.write() as con:
+        pass
+    with service.write(carried=True) as con:
+        made, _ = create_key(con, "during", "operational", "tests")
+        revoke_key(con, kept.key_id, "tests")
+    service.replace_with(copy, service.engine_for(copy), "tests")
+    with service.read() as con:
+        found = {k.name: k.revoked_at is not None for k in list_keys(con, include_revoked=True)}
+    assert found["during"] is False
+    assert found["before"] is True
