@@ -390,20 +390,18 @@ def _rule_entries(
     rule: _Rule, columns: Sequence[pa.ChunkedArray], members: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """A rule's entries, sorted, and their slots, hashed with the next seed until no two
-    keys share an entry (the rule's seed is left at the one that does). Each distinct
-    key is hashed once (many records share a key)."""
+    keys share an entry (the rule's seed is left at the one that does)."""
     keys = encode_keys([c.combine_chunks() for c in columns], rule.joined)
     present = members[: len(keys)] & keys.is_valid().to_numpy(zero_copy_only=False)
     slots = np.flatnonzero(present).astype(np.int32)
-    encoded = pc.dictionary_encode(keys.take(slots))
-    texts = encoded.dictionary.to_pylist()  # distinct keys
-    which = encoded.indices.to_numpy(zero_copy_only=False)
-    del encoded
+    texts = keys.take(slots).to_pylist()
+    distinct = 0
     while True:
-        hashed = rule.entries(texts)
-        # As many distinct entries as distinct keys: no two keys share an entry.
-        if len(np.unique(hashed)) == len(texts):
-            entries = hashed[which]
-            order = np.argsort(entries, kind="stable")
-            return entries[order], slots[order]
+        entries = rule.entries(texts)
+        distinct = distinct or len(set(texts))  # after hashing: the texts cache their hash
+        order = np.argsort(entries)
+        entries = entries[order]
+        # Equal keys share an entry, so as many distinct entries as keys: no collision.
+        if not len(entries) or 1 + np.count_nonzero(entries[1:] != entries[:-1]) == distinct:
+            return entries, slots[order]
         rule.seed += 1
