@@ -267,7 +267,9 @@ class Engine:
     def _scored(
         self, values: Mapping[str, Any], exclude: int | None
     ) -> list[tuple[int, PairScore]]:
-        slots = [int(s) for s in self.index.candidates(values) if int(s) != exclude]
+        # The record's own slot is known (-1: it has none), so the index need not look it up.
+        own = exclude if exclude is not None else -1
+        slots = [int(s) for s in self.index.candidates(values, own) if int(s) != exclude]
         if not slots:
             return []
         scores = self.scorer.score_candidates(values, self.table.rows(slots))
@@ -408,7 +410,7 @@ class Engine:
         existing = [s for s in nodes if s != -1]
         rows = dict(zip(existing, self.table.rows(existing), strict=True))
         for slot in existing:
-            for other in self.index.candidates(rows[slot]):
+            for other in self.index.candidates(rows[slot], slot):
                 other = int(other)
                 if other in position and other > slot and other != -1:
                     score = self.scorer.score(rows[slot], rows[other])

@@ -193,7 +193,7 @@ class CandidateIndex:
         ``slot`` is the record's own slot when it updates an indexed record: the record
         then counts in place of that slot's record, which is not a candidate. Left out,
         it is found from the record's ``source`` and ``record_id`` (a record without
-        them is new).
+        them is new); -1 says the record has no slot, without looking.
         """
         if slot is None:
             slot = self._own_slot(record)
