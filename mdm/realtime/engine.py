@@ -409,12 +409,9 @@ class Engine:
         pairs = [(position[-1], position[s], score) for s, score in new_scores if s in position]
         existing = [s for s in nodes if s != -1]
         rows = dict(zip(existing, self.table.rows(existing), strict=True))
-        for slot in existing:
-            for other in self.index.candidates(rows[slot], slot):
-                other = int(other)
-                if other in position and other > slot and other != -1:
-                    score = self.scorer.score(rows[slot], rows[other])
-                    pairs.append((position[slot], position[other], score))
+        for slot, other in self.index.pairs_among(rows):
+            score = self.scorer.score(rows[slot], rows[other])
+            pairs.append((position[slot], position[other], score))
         return pairs
 
     def _assign(

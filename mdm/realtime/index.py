@@ -233,6 +233,50 @@ class CandidateIndex:
         found.discard(slot)  # type: ignore[arg-type]
         return np.array(sorted(found), dtype=np.int64)
 
+    def pairs_among(self, rows: Mapping[int, Mapping[str, Any]]) -> list[tuple[int, int]]:
+        """The pairs (lower slot first, ascending) of indexed records in ``rows`` (slot ->
+        the record's values, as the table holds them) that :meth:`candidates` pairs:
+        those sharing a rule's key, on a capped rule only while the records sharing it
+        are at most the cap. Without a lookup per record: a neighbourhood's records are
+        grouped by key, and only a capped key shared in it is counted in the index."""
+        groups: dict[tuple[int, str], list[int]] = {}
+        for slot, record in rows.items():
+            get = record.get
+            for number, rule in enumerate(self._rules):
+                texts = _texts([get(k) for k in rule.keys])
+                if texts is not None:
+                    groups.setdefault((number, _join(texts, rule.joined)), []).append(slot)
+        found: set[tuple[int, int]] = set()
+        for (number, key), slots in groups.items():
+            if len(slots) < 2:
+                continue
+            rule = self._rules[number]
+            if rule.cap is not None:
+                run, added = self._block(rule, None, key)
+                if len(run) + len(added) > rule.cap:
+                    continue
+            slots.sort()
+            found.update((a, b) for i, a in enumerate(slots) for b in slots[i + 1 :] if a != b)
+        return sorted(found)
+
+    def _block(
+        self, rule: _Rule, texts: Sequence[str] | None, key: str
+    ) -> tuple[list[int], frozenset[int] | set[int]]:
+        """The indexed records with ``key`` under ``rule``: those in the array (still
+        live), and those waiting in the overlay."""
+        entry = rule.entry(key)
+        low = int(self._entries.searchsorted(entry))
+        high = int(self._entries.searchsorted(entry, "right"))
+        first = self._first_live(low, high)
+        if first is not None and not self._run_has_key(rule, first, texts, key):
+            high = low  # another key with the same hash
+        waiting = rule.pending.get(entry)
+        added = waiting[1] if waiting is not None and waiting[0] == key else _NO_SLOTS
+        run = self._slots[low:high].tolist() if high > low else []
+        if self._removed:
+            run = [s for s in run if s not in self._removed]
+        return run, added
+
     @property
     def nbytes(self) -> int:
         """Approximate bytes held (the arrays, plus ~200 bytes an overlay entry)."""

@@ -355,6 +355,16 @@ def test_candidates_match_a_brute_force_reading_of_the_rules(
         expected = reference(held, rules, record, slot)
         assert index.candidates(table.row(slot), slot).tolist() == expected
     assert index.candidates(probe).tolist() == reference(held, rules, probe, None)
+    # A neighbourhood's pairs, found without a lookup per record, are the same pairs.
+    for some in (sorted(held), sorted(held)[::2]):
+        rows = {slot: table.row(slot) for slot in some}
+        expected = sorted(
+            (slot, int(other))
+            for slot in some
+            for other in index.candidates(rows[slot], slot)
+            if int(other) > slot and int(other) in rows
+        )
+        assert index.pairs_among(rows) == expected
     if held and not _partly_missing_key_joins(held, rules):
         # and the brute force reads the rules as DuckDB's bulk blocking does
         with duckdb.connect() as con:
