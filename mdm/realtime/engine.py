@@ -160,6 +160,8 @@ class Engine:
         columns = sorted(set(self.scorer.columns) | self._key_columns() | set(RECORD_COLUMNS))
         self.table = RecordTable.load(con, columns, computed=_STATE_COLUMNS)
         self.index = CandidateIndex.build(self.table, self.rules)
+        #: What scoring a pair and finding a neighbourhood's pairs read of a record.
+        self._pair_columns = tuple(dict.fromkeys([*self.scorer.columns, *self._key_columns()]))
         self.members: dict[str, set[int]] = {}
         for slot, golden_id in self.table.golden_ids():
             self.members.setdefault(golden_id, set()).add(slot)
@@ -272,7 +274,7 @@ class Engine:
         slots = [int(s) for s in self.index.candidates(values, own) if int(s) != exclude]
         if not slots:
             return []
-        scores = self.scorer.score_candidates(values, self.table.rows(slots))
+        scores = self.scorer.score_candidates(values, self.table.rows(slots, self.scorer.columns))
         return list(zip(slots, scores, strict=True))
 
     def match(self, record: Mapping[str, Any], limit: int = 5) -> MatchResult:
@@ -408,7 +410,8 @@ class Engine:
         position = {slot: i for i, slot in enumerate(nodes)}
         pairs = [(position[-1], position[s], score) for s, score in new_scores if s in position]
         existing = [s for s in nodes if s != -1]
-        rows = dict(zip(existing, self.table.rows(existing), strict=True))
+        columns = self._pair_columns
+        rows = dict(zip(existing, self.table.rows(existing, columns), strict=True))
         for slot, other in self.index.pairs_among(rows):
             score = self.scorer.score(rows[slot], rows[other])
             pairs.append((position[slot], position[other], score))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -159,7 +160,14 @@ def test_a_failed_commit_is_a_503_and_the_service_recovers(
     assert lost.status_code == 503, lost.text
     assert "not committed" in lost.json()["error"]["message"]
     assert live.client.get("/v1/records/callcentre/CC-9").status_code == 404
-    found = live.client.post("/v1/match", json={**record, "record_id": "probe"}).json()
+    deadline = time.monotonic() + 60
+    probe = {**record, "record_id": "probe"}
+    while (answer := live.client.post("/v1/match", json=probe)).status_code == 503:
+        assert "recovering" in answer.json()["error"]["message"]  # while it rebuilds: 503
+        assert answer.headers["Retry-After"]
+        assert time.monotonic() < deadline, "the service did not recover"
+        time.sleep(0.1)
+    found = answer.json()
     assert all(c["record_id"] != "CC-9" for c in found["candidates"])
     again = live.client.post("/v1/records", json={"records": [record]})
     assert again.status_code == 200, again.text
