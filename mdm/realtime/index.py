@@ -297,11 +297,7 @@ class CandidateIndex:
         entries = [
             None if k is None else r.entry(k) for k, r in zip(keys, self._rules, strict=True)
         ]
-        clashing = {
-            i
-            for i, (rule, key, entry) in enumerate(zip(self._rules, keys, entries, strict=True))
-            if entry is not None and self._collides(rule, key, entry)  # type: ignore[arg-type]
-        }
+        clashing = self._clashing(keys, entries)
         if clashing:  # two keys, one hash: index these rules anew with another seed
             for i in clashing:
                 self._rules[i].seed += 1
@@ -387,14 +383,28 @@ class CandidateIndex:
         values = self.table.values(slot, rule.keys)
         return values == texts or encode_key(values, rule.joined) == key
 
-    def _collides(self, rule: _Rule, key: str, entry: int) -> bool:
-        """Whether another key of the rule has the same entry in the index."""
-        waiting = rule.pending.get(entry)
-        if waiting is not None:
-            return waiting[0] != key
-        low = int(self._entries.searchsorted(entry))
-        first = self._first_live(low, int(self._entries.searchsorted(entry, "right")))
-        return first is not None and not self._run_has_key(rule, first, None, key)
+    def _clashing(self, keys: Sequence[str | None], entries: Sequence[int | None]) -> set[int]:
+        """The rules (by number) under which another key than the one given has the same
+        entry in the index (waiting, or in the array: one vectorised search for all)."""
+        clashing, searched = set(), []
+        for number, (rule, key, entry) in enumerate(zip(self._rules, keys, entries, strict=True)):
+            if entry is None:
+                continue
+            waiting = rule.pending.get(entry)
+            if waiting is None:
+                searched.append((number, rule, key, entry))
+            elif waiting[0] != key:
+                clashing.add(number)
+        if not searched:
+            return clashing
+        wanted = np.fromiter((e for *_, e in searched), dtype=np.int64, count=len(searched))
+        lows = self._entries.searchsorted(wanted).tolist()
+        highs = self._entries.searchsorted(wanted, "right").tolist()
+        for (number, rule, key, _), low, high in zip(searched, lows, highs, strict=True):
+            first = self._first_live(low, high) if high > low else None
+            if first is not None and not self._run_has_key(rule, first, None, key):
+                clashing.add(number)
+        return clashing
 
     def _member_mask(self) -> np.ndarray:
         members = np.zeros(self.table.slots, dtype=bool)
