@@ -17,12 +17,12 @@ the file replaces what the store holds from that source, and everything is clust
 again. It runs in a child process (``python -m mdm reconcile``) on a copy of the
 store, so its memory and its CPU-bound work stay out of the service: matching and
 real-time writes go on meanwhile (steward writes are refused until it ends, since the
-result would overwrite them; API keys are carried over to it). When the child has committed, the copy becomes the
-store (:meth:`api.store.StoreService.replace_with`), with an engine built from the
-copy beforehand; the records real-time writes changed since the copy was made are
-decided again by that engine and written into the copy before it replaces the store
-in one rename, so a crash at any point leaves either the old store with every write
-or the new one with every write.
+result would overwrite them; API keys are carried over to it). When the child has
+committed, the copy becomes the store (:meth:`api.store.StoreService.replace_with`),
+with an engine built from the copy beforehand; the records real-time writes changed
+since the copy was made are decided again by that engine and written into the copy
+before it replaces the store in one rename, so a crash at any point leaves either the
+old store with every write or the new one with every write.
 """
 
 from __future__ import annotations
