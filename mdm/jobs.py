@@ -63,8 +63,9 @@ REVIEW_BAND_WEIGHT = 4.0
 #: (``MDM_DUCKDB_MEMORY_LIMIT`` overrides it).
 DUCKDB_MEMORY_LIMIT = os.environ.get("MDM_DUCKDB_MEMORY_LIMIT", "1.5GB")
 #: What writing the store needs on top, per record: its primary-key indexes cannot spill
-#: to disk (the 10M run ran out of memory writing the cross-reference at 1.5 GB).
-WRITE_BYTES_PER_RECORD = 300
+#: to disk (the 10M run ran out of memory writing the cross-reference at 1.5 GB, then
+#: the golden records at 4.0 GB with 300 bytes a record).
+WRITE_BYTES_PER_RECORD = 1000
 
 
 def write_memory_limit(records: int) -> str:

@@ -42,5 +42,5 @@ def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
     from mdm.jobs import _megabytes, write_memory_limit
 
     assert write_memory_limit(0) == f"{_megabytes('1.5GB')}MB"
-    assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("4GB")
+    assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("10GB")
     assert _megabytes("2GiB") == 2048 and _megabytes("512MB") == 512
