@@ -209,21 +209,14 @@ class CandidateIndex:
         entries = np.fromiter((w[3] for w in wanted), dtype=np.int64, count=len(wanted))
         lows = self._entries.searchsorted(entries).tolist()
         highs = self._entries.searchsorted(entries, "right").tolist()
-        removed, slots = self._removed, self._slots
+        removed = self._removed
         found: set[int] = set()
         for (rule, texts, key, entry), low, high in zip(wanted, lows, highs, strict=True):
-            first = self._first_live(low, high)
-            alone = high - low == 1 and first == slot  # a run of its own: nothing to check
-            if first is not None and not alone and not self._run_has_key(rule, first, texts, key):
-                high = low  # another key with the same hash
-            waiting = rule.pending.get(entry)
-            added = waiting[1] if waiting is not None and waiting[0] == key else _NO_SLOTS
+            high, added = self._span(rule, texts, key, entry, low, high, slot)
             cap = rule.cap
             if cap is not None and high - low - len(removed) + len(added) > cap:
                 continue  # more than cap records share the key, whatever was removed
-            run = slots[low:high].tolist() if high > low else []
-            if removed:
-                run = [s for s in run if s not in removed]
+            run = self._live(low, high)
             if cap is not None:
                 here = slot in added or slot in run
                 if len(run) + len(added) + (not here) > cap:
@@ -252,30 +245,43 @@ class CandidateIndex:
                 continue
             rule = self._rules[number]
             if rule.cap is not None:
-                run, added = self._block(rule, None, key)
-                if len(run) + len(added) > rule.cap:
+                entry = rule.entry(key)
+                low = int(self._entries.searchsorted(entry))
+                high = int(self._entries.searchsorted(entry, "right"))
+                high, added = self._span(rule, None, key, entry, low, high)
+                if len(self._live(low, high)) + len(added) > rule.cap:
                     continue
             slots.sort()
             found.update((a, b) for i, a in enumerate(slots) for b in slots[i + 1 :] if a != b)
         return sorted(found)
 
-    def _block(
-        self, rule: _Rule, texts: Sequence[str] | None, key: str
-    ) -> tuple[list[int], frozenset[int] | set[int]]:
-        """The indexed records with ``key`` under ``rule``: those in the array (still
-        live), and those waiting in the overlay."""
-        entry = rule.entry(key)
-        low = int(self._entries.searchsorted(entry))
-        high = int(self._entries.searchsorted(entry, "right"))
+    def _span(
+        self,
+        rule: _Rule,
+        texts: Sequence[str] | None,
+        key: str,
+        entry: int,
+        low: int,
+        high: int,
+        slot: int | None = None,
+    ) -> tuple[int, frozenset[int] | set[int]]:
+        """Of the array's run ``[low, high)`` for ``entry`` (``rule``'s entry of ``key``):
+        where it ends (``low`` when the run is another key's, its hash the same), and the
+        records with ``key`` waiting in the overlay. ``slot``: the record's own."""
         first = self._first_live(low, high)
-        if first is not None and not self._run_has_key(rule, first, texts, key):
+        alone = high - low == 1 and first == slot  # a run of its own: nothing to check
+        if first is not None and not alone and not self._run_has_key(rule, first, texts, key):
             high = low  # another key with the same hash
         waiting = rule.pending.get(entry)
         added = waiting[1] if waiting is not None and waiting[0] == key else _NO_SLOTS
+        return high, added
+
+    def _live(self, low: int, high: int) -> list[int]:
+        """The slots of the array's ``[low, high)`` still in the index."""
         run = self._slots[low:high].tolist() if high > low else []
         if self._removed:
             run = [s for s in run if s not in self._removed]
-        return run, added
+        return run
 
     @property
     def nbytes(self) -> int:
