@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,10 @@ class Job:
     run_id: int | None = None
     peak_rss_mib: float | None = None
     stages: dict[str, float] = field(default_factory=dict)
+    #: A full job: what the current stage is at, e.g. "slice 3 of 10 done" while scoring.
+    stage_detail: str = ""
+    #: A full job: the share of the current stage done (0 to 1), where the stage says.
+    stage_done: float = 0.0
 
     @property
     def percent(self) -> float:
@@ -98,7 +103,7 @@ class Job:
             if self.status == "done":
                 return 100.0
             done = FULL_STAGES.index(self.stage) if self.stage in FULL_STAGES else 0
-            return round(100.0 * done / len(FULL_STAGES), 1)
+            return round(100.0 * (done + self.stage_done) / len(FULL_STAGES), 1)
         return round(100.0 * self.done / self.records, 1) if self.records else 0.0
 
     @property
@@ -369,20 +374,24 @@ class Jobs:
         return summary
 
     def _follow(self, job: Job, log_path: Path) -> None:
-        """The child's latest stage, from the lines it writes (``[stage] detail``)."""
-        stage = None
+        """The child's latest stage, from the lines it writes (``[stage] detail``), and
+        how far into it the child is where it says (``slice 3 of 10 done``)."""
+        stage, detail = None, ""
         for line in log_path.read_text(errors="replace").splitlines():
             if line.startswith("[") and "]" in line:
-                name, _, detail = line[1:].partition("]")
+                name, _, said = line[1:].partition("]")
                 if name in FULL_STAGES:
-                    stage = name
-                if name == "standardise" and detail.split() and detail.split()[0].isdigit():
-                    job.records = int(detail.split()[0])
-        if stage is not None and stage != job.stage:
-            self._stage(job, stage)
+                    stage, detail = name, said.strip()
+                if name == "standardise" and said.split() and said.split()[0].isdigit():
+                    job.records = int(said.split()[0])
+        if stage is None or (stage, detail) == (job.stage, job.stage_detail):
+            return
+        step = re.search(r"(\d+) of (\d+) done", detail)
+        done = int(step[1]) / int(step[2]) if step and int(step[2]) else 0.0
+        self._stage(job, stage, detail, min(done, 1.0))
 
-    def _stage(self, job: Job, stage: str) -> None:
-        job.stage = stage
+    def _stage(self, job: Job, stage: str, detail: str = "", done: float = 0.0) -> None:
+        job.stage, job.stage_detail, job.stage_done = stage, detail, done
         self._save(job)
 
     def _write_full_results(self, job: Job) -> None:

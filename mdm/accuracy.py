@@ -7,15 +7,15 @@ run's model compares), all from the store alone.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
 
 from mdm.errors import InputError
 from mdm.evaluation import bcubed_metrics, pairwise_metrics
-from mdm.jobs import add_extra_columns
+from mdm.jobs import DUCKDB_MEMORY_LIMIT, add_extra_columns_sql
 from mdm.linkage.model import TrainedModel, add_block_keys
 from mdm.store import one, open_store
 from mdm.store.writer import latest_model
@@ -34,17 +34,23 @@ class EvaluationReport:
 
 
 def evaluate(db: Path, truth_column: str) -> EvaluationReport:
-    """Score the store's clusters against ``truth_column`` (an extra attribute)."""
+    """Score the store's clusters against ``truth_column`` (an extra attribute).
+
+    The work stays in DuckDB (under the bulk runs' memory limit, spilling to a
+    temporary folder) but for one golden id and one truth label a record: a 10M-record
+    store is evaluated on the machine that reconciled it."""
     store = open_store(db, create=False)
+    spill = tempfile.TemporaryDirectory(prefix="mdm-evaluate-")
     try:
+        store.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
+        store.execute("SET temp_directory = ?", [spill.name]).fetchall()
         model = latest_model(store)
         threshold = one(
             store.execute("SELECT link_threshold FROM runs ORDER BY run_id DESC LIMIT 1")
         )
         records = store.execute(
-            "SELECT r.source, r.record_id, x.golden_id, "
-            "json_extract_string(r.extra, ['$.' || ?])[1] AS truth FROM records r "
-            "JOIN xref x USING (source, record_id)",
+            "SELECT x.golden_id, json_extract_string(r.extra, ['$.' || ?])[1] AS truth "
+            "FROM records r JOIN xref x USING (source, record_id)",
             [truth_column],
         ).df()
         if records["truth"].isna().all():
@@ -59,6 +65,7 @@ def evaluate(db: Path, truth_column: str) -> EvaluationReport:
         blocked = _blocking_recall(store, model, truth_column)
     finally:
         store.close()
+        spill.cleanup()
     labelled = records.dropna(subset=["truth"])
     pairwise = pairwise_metrics(labelled["golden_id"], labelled["truth"])
     bcubed = bcubed_metrics(labelled["golden_id"], labelled["truth"])
@@ -84,17 +91,13 @@ def _blocking_recall(
     """Share of true pairs that at least one blocking rule of the model compares."""
     rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
     condition = " OR ".join(f"coalesce({rule}, false)" for rule in rules)
-    match_rules = model.match_rules
-    frame = store.execute(
-        "SELECT *, json_extract_string(extra, ['$.' || ?])[1] AS _truth FROM records "
-        "ORDER BY source, record_id",
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE truth_records AS SELECT * EXCLUDE (raw), "
+        "json_extract_string(extra, ['$.' || ?])[1] AS _truth, "
+        "row_number() OVER (ORDER BY source, record_id) AS _row FROM records",
         [truth_column],
-    ).df()
-    frame = add_extra_columns(frame, match_rules.extra_columns)
-    frame["_row"] = np.arange(len(frame))
-    store.register("truth_frame", frame)
-    store.execute("CREATE OR REPLACE TEMP TABLE truth_records AS SELECT * FROM truth_frame")
-    store.unregister("truth_frame")
+    ).fetchall()
+    add_extra_columns_sql(store, "truth_records", model.match_rules.extra_columns)
     add_block_keys(store, "truth_records", model.match_rules, temporary=True)
     row = one(
         store.execute(

@@ -523,12 +523,19 @@ def _link(
         predict_pairs_spark(con, "work", model, "memory.scored", tf_tables, backend)
     else:
         progress.stage("predict", "scoring candidate pairs")
-        predict_pairs(con, "work", model, "scored", tf_tables)
-    pairs = con.execute("SELECT * FROM memory.scored").df()
+
+        def on_slice(done: int, slices: int) -> None:
+            if slices > 1 and done < slices:
+                progress.stage("predict", f"scoring candidate pairs: slice {done} of {slices} done")
+
+        predict_pairs(con, "work", model, "scored", tf_tables, on_slice)
+    # Only what clustering needs, as arrays (the writer reads the scores from the table).
+    scored = con.execute("SELECT uid_l, uid_r, match_probability FROM memory.scored").fetchnumpy()
+    left, right = scored["uid_l"], scored["uid_r"]
+    probability = scored["match_probability"]
+    del scored
     lap("predict")
-    progress.stage("cluster", f"{len(pairs)} candidate pairs")
-    left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
-    probability = pairs["match_probability"].to_numpy()
+    progress.stage("cluster", f"{len(left)} candidate pairs")
     link, review = _thresholds(rules.match, probability)
     cannot = np.empty((0, 2), dtype=np.int64)
     if rules.match.clustering.guard:
@@ -544,7 +551,8 @@ def _link(
     labels = cluster(records, left, right, probability, link, cannot)
     if rules.match.clustering.guard and rules.match.clustering.identity:
         # Only pairs inside a cluster can be split apart, so levels are needed for them alone.
-        inside = pairs[labels[left] == labels[right]][["uid_l", "uid_r"]]
+        within = labels[left] == labels[right]
+        inside = pd.DataFrame({"uid_l": left[within], "uid_r": right[within]})
         con.register("inside_pairs", inside)
         levels = pair_levels(
             con, "work", model, "inside_pairs", tuple(rules.match.clustering.identity)
@@ -559,4 +567,4 @@ def _link(
             probability = np.where(keys.isin(vetoed), 0.0, probability)
         labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
-    return RunOutput.build(pairs, labels, link, review, model, trained)
+    return RunOutput.build(left, right, probability, labels, link, review, model, trained)

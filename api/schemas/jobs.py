@@ -48,6 +48,9 @@ class JobPublic(BaseModel):
     run_id: int | None = None
     peak_rss_mib: float | None = None
     stages: dict[str, float] = {}
+    stage_detail: str = Field(
+        default="", description="A full job: where the current stage is, e.g. 'slice 3 of 10 done'"
+    )
 
 
 class JobList(BaseModel):

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -303,12 +304,16 @@ def predict_pairs(
     model: TrainedModel,
     output: str,
     tf_tables: dict[str, str] | None = None,
+    on_slice: Callable[[int, int], None] | None = None,
 ) -> None:
     """Score every candidate pair into ``output``: uid_l, uid_r, match_weight,
     match_probability.
 
     ``tf_tables`` maps a column to a table (``<column>, tf_<column>``) to take its term
     frequencies from; other term-frequency columns are counted over ``table`` by splink.
+    Past :data:`PREDICT_CHUNK_RECORDS` records the pairs are generated and scored a
+    slice of the left-hand records at a time, so that what DuckDB holds (or spills) at
+    once stays the same size; ``on_slice(done, slices)`` is called as each is stored.
     """
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(table), model.settings, log_level=logging.ERROR)
@@ -316,19 +321,19 @@ def predict_pairs(
     for column, tf_table in (tf_tables or {}).items():
         linker.table_management.register_term_frequency_lookup(db_api.register(tf_table), column)
     records = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-    chunks = max(1, math.ceil(records / PREDICT_CHUNK_RECORDS))
-    # Past a million records the pairs are generated and scored a slice of the left-hand
-    # records at a time: what DuckDB holds (or spills) at once stays the same size.
-    predictions = linker.inference.predict(
-        num_chunks_left=chunks if chunks > 1 else None,
-        num_chunks_right=1 if chunks > 1 else None,
-    )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {output} AS SELECT {UNIQUE_ID}_l AS uid_l, "
-        f"{UNIQUE_ID}_r AS uid_r, match_weight, match_probability "
-        f"FROM {predictions.physical_name}"
-    ).fetchall()
-    predictions.drop_table_from_database_and_remove_from_cache()
+    slices = max(1, math.ceil(records / PREDICT_CHUNK_RECORDS))
+    columns = f"{UNIQUE_ID}_l AS uid_l, {UNIQUE_ID}_r AS uid_r, match_weight, match_probability"
+    for done in range(1, slices + 1):
+        # Each slice goes straight into ``output`` (splink's own loop would copy them all
+        # once more into one table at the end).
+        part = linker.inference.predict_chunk(
+            left_chunk=(done, slices), right_chunk=(1, 1), warning_mode="never"
+        )
+        into = f"CREATE OR REPLACE TABLE {output} AS" if done == 1 else f"INSERT INTO {output}"
+        con.execute(f"{into} SELECT {columns} FROM {part.physical_name}").fetchall()
+        part.drop_table_from_database_and_remove_from_cache()
+        if on_slice is not None:
+            on_slice(done, slices)
 
 
 def pair_levels(

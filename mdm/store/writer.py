@@ -35,7 +35,6 @@ class RunOutput:
     """What linkage produced for a run, before it is written."""
 
     labels: np.ndarray  # cluster label per work row (uid)
-    pairs: pd.DataFrame  # uid_l, uid_r, match_weight, match_probability (all scored)
     review_tasks: int  # pairs in the review band whose records are in different clusters
     link_threshold: float
     review_threshold: float
@@ -46,20 +45,30 @@ class RunOutput:
     multi_record_golden: int
 
     @classmethod
-    def build(cls, pairs, labels, link, review, model, trained) -> RunOutput:
-        probability = pairs["match_probability"]
-        in_band = ((probability >= review) & (probability < link)).to_numpy()
-        apart = labels[pairs["uid_l"].to_numpy()] != labels[pairs["uid_r"].to_numpy()]
+    def build(
+        cls,
+        left: np.ndarray,
+        right: np.ndarray,
+        probability: np.ndarray,
+        labels: np.ndarray,
+        link: float,
+        review: float,
+        model: TrainedModel,
+        trained: bool,
+    ) -> RunOutput:
+        """From the scored pairs (uid_l, uid_r and match probability, as arrays) and the
+        cluster labels; the pairs themselves stay in the run's ``scored`` table."""
+        in_band = (probability >= review) & (probability < link)
+        apart = labels[left] != labels[right]
         sizes = np.bincount(labels)
         return cls(
             labels=labels,
-            pairs=pairs,
             review_tasks=int((in_band & apart).sum()),
             link_threshold=link,
             review_threshold=review,
             model=model,
             model_trained=trained,
-            candidate_pairs=len(pairs),
+            candidate_pairs=len(left),
             golden_count=int(len(sizes)),
             multi_record_golden=int((sizes > 1).sum()),
         )

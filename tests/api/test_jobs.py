@@ -237,3 +237,40 @@ def test_a_path_no_file_system_takes_is_a_400(served_db, tmp_path) -> None:
                 "/v1/jobs/from-path", content=body, headers={"content-type": "application/json"}
             )
             assert answer.status_code in (400, 404, 422), (path, answer.status_code, answer.text)
+
+
+def test_a_full_jobs_percent_moves_through_the_slices_of_scoring(tmp_path) -> None:
+    """The child's `[predict] ... slice 3 of 10 done` lines move a full job's percent
+    within the scoring stage (the longest one), and the next stage starts it afresh."""
+    from api.jobs import FULL_STAGES, Job, Jobs
+
+    class Follower:  # the parsing and the percent are the service's own code
+        _follow, _stage = Jobs._follow, Jobs._stage
+
+        def __init__(self) -> None:
+            self.saved: list[tuple[str, str, float]] = []
+
+        def _save(self, job: Job) -> None:
+            self.saved.append((job.stage, job.stage_detail, job.percent))
+
+    job = Job(job_id="j", kind="full", source="crm", file="crm.csv", submitted_by="etl")
+    log, follower = tmp_path / "child.log", Follower()
+    lines = ["[read] 1 source(s)", "[standardise] 2000000 records", "[predict] scoring"]
+    predict = FULL_STAGES.index("predict")
+    for step in ("", "slice 1 of 4 done", "slice 3 of 4 done", "cluster"):
+        if step == "cluster":
+            lines.append("[cluster] 1234 candidate pairs")
+        elif step:
+            lines.append(f"[predict] scoring candidate pairs: {step}")
+        log.write_text("\n".join(lines) + "\n")
+        follower._follow(job, log)
+    assert job.records == 2_000_000
+    percents = [percent for _, _, percent in follower.saved]
+    base = 100.0 * predict / len(FULL_STAGES)
+    assert percents == sorted(percents) and len(set(percents)) == len(percents)
+    assert percents[0] == round(base, 1)
+    assert percents[2] == round(100.0 * (predict + 0.75) / len(FULL_STAGES), 1)
+    assert follower.saved[-1][:2] == ("cluster", "1234 candidate pairs")
+    assert job.stage_done == 0.0
+    follower._follow(job, log)  # nothing new: nothing saved
+    assert len(follower.saved) == 4

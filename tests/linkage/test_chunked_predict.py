@@ -36,6 +36,27 @@ def test_chunks_change_nothing(
     assert sliced == whole and whole[0]
 
 
+def test_a_sliced_run_says_how_far_scoring_is(
+    sample_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring is most of a large run: each slice stored is reported, in order."""
+    said: list[tuple[str, str]] = []
+
+    class Recorder:
+        def stage(self, name: str, detail: str = "") -> None:
+            said.append((name, detail))
+
+    monkeypatch.setattr(model, "PREDICT_CHUNK_RECORDS", 300)  # 1,200 records: 4 slices
+    specs = [parse_source_arg(str(p)) for p in sample_files]
+    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    reconcile(specs, tmp_path / "mdm.duckdb", rules, progress=Recorder())
+    predict = [detail for name, detail in said if name == "predict"]
+    assert predict == ["scoring candidate pairs"] + [
+        f"scoring candidate pairs: slice {n} of 4 done" for n in (1, 2, 3)
+    ]
+    assert [name for name, _ in said][-2:] == ["cluster", "write"]
+
+
 def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
     """The 10M run ran out of memory writing the cross-reference at the run's 1.5 GB
     cap (a primary-key index cannot spill): the write stage's cap grows with records."""
