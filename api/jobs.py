@@ -94,8 +94,12 @@ class Job:
     stages: dict[str, float] = field(default_factory=dict)
     #: A full job: what the current stage is at, e.g. "slice 3 of 10 done" while scoring.
     stage_detail: str = ""
-    #: A full job: the share of the current stage done (0 to 1), where the stage says.
-    stage_done: float = 0.0
+
+    @property
+    def stage_done(self) -> float:
+        """The share of the current stage done (0 to 1), where its detail says."""
+        step = re.search(r"(\d+) of (\d+) done", self.stage_detail)
+        return min(int(step[1]) / int(step[2]), 1.0) if step and int(step[2]) else 0.0
 
     @property
     def percent(self) -> float:
@@ -131,7 +135,8 @@ class Jobs:
         self._wake = threading.Condition()
         self._closing = False
         for status in sorted(self.folder.glob("*/job.json")):
-            job = Job(**json.loads(status.read_text()))
+            saved = json.loads(status.read_text())  # fields a later version dropped go
+            job = Job(**{k: v for k, v in saved.items() if k in Job.__dataclass_fields__})
             if job.status in ("queued", "running"):  # the service stopped under it
                 self._recover(job)
             self._jobs[job.job_id] = job
@@ -384,14 +389,11 @@ class Jobs:
                     stage, detail = name, said.strip()
                 if name == "standardise" and said.split() and said.split()[0].isdigit():
                     job.records = int(said.split()[0])
-        if stage is None or (stage, detail) == (job.stage, job.stage_detail):
-            return
-        step = re.search(r"(\d+) of (\d+) done", detail)
-        done = int(step[1]) / int(step[2]) if step and int(step[2]) else 0.0
-        self._stage(job, stage, detail, min(done, 1.0))
+        if stage is not None and (stage, detail) != (job.stage, job.stage_detail):
+            self._stage(job, stage, detail)
 
-    def _stage(self, job: Job, stage: str, detail: str = "", done: float = 0.0) -> None:
-        job.stage, job.stage_detail, job.stage_done = stage, detail, done
+    def _stage(self, job: Job, stage: str, detail: str = "") -> None:
+        job.stage, job.stage_detail = stage, detail
         self._save(job)
 
     def _write_full_results(self, job: Job) -> None:
