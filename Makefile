@@ -5,15 +5,22 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test lint bench-accuracy bench-bulk clean
+.PHONY: setup lock demo test lint bench-accuracy bench-bulk clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The tested dependency set, exactly: requirements.lock pins every package with its
+# hashes. pyproject.toml keeps the ranges for people who install the package.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Re-pin after changing pyproject.toml's dependencies (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		--no-header -o requirements.lock
 
 demo: setup
 	$(BIN)/mdm demo --db out/demo.duckdb

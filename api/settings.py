@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPO = Path(__file__).resolve().parents[1]
+from mdm.bundled import DEFAULT_MATCH_RULES
 
 
 class Settings(BaseModel):
@@ -17,7 +17,7 @@ class Settings(BaseModel):
 
     db: Path = Field(description="The DuckDB store file this process owns.")
     rules: Path = Field(
-        default=REPO / "rules" / "customer.match.yaml",
+        default=DEFAULT_MATCH_RULES,
         description="Match rules (how name variants are learned, thresholds).",
     )
     max_page_size: int = Field(default=1000, ge=1, description="Most rows one list returns.")

@@ -29,10 +29,11 @@ sys.path.insert(0, str(HERE.parent))
 from splink_reference import DATASETS, load_dataset, run_reference  # noqa: E402
 
 from mdm.accuracy import evaluate  # noqa: E402
+from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.ingest import SourceSpec  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 
-DEFAULT_RULES = HERE.parent / "rules" / "customer.match.yaml"
+DEFAULT_RULES = DEFAULT_MATCH_RULES
 FEBRL4_FILES = ("febrl4a", "febrl4b")
 
 

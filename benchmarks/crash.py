@@ -42,11 +42,12 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.checks import store_problems  # noqa: E402
 from mdm.jobs import RulesBundle  # noqa: E402
 from mdm.store import open_store  # noqa: E402
 
-RULES = HERE.parent / "rules" / "customer.match.yaml"
+RULES = DEFAULT_MATCH_RULES
 FIRST = ["Ann", "Anne", "Bob", "Robert", "Cara", "Dev", "Eli", "Fay"]
 LAST = ["Smith", "Smyth", "Jones", "Khan", "Lee", "Okafor"]
 ABSENT = "<absent>"

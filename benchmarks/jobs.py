@@ -45,10 +45,11 @@ from _data import hold_back_crm, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
+from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 
-RULES = HERE.parent / "rules" / "customer.match.yaml"
+RULES = DEFAULT_MATCH_RULES
 COLUMNS = {"fname": "first_name", "surname": "last_name", "dob": "date_of_birth",
            "email": "email", "postcode": "postcode"}  # fmt: skip
 

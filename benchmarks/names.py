@@ -40,13 +40,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from mdm.accuracy import evaluate  # noqa: E402
+from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
 from mdm.ingest import SourceSpec, parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 from mdm.rules.match import MatchRules, NameComparison  # noqa: E402
 from mdm.store import open_store  # noqa: E402
 
-RULES = HERE.parent / "rules" / "customer.match.yaml"
+RULES = DEFAULT_MATCH_RULES
 PRECISIONS = (0.99, 0.995)
 TRUTH = "true_person_id"
 

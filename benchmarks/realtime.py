@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.evaluation import pairwise_metrics  # noqa: E402
 from mdm.ingest import map_source, parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
@@ -48,7 +49,7 @@ from mdm.realtime.changes import apply_changes  # noqa: E402
 from mdm.realtime.engine import Engine, UnstandardisableError  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
 
-RULES = HERE.parent / "rules" / "customer.match.yaml"
+RULES = DEFAULT_MATCH_RULES
 
 
 def _rss_gib() -> float:

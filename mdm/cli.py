@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mdm.bundled import DEFAULT_MATCH_RULES, SAMPLE_DIR
 from mdm.clock import utcnow
 from mdm.errors import ConfigError, InputError, MdmError, StoreError
 
@@ -26,8 +27,8 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_RULES = REPO / "rules" / "customer.match.yaml"
+
+DEFAULT_RULES = DEFAULT_MATCH_RULES
 
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
 
@@ -305,6 +306,27 @@ def model(
 
 
 @app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the rules into.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False,
+) -> None:
+    """Write an editable copy of the default match and survivorship rules to DIRECTORY."""
+    from mdm.bundled import copy_rules
+
+    try:
+        written = copy_rules(directory, overwrite=force)
+    except MdmError as error:
+        raise _fail(error) from None
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(
+        f"edit them, then: mdm reconcile --rules {written[0]} FILES... "
+        f"(the service: MDM_RULES={written[0]} mdm serve)",
+        highlight=False,
+    )
+
+
+@app.command()
 def demo(
     db: Annotated[Path, typer.Option("--db", help="Where to write the demo store.")] = Path(
         "out/demo.duckdb"
@@ -316,7 +338,7 @@ def demo(
     from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
 
-    sample = REPO / "mdm" / "data" / "sample"
+    sample = SAMPLE_DIR
     specs = [SourceSpec(p.stem, p) for p in sorted(sample.iterdir()) if p.suffix != ".md"]
     out.print(f"reconciling the bundled sample in {sample}: {[s.name for s in specs]}")
     progress = StageProgress(err)

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mdm.bundled import DEFAULT_SURVIVORSHIP_RULES
 from mdm.clusters import (
     choose_link_threshold,
     cluster_constrained,
@@ -137,7 +138,7 @@ class RulesBundle:
         if survivorship_path is None:
             stem = match_path.name.removesuffix(".match.yaml")
             candidate = match_path.with_name(f"{stem}.survivorship.yaml")
-            default = Path(__file__).resolve().parents[1] / "rules/customer.survivorship.yaml"
+            default = DEFAULT_SURVIVORSHIP_RULES
             survivorship_path = candidate if candidate.is_file() else default
         survivorship = load_survivorship_rules(survivorship_path)
         return cls(match, survivorship, mappings_dir or match_path.parent)

@@ -1,4 +1,5 @@
-"""Build the seed reference-name CSVs in this folder from public, licensed data.
+"""Build the seed reference-name CSVs (shipped in ``mdm/data/reference_names/``) from
+public, licensed data.
 
 Run from the repository root::
 
@@ -33,9 +34,11 @@ HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements-build.txt"
 CURATED = HERE / "spelling_variants.csv"
 README = HERE / "README.md"
-VARIANTS_OUT = HERE / "name_variants.csv"
-FIRST_OUT = HERE / "first_names.csv"
-LAST_OUT = HERE / "last_names.csv"
+#: The built lists ship inside the package.
+OUT = HERE.parent / "mdm" / "data" / "reference_names"
+VARIANTS_OUT = OUT / "name_variants.csv"
+FIRST_OUT = OUT / "first_names.csv"
+LAST_OUT = OUT / "last_names.csv"
 
 NAME_RE = re.compile(r"[a-z]+")
 CURATED_ORIGIN = "mdm-curated"

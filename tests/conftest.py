@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.generate import GeneratorConfig, write_sample
 
 # Property tests check behaviour, not speed: no per-example deadline, which a busy CI
@@ -37,7 +38,7 @@ def reconciled_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFac
     from mdm.jobs import RulesBundle, reconcile
 
     db = tmp_path_factory.mktemp("reconciled") / "mdm.duckdb"
-    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES)
     reconcile([parse_source_arg(str(p)) for p in sample_files], db, rules)
     return db
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from api import Settings
 from mdm.backup import backup, fingerprint, restore
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.checks import store_problems
 from mdm.cli import app
 from mdm.errors import InputError, StoreError
@@ -109,7 +110,7 @@ def test_an_encrypted_store_keeps_no_value_in_clear(
     first[6] = canary  # the email column
     source = tmp_path / "crm.csv"
     source.write_text("\n".join([text[0], ",".join(first), *text[2:]]) + "\n")
-    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES)
     specs = [parse_source_arg(f"crm={source}")] + [
         parse_source_arg(str(p)) for p in sample_files if p.name != "crm.csv"
     ]

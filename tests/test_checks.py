@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.checks import store_problems
 from mdm.cli import app
 from mdm.jobs import RulesBundle
@@ -26,7 +27,7 @@ def test_a_reconciled_store_holds_together(reconciled_db: Path, tmp_path: Path) 
 def test_each_kind_of_damage_is_found(reconciled_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)
-    survivorship = RulesBundle.load(REPO / "rules" / "customer.match.yaml").survivorship
+    survivorship = RulesBundle.load(DEFAULT_MATCH_RULES).survivorship
     with duckdb.connect(str(db)) as con:
         assert store_problems(con, survivorship, full=True) == []
         big = con.execute(

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.erasure import erase
 from mdm.errors import NotFoundError
@@ -46,7 +47,7 @@ def _everywhere(db: Path) -> bytes:
 
 def test_erasing_a_person_leaves_no_trace_in_the_file(reconciled_db, tmp_path) -> None:
     db, golden_id = _store_with_canary(reconciled_db, tmp_path)
-    done = erase(db, golden_id, RulesBundle.load(REPO / "rules" / "customer.match.yaml"), "dpo")
+    done = erase(db, golden_id, RulesBundle.load(DEFAULT_MATCH_RULES), "dpo")
     assert len(done.records) == 2 and not done.golden_remains
     assert CANARY.encode() not in _everywhere(db)
     with duckdb.connect(str(db), read_only=True) as con:
@@ -87,7 +88,7 @@ def test_erasing_nobody_is_refused(reconciled_db, tmp_path) -> None:
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)
     before = db.read_bytes()
-    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES)
     with pytest.raises(NotFoundError, match="no golden record GNOPE"):
         erase(db, "GNOPE", rules, "dpo")
     result = CliRunner().invoke(app, ["erase", "GNOPE", "--db", str(db)])

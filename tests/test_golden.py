@@ -6,9 +6,9 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mdm.bundled import DEFAULT_SURVIVORSHIP_RULES
 from mdm.golden import assign_golden_ids, assign_golden_ids_small, survivors_of_retired
 from mdm.schema import ATTRIBUTES
-from tests.conftest import REPO
 
 
 def _members(clusters: dict[str, int]) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def test_in_process_survivorship_equals_the_bulk_sql(reconciled_db) -> None:
     from mdm.golden import survive
     from mdm.rules.survivorship import load_survivorship_rules
 
-    rules = load_survivorship_rules(REPO / "rules" / "customer.survivorship.yaml")
+    rules = load_survivorship_rules(DEFAULT_SURVIVORSHIP_RULES)
     with duckdb.connect(str(reconciled_db), read_only=True) as con:
         attributes = ", ".join("r." + a for a in ATTRIBUTES)
         records = con.execute(

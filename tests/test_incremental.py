@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import InputError
 from mdm.events import replay_differences
@@ -52,7 +53,7 @@ def test_a_batch_links_to_the_master_and_a_second_send_changes_nothing(
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)
     before = _xref(db)
-    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES)
     batch = [parse_source_arg(f"crm={_batch(sample_dir, tmp_path)}")]
     first = reconcile_incremental(batch, db, rules.rules_dir, rules.survivorship)
     assert first.records == 31
@@ -87,7 +88,7 @@ def test_the_cli_runs_a_batch_and_refuses_without_a_store(
     missing = runner.invoke(app, ["reconcile", "--incremental", f"crm={path}", "--db",
                                   str(tmp_path / "none.duckdb")])  # fmt: skip
     assert missing.exit_code == 2 and "needs one" in missing.output
-    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES)
     with pytest.raises(InputError):
         reconcile_incremental([parse_source_arg(f"crm={path}")], tmp_path / "x.duckdb",
                               rules.rules_dir, rules.survivorship)  # fmt: skip

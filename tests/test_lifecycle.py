@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.events import replay_differences
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _bundle() -> RulesBundle:
-    return RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    return RulesBundle.load(DEFAULT_MATCH_RULES)
 
 
 def _copy(reconciled_db: Path, tmp_path: Path) -> Path:

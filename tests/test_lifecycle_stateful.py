@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.constraints import ordered
 from mdm.erasure import erase_records
 from mdm.errors import ConflictError
@@ -57,7 +58,7 @@ GOLDEN = f"SELECT golden_id, created_at, record_count, {', '.join(ATTRIBUTES)} F
 
 
 def _bundle() -> RulesBundle:
-    return RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    return RulesBundle.load(DEFAULT_MATCH_RULES)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.jobs import RulesBundle
@@ -25,7 +26,7 @@ WIDE = {"COLUMNS": "200"}  # rich wraps tables to the terminal width
 
 
 def _rules() -> RulesBundle:
-    return RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    return RulesBundle.load(DEFAULT_MATCH_RULES)
 
 
 def _two_record_golden(con: duckdb.DuckDBPyConnection) -> str:

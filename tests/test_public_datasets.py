@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mdm.accuracy import evaluate
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import SourceSpec
 from mdm.jobs import RulesBundle, reconcile
 
@@ -35,9 +36,7 @@ def fake_1000(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_fake_1000_end_to_end(fake_1000: Path, tmp_path: Path) -> None:
-    rules = RulesBundle.load(
-        REPO / "rules" / "customer.match.yaml", mappings_dir=REPO / "benchmarks" / "rules"
-    )
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES, mappings_dir=REPO / "benchmarks" / "rules")
     db = tmp_path / "fake.duckdb"
     result = reconcile([SourceSpec("fake_1000", fake_1000)], db, rules)
     assert result.records == 1000

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ConfigError
 from mdm.ingest import SourceSpec
 from mdm.jobs import RulesBundle, reconcile
@@ -57,9 +58,7 @@ def test_every_level_of_the_default_model_is_spark_sql() -> None:
     from mdm.linkage.model import splink_settings
     from mdm.rules.match import load_match_rules
 
-    settings_ = spark_settings(
-        splink_settings(load_match_rules(REPO / "rules/customer.match.yaml"))
-    )
+    settings_ = spark_settings(splink_settings(load_match_rules(DEFAULT_MATCH_RULES)))
     assert settings_["sql_dialect"] == "spark"
     text = repr(settings_)
     for duckdb_only in ("jaro_winkler_similarity", "list_has_any", "try_cast", "levenshtein("):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import InputError
 from mdm.jobs import RulesBundle
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _decide_some(db: Path, n: int) -> None:
-    bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
     with open_store(db) as con:
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         for _ in range(n):

@@ -1,9 +1,9 @@
 """Name tables for the generator: frequencies, display forms, nicknames and spelling variants.
 
-Read from ``reference_names/`` (first_names.csv, last_names.csv, name_variants.csv, all
-lowercase ASCII). Names are drawn by frequency, so common names are common. A few
-names get a decorated display form that some sources keep and others lose: accents
-(José, Zoë, Núñez) and apostrophes (O'Brien).
+Read from the packaged reference names in ``mdm/data/reference_names/`` (first_names.csv,
+last_names.csv, name_variants.csv, all lowercase ASCII). Names are drawn by frequency, so
+common names are common. A few names get a decorated display form that some sources
+keep and others lose: accents (José, Zoë, Núñez) and apostrophes (O'Brien).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mdm.bundled import REFERENCE_NAMES_DIR
 from mdm.errors import InputError
 from mdm.generate.arrays import BoolArray, IntArray, ObjArray, cumulative, pick_weighted
 
 #: Where the reference name lists live in the repository.
-REFERENCE_NAMES_DIR = Path(__file__).resolve().parents[2] / "reference_names"
 
 #: Decorated first names; the plain form is the ASCII key.
 _DECORATED_FIRST = {

@@ -4,10 +4,13 @@ The real-time scorer evaluates a level's condition in Python and must pick the s
 level DuckDB would, so each function here returns exactly what DuckDB returns
 (checked against DuckDB by property tests). What DuckDB does that one might not guess:
 
-* ``jaro_winkler_similarity`` and ``levenshtein`` work on UTF-8 *bytes*, not
-  characters ("é" is two bytes apart from "e"), and Jaro-Winkler of an empty string
-  is 0, even against another empty string (rapidfuzz says 1.0). Otherwise rapidfuzz
-  on the bytes agrees with DuckDB to the last bit or two: DuckDB's build may fuse the
+* ``jaro_winkler_similarity`` and ``levenshtein`` work on UTF-8 *bytes* up to DuckDB
+  1.x ("é" is two bytes apart from "e") and on characters (code points) from 2.0.
+  Which one the installed DuckDB does is asked once, per function, and the same
+  units are compared here, so the scorer agrees with every DuckDB the package allows.
+  Jaro-Winkler of an empty string is 0, even against another empty string (rapidfuzz
+  says 1.0). Otherwise rapidfuzz on the same units agrees with DuckDB to the last bit
+  or two: DuckDB's build may fuse the
   Winkler step ``sim + prefix * 0.1 * (1 - sim)`` into one multiply-add, which rounds
   once instead of twice. Near a threshold the exact arithmetic decides, fused or not
   as the installed DuckDB does it (asked once);
@@ -24,13 +27,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
 
 import duckdb
 from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+from mdm.errors import ConfigError
 
 #: rapidfuzz and DuckDB may round the last bit of a Jaro-Winkler similarity
 #: differently; closer than this to a threshold, the exact DuckDB arithmetic decides.
@@ -42,15 +47,17 @@ _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 def jaro_winkler_similarity(a: str, b: str) -> float:
-    """DuckDB's ``jaro_winkler_similarity(a, b)``, bit for bit (its arithmetic, on bytes)."""
-    return _jaro_winkler(a.encode(), b.encode(), fused=_winkler_is_fused())
+    """DuckDB's ``jaro_winkler_similarity(a, b)``, bit for bit (its arithmetic and units)."""
+    units = _units("jaro_winkler_similarity")
+    return _jaro_winkler(units(a), units(b), fused=_winkler_is_fused())
 
 
 def jaro_winkler_at_least(a: str, b: str, threshold: float) -> bool:
     """``jaro_winkler_similarity(a, b) >= threshold`` as DuckDB decides it (fast)."""
     if not a or not b:
         return threshold <= 0.0
-    left, right = a.encode(), b.encode()
+    units = _units("jaro_winkler_similarity")
+    left, right = units(a), units(b)
     similarity = JaroWinkler.similarity(left, right)
     if threshold - _JW_TIE <= similarity <= threshold + _JW_TIE:
         similarity = _jaro_winkler(left, right, fused=_winkler_is_fused())
@@ -58,8 +65,9 @@ def jaro_winkler_at_least(a: str, b: str, threshold: float) -> bool:
 
 
 def levenshtein(a: str, b: str) -> int:
-    """DuckDB's ``levenshtein(a, b)``: edits between the UTF-8 bytes."""
-    return int(Levenshtein.distance(a.encode(), b.encode()))
+    """DuckDB's ``levenshtein(a, b)``: edits between bytes or characters, as it counts them."""
+    units = _units("levenshtein")
+    return int(Levenshtein.distance(units(a), units(b)))
 
 
 def list_has_any(a: Iterable[object], b: Iterable[object]) -> bool:
@@ -90,6 +98,35 @@ def date_days(text: str) -> int | None:
         return None
 
 
+#: Pairs on which the functions above are checked against the installed DuckDB once,
+#: before a scorer is built: accents, a two-byte letter, an empty side, near ties.
+_AGREEMENT_PAIRS = (
+    ("café", "cafe"), ("ß", ""), ("martha", "marhta"), ("dwayne", "duane"),
+    ("jönsson", "jonsson"), ("abbb", "aabba"), ("baaaabbbba", "bbaaaabbbaba"),
+    ("o'neil", "oneill"), ("", ""), ("李", "李小"),
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def check_agreement() -> None:
+    """Raise :class:`ConfigError` unless the functions here give the installed DuckDB's
+    answers: the real-time scorer would then pick other levels than bulk scoring."""
+    for left, right in _AGREEMENT_PAIRS:
+        duck = tuple(
+            _ask_duckdb(f"SELECT {function}(?::VARCHAR, ?::VARCHAR)", [left, right])
+            for function in ("jaro_winkler_similarity", "levenshtein")
+        )
+        ours = (jaro_winkler_similarity(left, right), levenshtein(left, right))
+        if duck != ours:
+            raise ConfigError(
+                f"the installed DuckDB {duckdb.__version__} gives {duck} for "
+                f"jaro_winkler_similarity and levenshtein of ({left!r}, {right!r}) where "
+                f"mdm's real-time scorer gives {ours}: real-time and bulk scores would "
+                "differ. Install the tested set (make setup, or pip install -r "
+                "requirements/lock.txt) or report the DuckDB version as an issue"
+            )
+
+
 _connection: duckdb.DuckDBPyConnection | None = None
 _lock = threading.Lock()
 
@@ -111,6 +148,37 @@ def _duckdb_date_days(text: str) -> int | None:
     return None if days is None else int(days)  # type: ignore[call-overload]
 
 
+Units = Callable[[str], "bytes | str"]
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode()
+
+
+def _characters(text: str) -> str:
+    return text
+
+
+#: Per function, a pair of texts and the function's value for them when it counts
+#: UTF-8 bytes: "ß" is one character but two bytes; "é" likewise.
+_BYTE_PROBES: dict[str, tuple[str, str]] = {
+    "levenshtein": ("ß", ""),
+    "jaro_winkler_similarity": ("café", "cafe"),
+}
+
+
+@lru_cache(maxsize=2)
+def _units(function: str) -> Units:
+    """What the installed DuckDB's ``function`` compares: UTF-8 bytes or characters."""
+    left, right = _BYTE_PROBES[function]
+    duck = _ask_duckdb(f"SELECT {function}(?::VARCHAR, ?::VARCHAR)", [left, right])
+    if function == "levenshtein":
+        as_bytes: object = Levenshtein.distance(_utf8(left), _utf8(right))
+    else:
+        as_bytes = _jaro_winkler(_utf8(left), _utf8(right), fused=_winkler_is_fused())
+    return _utf8 if duck == as_bytes else _characters
+
+
 #: A pair whose Jaro-Winkler similarity rounds differently with and without a fused
 #: multiply-add in the Winkler step (0.805 fused, 0.8049999999999999 not).
 _FUSE_PROBE = ("abbb", "aabba")
@@ -124,7 +192,7 @@ def _winkler_is_fused() -> bool:
     return duck == _jaro_winkler(left.encode(), right.encode(), fused=True)
 
 
-def _jaro_winkler(p: bytes, t: bytes, *, fused: bool) -> float:
+def _jaro_winkler(p: bytes | str, t: bytes | str, *, fused: bool) -> float:
     """duckdb_jaro_winkler::jaro_winkler_similarity with prefix weight 0.1, no cutoff."""
     similarity = _jaro(p, t)
     if similarity <= 0.7:
@@ -140,7 +208,7 @@ def _jaro_winkler(p: bytes, t: bytes, *, fused: bool) -> float:
     return similarity + boost * rest
 
 
-def _jaro(p: bytes, t: bytes) -> float:
+def _jaro(p: bytes | str, t: bytes | str) -> float:
     """duckdb_jaro_winkler::jaro_similarity: greedy matching within the window, then
     ``(m/|p| + m/|t| + (m - transpositions/2)/m) / 3`` in that order."""
     p_len, t_len = len(p), len(t)
@@ -150,7 +218,7 @@ def _jaro(p: bytes, t: bytes) -> float:
         return float(p[0] == t[0])
     bound = max(p_len, t_len) // 2 - 1
     p_flags = [False] * p_len
-    t_matched: list[int] = []
+    t_matched: list[int | str] = []
     for j, char in enumerate(t):
         for i in range(max(0, j - bound), min(p_len, j + bound + 1)):
             if not p_flags[i] and p[i] == char:

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import CompiledComparison, Predicate, compile_levels
+from mdm.linkage.duckdb_functions import check_agreement
 from mdm.linkage.model import (
     M_U_FLOOR,
     TrainedModel,
@@ -186,6 +187,7 @@ class Scorer:
     """
 
     def __init__(self, model: TrainedModel, tf: TermFrequencies | None = None) -> None:
+        check_agreement()
         compiled = _compile_checked(model)
         self.model_id = model.model_id
         self.prior_weight = _prior_weight(model.prior)

@@ -1,7 +1,8 @@
 """Load the seed reference-name tables and answer "are these two names known variants?".
 
-The seed files live in the repository's ``reference_names/`` folder (see its README for
-provenance and licences) and are rebuilt by ``reference_names/build.py``:
+The seed files ship in the package (``mdm/data/reference_names/``); the repository's
+``reference_names/`` folder documents their provenance and licences and rebuilds them
+with ``build.py``:
 
 - ``name_variants.csv``: ``name,variant,kind,origin``; ``name`` is the canonical name.
 - ``first_names.csv``: ``name,count,gender_share_f``.
@@ -29,6 +30,7 @@ from typing import Literal
 import pandas as pd
 from anyascii import anyascii
 
+from mdm.bundled import REFERENCE_NAMES_DIR
 from mdm.errors import InputError
 
 VARIANTS_FILE = "name_variants.csv"
@@ -52,8 +54,8 @@ VariantGroups = Mapping[str, tuple[str, ...]]
 
 
 def reference_dir() -> Path:
-    """The repository's ``reference_names/`` folder."""
-    return Path(__file__).resolve().parents[2] / "reference_names"
+    """The packaged seed lists (``mdm/data/reference_names/``)."""
+    return REFERENCE_NAMES_DIR
 
 
 @functools.lru_cache(maxsize=8)

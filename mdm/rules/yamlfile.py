@@ -129,7 +129,7 @@ def load_model(path: Path, model: type[M]) -> M:
     """Parse ``path`` as YAML and validate it as ``model``; errors name file and line."""
     data, lines = read_yaml(path)
     if data is None:
-        raise RulesError(f"{path}: the file is empty; see rules/customer.match.yaml for an example")
+        raise RulesError(f"{path}: the file is empty; run `mdm init DIR` for an example")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from mdm.bundled import DEFAULT_MATCH_RULES
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -233,7 +235,7 @@ def test_writes_reads_and_a_steward_change_side_by_side(live, reconciled_db) -> 
         assert statuses == [*expected, 200], (i, statuses)
     store = live.server.config.app.state.store
     with store.read() as con:
-        bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+        bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
         fresh = Engine(con, bundle.survivorship, bundle.rules_dir)
     live_engine = store.engine
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ def _reconcile(*args: str):
 def rules_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "rules"
     (folder / "sources").mkdir(parents=True)
-    shutil.copy(REPO / "rules" / "customer.match.yaml", folder / "customer.match.yaml")
+    shutil.copy(DEFAULT_MATCH_RULES, folder / "customer.match.yaml")
     return folder
 
 

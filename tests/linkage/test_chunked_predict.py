@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 import mdm.linkage.model as model
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
 from mdm.jobs import RulesBundle, reconcile
 
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run(files: list[Path], db: Path) -> tuple[list, list]:
     reconcile([parse_source_arg(str(p)) for p in files], db, RulesBundle.load(
-        REPO / "rules" / "customer.match.yaml"))  # fmt: skip
+        DEFAULT_MATCH_RULES))  # fmt: skip
     with duckdb.connect(str(db), read_only=True) as con:
         xref = con.execute("SELECT source, record_id, golden_id FROM xref ORDER BY ALL").fetchall()
         tasks = con.execute(
@@ -48,7 +49,7 @@ def test_a_sliced_run_says_how_far_scoring_is(
 
     monkeypatch.setattr(model, "PREDICT_CHUNK_RECORDS", 300)  # 1,200 records: 4 slices
     specs = [parse_source_arg(str(p)) for p in sample_files]
-    rules = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    rules = RulesBundle.load(DEFAULT_MATCH_RULES)
     reconcile(specs, tmp_path / "mdm.duckdb", rules, progress=Recorder())
     predict = [detail for name, detail in said if name == "predict"]
     assert predict == ["scoring candidate pairs"] + [

@@ -36,9 +36,9 @@ def seed_groups() -> dict[str, tuple[str, ...]]:
 # ------------------------------------------------------------------------ the files
 
 
-def test_reference_dir_is_the_repos_folder():
-    assert reference_dir() == Path(__file__).resolve().parents[2] / "reference_names"
-    assert (reference_dir() / "README.md").is_file()
+def test_reference_dir_is_the_packaged_folder():
+    assert reference_dir() == Path(__file__).resolve().parents[2] / "mdm/data/reference_names"
+    assert (reference_dir() / "LICENSES" / "Apache-2.0.txt").is_file()
 
 
 def test_name_variants_file():
@@ -101,7 +101,9 @@ def test_files_stay_small():
 
 def test_curated_spelling_pairs_are_known_variants():
     curated = pd.read_csv(
-        reference_dir() / "spelling_variants.csv", dtype=str, keep_default_na=False
+        Path(__file__).resolve().parents[2] / "reference_names" / "spelling_variants.csv",
+        dtype=str,
+        keep_default_na=False,
     )
     assert list(curated.columns) == ["name", "variant", "kind"]
     assert len(curated) >= 100

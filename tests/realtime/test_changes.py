@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.jobs import RulesBundle
 from mdm.realtime.changes import apply_changes, decode, encode
 from mdm.realtime.engine import Engine
@@ -31,7 +32,7 @@ TABLES = {
 
 
 def _bundle() -> RulesBundle:
-    return RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    return RulesBundle.load(DEFAULT_MATCH_RULES)
 
 
 def _people(con: duckdb.DuckDBPyConnection, n: int) -> list[dict]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.jobs import RulesBundle
 from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, UnstandardisableError, get_golden, get_record
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def engine(store) -> Engine:
-    bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
     return Engine(store, bundle.survivorship, bundle.rules_dir)
 
 
@@ -154,7 +155,7 @@ def test_a_bulk_run_after_the_service_still_writes_lineage(
 
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)
-    bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
     with duckdb.connect(str(db)) as con:
         Engine(con, bundle.survivorship, bundle.rules_dir)
         assert con.execute("SELECT count(*) FROM duckdb_indexes()").fetchall()[0][0] >= 1

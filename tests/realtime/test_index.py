@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ConflictError, NotFoundError
 from mdm.jobs import add_extra_columns
 from mdm.linkage.model import add_block_keys, blocking_sql, predict_pairs
@@ -44,7 +45,7 @@ from mdm.store import RECORD_COLUMNS
 from mdm.store.writer import latest_model
 
 REPO = Path(__file__).resolve().parents[2]
-RULES = load_match_rules(REPO / "rules" / "customer.match.yaml")
+RULES = load_match_rules(DEFAULT_MATCH_RULES)
 Pairs = set[tuple[int, int]]
 
 

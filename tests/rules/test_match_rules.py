@@ -6,17 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from mdm.bundled import DEFAULT_MATCH_RULES, DEFAULT_SURVIVORSHIP_RULES
 from mdm.errors import RulesError
 from mdm.rules.match import fit_rules_to_data, load_match_rules
 from mdm.rules.sources import load_source_mapping
 from mdm.rules.survivorship import load_survivorship_rules
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT = (REPO / "rules" / "customer.match.yaml").read_text()
+DEFAULT = (DEFAULT_MATCH_RULES).read_text()
 
 
 def test_default_rules_load() -> None:
-    rules = load_match_rules(REPO / "rules" / "customer.match.yaml")
+    rules = load_match_rules(DEFAULT_MATCH_RULES)
     assert {c.kind for c in rules.comparisons} >= {"name", "date", "email", "phone", "location"}
     assert rules.thresholds.link == "auto"
 
@@ -24,7 +25,7 @@ def test_default_rules_load() -> None:
 def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
     changed = tmp_path / "r.match.yaml"
     changed.write_text(DEFAULT.replace("u_max_pairs: 1000000", "u_max_pairs: 2000000"))
-    original = load_match_rules(REPO / "rules" / "customer.match.yaml")
+    original = load_match_rules(DEFAULT_MATCH_RULES)
     assert load_match_rules(changed).fingerprint() != original.fingerprint()
 
 
@@ -91,7 +92,7 @@ def test_survivorship_needs_sources_for_priority(tmp_path: Path) -> None:
 
 
 def test_survivorship_default_file_loads() -> None:
-    rules = load_survivorship_rules(REPO / "rules" / "customer.survivorship.yaml")
+    rules = load_survivorship_rules(DEFAULT_SURVIVORSHIP_RULES)
     assert rules.groups["address"].columns[0] == "address_line"
     assert rules.rule_for("gender").strategy == "most_frequent"
 
@@ -104,7 +105,7 @@ def test_mapping_rejects_unknown_attribute(tmp_path: Path) -> None:
 
 
 def test_rules_fit_the_columns_the_data_has() -> None:
-    rules = load_match_rules(REPO / "rules" / "customer.match.yaml")
+    rules = load_match_rules(DEFAULT_MATCH_RULES)
     present = {"first_name", "last_name", "date_of_birth", "first_name_phonetic",
                "last_name_phonetic", "first_initial", "dob_year", "city"}  # fmt: skip
     fitted = fit_rules_to_data(rules, present)
@@ -115,6 +116,6 @@ def test_rules_fit_the_columns_the_data_has() -> None:
 
 
 def test_rules_refuse_data_they_cannot_use() -> None:
-    rules = load_match_rules(REPO / "rules" / "customer.match.yaml")
+    rules = load_match_rules(DEFAULT_MATCH_RULES)
     with pytest.raises(RulesError, match="fill none of the columns"):
         fit_rules_to_data(rules, {"gender"})
