@@ -1019,6 +1019,12 @@ def serve(
 
     import uvicorn
 
+    from mdm.store import open_store
+
+    try:  # a store another process owns, or on read-only storage: a message, not a trace
+        open_store(db).close()
+    except MdmError as error:
+        raise _fail(error) from None
     os.environ["MDM_DB"] = str(db)
     os.environ["MDM_RULES"] = str(rules)
     if job_folder is not None:

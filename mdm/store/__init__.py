@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -78,6 +80,48 @@ def _encryption_hint() -> str:
     return f" (an encrypted store needs its key in {ENCRYPTION_KEY_VARIABLE})"
 
 
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+_READ_ONLY = ("Read-only file system", "Permission denied")
+
+
+def process_description(pid: int) -> str:
+    """Who process ``pid`` is, in words: the mdm service, an mdm command, or its
+    command line (as far as this machine's /proc tells)."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        command = " ".join(w.decode(errors="replace") for w in words if w)
+    except OSError:
+        return f"process {pid}"
+    if "mdm" in command and " serve" in command:
+        return f"the mdm service (`mdm serve`, process {pid})"
+    if "mdm" in command:
+        return f"another mdm command (process {pid}: {command})"
+    return f"process {pid} ({command})"
+
+
+def open_failure(path: Path, error: BaseException) -> StoreError:
+    """What to tell a user whose store would not open, from what DuckDB or the system
+    said: another process owns it, its storage is read-only, or (else) a wrong key."""
+    text = str(error)
+    if holder := _LOCK_HOLDER.search(text):
+        who = process_description(int(holder["pid"]))
+        return StoreError(
+            f"store {path} is in use by {who}: one process owns a store at a time. "
+            "Stop it first, or send this work to the service over HTTP while it runs "
+            "(bulk runs: POST /v1/jobs)"
+        )
+    if any(reason in text for reason in _READ_ONLY) or (
+        isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+    ):
+        reason = next((r for r in _READ_ONLY if r in text), "not writable")
+        return StoreError(
+            f"cannot write store {path}: {reason.lower()}. A store is written even to be "
+            "read (its journal and schema); copy it to writable storage and give that "
+            "path with --db"
+        )
+    return StoreError(f"cannot open store {path}: {error}{_encryption_hint()}")
+
+
 def connect_store(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection whose default database is the store file (encrypted with
     ``MDM_ENCRYPTION_KEY`` when it is set: new stores are made encrypted, existing ones
@@ -99,11 +143,11 @@ def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:
     """Open (and if asked, create) the store file; checks its schema version."""
     if not create and not path.is_file():
         raise StoreError(f"no store at {path}; run 'mdm reconcile ... --db {path}' first")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         con = connect_store(path)
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open store {path}: {exc}{_encryption_hint()}") from exc
+    except (duckdb.Error, OSError) as exc:
+        raise open_failure(path, exc) from exc
     try:
         _migrate(con, path)
         _replay(con, path)
@@ -119,12 +163,12 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     A run works in the connection's in-memory catalog and writes its results to the
     store from there, table to table, in one transaction.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     prepare_encryption(con)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"ATTACH ? AS store{encryption_option()}", [str(path)]).fetchall()
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open store {path}: {exc}{_encryption_hint()}") from exc
+    except (duckdb.Error, OSError) as exc:
+        raise open_failure(path, exc) from exc
     con.execute("USE store").fetchall()
     try:
         _migrate(con, path)

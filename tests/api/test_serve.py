@@ -32,6 +32,13 @@ def test_mdm_serve_answers_and_documents_itself(served_db: Path, tmp_path: Path)
                 assert time.monotonic() < deadline, "mdm serve did not start in 30 s"
                 time.sleep(0.2)
         assert health.json()["status"] == "ok"
+        refused = subprocess.run(
+            [sys.executable, "-m", "mdm", "golden", "show", "g", "--db", str(served_db)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        assert "in use by the mdm service (`mdm serve`, process" in refused.stderr
+        assert str(process.pid) in refused.stderr and "Traceback" not in refused.stderr
         schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
         for path, methods in schema["paths"].items():
             for method, operation in methods.items():
