@@ -316,12 +316,14 @@ def demo(
     from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
 
-    sample = REPO / "mdm" / "data" / "sample"
-    specs = [SourceSpec(p.stem, p) for p in sorted(sample.iterdir()) if p.suffix != ".md"]
+    sample = REPO / "mdm" / "data" / "sample"  # its source mappings are in sources/
+    files = sorted(p for p in sample.iterdir() if p.is_file() and p.suffix != ".md")
+    specs = [SourceSpec(p.stem, p) for p in files]
     out.print(f"reconciling the bundled sample in {sample}: {[s.name for s in specs]}")
     progress = StageProgress(err)
     try:
-        result = run(specs, db, RulesBundle.load(DEFAULT_RULES), progress=progress)
+        rules = RulesBundle.load(DEFAULT_RULES, mappings_dir=sample)
+        result = run(specs, db, rules, progress=progress)
         progress.close()
         _print_reconcile(result)
         report = run_evaluate(db, "true_person_id")
