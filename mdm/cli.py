@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mdm.cli_sources import print_columns, sources
 from mdm.clock import utcnow
 from mdm.errors import ConfigError, InputError, MdmError, StoreError
 
@@ -175,6 +176,7 @@ def _print_reconcile(result) -> None:
         bad = ", ".join(f"{k}: {v}" for k, v in s.unparseable.items() if v) or "none"
         table.add_row(s.name, str(s.records), s.date_order, bad, s.path)
     out.print(table)
+    print_columns(out, result.sources)
     duplicates = result.records - result.golden_records
     placeholders = ", ".join(f"{k}: {v}" for k, v in result.placeholders.items()) or "none"
     out.print(
@@ -337,6 +339,8 @@ def demo(
         highlight=False,
     )
 
+
+app.add_typer(sources, name="sources")
 
 names = typer.Typer(
     help="Name variants (Bob ~ Robert): list, search, propose, approve, reject, export.",

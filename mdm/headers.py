@@ -13,6 +13,7 @@ Pure data and functions: no I/O.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,13 +95,14 @@ class ColumnMapping:
             pairs = [f"{c.attribute} <- {c.column!r}" for c in self.chosen if c.basis == basis]
             if pairs:
                 parts.append(f"by {basis}: {', '.join(pairs)}")
-        unused = [self._unused_note(column) for column in self.unused]
+        unused = [self.unused_note(column) for column in self.unused]
         parts.append(
             f"not used (kept as extra attributes): {', '.join(unused)}" if unused else "all used"
         )
         return "; ".join(parts)
 
-    def _unused_note(self, column: str) -> str:
+    def unused_note(self, column: str) -> str:
+        """An unused column, and the attribute it also names if another column holds it."""
         attribute = self.passed_over.get(column)
         if attribute is None:
             return repr(column)
@@ -182,3 +184,41 @@ def _mapping(
     used = {choice.column for choice in ordered}
     unused = tuple(c for c in columns if c not in used)
     return ColumnMapping(ordered, unused, passed_over)
+
+
+#: Words YAML reads as something other than text when written bare.
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none", "~"}
+
+
+def _yaml_text(text: str) -> str:
+    """``text`` as a YAML scalar: bare when that reads back as the same text."""
+    bare = re.fullmatch(r"[A-Za-z_][\w .()/-]*[\w.)]|[A-Za-z_]", text) is not None
+    if bare and text.casefold() not in _YAML_WORDS and " #" not in text:
+        return text
+    return json.dumps(text, ensure_ascii=False)  # JSON strings are YAML scalars
+
+
+def mapping_yaml(mapping: ColumnMapping, source: str, file_name: str) -> str:
+    """A source-mapping file (the format :func:`mdm.rules.sources.load_source_mapping`
+    reads) for ``mapping``, with how each column was chosen and the unused columns as
+    comments, for a person to review."""
+    lines = [
+        f"# Source mapping for '{source}', proposed from the headers of {file_name} by",
+        "# 'mdm sources infer'. Review it, then keep it as sources/<source>.yaml beside your",
+        "# rules file (mdm reconcile SOURCE=FILE --rules RULES reads it from there).",
+        f"source: {_yaml_text(source)}",
+        "columns:  # customer-schema attribute: column in the file",
+    ]
+    for choice in mapping.chosen:
+        lines.append(f"  {choice.attribute}: {_yaml_text(choice.column)}  # {choice.basis}")
+    if "record_id" not in mapping.columns:
+        lines.append("  # record_id: <the column that identifies a record within the source>")
+    unused = ", ".join(mapping.unused) or "none"
+    lines += [
+        f"# Not mapped (kept with each record as extra attributes): {unused}",
+        "# options:  # only where the defaults do not fit",
+        "#   date_order: auto  # dmy | mdy | auto (detected from the file's dates)",
+        "#   default_region: GB  # country of phone numbers written without a country code",
+        "#   sheet: Sheet1  # the Excel sheet to read (default: the first)",
+    ]
+    return "\n".join(lines) + "\n"

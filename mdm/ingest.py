@@ -249,6 +249,12 @@ def iter_table(
         raise InputError(f"source file {path} has no records")
 
 
+def read_header(path: Path, sheet: str | None = None) -> list[str]:
+    """A source file's column names, as :func:`read_table` gives them (from its first
+    records: the keys of a JSON-lines file are those its first records use)."""
+    return [str(column) for column in next(iter_table(path, sheet, rows=1000)).columns]
+
+
 def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[pd.DataFrame]:
     if suffix == ".csv":
         options = _csv_as_text(path)
