@@ -69,12 +69,11 @@ def _unused(mapping) -> str:
 
 
 def print_columns(console: Console, summaries) -> None:
-    """A table of each source's columns: what became which attribute, and how; and the
-    columns not used (kept as extra attributes). ``summaries``: :class:`SourceSummary`."""
-    table = Table(title="Columns", title_justify="left")
-    for column in ("source", "attribute <- column (how)", "not used (kept as extra attributes)"):
-        table.add_column(column)
+    """Each source's columns, a line a source: what became which attribute and how, and
+    the columns not used (kept as extra attributes). ``summaries``: ``SourceSummary``."""
+    from mdm.headers import Basis, ColumnChoice, ColumnMapping
+
     for s in summaries:
-        mapped = ", ".join(f"{m['attribute']} <- {m['column']} ({m['basis']})" for m in s.mapped)
-        table.add_row(s.name, mapped, ", ".join(s.unused) or "none")
-    console.print(table)
+        chosen = [ColumnChoice(m["attribute"], m["column"], Basis(m["basis"])) for m in s.mapped]
+        described = ColumnMapping(tuple(chosen), tuple(s.unused)).describe()
+        console.print(f"columns of {s.name}: {described}", highlight=False, markup=False)
