@@ -36,7 +36,7 @@ def load(data_dir: Path) -> pd.DataFrame:
         if path.suffix not in (".csv", ".parquet", ".jsonl", ".xlsx"):
             continue
         mapped = map_source(
-            SourceSpec(path.stem, path), find_source_mapping(REPO / "rules", path.stem)
+            SourceSpec(path.stem, path), find_source_mapping(REPO / "mdm/data/sample", path.stem)
         )
         frame = pd.DataFrame(index=mapped.frame.index)
         for column in COLUMNS:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mdm.bundled import DEFAULT_MATCH_RULES, SAMPLE_DIR
+from mdm.cli_sources import print_columns, sources
 from mdm.clock import utcnow
 from mdm.errors import ConfigError, InputError, MdmError, StoreError
 
@@ -176,6 +177,7 @@ def _print_reconcile(result) -> None:
         bad = ", ".join(f"{k}: {v}" for k, v in s.unparseable.items() if v) or "none"
         table.add_row(s.name, str(s.records), s.date_order, bad, s.path)
     out.print(table)
+    print_columns(out, result.sources)
     duplicates = result.records - result.golden_records
     placeholders = ", ".join(f"{k}: {v}" for k, v in result.placeholders.items()) or "none"
     out.print(
@@ -338,12 +340,14 @@ def demo(
     from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
 
-    sample = SAMPLE_DIR
-    specs = [SourceSpec(p.stem, p) for p in sorted(sample.iterdir()) if p.suffix != ".md"]
+    sample = SAMPLE_DIR  # its source mappings are in sources/
+    files = sorted(p for p in sample.iterdir() if p.is_file() and p.suffix != ".md")
+    specs = [SourceSpec(p.stem, p) for p in files]
     out.print(f"reconciling the bundled sample in {sample}: {[s.name for s in specs]}")
     progress = StageProgress(err)
     try:
-        result = run(specs, db, RulesBundle.load(DEFAULT_RULES), progress=progress)
+        rules = RulesBundle.load(DEFAULT_RULES, mappings_dir=sample)
+        result = run(specs, db, rules, progress=progress)
         progress.close()
         _print_reconcile(result)
         report = run_evaluate(db, "true_person_id")
@@ -357,6 +361,8 @@ def demo(
         highlight=False,
     )
 
+
+app.add_typer(sources, name="sources")
 
 names = typer.Typer(
     help="Name variants (Bob ~ Robert): list, search, propose, approve, reject, export.",

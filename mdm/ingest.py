@@ -11,15 +11,17 @@ import csv
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from python_calamine import CalamineError
 
 from mdm.errors import DuplicateRecordError, InputError, MappingError
+from mdm.headers import SYNONYMS, ColumnMapping, map_columns
 from mdm.rules.sources import SourceMapping, SourceOptions
 from mdm.schema import ATTRIBUTES
 
@@ -44,7 +46,12 @@ class MappedSource:
     frame: pd.DataFrame  # record_id, schema attributes present in the source, updated_at
     extras: pd.DataFrame  # columns outside the schema, same index
     raw: pd.DataFrame  # the file's columns as read
-    mapping: dict[str, str] = field(default_factory=dict)
+    columns: ColumnMapping  # how each column was mapped, and the columns left unused
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """Schema attribute -> file column."""
+        return self.columns.columns
 
 
 def parse_source_arg(text: str) -> SourceSpec:
@@ -107,8 +114,66 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
+#: What a file's first bytes look like -> how to say it, and what to do with such a file.
+KINDS = {
+    "xlsx": ("an Excel workbook", "rename it to .xlsx"),
+    "xls": ("an old Excel .xls workbook", "open it in Excel and save it as .xlsx or .csv"),
+    "zip": ("a ZIP archive", "unpack it"),
+    "parquet": ("a Parquet file", "rename it to .parquet"),
+    "json": ("JSON text", "rename it to .jsonl"),
+    "csv": ("CSV text", "rename it to .csv"),
+}
+#: Suffix -> the kinds of content it may hold, and how to say what it should be.
+EXPECTED = {
+    ".xlsx": (("xlsx", "zip"), "an Excel workbook"),
+    ".parquet": (("parquet",), "a Parquet file"),
+    ".csv": (("csv", None), "CSV text"),
+    ".jsonl": (("json", None), "JSON lines"),
+    ".ndjson": (("json", None), "JSON lines"),
+    ".json": (("json", None), "JSON lines"),
+}
+
+
+def content_kind(head: bytes) -> str | None:
+    """What a file's first bytes (a few kilobytes) look like: a key of :data:`KINDS`, or
+    None for anything else (binary data, or text with no separator in its first line)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx" if b"[Content_Types].xml" in head or b"xl/" in head else "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if "\x00" in text or text.count("\ufffd") > len(text) // 10:
+        return None
+    if text.startswith(("{", "[")):
+        return "json"
+    first = text.split("\n", 1)[0]
+    return "csv" if any(sep in first for sep in ",;\t|") else None
+
+
+def _check_content(path: Path, suffix: str) -> None:
+    """Stop with a message when the file's content does not fit its suffix."""
+    with path.open("rb") as handle:
+        kind = content_kind(handle.read(4096))
+    allowed, expected = EXPECTED[suffix]
+    if kind in allowed:
+        return
+    if kind is None:
+        if None not in allowed:
+            raise InputError(
+                f"{path} is not {expected} (it does not look like one); export it again as {suffix}"
+            )
+        return
+    said, advice = KINDS[kind]
+    raise InputError(
+        f"{path} is not {expected} (it looks like {said}); {advice} or export it again as {suffix}"
+    )
+
+
 def _check_file(path: Path) -> str:
-    """The file's suffix, once it is known to exist, hold bytes and be of a known type."""
+    """The file's suffix, once it is known to exist, hold bytes, be of a known type and
+    hold what its suffix says."""
     if not path.exists():
         raise InputError(f"source file {path} does not exist")
     if path.is_dir() or path.stat().st_size == 0:
@@ -118,6 +183,7 @@ def _check_file(path: Path) -> str:
         raise InputError(
             f"cannot read {path}: unknown file type '{suffix}'; use one of {', '.join(READERS)}"
         )
+    _check_content(path, suffix)
     return suffix
 
 
@@ -131,7 +197,7 @@ def _reading(path: Path) -> Iterator[None]:
             f"{path} is not UTF-8 text (bad byte at position {exc.start}); "
             "re-save it as UTF-8 and run again"
         ) from exc
-    except (ValueError, OSError, json.JSONDecodeError, pa.ArrowException) as exc:
+    except (ValueError, OSError, json.JSONDecodeError, pa.ArrowException, CalamineError) as exc:
         if isinstance(exc, InputError):
             raise
         if "utf8" in str(exc).lower().replace("-", ""):
@@ -183,6 +249,12 @@ def iter_table(
         raise InputError(f"source file {path} has no records")
 
 
+def read_header(path: Path, sheet: str | None = None) -> list[str]:
+    """A source file's column names, as :func:`read_table` gives them (from its first
+    records: the keys of a JSON-lines file are those its first records use)."""
+    return [str(column) for column in next(iter_table(path, sheet, rows=1000)).columns]
+
+
 def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[pd.DataFrame]:
     if suffix == ".csv":
         options = _csv_as_text(path)
@@ -214,35 +286,29 @@ def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[p
 
 def _resolve_columns(
     columns: list[str], mapping: SourceMapping | None, spec: SourceSpec
-) -> dict[str, str]:
-    """Schema attribute -> file column for this source."""
-    if mapping is not None and mapping.columns:
-        missing = [column for column in mapping.columns.values() if column not in columns]
-        if missing:
-            raise MappingError(
-                f"mapping for source '{spec.name}' names column(s) {missing} not found in "
-                f"{spec.path}; the file's columns are: {', '.join(columns)}"
-            )
-        resolved = dict(mapping.columns)
-    else:
-        resolved = {}
-    for attribute in ("record_id", *ATTRIBUTES, "updated_at"):
-        if (
-            attribute not in resolved
-            and attribute in columns
-            and attribute not in resolved.values()
-        ):
-            resolved[attribute] = attribute
-    if "record_id" not in resolved:
+) -> ColumnMapping:
+    """The source's columns onto the schema: by its own mapping, else by their headers."""
+    given = mapping.columns if mapping is not None else {}
+    missing = [column for column in given.values() if column not in columns]
+    if missing:
         raise MappingError(
-            f"source '{spec.name}' ({spec.path}) has no record_id: add a 'record_id' column or map "
-            f"one in rules/sources/{spec.name}.yaml (columns: record_id: <column>); "
+            f"mapping for source '{spec.name}' names column(s) {missing} not found in "
+            f"{spec.path}; the file's columns are: {', '.join(columns)}"
+        )
+    resolved = map_columns(columns, given)
+    if "record_id" not in resolved.columns:
+        ids = ", ".join(f"'{header}'" for header in SYNONYMS["record_id"][:4])
+        raise MappingError(
+            f"source '{spec.name}' ({spec.path}) has no record_id: add a column 'record_id' "
+            f"(or {ids}, ...) or map one in a source mapping (sources/{spec.name}.yaml beside "
+            f"the rules file; 'mdm sources infer {spec.path}' proposes one); "
             f"the file's columns are: {', '.join(columns)}"
         )
-    if len(resolved) == 1:
+    if len(resolved.chosen) == 1:
         raise MappingError(
-            f"source '{spec.name}' ({spec.path}) has no customer-schema columns; write a mapping "
-            f"rules/sources/{spec.name}.yaml (schema attributes: {', '.join(ATTRIBUTES)})"
+            f"source '{spec.name}' ({spec.path}) has no customer-schema columns; write a "
+            f"source mapping sources/{spec.name}.yaml beside the rules file ('mdm sources "
+            f"infer {spec.path}' proposes one; schema attributes: {', '.join(ATTRIBUTES)})"
         )
     return resolved
 
@@ -261,12 +327,12 @@ def map_source_chunks(
     """:func:`map_source` a chunk at a time (columns are resolved on the first chunk;
     record ids repeated across chunks are for the caller to find)."""
     options = mapping.options if mapping else SourceOptions()
-    resolved: dict[str, str] | None = None
+    resolved: ColumnMapping | None = None
     for raw in iter_table(spec.path, options.sheet, rows):
         if resolved is None:
             resolved = _resolve_columns(list(raw.columns), mapping, spec)
         else:  # a JSON-lines chunk may lack keys later records have
-            missing = [c for c in resolved.values() if c not in raw.columns]
+            missing = [c for c in resolved.columns.values() if c not in raw.columns]
             raw = raw.assign(**dict.fromkeys(missing)) if missing else raw
         mapped = _map_frame(spec, mapping, options, raw, resolved)
         _check_unique(spec, mapped.frame["record_id"])
@@ -278,10 +344,11 @@ def _map_frame(
     mapping: SourceMapping | None,
     options: SourceOptions,
     raw: pd.DataFrame,
-    resolved: dict[str, str] | None = None,
+    resolved: ColumnMapping | None = None,
 ) -> MappedSource:
     resolved = resolved or _resolve_columns(list(raw.columns), mapping, spec)
-    frame = pd.DataFrame({attr: raw[column] for attr, column in resolved.items()})
+    columns = resolved.columns
+    frame = pd.DataFrame({attr: raw[column] for attr, column in columns.items()})
     ids = frame["record_id"]
     if ids.isna().any():
         rows = [int(i) + 2 for i in ids.index[ids.isna()][:5]]
@@ -289,7 +356,7 @@ def _map_frame(
             f"{spec.path}: {int(ids.isna().sum())} record(s) have no record_id "
             f"(first at data rows {rows}); every record needs an id within its source"
         )
-    used = set(resolved.values())
+    used = set(columns.values())
     extras = raw[[c for c in raw.columns if c not in used]]
     return MappedSource(spec.name, spec.path, options, frame, extras, raw, resolved)
 

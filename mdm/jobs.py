@@ -29,6 +29,7 @@ from mdm.clusters import (
 )
 from mdm.constraints import constraint_edges
 from mdm.errors import DuplicateRecordError, InputError
+from mdm.headers import ColumnMapping
 from mdm.ingest import (
     MappedSource,
     SourceSpec,
@@ -92,6 +93,10 @@ class SourceSummary:
     records: int
     date_order: str
     unparseable: dict[str, int]
+    #: attribute, file column and how it was chosen (see :class:`mdm.headers.Basis`)
+    mapped: list[dict[str, str]] = field(default_factory=list)
+    #: the file's columns not mapped onto the schema (kept as extra attributes)
+    unused: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -190,17 +195,21 @@ def load_sources(
     groups,
     table: str,
     seconds: dict[str, float],
+    progress: Progress | None = None,
 ) -> list[SourceSummary]:
     """Read, map and standardise every source into DuckDB table ``table`` a chunk at a
     time (:data:`mdm.ingest.CHUNK_ROWS` records), with their derived keys: memory holds
-    one chunk, never a whole file. Record ids repeated within a source stop the run."""
+    one chunk, never a whole file. Record ids repeated within a source stop the run.
+    How each source's columns were mapped is reported to ``progress``."""
     _check_names(specs)
+    progress = progress or SilentProgress()
     summaries = []
     for spec in specs:
         clock = time.perf_counter()
         mapping = find_source_mapping(rules_dir, spec.name)
         chunks = map_source_chunks(spec, mapping)
         first = next(chunks)
+        progress.stage("read", f"{spec.name}: {first.columns.describe()}")
         second = next(chunks, None)
         order = _date_order(spec, mapping, first, single=second is None)
         bad: dict[str, int] = {}
@@ -222,8 +231,20 @@ def load_sources(
             del clean
             seconds["standardise"] += time.perf_counter() - clock
         _check_unique_across_chunks(con, table, spec)
-        summaries.append(SourceSummary(spec.name, str(spec.path), records, decided, bad))
+        summaries.append(_summary(spec, records, decided, bad, first.columns))
     return summaries
+
+
+def _summary(
+    spec: SourceSpec, records: int, order: str, bad: dict[str, int], columns: ColumnMapping
+) -> SourceSummary:
+    mapped = [
+        {"attribute": c.attribute, "column": c.column, "basis": str(c.basis)}
+        for c in columns.chosen
+    ]
+    return SourceSummary(
+        spec.name, str(spec.path), records, order, bad, mapped, list(columns.unused)
+    )
 
 
 def _check_unique_across_chunks(
@@ -320,7 +341,9 @@ def reconcile(
         ).fetchall()
         progress.stage("read", f"{len(specs)} source(s)")
         seconds.update(read=0.0, standardise=0.0)
-        summaries = load_sources(con, specs, rules.rules_dir, groups, "memory.incoming", seconds)
+        summaries = load_sources(
+            con, specs, rules.rules_dir, groups, "memory.incoming", seconds, progress
+        )
         seconds.update(read=round(seconds["read"], 2), standardise=round(seconds["standardise"], 2))
         progress.stage("standardise", f"{sum(s.records for s in summaries)} records")
         clock = time.perf_counter()

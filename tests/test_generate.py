@@ -22,7 +22,7 @@ from mdm.generate.__main__ import main
 from mdm.generate.names import load_names
 from mdm.generate.people import JR, SR
 
-RULES = Path(__file__).resolve().parents[1] / "rules" / "sources"
+RULES = Path(__file__).resolve().parents[1] / "mdm" / "data" / "sample" / "sources"
 SAMPLE = Path(__file__).resolve().parents[1] / "mdm" / "data" / "sample"
 POSTCODE = re.compile(r"^[A-Z]{1,2}\d{1,2} ?\d[A-Z]{2}$")
 

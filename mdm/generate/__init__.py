@@ -6,7 +6,8 @@ to six records spread over four source systems (crm CSV, billing Parquet,
 webshop JSON lines, branch Excel), each with its own columns, formats and
 habits: nicknames, initials, typos, old addresses, maiden names, placeholders,
 empty fields. Every record carries ``true_person_id`` for scoring only. The
-mapping of each source onto the customer schema is in ``rules/sources/``.
+mapping of each source onto the customer schema is in ``mdm/data/sample/sources/``
+(their headers are also ones :mod:`mdm.headers` recognises without a mapping).
 
 Example::
 

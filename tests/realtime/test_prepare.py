@@ -23,6 +23,7 @@ from mdm.schema import ATTRIBUTES
 from mdm.standardise.frame import StandardiseOptions, StandardiseReport, standardise_frame
 
 REPO = Path(__file__).resolve().parents[2]
+SAMPLE_SOURCES = REPO / "mdm" / "data" / "sample" / "sources"
 GB = StandardiseOptions(default_region="GB", date_order="dmy")
 
 
@@ -65,7 +66,7 @@ def assert_same_row(prepared: dict[str, Any], expected: dict[str, Any]) -> None:
 
 def schema_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """A generated source in schema columns (its mapping), other columns kept as extras."""
-    mapping = load_source_mapping(REPO / "rules" / "sources" / f"{source}.yaml")
+    mapping = load_source_mapping(SAMPLE_SOURCES / f"{source}.yaml")
     frame = raw.rename(columns={column: name for name, column in mapping.columns.items()})
     frame["source"] = pd.Series(source, index=frame.index, dtype=object)
     return frame
@@ -76,7 +77,7 @@ def test_generated_records_equal_the_bulk_rows(
     source: str, generated: dict[str, pd.DataFrame], groups: VariantGroups
 ) -> None:
     frame = schema_frame(generated[source], source)
-    mapping = load_source_mapping(REPO / "rules" / "sources" / f"{source}.yaml")
+    mapping = load_source_mapping(SAMPLE_SOURCES / f"{source}.yaml")
     options = StandardiseOptions(mapping.options.default_region, mapping.options.date_order)
     rows, report = bulk_rows(frame, options, groups)
     # The service reads a source's records in the day/month order its bulk run found.
