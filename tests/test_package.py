@@ -11,8 +11,12 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-import pandas as pd
 import pytest
+
+from mdm.bundled import SAMPLE_DIR
+from mdm.ingest import SourceSpec, map_source
+from mdm.rules.sources import load_source_mapping
+from mdm.schema import ATTRIBUTES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,16 +91,13 @@ def test_installed_wheel_runs_the_demo_and_reconciles_a_users_file(
     demo = _run([mdm, "demo", "--db", "demo.duckdb"], cwd=elsewhere)
     assert "pairwise F1" in demo.stdout
 
-    customers = pd.DataFrame(
-        {
-            "record_id": ["c1", "c2", "c3", "c4"],
-            "first_name": ["Robert", "Bob", "Alice", "Alicia"],
-            "last_name": ["Smith", "Smith", "Jones", "Jones"],
-            "date_of_birth": ["1980-04-03", "1980-04-03", "1975-12-01", "1975-12-01"],
-            "email": ["rs@example.com", "rs@example.com", "aj@example.org", "aj@example.org"],
-            "postcode": ["SW1A 1AA", "SW1A 1AA", "M1 1AE", "M1 1AE"],
-        }
+    # A file whose header is exactly the customer schema: the sample's CRM, mapped.
+    crm = SAMPLE_DIR / "crm.csv"
+    mapped = map_source(
+        SourceSpec("crm", crm), load_source_mapping(SAMPLE_DIR / "sources/crm.yaml")
     )
+    customers = mapped.frame
+    assert set(customers.columns) <= {"record_id", *ATTRIBUTES, "updated_at"}
     customers.to_csv(elsewhere / "customers.csv", index=False)
     _run([mdm, "init", "myrules"], cwd=elsewhere)
     for rules in ([], ["--rules", "myrules/customer.match.yaml"]):
