@@ -31,7 +31,8 @@ def test_mdm_does_not_import_fastapi_or_the_api() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["reconcile", "export", "evaluate", "model", "names", "review", "serve", "demo"]
+    "command",
+    ["reconcile", "export", "evaluate", "model", "names", "review", "serve", "demo", "sources"],
 )
 def test_every_command_has_help_and_docs(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])

@@ -71,6 +71,22 @@ def test_bad_jobs_are_refused_or_fail_with_a_reason(live) -> None:
     assert live.client.get(f"/v1/jobs/{failed['job_id']}/results").status_code == 200
 
 
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_a_csv_sent_as_xlsx_fails_with_what_to_do(live, sample_dir, mode) -> None:
+    sent = live.client.post(
+        "/v1/jobs",
+        files={
+            "file": ("crm.xlsx", _csv(sample_dir, slice(0, 5), "X"), "application/vnd.ms-excel")
+        },
+        data={"source": "crm", "mode": mode},
+    )
+    assert sent.status_code == 202, sent.text
+    job = _wait(live.client, sent.json()["job_id"], timeout=120)
+    assert job["status"] == "failed", job
+    assert "is not an Excel workbook (it looks like CSV text); rename it to .csv" in job["error"]
+    assert "service log" not in job["error"]
+
+
 def test_paths_stay_inside_the_allowed_folder(served_db, sample_dir, tmp_path) -> None:
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -187,7 +203,7 @@ def test_a_full_job_that_fails_leaves_the_store_as_it_was(live, sample_dir) -> N
         "customer_no"].iloc[0]).json()  # fmt: skip
     sent = _full(live.client, b"nothing,we,know\n1,2,3\n")
     job = _wait(live.client, sent.json()["job_id"], timeout=120)
-    assert job["status"] == "failed" and "customer_no" in job["error"], job
+    assert job["status"] == "failed" and "has no record_id" in job["error"], job
     after = live.client.get(f"/v1/records/crm/{before['record_id']}").json()
     assert after == before
     bad_mode = live.client.post(
