@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mdm.errors import InputError
+from mdm.headers import ColumnMapping
 from mdm.ingest import MappedSource, SourceSpec
 from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, UnstandardisableError
@@ -68,16 +69,18 @@ def _records(source: MappedSource) -> list[dict[str, Any]]:
 def batch_records(specs: list[SourceSpec], rules_dir: Path) -> list[dict[str, Any]]:
     """Read and map a batch's files (every problem before any record is sent): its
     records as the engine takes them."""
-    return _batch(specs, rules_dir)[0]
+    return read_batch(specs, rules_dir)[0]
 
 
-def _batch(specs: list[SourceSpec], rules_dir: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The batch's records, and how each source's columns were mapped."""
+def read_batch(
+    specs: list[SourceSpec], rules_dir: Path
+) -> tuple[list[dict[str, Any]], dict[str, ColumnMapping]]:
+    """:func:`batch_records`, and how each source's columns were mapped."""
     from mdm.jobs import read_sources
 
     sources = read_sources(specs, rules_dir)
     records = [record for source in sources for record in _records(source)]
-    return records, {source.name: source.columns.describe() for source in sources}
+    return records, {source.name: source.columns for source in sources}
 
 
 def upsert_leniently(upsert, record: dict[str, Any]) -> tuple[Any, Any, list[str]]:
@@ -100,9 +103,10 @@ def reconcile_incremental(
         )
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-    batch, columns = _batch(specs, rules_dir)
+    batch, columns = read_batch(specs, rules_dir)
     seconds["read"] = round(time.perf_counter() - clock, 2)
-    result = IncrementalResult(db, len(batch), columns=columns)
+    described = {name: mapping.describe() for name, mapping in columns.items()}
+    result = IncrementalResult(db, len(batch), columns=described)
     con = open_store(db, create=False)
     try:
         clock = time.perf_counter()

@@ -39,6 +39,10 @@ def test_a_job_runs_and_a_second_send_changes_nothing(live, sample_dir) -> None:
     job = _wait(live.client, sent.json()["job_id"])
     assert job["status"] == "done" and job["records"] == job["done"] == 40
     assert job["percent"] == 100.0 and job["records_per_second"] > 0
+    mapped = {m["attribute"]: (m["column"], m["basis"]) for m in job["mapped"]}
+    assert mapped["record_id"] == ("customer_no", "known synonym")
+    assert mapped["email"] == ("email", "schema name")
+    assert job["unused"] == ["title", "true_person_id"]
     assert sum(job["actions"].values()) == 40 and job["actions"].get("linked", 0) >= 30
     results = pd.read_csv(io.BytesIO(live.client.get(f"/v1/jobs/{job['job_id']}/results").content))
     assert len(results) == 40 and results["golden_id"].notna().all()
@@ -166,6 +170,8 @@ def test_a_full_job_reconciles_the_extract_while_the_service_works(live, sample_
     assert job["status"] == "done", job
     assert job["percent"] == 100.0 and job["run_id"] and job["peak_rss_mib"] > 0
     assert job["records"] == len(extract) and job["stages"]["predict"] >= 0
+    assert {"attribute": "phone", "column": "mobile", "basis": "known synonym"} in job["mapped"]
+    assert job["unused"] == ["title", "true_person_id"]
     results = pd.read_parquet(
         io.BytesIO(live.client.get(f"/v1/jobs/{job_id}/results?format=parquet").content)
     )
