@@ -47,7 +47,7 @@ import pandas as pd
 from api.store import StoreService
 from mdm.clock import utcnow
 from mdm.errors import InputError, MdmError, NotFoundError
-from mdm.incremental import batch_records, upsert_leniently
+from mdm.incremental import read_batch, upsert_leniently
 from mdm.ingest import SourceSpec
 from mdm.jobs import RulesBundle
 
@@ -94,6 +94,9 @@ class Job:
     stages: dict[str, float] = field(default_factory=dict)
     #: A full job: what the current stage is at, e.g. "slice 3 of 10 done" while scoring.
     stage_detail: str = ""
+    #: The file's columns: what became which attribute and how, and those not used.
+    mapped: list[dict[str, str]] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
 
     @property
     def stage_done(self) -> float:
@@ -254,7 +257,8 @@ class Jobs:
         try:
             job.stage = "reading"
             self._save(job)
-            records = batch_records([SourceSpec(job.source, Path(job.file))], self.rules_dir)
+            records, columns = read_batch([SourceSpec(job.source, Path(job.file))], self.rules_dir)
+            job.mapped, job.unused = columns[job.source].rows(), list(columns[job.source].unused)
             job.records, job.stage = len(records), "matching"
             actions: Counter[str] = Counter()
             dropped: Counter[str] = Counter()
@@ -376,6 +380,7 @@ class Jobs:
         mine = [s for s in summary["sources"] if s["name"] == job.source]
         job.records = job.done = mine[0]["records"] if mine else 0
         job.unparseable = {k: v for k, v in (mine[0]["unparseable"] if mine else {}).items() if v}
+        job.mapped, job.unused = (mine[0]["mapped"], mine[0]["unused"]) if mine else ([], [])
         return summary
 
     def _follow(self, job: Job, log_path: Path) -> None:

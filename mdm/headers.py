@@ -88,6 +88,13 @@ class ColumnMapping:
         """Schema attribute -> file column."""
         return {choice.attribute: choice.column for choice in self.chosen}
 
+    def rows(self) -> list[dict[str, str]]:
+        """The chosen columns as plain data: attribute, column and basis."""
+        return [
+            {"attribute": c.attribute, "column": c.column, "basis": str(c.basis)}
+            for c in self.chosen
+        ]
+
     def describe(self) -> str:
         """One line: what each column became, by what, and which columns were not used."""
         parts = []

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mdm.errors import InputError
+from mdm.headers import ColumnMapping
 from mdm.ingest import MappedSource, SourceSpec
 from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, UnstandardisableError
@@ -45,6 +46,8 @@ class IncrementalResult:
     golden_retired: int = 0
     review_tasks: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    #: source -> how its columns were mapped and which were not used (one line)
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def _records(source: MappedSource) -> list[dict[str, Any]]:
@@ -66,9 +69,18 @@ def _records(source: MappedSource) -> list[dict[str, Any]]:
 def batch_records(specs: list[SourceSpec], rules_dir: Path) -> list[dict[str, Any]]:
     """Read and map a batch's files (every problem before any record is sent): its
     records as the engine takes them."""
+    return read_batch(specs, rules_dir)[0]
+
+
+def read_batch(
+    specs: list[SourceSpec], rules_dir: Path
+) -> tuple[list[dict[str, Any]], dict[str, ColumnMapping]]:
+    """:func:`batch_records`, and how each source's columns were mapped."""
     from mdm.jobs import read_sources
 
-    return [record for source in read_sources(specs, rules_dir) for record in _records(source)]
+    sources = read_sources(specs, rules_dir)
+    records = [record for source in sources for record in _records(source)]
+    return records, {source.name: source.columns for source in sources}
 
 
 def upsert_leniently(upsert, record: dict[str, Any]) -> tuple[Any, Any, list[str]]:
@@ -91,9 +103,10 @@ def reconcile_incremental(
         )
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-    batch = batch_records(specs, rules_dir)
+    batch, columns = read_batch(specs, rules_dir)
     seconds["read"] = round(time.perf_counter() - clock, 2)
-    result = IncrementalResult(db, len(batch))
+    described = {name: mapping.describe() for name, mapping in columns.items()}
+    result = IncrementalResult(db, len(batch), columns=described)
     con = open_store(db, create=False)
     try:
         clock = time.perf_counter()
@@ -133,8 +146,9 @@ def reconcile_incremental(
 def describe(result: IncrementalResult) -> str:
     actions = ", ".join(f"{n} {action}" for action, n in result.actions.items()) or "nothing"
     bad = ", ".join(f"{k}: {v}" for k, v in result.unparseable.items()) or "none"
+    columns = "".join(f"columns of {name}: {line}\n" for name, line in result.columns.items())
     return (
-        f"{result.records} records in the batch: {actions}\n"
+        f"{columns}{result.records} records in the batch: {actions}\n"
         f"golden records created {result.golden_created}, retired (merged) "
         f"{result.golden_retired}; new review tasks {result.review_tasks}\n"
         f"values left out because they could not be standardised: {bad}\n"
@@ -153,6 +167,7 @@ def as_json(result: IncrementalResult) -> str:
             "golden_retired": result.golden_retired,
             "review_tasks": result.review_tasks,
             "seconds": result.seconds,
+            "columns": result.columns,
         }
     )
 

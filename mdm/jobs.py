@@ -238,12 +238,8 @@ def load_sources(
 def _summary(
     spec: SourceSpec, records: int, order: str, bad: dict[str, int], columns: ColumnMapping
 ) -> SourceSummary:
-    mapped = [
-        {"attribute": c.attribute, "column": c.column, "basis": str(c.basis)}
-        for c in columns.chosen
-    ]
     return SourceSummary(
-        spec.name, str(spec.path), records, order, bad, mapped, list(columns.unused)
+        spec.name, str(spec.path), records, order, bad, columns.rows(), list(columns.unused)
     )
 
 

@@ -212,13 +212,16 @@ def test_command_line_writes_the_files(tmp_path, capsys):
 
 
 def test_bundled_sample_is_the_documented_one():
-    files = sorted(p.name for p in SAMPLE.iterdir() if p.suffix != ".md")
+    files = sorted(p.name for p in SAMPLE.iterdir() if p.is_file() and p.suffix != ".md")
     assert files == ["billing.parquet", "branch.xlsx", "crm.csv", "webshop.jsonl"]
+    assert sorted(p.stem for p in (SAMPLE / "sources").iterdir()) == [
+        p.split(".")[0] for p in files
+    ]
     crm = pd.read_csv(SAMPLE / "crm.csv", dtype=str, keep_default_na=False)
     expected = generate_sources(GeneratorConfig(n_records=6000, seed=42))["crm"]
     assert list(crm["customer_no"]) == list(expected["customer_no"])
     assert list(crm["true_person_id"]) == list(expected["true_person_id"])
-    assert sum(f.stat().st_size for f in SAMPLE.iterdir()) < 1_200_000
+    assert sum(f.stat().st_size for f in SAMPLE.rglob("*")) < 1_200_000
 
 
 def test_bad_configs_are_refused():

@@ -85,6 +85,10 @@ def test_the_cli_runs_a_batch_and_refuses_without_a_store(
                                "--json"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["records"] == 31
+    columns = json.loads(done.output)["columns"]["crm"]
+    assert "record_id <- 'customer_no'" in columns and "not used (kept as extra" in columns
+    said = runner.invoke(app, ["reconcile", "--incremental", f"crm={path}", "--db", str(db)])
+    assert "columns of crm: by schema name: " in said.output, said.output
     missing = runner.invoke(app, ["reconcile", "--incremental", f"crm={path}", "--db",
                                   str(tmp_path / "none.duckdb")])  # fmt: skip
     assert missing.exit_code == 2 and "needs one" in missing.output

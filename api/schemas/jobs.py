@@ -51,6 +51,14 @@ class JobPublic(BaseModel):
     stage_detail: str = Field(
         default="", description="A full job: where the current stage is, e.g. 'slice 3 of 10 done'"
     )
+    mapped: list[dict[str, str]] = Field(
+        default=[],
+        description="The file's columns used: attribute, column and basis (source mapping, "
+        "schema name or known synonym)",
+    )
+    unused: list[str] = Field(
+        default=[], description="The file's columns not mapped (kept as extra attributes)"
+    )
 
 
 class JobList(BaseModel):

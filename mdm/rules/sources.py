@@ -1,4 +1,6 @@
-"""Source mappings (rules/sources/<name>.yaml): file columns onto the customer schema."""
+"""Source mappings (``sources/<name>.yaml`` beside a rules file): file columns onto the
+customer schema. A source without one is read by its headers (:mod:`mdm.headers`); the
+demo's mappings live with its sample (``mdm/data/sample/sources/``)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,10 @@ def load_source_mapping(path: Path) -> SourceMapping:
 
 
 def find_source_mapping(rules_dir: Path, source: str) -> SourceMapping | None:
-    """The mapping ``<rules_dir>/sources/<source>.yaml`` if there is one."""
+    """The mapping ``<rules_dir>/sources/<source>.yaml`` if there is one.
+
+    ``rules_dir`` is the folder of the rules file in use (or the folder a caller passes
+    instead, as ``mdm demo`` passes its sample's): never a built-in set of mappings.
+    """
     path = rules_dir / "sources" / f"{source}.yaml"
     return load_source_mapping(path) if path.is_file() else None

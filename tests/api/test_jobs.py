@@ -39,6 +39,10 @@ def test_a_job_runs_and_a_second_send_changes_nothing(live, sample_dir) -> None:
     job = _wait(live.client, sent.json()["job_id"])
     assert job["status"] == "done" and job["records"] == job["done"] == 40
     assert job["percent"] == 100.0 and job["records_per_second"] > 0
+    mapped = {m["attribute"]: (m["column"], m["basis"]) for m in job["mapped"]}
+    assert mapped["record_id"] == ("customer_no", "known synonym")
+    assert mapped["email"] == ("email", "schema name")
+    assert job["unused"] == ["title", "true_person_id"]
     assert sum(job["actions"].values()) == 40 and job["actions"].get("linked", 0) >= 30
     results = pd.read_csv(io.BytesIO(live.client.get(f"/v1/jobs/{job['job_id']}/results").content))
     assert len(results) == 40 and results["golden_id"].notna().all()
@@ -69,6 +73,22 @@ def test_bad_jobs_are_refused_or_fail_with_a_reason(live) -> None:
     assert path.status_code == 400 and "MDM_JOB_FOLDER" in path.text
     assert live.client.get("/v1/jobs/nope").status_code == 404
     assert live.client.get(f"/v1/jobs/{failed['job_id']}/results").status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_a_csv_sent_as_xlsx_fails_with_what_to_do(live, sample_dir, mode) -> None:
+    sent = live.client.post(
+        "/v1/jobs",
+        files={
+            "file": ("crm.xlsx", _csv(sample_dir, slice(0, 5), "X"), "application/vnd.ms-excel")
+        },
+        data={"source": "crm", "mode": mode},
+    )
+    assert sent.status_code == 202, sent.text
+    job = _wait(live.client, sent.json()["job_id"], timeout=120)
+    assert job["status"] == "failed", job
+    assert "is not an Excel workbook (it looks like CSV text); rename it to .csv" in job["error"]
+    assert "service log" not in job["error"]
 
 
 def test_paths_stay_inside_the_allowed_folder(served_db, sample_dir, tmp_path) -> None:
@@ -150,6 +170,8 @@ def test_a_full_job_reconciles_the_extract_while_the_service_works(live, sample_
     assert job["status"] == "done", job
     assert job["percent"] == 100.0 and job["run_id"] and job["peak_rss_mib"] > 0
     assert job["records"] == len(extract) and job["stages"]["predict"] >= 0
+    assert {"attribute": "phone", "column": "mobile", "basis": "known synonym"} in job["mapped"]
+    assert job["unused"] == ["title", "true_person_id"]
     results = pd.read_parquet(
         io.BytesIO(live.client.get(f"/v1/jobs/{job_id}/results?format=parquet").content)
     )
@@ -187,7 +209,7 @@ def test_a_full_job_that_fails_leaves_the_store_as_it_was(live, sample_dir) -> N
         "customer_no"].iloc[0]).json()  # fmt: skip
     sent = _full(live.client, b"nothing,we,know\n1,2,3\n")
     job = _wait(live.client, sent.json()["job_id"], timeout=120)
-    assert job["status"] == "failed" and "customer_no" in job["error"], job
+    assert job["status"] == "failed" and "has no record_id" in job["error"], job
     after = live.client.get(f"/v1/records/crm/{before['record_id']}").json()
     assert after == before
     bad_mode = live.client.post(

@@ -39,6 +39,7 @@ def _report(db: Path) -> list[dict]:
 def _spreadsheet(sample_dir: Path, path: Path) -> Path:
     frame = pd.read_parquet(sample_dir / "billing.parquet").rename(columns=SPREADSHEET)
     frame["Notes"] = "called back"
+    frame["Mobile"] = "07700 900123"  # a second phone column: Tel is preferred
     frame.drop(columns=["true_person_id"]).to_excel(path, index=False, engine="openpyxl")
     return path
 
@@ -91,7 +92,7 @@ def test_a_messy_spreadsheet_is_reconciled_without_a_mapping(
         "city": ("Town", "known synonym"),
         "postcode": ("Post code", "schema name"),
     }
-    assert sales["unused"] == ["Notes"]
+    assert sales["unused"] == ["Notes", "Mobile"]
     with duckdb.connect(str(db), read_only=True) as con:
         extra, phones = con.execute(
             "SELECT any_value(extra), count(phone) FROM records WHERE source = 'sales'"
@@ -100,7 +101,7 @@ def test_a_messy_spreadsheet_is_reconciled_without_a_mapping(
             "SELECT count(*) FROM (SELECT golden_id FROM xref GROUP BY golden_id "
             "HAVING count(DISTINCT source) = 2)"
         ).fetchall()[0][0]
-    assert json.loads(extra) == {"Notes": "called back"}  # kept, not dropped
+    assert json.loads(extra) == {"Notes": "called back", "Mobile": "07700 900123"}  # kept
     assert phones > 0 and shared > 50  # the spreadsheet's customers are found in the CRM
 
 
@@ -116,7 +117,9 @@ def test_infer_proposes_a_mapping_that_reads_back_and_reconciles(
     assert result.exit_code == 0, result.output
     for row in ("record_id", "Customer ID", "known synonym", "email", "E-mail", "schema name"):
         assert row in result.stdout
-    assert "not used (kept as extra attributes): 'Notes'" in result.stdout
+    assert "not used (kept as extra attributes): 'Notes', 'Mobile' (also phone; 'Tel' is used)" in (
+        result.stdout
+    )
     mapping = load_source_mapping(proposed)
     assert mapping.source == "sales" and mapping.columns["full_name"] == "Customer Name"
     again = _run("sources", "infer", str(sheet), "--write", str(proposed))
