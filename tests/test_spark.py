@@ -118,8 +118,9 @@ def _dataset(name: str, folder: Path) -> tuple[Path, RulesBundle]:
     frame = getattr(splink_datasets, name).to_pandas()
     path = folder / f"{name}.csv"
     frame.astype(str).replace({"nan": "", "None": ""}).to_csv(path, index=False)
-    match = "customer.match.yaml" if name == "fake_1000" else "../benchmarks/rules/febrl.match.yaml"
-    return path, RulesBundle.load(REPO / "rules" / match, mappings_dir=REPO / "benchmarks/rules")
+    own = REPO / "benchmarks" / "rules" / "febrl.match.yaml"
+    match = DEFAULT_MATCH_RULES if name == "fake_1000" else own
+    return path, RulesBundle.load(match, mappings_dir=REPO / "benchmarks" / "rules")
 
 
 def _state(db: Path) -> tuple[list, list]:
