@@ -83,7 +83,7 @@ def _pair(con) -> list[str]:
 
 def _upsert(db: Path) -> None:
     """Through the engine, as the API does: a new person with no extras, a copy of a
-    stored record (linked) with one."""
+    stored record (linked) with one, and one with a phone left out as missing."""
     from mdm.store import open_store
 
     con = open_store(db, create=False)
@@ -97,6 +97,7 @@ def _upsert(db: Path) -> None:
         for record in (
             {"source": "web", "record_id": "W-1", "first_name": "Quen", "last_name": "Zzyzx"},
             {"source": "web", "record_id": "W-2", **copy, "extra": {"tier": "gold"}},
+            {"source": "web", "record_id": "W-3", "last_name": "Zzyzx", "phone": "12"},
         ):
             _commit(con, engine.upsert(record)[1])
     finally:
