@@ -103,8 +103,10 @@ def require_blocking_keys(prepared: Prepared, rules: Sequence[BlockingRule]) -> 
     values = prepared.values
     if any(encode_key([values.get(k) for k in rule.keys], False) is not None for rule in rules):
         return prepared
+    # The fields left out are named, never their values (error answers and logs carry
+    # no customer values).
     left_out = "".join(
-        f"; {w.field} {w.value!r} was left out: {w.reason.removesuffix(_MISSING)}"
+        f"; its {w.field} was left out: {w.reason.removesuffix(_MISSING)}"
         for w in prepared.warnings
     )
     raise NothingToMatchError(
