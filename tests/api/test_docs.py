@@ -66,4 +66,13 @@ def test_documentation_pages_load_everything_from_the_service(client, path, load
 def test_the_openapi_document_the_pages_show_is_served(client) -> None:
     spec = client.get("/openapi.json")
     assert spec.status_code == 200 and spec.json()["info"]["title"] == "mdm"
-    assert "/v1/match" in spec.json()["paths"]
+    match = spec.json()["paths"]["/v1/match"]["post"]
+    assert [p["name"] for p in match["parameters"]] == ["debug"]
+    schemas = spec.json()["components"]["schemas"]
+    answer = schemas["MatchPublic"]["properties"]
+    assert answer["decision"]["enum"] == ["link", "review", "new"]
+    assert {"golden_id", "review_golden_ids", "warnings", "debug"} <= set(answer)
+    assert schemas["CandidatePublic"]["properties"]["decision"]["enum"] == [
+        "link", "review", "no_link"]  # fmt: skip
+    assert "warnings" in schemas["UpsertPublic"]["properties"]
+    assert set(schemas["ValueWarningPublic"]["properties"]) == {"field", "value", "reason"}
