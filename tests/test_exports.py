@@ -184,12 +184,15 @@ def mixed_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory)
 def test_every_table_exports_after_every_kind_of_write(
     write, mixed_db: Path, tmp_path: Path
 ) -> None:
-    """Each table ``mdm export`` offers, to CSV and Parquet, after each kind of write:
+    """Each table ``mdm export`` offers, to CSV and Parquet, after each kind of write
+    (the command as a user runs it):
     every row of the table is exported, and extra attributes become columns."""
     import shutil
 
     import duckdb
+    from typer.testing import CliRunner
 
+    from mdm.cli import app
     from mdm.exports import QUERIES
 
     db = tmp_path / "mdm.duckdb"
@@ -202,7 +205,10 @@ def test_every_table_exports_after_every_kind_of_write(
             expected = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
         for suffix in (".csv", ".parquet"):
             out = tmp_path / f"{table}{suffix}"
-            assert export_table(db, table, out) == expected, (table, suffix)
+            args = ["export", "--db", str(db), "--table", table, "--out", str(out)]
+            done = CliRunner().invoke(app, args, catch_exceptions=False)
+            assert done.exit_code == 0, done.output
+            assert f"wrote {expected} rows of {table}" in done.output
             frame = pd.read_csv(out, dtype=str) if suffix == ".csv" else pd.read_parquet(out)
             assert len(frame) == expected, (table, suffix)
             assert "extra" not in frame.columns
