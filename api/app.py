@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import duckdb
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.access import RateLimiter, authorize
 from api.errors import install_error_handlers
@@ -39,11 +40,14 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.jobs.close()
             app.state.store.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc load their scripts and styles from the package
+    # (fastapi-offline ships them), never from a CDN: they work without internet.
+    app = FastAPIOffline(
         title="mdm",
         summary="Customer master data: match, golden records, review, name variants.",
         version="0.1.0",
         lifespan=lifespan,
+        static_url="/docs/static",
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_burst)

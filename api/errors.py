@@ -8,13 +8,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access import AccessError
-from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
-from mdm.realtime.engine import UnstandardisableError
+from mdm.errors import ConflictError, MdmError, NotFoundError, NothingToMatchError, StoreError
 
 
 def status_of(error: MdmError) -> int:
     """The HTTP status that says what kind of problem ``error`` is."""
-    if isinstance(error, UnstandardisableError):
+    if isinstance(error, NothingToMatchError):
         return 422
     if isinstance(error, NotFoundError):
         return 404

@@ -42,11 +42,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
+from mdm.errors import NothingToMatchError  # noqa: E402
 from mdm.evaluation import pairwise_metrics  # noqa: E402
 from mdm.ingest import map_source, parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 from mdm.realtime.changes import apply_changes  # noqa: E402
-from mdm.realtime.engine import Engine, UnstandardisableError  # noqa: E402
+from mdm.realtime.engine import Engine, MatchResult  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES
@@ -94,15 +95,18 @@ def _clusters(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].map(members)
 
 
-def upsert(con: duckdb.DuckDBPyConnection, engine: Engine, record: dict) -> None:
-    """One upsert in its own transaction, as the service runs it. A value the service
-    refuses (422) is dropped and the record sent again, as a client would: the bulk path
-    makes the same of it (missing)."""
+def _match(engine: Engine, probe: dict) -> MatchResult | None:
+    """The match of ``probe``; None for a record with nothing to match on (a 422)."""
     try:
-        _, changes = engine.upsert(record)
-    except UnstandardisableError as refused:
-        record = {k: v for k, v in record.items() if k not in refused.fields}
-        _, changes = engine.upsert(record)
+        return engine.match(probe)
+    except NothingToMatchError:
+        return None
+
+
+def upsert(con: duckdb.DuckDBPyConnection, engine: Engine, record: dict) -> None:
+    """One upsert in its own transaction, as the service runs it. A value that cannot be
+    standardised is treated as missing, as the bulk path treats it."""
+    _, changes = engine.upsert(record)
     con.execute("BEGIN").fetchall()
     apply_changes(con, [changes])
     con.execute("COMMIT").fetchall()
@@ -268,7 +272,7 @@ def splink_single_record(
     ]
     timings = []
     for i, probe in enumerate(probes[:n]):
-        values = engine.prepare(probe)
+        values = engine.prepare(probe).values
         row = {c: values.get(c) for c in columns}
         row["uid"] = 10**9 + i
         frame = pd.DataFrame([row]).astype(
@@ -300,13 +304,13 @@ def latency(records: int, tmp: Path, queries: int = 5000) -> dict:
     engine = Engine(con, bundle.survivorship, bundle.rules_dir)
     startup = time.perf_counter() - started
     for probe in probes[:500]:  # warm-up: caches, branch predictors, allocator
-        engine.match(probe)
+        _match(engine, probe)
     timings, found = [], 0
     for probe in probes:
         clock = time.perf_counter()
-        result = engine.match(probe)
+        result = _match(engine, probe)
         timings.append(time.perf_counter() - clock)
-        found += bool(result.candidates)
+        found += bool(result and result.candidates)
     timings.sort()
     writes = []
     for probe in probes[:500]:  # upserts: held-back records join the store

@@ -27,7 +27,8 @@ class EvaluationReport:
 
     truth_column: str
     records: int
-    link_threshold: float
+    #: The link threshold of the last run (None if no run set one).
+    link_threshold: float | None
     pairwise: dict[str, float]
     bcubed: dict[str, float]
     blocking: dict[str, float]
@@ -45,9 +46,13 @@ def evaluate(db: Path, truth_column: str) -> EvaluationReport:
         store.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
         store.execute("SET temp_directory = ?", [spill.name]).fetchall()
         model = latest_model(store)
-        threshold = one(
-            store.execute("SELECT link_threshold FROM runs ORDER BY run_id DESC LIMIT 1")
+        last_run = one(
+            store.execute(
+                "SELECT link_threshold FROM runs WHERE link_threshold IS NOT NULL "
+                "ORDER BY run_id DESC LIMIT 1"
+            )
         )
+        threshold = float(last_run[0]) if last_run else None
         records = store.execute(
             "SELECT x.golden_id, json_extract_string(r.extra, ['$.' || ?])[1] AS truth "
             "FROM records r JOIN xref x USING (source, record_id)",

@@ -236,9 +236,10 @@ def evaluate(
     table.add_row("B-cubed", f"{b['precision']:.4f}", f"{b['recall']:.4f}", f"{b['f1']:.4f}")
     out.print(table)
     blk = report.blocking
+    threshold = "none" if report.link_threshold is None else f"{report.link_threshold:.3f}"
     out.print(
         f"blocking recall: {blk['recall']:.4f} ({blk['true_pairs_blocked']} of "
-        f"{blk['true_pairs']} true pairs compared); link threshold {report.link_threshold:.3f}",
+        f"{blk['true_pairs']} true pairs compared); link threshold {threshold}",
         highlight=False,
     )
 

@@ -6,7 +6,8 @@ what was wrong and how to fix it::
     MdmError
     ├── InputError            a source file cannot be read or is malformed
     │   ├── MappingError      a source mapping names columns the file lacks
-    │   └── DuplicateRecordError  a record_id repeats within one source
+    │   ├── DuplicateRecordError  a record_id repeats within one source
+    │   └── NothingToMatchError   a record has no value blocking can use   (HTTP 422)
     ├── RulesError            a rules file is invalid (points at the line)
     ├── ConfigError           a setting (backend, Spark) is wrong or cannot be met
     ├── StoreError            the DuckDB store is missing or incompatible
@@ -37,6 +38,11 @@ class MappingError(InputError):
 
 class DuplicateRecordError(InputError):
     """The same record_id appears more than once within one source."""
+
+
+class NothingToMatchError(InputError):
+    """A record sent to be matched has no value any blocking rule can use: it could
+    never be a candidate of anything (the message says what to give)."""
 
 
 class RulesError(MdmError):

@@ -10,6 +10,7 @@ spreadsheet runs. Parquet keeps values as they are.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -70,6 +71,12 @@ def write_table(frame: pd.DataFrame, out) -> None:
         frame.to_parquet(out, index=False)
 
 
+def _extras_of(cell: object) -> dict:
+    """A row's extra attributes. A record of a source without extra columns has none
+    (NULL), which DuckDB hands to pandas as NaN once other rows have some."""
+    return json.loads(cell) if isinstance(cell, str) and cell else {}
+
+
 def export_table(db: Path, table: str, out: Path) -> int:
     """Write one table to ``out`` (.csv or .parquet); extra attributes become columns."""
     if table not in QUERIES:
@@ -83,10 +90,8 @@ def export_table(db: Path, table: str, out: Path) -> int:
     finally:
         store.close()
     if "extra" in frame:
-        import json
-
         extras = pd.DataFrame(
-            [json.loads(e) if e else {} for e in frame.pop("extra")], index=frame.index
+            [_extras_of(e) for e in frame.pop("extra")], index=frame.index, dtype=object
         )
         for column in extras.columns:
             if column not in frame:

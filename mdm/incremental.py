@@ -27,7 +27,7 @@ from mdm.errors import InputError
 from mdm.headers import ColumnMapping
 from mdm.ingest import MappedSource, SourceSpec
 from mdm.realtime.changes import apply_changes
-from mdm.realtime.engine import Engine, UnstandardisableError
+from mdm.realtime.engine import Engine
 from mdm.store import open_store
 
 #: Change sets written per statement group (apply_changes' cost grows with a batch's keys).
@@ -84,13 +84,11 @@ def read_batch(
 
 
 def upsert_leniently(upsert, record: dict[str, Any]) -> tuple[Any, Any, list[str]]:
-    """``upsert(record)``; a value that cannot be standardised is left out (as bulk runs
-    count and skip it) and named in the third item."""
-    try:
-        return (*upsert(record), [])
-    except UnstandardisableError as error:
-        cleaned = {k: v for k, v in record.items() if k not in error.fields}
-        return (*upsert(cleaned), list(error.fields))
+    """``upsert(record)``, and the fields whose values were left out because they could
+    not be standardised (as bulk runs count and skip them; the engine never refuses a
+    record over one)."""
+    result, other = upsert(record)
+    return result, other, [warning.field for warning in result.warnings]
 
 
 def reconcile_incremental(

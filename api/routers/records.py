@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -25,6 +26,7 @@ from mdm.errors import InputError
 from mdm.jobs import RulesBundle
 from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Candidate, UpsertResult, get_golden, get_record
+from mdm.realtime.usable import ValueWarning
 from mdm.schema import ATTRIBUTES
 
 router = APIRouter(prefix="/v1", tags=["records"])
@@ -40,6 +42,7 @@ def _candidate(c: Candidate) -> dict:
         "record_id": c.record_id,
         "match_probability": c.match_probability,
         "match_weight": c.match_weight,
+        "decision": c.decision,
         "comparisons": [
             {
                 "comparison": hit.comparison,
@@ -65,24 +68,51 @@ def _upserted(result: UpsertResult) -> dict:
         "merged": result.merged,
         "review_tasks": result.review_tasks,
         "evidence": [_candidate(c) for c in result.evidence],
+        "warnings": _warnings(result.warnings),
     }
 
 
+def _warnings(warnings: Sequence[ValueWarning]) -> list[dict]:
+    """:class:`ValueWarningPublic` items as plain dicts."""
+    return [{"field": w.field, "value": w.value, "reason": w.reason} for w in warnings]
+
+
+#: The record in the customer schema: what a match answer shows of the cleaned query.
+_SCHEMA_FORM = ("source", "record_id", *ATTRIBUTES)
+
+Debug = Annotated[
+    bool,
+    Query(description="Also return the derived columns matching uses (blocking keys, "
+          "phonetic codes, name variant keys), under `debug`."),
+]  # fmt: skip
+
+
 @router.post("/match", response_model=MatchPublic, response_class=FastJSONResponse)
-async def match(body: MatchRequest, engine: EngineDep, store: StoreDep) -> FastJSONResponse:
+async def match(
+    body: MatchRequest, engine: EngineDep, store: StoreDep, debug: Debug = False
+) -> FastJSONResponse:
     """The golden records this record may belong to, best first, with the evidence of
-    each comparison. Nothing is stored."""
+    each comparison, and what the service would decide for it now (what an upsert of
+    it would do): ``link`` to a golden record, ``review`` or ``new``. A value that cannot
+    be standardised is treated as missing and listed under ``warnings``; a record with
+    nothing to match on is a 422. Nothing is stored."""
     store.called()
     # In the event loop: ~1 ms of CPU, and a thread hop would cost more than it frees.
     found = engine.match(body.as_record(), limit=body.limit)
-    return FastJSONResponse(
-        {
-            "record": found.record,
-            "candidates": [_candidate(c) for c in found.candidates],
-            "link_threshold": found.link_threshold,
-            "review_threshold": found.review_threshold,
-        }
-    )
+    decision = found.decision
+    values = found.record
+    answer = {
+        "record": {k: values[k] for k in _SCHEMA_FORM if values.get(k) is not None},
+        "decision": decision.outcome,
+        "golden_id": decision.golden_id if decision.outcome == "link" else None,
+        "review_golden_ids": list(decision.review),
+        "candidates": [_candidate(c) for c in found.candidates],
+        "link_threshold": found.link_threshold,
+        "review_threshold": found.review_threshold,
+        "warnings": _warnings(found.warnings),
+        "debug": {k: v for k, v in values.items() if k not in _SCHEMA_FORM} if debug else None,
+    }
+    return FastJSONResponse(answer)
 
 
 @router.post("/records", response_model=BatchPublic, response_class=FastJSONResponse)
@@ -92,7 +122,9 @@ async def upsert_records(
     """Add or update source records: each is standardised, matched, then linked to a
     golden record, sent for review or made a new golden record. Sending the same record
     again changes nothing. Every record is checked before any is written; the answer
-    comes once all of them are committed."""
+    comes once all of them are committed. A value that cannot be standardised is
+    treated as missing (kept as sent in the record's raw values) and listed under the
+    record's ``warnings``; a record with nothing to match on refuses the batch (422)."""
     if len(body.records) > settings.max_batch:
         raise InputError(
             f"{len(body.records)} records in one call; send at most {settings.max_batch} "
@@ -104,7 +136,7 @@ async def upsert_records(
         raise InputError("a record (source, record_id) appears twice in the batch; send it once")
     records = [r.as_record() for r in body.records]
     for record in records:
-        engine.prepare(record)  # refuse the batch before writing any
+        engine.check(record)  # refuse the batch before writing any
 
     def decide() -> list:
         return [store.upsert(record, body.by) for record in records]

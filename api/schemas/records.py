@@ -82,6 +82,15 @@ class RecordBatch(Request):
     model_config = {"json_schema_extra": {"examples": [{"records": [_EXAMPLE], "by": "crm-sync"}]}}
 
 
+class ValueWarningPublic(BaseModel):
+    """A value that could not be standardised: it was treated as missing (as a bulk run
+    treats it) and kept as sent in the record's raw values."""
+
+    field: str
+    value: str
+    reason: str
+
+
 class ComparisonPublic(BaseModel):
     """One comparison of a pair: the level it hit and what that contributed."""
 
@@ -95,21 +104,38 @@ class ComparisonPublic(BaseModel):
 
 
 class CandidatePublic(BaseModel):
-    """A golden record the record may belong to, with the evidence of its best pair."""
+    """A golden record the record may belong to, with the evidence of its best pair and
+    the decision for it: ``link`` (the record joins it), ``review`` (a review task
+    between them) or ``no_link``."""
 
     golden_id: str
     source: str
     record_id: str
     match_probability: float
     match_weight: float
+    decision: Literal["link", "review", "no_link"]
     comparisons: list[ComparisonPublic]
 
 
 class MatchPublic(BaseModel):
+    """The candidates of a record, best first, and what an upsert of it would decide now
+    under the service's thresholds: ``link`` to ``golden_id``, ``review`` against the
+    golden records in ``review_golden_ids``, or ``new`` (a new person)."""
+
+    #: The record as standardised, in the customer schema (values left out are absent).
     record: dict[str, Any]
+    decision: Literal["link", "review", "new"]
+    #: The golden record the record would join (``link`` only).
+    golden_id: str | None
+    #: The golden records a review task would be opened against.
+    review_golden_ids: list[str]
     candidates: list[CandidatePublic]
     link_threshold: float
     review_threshold: float
+    warnings: list[ValueWarningPublic]
+    #: With ``?debug=true`` only: the derived columns matching uses (blocking keys,
+    #: phonetic codes, name variant keys), as the engine holds them.
+    debug: dict[str, Any] | None = None
 
 
 class UpsertPublic(BaseModel):
@@ -123,6 +149,7 @@ class UpsertPublic(BaseModel):
     merged: list[str]
     review_tasks: list[int]
     evidence: list[CandidatePublic]
+    warnings: list[ValueWarningPublic]
 
 
 class BatchPublic(BaseModel):

@@ -39,9 +39,11 @@ from mdm.names.reference import build_variant_groups
 from mdm.names.store import FREQUENCY_COLUMNS, active_pairs
 from mdm.overrides import Overrides, inherited, load_overrides, overridden
 from mdm.realtime.changes import ROW_COLUMNS, ChangeSet, GoldenRow, Key
+from mdm.realtime.decision import CandidateDecision, Decision, Thresholds, decide
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.prepare import prepare_record
 from mdm.realtime.records import RecordTable
+from mdm.realtime.usable import Prepared, ValueWarning, require_blocking_keys, value_warnings
 from mdm.rules.match import MatchRules
 from mdm.rules.sources import SourceOptions, find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules
@@ -53,29 +55,10 @@ from mdm.store.writer import index_for_service, latest_model
 AfterCommit = Callable[[], None]
 
 
-class UnstandardisableError(InputError):
-    """A value of a record cannot be standardised (the message names the field)."""
-
-    def __init__(self, fields: Sequence[str]) -> None:
-        self.fields = list(fields)
-        super().__init__(
-            f"cannot standardise {', '.join(self.fields)}: give "
-            + "; ".join(_HINTS.get(f, f"a valid {f}") for f in self.fields)
-            + ", or leave the field out"
-        )
-
-
-_HINTS = {
-    "date_of_birth": "date_of_birth as YYYY-MM-DD (or the source's own day/month order)",
-    "email": "email as name@domain",
-    "phone": "phone as digits, with a country code if it is not local",
-    "postcode": "a postcode in the source's country format",
-}
-
-
 @dataclass(frozen=True)
 class Candidate:
-    """A golden record a record may belong to, with the evidence of its best pair."""
+    """A golden record a record may belong to, with the evidence of its best pair and
+    what the record's decision means for it."""
 
     golden_id: str
     source: str
@@ -83,16 +66,35 @@ class Candidate:
     match_weight: float
     match_probability: float
     comparisons: tuple[LevelHit, ...]
+    decision: CandidateDecision = "no_link"
 
 
 @dataclass(frozen=True)
 class MatchResult:
-    """What matching one record found: best candidate per golden record, best first."""
+    """What matching one record found: best candidate per golden record, best first,
+    and what an upsert of the record would decide now."""
 
     record: dict[str, Any]
     candidates: list[Candidate]
     link_threshold: float
     review_threshold: float
+    decision: Decision
+    warnings: tuple[ValueWarning, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a record goes (nothing changed yet): its scored candidates (slot, score),
+    its neighbourhood (slots, -1 for the record; their keys) clustered, the ids
+    retired, the pairs that open review tasks, and the decision."""
+
+    scores: list[tuple[int, PairScore]]
+    nodes: list[int]
+    keys: list[Key]
+    assignment: dict[int, str]
+    retired: dict[str, str]
+    review: list[tuple[int, PairScore, str]]
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class UpsertResult:
     merged: list[str] = field(default_factory=list)
     review_tasks: list[int] = field(default_factory=list)
     evidence: list[Candidate] = field(default_factory=list)
+    #: Values treated as missing because they could not be standardised.
+    warnings: tuple[ValueWarning, ...] = ()
 
 
 def _raw_json(record: Mapping[str, Any]) -> str:
@@ -145,6 +149,7 @@ class Engine:
             "WHERE link_threshold IS NOT NULL ORDER BY run_id DESC LIMIT 1"
         ).fetchall()
         self.link_threshold, self.review_threshold = row[0]
+        self.thresholds = Thresholds(self.link_threshold, self.review_threshold)
         self.frequencies: dict[str, LiveFrequencies] = live_term_frequencies(
             con, self.model.tf_columns
         )
@@ -249,9 +254,9 @@ class Engine:
             )
         return self._options[source]
 
-    def prepare(self, record: Mapping[str, Any]) -> dict:
-        """The record standardised and with its derived keys, as the bulk path makes it;
-        a value that cannot be standardised is refused, naming the field."""
+    def prepare(self, record: Mapping[str, Any]) -> Prepared:
+        """The record standardised and with its derived keys, as the bulk path makes it:
+        a value that cannot be standardised is missing, as in bulk, with a warning."""
         source = str(record.get("source") or "api")
         prepared = prepare_record(
             record,
@@ -259,12 +264,15 @@ class Engine:
             self.groups,
             extra_columns=self.rules.extra_columns,
         )
-        if prepared.unparseable:
-            raise UnstandardisableError(prepared.unparseable)
         values = dict(prepared.values)
         values["source"] = source
         values["record_id"] = str(record.get("record_id") or "")
-        return values
+        return Prepared(values, value_warnings(record, prepared.unparseable))
+
+    def check(self, record: Mapping[str, Any]) -> Prepared:
+        """:meth:`prepare`, refusing a record no blocking rule can use
+        (:class:`~mdm.errors.NothingToMatchError` says what to give)."""
+        return require_blocking_keys(self.prepare(record), self.rules.blocking)
 
     def _scored(
         self, values: Mapping[str, Any], exclude: int | None
@@ -278,26 +286,35 @@ class Engine:
         return list(zip(slots, scores, strict=True))
 
     def match(self, record: Mapping[str, Any], limit: int = 5) -> MatchResult:
-        """The golden records this record may belong to, best first (no side effects).
-        Safe to call from any thread while another writes (see :attr:`lock`)."""
+        """The golden records this record may belong to, best first, and what an upsert
+        of it would decide now (no side effects); a record no blocking rule can use is
+        refused. Safe to call from any thread while another writes (see :attr:`lock`)."""
         with self.lock:
-            values = self.prepare(record)
-            own = self.table.slot_of(values["source"], values["record_id"])
+            prepared = self.check(record)
+            values = prepared.values
+            plan = self._plan(values, self.table.slot_of(values["source"], values["record_id"]))
             best: dict[str, tuple[int, PairScore]] = {}
-            for slot, score in self._scored(values, own):
+            for slot, score in plan.scores:
                 golden_id = self.table.golden_id(slot)
                 kept = best.get(golden_id)
                 if kept is None or score.match_weight > kept[1].match_weight:
                     best[golden_id] = (slot, score)
             ranked = sorted(best.items(), key=lambda item: (-item[1][1].match_weight, item[0]))
+            candidates = [
+                self._candidate(g, s, score, plan.decision) for g, (s, score) in ranked[:limit]
+            ]
             return MatchResult(
                 values,
-                [self._candidate(g, s, score) for g, (s, score) in ranked[:limit]],
+                candidates,
                 self.link_threshold,
                 self.review_threshold,
+                plan.decision,
+                prepared.warnings,
             )
 
-    def _candidate(self, golden_id: str, slot: int, score: PairScore) -> Candidate:
+    def _candidate(
+        self, golden_id: str, slot: int, score: PairScore, decision: Decision
+    ) -> Candidate:
         source, record_id = self.table.key(slot)
         return Candidate(
             golden_id,
@@ -306,6 +323,7 @@ class Engine:
             score.match_weight,
             score.match_probability,
             score.comparisons,
+            decision.of_candidate(self.table.golden_id(slot)),
         )
 
     def refresh_names(self, con: duckdb.DuckDBPyConnection, names: set[str]) -> AfterCommit:
@@ -521,8 +539,40 @@ class Engine:
         with self.lock:
             return self._upsert(record, actor)
 
+    def _plan(self, values: Mapping[str, Any], slot: int | None) -> _Plan:
+        """Where the record ``values`` (stored at ``slot``, if it is) would go, and the
+        decision (:mod:`mdm.realtime.decision`): its neighbourhood (the golden records
+        it could join, and its own) clustered with it. Changes nothing."""
+        key = (values["source"], values["record_id"])
+        scores = self._scored(values, slot)
+        touched = {
+            self.table.golden_id(s)
+            for s, score in scores
+            if self.thresholds.band(score.match_probability) == "link"
+        }
+        old_golden = self.table.golden_id(slot) if slot is not None else None
+        if old_golden is not None:
+            touched.add(old_golden)
+        touched |= self._golden_of(self.constraints.of(key, "must"))
+        nodes = sorted({s for g in touched for s in self.members.get(g, ())} - {slot}) + [-1]
+        keys = [self.table.key(s) if s != -1 else key for s in nodes]
+        if len(nodes) == 1:  # alone: nothing to cluster with
+            labels = np.zeros(1, dtype=np.int64)
+        else:
+            labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, scores))
+        assignment, retired = self._assign(nodes, labels, keys, slot)
+        review = self._review_pairs(key, scores, assignment)
+        scored = [
+            (self.table.golden_id(s), assignment.get(s), score.match_probability)
+            for s, score in scores
+        ]
+        before = [self.table.golden_id(s) for s, _, _ in review]
+        decision = decide(assignment[-1], scored, before, self.thresholds)
+        return _Plan(scores, nodes, keys, assignment, retired, review, decision)
+
     def _upsert(self, record: Mapping[str, Any], actor: str) -> tuple[UpsertResult, ChangeSet]:
-        values = self.prepare(record)
+        prepared = self.prepare(record)
+        values = prepared.values
         source, record_id = values["source"], values["record_id"]
         key = (source, record_id)
         extra = json.dumps(record.get("extra") or {}, sort_keys=True)
@@ -537,25 +587,14 @@ class Engine:
             if stored == content:
                 golden_id = self.table.golden_id(slot)
                 return UpsertResult(
-                    "unchanged", source, record_id, golden_id, stored_version
-                ), changes
+                    "unchanged", source, record_id, golden_id, stored_version,
+                    warnings=prepared.warnings,
+                ), changes  # fmt: skip
             version = (stored_version or 0) + 1
-        new_scores = self._scored(values, slot)
-        # The neighbourhood: golden records the record could join, and its own.
-        touched = {
-            self.table.golden_id(s)
-            for s, score in new_scores
-            if score.match_probability >= self.link_threshold
-        }
-        old_golden = self.table.golden_id(slot) if slot is not None else None
-        if old_golden is not None:
-            touched.add(old_golden)
-        touched |= self._golden_of(self.constraints.of(key, "must"))
-        nodes = sorted({s for g in touched for s in self.members.get(g, ())} - {slot}) + [-1]
-        keys = [self.table.key(s) if s != -1 else key for s in nodes]
-        labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, new_scores))
-        assignment, retired = self._assign(nodes, labels, keys, slot)
-        golden_id = assignment[-1]
+        plan = self._plan(values, slot)
+        new_scores, nodes, keys = plan.scores, plan.nodes, plan.keys
+        assignment, retired = plan.assignment, plan.retired
+        golden_id = plan.decision.golden_id
         written = {
             **values,
             "extra": extra,
@@ -572,11 +611,11 @@ class Engine:
                 changes.xref[k] = assignment[node]
         changes.retired = dict(retired)
         changes.golden = self._derive_golden(nodes, keys, assignment, now, written, retired)
-        tasks = self._review(changes, key, new_scores, assignment)
+        tasks = self._review(changes, key, golden_id, plan.review)
         changes.pairs[key] = [
             (*key, *self.table.key(s), float(score.match_weight), float(score.match_probability))
             for s, score in new_scores
-            if score.match_probability >= self.review_threshold
+            if self.thresholds.band(score.match_probability) != "none"
         ]
         changes.events.append(
             (
@@ -598,18 +637,15 @@ class Engine:
         for s, score in new_scores:
             gid = assignment.get(s, self.table.golden_id(s))
             if gid not in best or score.match_weight > best[gid].match_weight:
-                best[gid] = self._candidate(gid, s, score)
+                best[gid] = self._candidate(gid, s, score, plan.decision)
         evidence = sorted(best.values(), key=lambda c: -c.match_weight)[:5]
-        linked = any(
-            assignment.get(s) == golden_id and score.match_probability >= self.link_threshold
-            for s, score in new_scores
-        )
-        action = "linked" if linked else ("review" if tasks else "created")
+        action = _ACTIONS[plan.decision.outcome]
         if slot is not None and action == "created":
             action = "updated"
         result = UpsertResult(
-            action, source, record_id, golden_id, version, sorted(retired), tasks, evidence
-        )
+            action, source, record_id, golden_id, version, sorted(retired), tasks, evidence,
+            prepared.warnings,
+        )  # fmt: skip
         if slot is None:
             changes.new_records.add(key)
         changes.new_golden = self._new_golden(changes)
@@ -625,33 +661,46 @@ class Engine:
         links = [
             score.match_probability
             for s, score in scores
-            if assignment.get(s) == golden_id and score.match_probability >= self.link_threshold
+            if assignment.get(s) == golden_id
+            and self.thresholds.band(score.match_probability) == "link"
         ]
         if not links:
             return {"rule": "no link above the threshold"}
         return {"rule": "match_probability >= link_threshold", "match_probability":
                 round(max(links), 6), "link_threshold": round(self.link_threshold, 6)}  # fmt: skip
 
+    def _review_pairs(
+        self, key: Key, scores: list[tuple[int, PairScore]], assignment: dict[int, str]
+    ) -> list[tuple[int, PairScore, str]]:
+        """The pairs in the review band between the record and another golden record
+        that no steward decided, each with that golden record's id once the change is
+        made: each opens a review task (or keeps its open one)."""
+        found = []
+        for slot, score in scores:
+            other = assignment.get(slot, self.table.golden_id(slot))
+            if self.thresholds.band(score.match_probability) != "review":
+                continue
+            if other == assignment[-1] or ordered(key, self.table.key(slot)) in (
+                self.constraints.kinds
+            ):
+                continue
+            found.append((slot, score, other))
+        return found
+
     def _review(
         self,
         changes: ChangeSet,
         key: Key,
-        scores: list[tuple[int, PairScore]],
-        assignment: dict[int, str],
+        golden_id: str,
+        pairs: list[tuple[int, PairScore, str]],
     ) -> list[int]:
-        """A review task for each pair in the review band between two golden records
-        (one per pair of records; an open task for the pair is re-scored instead)."""
+        """A review task for each of ``pairs`` (:meth:`_review_pairs`; one per pair of
+        records: an open task for the pair is re-scored instead)."""
         tasks = []
-        golden_id = assignment[-1]
         next_task = self.next_task
-        for slot, score in scores:
+        for slot, score, other in pairs:
             p = score.match_probability
-            other = assignment.get(slot, self.table.golden_id(slot))
-            if not (self.review_threshold <= p < self.link_threshold) or other == golden_id:
-                continue
             their = self.table.key(slot)
-            if ordered(key, their) in self.constraints.kinds:  # a steward decided the pair
-                continue
             found = self.open_tasks.get(frozenset((key, their)))
             if found is not None:
                 changes.tasks_rescored[found] = (score.match_weight, p)
@@ -1039,6 +1088,9 @@ class Engine:
         self._apply_ids(changes)
         return assignment
 
+
+#: An upsert's action for each decision (an existing record's "created" is "updated").
+_ACTIONS = {"link": "linked", "review": "review", "new": "created"}
 
 #: Per-record state the engine keeps beside the values (see :func:`content_hash`).
 _STATE_COLUMNS = {

@@ -112,10 +112,11 @@ def test_keys_are_made_listed_and_revoked_through_the_api(live: LiveServer) -> N
     assert key_id in {k["key_id"] for k in listed["keys"]}
     assert token not in live.client.get("/v1/keys").text  # never shown again
     shop = {"Authorization": f"Bearer {token}"}
-    assert httpx.post(f"{live.url}/v1/match", json={"first_name": "Ann"}, headers=shop).is_success
+    ann = {"first_name": "Ann", "last_name": "Lee"}
+    assert httpx.post(f"{live.url}/v1/match", json=ann, headers=shop).is_success
     gone = live.client.delete(f"/v1/keys/{key_id}")
     assert gone.status_code == 200 and gone.json()["revoked_at"]
-    after = httpx.post(f"{live.url}/v1/match", json={"first_name": "Ann"}, headers=shop)
+    after = httpx.post(f"{live.url}/v1/match", json=ann, headers=shop)
     assert after.status_code == 401
     assert live.client.delete(f"/v1/keys/{key_id}").status_code == 409
     assert live.client.delete("/v1/keys/nope").status_code == 404
@@ -144,8 +145,8 @@ def test_a_key_that_calls_too_often_waits(served_db: Path) -> None:
 def test_bodies_over_the_limit_get_a_413_before_parsing(served_db: Path) -> None:
     settings = Settings(db=served_db, max_body_bytes=4096, max_upload_bytes=8192)
     with LiveServer(settings) as server:
-        records = [{"source": "web", "record_id": f"R{i}", "first_name": "Ann" * 20}
-                   for i in range(60)]  # fmt: skip
+        records = [{"source": "web", "record_id": f"R{i}", "first_name": "Ann" * 20,
+                    "last_name": "Lee"} for i in range(60)]  # fmt: skip
         big = server.client.post("/v1/records", json={"records": records})
         assert big.status_code == 413
         assert "4096 bytes" in big.json()["error"]["message"]

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 
@@ -82,7 +83,10 @@ def test_bad_records_are_refused_and_nothing_is_written(live) -> None:
     bad = {"source": "web", "record_id": "W-2", "first_name": "Bo", "date_of_birth": "31/02/1980"}
     refused = live.client.post("/v1/records", json={"records": [good, bad]})
     assert refused.status_code == 422
-    assert "date_of_birth" in refused.json()["error"]["message"]
+    message = refused.json()["error"]["message"]
+    assert "nothing to match on" in message and "date_of_birth was left out" in message
+    assert "31/02/1980" not in message  # fields are named, customer values never
+    assert refused.json()["error"]["type"] == "NothingToMatchError"
     assert live.client.get("/v1/records/web/W-1").status_code == 404
     unknown = live.client.post("/v1/records", json={"records": [{**good, "shoe_size": "9"}]})
     assert unknown.status_code == 422
@@ -245,3 +249,122 @@ def test_writes_reads_and_a_steward_change_side_by_side(live, reconciled_db) -> 
     assert members(live_engine) == members(fresh)
     assert live_engine.created == fresh.created
     assert live_engine.open_tasks == fresh.open_tasks
+
+
+# id, field, a value that cannot be standardised, the reason's start
+UNUSABLE = [
+    pytest.param("phone", "12", "not a possible phone number", id="phone"),
+    pytest.param("date_of_birth", "31/02/1980", "not a date", id="date"),
+    pytest.param("email", "bob.at.example", "not an email address", id="email"),
+    pytest.param("postcode", "123456789012", "not a postcode", id="postcode"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), UNUSABLE)
+def test_a_value_that_cannot_be_standardised_is_a_warning_not_a_refusal(
+    live, reconciled_db, field: str, value: str, reason: str
+) -> None:
+    """Match and upsert answer 200: the value is treated as missing (as bulk does), the
+    answer lists it under warnings, and the stored record keeps it among its raw values."""
+    existing = _existing(reconciled_db)
+    query = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
+    query[field] = value
+    warning = {"field": field, "value": value, "reason": f"{reason}"}
+    found = live.client.post("/v1/match", json=query)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert [(w["field"], w["value"]) for w in body["warnings"]] == [(field, value)]
+    assert body["warnings"][0]["reason"].startswith(warning["reason"])
+    assert body["warnings"][0]["reason"].endswith("; treated as missing")
+    assert field not in body["record"]
+    assert body["decision"] == "link" and body["golden_id"] == existing["golden_id"]
+    record = {"source": "callcentre", "record_id": f"CC-{field}", **query}
+    written = live.client.post("/v1/records", json={"records": [record]})
+    assert written.status_code == 200, written.text
+    result = written.json()["results"][0]
+    assert result["action"] == "linked" and result["golden_id"] == existing["golden_id"]
+    assert result["warnings"] == body["warnings"]
+    stored = live.client.get(f"/v1/records/callcentre/CC-{field}").json()
+    assert field not in stored["values"] and stored["raw"][field] == value
+
+
+# id, record: nothing any blocking rule can use
+NOTHING_TO_MATCH = [
+    pytest.param({"gender": "F", "country": "GB"}, id="no-matching-attribute"),
+    pytest.param({"first_name": "Ann"}, id="first-name-alone"),
+    pytest.param({"phone": "12", "email": "nope"}, id="only-unusable-values"),
+]
+
+
+@pytest.mark.parametrize("fields", NOTHING_TO_MATCH)
+def test_a_record_with_nothing_to_match_on_is_a_422_that_says_so(live, fields: dict) -> None:
+    found = live.client.post("/v1/match", json=fields)
+    assert found.status_code == 422, found.text
+    message = found.json()["error"]["message"]
+    assert message.startswith("nothing to match on") and "give at least one of" in message
+    good = {"source": "web", "record_id": "G-1", "last_name": "Lee"}
+    batch = [good, {"source": "web", "record_id": "E-1", **fields}]
+    refused = live.client.post("/v1/records", json={"records": batch})
+    assert refused.status_code == 422 and "nothing to match on" in refused.text
+    assert live.client.get("/v1/records/web/G-1").status_code == 404  # nothing written
+
+
+def _review_band_query(live, existing: dict) -> dict:
+    """One or two values of ``existing`` whose best candidate scores in the review band."""
+    for fields in (["email"], ["last_name"], ["first_name", "city"], ["phone"]):
+        query = {f: existing[f] for f in fields if existing.get(f)}
+        body = live.client.post("/v1/match", json=query).json()
+        best = body["candidates"][0]["match_probability"] if body.get("candidates") else 0
+        if body.get("review_threshold", 1) <= best < body.get("link_threshold", 0):
+            return query
+    raise AssertionError("no part of the record scores in the review band")
+
+
+def test_match_says_what_it_decides_as_the_upsert_then_does(live, reconciled_db) -> None:
+    """link (with the golden id it joins), review (with the candidate golden ids) and new,
+    under the service's thresholds; each candidate says what the decision means for it;
+    the upsert of the same record then takes that action."""
+    existing = _existing(reconciled_db)
+    full = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
+    cases = {
+        "link": full,
+        "review": _review_band_query(live, {**existing, "city": None, "phone": None}),
+        "new": {"first_name": "Quentavious", "last_name": "Zzyzx", "date_of_birth": "1931-07-04"},
+    }
+    actions = {"link": "linked", "review": "review", "new": "created"}
+    for decision, query in cases.items():
+        body = live.client.post("/v1/match", json=query).json()
+        assert body["decision"] == decision, (decision, body)
+        by_candidate = {c["golden_id"]: c["decision"] for c in body["candidates"]}
+        if decision == "link":
+            assert body["golden_id"] == existing["golden_id"]
+            assert by_candidate[existing["golden_id"]] == "link"
+        else:
+            assert body["golden_id"] is None
+        if decision == "review":
+            assert body["review_golden_ids"] == [existing["golden_id"]]
+            assert by_candidate[existing["golden_id"]] == "review"
+        if decision == "new":
+            assert body["review_golden_ids"] == [] and "link" not in by_candidate.values()
+        record = {"source": "web", "record_id": f"D-{decision}", **query}
+        result = live.client.post("/v1/records", json={"records": [record]}).json()["results"][0]
+        assert result["action"] == actions[decision], (decision, result)
+        if decision == "link":
+            assert result["golden_id"] == body["golden_id"]
+
+
+def test_the_cleaned_query_is_in_schema_form_and_the_keys_only_with_debug(
+    live, reconciled_db
+) -> None:
+    from mdm.schema import ATTRIBUTES
+
+    existing = _existing(reconciled_db)
+    query = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}
+    plain = live.client.post("/v1/match", json=query).json()
+    assert set(plain["record"]) <= {"source", "record_id", *ATTRIBUTES}
+    assert plain["record"]["first_name"] == existing["first_name"]
+    assert plain["debug"] is None
+    debugged = live.client.post("/v1/match", params={"debug": "true"}, json=query).json()
+    assert debugged["record"] == plain["record"]
+    assert {"last_name_phonetic", "first_initial", "dob_year"} <= set(debugged["debug"])
+    assert not set(debugged["debug"]) & set(plain["record"])

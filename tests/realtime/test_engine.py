@@ -9,9 +9,10 @@ import duckdb
 import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
+from mdm.errors import NothingToMatchError
 from mdm.jobs import RulesBundle
 from mdm.realtime.changes import apply_changes
-from mdm.realtime.engine import Engine, UnstandardisableError, get_golden, get_record
+from mdm.realtime.engine import Engine, get_golden, get_record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -134,16 +135,98 @@ def test_delete_rederives_or_retires_the_golden_record(store, engine) -> None:
     )
 
 
-def test_a_value_that_cannot_be_standardised_is_refused_by_name(store, engine) -> None:
-    record = {
-        "source": "api",
-        "record_id": "B1",
-        "first_name": "Ann",
-        "date_of_birth": "31/02/1980",
+# id, field, value that cannot be standardised
+UNUSABLE = [
+    pytest.param("phone", "12", id="phone"),
+    pytest.param("date_of_birth", "31/02/1980", id="date"),
+    pytest.param("email", "not an email", id="email"),
+    pytest.param("postcode", "123456789012", id="postcode"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), UNUSABLE)
+def test_a_value_that_cannot_be_standardised_is_missing_with_a_warning(
+    store, engine, field: str, value: str
+) -> None:
+    """As in bulk: the value is treated as missing, the record is matched and stored on
+    the rest, the raw value is kept, and the answer says what was left out and why."""
+    existing = _existing(store)
+    record = {**_copy(existing, "B1"), field: value}
+    found = engine.match(record)
+    assert [(w.field, w.value) for w in found.warnings] == [(field, value)]
+    assert "treated as missing" in found.warnings[0].reason
+    assert found.record[field] is None
+    assert found.decision.outcome == "link"
+    assert found.decision.golden_id == existing["golden_id"]
+    result = _write(store, lambda: engine.upsert(record))
+    assert result.action == "linked" and result.golden_id == existing["golden_id"]
+    assert [w.field for w in result.warnings] == [field]
+    stored = get_record(store, "api", "B1")
+    assert stored[field] is None and stored["raw"][field] == value
+
+
+# id, record (source and record_id added): nothing any blocking rule can use
+NOTHING_TO_MATCH = [
+    pytest.param({}, id="empty"),
+    pytest.param({"gender": "F", "country": "GB"}, id="no-matching-attribute"),
+    pytest.param({"first_name": "Ann"}, id="first-name-alone"),
+    pytest.param({"phone": "12", "email": "nope"}, id="only-unusable-values"),
+]
+
+
+@pytest.mark.parametrize("fields", NOTHING_TO_MATCH)
+def test_a_record_with_nothing_to_match_on_is_refused(store, engine, fields: dict) -> None:
+    record = {"source": "api", "record_id": "E1", **fields}
+    with pytest.raises(NothingToMatchError, match="nothing to match on") as refused:
+        engine.match(record)
+    assert "give at least one of: last_name, date_of_birth, email, phone, " in str(refused.value)
+    with pytest.raises(NothingToMatchError):
+        engine.check(record)
+    for field, value in fields.items():
+        if field in ("phone", "email"):
+            assert f"its {field} was left out" in str(refused.value)
+            assert value not in str(refused.value)  # never a customer value
+
+
+def _in_review_band(engine: Engine, existing: dict) -> dict:
+    """A part of ``existing`` (one or two of its values) whose best candidate scores in
+    the review band."""
+    for fields in (["email"], ["last_name"], ["first_name", "city"], ["phone"]):
+        record = {"source": "api", "record_id": "D3", **{f: existing[f] for f in fields}}
+        best = engine.match(record).candidates[0].match_probability
+        if engine.review_threshold <= best < engine.link_threshold:
+            return record
+    raise AssertionError("no part of the record scores in the review band")
+
+
+def test_a_match_decides_as_the_upsert_of_the_record_does(store, engine) -> None:
+    """link, review and new: the match's decision is the action the upsert then takes,
+    and each candidate's decision says what it means for that golden record."""
+    existing = _existing(store)
+    new = {"source": "api", "record_id": "D2", "first_name": "Quentavious",
+           "last_name": "Zzyzx", "date_of_birth": "1931-07-04"}  # fmt: skip
+    cases = {
+        "link": _copy(existing, "D1"),
+        "new": new,
+        "review": _in_review_band(engine, existing),
     }
-    with pytest.raises(UnstandardisableError, match="date_of_birth"):
-        engine.upsert(record)
-    assert store.execute("SELECT count(*) FROM records WHERE record_id = 'B1'").fetchall() == [(0,)]
+    for outcome, record in cases.items():
+        found = engine.match(record)
+        assert found.decision.outcome == outcome, (outcome, found.decision)
+        by_decision = {c.golden_id: c.decision for c in found.candidates}
+        if outcome == "link":
+            assert found.decision.golden_id == existing["golden_id"]
+            assert by_decision[existing["golden_id"]] == "link"
+        if outcome == "review":
+            assert existing["golden_id"] in found.decision.review
+            assert by_decision[existing["golden_id"]] == "review"
+        if outcome == "new":
+            assert set(by_decision.values()) <= {"no_link"}
+        result = _write(store, lambda r=record: engine.upsert(r))
+        assert result.action == {"link": "linked", "review": "review", "new": "created"}[outcome]
+        assert bool(result.review_tasks) == (outcome == "review")
+        if outcome == "link":
+            assert result.golden_id == found.decision.golden_id
 
 
 def test_a_bulk_run_after_the_service_still_writes_lineage(
