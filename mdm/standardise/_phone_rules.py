@@ -26,6 +26,8 @@ class Rules:
         possible_lengths: Lengths of a possible national number.
         local_lengths: Lengths possible only when dialled locally.
         main_lengths: Lengths ``is_possible_number`` accepts for this calling code.
+        main_local_lengths: Those of ``main_lengths`` possible only when dialled locally
+            (a US number without its area code): phonenumbers says IS_POSSIBLE_LOCAL_ONLY.
     """
 
     country_code: str
@@ -36,6 +38,7 @@ class Rules:
     possible_lengths: frozenset[int]
     local_lengths: frozenset[int]
     main_lengths: frozenset[int]
+    main_local_lengths: frozenset[int]
 
 
 @functools.lru_cache(maxsize=512)
@@ -63,4 +66,5 @@ def rules_for_region(region: str) -> Rules | None:
         local_lengths=frozenset(general.possible_length_local_only),
         main_lengths=frozenset(main.general_desc.possible_length)
         | frozenset(main.general_desc.possible_length_local_only),
+        main_local_lengths=frozenset(main.general_desc.possible_length_local_only),
     )

@@ -10,9 +10,9 @@ from mdm.schema import ATTRIBUTES
 from mdm.standardise import (
     DateOrderEvidence,
     StandardiseOptions,
-    StandardiseReport,
     standardise_frame,
 )
+from mdm.standardise.locale import LocaleChoice
 
 
 def _frame(**columns: list[object]) -> pd.DataFrame:
@@ -116,7 +116,8 @@ def test_explicit_date_order_wins() -> None:
     out, report = standardise_frame(
         _frame(date_of_birth=["25/12/1980", "03/04/1990"]), StandardiseOptions(date_order="mdy")
     )
-    assert report == StandardiseReport("mdy", None, report.unparseable)
+    assert (report.date_order, report.date_order_evidence) == ("mdy", None)
+    assert report.locale["date_order"] == LocaleChoice("mdy", "configured")
     assert out["date_of_birth"].tolist() == ["1980-12-25", "1990-03-04"]
 
 
