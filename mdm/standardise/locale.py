@@ -79,6 +79,19 @@ class SourceLocale:
         return None if self.phone_region.reason.startswith("default") else self.phone_region.value
 
 
+def locale_from_report(report: dict[str, dict[str, str | None]]) -> SourceLocale | None:
+    """The :class:`SourceLocale` a bulk run recorded (``{"phone_region": {"value": ...,
+    "reason": ...}, "postcode_country": {...}}``), None when it recorded none."""
+    try:
+        phone, postcode = report["phone_region"], report["postcode_country"]
+        return SourceLocale(
+            LocaleChoice(phone["value"], str(phone["reason"])),
+            LocaleChoice(postcode["value"], str(postcode["reason"])),
+        )
+    except (KeyError, TypeError):
+        return None
+
+
 def decide_source_locale(
     configured: str | None, phones: Iterable[object], postcodes: Iterable[object]
 ) -> SourceLocale:
