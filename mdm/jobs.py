@@ -52,8 +52,13 @@ from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.spark import Backend
 from mdm.standardise.dates import choose_day_month_order
-from mdm.standardise.frame import StandardiseOptions, StandardiseReport, standardise_frame
-from mdm.standardise.locale import SourceLocale, decide_source_locale
+from mdm.standardise.frame import (
+    StandardiseOptions,
+    StandardiseReport,
+    decide_locale,
+    standardise_frame,
+)
+from mdm.standardise.locale import SourceLocale
 from mdm.standardise.text import clean_text
 from mdm.store import RECORD_COLUMNS, attach_store, one
 from mdm.store.writer import RunOutput, load_model, write_run
@@ -206,12 +211,7 @@ def _date_order(
 
 def _source_locale(first: MappedSource) -> SourceLocale:
     """The locale of a source, from its mapping or the values of its first chunk."""
-    frame = first.frame
-    values = {
-        name: pd.unique(frame[name].dropna()) if name in frame else ()
-        for name in ("phone", "postcode")
-    }
-    return decide_source_locale(first.options.default_region, values["phone"], values["postcode"])
+    return decide_locale(first.frame, first.options.default_region)
 
 
 def load_sources(

@@ -103,8 +103,10 @@ def prepare_record(
     clean["address_line"] = _clean_address(raw["address_line"])
     for name in ("city", "region", "country"):
         clean[name] = _clean_text(raw[name])
-    locale = options.locale or _source_locale(options.default_region, raw["phone"], raw["postcode"])
     own = _record_country(raw["country"], raw["region"])
+    locale = options.locale or _source_locale(
+        options.default_region, raw["phone"], raw["postcode"], own
+    )
     order = _date_order(raw["date_of_birth"], options, locale.country)
     checked = {
         "date_of_birth": _date(raw["date_of_birth"], order),
@@ -172,10 +174,15 @@ _record_country = _cache(record_country)
 
 
 @_cache
-def _source_locale(configured: str | None, phone: object, postcode: object) -> SourceLocale:
-    """The locale a one-row frame of this phone number and postcode would get."""
+def _source_locale(
+    configured: str | None, phone: object, postcode: object, own: str | None
+) -> SourceLocale:
+    """The locale a one-row frame of this phone number, postcode and country would get."""
     return decide_source_locale(
-        configured, () if phone is None else (phone,), () if postcode is None else (postcode,)
+        configured,
+        () if phone is None else (phone,),
+        () if postcode is None else (postcode,),
+        {} if own is None else {own: 1},
     )
 
 

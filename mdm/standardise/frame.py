@@ -114,8 +114,11 @@ def standardise_frame(
     for name in ("city", "region", "country"):
         result[name] = standardise_text_column(raw[name])
 
+    own = record_countries(raw["country"], raw["region"])
+    has_own = pd.notna(own)
+    own_country = _counts(own)
     locale = options.locale or decide_source_locale(
-        options.default_region, _distinct(raw["phone"]), _distinct(raw["postcode"])
+        options.default_region, _distinct(raw["phone"]), _distinct(raw["postcode"]), own_country
     )
     order, evidence, reason = _date_order(raw["date_of_birth"], options, locale.country)
     report = StandardiseReport(order, evidence)
@@ -124,9 +127,7 @@ def standardise_frame(
         "postcode_country": locale.postcode_country,
         "date_order": LocaleChoice(order, reason),
     }
-    own = record_countries(raw["country"], raw["region"])
-    has_own = pd.notna(own)
-    report.own_country = pd.Series(own[has_own]).value_counts().sort_index().to_dict()
+    report.own_country = own_country
     result["date_of_birth"], report.unparseable["date_of_birth"] = standardise_date_column(
         raw["date_of_birth"], order
     )
@@ -144,6 +145,24 @@ def standardise_frame(
     for name in (*ATTRIBUTES, SUFFIX_COLUMN):
         out[name] = result[name]
     return out, report
+
+
+def decide_locale(frame: pd.DataFrame, default_region: str | None) -> SourceLocale:
+    """The locale of a source from its configured region and the values of ``frame``
+    (see :func:`mdm.standardise.locale.decide_source_locale`)."""
+    own = record_countries(_column(frame, "country"), _column(frame, "region"))
+    return decide_source_locale(
+        default_region,
+        _distinct(_column(frame, "phone")),
+        _distinct(_column(frame, "postcode")),
+        _counts(own),
+    )
+
+
+def _counts(own: np.ndarray) -> dict[str, int]:
+    """Records per own country, by country."""
+    present = own[pd.notna(own)]
+    return pd.Series(present, dtype=object).value_counts().sort_index().to_dict()
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

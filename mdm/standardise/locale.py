@@ -16,7 +16,7 @@ thousand records as for a million.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,17 +93,33 @@ def locale_from_report(report: dict[str, dict[str, str | None]]) -> SourceLocale
 
 
 def decide_source_locale(
-    configured: str | None, phones: Iterable[object], postcodes: Iterable[object]
+    configured: str | None,
+    phones: Iterable[object],
+    postcodes: Iterable[object],
+    own_countries: Mapping[str, int] | None = None,
 ) -> SourceLocale:
-    """The locale of a source from its configured region and its distinct values."""
+    """The locale of a source from its configured region and its distinct values.
+
+    Args:
+        configured: The region its mapping sets, if any: it decides.
+        phones: Its distinct phone numbers: the region most are valid in, else
+        own_countries: the country most of its records name themselves, else GB.
+        postcodes: Its distinct postcodes, for the postcode country.
+    """
     if configured is not None:
         chosen = LocaleChoice(configured.upper(), "configured")
         return SourceLocale(chosen, chosen)
-    phone = detect_phone_region(phones) or LocaleChoice(
-        FALLBACK_REGION, "default: no number settles the region"
-    )
+    phone = detect_phone_region(phones) or _most_common(own_countries or {})
     country = None if phone.reason.startswith("default") else phone.value
     return SourceLocale(phone, detect_postcode_country(postcodes, country))
+
+
+def _most_common(own_countries: Mapping[str, int]) -> LocaleChoice:
+    if not own_countries:
+        return LocaleChoice(FALLBACK_REGION, "default: no number settles the region")
+    best = max(sorted(own_countries), key=lambda country: own_countries[country])
+    share = own_countries[best] / sum(own_countries.values())
+    return LocaleChoice(best, f"detected: {share:.0%} of records with a country name {best}")
 
 
 def detect_phone_region(values: Iterable[object]) -> LocaleChoice | None:
