@@ -109,7 +109,8 @@ def format_us_source(
         (rng.random(r.n) < 0.5) & (name == "branch") & present(state), state_name, state
     )
     columns["true_person_id"] = "P" + zfill(records.person[rows] + 1, 7)
-    return pd.DataFrame({c: np.asarray(columns[c], dtype=object) for c in COLUMNS[name]})
+    data = {c: np.asarray(columns[c], dtype=object) for c in COLUMNS[name]}
+    return pd.DataFrame(data, dtype=object)
 
 
 def _crm(r: _Slice, rng: np.random.Generator, digits: ObjArray) -> dict[str, ObjArray]:

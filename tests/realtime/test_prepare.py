@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.generate import SOURCES, GeneratorConfig, generate_sources
+from mdm.generate import SOURCES, GeneratorConfig, generate_sources, sources_us
 from mdm.jobs import add_extra_columns
 from mdm.linkage.features import VariantGroups, add_features
 from mdm.names.reference import build_variant_groups, load_name_variants
@@ -277,3 +277,34 @@ def test_every_schema_attribute_is_present(groups: VariantGroups) -> None:
     assert set(ATTRIBUTES) <= set(prepared.values)
     assert all(prepared.values[name] is None for name in ATTRIBUTES)
     assert prepared.values["email_name_like"] is False
+
+
+@pytest.fixture(scope="module")
+def generated_us() -> dict[str, pd.DataFrame]:
+    return generate_sources(GeneratorConfig(n_records=2000, seed=6, locale="us"))
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_us_records_equal_the_bulk_rows(
+    source: str, generated_us: dict[str, pd.DataFrame], groups: VariantGroups
+) -> None:
+    """No region configured: the service reads each record in the locale and date order
+    the bulk run decided for its source, and gets the bulk row."""
+    columns = sources_us.MAPPINGS[source]
+    frame = generated_us[source].rename(columns={c: name for name, c in columns.items()})
+    frame["source"] = pd.Series(source, index=frame.index, dtype=object)
+    rows, report = bulk_rows(frame, StandardiseOptions(), groups)
+    assert report.locale["phone_region"].value == "US"
+    recorded = StandardiseOptions(
+        date_order=report.date_order,  # type: ignore[arg-type]
+        locale=SourceLocale(report.locale["phone_region"], report.locale["postcode_country"]),
+    )
+    unparseable: Counter[str] = Counter()
+    local = 0
+    for record, expected in zip(frame.to_dict("records"), rows, strict=True):
+        prepared = prepare_record(record, recorded, groups)
+        assert_same_row(prepared.values, expected)
+        unparseable.update(prepared.unparseable)
+        local += "phone" in prepared.local_only
+    assert {name: unparseable[name] for name in report.unparseable} == report.unparseable
+    assert local == report.local_only
