@@ -4,8 +4,8 @@ A record's own ``country`` (or the country its ``region`` names) comes first; fo
 records without one the source decides: its configured region, else the region
 detected from its own values, else GB. Each choice carries its reason for the report:
 
->>> detect_phone_region(["(616) 949-4255", "212 555 0143", "1-616-949-4255"])
-LocaleChoice(value='US', reason='detected: 100% of 3 numbers valid in US')
+>>> detect_phone_region([f"(616) 949-42{i:02}" for i in range(20)])
+LocaleChoice(value='US', reason='detected: 100% of 20 numbers valid in US')
 >>> decide_source_locale(None, [], []).phone_region
 LocaleChoice(value='GB', reason='default: no number settles the region')
 
@@ -33,6 +33,10 @@ CANDIDATE_REGIONS = ("GB", "US", "CA", "AU", "IE", "DE", "FR", "NZ", "IN")
 FALLBACK_REGION = "GB"
 #: Distinct values a detection reads at most.
 DETECTION_SAMPLE = 200
+#: Distinct national numbers a detection needs at least: one record's number is no
+#: evidence ("07700 900123" is valid in DE and IN, not in GB), so a record sent alone
+#: to the service, or a tiny file, is read in GB unless its country says otherwise.
+DETECTION_MIN = 10
 #: The share of sampled values a region must explain to be chosen.
 MIN_SHARE = 0.5
 #: How much more a region later in :data:`CANDIDATE_REGIONS` must explain to be chosen
@@ -131,14 +135,15 @@ def detect_phone_region(values: Iterable[object]) -> LocaleChoice | None:
 
     Numbers with a country code ("+1 ...", "0044 ...") say nothing and are skipped.
     Regions are tried in the order of :data:`CANDIDATE_REGIONS`, a later one chosen
-    only when it explains :data:`MARGIN` more. None when none explains half of them.
+    only when it explains :data:`MARGIN` more. None when none explains half of them,
+    or there are fewer than :data:`DETECTION_MIN` numbers.
     """
     numbers = [
         text
         for text in (to_text(value) for value in _sample(values))
         if text is not None and not text.startswith(("+", "00"))
     ]
-    if not numbers:
+    if len(numbers) < DETECTION_MIN:
         return None
     counts = dict.fromkeys(CANDIDATE_REGIONS, 0)
     for text in numbers:

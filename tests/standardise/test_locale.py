@@ -16,14 +16,20 @@ from mdm.standardise.locale import (
 
 P = pytest.param
 
+
+def _numbers(*templates: str) -> list[str]:
+    """Six numbers of each template ("0412 345 6{}"), its last two digits varied."""
+    return [template.format(f"{i:02}") for template in templates for i in range(6)]
+
+
 DETECTIONS = [
-    P(["07400 123456", "020 7946 0123", "0161 496 0123", "0113 496 0000"], "GB", id="gb"),
-    P(["(616) 949-4255", "1-212-664-7665", "312.555.0143", "949-4255"], "US", id="us"),
-    P(["(416) 555-0199", "604 555 0123", "514-555-0101"], "CA", id="ca"),
-    P(["0412 345 678", "(02) 9876 5432", "03 9876 5432"], "AU", id="au"),
-    P(["030 1234567", "089 12345678", "0171 1234567", "040 2345678"], "DE", id="de"),
-    P(["01 42 68 53 00", "06 12 34 56 78", "04 91 12 34 56"], "FR", id="fr"),
-    P(["087 123 4567", "01 234 5678", "086 765 4321"], "IE", id="ie"),
+    P(_numbers("07400 1234{}", "020 7946 01{}"), "GB", id="gb"),
+    P(_numbers("(616) 949-42{}", "1-212-664-76{}", "949-42{}"), "US", id="us-with-local-numbers"),
+    P(_numbers("(416) 364-12{}", "604 681 12{}"), "CA", id="ca"),
+    P(_numbers("0412 345 6{}", "(02) 9876 54{}"), "AU", id="au"),
+    P(_numbers("030 12345{}", "0171 12345{}"), "DE", id="de"),
+    P(_numbers("01 42 68 53 {}", "06 12 34 56 {}"), "FR", id="fr"),
+    P(_numbers("087 123 45{}", "01 234 56{}"), "IE", id="ie"),
 ]
 
 
@@ -40,6 +46,7 @@ def test_detects_the_region_most_numbers_are_valid_in(numbers: list[str], region
         P([], id="no-numbers"),
         P(["+44 7700 900123", "+1 616 949 4255", "0044 20 7946 0123"], id="all-international"),
         P(["call me", "12", "n/a"], id="nothing-valid"),
+        P(_numbers("07400 1234{}")[:9], id="too-few-numbers"),
     ],
 )
 def test_no_detection_without_evidence(numbers: list[str]) -> None:
@@ -49,9 +56,9 @@ def test_no_detection_without_evidence(numbers: list[str]) -> None:
 def test_uk_numbers_do_not_lose_to_a_permissive_region() -> None:
     """Most UK numbers are valid Indian numbers too; the UK, tried first, keeps them
     unless India explains far more (07673... is not a UK number, it is an Indian one)."""
-    numbers = ["07400 123456", "020 7946 0123", "0161 496 0123", "0113 496 0000", "07673 221180"]
+    numbers = _numbers("07400 1234{}", "020 7946 01{}")[:8] + ["07673 221180", "07673 221181"]
     assert detect_phone_region(numbers) == LocaleChoice(
-        "GB", "detected: 80% of 5 numbers valid in GB"
+        "GB", "detected: 80% of 10 numbers valid in GB"
     )
 
 
