@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         "--locale",
         choices=LOCALES,
         default="gb",
-        help="where the people live: gb (default) or us (US cities, states, ZIPs, phone "
-        "styles, mm/dd dates; the mappings are written to OUT/sources/)",
+        help="where the people live: gb (default), us (US cities, states, ZIPs, phone "
+        "styles, mm/dd dates) or au (Australian cities, states, postcodes, phones); "
+        "for us and au the mappings are written to OUT/sources/",
     )
     args = parser.parse_args(argv)
     config = GeneratorConfig(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 #: The four bundled source systems, in the order files are written.
 SOURCES: tuple[str, ...] = ("crm", "billing", "webshop", "branch")
-#: Where the generated people live: "gb" (the default) or "us".
-LOCALES: tuple[str, ...] = ("gb", "us")
+#: Where the generated people live: "gb" (the default), "us" or "au".
+LOCALES: tuple[str, ...] = ("gb", "us", "au")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,9 @@ class GeneratorConfig:
         names_dir: folder with the reference name lists (default: the repository's).
         locale: "gb" (UK towns, postcodes, phones, dd/mm dates) or "us" (US cities with
             their states, ZIP and ZIP+4, US phone styles with some local 7-digit numbers,
-            mm/dd dates, a country column in billing and webshop).
+            mm/dd dates, a country column in billing and webshop) or "au" (Australian
+            cities with their states, 4-digit postcodes, 04.. mobiles and (02) landlines,
+            some 8-digit numbers without their area code, dd/mm dates).
     """
 
     n_records: int

@@ -86,11 +86,13 @@ MAPPINGS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-def mapping_yaml(name: str) -> str:
-    """The mapping file of US source ``name``: region and date order left to detection."""
-    lines = [f"# {name} (generated with --locale us): phone region and date order detected."]
+def mapping_yaml(name: str, locale: str = "us", columns: dict[str, str] | None = None) -> str:
+    """The mapping file of source ``name`` (``columns``, by default the US ones): region
+    and date order left to detection."""
+    lines = [f"# {name} (generated with --locale {locale}): phone region and date order detected."]
     lines += [f"source: {name}", "columns:"]
-    lines += [f"  {attribute}: {column}" for attribute, column in MAPPINGS[name].items()]
+    chosen = MAPPINGS[name] if columns is None else columns
+    lines += [f"  {attribute}: {column}" for attribute, column in chosen.items()]
     lines += ["options:", "  date_order: auto"]
     return "\n".join(lines) + "\n"
 

@@ -1,4 +1,4 @@
-"""``--locale us``: American customers, and the mdm reading them without being told."""
+"""``--locale us`` and ``au``: customers abroad, and the mdm reading them unprompted."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mdm.generate import SOURCES, GeneratorConfig, generate_sources, write_sample
+from mdm.generate import SOURCES, GeneratorConfig, generate_sources, sources_au, write_sample
 from mdm.generate.__main__ import main
 from mdm.generate.places_us import STATE, STATE_NAME
 from mdm.generate.sources_us import COLUMNS, MAPPINGS
@@ -105,3 +105,19 @@ def test_write_sample_writes_the_mappings(tmp_path) -> None:
 def test_command_line_locale(tmp_path, capsys) -> None:
     assert main(["--records", "200", "--out", str(tmp_path), "--locale", "us"]) == 0
     assert re.search(r"mappings in .*sources", capsys.readouterr().err)
+
+
+def test_au_sources_are_read_as_australian() -> None:
+    frames = generate_sources(GeneratorConfig(n_records=3000, seed=2, locale="au"))
+    columns = sources_au.mappings()
+    records = unread = 0
+    for source, frame in frames.items():
+        assert tuple(frame.columns) == sources_au.COLUMNS[source]
+        schema = frame.rename(columns={c: name for name, c in columns[source].items()})
+        out, report = standardise_frame(schema, StandardiseOptions())
+        assert report.locale["phone_region"].value == "AU", source
+        assert report.date_order == "dmy", source
+        assert out["postcode"].dropna().str.fullmatch(r"\d{4}").all(), source
+        records += int(schema["phone"].notna().sum())
+        unread += report.unparseable["phone"]
+    assert unread / records < 0.01
