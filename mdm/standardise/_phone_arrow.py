@@ -60,7 +60,7 @@ def classify_phones(
         domestic = _fast_national(digits, fast & ~international, rules_for_region(region))
         e164 = pc.coalesce(e164, domestic[0])
         national = pc.coalesce(national, domestic[1])
-        local |= domestic[2]
+        local |= domestic[2] | _dialled_locally(digits, national, rules_for_region(region))
     found = _numpy(pc.is_valid(national)) & (statuses == UNDECIDED)
     _settle(statuses, found & local, Status.LOCAL)
     possible = found & _numpy(pc.fill_null(pc.greater(pc.utf8_length(e164), 7), False))
@@ -163,6 +163,18 @@ def _lengths(national: pa.StringArray, rules: Rules) -> tuple[np.ndarray, np.nda
     possible = _numpy(pc.is_in(length, pa.array(sorted(rules.main_lengths))))
     local = _numpy(pc.is_in(length, pa.array(sorted(rules.main_local_lengths or {-1}))))
     return possible, local
+
+
+def _dialled_locally(
+    digits: pa.StringArray, national: pa.StringArray, rules: Rules | None
+) -> np.ndarray:
+    """Arrow twin of ``phones._dialled_locally``: written as its national number, of a
+    length only a local landline has."""
+    if rules is None or not rules.dialled_local_lengths:
+        return np.zeros(len(digits), dtype=bool)
+    lengths = pa.array(sorted(rules.dialled_local_lengths))
+    same = pc.and_(pc.equal(digits, national), pc.is_in(pc.utf8_length(national), lengths))
+    return _numpy(pc.fill_null(same, False))
 
 
 def _is_placeholder(digits: pa.StringArray) -> np.ndarray:

@@ -137,12 +137,21 @@ def _classify_phone(value: object, region: str | None) -> Cleaned:
     found = _fast_e164(compact, region) if compact else _UNDECIDED
     if found is _UNDECIDED:
         found = _parse_e164(text, region)
-    if found is _LOCAL_ONLY:
+    if found is _LOCAL_ONLY or _dialled_locally(found, digits, region):
         return LOCAL
     if not isinstance(found, tuple) or len(found[0]) <= _MIN_DIGITS:
         return INVALID  # impossible, or under 7 digits once an extension is gone
     e164, national = found
     return PLACEHOLDER if _is_placeholder(national) else (e164, Status.OK)
+
+
+def _dialled_locally(found: object, digits: str, region: str | None) -> bool:
+    """A number written as dialled within its area: its digits are its national number
+    (no country code, no trunk prefix) of a length only a local landline has."""
+    if region is None or not isinstance(found, tuple) or found[1] != digits:
+        return False
+    rules = rules_for_region(region)
+    return rules is not None and len(digits) in rules.dialled_local_lengths
 
 
 def _is_placeholder(digits: str) -> bool:

@@ -133,6 +133,11 @@ LOCAL_CASES = [
     P("949-4255", "FR", Status.INVALID, id="fr-has-no-local-numbers"),
     P("555-5555", "US", Status.PLACEHOLDER, id="us-repeated-digit"),
     P("(616) 949-4255", "US", Status.OK, id="us-full-number"),
+    P("9276 5432", "AU", Status.LOCAL, id="au-landline-without-area-code"),
+    P("(02) 9276 5432", "AU", Status.OK, id="au-landline-with-area-code"),
+    P("946 0123", "GB", Status.LOCAL, id="gb-landline-without-area-code"),
+    P("0800 1111", "GB", Status.OK, id="gb-short-freephone-has-its-trunk-zero"),
+    P("2345 6781", "IN", Status.LOCAL, id="in-landline-without-std-code"),
 ]
 
 
