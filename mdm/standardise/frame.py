@@ -114,6 +114,19 @@ def standardise_frame(
     for name in ("city", "region", "country"):
         result[name] = standardise_text_column(raw[name])
 
+    report = _standardise_located(raw, result, options)
+
+    out = frame.copy(deep=False)
+    for name in (*ATTRIBUTES, SUFFIX_COLUMN):
+        out[name] = result[name]
+    return out, report
+
+
+def _standardise_located(
+    raw: dict[str, pd.Series], result: dict[str, pd.Series], options: StandardiseOptions
+) -> StandardiseReport:
+    """Dates, emails, phones and postcodes into ``result``, each record read in its own
+    country, else in the source's locale; the report of what was decided and why."""
     own = record_countries(raw["country"], raw["region"])
     has_own = pd.notna(own)
     own_country = _counts(own)
@@ -140,11 +153,7 @@ def standardise_frame(
     result["postcode"], report.unparseable["postcode"] = standardise_postcode_column_by_country(
         raw["postcode"], countries
     )
-
-    out = frame.copy(deep=False)
-    for name in (*ATTRIBUTES, SUFFIX_COLUMN):
-        out[name] = result[name]
-    return out, report
+    return report
 
 
 def decide_locale(frame: pd.DataFrame, default_region: str | None) -> SourceLocale:
