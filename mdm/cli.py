@@ -178,6 +178,7 @@ def _print_reconcile(result) -> None:
         table.add_row(s.name, str(s.records), s.date_order, bad, s.path)
     out.print(table)
     print_columns(out, result.sources)
+    out.print(_locale_table(result.sources))
     duplicates = result.records - result.golden_records
     placeholders = ", ".join(f"{k}: {v}" for k, v in result.placeholders.items()) or "none"
     out.print(
@@ -194,6 +195,22 @@ def _print_reconcile(result) -> None:
         f"'mdm export --db {result.db} --table golden|xref|review --out FILE'",
         highlight=False,
     )
+
+
+def _locale_table(sources) -> Table:
+    """Per source: the phone region, postcode country and date order used, and why."""
+    table = Table(title="Locale per source (for records without their own country)")
+    for column in ("source", "phone region", "postcode country", "date order", "own country"):
+        table.add_column(column)
+    for s in sources:
+        cells = [
+            f"{c.get('value') or 'any'} ({c.get('reason')})" if c else "-"
+            for c in (s.locale.get(n) for n in ("phone_region", "postcode_country", "date_order"))
+        ]
+        own = ", ".join(f"{k}: {v}" for k, v in s.own_country.items()) or "none"
+        cells[0] += f"; {s.local_only} local numbers without area code" if s.local_only else ""
+        table.add_row(s.name, *cells, own)
+    return table
 
 
 @app.command()

@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -29,7 +29,6 @@ from mdm.clusters import (
 )
 from mdm.constraints import constraint_edges
 from mdm.errors import DuplicateRecordError, InputError
-from mdm.headers import ColumnMapping
 from mdm.ingest import (
     MappedSource,
     SourceSpec,
@@ -53,8 +52,14 @@ from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
 from mdm.rules.sources import find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
 from mdm.spark import Backend
-from mdm.standardise.dates import infer_day_month_order
-from mdm.standardise.frame import StandardiseOptions, StandardiseReport, standardise_frame
+from mdm.standardise.dates import choose_day_month_order
+from mdm.standardise.frame import (
+    StandardiseOptions,
+    StandardiseReport,
+    decide_locale,
+    standardise_frame,
+)
+from mdm.standardise.locale import SourceLocale
 from mdm.standardise.text import clean_text
 from mdm.store import RECORD_COLUMNS, attach_store, one
 from mdm.store.writer import RunOutput, load_model, write_run
@@ -97,6 +102,12 @@ class SourceSummary:
     mapped: list[dict[str, str]] = field(default_factory=list)
     #: the file's columns not mapped onto the schema (kept as extra attributes)
     unused: list[str] = field(default_factory=list)
+    #: Why each reading was chosen: phone_region, postcode_country, date_order -> value, reason.
+    locale: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    #: Records whose own country or region column decided, per country.
+    own_country: dict[str, int] = field(default_factory=dict)
+    #: Phone numbers without their area code, left out (not counted as unparseable).
+    local_only: int = 0
 
 
 @dataclass
@@ -162,10 +173,20 @@ def read_sources(specs: Sequence[SourceSpec], rules_dir: Path) -> list[MappedSou
     return [map_source(spec, find_source_mapping(rules_dir, spec.name)) for spec in specs]
 
 
-def standardise_chunk(source: MappedSource, order: str) -> tuple[pd.DataFrame, StandardiseReport]:
+def standardise_chunk(
+    source: MappedSource,
+    order: str,
+    locale: SourceLocale | None = None,
+    date_reason: str = "configured",
+) -> tuple[pd.DataFrame, StandardiseReport]:
     """Standardise a source's records (a chunk of them), with extras and raw values as
-    JSON: the records, and the report (date order, values that could not be read)."""
-    options = StandardiseOptions(default_region=source.options.default_region, date_order=order)
+    JSON: the records, and the report (date order, locale, values that could not be read)."""
+    options = StandardiseOptions(
+        default_region=source.options.default_region,
+        date_order=order,
+        date_reason=date_reason,
+        locale=locale,
+    )
     clean, report = standardise_frame(source.frame, options)
     clean["source"] = source.name
     clean["record_id"] = source.frame["record_id"]
@@ -175,17 +196,27 @@ def standardise_chunk(source: MappedSource, order: str) -> tuple[pd.DataFrame, S
     return clean, report
 
 
-def _date_order(spec: SourceSpec, mapping, first: MappedSource, single: bool) -> str:
-    """The day/month order of a source's dates. An order set in its mapping stands;
-    otherwise it is read from every distinct date in the file (a first pass over the
-    file when it is longer than one chunk), as if the file were read whole."""
+def _date_order(
+    spec: SourceSpec, mapping, first: MappedSource, single: bool, country: str | None
+) -> tuple[str, str]:
+    """The day/month order of a source's dates and why. An order set in its mapping
+    stands; otherwise it is read from every distinct date in the file (a first pass over
+    the file when it is longer than one chunk), as if the file were read whole, the
+    source's ``country`` breaking a tie."""
     order = first.options.date_order
     if order != "auto" or single or "date_of_birth" not in first.frame:
-        return order
+        return order, "configured"
     seen: set[str] = set()
     for chunk in map_source_chunks(spec, mapping):
         seen.update(chunk.frame["date_of_birth"].dropna().unique())
-    return infer_day_month_order(pd.unique(pd.Series(sorted(seen), dtype=object))).order
+    values = pd.unique(pd.Series(sorted(seen), dtype=object))
+    evidence, reason = choose_day_month_order(values, country)
+    return evidence.order, reason
+
+
+def _source_locale(first: MappedSource) -> SourceLocale:
+    """The locale of a source, from its mapping or the values of its first chunk."""
+    return decide_locale(first.frame, first.options.default_region)
 
 
 def load_sources(
@@ -211,18 +242,21 @@ def load_sources(
         first = next(chunks)
         progress.stage("read", f"{spec.name}: {first.columns.describe()}")
         second = next(chunks, None)
-        order = _date_order(spec, mapping, first, single=second is None)
-        bad: dict[str, int] = {}
+        locale = _source_locale(first)
+        order, date_reason = _date_order(spec, mapping, first, second is None, locale.country)
+        summary = SourceSummary(spec.name, str(spec.path), 0, order, {})
+        bad = summary.unparseable
         records = 0
         decided = order
         pending = [first] if second is None else [first, second]
         seconds["read"] += time.perf_counter() - clock
         for chunk in itertools.chain(pending, chunks):
             clock = time.perf_counter()
-            clean, report = standardise_chunk(chunk, order)
+            clean, report = standardise_chunk(chunk, order, locale, date_reason)
             decided = report.date_order  # "auto" only for a file of one chunk
             for column, count in report.unparseable.items():
                 bad[column] = bad.get(column, 0) + count
+            _add_locale(summary, report)
             clean = add_features(clean, groups)
             con.register("chunk_frame", clean)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM chunk_frame").fetchall()
@@ -231,16 +265,18 @@ def load_sources(
             del clean
             seconds["standardise"] += time.perf_counter() - clock
         _check_unique_across_chunks(con, table, spec)
-        summaries.append(_summary(spec, records, decided, bad, first.columns))
+        summary.records, summary.date_order = records, decided
+        summary.mapped, summary.unused = first.columns.rows(), list(first.columns.unused)
+        summaries.append(summary)
     return summaries
 
 
-def _summary(
-    spec: SourceSpec, records: int, order: str, bad: dict[str, int], columns: ColumnMapping
-) -> SourceSummary:
-    return SourceSummary(
-        spec.name, str(spec.path), records, order, bad, columns.rows(), list(columns.unused)
-    )
+def _add_locale(summary: SourceSummary, report: StandardiseReport) -> None:
+    """Add a chunk's locale report to its source's summary."""
+    summary.locale = {name: asdict(choice) for name, choice in report.locale.items()}
+    for country, count in report.own_country.items():
+        summary.own_country[country] = summary.own_country.get(country, 0) + count
+    summary.local_only += report.local_only
 
 
 def _check_unique_across_chunks(

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from mdm.generate.config import SOURCES, GeneratorConfig
+from mdm.generate.config import LOCALES, SOURCES, GeneratorConfig
 from mdm.generate.sample import write_sample
 
 
@@ -34,6 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiply each source's nickname rate (default 1; 5 gives a nickname-heavy set)",
     )
+    parser.add_argument(
+        "--locale",
+        choices=LOCALES,
+        default="gb",
+        help="where the people live: gb (default), us (US cities, states, ZIPs, phone "
+        "styles, mm/dd dates) or au (Australian cities, states, postcodes, phones); "
+        "for us and au the mappings are written to OUT/sources/",
+    )
     args = parser.parse_args(argv)
     config = GeneratorConfig(
         n_records=args.records,
@@ -41,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
         error_scale=args.error_scale,
         nickname_scale=args.nickname_scale,
+        locale=args.locale,
     )
     started = time.perf_counter()
     paths = write_sample(args.out, config)
@@ -48,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in paths.items():
         print(f"{name:8} {path}")
     print(f"{config.n_records} records in {elapsed:.1f} s", file=sys.stderr)
+    if config.locale != "gb":
+        print(
+            f"mappings in {args.out / 'sources'}: copy rules/customer.match.yaml there and "
+            f"pass --rules {args.out / 'customer.match.yaml'} to 'mdm reconcile'",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 #: The four bundled source systems, in the order files are written.
 SOURCES: tuple[str, ...] = ("crm", "billing", "webshop", "branch")
+#: Where the generated people live: "gb" (the default), "us" or "au".
+LOCALES: tuple[str, ...] = ("gb", "us", "au")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class GeneratorConfig:
         nickname_scale: multiplies each source's nickname rate (capped at 1), for sets
             where people go by nicknames more than usual.
         names_dir: folder with the reference name lists (default: the repository's).
+        locale: "gb" (UK towns, postcodes, phones, dd/mm dates) or "us" (US cities with
+            their states, ZIP and ZIP+4, US phone styles with some local 7-digit numbers,
+            mm/dd dates, a country column in billing and webshop) or "au" (Australian
+            cities with their states, 4-digit postcodes, 04.. mobiles and (02) landlines,
+            some 8-digit numbers without their area code, dd/mm dates).
     """
 
     n_records: int
@@ -61,8 +68,11 @@ class GeneratorConfig:
     error_scale: float = 1.0
     nickname_scale: float = 1.0
     names_dir: Path | None = None
+    locale: str = "gb"
 
     def __post_init__(self) -> None:
+        if self.locale not in LOCALES:
+            raise ValueError(f"locale must be one of {LOCALES}, got {self.locale!r}")
         if self.n_records < 0:
             raise ValueError(f"n_records must be >= 0, got {self.n_records}")
         unknown = [s for s in self.sources if s not in SOURCES]

@@ -54,6 +54,7 @@ class Records:
     address_line: ObjArray
     city: ObjArray
     postcode: ObjArray
+    address: IntArray  # index into people.addresses (its town gives the US state)
 
 
 def build_records(
@@ -98,6 +99,7 @@ def build_records(
         address_line=line,
         city=city,
         postcode=postcode,
+        address=address,
     )
 
 

@@ -11,14 +11,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mdm.generate import places_au, places_us, sources_au
 from mdm.generate.config import GeneratorConfig
 from mdm.generate.names import Names, load_names
 from mdm.generate.people import People, build_people
 from mdm.generate.records import build_records
 from mdm.generate.sources import format_source
+from mdm.generate.sources_us import format_us_source, mapping_yaml
 
 #: Above this many records in all, the branch source is written as CSV, not Excel.
 EXCEL_MAX_RECORDS = 20_000
+
+#: Locale -> how its people are re-dressed and its sources written.
+_ABROAD = {
+    "us": (places_us.localise_people, format_us_source),
+    "au": (places_au.localise_people, sources_au.format_au_source),
+}
 
 
 @dataclass(frozen=True)
@@ -39,11 +47,16 @@ def generate(config: GeneratorConfig) -> Generated:
     rng = np.random.default_rng(config.seed)
     names = _names(config.names_dir)
     people = build_people(config, names, rng)
+    if config.locale in _ABROAD:
+        people = _ABROAD[config.locale][0](people)
     records = build_records(config, names, people, rng)
-    frames = {
-        name: format_source(name, records, np.flatnonzero(records.source == i), rng)
-        for i, name in enumerate(config.sources)
-    }
+    frames = {}
+    for i, name in enumerate(config.sources):
+        rows = np.flatnonzero(records.source == i)
+        if config.locale in _ABROAD:
+            frames[name] = _ABROAD[config.locale][1](name, records, rows, people, rng)
+        else:
+            frames[name] = format_source(name, records, rows, rng)
     return Generated(frames, people)
 
 
@@ -59,7 +72,8 @@ def write_sample(out_dir: Path, config: GeneratorConfig) -> dict[str, Path]:
     """Write crm.csv, billing.parquet, webshop.jsonl and branch.xlsx into ``out_dir``.
 
     The branch file is branch.csv instead when ``config.n_records`` exceeds
-    :data:`EXCEL_MAX_RECORDS` (Excel is slow to write and read at that size).
+    :data:`EXCEL_MAX_RECORDS` (Excel is slow to write and read at that size). With
+    another ``locale`` the sources' mappings are written to ``out_dir/sources/`` too.
     Returns source name -> path of the file written.
     """
     out_dir = Path(out_dir)
@@ -67,6 +81,12 @@ def write_sample(out_dir: Path, config: GeneratorConfig) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for name, frame in generate_sources(config).items():
         paths[name] = _write(out_dir, name, frame, big=config.n_records > EXCEL_MAX_RECORDS)
+    if config.locale in _ABROAD:  # the bundled mappings are for the UK columns
+        (out_dir / "sources").mkdir(exist_ok=True)
+        columns = sources_au.mappings() if config.locale == "au" else None
+        for name in paths:
+            text = mapping_yaml(name, config.locale, columns and columns[name])
+            (out_dir / "sources" / f"{name}.yaml").write_text(text)
     return paths
 
 

@@ -49,6 +49,7 @@ from mdm.rules.sources import SourceOptions, find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
 from mdm.standardise.frame import StandardiseOptions
+from mdm.standardise.locale import SourceLocale, locale_from_report
 from mdm.store import RECORD_COLUMNS
 from mdm.store.writer import index_for_service, latest_model
 
@@ -162,6 +163,8 @@ class Engine:
                 "GROUP BY source"
             ).fetchall()
         )
+        # The locale (phone region, postcode country) each source's bulk runs decided.
+        self.locales = _recorded_locales(con)
         columns = sorted(set(self.scorer.columns) | self._key_columns() | set(RECORD_COLUMNS))
         self.table = RecordTable.load(con, columns, computed=_STATE_COLUMNS)
         self.index = CandidateIndex.build(self.table, self.rules)
@@ -242,15 +245,18 @@ class Engine:
 
     def options_for(self, source: str) -> StandardiseOptions:
         """How to read a source's values: its mapping's options, with the day/month order
-        the bulk runs detected for it."""
+        the bulk runs detected for it, and their locale unless the mapping sets a region."""
         if source not in self._options:
             mapping = find_source_mapping(self.rules_dir, source)
             options = mapping.options if mapping is not None else SourceOptions()
             order = options.date_order
             if order == "auto" and self.date_orders.get(source) in ("dmy", "mdy"):
                 order = self.date_orders[source]
+            configured = options.default_region
             self._options[source] = StandardiseOptions(
-                default_region=options.default_region, date_order=order
+                default_region=configured,
+                date_order=order,
+                locale=None if configured else self.locales.get(source),
             )
         return self._options[source]
 
@@ -1187,3 +1193,16 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
         for a, v, s, r, rule in lineage
     ]
     return golden
+
+
+def _recorded_locales(con: duckdb.DuckDBPyConnection) -> dict[str, SourceLocale]:
+    """Source -> the locale its latest bulk run recorded (runs before locales: none)."""
+    rows = con.execute(
+        "SELECT source, arg_max(report->'locale', run_id) FROM source_reports GROUP BY source"
+    ).fetchall()
+    found = {}
+    for source, text in rows:
+        locale = locale_from_report(json.loads(text)) if text else None
+        if locale is not None:
+            found[source] = locale
+    return found

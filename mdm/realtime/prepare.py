@@ -14,7 +14,12 @@ Two things the bulk path decides per source, not per record:
   one-row frame: "25/12/1980" and "12/25/1980" are read the only way they can be,
   and an ambiguous "03/04/1980" is read day first (3 April), the bulk default when
   no value settles the order. So "auto" on one record reads every date as "dmy"
-  does; :attr:`PreparedRecord.date_order` says which order was used.
+  does; :attr:`PreparedRecord.date_order` says which order was used. The source's
+  country breaks a tie as in bulk (a US source reads "03/04/1980" as March 4).
+* **Locale.** Pass the source's locale in ``options.locale`` (the engine gives the
+  one its bulk runs decided) or its configured ``options.default_region``; with
+  neither, the record's own phone number and postcode are the values it is detected
+  from, as in a one-row frame. The record's own country or region comes first.
 * **Placeholders by frequency** (:func:`mdm.placeholders.blank_placeholders`) need
   the whole store and are not applied here; placeholders known on sight
   ("noemail@...", "0000000000", "n/a") are removed as in bulk.
@@ -34,12 +39,14 @@ from typing import Any
 from mdm.linkage.features import VariantGroups, record_features
 from mdm.schema import ATTRIBUTES
 from mdm.standardise._columns import Cleaned, Status
-from mdm.standardise.dates import DateOrder, _classify_date, infer_day_month_order
+from mdm.standardise.countries import record_country
+from mdm.standardise.dates import DateOrder, _classify_date, choose_day_month_order
 from mdm.standardise.emails import _classify_email
 from mdm.standardise.frame import SUFFIX_COLUMN, StandardiseOptions
+from mdm.standardise.locale import SourceLocale, decide_source_locale
 from mdm.standardise.names import clean_full_name, split_full_name, strip_titles_suffixes
 from mdm.standardise.phones import _checked_region, _classify_phone
-from mdm.standardise.postcodes import _classify_postcode
+from mdm.standardise.postcodes import _classify_postcode, repair_postcode
 from mdm.standardise.text import clean_address, clean_gender, clean_text
 
 #: Distinct values remembered per cleaning function.
@@ -59,11 +66,14 @@ class PreparedRecord:
         unparseable: The attributes that had a value which could not be standardised
             (what the bulk report counts as unparseable), in schema order.
         date_order: The day/month order used for date_of_birth ("dmy" or "mdy").
+        local_only: The attributes holding a phone number without its area code
+            (missing for matching; what the bulk report counts as local_only).
     """
 
     values: dict[str, Any]
     unparseable: tuple[str, ...]
     date_order: DateOrder
+    local_only: tuple[str, ...] = ()
 
 
 def prepare_record(
@@ -93,12 +103,16 @@ def prepare_record(
     clean["address_line"] = _clean_address(raw["address_line"])
     for name in ("city", "region", "country"):
         clean[name] = _clean_text(raw[name])
-    order = _date_order(raw["date_of_birth"], options)
+    own = _record_country(raw["country"], raw["region"])
+    locale = options.locale or _source_locale(
+        options.default_region, raw["phone"], raw["postcode"], own
+    )
+    order = _date_order(raw["date_of_birth"], options, locale.country)
     checked = {
         "date_of_birth": _date(raw["date_of_birth"], order),
         "email": _email(raw["email"]),
-        "phone": _phone(raw["phone"], options.default_region),
-        "postcode": _postcode(raw["postcode"]),
+        "phone": _phone(raw["phone"], own or locale.phone_region.value),
+        "postcode": _postcode(raw["postcode"], own or locale.postcode_country.value),
     }
     for name, (value, _) in checked.items():
         clean[name] = value
@@ -110,7 +124,8 @@ def prepare_record(
     for name in extra_columns:
         values[name] = _clean_text(record.get(name))
     unparseable = tuple(name for name, (_, status) in checked.items() if status == Status.INVALID)
-    return PreparedRecord(values, unparseable, order)
+    local = tuple(name for name, (_, status) in checked.items() if status == Status.LOCAL)
+    return PreparedRecord(values, unparseable, order, local)
 
 
 def _standardise_names(raw: Mapping[str, Any]) -> dict[str, str | None]:
@@ -137,11 +152,11 @@ def _standardise_names(raw: Mapping[str, Any]) -> dict[str, str | None]:
     }
 
 
-def _date_order(value: object, options: StandardiseOptions) -> DateOrder:
+def _date_order(value: object, options: StandardiseOptions, country: str | None) -> DateOrder:
     """The given order, or with "auto" the one a one-row frame of ``value`` would get."""
     if options.date_order != "auto":
         return options.date_order
-    return infer_day_month_order(() if value is None else (value,)).order
+    return choose_day_month_order(() if value is None else (value,), country)[0].order
 
 
 # Per-value caches; every function cached returns immutable values (str, None, tuples,
@@ -155,7 +170,25 @@ _clean_address = _cache(clean_address)
 _clean_text = _cache(clean_text)
 _date = _cache(_classify_date)
 _email = _cache(_classify_email)
-_postcode = _cache(functools.partial(_classify_postcode, country=None))
+_record_country = _cache(record_country)
+
+
+@_cache
+def _source_locale(
+    configured: str | None, phone: object, postcode: object, own: str | None
+) -> SourceLocale:
+    """The locale a one-row frame of this phone number, postcode and country would get."""
+    return decide_source_locale(
+        configured,
+        () if phone is None else (phone,),
+        () if postcode is None else (postcode,),
+        {} if own is None else {own: 1},
+    )
+
+
+@_cache
+def _postcode(value: object, country: str | None) -> Cleaned:
+    return _classify_postcode(repair_postcode(value, country), None)
 
 
 @_cache
@@ -174,6 +207,8 @@ _CACHES = (
     _email,
     _postcode,
     _phone,
+    _record_country,
+    _source_locale,
 )
 
 

@@ -17,12 +17,18 @@ MAPPABLE = ("record_id", *ATTRIBUTES, "updated_at")
 
 
 class SourceOptions(BaseModel):
-    """How to read and standardise one source."""
+    """How to read and standardise one source.
+
+    ``default_region`` is the source's country (ISO 3166 alpha-2) for records whose own
+    country or region column does not name one: the region of phone numbers without a
+    country code and the country of postcodes. Left out, it is detected from the
+    source's phone numbers (the region where most are valid), else GB.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     date_order: Literal["auto", "dmy", "mdy"] = "auto"
-    default_region: str = Field("GB", min_length=2, max_length=2)
+    default_region: str | None = Field(None, min_length=2, max_length=2)
     sheet: str | None = None
 
 

@@ -1,4 +1,4 @@
-"""Pure value cleaning: names, dates, emails, phones, postcodes and free text.
+"""Pure value cleaning: names, dates, emails, phones, postcodes, free text and locale.
 
 Every function here is pure (no I/O, no state beyond caches). Standardised text is
 lowercase ASCII with single spaces; a missing or placeholder value is None. The
@@ -6,9 +6,11 @@ lowercase ASCII with single spaces; a missing or placeholder value is None. The
 columns, and :func:`standardise_frame` applies them all to a source frame.
 """
 
+from mdm.standardise.countries import country_of, country_of_region
 from mdm.standardise.dates import (
     DateOrder,
     DateOrderEvidence,
+    choose_day_month_order,
     infer_day_month_order,
     parse_date,
     standardise_date,
@@ -26,6 +28,12 @@ from mdm.standardise.frame import (
     StandardiseReport,
     standardise_frame,
 )
+from mdm.standardise.locale import (
+    LocaleChoice,
+    SourceLocale,
+    decide_source_locale,
+    detect_phone_region,
+)
 from mdm.standardise.names import (
     SUFFIXES,
     TITLES,
@@ -40,8 +48,18 @@ from mdm.standardise.names import (
     standardise_name_column_with_suffix,
     strip_titles_suffixes,
 )
-from mdm.standardise.phones import clean_phone, standardise_phone_column
-from mdm.standardise.postcodes import clean_postcode, postcode_district, standardise_postcode_column
+from mdm.standardise.phones import (
+    clean_phone,
+    standardise_phone_column,
+    standardise_phone_column_by_region,
+)
+from mdm.standardise.postcodes import (
+    clean_postcode,
+    postcode_district,
+    repair_postcode,
+    standardise_postcode_column,
+    standardise_postcode_column_by_country,
+)
 from mdm.standardise.text import (
     ADDRESS_ABBREVIATIONS,
     clean_address,
@@ -60,8 +78,10 @@ __all__ = [
     "TITLES",
     "DateOrder",
     "DateOrderEvidence",
+    "LocaleChoice",
     "NameParts",
     "StandardiseOptions",
+    "SourceLocale",
     "StandardiseReport",
     "clean_address",
     "clean_email",
@@ -71,6 +91,11 @@ __all__ = [
     "clean_phone",
     "clean_postcode",
     "clean_text",
+    "choose_day_month_order",
+    "country_of",
+    "country_of_region",
+    "decide_source_locale",
+    "detect_phone_region",
     "email_local_part",
     "fold",
     "infer_day_month_order",
@@ -78,6 +103,7 @@ __all__ = [
     "normalise_suffix",
     "parse_date",
     "postcode_district",
+    "repair_postcode",
     "split_full_name",
     "split_full_name_column",
     "standardise_address_column",
@@ -90,7 +116,9 @@ __all__ = [
     "standardise_name_column",
     "standardise_name_column_with_suffix",
     "standardise_phone_column",
+    "standardise_phone_column_by_region",
     "standardise_postcode_column",
+    "standardise_postcode_column_by_country",
     "standardise_text_column",
     "strip_titles_suffixes",
 ]

@@ -49,6 +49,7 @@ class Status(enum.IntEnum):
     EMPTY = 1
     PLACEHOLDER = 2
     INVALID = 3
+    LOCAL = 4  # a phone number without its area code: missing for matching, not invalid
 
 
 #: A cleaned value and how it was obtained.
@@ -60,6 +61,7 @@ Values = Sequence[str | None] | np.ndarray
 EMPTY: Cleaned = (None, Status.EMPTY)
 PLACEHOLDER: Cleaned = (None, Status.PLACEHOLDER)
 INVALID: Cleaned = (None, Status.INVALID)
+LOCAL: Cleaned = (None, Status.LOCAL)
 
 
 def to_text(value: object) -> str | None:

@@ -55,12 +55,14 @@ def classify_phones(
 
     fast = (statuses == UNDECIDED) & plain & (length <= 17)
     international = fast & _numpy(pc.fill_null(pc.starts_with(compact, "+"), False))
-    e164, national = _fast_international(digits, international)
+    e164, national, local = _fast_international(digits, international)
     if region is not None:
         domestic = _fast_national(digits, fast & ~international, rules_for_region(region))
         e164 = pc.coalesce(e164, domestic[0])
         national = pc.coalesce(national, domestic[1])
+        local |= domestic[2] | _dialled_locally(digits, national, rules_for_region(region))
     found = _numpy(pc.is_valid(national)) & (statuses == UNDECIDED)
+    _settle(statuses, found & local, Status.LOCAL)
     possible = found & _numpy(pc.fill_null(pc.greater(pc.utf8_length(e164), 7), False))
     _settle(statuses, possible & _is_placeholder(national), Status.PLACEHOLDER)
     _settle(statuses, possible, Status.OK)
@@ -76,13 +78,15 @@ def classify_phones(
 
 def _fast_international(
     digits: pa.StringArray, rows: np.ndarray
-) -> tuple[pa.StringArray, pa.StringArray]:
-    """E.164 (null when impossible) and national number for "+" rows the fast path decides.
+) -> tuple[pa.StringArray, pa.StringArray, np.ndarray]:
+    """E.164 (null when impossible), national number and whether it is possible only
+    locally, for "+" rows the fast path decides.
 
     Rows it leaves to phonenumbers get a null national number.
     """
     e164 = pa.nulls(len(digits), pa.string())
     national_out = pa.nulls(len(digits), pa.string())
+    local = np.zeros(len(digits), dtype=bool)
     rows = rows & ~_numpy(pc.fill_null(pc.starts_with(digits, "0"), True))
     country = pa.nulls(len(digits), pa.string())
     for size in (3, 2, 1):  # country codes are prefix-free: at most one size is known
@@ -102,21 +106,23 @@ def _fast_international(
         if rules.national_prefix is not None:
             bad |= _numpy(vec.matching(national, f"^(?:{rules.national_prefix.pattern})"))
         group &= ~bad
-        possible = _numpy(pc.is_in(pc.utf8_length(national), pa.array(sorted(rules.main_lengths))))
+        possible, local_only = _lengths(national, rules)
         mask = pa.array(group)
         national_out = pc.if_else(mask, national, national_out)
         plus = pc.binary_join_element_wise("+", digits, "")
-        e164 = pc.if_else(pa.array(group & possible), plus, e164)
-    return e164, national_out
+        e164 = pc.if_else(pa.array(group & possible & ~local_only), plus, e164)
+        local |= group & local_only
+    return e164, national_out, local
 
 
 def _fast_national(
     digits: pa.StringArray, rows: np.ndarray, rules: Rules | None
-) -> tuple[pa.StringArray, pa.StringArray]:
-    """E.164 (null when impossible) and national number for rows without "+"."""
+) -> tuple[pa.StringArray, pa.StringArray, np.ndarray]:
+    """E.164 (null when impossible), national number and whether it is possible only
+    locally, for rows without "+"."""
     none = pa.nulls(len(digits), pa.string())
     if rules is None or not rows.any():
-        return none, none
+        return none, none, np.zeros(len(digits), dtype=bool)
     bad = _numpy(pc.fill_null(pc.starts_with(digits, rules.country_code), False))
     if rules.idd is not None:
         bad |= _numpy(vec.matching(digits, f"^(?:{rules.idd.pattern})"))
@@ -142,12 +148,33 @@ def _fast_national(
         national = pc.if_else(pa.array(has_prefix), stripped, digits)
     bad |= _numpy(pc.less(pc.utf8_length(national), 2)) | _starts_zero(national)
     rows = rows & ~bad
-    possible = _numpy(pc.is_in(pc.utf8_length(national), pa.array(sorted(rules.main_lengths))))
+    possible, local_only = _lengths(national, rules)
     e164 = pc.binary_join_element_wise("+" + rules.country_code, national, "")
     return (
-        pc.if_else(pa.array(rows & possible), e164, none),
+        pc.if_else(pa.array(rows & possible & ~local_only), e164, none),
         pc.if_else(pa.array(rows), national, none),
+        rows & local_only,
     )
+
+
+def _lengths(national: pa.StringArray, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each national number has a possible length, and one possible only locally."""
+    length = pc.utf8_length(national)
+    possible = _numpy(pc.is_in(length, pa.array(sorted(rules.main_lengths))))
+    local = _numpy(pc.is_in(length, pa.array(sorted(rules.main_local_lengths or {-1}))))
+    return possible, local
+
+
+def _dialled_locally(
+    digits: pa.StringArray, national: pa.StringArray, rules: Rules | None
+) -> np.ndarray:
+    """Arrow twin of ``phones._dialled_locally``: written as its national number, of a
+    length only a local landline has."""
+    if rules is None or not rules.dialled_local_lengths:
+        return np.zeros(len(digits), dtype=bool)
+    lengths = pa.array(sorted(rules.dialled_local_lengths))
+    same = pc.and_(pc.equal(digits, national), pc.is_in(pc.utf8_length(national), lengths))
+    return _numpy(pc.fill_null(same, False))
 
 
 def _is_placeholder(digits: pa.StringArray) -> np.ndarray:

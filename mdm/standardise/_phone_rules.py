@@ -26,6 +26,12 @@ class Rules:
         possible_lengths: Lengths of a possible national number.
         local_lengths: Lengths possible only when dialled locally.
         main_lengths: Lengths ``is_possible_number`` accepts for this calling code.
+        main_local_lengths: Those of ``main_lengths`` possible only when dialled locally
+            (a US number without its area code): phonenumbers says IS_POSSIBLE_LOCAL_ONLY.
+        dialled_local_lengths: Lengths of a landline dialled without its area code that
+            no full landline or mobile number has ("9876 5432" in AU, "946 0123" in GB).
+            Written with neither country code nor trunk prefix, such a number is local
+            even where phonenumbers finds it possible (AU allows 8-digit numbers).
     """
 
     country_code: str
@@ -36,6 +42,8 @@ class Rules:
     possible_lengths: frozenset[int]
     local_lengths: frozenset[int]
     main_lengths: frozenset[int]
+    main_local_lengths: frozenset[int]
+    dialled_local_lengths: frozenset[int]
 
 
 @functools.lru_cache(maxsize=512)
@@ -63,4 +71,20 @@ def rules_for_region(region: str) -> Rules | None:
         local_lengths=frozenset(general.possible_length_local_only),
         main_lengths=frozenset(main.general_desc.possible_length)
         | frozenset(main.general_desc.possible_length_local_only),
+        main_local_lengths=frozenset(main.general_desc.possible_length_local_only),
+        dialled_local_lengths=_dialled_local_lengths(metadata),
     )
+
+
+def _dialled_local_lengths(metadata: PhoneMetadata) -> frozenset[int]:
+    fixed = metadata.fixed_line
+    if fixed is None:
+        return frozenset()
+    full = {
+        length
+        for desc in (fixed, metadata.mobile)
+        if desc is not None
+        for length in desc.possible_length
+        if length > 0
+    }
+    return frozenset(fixed.possible_length_local_only or ()) - full

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -156,6 +156,31 @@ def infer_day_month_order(values: Iterable[object]) -> DateOrderEvidence:
             n_mdy += 1
     order: DateOrder = "mdy" if n_mdy > n_dmy else "dmy"
     return DateOrderEvidence(order, n_dmy, n_mdy, ambiguous=n_dmy > 0 and n_mdy > 0)
+
+
+#: Countries that write the month first: "03/04/1980" is March 4.
+MONTH_FIRST = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "PH", "FM", "MH", "PW"})
+
+
+def choose_day_month_order(
+    values: Iterable[object], country: str | None
+) -> tuple[DateOrderEvidence, str]:
+    """:func:`infer_day_month_order`, with ``country`` deciding when the values do not.
+
+    Returns the evidence (its ``order`` the one to use) and the reason for the report.
+    """
+    evidence = infer_day_month_order(values)
+    if evidence.n_dmy_evidence != evidence.n_mdy_evidence:
+        reason = (
+            f"detected: {evidence.n_mdy_evidence} dates read only month first, "
+            f"{evidence.n_dmy_evidence} only day first"
+        )
+        return evidence, reason
+    if country is None:
+        return evidence, "default: day first (no date settles it)"
+    order: DateOrder = "mdy" if country in MONTH_FIRST else "dmy"
+    first = "month" if order == "mdy" else "day"
+    return replace(evidence, order=order), f"{country} writes {first} first (no date settles it)"
 
 
 def standardise_date(value: object, order: DateOrder = "dmy") -> str | None:

@@ -12,20 +12,27 @@ import pyarrow.compute as pc
 
 from mdm.errors import InputError
 from mdm.schema import ATTRIBUTES, NAME_ATTRIBUTES
+from mdm.standardise._columns import Status
 from mdm.standardise.dates import (
     DateOrder,
     DateOrderEvidence,
-    infer_day_month_order,
+    choose_day_month_order,
     standardise_date_column,
 )
 from mdm.standardise.emails import standardise_email_column
+from mdm.standardise.locale import (
+    LocaleChoice,
+    SourceLocale,
+    decide_source_locale,
+    record_countries,
+)
 from mdm.standardise.names import (
     split_full_name_column,
     standardise_full_name_column,
     standardise_name_column_with_suffix,
 )
-from mdm.standardise.phones import standardise_phone_column
-from mdm.standardise.postcodes import standardise_postcode_column
+from mdm.standardise.phones import standardise_phone_column_by_region
+from mdm.standardise.postcodes import standardise_postcode_column_by_country
 from mdm.standardise.text import (
     standardise_address_column,
     standardise_gender_column,
@@ -40,15 +47,25 @@ SUFFIX_COLUMN = "name_suffix"
 class StandardiseOptions:
     """How to read values that are ambiguous on their own.
 
+    A record's own ``country`` (or the country its ``region`` names) always decides
+    its phone region and postcode country; these options decide for the others.
+
     Attributes:
-        default_region: ISO 3166 alpha-2 region of phone numbers written without
-            a country code.
+        default_region: ISO 3166 alpha-2 country of the source, configured: the region
+            of phone numbers written without a country code and the country of its
+            postcodes. None: detected from the values (see :mod:`.locale`), else GB.
         date_order: "dmy" or "mdy" for dates like "03/04/1980", or "auto" to
-            decide per column from values that can only be read one way.
+            decide per column from values that can only be read one way (the source's
+            country breaking a tie: a US source reads "03/04/1980" as March 4).
+        date_reason: Why ``date_order`` when it is not "auto" (for the report).
+        locale: The source's locale decided already (from a first chunk of a long
+            file); None decides it from this frame's values.
     """
 
-    default_region: str = "GB"
+    default_region: str | None = None
     date_order: Literal["auto", "dmy", "mdy"] = "auto"
+    date_reason: str = "configured"
+    locale: SourceLocale | None = None
 
     def __post_init__(self) -> None:
         if self.date_order not in ("auto", "dmy", "mdy"):
@@ -64,11 +81,20 @@ class StandardiseReport:
         date_order_evidence: The evidence behind it when date_order was "auto".
         unparseable: Per column, the number of non-empty values that could not be
             standardised (placeholders such as "noemail@..." are not counted).
+        locale: Why each choice was made: "phone_region", "postcode_country" and
+            "date_order", each a :class:`LocaleChoice` for the records without a
+            country of their own.
+        own_country: Records whose own country or region decided, per country.
+        local_only: Phone numbers possible only without their area code ("949-4255"):
+            missing for matching, never evidence against a full number, not unparseable.
     """
 
     date_order: str
     date_order_evidence: DateOrderEvidence | None
     unparseable: dict[str, int] = field(default_factory=dict)
+    locale: dict[str, LocaleChoice] = field(default_factory=dict)
+    own_country: dict[str, int] = field(default_factory=dict)
+    local_only: int = 0
 
 
 def standardise_frame(
@@ -88,23 +114,64 @@ def standardise_frame(
     for name in ("city", "region", "country"):
         result[name] = standardise_text_column(raw[name])
 
-    order, evidence = _date_order(raw["date_of_birth"], options.date_order)
-    report = StandardiseReport(order, evidence)
-    result["date_of_birth"], report.unparseable["date_of_birth"] = standardise_date_column(
-        raw["date_of_birth"], order
-    )
-    result["email"], report.unparseable["email"] = standardise_email_column(raw["email"])
-    result["phone"], report.unparseable["phone"] = standardise_phone_column(
-        raw["phone"], options.default_region
-    )
-    result["postcode"], report.unparseable["postcode"] = standardise_postcode_column(
-        raw["postcode"]
-    )
+    report = _standardise_located(raw, result, options)
 
     out = frame.copy(deep=False)
     for name in (*ATTRIBUTES, SUFFIX_COLUMN):
         out[name] = result[name]
     return out, report
+
+
+def _standardise_located(
+    raw: dict[str, pd.Series], result: dict[str, pd.Series], options: StandardiseOptions
+) -> StandardiseReport:
+    """Dates, emails, phones and postcodes into ``result``, each record read in its own
+    country, else in the source's locale; the report of what was decided and why."""
+    own = record_countries(raw["country"], raw["region"])
+    has_own = pd.notna(own)
+    own_country = _counts(own)
+    locale = options.locale or decide_source_locale(
+        options.default_region, _distinct(raw["phone"]), _distinct(raw["postcode"]), own_country
+    )
+    order, evidence, reason = _date_order(raw["date_of_birth"], options, locale.country)
+    report = StandardiseReport(order, evidence)
+    report.locale = {
+        "phone_region": locale.phone_region,
+        "postcode_country": locale.postcode_country,
+        "date_order": LocaleChoice(order, reason),
+    }
+    report.own_country = own_country
+    result["date_of_birth"], report.unparseable["date_of_birth"] = standardise_date_column(
+        raw["date_of_birth"], order
+    )
+    result["email"], report.unparseable["email"] = standardise_email_column(raw["email"])
+    regions = np.where(has_own, own, locale.phone_region.value)
+    result["phone"], counts = standardise_phone_column_by_region(raw["phone"], regions)
+    report.unparseable["phone"] = int(counts[Status.INVALID])
+    report.local_only = int(counts[Status.LOCAL])
+    countries = np.where(has_own, own, locale.postcode_country.value)
+    result["postcode"], report.unparseable["postcode"] = standardise_postcode_column_by_country(
+        raw["postcode"], countries
+    )
+    return report
+
+
+def decide_locale(frame: pd.DataFrame, default_region: str | None) -> SourceLocale:
+    """The locale of a source from its configured region and the values of ``frame``
+    (see :func:`mdm.standardise.locale.decide_source_locale`)."""
+    own = record_countries(_column(frame, "country"), _column(frame, "region"))
+    return decide_source_locale(
+        default_region,
+        _distinct(_column(frame, "phone")),
+        _distinct(_column(frame, "postcode")),
+        _counts(own),
+    )
+
+
+def _counts(own: np.ndarray) -> dict[str, int]:
+    """Records per own country, by country."""
+    present = own[pd.notna(own)]
+    return pd.Series(present, dtype=object).value_counts().sort_index().to_dict()
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -118,14 +185,19 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return column
 
 
+def _distinct(column: pd.Series) -> np.ndarray:
+    return pd.unique(column.dropna())
+
+
 def _date_order(
-    column: pd.Series, date_order: Literal["auto", "dmy", "mdy"]
-) -> tuple[DateOrder, DateOrderEvidence | None]:
-    """The day/month order for a date column; "auto" weighs each distinct value once."""
-    if date_order != "auto":
-        return date_order, None
-    evidence = infer_day_month_order(pd.unique(column.dropna()))
-    return evidence.order, evidence
+    column: pd.Series, options: StandardiseOptions, country: str | None
+) -> tuple[DateOrder, DateOrderEvidence | None, str]:
+    """The day/month order for a date column and why; "auto" weighs each distinct value
+    once, the source's ``country`` breaking a tie."""
+    if options.date_order != "auto":
+        return options.date_order, None, options.date_reason
+    evidence, reason = choose_day_month_order(_distinct(column), country)
+    return evidence.order, evidence, reason
 
 
 def _standardise_names(raw: dict[str, pd.Series]) -> dict[str, pd.Series]:

@@ -24,10 +24,10 @@ import re
 import numpy as np
 import pandas as pd
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from mdm.standardise import _vectorised as vec
-from mdm.standardise._columns import INVALID, PLACEHOLDER, Cleaned, Status, assemble
+from mdm.standardise._columns import INVALID, LOCAL, PLACEHOLDER, Cleaned, Status, assemble
 from mdm.standardise._columns import to_text as _to_text
 from mdm.standardise._phone_arrow import classify_phones
 from mdm.standardise._phone_rules import rules_for_region
@@ -43,7 +43,8 @@ _DESCENDING = "98765432109876543210"
 
 
 def clean_phone(value: object, default_region: str | None = "GB") -> str | None:
-    """Return a phone number as E.164, or None when impossible or a placeholder.
+    """Return a phone number as E.164, or None when impossible, a placeholder or
+    possible only without its area code ("949-4255" in the US: it has no E.164).
 
     Numbers without a country code are read as from ``default_region`` (ISO 3166
     alpha-2). Extensions are dropped. Placeholders: one digit repeated
@@ -57,9 +58,41 @@ def standardise_phone_column(
 ) -> tuple[pd.Series, int]:
     """Clean a phone column once per distinct value; also return the number of invalid ones.
 
-    Placeholders become None but are not counted as invalid.
+    Placeholders and numbers without their area code ("949-4255" in the US) become
+    None but are not counted as invalid.
     """
-    region = _checked_region(default_region)
+    rows, counts = _standardise(series, _checked_region(default_region))
+    return rows, int(counts[Status.INVALID])
+
+
+def standardise_phone_column_by_region(
+    series: pd.Series, regions: np.ndarray
+) -> tuple[pd.Series, np.ndarray]:
+    """Clean a phone column, each row's number read as from its own region.
+
+    Args:
+        series: The phone numbers as written.
+        regions: Per row, the ISO 3166 alpha-2 region of numbers without a country code.
+
+    Returns:
+        The E.164 numbers (None where there is none) and the row count of each
+        :class:`~mdm.standardise._columns.Status` (LOCAL: a number without its area code).
+    """
+    codes, distinct = pd.factorize(pd.Series(regions, dtype=object), use_na_sentinel=False)
+    if len(distinct) <= 1:
+        return _standardise(series, _checked_region(distinct[0] if len(distinct) else None))
+    out = np.full(len(series), None, dtype=object)
+    counts = np.zeros(len(Status), dtype=np.int64)
+    for code, region in enumerate(distinct.tolist()):
+        rows = np.flatnonzero(codes == code)
+        values, found = _standardise(series.iloc[rows], _checked_region(region))
+        out[rows] = values.to_numpy(dtype=object)
+        counts += found
+    return pd.Series(out, index=series.index, dtype=object), counts
+
+
+def _standardise(series: pd.Series, region: str | None) -> tuple[pd.Series, np.ndarray]:
+    """Each distinct value classified once: the rows, and the row count of each Status."""
     unique = vec.unique_texts(series)
 
     def classify(text: str | None) -> Cleaned:
@@ -71,8 +104,7 @@ def standardise_phone_column(
         statuses = np.array([status for _, status in results], dtype=np.int8)
     else:
         values, statuses = classify_phones(unique.array, region, classify)
-    rows, counts = assemble(unique.codes, values, statuses, series.index)
-    return rows, int(counts[Status.INVALID])
+    return assemble(unique.codes, values, statuses, series.index)
 
 
 def _checked_region(region: str | None) -> str | None:
@@ -105,10 +137,21 @@ def _classify_phone(value: object, region: str | None) -> Cleaned:
     found = _fast_e164(compact, region) if compact else _UNDECIDED
     if found is _UNDECIDED:
         found = _parse_e164(text, region)
+    if found is _LOCAL_ONLY or _dialled_locally(found, digits, region):
+        return LOCAL
     if not isinstance(found, tuple) or len(found[0]) <= _MIN_DIGITS:
         return INVALID  # impossible, or under 7 digits once an extension is gone
     e164, national = found
     return PLACEHOLDER if _is_placeholder(national) else (e164, Status.OK)
+
+
+def _dialled_locally(found: object, digits: str, region: str | None) -> bool:
+    """A number written as dialled within its area: its digits are its national number
+    (no country code, no trunk prefix) of a length only a local landline has."""
+    if region is None or not isinstance(found, tuple) or found[1] != digits:
+        return False
+    rules = rules_for_region(region)
+    return rules is not None and len(digits) in rules.dialled_local_lengths
 
 
 def _is_placeholder(digits: str) -> bool:
@@ -118,24 +161,30 @@ def _is_placeholder(digits: str) -> bool:
     return len(digits) >= 7 and (digits in _ASCENDING or digits in _DESCENDING)
 
 
-def _parse_e164(text: str, region: str | None) -> tuple[str, str] | None:
-    """E.164 and national significant number by phonenumbers itself, None if impossible.
+def _parse_e164(text: str, region: str | None) -> tuple[str, str] | _LocalOnly | None:
+    """E.164 and national significant number by phonenumbers itself, None if impossible,
+    ``_LOCAL_ONLY`` when possible only without its area code.
 
     A number whose national part starts with 0 must read the same again from its
     E.164 form; garbage such as "0000001" in DE does not, and is not kept.
     """
     found = _parse_once(text, region)
-    if found is not None and found[1].startswith("0") and _parse_once(found[0], None) != found:
+    if not isinstance(found, tuple) or not found[1].startswith("0"):
+        return found
+    if _parse_once(found[0], None) != found:
         return None
     return found
 
 
-def _parse_once(text: str, region: str | None) -> tuple[str, str] | None:
+def _parse_once(text: str, region: str | None) -> tuple[str, str] | _LocalOnly | None:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        return _LOCAL_ONLY
+    if reason != ValidationResult.IS_POSSIBLE:
         return None
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return e164, phonenumbers.national_significant_number(number)
@@ -148,7 +197,16 @@ class _Undecided:
 _UNDECIDED = _Undecided()
 
 
-def _fast_e164(compact: str, region: str | None) -> tuple[str, str] | None | _Undecided:
+class _LocalOnly:
+    """A number possible only when dialled locally ("949-4255" in the US): no E.164."""
+
+
+_LOCAL_ONLY = _LocalOnly()
+
+
+def _fast_e164(
+    compact: str, region: str | None
+) -> tuple[str, str] | _LocalOnly | _Undecided | None:
     """Reproduce phonenumbers for a number without formatting ("+447700900123",
     "07700900123"), or give up with ``_UNDECIDED``."""
     if not _PLAIN.fullmatch(compact):
@@ -173,12 +231,14 @@ def _fast_e164(compact: str, region: str | None) -> tuple[str, str] | None | _Un
         national = stripped
     if len(national) < 2 or national[0] == "0":
         return _UNDECIDED
+    if len(national) in rules.main_local_lengths:
+        return _LOCAL_ONLY
     if len(national) not in rules.main_lengths:
         return None
     return f"+{rules.country_code}{national}", national
 
 
-def _fast_international(digits: str) -> tuple[str, str] | None | _Undecided:
+def _fast_international(digits: str) -> tuple[str, str] | _LocalOnly | _Undecided | None:
     """The fast path for "+<country code><number>"."""
     if digits[0] == "0":
         return _UNDECIDED
@@ -195,6 +255,8 @@ def _fast_international(digits: str) -> tuple[str, str] | None | _Undecided:
         return _UNDECIDED
     if rules.national_prefix is not None and rules.national_prefix.match(national):
         return _UNDECIDED
+    if len(national) in rules.main_local_lengths:
+        return _LOCAL_ONLY
     if len(national) not in rules.main_lengths:
         return None
     return f"+{digits}", national

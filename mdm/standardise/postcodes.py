@@ -1,5 +1,9 @@
 """Postcodes: uppercase, compact, UK and Canadian codes spaced, US ZIP+4 cut to five digits.
 
+One canonical form per country, so two records of a person compare equal: GB
+"SW1A 1AA", CA "K1A 0B1", US "49503" (ZIP+4 compares on its five-digit ZIP: the +4
+names a delivery point and is often left out), AU "2000", DE "10115", FR "75001".
+
 >>> clean_postcode("sw1a1aa")
 'SW1A 1AA'
 >>> clean_postcode("02134-1234")
@@ -90,6 +94,48 @@ def standardise_postcode_column(
         values, statuses = _classify_array(unique.array, key)
     rows, counts = assemble(unique.codes, values, statuses, series.index)
     return rows, int(counts[Status.INVALID])
+
+
+def standardise_postcode_column_by_country(
+    series: pd.Series, countries: np.ndarray
+) -> tuple[pd.Series, int]:
+    """Clean a postcode column, each row's value first repaired for its country.
+
+    ``countries`` holds per row an ISO 3166 alpha-2 code or None (any format). Values
+    in another country's form are read as they are, never refused for their country.
+    Also returns the number of invalid values.
+    """
+    repaired = series
+    for country in _REPAIRS:
+        rows = np.flatnonzero(countries == country)
+        if len(rows):
+            if repaired is series:
+                repaired = series.astype(object).copy()
+            codes, uniques = pd.factorize(repaired.iloc[rows], use_na_sentinel=True)
+            fixed = [repair_postcode(value, country) for value in uniques.tolist()]
+            repaired.iloc[rows] = np.array([*fixed, None], dtype=object)[codes]
+    return standardise_postcode_column(repaired)
+
+
+def repair_postcode(value: object, country: str | None) -> object:
+    """A postcode in ``country``'s own form: a US ZIP that lost its leading zeros
+    ("2134" -> "02134"), a German or French code without its letters ("D-10115" ->
+    "10115"); any other value unchanged."""
+    repair = _REPAIRS.get(country or "")
+    text = None if repair is None else _to_text(value)
+    if text is None:
+        return value
+    match = repair[0].fullmatch(text)
+    return value if match is None else repair[1](match[1])
+
+
+_REPAIRS = {
+    "US": (re.compile(r"([0-9]{3,4})"), lambda digits: digits.zfill(5)),
+    "DE": (re.compile(r"(?:D|DE)\s*-?\s*([0-9]{5})", re.IGNORECASE), str),
+    "FR": (re.compile(r"(?:F|FR)\s*-?\s*([0-9]{5})", re.IGNORECASE), str),
+    "AT": (re.compile(r"(?:A|AT)\s*-?\s*([0-9]{4})", re.IGNORECASE), str),
+    "CH": (re.compile(r"CH\s*-?\s*([0-9]{4})", re.IGNORECASE), str),
+}
 
 
 def _country_key(country: str | None) -> str | None:

@@ -16,6 +16,7 @@ from mdm.standardise import (
     standardise_date,
     standardise_date_column,
 )
+from mdm.standardise.dates import choose_day_month_order
 
 P = pytest.param
 
@@ -129,3 +130,35 @@ def test_written_dates_round_trip(value: date, pattern: str) -> None:
 def test_standardise_date_is_idempotent(raw: str) -> None:
     once = standardise_date(raw)
     assert standardise_date(once) == once
+
+
+@pytest.mark.parametrize(
+    ("dates", "country", "order", "reason"),
+    [
+        pytest.param(
+            ["03/04/1980", "05/06/1990"], "US", "mdy",
+            "US writes month first (no date settles it)", id="us-breaks-a-tie",
+        ),
+        pytest.param(
+            ["03/04/1980"], "GB", "dmy", "GB writes day first (no date settles it)",
+            id="gb-breaks-a-tie",
+        ),
+        pytest.param(
+            ["03/04/1980"], None, "dmy", "default: day first (no date settles it)",
+            id="no-country",
+        ),
+        pytest.param(
+            ["25/12/1980", "03/04/1980"], "US", "dmy",
+            "detected: 0 dates read only month first, 1 only day first", id="values-beat-country",
+        ),
+        pytest.param(
+            ["12/25/1980", "25/12/1980"], "US", "mdy",
+            "US writes month first (no date settles it)", id="even-evidence-is-a-tie",
+        ),
+    ],
+)  # fmt: skip
+def test_choose_day_month_order(
+    dates: list[str], country: str | None, order: str, reason: str
+) -> None:
+    evidence, why = choose_day_month_order(dates, country)
+    assert (evidence.order, why) == (order, reason)

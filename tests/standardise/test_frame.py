@@ -10,9 +10,9 @@ from mdm.schema import ATTRIBUTES
 from mdm.standardise import (
     DateOrderEvidence,
     StandardiseOptions,
-    StandardiseReport,
     standardise_frame,
 )
+from mdm.standardise.locale import LocaleChoice, SourceLocale
 
 
 def _frame(**columns: list[object]) -> pd.DataFrame:
@@ -116,7 +116,8 @@ def test_explicit_date_order_wins() -> None:
     out, report = standardise_frame(
         _frame(date_of_birth=["25/12/1980", "03/04/1990"]), StandardiseOptions(date_order="mdy")
     )
-    assert report == StandardiseReport("mdy", None, report.unparseable)
+    assert (report.date_order, report.date_order_evidence) == ("mdy", None)
+    assert report.locale["date_order"] == LocaleChoice("mdy", "configured")
     assert out["date_of_birth"].tolist() == ["1980-12-25", "1990-03-04"]
 
 
@@ -156,3 +157,61 @@ def test_repeated_column_is_an_input_error() -> None:
     frame = pd.DataFrame([["a@b.com", "c@d.com"]], columns=["email", "email"])
     with pytest.raises(InputError, match="'email' appears 2 times"):
         standardise_frame(frame)
+
+
+def _us_frame() -> pd.DataFrame:
+    more = [f"(616) 949-43{i:02}" for i in range(10)]  # detection needs ten numbers
+    nothing = [None] * 10
+    return _frame(
+        phone=["1-616-949-4255", "(616) 949-4255", "616.949.4255", "+1 616 949 4255", "949-4255"]
+        + more,
+        postcode=["49503-1234", "49503", "2134", "49503", None, *nothing],
+        date_of_birth=["03/04/1980", None, None, None, None, *nothing],
+        country=[None] * 15,
+        region=[None] * 15,
+    )
+
+
+def test_us_source_is_detected_and_reported() -> None:
+    out, report = standardise_frame(_us_frame())
+    assert out["phone"].tolist()[:5] == ["+16169494255"] * 4 + [None]
+    assert out["postcode"].tolist()[:5] == ["49503", "49503", "02134", "49503", None]
+    assert out["date_of_birth"].tolist()[0] == "1980-03-04"  # March 4: a US source
+    assert report.unparseable["phone"] == 0 and report.local_only == 1
+    assert report.locale == {
+        "phone_region": LocaleChoice("US", "detected: 93% of 14 numbers valid in US"),
+        "postcode_country": LocaleChoice("US", "detected: 67% of postcodes fit US, as its numbers"),
+        "date_order": LocaleChoice("mdy", "US writes month first (no date settles it)"),
+    }
+
+
+def test_the_records_own_country_comes_first() -> None:
+    frame = _frame(
+        phone=["(616) 949-4255", "07400 123456", "0412 345 678", "(416) 555-0199"],
+        postcode=["2134", "sw1a1aa", "2000", "k1a0b1"],
+        country=["USA", "United Kingdom", None, None],
+        region=[None, None, "NSW", "Ontario"],
+    )
+    out, report = standardise_frame(frame, StandardiseOptions(default_region="GB"))
+    assert out["phone"].tolist() == [
+        "+16169494255", "+447400123456", "+61412345678", "+14165550199"
+    ]  # fmt: skip
+    assert out["postcode"].tolist() == ["02134", "SW1A 1AA", "2000", "K1A 0B1"]
+    assert report.own_country == {"AU": 1, "CA": 1, "GB": 1, "US": 1}
+    assert report.locale["phone_region"] == LocaleChoice("GB", "configured")
+
+
+def test_a_given_locale_is_used_as_is() -> None:
+    us = LocaleChoice("US", "detected: 96% of 200 numbers valid in US")
+    options = StandardiseOptions(locale=SourceLocale(us, us))
+    out, report = standardise_frame(_frame(phone=["07400 123456", "616-949-4255"]), options)
+    assert out["phone"].tolist() == [None, "+16169494255"]
+    assert report.locale["phone_region"] is us and report.unparseable["phone"] == 1
+
+
+def test_uk_default_when_nothing_settles_it() -> None:
+    out, report = standardise_frame(_frame(phone=["+44 7400 123456"]))
+    assert out["phone"].tolist() == ["+447400123456"]
+    assert report.locale["phone_region"] == LocaleChoice(
+        "GB", "default: no number settles the region"
+    )

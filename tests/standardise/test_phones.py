@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 
 from mdm.standardise import clean_phone, standardise_phone_column
 from mdm.standardise import phones as phones_module
+from mdm.standardise._columns import Status
+from mdm.standardise.phones import standardise_phone_column_by_region
 
 P = pytest.param
 
@@ -95,3 +98,75 @@ def test_clean_phone_never_raises_and_is_idempotent(raw: str, region: str) -> No
     cleaned = clean_phone(raw, region)
     assert clean_phone(cleaned, region) == cleaned
     assert cleaned is None or (cleaned.startswith("+") and cleaned[1:].isdigit())
+
+
+COUNTRY_CASES = [
+    P("1-616-949-4255", "US", "+16169494255", id="us-one-dashes"),
+    P("(616) 949-4255", "US", "+16169494255", id="us-parens"),
+    P("616.949.4255", "US", "+16169494255", id="us-dots"),
+    P("616-949-4255", "US", "+16169494255", id="us-dashes"),
+    P("+1 616 949 4255", "US", "+16169494255", id="us-international"),
+    P("6169494255", "US", "+16169494255", id="us-plain"),
+    P("(416) 555-0199", "CA", "+14165550199", id="ca-parens"),
+    P("0412 345 678", "AU", "+61412345678", id="au-mobile"),
+    P("(02) 9876 5432", "AU", "+61298765432", id="au-landline"),
+    P("030 1234567", "DE", "+49301234567", id="de-berlin"),
+    P("0171 1234567", "DE", "+491711234567", id="de-mobile"),
+    P("01 42 68 53 00", "FR", "+33142685300", id="fr-paris"),
+    P("06 12 34 56 78", "FR", "+33612345678", id="fr-mobile"),
+    P("087 123 4567", "IE", "+353871234567", id="ie-mobile"),
+    P("1-616-949-4255", "GB", None, id="us-number-read-as-gb-is-impossible"),
+]
+
+
+@pytest.mark.parametrize(("raw", "region", "expected"), COUNTRY_CASES)
+def test_clean_phone_per_country(raw: str, region: str, expected: str | None) -> None:
+    assert clean_phone(raw, region) == expected
+
+
+LOCAL_CASES = [
+    P("949-4255", "US", Status.LOCAL, id="us-seven-digits"),
+    P("9494255", "US", Status.LOCAL, id="us-seven-digits-plain"),
+    P("949 4255 ext 12", "US", Status.LOCAL, id="us-seven-digits-extension"),
+    P("+1 949 4255", "US", Status.LOCAL, id="us-country-code-without-area-code"),
+    P("29460371", "GB", Status.LOCAL, id="gb-eight-digits-local-only"),
+    P("949-4255", "FR", Status.INVALID, id="fr-has-no-local-numbers"),
+    P("555-5555", "US", Status.PLACEHOLDER, id="us-repeated-digit"),
+    P("(616) 949-4255", "US", Status.OK, id="us-full-number"),
+    P("9276 5432", "AU", Status.LOCAL, id="au-landline-without-area-code"),
+    P("(02) 9276 5432", "AU", Status.OK, id="au-landline-with-area-code"),
+    P("946 0123", "GB", Status.LOCAL, id="gb-landline-without-area-code"),
+    P("0800 1111", "GB", Status.OK, id="gb-short-freephone-has-its-trunk-zero"),
+    P("2345 6781", "IN", Status.LOCAL, id="in-landline-without-std-code"),
+]
+
+
+@pytest.mark.parametrize(("raw", "region", "status"), LOCAL_CASES)
+def test_local_numbers_are_neither_numbers_nor_invalid(
+    raw: str, region: str, status: Status
+) -> None:
+    value, found = phones_module._classify_phone(raw, region)
+    assert found == status
+    assert (value is None) == (status != Status.OK)
+
+
+def test_column_by_region_reads_each_row_in_its_own_region() -> None:
+    series = pd.Series(["(616) 949-4255", "07700 900123", "949-4255", "1-616-949-4255", "x1", None])
+    regions = np.array(["US", "GB", "US", "GB", "US", "US"], dtype=object)
+    values, counts = standardise_phone_column_by_region(series, regions)
+    assert values.tolist() == ["+16169494255", "+447700900123", None, None, None, None]
+    assert (counts[Status.OK], counts[Status.LOCAL], counts[Status.INVALID]) == (2, 1, 2)
+    assert counts[Status.EMPTY] == 1
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.lists(st.one_of(st.none(), FORMATTED), max_size=12), st.lists(REGIONS, min_size=12))
+def test_column_by_region_agrees_with_the_scalar(
+    values: list[str | None], regions: list[str]
+) -> None:
+    rows = np.array(regions[: len(values)], dtype=object)
+    out, counts = standardise_phone_column_by_region(pd.Series(values, dtype=object), rows)
+    scalar = [phones_module._classify_phone(v, r) for v, r in zip(values, rows, strict=True)]
+    assert out.tolist() == [value for value, _ in scalar]
+    assert counts.sum() == len(values)
+    assert counts[Status.LOCAL] == sum(status == Status.LOCAL for _, status in scalar)

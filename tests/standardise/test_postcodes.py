@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mdm.standardise import clean_postcode, postcode_district, standardise_postcode_column
+from mdm.standardise.postcodes import repair_postcode, standardise_postcode_column_by_country
 
 P = pytest.param
 
@@ -78,3 +80,47 @@ def test_clean_postcode_never_raises_and_is_idempotent(raw: str, country: str | 
     assert clean_postcode(cleaned, country) == cleaned
     if cleaned is not None:
         assert cleaned == cleaned.upper() and cleaned.isascii()
+
+
+BY_COUNTRY = [
+    P("49503", "US", "49503", id="us-zip"),
+    P("49503-1234", "US", "49503", id="us-zip-plus-4-compares-on-five-digits"),
+    P("495031234", "US", "49503", id="us-zip-plus-4-compact"),
+    P("2134", "US", "02134", id="us-zip-lost-its-zero"),
+    P("501", "US", "00501", id="us-zip-lost-two-zeros"),
+    P("SW1A1AA", "GB", "SW1A 1AA", id="gb"),
+    P("k1a0b1", "CA", "K1A 0B1", id="ca"),
+    P("2000", "AU", "2000", id="au"),
+    P("D-10115", "DE", "10115", id="de-with-letter"),
+    P("10115", "DE", "10115", id="de"),
+    P("F-75001", "FR", "75001", id="fr-with-letter"),
+    P("FR 75001", "FR", "75001", id="fr-with-code"),
+    P("A-1010", "AT", "1010", id="at-with-letter"),
+    P("CH-8001", "CH", "8001", id="ch-with-code"),
+    P("K1A 0B1", "US", "K1A 0B1", id="another-countrys-form-is-kept"),
+    P("2134", None, "2134", id="no-country-no-repair"),
+    P("2134", "AU", "2134", id="au-four-digits-not-a-zip"),
+]
+
+
+@pytest.mark.parametrize(("raw", "country", "expected"), BY_COUNTRY)
+def test_column_by_country(raw: str, country: str | None, expected: str) -> None:
+    series = pd.Series([raw, None], dtype=object)
+    values, n_invalid = standardise_postcode_column_by_country(
+        series, np.array([country, country], dtype=object)
+    )
+    assert values.tolist() == [expected, None] and n_invalid == 0
+    assert clean_postcode(repair_postcode(raw, country)) == expected  # the scalar twin
+
+
+def test_column_by_country_repairs_each_row_for_its_own_country() -> None:
+    series = pd.Series(["2134", "2134", "D-10115", "D-10115"], dtype=object)
+    countries = np.array(["US", "AU", "DE", None], dtype=object)
+    values, _ = standardise_postcode_column_by_country(series, countries)
+    assert values.tolist() == ["02134", "2134", "10115", "D10115"]
+
+
+@given(st.text(max_size=12), st.sampled_from([None, "US", "GB", "DE", "FR", "AT", "CH", "AU"]))
+def test_repair_is_idempotent(raw: str, country: str | None) -> None:
+    once = repair_postcode(raw, country)
+    assert repair_postcode(once, country) == once
