@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.exports import export_table, spreadsheet_safe, spreadsheet_text
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -62,7 +63,7 @@ def _engine(con):
     from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
 
-    bundle = RulesBundle.load(REPO / "rules" / "customer.match.yaml")
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
     return Engine(con, bundle.survivorship, bundle.rules_dir)
 
 
@@ -147,7 +148,7 @@ def _erase(db: Path) -> None:
         golden_id = _pair(con)[0]
     finally:
         con.close()
-    erase(db, golden_id, RulesBundle.load(REPO / "rules" / "customer.match.yaml"), "dpo")
+    erase(db, golden_id, RulesBundle.load(DEFAULT_MATCH_RULES), "dpo")
 
 
 WRITES = [
@@ -176,7 +177,7 @@ def mixed_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory)
     )
     db = folder / "mdm.duckdb"
     specs = [parse_source_arg(str(p)) for p in [*sample_files, shop]]
-    reconcile(specs, db, RulesBundle.load(REPO / "rules" / "customer.match.yaml"))
+    reconcile(specs, db, RulesBundle.load(DEFAULT_MATCH_RULES))
     return db
 
 

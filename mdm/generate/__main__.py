@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{config.n_records} records in {elapsed:.1f} s", file=sys.stderr)
     if config.locale != "gb":
         print(
-            f"mappings in {args.out / 'sources'}: copy rules/customer.match.yaml there and "
-            f"pass --rules {args.out / 'customer.match.yaml'} to 'mdm reconcile'",
+            f"mdm reconcile reads these headers without a mapping; the explicit mappings are "
+            f"in {args.out / 'sources'} (used with 'mdm init {args.out}' and --rules "
+            f"{args.out / 'customer.match.yaml'})",
             file=sys.stderr,
         )
     return 0

@@ -273,7 +273,8 @@ class Engine:
         values = dict(prepared.values)
         values["source"] = source
         values["record_id"] = str(record.get("record_id") or "")
-        return Prepared(values, value_warnings(record, prepared.unparseable))
+        warnings = value_warnings(record, prepared.unparseable, prepared.local_only)
+        return Prepared(values, warnings)
 
     def check(self, record: Mapping[str, Any]) -> Prepared:
         """:meth:`prepare`, refusing a record no blocking rule can use

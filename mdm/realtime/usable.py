@@ -58,17 +58,20 @@ class Prepared:
     warnings: tuple[ValueWarning, ...] = ()
 
 
+#: Why a phone number that is only a local number is left out.
+_LOCAL_ONLY = "a local number without its area code (cannot be told apart from others)"
+
+
 def value_warnings(
-    record: Mapping[str, Any], unparseable: Sequence[str]
+    record: Mapping[str, Any], unparseable: Sequence[str], local_only: Sequence[str] = ()
 ) -> tuple[ValueWarning, ...]:
-    """A warning for each attribute of ``record`` whose value could not be standardised."""
+    """A warning for each attribute of ``record`` whose value could not be standardised,
+    or is a phone number without its area code; each is treated as missing."""
+    reasons = {name: _REASONS.get(name, f"not a valid {name}") for name in unparseable}
+    reasons.update(dict.fromkeys(local_only, _LOCAL_ONLY))
     return tuple(
-        ValueWarning(
-            name,
-            str(record.get(name)),
-            _REASONS.get(name, f"not a valid {name}") + _MISSING,
-        )
-        for name in unparseable
+        ValueWarning(name, str(record.get(name)), reason + _MISSING)
+        for name, reason in reasons.items()
     )
 
 

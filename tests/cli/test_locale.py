@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.generate import GeneratorConfig, write_sample
 from mdm.jobs import RulesBundle
@@ -24,13 +24,10 @@ runner = CliRunner()
 def us_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     folder = tmp_path_factory.mktemp("us")
     paths = write_sample(folder, GeneratorConfig(n_records=1500, seed=8, locale="us"))
-    shutil.copy(REPO / "rules" / "customer.match.yaml", folder / "customer.match.yaml")
     db = folder / "s.duckdb"
     args = [f"{name}={path}" for name, path in paths.items()]
-    rules = str(folder / "customer.match.yaml")
-    result = runner.invoke(
-        app, ["reconcile", *args, "--db", str(db), "--rules", rules], catch_exceptions=False
-    )
+    # As a user would: no mapping, no region configured (the headers are recognised).
+    result = runner.invoke(app, ["reconcile", *args, "--db", str(db)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return folder, db, result.output
 
@@ -65,15 +62,17 @@ def test_the_summary_says_which_locale_and_why(us_run: tuple[Path, Path, str]) -
 
 def test_the_service_reads_a_source_in_its_bulk_locale(us_run: tuple[Path, Path, str]) -> None:
     folder, db, _ = us_run
-    bundle = RulesBundle.load(folder / "customer.match.yaml")
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
     con = open_store(db, create=False)
     try:
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         options = engine.options_for("crm")
         assert options.locale is not None and options.locale.phone_region.value == "US"
         prepared = engine.prepare({"source": "crm", "record_id": "x", "phone": "616.949.4255"})
-        assert prepared["phone"] == "+16169494255"
+        assert prepared.values["phone"] == "+16169494255"
         local = engine.prepare({"source": "crm", "record_id": "y", "phone": "949-4255"})
-        assert local["phone"] is None  # missing, not refused
+        assert local.values["phone"] is None  # missing, not refused
+        (warning,) = local.warnings
+        assert warning.field == "phone" and "area code" in warning.reason
     finally:
         con.close()
