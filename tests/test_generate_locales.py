@@ -104,7 +104,7 @@ def test_write_sample_writes_the_mappings(tmp_path) -> None:
 
 def test_command_line_locale(tmp_path, capsys) -> None:
     assert main(["--records", "200", "--out", str(tmp_path), "--locale", "us"]) == 0
-    assert re.search(r"mappings in .*sources", capsys.readouterr().err)
+    assert re.search(r"explicit mappings are in .*sources", capsys.readouterr().err)
 
 
 def test_au_sources_are_read_as_australian() -> None:

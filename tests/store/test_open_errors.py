@@ -58,7 +58,7 @@ def test_a_store_held_by_another_process_names_it(tmp_path: Path) -> None:
         assert "ENCRYPTION_KEY" not in message
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes its pipe
 
 
 @pytest.fixture
