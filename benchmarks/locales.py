@@ -159,7 +159,7 @@ def source_figures(summary: dict) -> list[dict]:
                 if records
                 else None,
                 "postcodes_unparsed": unparseable.get("postcode", 0),
-                "local_phones": source.get("local_phones"),
+                "local_only_phones": source.get("local_only"),
             }
         )
     return rows
