@@ -35,29 +35,16 @@ from mdm.generate.sources import (
 )
 from mdm.generate.sources import _billing as _uk_billing
 from mdm.generate.sources import _crm as _uk_crm
+from mdm.generate.sources_us import COLUMNS as US_COLUMNS
 from mdm.generate.sources_us import _countries
 
 _RENAMED = {"zip": "postcode", "zip_code": "post_code"}
 
-#: Columns of each source, in file order (the US columns, postcodes named so).
+#: Columns of each source, in file order: the US columns, postcodes named so.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "crm": (
-        "customer_no", "title", "fname", "mname", "surname", "dob", "email", "phone",
-        "addr1", "city", "state", "postcode", "gender", "true_person_id",
-    ),
-    "billing": (
-        "account_id", "full_name", "birth_date", "email_address", "phone", "street", "city",
-        "state", "post_code", "country", "true_person_id",
-    ),
-    "webshop": (
-        "id", "first_name", "last_name", "date_of_birth", "email", "phone", "address_line",
-        "city", "state", "postcode", "country", "true_person_id",
-    ),
-    "branch": (
-        "ref", "name", "dob", "tel", "address", "town", "state", "postcode", "loyalty_tier",
-        "true_person_id",
-    ),
-}  # fmt: skip
+    source: tuple(_RENAMED.get(column, column) for column in columns)
+    for source, columns in US_COLUMNS.items()
+}
 
 
 def mappings() -> dict[str, dict[str, str]]:
