@@ -19,8 +19,11 @@ tuned to the data:
   birth date and on first + last name; clusters at match probability 0.95 as that
   example does.
 
-A column no source holds (a names + birth date file, say) gets no comparison and no
-blocking rule: what a splink user would write for that file.
+A column no source holds (a names + birth date file, say) gets no comparison, no
+blocking rule and no training rule: what a splink user would write for that file. The
+prior then uses first + last name + postcode (or phone) when neither deterministic rule
+above is usable, and the first EM session is blocked on the first of birth date,
+postcode, email and phone the data has.
 """
 
 from __future__ import annotations
@@ -68,13 +71,24 @@ _BLOCKING = [
     ("phone",),
 ]
 _PRIOR_RULES = [("first_name", "last_name", "date_of_birth"), ("email",)]
-_EM_SESSIONS = [("date_of_birth",), ("first_name", "last_name")]
+#: Deterministic rules for the prior when the data has none of the columns above.
+_PRIOR_FALLBACK = [("first_name", "last_name", "postcode"), ("first_name", "last_name", "phone")]
+#: EM is blocked on the first of these the data has, then on first + last name.
+_EM_FIRST = [("date_of_birth",), ("postcode",), ("email",), ("phone",)]
+_EM_NAMES = ("first_name", "last_name")
 
 
-def load(data_dir: Path, mappings_dir: Path | None = None) -> pd.DataFrame:
+def _usable(rules: list[tuple[str, ...]], present: set[str]) -> list[tuple[str, ...]]:
+    return [keys for keys in rules if set(keys) <= present]
+
+
+def load(
+    data_dir: Path, mappings_dir: Path | None = None, truth: str = "true_person_id"
+) -> pd.DataFrame:
     """The sources of ``data_dir`` in one frame of lowercased schema columns, with a
-    ``unique_id`` (source:record id) and the generator's ``truth``; mappings from
-    ``mappings_dir/sources/`` (default: the bundled sample's)."""
+    ``unique_id`` (source:record id) and the ``truth`` column (the generator's by
+    default) as ``truth``; mappings from ``mappings_dir/sources/`` (default: the bundled
+    sample's)."""
     frames = []
     for path in sorted(data_dir.iterdir()):
         if path.suffix not in (".csv", ".parquet", ".jsonl", ".xlsx"):
@@ -89,7 +103,7 @@ def load(data_dir: Path, mappings_dir: Path | None = None) -> pd.DataFrame:
             parts = mapped.frame["full_name"].str.lower().str.replace(",", " ").str.split()
             frame["first_name"] = parts.str[0]
             frame["last_name"] = parts.str[-1]
-        frame["truth"] = mapped.extras["true_person_id"].to_numpy()
+        frame["truth"] = mapped.extras[truth].to_numpy()
         frame["unique_id"] = path.stem + ":" + mapped.frame["record_id"]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -123,11 +137,12 @@ def run_plain_splink(frame: pd.DataFrame, *, all_pairs: bool = False) -> dict:
         settings_for(present),
         log_level=logging.ERROR,
     )
+    prior = _usable(_PRIOR_RULES, present) or _usable(_PRIOR_FALLBACK, present)
     linker.training.estimate_probability_two_random_records_match(
-        [block_on(*keys) for keys in _PRIOR_RULES if set(keys) <= present], recall=0.7
+        [block_on(*keys) for keys in prior], recall=0.7
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=1)
-    for keys in _EM_SESSIONS:
+    for keys in [*_usable(_EM_FIRST, present)[:1], _EM_NAMES]:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*keys))
     trained = time.perf_counter()
     predictions = linker.inference.predict(threshold_match_probability=None if all_pairs else 0.2)
