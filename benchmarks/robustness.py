@@ -417,25 +417,28 @@ def markdown(rows: list[dict]) -> str:
 
 
 def summary(rows: list[dict]) -> str:
-    """The worst row, and how far mdm is ahead of splink on it."""
+    """The rows mdm failed on, the worst scored row and how far mdm is ahead of splink on
+    it, and the rows where splink does better."""
+    failed = [r["row"] for r in rows if "error" in r.get("mdm", {})]
     scored = [r for r in rows if "pairwise" in r.get("mdm", {})]
-    if not scored:
-        return "no row was scored"
-    worst = scored[0]
-    mdm_f1 = worst["mdm"]["pairwise"]["f1"]
-    text = f"worst row: {worst['row']}, mdm pairwise F1 {mdm_f1:.3f}"
-    if "pairwise" in worst.get("splink", {}):
-        ref_f1 = worst["splink"]["pairwise"]["f1"]
-        text += f" against plain splink {ref_f1:.3f} ({mdm_f1 - ref_f1:+.3f})"
+    parts = [f"mdm failed on: {', '.join(failed)}"] if failed else []
+    if scored:
+        worst = scored[0]
+        mdm_f1 = worst["mdm"]["pairwise"]["f1"]
+        text = f"worst scored row: {worst['row']}, mdm pairwise F1 {mdm_f1:.3f}"
+        if "pairwise" in worst.get("splink", {}):
+            ref_f1 = worst["splink"]["pairwise"]["f1"]
+            text += f" against plain splink {ref_f1:.3f} ({mdm_f1 - ref_f1:+.3f})"
+        parts.append(text)
     behind = [
         r["row"]
-        for r in scored
+        for r in rows
         if "pairwise" in r.get("splink", {})
-        and r["mdm"]["pairwise"]["f1"] < r["splink"]["pairwise"]["f1"]
+        and r["splink"]["pairwise"]["f1"] > r.get("mdm", {}).get("pairwise", {}).get("f1", -1)
     ]
     if behind:
-        text += f"; mdm behind splink on: {', '.join(behind)}"
-    return text
+        parts.append(f"splink ahead of mdm on: {', '.join(behind)}")
+    return "; ".join(parts) or "no row was scored"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,4 +48,6 @@ def test_a_generated_row_has_every_figure(tmp_path: Path) -> None:
     assert [r["row"] for r in table] == ["broken", case.name]  # a failed row is the worst
     text = robustness.markdown(table)
     assert "mdm failed: X" in text and case.name in text
-    assert robustness.summary(table).startswith(f"worst row: {case.name}")
+    assert robustness.summary(table).startswith(
+        f"mdm failed on: broken; worst scored row: {case.name}"
+    )
