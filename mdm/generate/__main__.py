@@ -35,6 +35,19 @@ def main(argv: list[str] | None = None) -> int:
         help="multiply each source's nickname rate (default 1; 5 gives a nickname-heavy set)",
     )
     parser.add_argument(
+        "--household-scale",
+        type=float,
+        default=1.0,
+        help="multiply the chance that housemates are customers too and share a landline "
+        "or an email (default 1; 3 gives dense households)",
+    )
+    parser.add_argument(
+        "--single-record-source",
+        metavar="SOURCE",
+        help="a source holding exactly one record of every person (a clean master); the "
+        "other records go to the other sources",
+    )
+    parser.add_argument(
         "--locale",
         choices=LOCALES,
         default="gb",
@@ -49,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
         error_scale=args.error_scale,
         nickname_scale=args.nickname_scale,
+        household_scale=args.household_scale,
+        single_record_source=args.single_record_source,
         locale=args.locale,
     )
     started = time.perf_counter()

@@ -42,6 +42,14 @@ class GeneratorConfig:
         error_scale: multiplies every record-level error and missing-value rate.
         nickname_scale: multiplies each source's nickname rate (capped at 1), for sets
             where people go by nicknames more than usual.
+        household_scale: multiplies the chance that a housemate is a customer too
+            (``p_housemate_customer``), that a couple shares one email
+            (``p_shared_email``) and a grown child uses it, and that a household has a
+            landline, each capped at 1: denser households sharing more phones and emails.
+        single_record_source: a source that holds exactly one record of every person
+            (a clean master file, the first of the person's records); the person's other
+            records go to the other sources by their weights. ``None`` (the default)
+            spreads every record over all sources.
         names_dir: folder with the reference name lists (default: the repository's).
         locale: "gb" (UK towns, postcodes, phones, dd/mm dates) or "us" (US cities with
             their states, ZIP and ZIP+4, US phone styles with some local 7-digit numbers,
@@ -67,6 +75,8 @@ class GeneratorConfig:
     p_goes_by_middle: float = 0.05
     error_scale: float = 1.0
     nickname_scale: float = 1.0
+    household_scale: float = 1.0
+    single_record_source: str | None = None
     names_dir: Path | None = None
     locale: str = "gb"
 
@@ -88,6 +98,24 @@ class GeneratorConfig:
             raise ValueError("error_scale must be >= 0")
         if self.nickname_scale < 0:
             raise ValueError("nickname_scale must be >= 0")
+        if self.household_scale < 0:
+            raise ValueError("household_scale must be >= 0")
+        if self.single_record_source is not None and (
+            self.single_record_source not in self.sources or len(self.sources) < 2
+        ):
+            raise ValueError(
+                "single_record_source must be one of the sources, and there must be "
+                f"another for the other records; got {self.single_record_source!r} "
+                f"of {self.sources}"
+            )
+
+    def housemate_rate(self) -> float:
+        """Chance that a household member other than its head is a customer too."""
+        return min(self.p_housemate_customer * self.household_scale, 1.0)
+
+    def household_rate(self, base: float) -> float:
+        """A household-sharing rate scaled by ``household_scale``, capped at 1."""
+        return min(base * self.household_scale, 1.0)
 
     def weights(self) -> tuple[float, ...]:
         """Share of records per source, aligned with ``sources``, summing to 1."""

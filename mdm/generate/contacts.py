@@ -170,8 +170,10 @@ def share_emails(
     child: BoolArray,
     p_shared: float,
     surname_key: ObjArray,
+    p_child: float = 0.05,
 ) -> None:
-    """Some couples use one address (often a joint one); a few grown children use it too.
+    """Some couples use one address (often a joint one); a few grown children use it too
+    (``p_child`` of them).
 
     ``head[i]`` is the index of the head of person ``i``'s household. Changes ``email``
     in place.
@@ -185,7 +187,7 @@ def share_emails(
     local = np.where(style == 0, surname_key[h] + "family", "the" + surname_key[h] + "s")
     joint_email = _make_unique_against(rng, local + text(rng.integers(1, 100, len(h))), domain)
     email[h] = joint_email
-    kids = child & (rng.random(n) < 0.05) & pd.notna(email[head])
+    kids = child & (rng.random(n) < p_child) & pd.notna(email[head])
     copy = shares | kids
     email[copy] = email[head[copy]]
 

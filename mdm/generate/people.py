@@ -105,7 +105,14 @@ def build_people(config: GeneratorConfig, names: Names, rng: np.random.Generator
         rng, first_key, names.first.initial[first], names.last.key[last], year
     )
     share_emails(
-        rng, email, shape.head, partner, child, config.p_shared_email, names.last.key[last]
+        rng,
+        email,
+        shape.head,
+        partner,
+        child,
+        config.household_rate(config.p_shared_email),
+        names.last.key[last],
+        p_child=config.household_rate(0.05),
     )
 
     towns = build_towns()
@@ -122,7 +129,8 @@ def build_people(config: GeneratorConfig, names: Names, rng: np.random.Generator
     premarriage_address[premarried] = n_hh + len(old_town) + np.arange(int(premarried.sum()))
     maiden[~premarried] = -1
 
-    has_landline = rng.random(n_hh) < _LANDLINE_SHARE[shape.kind]
+    landline_share = np.minimum(_LANDLINE_SHARE * config.household_scale, 1.0)
+    has_landline = rng.random(n_hh) < landline_share[shape.kind]
     landline = make_landlines(rng, towns.dial_code[hh_town], has_landline)
 
     return People(
@@ -157,13 +165,14 @@ def _shape(config: GeneratorConfig, rng: np.random.Generator) -> _Shape:
     """Draw households until their customers' records reach ``n_records``, then cut there.
 
     Every household has its head among the customers; each other member is a
-    customer too with probability ``config.p_housemate_customer``. Roles (partner,
+    customer too with probability ``config.housemate_rate()``. Roles (partner,
     child) follow the member's place in the whole household, customer or not.
     """
     target = config.n_records
     k_cum = cumulative(config.records_per_person)
     mean_k = float(np.dot(np.arange(1, len(k_cum) + 1), config.records_per_person))
-    per_hh = 1.0 + 1.1 * config.p_housemate_customer
+    p_housemate = config.housemate_rate()
+    per_hh = 1.0 + 1.1 * p_housemate
     n_hh = int(target / (per_hh * mean_k) * 1.15) + 8
     while True:
         kind = rng.choice(4, n_hh, p=np.asarray(config.household_mix))
@@ -176,7 +185,7 @@ def _shape(config: GeneratorConfig, rng: np.random.Generator) -> _Shape:
         size = n_adults + n_kids
         hh = np.repeat(np.arange(n_hh, dtype=np.int64), size)
         rank = np.arange(len(hh), dtype=np.int64) - np.repeat(np.cumsum(size) - size, size)
-        customer = (rank == 0) | (rng.random(len(hh)) < config.p_housemate_customer)
+        customer = (rank == 0) | (rng.random(len(hh)) < p_housemate)
         hh, rank = hh[customer], rank[customer]
         n_records = pick_weighted(rng, k_cum, len(hh)) + 1
         total = np.cumsum(n_records)

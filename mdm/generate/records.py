@@ -65,6 +65,8 @@ def build_records(
     person = np.repeat(np.arange(len(people), dtype=np.int64), people.n_records)
     person = person[rng.permutation(n)]
     source = rng.choice(len(config.sources), n, p=np.asarray(config.weights())).astype(np.int64)
+    if config.single_record_source is not None:
+        source = _one_record_each(config, rng, person, source)
 
     at_old = (people.old_address[person] >= 0) & chance(rng, n, config.p_old_address)
     maiden_era = (people.maiden[person] >= 0) & chance(rng, n, config.p_old_address)
@@ -101,6 +103,22 @@ def build_records(
         postcode=postcode,
         address=address,
     )
+
+
+def _one_record_each(
+    config: GeneratorConfig, rng: np.random.Generator, person: IntArray, source: IntArray
+) -> IntArray:
+    """Each person's first record to ``config.single_record_source``, the rest elsewhere."""
+    master = config.sources.index(str(config.single_record_source))
+    first = np.zeros(len(person), dtype=bool)
+    first[np.unique(person, return_index=True)[1]] = True
+    others = np.array([i for i in range(len(config.sources)) if i != master], dtype=np.int64)
+    weights = np.asarray(config.weights())[others]
+    moved = ~first & (source == master)
+    source = source.copy()
+    source[moved] = others[rng.choice(len(others), int(moved.sum()), p=weights / weights.sum())]
+    source[first] = master
+    return source
 
 
 class _Context:
