@@ -97,6 +97,8 @@ class Job:
     #: The file's columns: what became which attribute and how, and those not used.
     mapped: list[dict[str, str]] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
+    #: The file's name as the caller sent it (an upload's file name, or the path named).
+    sent_as: str = ""
 
     @property
     def stage_done(self) -> float:
@@ -183,13 +185,20 @@ class Jobs:
             raise NotFoundError(f"no file {path} in the folder this service reads")
         return self._enqueue(self._new(source, path, by, mode), wanted)
 
+    def _as_sent(self, job: Job, message: str) -> str:
+        """``message`` naming the file as the caller sent it, not the job's stored copy."""
+        if not job.sent_as:
+            return message
+        stored = re.compile(rf"\S*{re.escape(os.sep + job.job_id + os.sep)}input\.\w+")
+        return stored.sub(lambda _: job.sent_as, message)
+
     def _new(self, source: str, file: str, by: str, mode: str) -> Job:
         if not source or not source.replace("_", "").replace("-", "").isalnum():
             raise InputError("name the source system, e.g. crm (letters, digits, - and _)")
         if mode not in MODES:
             raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         job = Job(uuid.uuid4().hex[:12], mode, source, file, by,
-                  created_at=utcnow().isoformat(timespec="seconds"))  # fmt: skip
+                  created_at=utcnow().isoformat(timespec="seconds"), sent_as=file)  # fmt: skip
         (self.folder / job.job_id).mkdir()
         return job
 
@@ -288,7 +297,7 @@ class Jobs:
                 job.seconds = round(time.perf_counter() - started, 2)
             job.status = "cancelled" if cancel.is_set() else "done"
         except MdmError as error:
-            job.status, job.error = "failed", str(error)
+            job.status, job.error = "failed", self._as_sent(job, str(error))
         except Exception as error:  # noqa: BLE001 - the job fails, the service goes on
             log.error("job %s failed: %s", job.job_id, type(error).__name__)
             job.status, job.error = "failed", f"{type(error).__name__}; see the service log"
@@ -327,7 +336,7 @@ class Jobs:
                 self._write_full_results(job)
                 job.status = "done"
         except MdmError as error:
-            job.status, job.error = "failed", str(error)
+            job.status, job.error = "failed", self._as_sent(job, str(error))
         except Exception as error:  # noqa: BLE001 - the job fails, the service goes on
             log.error("job %s failed: %s", job.job_id, type(error).__name__)
             job.status, job.error = "failed", f"{type(error).__name__}; see the service log"

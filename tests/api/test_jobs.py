@@ -89,6 +89,7 @@ def test_a_csv_sent_as_xlsx_fails_with_what_to_do(live, sample_dir, mode) -> Non
     assert job["status"] == "failed", job
     assert "is not an Excel workbook (it looks like CSV text); rename it to .csv" in job["error"]
     assert "service log" not in job["error"]
+    assert job["error"].startswith("crm.xlsx ") and "input.xlsx" not in job["error"]
 
 
 def test_paths_stay_inside_the_allowed_folder(served_db, sample_dir, tmp_path) -> None:
