@@ -49,6 +49,7 @@ from mdm.generate.sources_us import MAPPINGS as US_MAPPINGS  # noqa: E402
 from mdm.ingest import SourceSpec  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
 from mdm.store import open_store  # noqa: E402
+from mdm.store.writer import latest_model  # noqa: E402
 
 DATASETS = ("febrl3", "febrl4", "one-error", "generated-gb", "generated-us")
 #: The schema attributes a names + birth date source keeps.
@@ -189,7 +190,14 @@ def run(name: str, folder: Path, records: int) -> dict:
     result = reconcile(specs, db, rules)
     seconds = time.perf_counter() - started
     report = evaluate(db, TRUTH)
+    store = open_store(db, create=False)
+    model = latest_model(store)
+    store.close()
+    true_pairs = report.pairwise.get("true_pairs") or 0
     return {
+        "prior": model.prior,
+        "prior_basis": model.training.get("prior", {}).get("basis", "deterministic"),
+        "true_prior": true_pairs / (result.records * (result.records - 1) / 2),
         "dataset": name,
         "records": result.records,
         "pairwise": report.pairwise,
@@ -208,7 +216,9 @@ def _print(row: dict) -> None:
         f"{row['dataset']:<13} {row['records']:>6} records | mdm pairwise P {p['precision']:.4f} "
         f"R {p['recall']:.4f} F1 {p['f1']:.4f} | B-cubed F1 {row['bcubed']['f1']:.4f} | "
         f"blocking recall {row['blocking_recall']:.4f} | threshold {row['threshold']:.3f} | "
-        f"two-line rule F1 {r['f1']:.4f} (B-cubed {r['bcubed_f1']:.4f}) | {row['seconds']} s",
+        f"two-line rule F1 {r['f1']:.4f} (B-cubed {r['bcubed_f1']:.4f}) | prior "
+        f"{row['prior']:.3g} ({row['prior_basis']}; true {row['true_prior']:.3g}) | "
+        f"{row['seconds']} s",
         flush=True,
     )
     for note in row["notes"]:
