@@ -9,9 +9,9 @@ clusters themselves, as the threshold moves up a little (:data:`STEP` match-weig
 units at a time):
 
 * the **chain ratio** at threshold t is how many within-cluster pairs the links in
-  [t, t + :data:`SPAN`) add, per link (connected components, no guards). Links between
-  duplicates of one person add about one pair each; links that chain clusters
-  together add many;
+  [w, w + :data:`SPAN`) add, per link, where w is the lowest link weight at or above t
+  (connected components, no guards). Links between duplicates of one person add about
+  one pair each; links that chain clusters together add many;
 * the threshold rises from the model's choice to the first t whose chain ratio is at
   most ``max_chain_ratio``, and stops at the ceiling.
 
@@ -21,7 +21,6 @@ a threshold on its floor or its ceiling is said so.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -115,24 +114,31 @@ def check_link_threshold(
     steps: list[tuple[float, float, int]] = []
     at = start
     while True:
-        ratio, links = chain_ratio(n, left, right, weight, at)
-        steps.append((round(at, 3), round(ratio, 3), links))
+        above = weight[weight >= at]
+        if len(above) == 0:
+            break
+        # The band starts at the lowest link: an empty stretch says nothing.
+        lowest = float(above.min())
+        ratio, links = chain_ratio(n, left, right, weight, lowest)
+        steps.append((round(lowest, 3), round(ratio, 3), links))
         if ratio <= max_chain_ratio or at >= top:
             break
-        at = min(at + STEP, top)
-    link = min(1.0 / (1.0 + 2.0**-at), ceiling) if at > start else model
-    on_ceiling = math.isclose(link, ceiling) or link >= ceiling
+        at = min(lowest + STEP, top)
+    raised = 1.0 / (1.0 + 2.0**-at) if at > start else model
+    link = ceiling if at >= top else raised
+    on_ceiling = link >= ceiling
     if at > start:
         notes.append(
             f"raised from {model:.3f} to {link:.3f}: links below it joined clusters "
             f"({steps[0][1]:.1f} within-cluster pairs per link; at most {max_chain_ratio:g} "
             "wanted)"
         )
-    if on_ceiling and steps[-1][1] > max_chain_ratio:
+    if on_ceiling and steps and steps[-1][1] > max_chain_ratio:
         notes.append(
             f"on its ceiling {ceiling:.3f}: links there still chain clusters "
             f"({steps[-1][1]:.1f} within-cluster pairs per link)"
         )
     elif on_ceiling:
         notes.append(f"on its ceiling {ceiling:.3f}")
-    return ThresholdChoice(link, model, on_floor, on_ceiling, steps[-1][1], steps, notes)
+    ratio = steps[-1][1] if steps else None
+    return ThresholdChoice(link, model, on_floor, on_ceiling, ratio, steps, notes)
