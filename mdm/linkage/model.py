@@ -336,7 +336,7 @@ def estimate_prior(
     total = all_pairs(records)
     found = maximum_likelihood_prior(weights - before, total) if len(weights) else None
     deterministic = float(model.training.get("prior", {}).get("deterministic", model.prior))
-    chosen = model.with_prior(choose_prior(deterministic, found, total))
+    chosen = model.with_prior(choose_prior(deterministic, found, total, model.prior))
     shift = prior_weight(chosen.prior) - before
     one(
         con.execute(

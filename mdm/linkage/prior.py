@@ -98,7 +98,7 @@ class PriorChoice:
 
     Attributes:
         prior: The probability that two random records match.
-        basis: ``scored_pairs`` or ``deterministic``.
+        basis: ``scored_pairs``, ``deterministic`` or ``em_start``.
         reason: One sentence for the run's output.
         deterministic: The deterministic rules' estimate (0 when no pair agrees).
         scored_pairs: The maximum-likelihood estimate over the scored pairs (None when
@@ -118,15 +118,18 @@ class PriorChoice:
         return asdict(self)
 
 
-def choose_prior(deterministic: float, scored_pairs: float | None, total_pairs: int) -> PriorChoice:
+def choose_prior(
+    deterministic: float, scored_pairs: float | None, total_pairs: int, start: float
+) -> PriorChoice:
     """The prior to use: the scored-pairs estimate when there is one, else the
-    deterministic one; the reason says how far apart the two are."""
+    deterministic one, else where EM started (``start``: never zero, whose match
+    weight would be minus infinity); the reason says how far apart the estimates are."""
     if scored_pairs is None:
-        reason = "no scored pairs; the deterministic rules' estimate is used"
-        return PriorChoice(
-            deterministic, "deterministic", reason, deterministic, None,
-            deterministic * total_pairs,
-        )  # fmt: skip
+        basis = "deterministic" if deterministic > 0 else "em_start"
+        prior = deterministic if deterministic > 0 else start
+        used = "deterministic rules' estimate" if deterministic > 0 else "start of EM"
+        reason = f"no scored pairs; the {used} is used"
+        return PriorChoice(prior, basis, reason, deterministic, None, prior * total_pairs)
     expected = scored_pairs * total_pairs
     reason = f"maximum likelihood over the scored pairs ({expected:,.0f} matching pairs)"
     if deterministic <= 0:

@@ -89,12 +89,13 @@ def test_the_estimate_is_where_the_likelihood_stops_rising() -> None:
         pytest.param(1.1e-4, 1e-4, "scored_pairs", 1e-4, "estimate agrees", id="agree"),
         pytest.param(1e-6, 1e-4, "scored_pairs", 1e-4, "0.01 times that", id="disagree"),
         pytest.param(2e-4, None, "deterministic", 2e-4, "no scored pairs", id="nothing scored"),
+        pytest.param(0.0, None, "em_start", 1e-3, "start of EM", id="nothing at all"),
     ],
 )
 def test_choose_prior(
     deterministic: float, scored: float | None, basis: str, prior: float, says: str
 ) -> None:
-    choice = choose_prior(deterministic, scored, 1_000_000)
+    choice = choose_prior(deterministic, scored, 1_000_000, start=1e-3)
     assert (choice.basis, choice.prior) == (basis, prior)
     assert says in choice.reason
     assert choice.expected_matches == pytest.approx(prior * 1_000_000)
