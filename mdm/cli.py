@@ -189,7 +189,8 @@ def _print_reconcile(result) -> None:
         f"{result.link_threshold:.3f}, review band from {result.review_threshold:.3f}: "
         f"{result.review_tasks} review tasks\n"
         f"placeholder values treated as missing: {placeholders}\n"
-        f"model {result.model_id} ({'trained now' if result.model_trained else 'reused'})\n"
+        + "".join(f"{note}\n" for note in result.notes)
+        + f"model {result.model_id} ({'trained now' if result.model_trained else 'reused'})\n"
         f"seconds per stage: {result.seconds}\n"
         f"results are in {result.db}: export them with "
         f"'mdm export --db {result.db} --table golden|xref|review --out FILE'",

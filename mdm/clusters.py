@@ -67,23 +67,28 @@ def probability_to_weight(probability: float) -> float:
     return math.log2(probability / (1.0 - probability))
 
 
-def choose_link_threshold(probability: np.ndarray, floor: float, ceiling: float) -> float:
+def best_expected_f1_threshold(probability: np.ndarray) -> float | None:
     """The threshold that maximises the model's own expected pairwise F1, no labels needed.
 
     Treating each scored pair's match probability as the chance it is a true match,
     linking every pair at or above ``t`` expects ``sum(p >= t)`` true links, the
-    rest of those links false, and the probability mass below ``t`` missed. The
-    best ``t`` is clamped to ``[floor, ceiling]``.
+    rest of those links false, and the probability mass below ``t`` missed. None when
+    there are no pairs.
     """
     if len(probability) == 0:
-        return floor
+        return None
     ordered = np.sort(probability)[::-1]
     true_links = np.cumsum(ordered)
     false_links = np.cumsum(1.0 - ordered)
     missed = ordered.sum() - true_links
     expected_f1 = 2 * true_links / (2 * true_links + false_links + missed)
-    best = float(ordered[int(np.argmax(expected_f1))])
-    return min(max(best, floor), ceiling)
+    return float(ordered[int(np.argmax(expected_f1))])
+
+
+def choose_link_threshold(probability: np.ndarray, floor: float, ceiling: float) -> float:
+    """:func:`best_expected_f1_threshold` clamped to ``[floor, ceiling]``."""
+    best = best_expected_f1_threshold(probability)
+    return floor if best is None else min(max(best, floor), ceiling)
 
 
 def cluster(

@@ -22,6 +22,7 @@ import pandas as pd
 
 from mdm.bundled import DEFAULT_SURVIVORSHIP_RULES
 from mdm.clusters import (
+    best_expected_f1_threshold,
     choose_link_threshold,
     cluster_constrained,
     probability_to_weight,
@@ -40,6 +41,7 @@ from mdm.linkage.features import add_features
 from mdm.linkage.model import (
     TrainedModel,
     add_block_keys,
+    estimate_prior,
     pair_levels,
     predict_pairs,
     train_model,
@@ -63,6 +65,7 @@ from mdm.standardise.locale import SourceLocale
 from mdm.standardise.text import clean_text
 from mdm.store import RECORD_COLUMNS, attach_store, one
 from mdm.store.writer import RunOutput, load_model, write_run
+from mdm.threshold import ThresholdChoice, check_link_threshold
 
 REVIEW_BAND_WEIGHT = 4.0
 
@@ -128,6 +131,12 @@ class ReconcileResult:
     model_trained: bool
     placeholders: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: The model's prior and how it was estimated (see :mod:`mdm.linkage.prior`).
+    prior: dict[str, object] = field(default_factory=dict)
+    #: How the link threshold was chosen (see :mod:`mdm.threshold`).
+    threshold: dict[str, object] = field(default_factory=dict)
+    #: What the run says about its prior and threshold, a sentence each.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -423,21 +432,48 @@ def reconcile(
         model_trained=output.model_trained,
         placeholders=placeholders,
         seconds=seconds,
+        prior=output.model.training.get("prior", {}),
+        threshold=output.threshold.as_dict() if output.threshold else {},
+        notes=run_notes(output.model, output.model_trained, output.threshold),
     )
 
 
-def _thresholds(rules: MatchRules, probability: np.ndarray) -> tuple[float, float]:
-    """The link threshold and the bottom of the review band, as match probabilities."""
+def run_notes(model: TrainedModel, trained: bool, threshold: ThresholdChoice | None) -> list[str]:
+    """What a run says about its prior and its link threshold."""
+    prior = model.training.get("prior", {})
+    how = prior.get("reason", "the deterministic rules' estimate")
+    notes = [f"prior {model.prior:.3g}{'' if trained else ' (model reused)'}: {how}"]
+    if threshold is not None:
+        notes += [f"link threshold: {note}" for note in threshold.notes]
+    return notes
+
+
+def _thresholds(
+    rules: MatchRules, left: np.ndarray, right: np.ndarray, probability: np.ndarray, n: int
+) -> tuple[float, float, ThresholdChoice]:
+    """The link threshold and the bottom of the review band, as match probabilities,
+    and how the link threshold was chosen."""
     t = rules.thresholds
     if t.link == "auto":
-        link = choose_link_threshold(probability, t.link_floor, t.link_ceiling)
+        model = choose_link_threshold(probability, t.link_floor, t.link_ceiling)
+        best = best_expected_f1_threshold(probability)
+        if t.max_chain_ratio is None:
+            choice = ThresholdChoice(model, model, best is None or best < t.link_floor,
+                                     model >= t.link_ceiling)  # fmt: skip
+        else:
+            choice = check_link_threshold(
+                n, left, right, probability, model, t.link_floor, t.link_ceiling,
+                t.max_chain_ratio, best,
+            )  # fmt: skip
+        link = choice.link
     else:
         link = float(t.link)
+        choice = ThresholdChoice(link, link, False, False, notes=["configured in the rules"])
     if t.review == "auto":
         review = weight_to_probability(probability_to_weight(link) - REVIEW_BAND_WEIGHT)
     else:
         review = min(float(t.review), link)
-    return link, review
+    return link, review, choice
 
 
 def identity_conflicts(
@@ -585,6 +621,9 @@ def _link(
                 progress.stage("predict", f"scoring candidate pairs: slice {done} of {slices} done")
 
         predict_pairs(con, "work", model, "scored", tf_tables, on_slice)
+    if trained:
+        progress.stage("predict", "estimating the prior over the scored pairs")
+        model = estimate_prior(con, "memory.scored", model, records)
     # Only what clustering needs, as arrays (the writer reads the scores from the table).
     scored = con.execute("SELECT uid_l, uid_r, match_probability FROM memory.scored").fetchnumpy()
     left, right = scored["uid_l"], scored["uid_r"]
@@ -592,7 +631,7 @@ def _link(
     del scored
     lap("predict")
     progress.stage("cluster", f"{len(left)} candidate pairs")
-    link, review = _thresholds(rules.match, probability)
+    link, review, choice = _thresholds(rules.match, left, right, probability, records)
     cannot = np.empty((0, 2), dtype=np.int64)
     if rules.match.clustering.guard:
         low = probability < rules.match.clustering.split_below
@@ -623,4 +662,6 @@ def _link(
             probability = np.where(keys.isin(vetoed), 0.0, probability)
         labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
-    return RunOutput.build(left, right, probability, labels, link, review, model, trained)
+    output = RunOutput.build(left, right, probability, labels, link, review, model, trained)
+    output.threshold = choice
+    return output

@@ -162,9 +162,15 @@ def test_decisions_take_effect_at_once_and_are_not_asked_again(
     learning = bundle.match.learning
     with open_store(db) as con:
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        # Two open tasks about different customers: deciding the first must not close
+        # the second (a task between the same two golden records is withdrawn).
         tasks = con.execute(
-            "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
-            "WHERE status = 'open' ORDER BY task_id LIMIT 2"
+            "WITH open AS (SELECT * FROM review_tasks WHERE status = 'open'), "
+            "first AS (SELECT * FROM open ORDER BY task_id LIMIT 1) "
+            "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM first "
+            "UNION ALL (SELECT o.task_id, o.source_l, o.record_id_l, o.source_r, o.record_id_r "
+            "FROM open o, first f WHERE o.golden_id_l NOT IN (f.golden_id_l, f.golden_id_r) "
+            "AND o.golden_id_r NOT IN (f.golden_id_l, f.golden_id_r) ORDER BY o.task_id LIMIT 1)"
         ).fetchall()
         (same, *pair_same), (different, *pair_different) = tasks
         _, effect = _in_txn(con, lambda: decide(con, engine, same, "same", "ann", learning))

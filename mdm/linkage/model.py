@@ -21,6 +21,14 @@ from splink import DuckDBAPI, Linker
 
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import compile_comparison, level_case_sql, level_columns
+from mdm.linkage.prior import (
+    PriorChoice,
+    all_pairs,
+    choose_prior,
+    maximum_likelihood_prior,
+    prior_weight,
+    start_prior,
+)
 from mdm.rules.match import BlockingRule, MatchRules
 from mdm.store import one
 
@@ -216,6 +224,15 @@ class TrainedModel:
         """The trained probability that two random records match."""
         return float(self.settings["probability_two_random_records_match"])
 
+    def with_prior(self, choice: PriorChoice) -> TrainedModel:
+        """This model with the prior ``choice`` chose, recorded in its training info."""
+        settings = {**self.settings, "probability_two_random_records_match": choice.prior}
+        training = {**self.training, "prior": {**self.training.get("prior", {}),
+                                               **choice.as_dict()}}  # fmt: skip
+        return TrainedModel(
+            self.model_id, self.rules_fingerprint, self.created_at, settings, self.rules, training
+        )
+
 
 MIN_EM_PAIRS = 100
 #: Records per slice of chunked prediction (:func:`predict_pairs`).
@@ -253,13 +270,19 @@ def train_model(
             f"WHERE hash({UNIQUE_ID} + {rules.training.seed}) % {n_records} < {limit}"
         )
     db_api = DuckDBAPI(connection=con)
-    linker = Linker(db_api.register(source), splink_settings(rules), log_level=logging.ERROR)
+    settings = splink_settings(rules)
+    linker = Linker(db_api.register(source), settings, log_level=logging.ERROR)
     _quiet()
     steps: dict[str, float] = {"sample": round(time.perf_counter() - started, 2)}
     clock = time.perf_counter()
     linker.training.estimate_probability_two_random_records_match(
         [blocking_sql(r) for r in rules.training.prior_rules], recall=rules.training.prior_recall
     )
+    deterministic = float(linker.misc.save_model_to_json()["probability_two_random_records_match"])
+    start = start_prior(deterministic, min(n_records, limit))
+    if start != deterministic:  # EM cannot move a share away from zero
+        settings["probability_two_random_records_match"] = start
+        linker = Linker(db_api.register(source), settings, log_level=logging.ERROR)
     steps["prior"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
     linker.training.estimate_u_using_random_sampling(
@@ -290,12 +313,40 @@ def train_model(
     model_id = f"{fingerprint}-{created.replace(':', '').replace('-', '')[:15]}"
     training = {
         "records": min(n_records, limit),
+        # Replaced by the estimate over the scored pairs (:func:`estimate_prior`).
+        "prior": {"deterministic": deterministic, "em_start": start},
         "em_sessions": sessions,
         "seconds": round(time.perf_counter() - started, 2),
         "steps": steps,
     }
     rules_json = rules.model_dump(mode="json")
     return TrainedModel(model_id, fingerprint, created, settings, rules_json, training)
+
+
+def estimate_prior(
+    con: duckdb.DuckDBPyConnection, scored: str, model: TrainedModel, records: int
+) -> TrainedModel:
+    """The model with its prior re-estimated over the pairs it scored into ``scored``
+    (:func:`mdm.linkage.prior.maximum_likelihood_prior` over all pairs of ``records``
+    records), and those pairs' scores moved to the new prior, as predicting with the
+    returned model would give them (a match weight is the prior's weight plus the
+    comparisons')."""
+    before = prior_weight(model.prior)
+    weights = con.execute(f"SELECT match_weight FROM {scored}").fetchnumpy()["match_weight"]
+    total = all_pairs(records)
+    found = maximum_likelihood_prior(weights - before, total) if len(weights) else None
+    deterministic = float(model.training.get("prior", {}).get("deterministic", model.prior))
+    chosen = model.with_prior(choose_prior(deterministic, found, total, model.prior))
+    shift = prior_weight(chosen.prior) - before
+    one(
+        con.execute(
+            f"UPDATE {scored} SET match_weight = match_weight + ?, match_probability = "
+            "CASE WHEN match_weight + ? < -1000 THEN 0.0 "
+            "ELSE 1.0 / (1.0 + pow(2.0, -(match_weight + ?))) END",
+            [shift, shift, shift],
+        )
+    )
+    return chosen
 
 
 def predict_pairs(

@@ -156,16 +156,19 @@ class Thresholds(_Strict):
     """Match probability at or above which pairs link, and the review band below it.
 
     ``link: auto`` picks the threshold that maximises the model's own expected
-    pairwise F1 (no labels), within ``link_floor`` and ``link_ceiling``. ``review``
-    is a probability below ``link``
-    (pairs between them become review tasks) or ``auto``: four match-weight units
-    below the link threshold.
+    pairwise F1 (no labels), within ``link_floor`` and ``link_ceiling``, then raises
+    it while the links just above it chain clusters together: more than
+    ``max_chain_ratio`` within-cluster pairs per link (see :mod:`mdm.threshold`;
+    ``null`` skips that check). ``review`` is a probability below ``link`` (pairs
+    between them become review tasks) or ``auto``: four match-weight units below the
+    link threshold.
     """
 
     link: Literal["auto"] | Annotated[float, Field(gt=0, lt=1)] = "auto"
     review: Literal["auto"] | Annotated[float, Field(gt=0, lt=1)] = "auto"
     link_floor: Annotated[float, Field(gt=0, lt=1)] = 0.5
     link_ceiling: Annotated[float, Field(gt=0, lt=1)] = 0.995
+    max_chain_ratio: Annotated[float, Field(ge=1)] | None = 2.0
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

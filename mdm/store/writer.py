@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -43,6 +43,8 @@ class RunOutput:
     candidate_pairs: int
     golden_count: int
     multi_record_golden: int
+    #: How the link threshold was chosen (a :class:`mdm.threshold.ThresholdChoice`).
+    threshold: Any = None
 
     @classmethod
     def build(
@@ -173,6 +175,8 @@ def write_run(
             "sources": [asdict(s) for s in summaries],
             "placeholders": placeholders,
             "candidate_pairs": output.candidate_pairs,
+            "prior": output.model.training.get("prior", {}),
+            "threshold": output.threshold.as_dict() if output.threshold is not None else {},
         }
         for summary in summaries:
             con.execute(

@@ -54,7 +54,7 @@ def test_a_sliced_run_says_how_far_scoring_is(
     predict = [detail for name, detail in said if name == "predict"]
     assert predict == ["scoring candidate pairs"] + [
         f"scoring candidate pairs: slice {n} of 4 done" for n in (1, 2, 3)
-    ]
+    ] + ["estimating the prior over the scored pairs"]  # a new model: over all its pairs
     assert [name for name, _ in said][-2:] == ["cluster", "write"]
 
 

@@ -1,0 +1,144 @@
+"""The label-free link threshold, checked against how the clusters hang together.
+
+The model's own choice (:func:`mdm.clusters.choose_link_threshold`: the threshold that
+maximises its expected pairwise F1) trusts its probabilities, and on pairs alone: on
+calibrated probabilities it lands near half the best F1, below the usual floor of 0.5.
+But links are closed transitively into clusters, and a link that joins two clusters
+puts every pair of their records in one cluster. So the choice is checked against the
+clusters themselves, as the threshold moves up a little (:data:`STEP` match-weight
+units at a time):
+
+* the **chain ratio** at threshold t is how many within-cluster pairs the links in
+  [w, w + :data:`SPAN`) add, per link, where w is the lowest link weight at or above t
+  (connected components, no guards). Links between duplicates of one person add about
+  one pair each; links that chain clusters together add many;
+* the threshold rises from the model's choice to the first t whose chain ratio is at
+  most ``max_chain_ratio``, and stops at the ceiling.
+
+:func:`check_link_threshold` returns the threshold and why (:class:`ThresholdChoice`);
+a threshold on its floor or its ceiling is said so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from mdm.clusters import components, pairs_within, probability_to_weight
+
+#: How far (match-weight units) the threshold moves per step of the check.
+STEP = 0.5
+#: The band of links whose effect on the clusters is measured at each step.
+SPAN = 1.0
+#: Match weights are clipped to this many units either side (probabilities of 0 or 1).
+WEIGHT_CLIP = 50.0
+
+
+def match_weights(probability: np.ndarray) -> np.ndarray:
+    """Match weights (log2 odds) of match probabilities, clipped to +-:data:`WEIGHT_CLIP`."""
+    p = np.clip(np.asarray(probability, dtype=float), 2.0**-WEIGHT_CLIP, 1 - 2.0**-WEIGHT_CLIP)
+    return np.log2(p) - np.log2(1.0 - p)
+
+
+def chain_ratio(
+    n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray, threshold: float
+) -> tuple[float, int]:
+    """(within-cluster pairs added per link, links) for the links with match weight in
+    [threshold, threshold + SPAN), clustering n records by connected components."""
+    band = (weight >= threshold) & (weight < threshold + SPAN)
+    links = int(band.sum())
+    if links == 0:
+        return 0.0, 0
+    lower = weight >= threshold
+    upper = weight >= threshold + SPAN
+    added = pairs_within(components(n, left[lower], right[lower])) - pairs_within(
+        components(n, left[upper], right[upper])
+    )
+    return added / links, links
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The link threshold a run uses and the evidence for it.
+
+    Attributes:
+        link: The link threshold (match probability).
+        model: The model's own choice (expected F1, clamped to the floor and ceiling).
+        on_floor: The model's choice fell to the floor (its best was below it).
+        on_ceiling: The threshold is at the ceiling.
+        chain_ratio: The chain ratio at the chosen threshold (None: not checked).
+        steps: (match weight, chain ratio, links) at each threshold the check tried.
+        notes: What the run says about the threshold.
+    """
+
+    link: float
+    model: float
+    on_floor: bool
+    on_ceiling: bool
+    chain_ratio: float | None = None
+    steps: list[tuple[float, float, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """The choice as JSON-ready values (the run's report)."""
+        return asdict(self)
+
+
+def check_link_threshold(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    probability: np.ndarray,
+    model: float,
+    floor: float,
+    ceiling: float,
+    max_chain_ratio: float,
+    unclamped: float | None = None,
+) -> ThresholdChoice:
+    """Raise the model's threshold ``model`` until the links just above it stop chaining
+    clusters (chain ratio at most ``max_chain_ratio``), at most to ``ceiling``.
+
+    ``unclamped`` is the model's choice before the floor and ceiling; it says whether
+    the threshold fell to the floor.
+    """
+    on_floor = unclamped is not None and unclamped < floor and model <= floor
+    notes = []
+    if on_floor:
+        notes.append(
+            f"the model's own threshold ({unclamped:.3f}, maximising its expected F1) fell "
+            f"below the floor; it starts from link_floor {floor:.3f}"
+        )
+    weight = match_weights(probability)
+    start, top = probability_to_weight(model), probability_to_weight(ceiling)
+    steps: list[tuple[float, float, int]] = []
+    at = start
+    while True:
+        above = weight[weight >= at]
+        if len(above) == 0:
+            break
+        # The band starts at the lowest link: an empty stretch says nothing.
+        lowest = float(above.min())
+        ratio, links = chain_ratio(n, left, right, weight, lowest)
+        steps.append((round(lowest, 3), round(ratio, 3), links))
+        if ratio <= max_chain_ratio or at >= top:
+            break
+        at = min(lowest + STEP, top)
+    raised = 1.0 / (1.0 + 2.0**-at) if at > start else model
+    link = ceiling if at >= top else raised
+    on_ceiling = link >= ceiling
+    if at > start:
+        notes.append(
+            f"raised from {model:.3f} to {link:.3f}: links below it joined clusters "
+            f"({steps[0][1]:.1f} within-cluster pairs per link; at most {max_chain_ratio:g} "
+            "wanted)"
+        )
+    if on_ceiling and steps and steps[-1][1] > max_chain_ratio:
+        notes.append(
+            f"on its ceiling {ceiling:.3f}: links there still chain clusters "
+            f"({steps[-1][1]:.1f} within-cluster pairs per link)"
+        )
+    elif on_ceiling:
+        notes.append(f"on its ceiling {ceiling:.3f}")
+    ratio = steps[-1][1] if steps else None
+    return ThresholdChoice(link, model, on_floor, on_ceiling, ratio, steps, notes)

@@ -1,0 +1,111 @@
+"""Names and birth date only, every duplicate with one small error: no pair agrees
+exactly on a deterministic rule, yet the prior is estimated and most true pairs link;
+and a run whose threshold falls to its floor says so, on the command line and in JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mdm.bundled import DEFAULT_MATCH_RULES
+from mdm.cli import app
+from mdm.generate import GeneratorConfig, generate_sources
+
+runner = CliRunner()
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _typo(text: str, rng: np.random.Generator) -> str:
+    """``text`` with one letter changed."""
+    i = int(rng.integers(len(text)))
+    other = LETTERS.replace(text[i].lower(), "")
+    return text[:i] + other[int(rng.integers(len(other)))] + text[i + 1 :]
+
+
+def _date_typo(date: pd.Timestamp, rng: np.random.Generator) -> pd.Timestamp:
+    """The date with its day moved by one to nine (one or two digits typed wrong)."""
+    return date + pd.Timedelta(days=int(rng.integers(1, 10)) * int(rng.choice([-1, 1])))
+
+
+def one_error_people(records: int, seed: int) -> pd.DataFrame:
+    """One record per generated CRM customer (names and birth date only), beside a copy
+    with exactly one error: a letter of one name, or the birth date."""
+    crm = generate_sources(GeneratorConfig(n_records=records, seed=seed))["crm"]
+    people = crm.dropna(subset=["fname", "surname", "dob"]).drop_duplicates("true_person_id")
+    frame = pd.DataFrame(
+        {
+            "first_name": people["fname"].str.lower().to_numpy(),
+            "last_name": people["surname"].str.lower().to_numpy(),
+            "date_of_birth": pd.to_datetime(people["dob"], format="%d/%m/%Y").to_numpy(),
+            "truth": people["true_person_id"].to_numpy(),
+        }
+    )
+    rng = np.random.default_rng(seed)
+    copies = frame.copy()
+    for row, where in zip(copies.index, rng.integers(3, size=len(copies)), strict=True):
+        if where == 2:
+            copies.at[row, "date_of_birth"] = _date_typo(copies.at[row, "date_of_birth"], rng)
+        else:
+            column = ("first_name", "last_name")[where]
+            copies.at[row, column] = _typo(copies.at[row, column], rng)
+    both = pd.concat([frame, copies], ignore_index=True)
+    both["date_of_birth"] = pd.to_datetime(both["date_of_birth"]).dt.strftime("%Y-%m-%d")
+    both.insert(0, "record_id", [f"R{i:05d}" for i in range(len(both))])
+    return both
+
+
+@pytest.fixture(scope="module")
+def one_error(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(rules file, people.csv): the default rules beside a names + birth date source."""
+    folder = tmp_path_factory.mktemp("one_error")
+    people = one_error_people(1500, seed=5)
+    exact = people.duplicated(["first_name", "last_name", "date_of_birth"], keep=False)
+    assert not exact.any()  # no pair agrees exactly on the deterministic rule
+    people.to_csv(folder / "people.csv", index=False)
+    rules = folder / "customer.match.yaml"
+    shutil.copy(DEFAULT_MATCH_RULES, rules)
+    (folder / "sources").mkdir()
+    (folder / "sources" / "people.yaml").write_text(
+        "source: people\ncolumns:\n  record_id: record_id\n  first_name: first_name\n"
+        "  last_name: last_name\n  date_of_birth: date_of_birth\n"
+    )
+    return rules, folder / "people.csv"
+
+
+def _reconcile(rules: Path, people: Path, db: Path, *extra: str):
+    args = ["reconcile", f"people={people}", "--rules", str(rules), "--db", str(db), *extra]
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_names_and_birth_date_with_one_error_each_link(one_error, tmp_path: Path) -> None:
+    rules, people = one_error
+    db = tmp_path / "mdm.duckdb"
+    summary = json.loads(_reconcile(rules, people, db, "--json"))
+    assert summary["prior"]["basis"] == "scored_pairs"
+    assert summary["prior"]["deterministic"] == 0.0
+    assert any("no pair agrees exactly" in note for note in summary["notes"])
+    result = runner.invoke(app, ["evaluate", "--db", str(db), "--truth", "truth", "--json"])
+    pairwise = json.loads(result.stdout)["pairwise"]
+    assert pairwise["recall"] >= 0.9 and pairwise["precision"] >= 0.95
+
+
+def test_a_threshold_on_its_floor_is_said(one_error, tmp_path: Path) -> None:
+    rules, people = one_error
+    raised = tmp_path / "customer.match.yaml"
+    # A floor well above where the model's own choice lands (about half its best F1).
+    raised.write_text(rules.read_text().replace("  link: auto", "  link: auto\n  link_floor: 0.9"))
+    shutil.copytree(rules.parent / "sources", tmp_path / "sources")
+    summary = json.loads(_reconcile(raised, people, tmp_path / "json.duckdb", "--json"))
+    assert summary["threshold"]["on_floor"] is True
+    assert summary["link_threshold"] >= 0.9
+    assert any("fell below the floor" in note for note in summary["notes"])
+    text = _reconcile(raised, people, tmp_path / "text.duckdb")
+    assert "fell below the floor" in " ".join(text.split())

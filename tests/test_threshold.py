@@ -1,0 +1,79 @@
+"""The link threshold checked against the clusters: it rises while the links just above
+it chain clusters together, stops at the ceiling, and says when it is on a bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mdm.threshold import chain_ratio, check_link_threshold, match_weights
+
+
+def _pairs(*edges: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    left, right, weight = zip(*edges, strict=True)
+    return np.array(left), np.array(right), np.array(weight, dtype=float)
+
+
+#: Ten duplicate pairs (records 2i, 2i+1) linked at weight 10, and a chain through all
+#: of them (2i+1 -> 2i+2) at weight 1: records of different people joined one by one.
+DUPLICATES = [(2 * i, 2 * i + 1, 10.0) for i in range(10)]
+CHAIN = [(2 * i + 1, 2 * i + 2, 1.2) for i in range(9)]
+
+
+@pytest.mark.parametrize(
+    ("edges", "threshold", "ratio", "links"),
+    [
+        pytest.param(DUPLICATES, 10.0, 1.0, 10, id="duplicates: one pair per link"),
+        pytest.param(DUPLICATES + CHAIN, 1.0, (190 - 10) / 9, 9, id="a chain: many per link"),
+        pytest.param(DUPLICATES, 3.0, 0.0, 0, id="no links in the band"),
+    ],
+)
+def test_chain_ratio(edges, threshold: float, ratio: float, links: int) -> None:
+    left, right, weight = _pairs(*edges)
+    assert chain_ratio(20, left, right, weight, threshold) == (pytest.approx(ratio), links)
+
+
+def _probabilities(weight: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + 2.0**-weight)
+
+
+def test_the_threshold_rises_above_links_that_chain() -> None:
+    left, right, weight = _pairs(*DUPLICATES, *CHAIN)
+    choice = check_link_threshold(20, left, right, _probabilities(weight), 0.5, 0.5, 0.995, 2.0)
+    assert choice.link > _probabilities(np.array([1.2]))[0]  # the chain no longer links
+    assert choice.link < _probabilities(np.array([10.0]))[0]  # the duplicates still do
+    assert not choice.on_ceiling
+    assert any("raised from 0.500" in note for note in choice.notes)
+
+
+def test_a_threshold_that_is_fine_stays() -> None:
+    left, right, weight = _pairs(*DUPLICATES)
+    choice = check_link_threshold(20, left, right, _probabilities(weight), 0.6, 0.5, 0.995, 2.0)
+    assert (choice.link, choice.notes, choice.on_floor) == (0.6, [], False)
+
+
+@pytest.mark.parametrize(
+    ("unclamped", "on_floor"), [(0.3, True), (0.5, False), (None, False)], ids=str
+)
+def test_a_threshold_on_its_floor_is_said(unclamped: float | None, on_floor: bool) -> None:
+    left, right, weight = _pairs(*DUPLICATES)
+    probability = _probabilities(weight)
+    choice = check_link_threshold(20, left, right, probability, 0.5, 0.5, 0.995, 2.0, unclamped)
+    assert choice.on_floor is on_floor
+    assert any("fell below the floor" in note for note in choice.notes) is on_floor
+
+
+def test_a_threshold_stopped_by_its_ceiling_is_said() -> None:
+    # Every link chains: a star of 30 records around record 0, links at weight 20.
+    left, right, weight = _pairs(*[(0, i, 20.0) for i in range(1, 31)])
+    probability = _probabilities(weight)
+    choice = check_link_threshold(31, left, right, probability, 0.5, 0.5, 0.9, 2.0)
+    assert choice.link == 0.9 and choice.on_ceiling
+    assert any("on its ceiling 0.900" in note for note in choice.notes)
+
+
+@pytest.mark.parametrize(
+    ("probability", "weight"), [(0.5, 0.0), (0.8, 2.0), (0.0, -50.0), (1.0, 50.0)], ids=str
+)
+def test_match_weights(probability: float, weight: float) -> None:
+    assert match_weights(np.array([probability]))[0] == pytest.approx(weight)
