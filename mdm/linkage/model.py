@@ -275,10 +275,14 @@ def train_model(
     _quiet()
     steps: dict[str, float] = {"sample": round(time.perf_counter() - started, 2)}
     clock = time.perf_counter()
-    linker.training.estimate_probability_two_random_records_match(
-        [blocking_sql(r) for r in rules.training.prior_rules], recall=rules.training.prior_recall
-    )
-    deterministic = float(linker.misc.save_model_to_json()["probability_two_random_records_match"])
+    deterministic = 0.0  # no deterministic rule the data can fill: EM starts from 1/records
+    if rules.training.prior_rules:
+        linker.training.estimate_probability_two_random_records_match(
+            [blocking_sql(r) for r in rules.training.prior_rules],
+            recall=rules.training.prior_recall,
+        )
+        settings_now = linker.misc.save_model_to_json()
+        deterministic = float(settings_now["probability_two_random_records_match"])
     start = start_prior(deterministic, min(n_records, limit))
     if start != deterministic:  # EM cannot move a share away from zero
         settings["probability_two_random_records_match"] = start

@@ -185,7 +185,10 @@ class Training(_Strict):
 
     u_max_pairs: Annotated[int, Field(ge=10_000)] = 2_000_000
     em_blocking: list[BlockingRule] = Field(min_length=1)
-    prior_rules: list[BlockingRule] = Field(min_length=1)
+    #: Deterministic rules whose exact agreement gives EM its starting prior; the prior
+    #: itself is estimated over the scored pairs, so a source set that fills none of
+    #: them still trains (EM then starts from one duplicate pair per two records).
+    prior_rules: list[BlockingRule] = Field(default_factory=list)
     prior_recall: Annotated[float, Field(gt=0, le=1)] = 0.7
     max_training_records: Annotated[int, Field(ge=1000)] = 150_000
     seed: int = 42
@@ -323,7 +326,6 @@ def fit_rules_to_data(rules: MatchRules, present: set[str]) -> MatchRules:
             ("blocking", fitted.blocking),
             ("comparisons", fitted.comparisons),
             ("training.em_blocking", training.em_blocking),
-            ("training.prior_rules", training.prior_rules),
         )
         if not items
     ]

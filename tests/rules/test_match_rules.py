@@ -119,3 +119,14 @@ def test_rules_refuse_data_they_cannot_use() -> None:
     rules = load_match_rules(DEFAULT_MATCH_RULES)
     with pytest.raises(RulesError, match="fill none of the columns"):
         fit_rules_to_data(rules, {"gender"})
+
+
+def test_data_no_prior_rule_can_use_still_trains() -> None:
+    """Names and addresses only: no exact-agreement rule for the prior applies, and the
+    prior is estimated over the scored pairs instead (EM starts from 1/records)."""
+    rules = load_match_rules(DEFAULT_MATCH_RULES)
+    present = {"first_name", "last_name", "first_name_phonetic", "last_name_phonetic",
+               "first_initial", "address_line", "city", "postcode", "postcode_district"}  # fmt: skip
+    fitted = fit_rules_to_data(rules, present)
+    assert fitted.training.prior_rules == []
+    assert fitted.training.em_blocking and fitted.blocking
