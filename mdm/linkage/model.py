@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 from splink import DuckDBAPI, Linker
+from splink.internals.exceptions import SplinkException
 
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import compile_comparison, level_case_sql, level_columns
@@ -293,19 +294,32 @@ def train_model(
         max_pairs=rules.training.u_max_pairs, seed=rules.training.seed
     )
     steps["u"] = round(time.perf_counter() - clock, 2)
-    sessions = []
+    sessions: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []  # sessions whose EM collapsed; the others train
     for rule in rules.training.em_blocking:
         clock = time.perf_counter()
         pairs = count_blocked_pairs(con, source, rule)
         if pairs < MIN_EM_PAIRS:
             continue  # the data lacks these columns; other sessions estimate the rest
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            blocking_sql(rule), estimate_without_term_frequencies=True
-        )
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                blocking_sql(rule), estimate_without_term_frequencies=True
+            )
+        # A session fails when EM drives a level's m to 0 (it found no matches), or when
+        # its blocking rule covers every comparison left to train: the others go on.
+        except (ValueError, SplinkException) as error:
+            skipped.append({"keys": rule.keys, "pairs": pairs, "reason": str(error)[:200]})
+            continue
         sessions.append(
             {"keys": rule.keys, "pairs": pairs, "seconds": round(time.perf_counter() - clock, 2)}
         )
         clock = time.perf_counter()
+    if not sessions and skipped:
+        raise ModelError(
+            "every training session of 'training.em_blocking' found no matching pairs "
+            f"({', '.join('+'.join(s['keys']) for s in skipped)}); add training rules on "
+            "columns where the same person's records agree"
+        )
     if not sessions:
         raise ModelError(
             "no training rule in 'training.em_blocking' finds enough record pairs "
@@ -320,6 +334,7 @@ def train_model(
         # Replaced by the estimate over the scored pairs (:func:`estimate_prior`).
         "prior": {"deterministic": deterministic, "em_start": start},
         "em_sessions": sessions,
+        "em_sessions_skipped": skipped,
         "seconds": round(time.perf_counter() - started, 2),
         "steps": steps,
     }
