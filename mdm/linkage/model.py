@@ -301,14 +301,18 @@ def train_model(
         pairs = count_blocked_pairs(con, source, rule)
         if pairs < MIN_EM_PAIRS:
             continue  # the data lacks these columns; other sessions estimate the rest
+        before = linker.misc.save_model_to_json()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 blocking_sql(rule), estimate_without_term_frequencies=True
             )
         # A session fails when EM drives a level's m to 0 (it found no matches), or when
-        # its blocking rule covers every comparison left to train: the others go on.
+        # its blocking rule covers every comparison left to train. splink leaves the
+        # failed session's state behind, so training goes on from a linker rebuilt with
+        # the parameters as they were before it.
         except (ValueError, SplinkException) as error:
             skipped.append({"keys": rule.keys, "pairs": pairs, "reason": str(error)[:200]})
+            linker = Linker(db_api.register(source), before, log_level=logging.ERROR)
             continue
         sessions.append(
             {"keys": rule.keys, "pairs": pairs, "seconds": round(time.perf_counter() - clock, 2)}
