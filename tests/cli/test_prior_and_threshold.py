@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from mdm.bundled import DEFAULT_MATCH_RULES
@@ -109,3 +110,30 @@ def test_a_threshold_on_its_floor_is_said(one_error, tmp_path: Path) -> None:
     assert any("fell below the floor" in note for note in summary["notes"])
     text = _reconcile(raised, people, tmp_path / "text.duckdb")
     assert "fell below the floor" in " ".join(text.split())
+
+
+def test_a_training_session_that_cannot_train_is_skipped_and_recorded(tmp_path: Path) -> None:
+    """A session blocked on every compared name has nothing left to train: splink fails
+    it. It is recorded and skipped, and the next session trains from the parameters as
+    they were (splink leaves a failed session's state behind)."""
+    rules = yaml.safe_load(DEFAULT_MATCH_RULES.read_text())
+    rules["comparisons"] = [c for c in rules["comparisons"] if c["kind"] == "name"]
+    rules["clustering"]["identity"] = ["first_name"]
+    rules["training"]["em_blocking"] = [
+        {"keys": ["first_name", "last_name"]},
+        {"keys": ["date_of_birth"]},
+    ]
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "customer.match.yaml").write_text(yaml.safe_dump(rules))
+    people = one_error_people(3000, seed=5)
+    people.to_csv(tmp_path / "people.csv", index=False)
+    db = tmp_path / "s.duckdb"
+    rules_path = str(folder / "customer.match.yaml")
+    source = f"people={tmp_path / 'people.csv'}"
+    result = runner.invoke(app, ["reconcile", source, "--db", str(db), "--rules", rules_path])
+    assert result.exit_code == 0, result.output
+    model = json.loads(runner.invoke(app, ["model", "--db", str(db)]).stdout)
+    skipped = model["training"]["em_sessions_skipped"]
+    assert [s["keys"] for s in skipped] == [["first_name", "last_name"]]
+    assert [s["keys"] for s in model["training"]["em_sessions"]] == [["date_of_birth"]]

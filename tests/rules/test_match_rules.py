@@ -126,7 +126,8 @@ def test_data_no_prior_rule_can_use_still_trains() -> None:
     prior is estimated over the scored pairs instead (EM starts from 1/records)."""
     rules = load_match_rules(DEFAULT_MATCH_RULES)
     present = {"first_name", "last_name", "first_name_phonetic", "last_name_phonetic",
-               "first_initial", "address_line", "city", "postcode", "postcode_district"}  # fmt: skip
+               "first_initial", "address_line", "city", "postcode",
+               "postcode_district"}  # fmt: skip
     fitted = fit_rules_to_data(rules, present)
     assert fitted.training.prior_rules == []
     assert fitted.training.em_blocking and fitted.blocking
