@@ -118,10 +118,14 @@ def reconcile_incremental(
             done, change, dropped = upsert_leniently(lambda r: engine.upsert(r, actor), record)
             unparseable.update(dropped)
             actions[done.action] += 1
-            result.review_tasks += len(change.tasks_added)
             result.golden_retired += len(change.retired)
             result.golden_created += len(change.new_golden)
             changes.append(change)
+        # Tasks a later record of the batch withdrew (one per pair of golden records) are
+        # not new open tasks.
+        added = {int(row[0]) for change in changes for row in change.tasks_added}
+        withdrawn = {task for change in changes for task in change.tasks_withdrawn}
+        result.review_tasks = len(added - withdrawn)
         seconds["match"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
         con.execute("BEGIN TRANSACTION").fetchall()
