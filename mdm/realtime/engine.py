@@ -204,8 +204,13 @@ class Engine:
         """Read again what other writers may change: the open review tasks (a steward
         decides them), the next task id and the steward overrides."""
         rows = con.execute(
-            "SELECT task_id, source_l, record_id_l, source_r, record_id_r, match_probability "
-            "FROM review_tasks WHERE status = 'open'"
+            # Tasks are compared on their records' probability (a bulk run may have stored
+            # the customers'; its pairs table keeps the records').
+            "SELECT t.task_id, t.source_l, t.record_id_l, t.source_r, t.record_id_r, "
+            "CASE WHEN t.scored_on = 'customers' THEN coalesce(p.match_probability, "
+            "t.match_probability) ELSE t.match_probability END FROM review_tasks t "
+            "LEFT JOIN pairs p USING (source_l, record_id_l, source_r, record_id_r) "
+            "WHERE t.status = 'open'"
         ).fetchall()
         top = con.execute("SELECT coalesce(max(task_id), 0) FROM review_tasks").fetchall()
         overrides = load_overrides(con)

@@ -171,6 +171,7 @@ def write_run(
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
         refresh_frequencies(con, "memory.name_counts")
+        _score_on_customers(con, output.model)
         learned = _learn_names(con, rules, run_id)
         timer.lap("write.pairs")
         report = {
@@ -460,6 +461,17 @@ def write_golden_records(
         )
 
 
+def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> int:
+    """The open tasks scored with what their customers know (:mod:`mdm.store.tasks`),
+    with the frequencies just written."""
+    from mdm.linkage.frequencies import live_term_frequencies
+    from mdm.linkage.scorer import Scorer
+    from mdm.store.tasks import score_tasks_on_customers
+
+    scorer = Scorer(model, live_term_frequencies(con, model.tf_columns))
+    return score_tasks_on_customers(con, scorer)
+
+
 def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:
     """Name pairs confirmed by this run's confident links (see mdm.names.store)."""
     learning = rules.match.learning
@@ -507,7 +519,8 @@ def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int
         "match_probability DESC, source_l, record_id_l, source_r, record_id_r) = 1) "
         "SELECT ? + row_number() OVER (ORDER BY match_probability DESC, "
         "source_l, record_id_l, source_r, record_id_r) - 1, source_l, record_id_l, source_r, "
-        "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ? "
+        "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ?, "
+        "'records' "
         "FROM best b WHERE NOT EXISTS (SELECT 1 FROM decided d WHERE "
         "d.g1 = least(b.golden_id_l, b.golden_id_r) AND d.g2 = greatest(b.golden_id_l, "
         "b.golden_id_r))",
