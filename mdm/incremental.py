@@ -45,6 +45,9 @@ class IncrementalResult:
     golden_created: int = 0
     golden_retired: int = 0
     review_tasks: int = 0
+    #: Open tasks from before the batch it withdrew: their customers are now one, or a
+    #: stronger pair of their records took their place (one task per pair of customers).
+    review_tasks_withdrawn: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     #: source -> how its columns were mapped and which were not used (one line)
     columns: dict[str, str] = field(default_factory=dict)
@@ -118,10 +121,15 @@ def reconcile_incremental(
             done, change, dropped = upsert_leniently(lambda r: engine.upsert(r, actor), record)
             unparseable.update(dropped)
             actions[done.action] += 1
-            result.review_tasks += len(change.tasks_added)
             result.golden_retired += len(change.retired)
             result.golden_created += len(change.new_golden)
             changes.append(change)
+        # Tasks a later record of the batch withdrew (one per pair of golden records) are
+        # not new open tasks.
+        added = {int(row[0]) for change in changes for row in change.tasks_added}
+        withdrawn = {task for change in changes for task in change.tasks_withdrawn}
+        result.review_tasks = len(added - withdrawn)
+        result.review_tasks_withdrawn = len(withdrawn - added)
         seconds["match"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
         con.execute("BEGIN TRANSACTION").fetchall()
@@ -148,7 +156,8 @@ def describe(result: IncrementalResult) -> str:
     return (
         f"{columns}{result.records} records in the batch: {actions}\n"
         f"golden records created {result.golden_created}, retired (merged) "
-        f"{result.golden_retired}; new review tasks {result.review_tasks}\n"
+        f"{result.golden_retired}; new review tasks {result.review_tasks}, earlier ones "
+        f"withdrawn {result.review_tasks_withdrawn}\n"
         f"values left out because they could not be standardised: {bad}\n"
         f"seconds per stage: {result.seconds}"
     )
@@ -164,6 +173,7 @@ def as_json(result: IncrementalResult) -> str:
             "golden_created": result.golden_created,
             "golden_retired": result.golden_retired,
             "review_tasks": result.review_tasks,
+            "review_tasks_withdrawn": result.review_tasks_withdrawn,
             "seconds": result.seconds,
             "columns": result.columns,
         }

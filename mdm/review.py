@@ -263,6 +263,7 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
     Returns how many tasks were re-scored."""
     from mdm.linkage.frequencies import live_term_frequencies
     from mdm.linkage.scorer import Scorer
+    from mdm.store.tasks import customer_scores
     from mdm.store.writer import latest_model
 
     tasks = _touched_tasks(con, sorted(names))
@@ -276,25 +277,40 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
     ).fetchall()[0]
     event = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0]
     now = _now()
-    for row in tasks.to_dict("records"):
-        left = records[(row["source_l"], row["record_id_l"])]
-        right = records[(row["source_r"], row["record_id_r"])]
-        scored = scorer.score(left, right)
-        probability = scored.match_probability
+    rows = tasks.to_dict("records")
+    on_customers = customer_scores(
+        con,
+        scorer,
+        [(r["source_l"], r["record_id_l"], r["source_r"], r["record_id_r"]) for r in rows],
+    )
+    for row in rows:
+        pair = (row["source_l"], row["record_id_l"], row["source_r"], row["record_id_r"])
+        left = records[pair[:2]]
+        right = records[pair[2:]]
+        # The records' own score moves the task (as it opened it); the customers' is
+        # what the task shows and keeps (mdm.linkage.customers).
+        probability = scorer.score(left, right).match_probability
         status = (
             "linked" if probability >= link else "withdrawn" if probability < review else "open"
         )
+        scored = on_customers[pair]
         con.execute(
-            "UPDATE review_tasks SET match_weight = ?, match_probability = ?, status = ? "
-            "WHERE task_id = ?",
-            [scored.match_weight, probability, status, row["task_id"]],
+            "UPDATE review_tasks SET match_weight = ?, match_probability = ?, status = ?, "
+            "scored_on = ? WHERE task_id = ?",
+            [
+                scored.score.match_weight,
+                scored.score.match_probability,
+                status,
+                scored.scored_on,
+                row["task_id"],
+            ],  # fmt: skip
         ).fetchall()
         event += 1
         detail = {
             "task_id": int(row["task_id"]),
             "reason": "name variants changed",
             "before": float(row["match_probability"]),
-            "after": probability,
+            "after": scored.score.match_probability,
             "status": status,
         }
         con.execute(

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from mdm.clock import utcnow
 from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.linkage.customers import score_customers
 from mdm.schema import ATTRIBUTES
 
 if TYPE_CHECKING:
@@ -168,23 +169,26 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
 
     rows = con.execute(
         "SELECT task_id, status, source_l, record_id_l, source_r, record_id_r, "
-        "match_probability, created_at FROM review_tasks WHERE task_id = ?",
+        "match_probability, created_at, scored_on FROM review_tasks WHERE task_id = ?",
         [task_id],
     ).fetchall()
     if not rows:
         raise NotFoundError(f"there is no review task {task_id}")
-    task_id, status, sl, rl, sr, rr, probability, created = rows[0]
+    task_id, status, sl, rl, sr, rr, probability, created, scored_on = rows[0]
     with engine.lock:  # a consistent view while real-time writes go on
-        sides, golden_ids = [], []
+        sides, golden_ids, donors = [], [], []
         for source, record_id in ((sl, rl), (sr, rr)):
             slot = engine.table.slot_of(source, record_id)
             if slot is None:
                 raise NotFoundError(f"record {source}/{record_id} of task {task_id} is gone")
             sides.append(engine.table.row(slot))
             golden_ids.append(engine.table.golden_id(slot))
-        score = engine.scorer.score(*sides)
+            donors.append(customer_donors(con, engine, golden_ids[-1]))
+        scored = score_customers(engine.scorer, *sides, *donors)
+        score = scored.score
         prior = engine.scorer.prior_weight
-    left, right = sides
+    left, right = scored.left, scored.right
+    from_customer = scored.filled
     fields = [
         {
             "label": LABELS[a],
@@ -193,6 +197,9 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
             "differs": left.get(a) is not None
             and right.get(a) is not None
             and left.get(a) != right.get(a),
+            # Taken from the customer (golden record) the record belongs to.
+            "left_from": from_customer["left"].get(a),
+            "right_from": from_customer["right"].get(a),
         }
         for a in ATTRIBUTES
         if left.get(a) is not None or right.get(a) is not None
@@ -211,7 +218,15 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         "status": status,
         "created_at": created,
         "match_probability": probability,
+        #: What the stored probability scored: "records" (the two source records) or
+        #: "customers" (with their golden records' values where a record lacks one).
+        "scored_on": scored_on,
         "now": {"weight": score.match_weight, "probability": score.match_probability},
+        #: The two source records alone, without their customers' values.
+        "records_only": {
+            "weight": scored.records.match_weight,
+            "probability": scored.records.match_probability,
+        },
         "left": {"source": sl, "record_id": rl},
         "right": {"source": sr, "record_id": rr},
         "fields": fields,
@@ -219,6 +234,20 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         "golden": golden,
         "claimed_by": claimed_by(con, task_id),
     }
+
+
+def customer_donors(con: duckdb.DuckDBPyConnection, engine: Engine, golden_id: str) -> dict:
+    """Attribute -> the row (in the engine's memory) of the source record that gave
+    golden record ``golden_id`` its value (its lineage); the caller holds the engine's
+    lock. A value a steward set is no record's, and is not lent."""
+    donors = {}
+    for attribute, source, record_id in con.execute(
+        "SELECT attribute, source, record_id FROM lineage WHERE golden_id = ?", [golden_id]
+    ).fetchall():
+        slot = engine.table.slot_of(source, record_id) if source and record_id else None
+        if slot is not None and engine.table.golden_id(slot) == golden_id:
+            donors[attribute] = engine.table.row(slot)
+    return donors
 
 
 def engine_names(engine: Engine) -> Callable[[set[tuple[str, str]]], dict]:

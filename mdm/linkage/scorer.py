@@ -196,6 +196,13 @@ class Scorer:
             for c, stored in zip(compiled, model.settings["comparisons"], strict=True)
         ]
         self._choosers = tuple(_chooser(levels) for levels in comparisons)
+        #: Comparison name -> the columns its levels read (term-frequency columns too).
+        self.comparison_columns: dict[str, tuple[str, ...]] = {
+            c[0].comparison: tuple(
+                sorted({col for level in c for col in (*level.columns, *_tf_column(level))})
+            )
+            for c in comparisons
+        }
         levels = [level for c in comparisons for level in c]
         self.tf_columns: tuple[str, ...] = tuple(
             sorted({level.tf.column for level in levels if level.tf})
@@ -241,6 +248,10 @@ class Scorer:
             hits.append(level)
             adjustments.append(adjustment)
         return PairScore(total, tuple(hits), tuple(adjustments), left, right)
+
+
+def _tf_column(level: _Level) -> tuple[str, ...]:
+    return (level.tf.column,) if level.tf is not None else ()
 
 
 def match_probability(match_weight: float) -> float:

@@ -417,7 +417,8 @@ def _write_tasks(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
     if batch.rescored:
         values = ", ".join("(?, ?, ?)" for _ in batch.rescored)
         con.execute(
-            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p "
+            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
+            "scored_on = 'records' "
             f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
             [x for task_id, (w, p) in sorted(batch.rescored.items()) for x in (task_id, w, p)],
         ).fetchall()

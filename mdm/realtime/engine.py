@@ -29,7 +29,7 @@ import numpy as np
 
 from mdm.clock import utcnow as _now
 from mdm.clusters import cluster_constrained, components
-from mdm.constraints import Constraint, Constraints, ordered
+from mdm.constraints import KINDS, Constraint, Constraints, ordered
 from mdm.errors import ConflictError, InputError, NotFoundError, StoreError
 from mdm.golden import assign_golden_ids_small, survive
 from mdm.linkage.frequencies import LiveFrequencies, live_term_frequencies
@@ -43,6 +43,7 @@ from mdm.realtime.decision import CandidateDecision, Decision, Thresholds, decid
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.prepare import prepare_record
 from mdm.realtime.records import RecordTable
+from mdm.realtime.tasks import OpenTasks, ReviewPair
 from mdm.realtime.usable import Prepared, ValueWarning, require_blocking_keys, value_warnings
 from mdm.rules.match import MatchRules
 from mdm.rules.sources import SourceOptions, find_source_mapping
@@ -192,10 +193,8 @@ class Engine:
         #: Held while matching and while a write decides and changes the in-memory
         #: state, so a match never sees half of a change.
         self.lock = threading.RLock()
-        #: Open review tasks by pair of records, the pair of each, the tasks of a record.
-        self.open_tasks: dict[frozenset[Key], int] = {}
-        self.task_pairs: dict[int, frozenset[Key]] = {}
-        self.task_keys: dict[Key, set[int]] = {}
+        #: The open review tasks: one per pair of golden records (mdm.realtime.tasks).
+        self.tasks = OpenTasks()
         self.next_task = 1
         self.overrides: Overrides = {}
         self.constraints = Constraints()
@@ -205,8 +204,13 @@ class Engine:
         """Read again what other writers may change: the open review tasks (a steward
         decides them), the next task id and the steward overrides."""
         rows = con.execute(
-            "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
-            "WHERE status = 'open'"
+            # Tasks are compared on their records' probability (a bulk run may have stored
+            # the customers'; its pairs table keeps the records').
+            "SELECT t.task_id, t.source_l, t.record_id_l, t.source_r, t.record_id_r, "
+            "CASE WHEN t.scored_on = 'customers' THEN coalesce(p.match_probability, "
+            "t.match_probability) ELSE t.match_probability END FROM review_tasks t "
+            "LEFT JOIN pairs p USING (source_l, record_id_l, source_r, record_id_r) "
+            "WHERE t.status = 'open'"
         ).fetchall()
         top = con.execute("SELECT coalesce(max(task_id), 0) FROM review_tasks").fetchall()
         overrides = load_overrides(con)
@@ -214,29 +218,20 @@ class Engine:
         with self.lock:
             self.overrides = overrides
             self.constraints = constraints
-            self.open_tasks, self.task_pairs, self.task_keys = {}, {}, {}
-            for task_id, sl, rl, sr, rr in rows:
-                self._open_task(int(task_id), (sl, rl), (sr, rr))
+            self.tasks = OpenTasks()
+            for task_id, sl, rl, sr, rr, probability in rows:
+                self.tasks.open(int(task_id), (sl, rl), (sr, rr), float(probability))
             self.next_task = int(top[0][0]) + 1
 
-    def _open_task(self, task_id: int, left: Key, right: Key) -> None:
-        pair = frozenset((left, right))
-        self.open_tasks[pair] = task_id
-        self.task_pairs[task_id] = pair
-        for key in pair:
-            self.task_keys.setdefault(key, set()).add(task_id)
+    @property
+    def open_tasks(self) -> dict[frozenset[Key], int]:
+        """Pair of records -> its open review task."""
+        return self.tasks.by_pair
 
-    def _close_task(self, task_id: int) -> None:
-        pair = self.task_pairs.pop(task_id, None)
-        if pair is None:
-            return
-        self.open_tasks.pop(pair, None)
-        for key in pair:
-            held = self.task_keys.get(key)
-            if held is not None:
-                held.discard(task_id)
-                if not held:
-                    del self.task_keys[key]
+    @property
+    def task_pairs(self) -> dict[int, frozenset[Key]]:
+        """Open review task id -> its pair of records."""
+        return self.tasks.pairs
 
     # --- reading -------------------------------------------------------------------
 
@@ -618,7 +613,7 @@ class Engine:
                 changes.xref[k] = assignment[node]
         changes.retired = dict(retired)
         changes.golden = self._derive_golden(nodes, keys, assignment, now, written, retired)
-        tasks = self._review(changes, key, golden_id, plan.review)
+        tasks = self._review(changes, key, plan)
         changes.pairs[key] = [
             (*key, *self.table.key(s), float(score.match_weight), float(score.match_probability))
             for s, score in new_scores
@@ -679,9 +674,9 @@ class Engine:
     def _review_pairs(
         self, key: Key, scores: list[tuple[int, PairScore]], assignment: dict[int, str]
     ) -> list[tuple[int, PairScore, str]]:
-        """The pairs in the review band between the record and another golden record
-        that no steward decided, each with that golden record's id once the change is
-        made: each opens a review task (or keeps its open one)."""
+        """The pairs in the review band between the record and another golden record,
+        each with that golden record's id once the change is made (a steward's decision
+        between the two golden records is honoured in :meth:`_review`)."""
         found = []
         for slot, score in scores:
             other = assignment.get(slot, self.table.golden_id(slot))
@@ -694,42 +689,93 @@ class Engine:
             found.append((slot, score, other))
         return found
 
-    def _review(
+    def _settle_tasks(
         self,
         changes: ChangeSet,
-        key: Key,
-        golden_id: str,
-        pairs: list[tuple[int, PairScore, str]],
-    ) -> list[int]:
-        """A review task for each of ``pairs`` (:meth:`_review_pairs`; one per pair of
-        records: an open task for the pair is re-scored instead)."""
-        tasks = []
-        next_task = self.next_task
-        for slot, score, other in pairs:
-            p = score.match_probability
-            their = self.table.key(slot)
-            found = self.open_tasks.get(frozenset((key, their)))
-            if found is not None:
-                changes.tasks_rescored[found] = (score.match_weight, p)
-                tasks.append(found)
-                continue
+        nodes: Iterable[int],
+        assignment: dict[int, str],
+        review: list[ReviewPair],
+        key: Key | None = None,
+    ) -> dict[frozenset[str], int]:
+        """Keep one open task per pair of golden records touched by a change (``nodes``
+        re-clustered into ``assignment``; ``key``, the record changed, is node -1; the
+        ``review`` pairs it made): see :meth:`OpenTasks.settle`. Records the outcome
+        in ``changes``; returns the open task of each pair of golden records of
+        ``review``."""
+        nodes = [n for n in nodes if n != -1]
+        old = {self.table.golden_id(n) for n in nodes}
+        old |= {g for pair in review for g in self._golden_of([pair.other])}
+        slots = {s for g in old for s in self.members.get(g, ())}
+        keys = {self.table.key(s) for s in slots} | ({key} if key else set())
+
+        def golden_of(k: Key) -> str | None:
+            if k == key:
+                return assignment[-1]
+            slot = self.table.slot_of(*k)
+            if slot is None:
+                return None
+            return assignment.get(slot, self.table.golden_id(slot))
+
+        after: dict[str, set[Key]] = {}
+        for k in keys:
+            after.setdefault(golden_of(k) or "", set()).add(k)
+
+        def keys_of(gid: str) -> set[Key]:  # a golden record the change leaves alone
+            return after.get(gid) or {self.table.key(s) for s in self.members.get(gid, ())}
+
+        def decided(a: str, b: str) -> bool:
+            first, second = keys_of(a), keys_of(b)
+            return any(self.constraints.between(first, second, kind) for kind in KINDS)
+
+        settled = self.tasks.settle(self.tasks.of_keys(keys), review, golden_of, decided)
+        changes.tasks_rescored.update(settled.rescored)
+        changes.tasks_withdrawn |= settled.withdrawn
+        first = self.next_task + len(changes.tasks_added)
+        for i, pair in enumerate(settled.added):
             changes.tasks_added.append(
                 (
-                    next_task,
-                    *key,
-                    *their,
-                    golden_id,
-                    other,
-                    score.match_weight,
-                    p,
+                    first + i,
+                    *pair.key,
+                    *pair.other,
+                    pair.golden_id,
+                    pair.other_golden_id,
+                    pair.match_weight,
+                    pair.match_probability,
                     "open",
                     changes.at,
                     None,
                 )  # fmt: skip
             )
-            tasks.append(next_task)
-            next_task += 1
-        return tasks
+        return {
+            ends: (first + kept[1] if isinstance(kept, tuple) else kept)
+            for ends, kept in settled.kept.items()
+        }
+
+    def _review(
+        self,
+        changes: ChangeSet,
+        key: Key,
+        plan: _Plan,
+    ) -> list[int]:
+        """The open review tasks of the record's pairs in the review band
+        (:meth:`_review_pairs`): one per pair of golden records, the most probable pair
+        of records (an open task for it is re-scored); the other pairs of records are
+        its supporting pairs (in ``pairs``)."""
+        golden_id = plan.assignment[-1]
+        review = [
+            ReviewPair(
+                key,
+                self.table.key(slot),
+                golden_id,
+                other,
+                float(score.match_weight),
+                float(score.match_probability),
+            )  # fmt: skip
+            for slot, score, other in plan.review
+        ]
+        kept = self._settle_tasks(changes, plan.nodes, plan.assignment, review, key)
+        ends = {frozenset((p.golden_id, p.other_golden_id)) for p in review}
+        return sorted({kept[e] for e in ends if e in kept})
 
     def _apply(
         self,
@@ -804,10 +850,13 @@ class Engine:
             self.survivor_of[gid] = survivor
         self.constraints.apply(changes.constraints)
         for row in changes.tasks_added:
-            self._open_task(int(row[0]), (row[1], row[2]), (row[3], row[4]))
+            self.tasks.open(int(row[0]), (row[1], row[2]), (row[3], row[4]), float(row[8]))
             self.next_task = max(self.next_task, int(row[0]) + 1)
+        for task_id, (_, probability) in changes.tasks_rescored.items():
+            if task_id in self.tasks.probability:
+                self.tasks.probability[task_id] = float(probability)
         for task_id in changes.tasks_withdrawn:
-            self._close_task(task_id)
+            self.tasks.close(task_id)
 
     def delete(self, source: str, record_id: str, actor: str = "api") -> tuple[dict, ChangeSet]:
         """Remove a source record; its golden record is re-derived from the rest (which
@@ -845,7 +894,7 @@ class Engine:
         changes.records[key] = None
         changes.xref[key] = None
         changes.pairs[key] = []
-        changes.tasks_withdrawn = set(self.task_keys.get(key, ()))
+        changes.tasks_withdrawn = self.tasks.of_keys([key])
         for node, gid in assignment.items():
             if self.table.golden_id(node) != gid:
                 changes.xref[self.table.key(node)] = gid
@@ -1079,11 +1128,8 @@ class Engine:
                 changes.xref[key] = assignment[node]
         changes.retired = retired
         changes.golden = self._derive_golden(nodes, keys, assignment, changes.at, None, retired)
-        for key in keys:  # open tasks now inside one golden record are settled
-            for task_id in self.task_keys.get(key, ()):
-                ends = [self.table.slot_of(*k) for k in self.task_pairs[task_id]]
-                if None not in ends and len({assignment.get(e) for e in ends}) == 1:
-                    changes.tasks_withdrawn.add(task_id)
+        # Open tasks now inside one golden record, or about the same two, are settled.
+        self._settle_tasks(changes, nodes, assignment, [])
         changes.events += self._moves(changes.xref)
         changes.events += [
             ("golden_retired", old, None, None, {"survivor_id": survivor})

@@ -12,7 +12,7 @@ import duckdb
 
 from mdm.errors import StoreError
 
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 
 #: Columns of the records table, in order.
 RECORD_COLUMNS = (
@@ -177,8 +177,9 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute("USE memory").fetchall()
 
 
-#: Versions this mdm upgrades in place: the DDL only adds tables (IF NOT EXISTS).
-UPGRADABLE = ("1", "2", "3", "4", "5", "6")
+#: Versions this mdm upgrades in place: the DDL adds tables (IF NOT EXISTS) and
+#: :func:`_migrate` the columns added since.
+UPGRADABLE = ("1", "2", "3", "4", "5", "6", "7")
 
 
 def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -231,6 +232,10 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(schema_sql()).fetchall()
+        # Columns added to tables older stores already have (the DDL only adds tables).
+        con.execute(
+            "ALTER TABLE review_tasks ADD COLUMN IF NOT EXISTS scored_on VARCHAR DEFAULT 'records'"
+        ).fetchall()
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
         ).fetchall()

@@ -124,7 +124,10 @@ CREATE TABLE IF NOT EXISTS review_tasks (
     match_probability DOUBLE NOT NULL,
     status VARCHAR NOT NULL,          -- open | decided
     created_at TIMESTAMP NOT NULL,
-    run_id INTEGER
+    run_id INTEGER,
+    -- What match_weight/match_probability scored: 'records' (the two source records) or
+    -- 'customers' (a value one record lacks taken from its golden record; mdm.linkage.customers).
+    scored_on VARCHAR DEFAULT 'records'
 );
 
 -- Trained models: splink settings with m and u, tied to the rules they came from.

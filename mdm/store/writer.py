@@ -35,7 +35,10 @@ class RunOutput:
     """What linkage produced for a run, before it is written."""
 
     labels: np.ndarray  # cluster label per work row (uid)
-    review_tasks: int  # pairs in the review band whose records are in different clusters
+    #: Open review tasks: before writing, pairs of records in the review band whose
+    #: records are in different clusters; once written, the tasks opened (one per pair
+    #: of golden records a steward has not decided).
+    review_tasks: int
     link_threshold: float
     review_threshold: float
     model: TrainedModel
@@ -168,6 +171,7 @@ def write_run(
         timer.lap("write.golden")
         _write_review(con, output, run_id, now)
         refresh_frequencies(con, "memory.name_counts")
+        _score_on_customers(con, output.model)
         learned = _learn_names(con, rules, run_id)
         timer.lap("write.pairs")
         report = {
@@ -457,6 +461,17 @@ def write_golden_records(
         )
 
 
+def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> int:
+    """The open tasks scored with what their customers know (:mod:`mdm.store.tasks`),
+    with the frequencies just written."""
+    from mdm.linkage.frequencies import live_term_frequencies
+    from mdm.linkage.scorer import Scorer
+    from mdm.store.tasks import score_tasks_on_customers
+
+    scorer = Scorer(model, live_term_frequencies(con, model.tf_columns))
+    return score_tasks_on_customers(con, scorer)
+
+
 def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:
     """Name pairs confirmed by this run's confident links (see mdm.names.store)."""
     learning = rules.match.learning
@@ -489,18 +504,30 @@ def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int
     con.execute("DELETE FROM review_tasks WHERE status = 'open'")
     start = _next_id(con, "review_tasks", "task_id")
     con.execute(
-        "INSERT INTO review_tasks SELECT ? + row_number() OVER (ORDER BY match_probability DESC, "
+        # Pairs of golden records a steward decided about (a constraint between any two of
+        # their records) are not asked again.
+        "INSERT INTO review_tasks WITH decided AS (SELECT DISTINCT "
+        "least(a.golden_id, z.golden_id) AS g1, "
+        "greatest(a.golden_id, z.golden_id) AS g2 FROM link_constraints c "
+        "JOIN xref a ON a.source = c.source_l AND a.record_id = c.record_id_l "
+        "JOIN xref z ON z.source = c.source_r AND z.record_id = c.record_id_r), "
+        # One task per pair of golden records: its most probable pair of records (the
+        # others stay in ``pairs`` as its supporting pairs).
+        f"best AS (SELECT * FROM ({pair}) p WHERE match_probability < ? "
+        "AND golden_id_l <> golden_id_r QUALIFY row_number() OVER (PARTITION BY "
+        "least(golden_id_l, golden_id_r), greatest(golden_id_l, golden_id_r) ORDER BY "
+        "match_probability DESC, source_l, record_id_l, source_r, record_id_r) = 1) "
+        "SELECT ? + row_number() OVER (ORDER BY match_probability DESC, "
         "source_l, record_id_l, source_r, record_id_r) - 1, source_l, record_id_l, source_r, "
-        "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ? "
-        f"FROM ({pair}) p WHERE match_probability < ? AND golden_id_l <> golden_id_r "
-        # A pair a steward decided is not asked again (two anti-joins: an OR would not hash).
-        "AND NOT EXISTS (SELECT 1 FROM link_constraints c WHERE c.source_l = p.source_l AND "
-        "c.record_id_l = p.record_id_l AND c.source_r = p.source_r AND c.record_id_r = "
-        "p.record_id_r) AND NOT EXISTS (SELECT 1 FROM link_constraints c WHERE c.source_l = "
-        "p.source_r AND c.record_id_l = p.record_id_r AND c.source_r = p.source_l AND "
-        "c.record_id_r = p.record_id_l)",
-        [start, now, run_id, output.review_threshold, output.link_threshold],
+        "record_id_r, golden_id_l, golden_id_r, match_weight, match_probability, 'open', ?, ?, "
+        "'records' "
+        "FROM best b WHERE NOT EXISTS (SELECT 1 FROM decided d WHERE "
+        "d.g1 = least(b.golden_id_l, b.golden_id_r) AND d.g2 = greatest(b.golden_id_l, "
+        "b.golden_id_r))",
+        [output.review_threshold, output.link_threshold, start, now, run_id],
     )
+    opened = one(con.execute("SELECT count(*) FROM review_tasks WHERE status = 'open'"))
+    output.review_tasks = int(opened[0]) if opened else 0
     con.execute("DELETE FROM pairs")
     con.execute(
         "INSERT INTO pairs SELECT source_l, record_id_l, source_r, record_id_r, match_weight, "

@@ -129,6 +129,7 @@ def test_batched_or_one_by_one_the_store_ends_the_same(
     assert engine.created == again.created
     assert engine.retired_ids == again.retired_ids
     assert engine.open_tasks == again.open_tasks
+    assert engine.tasks.probability == again.tasks.probability
     assert engine.next_task == again.next_task
     for slot in again.table.live_slots():
         key = again.table.key(int(slot))

@@ -29,7 +29,8 @@ def _task_with_names(con, first_l: str, first_r: str, person: int) -> int:
         ).fetchall()
     source = con.execute("SELECT source FROM records LIMIT 1").fetchall()[0][0]
     con.execute(
-        "INSERT INTO review_tasks VALUES (?, ?, ?, ?, ?, ?, ?, 2.0, 0.8, 'open', now(), 1)",
+        "INSERT INTO review_tasks VALUES (?, ?, ?, ?, ?, ?, ?, 2.0, 0.8, 'open', now(), 1, "
+        "'records')",
         [task_id, source, f"T{task_id}l", source, f"T{task_id}r", f"P{person}", f"P{person}"],
     ).fetchall()
     return task_id

@@ -76,3 +76,23 @@ def test_a_version_4_store_replays_after_the_upgrade(reconciled_db: Path, tmp_pa
         assert replay_differences(store) == []
     finally:
         store.close()
+
+
+def test_a_version_7_store_gains_the_tasks_scored_on_column(
+    reconciled_db: Path, tmp_path: Path
+) -> None:
+    """Its tasks were scored on their records; the column says so."""
+    import shutil
+
+    db = tmp_path / "v7.duckdb"
+    shutil.copy(reconciled_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE review_tasks DROP COLUMN scored_on")
+        con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+        tasks = con.execute("SELECT count(*) FROM review_tasks").fetchall()[0][0]
+    store = open_store(db)
+    try:
+        found = store.execute("SELECT scored_on, count(*) FROM review_tasks GROUP BY 1").fetchall()
+    finally:
+        store.close()
+    assert found == [("records", tasks)]

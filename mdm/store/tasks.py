@@ -1,0 +1,129 @@
+"""Review tasks scored on what their customers know (the ``review_tasks`` family).
+
+A bulk run opens its review tasks from the pairs of records it scored in SQL. A task
+whose records lack a compared value that their golden records have is scored again
+with the golden records' values (:mod:`mdm.linkage.customers`), by the model's own
+:class:`~mdm.linkage.scorer.Scorer`; the task keeps that customer-level weight and
+probability, and says so (``scored_on = 'customers'``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mdm.linkage.customers import CustomerScore, score_customers
+from mdm.linkage.scorer import Scorer
+
+Key = tuple[str, str]
+Key4 = tuple[str, str, str, str]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+    """The rows of ``sql`` as dicts, a missing value as None."""
+    result = con.execute(sql, list(params))
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def _records(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> dict[Key, dict]:
+    frame = pa.table(
+        {
+            "source": pa.array([k[0] for k in sorted(keys)], pa.string()),
+            "record_id": pa.array([k[1] for k in sorted(keys)], pa.string()),
+        }
+    )
+    con.register("_task_records", frame)
+    try:
+        rows = _rows(
+            con,
+            "SELECT r.* EXCLUDE (extra, raw), x.golden_id AS _golden_id FROM records r "
+            "JOIN _task_records k USING (source, record_id) "
+            "LEFT JOIN xref x USING (source, record_id)",
+        )
+    finally:
+        con.unregister("_task_records")
+    return {(row["source"], row["record_id"]): row for row in rows}
+
+
+def customer_donors(con: duckdb.DuckDBPyConnection, golden_ids: set[str]) -> dict[str, dict]:
+    """Golden id -> attribute -> the row of the source record its value came from
+    (its lineage; a value a steward set is no record's)."""
+    frame = pa.table({"golden_id": pa.array(sorted(golden_ids), pa.string())})
+    con.register("_task_golden", frame)
+    try:
+        rows = _rows(
+            con,
+            "SELECT l.golden_id AS _golden_id, l.attribute AS _attribute, "
+            "r.* EXCLUDE (extra, raw) FROM lineage l JOIN _task_golden g USING (golden_id) "
+            "JOIN xref x ON x.source = l.source AND x.record_id = l.record_id "
+            "AND x.golden_id = l.golden_id "
+            "JOIN records r ON r.source = l.source AND r.record_id = l.record_id",
+        )
+    finally:
+        con.unregister("_task_golden")
+    donors: dict[str, dict] = {}
+    for row in rows:
+        golden_id, attribute = row.pop("_golden_id"), row.pop("_attribute")
+        donors.setdefault(golden_id, {})[attribute] = row
+    return donors
+
+
+def customer_scores(
+    con: duckdb.DuckDBPyConnection, scorer: Scorer, tasks: Sequence[Key4]
+) -> dict[Key4, CustomerScore]:
+    """Each pair of records (source_l, record_id_l, source_r, record_id_r) scored with
+    what their customers know; a pair whose record is gone is left out."""
+    keys = {(t[0], t[1]) for t in tasks} | {(t[2], t[3]) for t in tasks}
+    records = _records(con, keys)
+    golden = {key: row["_golden_id"] for key, row in records.items()}
+    donors = customer_donors(con, {g for g in golden.values() if g is not None})
+    found = {}
+    for t in tasks:
+        left, right = records.get((t[0], t[1])), records.get((t[2], t[3]))
+        if left is None or right is None:
+            continue
+        found[t] = score_customers(
+            scorer,
+            left,
+            right,
+            donors.get(golden[(t[0], t[1])], {}),
+            donors.get(golden[(t[2], t[3])], {}),
+        )
+    return found
+
+
+def score_tasks_on_customers(con: duckdb.DuckDBPyConnection, scorer: Scorer) -> int:
+    """Score the open tasks again with their customers' values where a record lacks
+    one (inside the caller's transaction); returns how many changed."""
+    rows = con.execute(
+        "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
+        "WHERE status = 'open' AND scored_on = 'records' ORDER BY task_id"
+    ).fetchall()
+    scores = customer_scores(con, scorer, [tuple(row[1:]) for row in rows])
+    changed = []
+    for task_id, *pair in rows:
+        scored = scores.get(tuple(pair))
+        if scored is not None and scored.scored_on == "customers":
+            changed.append((task_id, scored.score.match_weight, scored.score.match_probability))
+    if changed:
+        frame = pa.table(
+            {
+                "task_id": pa.array([c[0] for c in changed], pa.int64()),
+                "w": pa.array([c[1] for c in changed], pa.float64()),
+                "p": pa.array([c[2] for c in changed], pa.float64()),
+            }
+        )
+        con.register("_customer_scores", frame)
+        try:
+            con.execute(
+                "UPDATE review_tasks SET match_weight = s.w, match_probability = s.p, "
+                "scored_on = 'customers' FROM _customer_scores s "
+                "WHERE review_tasks.task_id = s.task_id"
+            ).fetchall()
+        finally:
+            con.unregister("_customer_scores")
+    return len(changed)

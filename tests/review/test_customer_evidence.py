@@ -1,0 +1,117 @@
+"""A review pair is scored with what its two customers (golden records) know: a value
+missing on one record but present on its golden record is compared, by the model's own
+scorer, and the task page shows it as the customer's."""
+
+from __future__ import annotations
+
+import pytest
+
+from mdm.bundled import DEFAULT_MATCH_RULES
+from mdm.jobs import RulesBundle
+from mdm.linkage.customers import score_customers
+from mdm.linkage.frequencies import live_term_frequencies
+from mdm.linkage.scorer import Scorer
+from mdm.realtime.engine import Engine
+from mdm.store.writer import latest_model
+from mdm.workbench import task_detail
+
+LEFT_DONOR = ("crm", "A2")
+RIGHT_DONOR = ("crm", "B2")
+
+
+@pytest.fixture
+def scorer(store) -> Scorer:
+    model = latest_model(store)
+    return Scorer(model, live_term_frequencies(store, model.tf_columns))
+
+
+@pytest.fixture
+def person(store) -> dict:
+    """A stored record with a date of birth, its derived columns and all."""
+    result = store.execute(
+        "SELECT * EXCLUDE (extra, raw) FROM records WHERE date_of_birth IS NOT NULL "
+        "ORDER BY source, record_id LIMIT 1"
+    )
+    names = [d[0] for d in result.description]
+    return dict(zip(names, result.fetchall()[0], strict=True))
+
+
+def _with(record: dict, **values) -> dict:
+    return {**record, **values}
+
+
+def _donor(key: tuple[str, str], born: str | None) -> dict:
+    return {"source": key[0], "record_id": key[1], "date_of_birth": born}
+
+
+# (id, left record's date of birth, right's, left customer's, right customer's,
+#  the date of birth level hit, what was taken from the customers)
+CASES = [
+    ("missing-on-left-34-years-apart", None, "1990-03-04", "1956-03-04", None,
+     "different", {"left": {"date_of_birth": LEFT_DONOR}, "right": {}}),
+    ("missing-on-right-the-same", "1956-03-04", None, None, "1956-03-04",
+     "exact", {"left": {}, "right": {"date_of_birth": RIGHT_DONOR}}),
+    ("missing-on-both-both-customers-know", None, None, "1956-03-04", "1956-03-04",
+     "exact", {"left": {"date_of_birth": LEFT_DONOR},
+               "right": {"date_of_birth": RIGHT_DONOR}}),
+    ("present-on-both-the-records-win", "1990-03-04", "1990-03-04", "1956-03-04",
+     "1956-03-04", "exact", {"left": {}, "right": {}}),
+    ("the-customer-does-not-know-either", None, "1990-03-04", None, None, "missing",
+     {"left": {}, "right": {}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("left_born", "right_born", "left_customer", "right_customer", "level", "filled"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_a_value_a_record_lacks_is_its_customers(
+    scorer, person, left_born, right_born, left_customer, right_customer, level, filled
+) -> None:
+    left = _with(person, date_of_birth=left_born, record_id="A1")
+    right = _with(person, date_of_birth=right_born, record_id="B1")
+    donors_l = {"date_of_birth": _donor(LEFT_DONOR, left_customer)} if left_customer else {}
+    donors_r = {"date_of_birth": _donor(RIGHT_DONOR, right_customer)} if right_customer else {}
+    scored = score_customers(scorer, left, right, donors_l, donors_r)
+    hit = {h.comparison: h for h in scored.score.comparisons}["date_of_birth"]
+    assert level in hit.label.lower()
+    assert scored.filled == filled
+    assert scored.scored_on == ("customers" if any(filled.values()) else "records")
+    # The score is the model's own score of the records as filled: nothing drifts.
+    again = scorer.score(scored.left, scored.right)
+    assert again.match_weight == scored.score.match_weight
+    if scored.scored_on == "records":
+        assert scored.score.match_weight == scorer.score(left, right).match_weight
+
+
+def test_the_task_page_compares_the_golden_records_birth_dates(store) -> None:
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
+    engine = Engine(store, bundle.survivorship, bundle.rules_dir)
+    found = store.execute(
+        "SELECT t.task_id, t.match_probability, gl.date_of_birth, gr.date_of_birth, "
+        "l.date_of_birth IS NULL FROM review_tasks t "
+        "JOIN records l ON l.source = t.source_l AND l.record_id = t.record_id_l "
+        "JOIN records r ON r.source = t.source_r AND r.record_id = t.record_id_r "
+        "JOIN xref xl ON xl.source = l.source AND xl.record_id = l.record_id "
+        "JOIN xref xr ON xr.source = r.source AND xr.record_id = r.record_id "
+        "JOIN golden gl ON gl.golden_id = xl.golden_id "
+        "JOIN golden gr ON gr.golden_id = xr.golden_id "
+        "WHERE t.status = 'open' AND (l.date_of_birth IS NULL) <> (r.date_of_birth IS NULL) "
+        "AND gl.date_of_birth IS NOT NULL AND gr.date_of_birth IS NOT NULL "
+        "AND gl.date_of_birth <> gr.date_of_birth ORDER BY t.task_id LIMIT 1"
+    ).fetchall()
+    assert found, "the sample store has a task with a birth date missing on one record"
+    task, stored, born_l, born_r, left_lacks = found[0]
+    detail = task_detail(store, engine, task)
+    row = next(f for f in detail["fields"] if f["label"] == "Date of birth")
+    assert (row["left"], row["right"]) == (born_l, born_r)
+    assert (row["left_from"] is not None, row["right_from"] is not None) == (
+        left_lacks,
+        not left_lacks,
+    )
+    steps = [s["label"] for s in detail["waterfall"]]
+    assert any(s.startswith("Date of birth: ") and "missing" not in s for s in steps)
+    # What the task stored is what the page explains.
+    assert detail["scored_on"] == "customers"
+    assert detail["now"]["probability"] == pytest.approx(stored, rel=1e-9)
+    assert detail["now"]["probability"] != pytest.approx(detail["records_only"]["probability"])
