@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mdm.linkage.customers import CustomerScore, score_customers
 from mdm.linkage.scorer import Scorer
+from mdm.store import RECORD_COLUMNS
 
 Key = tuple[str, str]
 Key4 = tuple[str, str, str, str]
@@ -29,7 +30,17 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) 
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def _records(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> dict[Key, dict]:
+def _select(columns: Sequence[str] | None) -> str:
+    """The record columns to read: those named that the records table has, or all."""
+    if columns is None:
+        return "r.* EXCLUDE (extra, raw)"
+    wanted = ["source", "record_id", *(c for c in columns if c in RECORD_COLUMNS)]
+    return ", ".join(f'r."{c}"' for c in dict.fromkeys(wanted))
+
+
+def _records(
+    con: duckdb.DuckDBPyConnection, keys: set[Key], columns: Sequence[str] | None = None
+) -> dict[Key, dict]:
     frame = pa.table(
         {
             "source": pa.array([k[0] for k in sorted(keys)], pa.string()),
@@ -40,7 +51,7 @@ def _records(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> dict[Key, dict]:
     try:
         rows = _rows(
             con,
-            "SELECT r.* EXCLUDE (extra, raw), x.golden_id AS _golden_id FROM records r "
+            f"SELECT {_select(columns)}, x.golden_id AS _golden_id FROM records r "
             "JOIN _task_records k USING (source, record_id) "
             "LEFT JOIN xref x USING (source, record_id)",
         )
@@ -49,7 +60,9 @@ def _records(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> dict[Key, dict]:
     return {(row["source"], row["record_id"]): row for row in rows}
 
 
-def customer_donors(con: duckdb.DuckDBPyConnection, golden_ids: set[str]) -> dict[str, dict]:
+def customer_donors(
+    con: duckdb.DuckDBPyConnection, golden_ids: set[str], columns: Sequence[str] | None = None
+) -> dict[str, dict]:
     """Golden id -> attribute -> the row of the source record its value came from
     (its lineage; a value a steward set is no record's). Each donor record is read
     once and shared by every attribute it gave (a 1M store's tasks touch tens of
@@ -65,7 +78,7 @@ def customer_donors(con: duckdb.DuckDBPyConnection, golden_ids: set[str]) -> dic
         ).fetchall()
     finally:
         con.unregister("_task_golden")
-    records = _records(con, {(source, record_id) for _, _, source, record_id in given})
+    records = _records(con, {(source, record_id) for _, _, source, record_id in given}, columns)
     donors: dict[str, dict] = {}
     for golden_id, attribute, source, record_id in given:
         if (row := records.get((source, record_id))) is not None:
@@ -79,9 +92,9 @@ def customer_scores(
     """Each pair of records (source_l, record_id_l, source_r, record_id_r) scored with
     what their customers know; a pair whose record is gone is left out."""
     keys = {(t[0], t[1]) for t in tasks} | {(t[2], t[3]) for t in tasks}
-    records = _records(con, keys)
+    records = _records(con, keys, scorer.columns)  # only what the comparisons read
     golden = {key: row["_golden_id"] for key, row in records.items()}
-    donors = customer_donors(con, {g for g in golden.values() if g is not None})
+    donors = customer_donors(con, {g for g in golden.values() if g is not None}, scorer.columns)
     found = {}
     for t in tasks:
         left, right = records.get((t[0], t[1])), records.get((t[2], t[3]))
