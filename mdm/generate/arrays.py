@@ -82,3 +82,12 @@ def zfill(values: npt.NDArray[np.int64], width: int) -> ObjArray:
     if not len(values):
         return np.empty(0, dtype=object)
     return np.char.zfill(np.asarray(values).astype(str), width).astype(object)
+
+
+def replaced(values: ObjArray, table: dict[Any, Any]) -> ObjArray:
+    """A copy of ``values`` with each value that is a key of ``table`` replaced by its
+    value (e.g. the UK placeholder phone numbers by another country's)."""
+    out = values.copy()
+    for old, new in table.items():
+        out[out == old] = new
+    return out

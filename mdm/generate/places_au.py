@@ -42,7 +42,7 @@ STATE = np.array([row[1] for row in _ROWS], dtype=object)
 STATE_NAME = np.array([_STATE_NAMES[row[1]] for row in _ROWS], dtype=object)
 AREA_CODE = np.array([row[2] for row in _ROWS], dtype=object)
 FIRST_POSTCODE = np.array([int(row[3]) for row in _ROWS])
-_PHONE_PLACEHOLDERS = {
+PHONE_PLACEHOLDERS = {
     "07000000000": "0000000000",
     "00000000000": "0000000000",
     "01234567890": "0123456789",
@@ -76,14 +76,6 @@ def record_states(people: People, address: np.ndarray) -> tuple[ObjArray, ObjArr
     """The state (code and name) of each record's address."""
     city = city_of_town(len(people.towns.name))[people.addresses.town[address]]
     return STATE[city], STATE_NAME[city]
-
-
-def au_phone_digits(phone: ObjArray) -> ObjArray:
-    """Record phone digits with the UK placeholders swapped for Australian ones."""
-    out = phone.copy()
-    for uk, au in _PHONE_PLACEHOLDERS.items():
-        out[out == uk] = au
-    return out
 
 
 def _addresses(addresses: Addresses, city: np.ndarray) -> Addresses:

@@ -70,7 +70,7 @@ STATE = np.array([row[1] for row in _CITY_ROWS], dtype=object)
 STATE_NAME = np.array([_STATE_NAMES[row[1]] for row in _CITY_ROWS], dtype=object)
 AREA_CODE = np.array([row[2] for row in _CITY_ROWS], dtype=object)
 ZIP3 = np.array([row[3] for row in _CITY_ROWS], dtype=object)
-_PHONE_PLACEHOLDERS = {
+PHONE_PLACEHOLDERS = {
     "07000000000": "0000000000",
     "00000000000": "0000000000",
     "01234567890": "1234567890",
@@ -108,14 +108,6 @@ def record_states(people: People, address: np.ndarray) -> tuple[ObjArray, ObjArr
     """The state (code and name) of each record's address."""
     city = city_of_town(people.towns)[people.addresses.town[address]]
     return STATE[city], STATE_NAME[city]
-
-
-def us_phone_digits(phone: ObjArray) -> ObjArray:
-    """Record phone digits with the UK placeholders swapped for US ones."""
-    out = phone.copy()
-    for uk, us in _PHONE_PLACEHOLDERS.items():
-        out[out == uk] = us
-    return out
 
 
 def _addresses(addresses: Addresses, city: np.ndarray) -> Addresses:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mdm.generate.arrays import IntArray, ObjArray, obj, present, text, zfill
+from mdm.generate.arrays import IntArray, ObjArray, obj, present, replaced, text, zfill
 from mdm.generate.people import People
-from mdm.generate.places_au import au_phone_digits, record_states
+from mdm.generate.places_au import PHONE_PLACEHOLDERS, record_states
 from mdm.generate.records import Records
 from mdm.generate.sources import (
     _DAY,
@@ -64,7 +64,7 @@ def format_au_source(
     r = _Slice(records, rows)
     code, state_name = record_states(people, r.address)
     state = np.where(rng.random(r.n) < 0.97, code, None).astype(object)
-    digits = au_phone_digits(r.phone)
+    digits = replaced(r.phone, PHONE_PLACEHOLDERS)  # UK placeholders, in this country's form
     columns = _BUILDERS[name](r, rng, digits)
     use_name = (rng.random(r.n) < 0.5) & (name == "branch") & present(state)
     columns["state"] = np.where(use_name, state_name, state)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mdm.generate.arrays import IntArray, ObjArray, obj, present, text, zfill
+from mdm.generate.arrays import IntArray, ObjArray, obj, present, replaced, text, zfill
 from mdm.generate.people import People
-from mdm.generate.places_us import record_states, us_phone_digits
+from mdm.generate.places_us import PHONE_PLACEHOLDERS, record_states
 from mdm.generate.records import Records
 from mdm.generate.sources import (
     _DAY,
@@ -105,7 +105,7 @@ def format_us_source(
     code, state_name = record_states(people, r.address)
     state = np.where(rng.random(r.n) < 0.97, code, None).astype(object)  # some left blank
     state[~present(r.city) & (rng.random(r.n) < 0.5)] = None
-    digits = us_phone_digits(r.phone)
+    digits = replaced(r.phone, PHONE_PLACEHOLDERS)  # UK placeholders, in this country's form
     columns = _BUILDERS[name](r, rng, digits)
     columns["state"] = np.where(
         (rng.random(r.n) < 0.5) & (name == "branch") & present(state), state_name, state
