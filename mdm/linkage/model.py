@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 from splink import DuckDBAPI, Linker
 from splink.internals.exceptions import SplinkException
@@ -257,6 +258,32 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+#: Significant digits a trained model keeps of each probability. DuckDB sums EM's
+#: expectations over pairs in parallel, in no fixed order, so the last bits of m, u and
+#: the prior differ from run to run; a label-free threshold read off the scores would
+#: then move with them, and the same records could cluster differently.
+SETTLED_DIGITS = 12
+
+
+def settled(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the prior and every level's m and u rounded to
+    :data:`SETTLED_DIGITS` significant digits (so that re-running on the same records
+    gives the same model)."""
+
+    def keep(value: Any) -> Any:
+        return float(f"{value:.{SETTLED_DIGITS}g}") if isinstance(value, float) else value
+
+    settings = json.loads(json.dumps(settings))
+    key = "probability_two_random_records_match"
+    settings[key] = keep(settings.get(key))
+    for comparison in settings.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            for name in ("m_probability", "u_probability"):
+                if name in level:
+                    level[name] = keep(level[name])
+    return settings
+
+
 def train_model(
     con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, n_records: int
 ) -> TrainedModel:
@@ -329,7 +356,7 @@ def train_model(
             "no training rule in 'training.em_blocking' finds enough record pairs "
             f"(at least {MIN_EM_PAIRS}) in this data; add rules on columns the sources fill"
         )
-    settings = linker.misc.save_model_to_json()
+    settings = settled(linker.misc.save_model_to_json())
     created = datetime.now(UTC).isoformat(timespec="seconds")
     fingerprint = rules.fingerprint()
     model_id = f"{fingerprint}-{created.replace(':', '').replace('-', '')[:15]}"
@@ -355,7 +382,11 @@ def estimate_prior(
     returned model would give them (a match weight is the prior's weight plus the
     comparisons')."""
     before = prior_weight(model.prior)
-    weights = con.execute(f"SELECT match_weight FROM {scored}").fetchnumpy()["match_weight"]
+    # Sorted: the sums below then do not depend on the order DuckDB returns the pairs in
+    # (a sliced run stores them in another order, and the last bits moved thresholds).
+    weights = np.sort(
+        con.execute(f"SELECT match_weight FROM {scored}").fetchnumpy()["match_weight"]
+    )
     total = all_pairs(records)
     found = maximum_likelihood_prior(weights - before, total) if len(weights) else None
     deterministic = float(model.training.get("prior", {}).get("deterministic", model.prior))

@@ -66,3 +66,23 @@ def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
     assert write_memory_limit(0) == f"{_megabytes('1.5GB')}MB"
     assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("10GB")
     assert _megabytes("2GiB") == 2048 and _megabytes("512MB") == 512
+
+
+def test_the_same_records_give_the_same_model_and_threshold(
+    sample_files: list[Path], tmp_path: Path
+) -> None:
+    """DuckDB sums EM's expectations in no fixed order; the model keeps its parameters
+    to 12 significant digits, so two runs over the same records agree to the bit (a
+    threshold read off the scores would otherwise move with the last bits)."""
+    runs = []
+    for name in ("one", "two"):
+        db = tmp_path / f"{name}.duckdb"
+        reconcile([parse_source_arg(str(p)) for p in sample_files], db,
+                  RulesBundle.load(DEFAULT_MATCH_RULES))  # fmt: skip
+        with duckdb.connect(str(db), read_only=True) as con:
+            runs.append(con.execute(
+                "SELECT (SELECT (model -> 'settings')::VARCHAR FROM models ORDER BY created_at "
+                "DESC LIMIT 1), "
+                "(SELECT link_threshold FROM runs ORDER BY run_id DESC LIMIT 1)"
+            ).fetchall())  # fmt: skip
+    assert runs[0] == runs[1]
