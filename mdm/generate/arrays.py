@@ -91,3 +91,15 @@ def replaced(values: ObjArray, table: dict[Any, Any]) -> ObjArray:
     for old, new in table.items():
         out[out == old] = new
     return out
+
+
+def with_domains(emails: ObjArray, table: dict[str, str]) -> ObjArray:
+    """A copy of ``emails`` with each domain suffix that is a key of ``table`` replaced
+    by its value (the UK ``.co.uk`` by another country's), in the table's order."""
+    out = emails.copy()
+    has = present(out)
+    texts = [str(e) for e in out[has]]
+    for old, new in table.items():
+        texts = [t.replace(old, new) for t in texts]
+    out[has] = texts
+    return out

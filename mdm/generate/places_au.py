@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from mdm.generate.arrays import ObjArray, obj, present
+from mdm.generate.arrays import ObjArray, obj, present, with_domains
 from mdm.generate.people import People
 from mdm.generate.places import Addresses
 from mdm.generate.places_us import _hash
@@ -42,6 +42,9 @@ STATE = np.array([row[1] for row in _ROWS], dtype=object)
 STATE_NAME = np.array([_STATE_NAMES[row[1]] for row in _ROWS], dtype=object)
 AREA_CODE = np.array([row[2] for row in _ROWS], dtype=object)
 FIRST_POSTCODE = np.array([int(row[3]) for row in _ROWS])
+#: The UK domain suffixes the generator writes, and this country's.
+_DOMAINS = {".co.uk": ".com.au", ".ac.uk": ".edu.au"}
+
 PHONE_PLACEHOLDERS = {
     "07000000000": "0000000000",
     "00000000000": "0000000000",
@@ -67,8 +70,8 @@ def localise_people(people: People) -> People:
         addresses=addresses,
         mobile=_numbers(people.mobile, home_city, mobile=True),
         landline=_numbers(people.landline, home_city, mobile=False),
-        email=_au_domains(people.email),
-        email_alt=_au_domains(people.email_alt),
+        email=with_domains(people.email, _DOMAINS),
+        email_alt=with_domains(people.email_alt, _DOMAINS),
     )
 
 
@@ -96,11 +99,4 @@ def _numbers(numbers: ObjArray, home_city: np.ndarray, mobile: bool) -> ObjArray
             out[i] = f"04{1 + _hash(digits, 9)}{digits[-7:]}"
         else:
             out[i] = f"0{AREA_CODE[home_city[i]]}{2 + _hash(digits, 8)}{digits[-7:]}"
-    return out
-
-
-def _au_domains(emails: ObjArray) -> ObjArray:
-    out = emails.copy()
-    has = present(out)
-    out[has] = [str(e).replace(".co.uk", ".com.au").replace(".ac.uk", ".edu.au") for e in out[has]]
     return out

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from mdm.generate.arrays import ObjArray, obj, present
+from mdm.generate.arrays import ObjArray, obj, present, with_domains
 from mdm.generate.people import People
 from mdm.generate.places import Addresses, Towns
 
@@ -70,6 +70,9 @@ STATE = np.array([row[1] for row in _CITY_ROWS], dtype=object)
 STATE_NAME = np.array([_STATE_NAMES[row[1]] for row in _CITY_ROWS], dtype=object)
 AREA_CODE = np.array([row[2] for row in _CITY_ROWS], dtype=object)
 ZIP3 = np.array([row[3] for row in _CITY_ROWS], dtype=object)
+#: The UK domain suffixes the generator writes, and this country's.
+_DOMAINS = {".co.uk": ".com", ".ac.uk": ".edu"}
+
 PHONE_PLACEHOLDERS = {
     "07000000000": "0000000000",
     "00000000000": "0000000000",
@@ -99,8 +102,8 @@ def localise_people(people: People) -> People:
         addresses=addresses,
         mobile=_numbers(people.mobile, home_city, roam=0.15),
         landline=_numbers(people.landline, home_city, roam=0.0),
-        email=_us_domains(people.email),
-        email_alt=_us_domains(people.email_alt),
+        email=with_domains(people.email, _DOMAINS),
+        email_alt=with_domains(people.email_alt, _DOMAINS),
     )
 
 
@@ -148,11 +151,4 @@ def _numbers(numbers: ObjArray, home_city: np.ndarray, roam: float) -> ObjArray:
         if exchange % 100 == 11 or exchange == 555:
             exchange += 1
         out[i] = f"{AREA_CODE[city]}{exchange}{digits[-4:]}"
-    return out
-
-
-def _us_domains(emails: ObjArray) -> ObjArray:
-    out = emails.copy()
-    has = present(out)
-    out[has] = [str(e).replace(".co.uk", ".com").replace(".ac.uk", ".edu") for e in out[has]]
     return out
