@@ -27,7 +27,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "record_id": (
         "Customer ID", "Customer no", "Customer number", "Cust ID", "Cust no", "Client ID",
         "Account ID", "Account number", "Account no", "ID", "Ref", "Reference",
-        "Customer ref",
+        "Customer ref", "Unique ID", "UID", "Rec ID", "Record no", "Person ID", "Contact ID",
     ),
     "first_name": ("Given name", "Given names", "Forename", "Forenames", "fname"),
     "middle_name": ("Middle names", "Middle initial", "mname"),
@@ -44,7 +44,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "address_line": (
         "Address line 1", "Address 1", "Address", "Street address", "Street", "addr1", "addr",
     ),
-    "city": ("Town", "Town/City", "Locality"),
+    "city": ("Town", "Town/City", "City/Town", "Locality", "Suburb"),
     "postcode": ("Post code", "Postal code", "Zip", "Zip code", "Zipcode"),
     "region": ("State", "Province", "County", "State/Province"),
     "country": ("Country name",),

@@ -19,6 +19,12 @@ MAX_CONTACT_SHARE = 25
 #: A date of birth this many times more common than an average date is a placeholder.
 DATE_EXCESS = 20
 
+#: When at least this many 1 January dates of different years are each that common,
+#: the data records birth *years* on 1 January (old registers, forms that ask for the
+#: year only): those dates are real, if coarse, and are kept. A system's placeholder is
+#: one or two values, not a first of January for every year.
+YEAR_ONLY_DATES = 5
+
 
 def _date_placeholders(counts: pd.Series) -> set[str]:
     """Placeholder dates, from how many records hold each date."""
@@ -27,6 +33,9 @@ def _date_placeholders(counts: pd.Series) -> set[str]:
     average = counts.sum() / max(len(counts), 365)
     limit = max(MAX_CONTACT_SHARE, DATE_EXCESS * average)
     frequent = set(counts.index[counts > limit])
+    year_only = {d for d in frequent if str(d).endswith("-01-01")} - KNOWN_PLACEHOLDER_DATES
+    if len(year_only) >= YEAR_ONLY_DATES:
+        frequent -= year_only
     known = {d for d in KNOWN_PLACEHOLDER_DATES if counts.get(d, 0) > max(3, 3 * average)}
     return frequent | known
 

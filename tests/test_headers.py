@@ -46,6 +46,8 @@ HEADERS = [
     ("CustomerID", "record_id", Y), ("Cust no", "record_id", Y), ("cust_no", "record_id", Y),
     ("Cust. No.", "record_id", Y), ("Account number", "record_id", Y),
     ("ID", "record_id", Y), ("id", "record_id", Y), ("record_id", "record_id", S),
+    ("unique_id", "record_id", Y), ("rec_id", "record_id", Y), ("UID", "record_id", Y),
+    ("Suburb", "city", Y),
     ("Name", "full_name", Y), ("NAME", "full_name", Y), ("Customer name", "full_name", Y),
     ("Full name", "full_name", S), ("FullName", "full_name", S),
 ]  # fmt: skip

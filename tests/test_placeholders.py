@@ -86,3 +86,22 @@ def test_the_duckdb_version_blanks_what_the_frame_version_blanks(n, repeats) -> 
     got = got.astype(object).where(got.notna(), None)
     expected = expected.astype(object).where(expected.notna(), None)
     assert got.to_dict("records") == expected.to_dict("records")
+
+
+def test_birth_years_kept_on_the_first_of_january_are_not_placeholders() -> None:
+    """Registers that know only the year write it as 1 January: one such date per year,
+    each frequent. They are coarse dates, not a system's default, and are kept; the
+    epoch beside them is still a placeholder, and so is a frequent other date."""
+    frame = _people(3000)
+    for i, year in enumerate(range(1850, 1856)):
+        frame.loc[100 * i : 100 * i + 79, "date_of_birth"] = f"{year}-01-01"
+    frame.loc[700:799, "date_of_birth"] = "1970-01-01"
+    frame.loc[900:999, "date_of_birth"] = "1988-06-15"
+    assert find_placeholders(frame) == {"date_of_birth": {"1970-01-01", "1988-06-15"}}
+
+
+def test_a_few_frequent_first_of_januaries_are_still_placeholders() -> None:
+    frame = _people(3000)
+    for i, year in enumerate(range(1950, 1953)):
+        frame.loc[100 * i : 100 * i + 79, "date_of_birth"] = f"{year}-01-01"
+    assert find_placeholders(frame) == {"date_of_birth": {"1950-01-01", "1951-01-01", "1952-01-01"}}

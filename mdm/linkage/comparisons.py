@@ -107,14 +107,21 @@ def _both(column: str, sql: str, test: Callable[[Any, Any], bool]) -> Condition:
     return Condition(sql, both)
 
 
-def _jw(column: str, threshold: float) -> Condition:
+def _jw_across(column: str, other: str, threshold: float) -> Condition:
+    """The left record's ``column`` is at least ``threshold`` Jaro-Winkler-similar to
+    the right record's ``other``."""
+
     def test(left: Record, right: Record) -> bool:  # _both, inlined: this one is hot
-        a, b = left[column], right[column]
+        a, b = left[column], right[other]
         return a is not None and b is not None and jaro_winkler_at_least(a, b, threshold)
 
     return Condition(
-        f"jaro_winkler_similarity({_q(column, 'l')}, {_q(column, 'r')}) >= {threshold}", test
+        f"jaro_winkler_similarity({_q(column, 'l')}, {_q(other, 'r')}) >= {threshold}", test
     )
+
+
+def _jw(column: str, threshold: float) -> Condition:
+    return _jw_across(column, column, threshold)
 
 
 def _not_flagged(column: str) -> Condition:
@@ -165,6 +172,10 @@ def _name_levels(c: NameComparison) -> list[_Level]:
         levels.append(_level(_eq(col + "_phonetic"), "sounds alike"))
     for threshold in sorted(c.jaro_winkler, reverse=True):
         levels.append(_level(_jw(col, threshold), f"similar (Jaro-Winkler >= {threshold})"))
+    if c.swapped_with and c.swapped_jaro_winkler is not None:
+        other, threshold = c.swapped_with, c.swapped_jaro_winkler
+        swapped = _all(_jw_across(col, other, threshold), _jw_across(other, col, threshold))
+        levels.append(_level(swapped, f"swapped with {other}, with a typo"))
     if c.initials:
         left, right = _q(col, "l"), _q(col, "r")
         initial = _both(
@@ -195,7 +206,7 @@ def _within_days(days: int) -> Callable[[str, str], bool]:
 def _date_levels(c: DateComparison) -> list[_Level]:
     col = c.column
     left, right = _q(col, "l"), _q(col, "r")
-    levels = [_null(col), _level(_eq(col), "exact")]
+    levels = [_null(col), _level(_eq(col), "exact", col if c.term_frequency else None)]
     if c.typo:
         one_digit = _both(
             col, f"levenshtein({left}, {right}) <= 1", lambda a, b: levenshtein(a, b) <= 1

@@ -53,6 +53,9 @@ class NameComparison(_Strict):
     jaro_winkler: list[Annotated[float, Field(gt=0, lt=1)]] = [0.92, 0.8]
     initials: bool = False
     swapped_with: str | None = None
+    #: With ``swapped_with``: also a level for names swapped *and* mistyped, both
+    #: crossed pairs at least this Jaro-Winkler-similar (null: exact swaps only).
+    swapped_jaro_winkler: Annotated[float, Field(gt=0, lt=1)] | None = 0.9
     also_match: list[str] = []
 
     @model_validator(mode="after")
@@ -71,6 +74,7 @@ class DateComparison(_Strict):
     kind: Literal["date"]
     column: str = "date_of_birth"
     label: str | None = None
+    term_frequency: bool = True
     typo: bool = True
     within_years: list[Annotated[int, Field(ge=1, le=100)]] = [1]
 

@@ -450,7 +450,7 @@ def test_tampered_model_is_refused(change, message: str) -> None:
 
 def test_untampered_model_is_accepted() -> None:
     scorer = Scorer(_untrained_model(load_match_rules(DEFAULT_RULES)))
-    assert scorer.tf_columns == ("city", "first_name", "last_name")
+    assert scorer.tf_columns == ("city", "date_of_birth", "first_name", "last_name")
 
 
 # --- scoring one record against many ----------------------------------------------------
@@ -485,10 +485,10 @@ def test_tf_adjustment_follows_splinks_formula() -> None:
     from splink.internals.comparison_level import _default_u_values
 
     model = _untrained_model(load_match_rules(DEFAULT_RULES))
-    u_exact = _default_u_values(9)[8]  # first_name: nine levels besides the null level
+    u_exact = _default_u_values(10)[9]  # first_name: ten levels besides the null level
     scorer = Scorer(model, {"first_name": {"alice": 0.01}})
     hit = scorer.score(ALICE, ALICE).comparisons[0]
-    assert (hit.gamma, hit.tf_adjustment) == (8, math.log2(u_exact) - math.log2(0.01))
+    assert (hit.gamma, hit.tf_adjustment) == (9, math.log2(u_exact) - math.log2(0.01))
     assert hit.match_weight == pytest.approx(math.log2(0.95 / u_exact) + hit.tf_adjustment)
     bob = dict(ALICE, first_name="bob")
     assert scorer.score(bob, bob).comparisons[0].tf_adjustment == 0.0
@@ -496,3 +496,20 @@ def test_tf_adjustment_follows_splinks_formula() -> None:
     settings_["comparisons"][0]["comparison_levels"][1]["tf_minimum_u_value"] = 0.05
     floored = Scorer(model, {"first_name": {"alice": 0.01}}).score(ALICE, ALICE)
     assert floored.comparisons[0].tf_adjustment == math.log2(u_exact) - math.log2(0.05)
+
+
+def test_names_swapped_and_mistyped_have_their_own_level() -> None:
+    """ "Flockahrt, Jasper" against "Jasper Flockhart": swapped and one name mistyped,
+    which the exact swap level misses; a different person is not caught by it."""
+    first, last = (compile_levels(c) for c in load_match_rules(DEFAULT_RULES).comparisons[:2])
+    left = {"first_name": "flockahrt", "last_name": "jasper"}
+    right = {"first_name": "jasper", "last_name": "flockhart"}
+    other = {"first_name": "jasmine", "last_name": "fletcher"}
+    for compiled in (first, last):
+        columns = {
+            c for level in compiled.levels for c in re.findall(r'"(\w+)_[lr]"', level.condition.sql)
+        }
+        blank = dict.fromkeys(columns)
+        level = compiled.level_of({**blank, **left}, {**blank, **right})
+        assert "swapped" in level.label and "typo" in level.label
+        assert "swapped" not in compiled.level_of({**blank, **left}, {**blank, **other}).label
