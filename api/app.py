@@ -66,12 +66,11 @@ def create_app(settings: Settings) -> FastAPI:
         """The service is up and owns its store; ``degraded`` says why writes may fail
         (a journal write failed and the engine is being rebuilt, or journaled writes
         cannot be written into the tables); ``unapplied`` counts journaled writes not
-        yet in the tables."""
+        yet in the tables. Anyone may call it, so it names no file or path."""
         store = app.state.store
         problems = [p for p in (store.broken, store.apply_error) if p]
         return {
             "status": "degraded" if problems else "ok",
-            "store": str(settings.db),
             "problems": problems,
             "unapplied": store.backlog,
         }

@@ -44,7 +44,7 @@ from mdm.realtime.journal import (
     last_applied,
     mark_applied,
 )
-from mdm.store import open_store
+from mdm.store import open_store, store_cursor
 from mdm.store.writer import insert_rows
 
 log = logging.getLogger("mdm.service")
@@ -529,7 +529,7 @@ class StoreService:
         """Open the store: the main connection, and the applier's cursor on it."""
         self._con = open_store(self.path)
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
-        self._apply_con = self._con.cursor()
+        self._apply_con = store_cursor(self._con)
 
     def _reopen(self) -> None:
         """Open the store again after its file was replaced (inside :meth:`_exclusive`:

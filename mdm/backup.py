@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from mdm.errors import InputError, StoreError
-from mdm.store import connect_store, open_store
+from mdm.store import connect_store, lock_holder, open_failure, open_store
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,20 @@ def backup(db: Path, out: Path) -> Backup:
         con.close()
 
 
+def _refuse_if_in_use(db: Path) -> None:
+    """Raise :class:`StoreError` naming the process (the service, another command) that
+    holds ``db`` open: replacing a store under its owner loses what the owner writes
+    next. A store that does not open for another reason (damaged: why it is being
+    restored) is no obstacle."""
+    try:
+        con = connect_store(db)
+    except (duckdb.Error, OSError) as exc:
+        if lock_holder(exc) is not None:
+            raise open_failure(db, exc) from None
+        return
+    con.close()
+
+
 def restore(backup_file: Path, db: Path, *, force: bool = False) -> str:
     """Put ``backup_file`` in place of the store ``db`` (no service may be running on
     it). Refuses a backup that does not open or does not hold together, and an existing
@@ -95,6 +109,8 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> str:
         raise InputError(f"no backup at {backup_file}")
     if db.exists() and not force:
         raise InputError(f"{db} exists; add --force to replace it with the backup")
+    if db.exists():
+        _refuse_if_in_use(db)
     staged = db.with_name(db.name + ".restoring")
     shutil.copyfile(backup_file, staged)
     try:

@@ -11,7 +11,8 @@ from starlette.datastructures import FormData
 
 from mdm.users import User, get_user
 
-SESSION_USER = "user"
+#: The cookie's key for the server-side session id (see :mod:`mdm.signin`).
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 
 
@@ -49,12 +50,14 @@ async def check_form(request: Request) -> FormData:
 def current_user(request: Request) -> User:
     """The signed-in user (looked up on every request, so a removed user is out at once;
     a plain function, so FastAPI runs the lookup off the event loop)."""
-    name = request.session.get(SESSION_USER)
+    name = request.app.state.sessions.user(request.session.get(SESSION_ID))
     if not name:
+        request.session.pop(SESSION_ID, None)
         raise SignInRequired()
     with request.app.state.store.read() as con:
         user = get_user(con, name)
-    if user is None:
+    if user is None:  # removed since: none of their sessions opens anything
+        request.app.state.sessions.end_all(name)
         request.session.clear()
         raise SignInRequired()
     return user

@@ -20,7 +20,7 @@ from api.errors import status_of
 from api.routers.names import decide_pair
 from api.settings import Settings
 from api.web.auth import (
-    SESSION_USER,
+    SESSION_ID,
     BadToken,
     Forbidden,
     SignInRequired,
@@ -36,6 +36,7 @@ from mdm.names.store import list_variants
 from mdm.realtime.engine import get_golden
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
+from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
 from mdm.users import authenticate
 from mdm.workbench import (
     BANDS,
@@ -57,8 +58,6 @@ from mdm.workbench import (
 HERE = FilePath(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
-#: Sessions last a working day.
-SESSION_SECONDS = 8 * 3600
 
 TaskId = Annotated[int, Path(ge=1)]
 GoldenId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -105,25 +104,43 @@ def login_page(request: Request, next: str = "/ui/") -> Response:
 @router.post("/login")
 async def login(request: Request, store: StoreDep) -> Response:
     form = await check_form(request)
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    guard: SignInGuard = request.app.state.sign_in_guard
+    address = request.client.host if request.client else "unknown"
+    next_page = _safe_next(str(form.get("next")))
+    wait = guard.locked_for(username, address)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        return _page(
+            request, "login.html", next=next_page, status_code=429,
+            error=f"Too many wrong passwords: signing in is paused for this account for about "
+            f"{minutes} minute{'s' if minutes > 1 else ''}. Try again then, or ask an "
+            "administrator.",
+        )  # fmt: skip
 
     def check():  # scrypt takes ~50 ms of CPU: not on the event loop
         with store.read() as con:
-            return authenticate(con, str(form.get("username", "")), str(form.get("password", "")))
+            return authenticate(con, username, password)
 
     user = await run_in_threadpool(check)
     if user is None:
+        guard.failed(username, address)
         return _page(
-            request, "login.html", next=_safe_next(str(form.get("next"))), status_code=401,
+            request, "login.html", next=next_page, status_code=401,
             error="That name and password do not match. Try again, or ask an administrator.",
         )  # fmt: skip
+    guard.succeeded(username)
+    sessions: Sessions = request.app.state.sessions
+    sessions.end(request.session.get(SESSION_ID))
     request.session.clear()  # a fresh session (and token) for the signed-in user
-    request.session[SESSION_USER] = user.username
-    return RedirectResponse(_safe_next(str(form.get("next"))), status_code=303)
+    request.session[SESSION_ID] = sessions.start(user.username)
+    return RedirectResponse(next_page, status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await check_form(request)
+    request.app.state.sessions.end(request.session.get(SESSION_ID))
     request.session.clear()
     return RedirectResponse("/ui/login", status_code=303)
 
@@ -305,6 +322,8 @@ async def decide_name(request: Request, user: StewardDep, store: StoreDep) -> Re
 def install_web(app: FastAPI, settings: Settings) -> None:
     """Add the pages, their static files, sessions and their error pages to ``app``."""
     secret = settings.session_secret or os.environ.get("MDM_SESSION_SECRET")
+    app.state.sessions = Sessions()
+    app.state.sign_in_guard = SignInGuard()
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret or secrets.token_urlsafe(32),

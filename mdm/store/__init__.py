@@ -99,12 +99,18 @@ def process_description(pid: int) -> str:
     return f"process {pid} ({command})"
 
 
+def lock_holder(error: BaseException) -> str | None:
+    """Who holds the store, in words, when ``error`` is DuckDB refusing to open it
+    because another process has it open; else None."""
+    holder = _LOCK_HOLDER.search(str(error))
+    return process_description(int(holder["pid"])) if holder else None
+
+
 def open_failure(path: Path, error: BaseException) -> StoreError:
     """What to tell a user whose store would not open, from what DuckDB or the system
     said: another process owns it, its storage is read-only, or (else) a wrong key."""
     text = str(error)
-    if holder := _LOCK_HOLDER.search(text):
-        who = process_description(int(holder["pid"]))
+    if who := lock_holder(error):
         return StoreError(
             f"store {path} is in use by {who}: one process owns a store at a time. "
             "Stop it first, or send this work to the service over HTTP while it runs "
@@ -137,6 +143,18 @@ def connect_store(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         con.close()
         raise
     return con
+
+
+def store_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of ``con`` that reads and writes the same database as ``con``.
+
+    A DuckDB cursor starts in the default catalog: for an encrypted store, which is
+    attached and ``USE``d, that is the empty in-memory one, not the store."""
+    cursor = con.cursor()
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
+    if cursor.execute("SELECT current_database()").fetchall()[0][0] != database:
+        cursor.execute(f'USE "{database}"').fetchall()
+    return cursor
 
 
 def open_store(path: Path, *, create: bool = True) -> duckdb.DuckDBPyConnection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +13,9 @@ import httpx
 from tests.api.conftest import _free_port, admin_key
 
 
-def test_mdm_serve_answers_and_documents_itself(served_db: Path, tmp_path: Path) -> None:
+def test_mdm_serve_answers_and_documents_itself(
+    served_db: Path, reconciled_db: Path, tmp_path: Path
+) -> None:
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
@@ -39,6 +42,18 @@ def test_mdm_serve_answers_and_documents_itself(served_db: Path, tmp_path: Path)
         assert refused.returncode == 2, refused.stderr
         assert "in use by the mdm service (`mdm serve`, process" in refused.stderr
         assert str(process.pid) in refused.stderr and "Traceback" not in refused.stderr
+        # replacing the store under the service would lose what it writes next
+        backup = tmp_path / "backup.duckdb"
+        shutil.copyfile(reconciled_db, backup)
+        restore = subprocess.run(
+            [sys.executable, "-m", "mdm", "restore", str(backup), "--db", str(served_db),
+             "--force"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert restore.returncode == 2, restore.stderr
+        assert "in use by the mdm service (`mdm serve`, process" in restore.stderr
+        assert "ENCRYPTION" not in restore.stderr
+        assert sorted(p.name for p in tmp_path.iterdir() if "restor" in p.name) == []
         schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
         for path, methods in schema["paths"].items():
             for method, operation in methods.items():

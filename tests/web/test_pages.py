@@ -3,10 +3,12 @@ every page rendering with real data."""
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from mdm.clock import utcnow
@@ -103,6 +105,51 @@ def test_a_claimed_task_is_decided_by_its_steward_only(sign_in) -> None:
     )
     assert done.status_code == 303
     assert "not the same person" in ann.get(done.headers["location"]).text
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(sign_in, web) -> None:
+    """Sessions are kept by the server: a cookie copied before sign-out (a shared
+    computer, a stolen cookie) opens nothing afterwards, and cannot claim a task."""
+    ann = sign_in("ann")
+    task_id = _first_task(ann)
+    stolen = httpx.Client(base_url=web.url, timeout=30, cookies=dict(ann.cookies))
+    try:
+        assert stolen.get("/ui/queue").status_code == 200  # the copy works while signed in
+        page = ann.get("/ui/queue").text
+        assert ann.post("/ui/logout", data={"csrf": token(page)}).status_code == 303
+        assert ann.get("/ui/queue").status_code == 303
+        for path in ("/ui/queue", f"/ui/tasks/{task_id}"):
+            answer = stolen.get(path)
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/login")
+        claim = stolen.post(f"/ui/tasks/{task_id}/claim", data={"csrf": token(page)})
+        assert claim.status_code == 303 and claim.headers["location"].startswith("/ui/login")
+    finally:
+        stolen.close()
+    assert "taken by" not in sign_in("bo").get(f"/ui/tasks/{task_id}").text
+
+
+def test_twenty_wrong_passwords_lock_the_account_and_are_logged(
+    sign_in, web, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mdm.security")
+    with httpx.Client(base_url=web.url, timeout=30) as client:
+        page = client.get("/ui/login").text
+        for attempt in range(20):
+            wrong = client.post(
+                "/ui/login",
+                data={"csrf": token(page), "username": "ann", "password": f"guess {attempt}"},
+            )
+            assert wrong.status_code == 401, attempt
+        right = client.post(
+            "/ui/login",
+            data={"csrf": token(page), "username": "ann", "password": "correct horse battery"},
+        )
+        assert right.status_code == 429 and "paused" in right.text
+        assert client.get("/ui/queue").status_code == 303  # not signed in
+    failures = [r for r in caplog.records if "failed sign-in for user 'ann'" in r.getMessage()]
+    assert len(failures) == 20
+    assert any("sign-in locked for user 'ann'" in r.getMessage() for r in caplog.records)
+    assert sign_in("bo").get("/ui/queue").status_code == 200  # others still sign in
 
 
 def test_session_cookies_are_http_only_and_strict(sign_in) -> None:
