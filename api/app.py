@@ -9,11 +9,12 @@ import duckdb
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.access import RateLimiter, authorize
+from api.access import KeyFirst, RateLimiter, authorize
 from api.errors import install_error_handlers
 from api.jobs import Jobs
 from api.limits import BodyLimit
 from api.routers import events, jobs, keys, lifecycle, names, records, review
+from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.store import StoreService
 from api.web import install_web
@@ -54,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
     )
+    app.add_middleware(KeyFirst)  # outside BodyLimit: a stranger gets 401, not 413
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     keyed = [Depends(authorize)]  # every /v1 call: a key whose role may make it
     for router in (records, names, review, events, lifecycle, jobs, keys):

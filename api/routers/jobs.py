@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, status
+from pydantic import AfterValidator
 
 from api.jobs import Jobs
 from api.responses import table_file
+from api.schemas.common import printable
 from api.schemas.jobs import JobList, JobPathCreate, JobPublic
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -25,8 +27,10 @@ def _jobs(request: Request) -> Jobs:
 def post_job(
     request: Request,
     file: Annotated[UploadFile, File(description="CSV, Parquet, Excel (.xlsx) or JSON lines.")],
-    source: Annotated[str, Form(min_length=1, max_length=100, description="e.g. crm")],
-    by: Annotated[str, Form(min_length=1, max_length=100)] = "etl",
+    source: Annotated[
+        str, Form(min_length=1, max_length=100, description="e.g. crm"), AfterValidator(printable)
+    ],
+    by: Annotated[str, Form(min_length=1, max_length=100), AfterValidator(printable)] = "etl",
     mode: Annotated[Mode, Form(description="incremental (default) or full")] = "incremental",
 ) -> JobPublic:
     """Send a file, worked on in the background while matching goes on. Follow it at

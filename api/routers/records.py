@@ -32,6 +32,7 @@ from mdm.schema import ATTRIBUTES
 router = APIRouter(prefix="/v1", tags=["records"])
 
 KeyPath = Annotated[str, Path(min_length=1, max_length=200)]
+KeyQuery = Annotated[str, Query(min_length=1, max_length=200)]
 
 
 def _candidate(c: Candidate) -> dict:
@@ -149,9 +150,22 @@ async def upsert_records(
     return FastJSONResponse({"results": [_upserted(result) for result, _ in decided]})
 
 
-@router.get("/records/{source}/{record_id}", response_model=RecordPublic)
+@router.get("/records/{source}/{record_id:path}", response_model=RecordPublic)
 def read_record(source: KeyPath, record_id: KeyPath, store: StoreDep) -> RecordPublic:
-    """A source record as stored: standardised values, raw values, extras, golden id."""
+    """A source record as stored: standardised values, raw values, extras, golden id.
+    A record id holding ``/`` goes in as it is or percent-encoded; one a URL path cannot
+    carry (``..``) is read with ``GET /v1/records?source=&record_id=``."""
+    return _read(store, source, record_id)
+
+
+@router.get("/records", response_model=RecordPublic)
+def read_record_by_query(source: KeyQuery, record_id: KeyQuery, store: StoreDep) -> RecordPublic:
+    """The same as ``GET /v1/records/{source}/{record_id}``, the keys as query values:
+    for any record id, whatever characters it holds."""
+    return _read(store, source, record_id)
+
+
+def _read(store, source: str, record_id: str) -> RecordPublic:
     with store.read() as con:
         row = get_record(con, source, record_id)
     return RecordPublic(
@@ -166,11 +180,23 @@ def read_record(source: KeyPath, record_id: KeyPath, store: StoreDep) -> RecordP
     )
 
 
-@router.delete("/records/{source}/{record_id}", response_model=DeletePublic)
+@router.delete("/records/{source}/{record_id:path}", response_model=DeletePublic)
 async def delete_record(
     source: KeyPath, record_id: KeyPath, store: StoreDep, engine: EngineDep
 ) -> DeletePublic:
     """Remove a source record; its golden record is re-derived from the rest."""
+    return await _delete(store, source, record_id)
+
+
+@router.delete("/records", response_model=DeletePublic)
+async def delete_record_by_query(
+    source: KeyQuery, record_id: KeyQuery, store: StoreDep, engine: EngineDep
+) -> DeletePublic:
+    """The same as ``DELETE /v1/records/{source}/{record_id}``, the keys as query values."""
+    return await _delete(store, source, record_id)
+
+
+async def _delete(store, source: str, record_id: str) -> DeletePublic:
     result, committed = store.delete(source, record_id, "api")
     await asyncio.wrap_future(committed)
     return DeletePublic(**result)

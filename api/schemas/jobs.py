@@ -6,15 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Request
+from api.schemas.common import Actor, Identifier, Request
 
 
 class JobPathCreate(Request):
     """A file in the folder the service may read."""
 
     path: str = Field(min_length=1, max_length=1000, description="Relative to MDM_JOB_FOLDER.")
-    source: str = Field(min_length=1, max_length=100, description="The source system.")
-    by: str = Field(default="etl", min_length=1, max_length=100)
+    source: Identifier = Field(description="The source system.")
+    by: Actor = "etl"
     mode: Literal["incremental", "full"] = Field(
         default="incremental",
         description="incremental: new and changed records; full: "

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Actor, Request
+from api.schemas.common import Actor, Identifier, Request
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+Id = Identifier
 Note = Annotated[str | None, Field(default=None, max_length=2000)]
 
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.schemas.common import Actor, Request, Timestamp
+from api.schemas.common import Actor, ExtraName, Identifier, Request, Timestamp
 
 Text = Annotated[str | None, Field(default=None, max_length=500)]
-Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$")]
+Key = Identifier
 
 _EXAMPLE = {
     "source": "crm",
@@ -45,7 +45,7 @@ class CustomerRecord(Request):
     region: Text
     country: Text
     updated_at: Text
-    extra: dict[str, Annotated[str | None, Field(max_length=2000)]] = Field(
+    extra: dict[ExtraName, Annotated[str | None, Field(max_length=2000)]] = Field(
         default_factory=dict, max_length=50
     )
 

@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 
 Key = tuple[str, str]
 
+#: Probabilities are compared to this many significant digits: the bulk run (DuckDB)
+#: and the real-time scorer (Python) sum the same weights in another order, so a copy
+#: of a record scores the same but for the last bits, which must not unseat the open
+#: task it ties with.
+TIE_DIGITS = 9
+
+
+def _tied(probability: float) -> float:
+    return float(f"{probability:.{TIE_DIGITS}g}")
+
 
 @dataclass(frozen=True)
 class ReviewPair:
@@ -108,13 +118,13 @@ class OpenTasks:
                 done.withdrawn.add(task)
                 continue
             redone = rescoring.get(task)
-            p = redone.match_probability if redone else self.probability[task]
+            p = _tied(redone.match_probability if redone else self.probability[task])
             groups.setdefault(frozenset(ends), []).append((p, 1, -task, task))  # type: ignore[arg-type]
         for i, pair in enumerate(review):
             if frozenset((pair.key, pair.other)) in self.by_pair:
                 continue
             ends = frozenset((pair.golden_id, pair.other_golden_id))
-            groups.setdefault(ends, []).append((pair.match_probability, 0, -i, ("new", i)))
+            groups.setdefault(ends, []).append((_tied(pair.match_probability), 0, -i, ("new", i)))
         for ends, entries in groups.items():
             if decided(*sorted(ends)):
                 done.withdrawn.update(e[3] for e in entries if isinstance(e[3], int))

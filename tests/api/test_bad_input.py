@@ -4,6 +4,7 @@ never a partial write."""
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -81,3 +82,75 @@ def test_a_batch_over_the_limit_is_refused_and_nothing_is_written(live: LiveServ
     assert refused.status_code == 400
     assert "send at most 1000" in refused.json()["error"]["message"]
     assert live.client.get("/v1/records/web/B-0").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("record_id", "u-An\u0000n"), ("record_id", "a\x7fb"), ("source", "crm\r\nforged"),
+     ("record_id", "x\u202egnp.exe"), ("record_id", "a\u2028b"), ("by", "ann\r\n2026 admin")],
+    ids=["nul", "del", "crlf-source", "bidi-override", "line-separator", "crlf-actor"],
+)  # fmt: skip
+def test_hidden_characters_are_refused_in_identifiers_and_actors(
+    live: LiveServer, field: str, value: str
+) -> None:
+    record = {"source": "web", "record_id": "HID-1", "first_name": "Ann", "last_name": "Lee"}
+    body = {"records": [record], "by": "tests"}
+    if field == "by":
+        body["by"] = value
+    else:
+        record[field] = value
+    answer = live.client.post("/v1/records", json=body)
+    assert answer.status_code == 422, answer.text
+    assert f"U+{ord(next(c for c in value if not c.isprintable())):04X}" in answer.text
+    assert _count(live, "web", "HID-1") == 0
+
+
+def test_any_record_id_that_can_be_stored_can_be_read_and_deleted(live: LiveServer) -> None:
+    """In the path (percent-encoded or not), or, for ids a URL path cannot carry (a
+    client resolves ``..``), as query values."""
+    for record_id in ("A/B/1", "a b%2F?#x", "ü-1/", "..", "."):
+        record = {"source": "web", "record_id": record_id, "first_name": "Ann", "last_name": "Lee"}
+        assert live.client.post("/v1/records", json={"records": [record]}).status_code == 200
+        query = {"source": "web", "record_id": record_id}
+        read = live.client.get("/v1/records", params=query)
+        assert read.status_code == 200 and read.json()["record_id"] == record_id, read.text
+        if record_id not in ("..", "."):
+            path = f"/v1/records/web/{quote(record_id, safe='')}"
+            read = live.client.get(path)
+            assert read.status_code == 200, (record_id, read.text)
+            assert read.json()["record_id"] == record_id
+            assert live.client.delete(path).status_code == 200, record_id
+        else:
+            assert live.client.delete("/v1/records", params=query).status_code == 200
+        assert live.client.get("/v1/records", params=query).status_code == 404
+
+
+def test_names_of_extra_attributes_are_limited_like_values(live: LiveServer) -> None:
+    record = {"source": "web", "record_id": "EXTRA-1", "first_name": "Ann", "last_name": "Lee"}
+    answer = live.client.post(
+        "/v1/records", json={"records": [{**record, "extra": {"k" * 101: "v"}}]}
+    )
+    assert answer.status_code == 422 and "extra" in answer.text
+    assert _count(live, "web", "EXTRA-1") == 0
+
+
+def test_a_call_without_a_valid_key_is_refused_before_its_body_is_read(live: LiveServer) -> None:
+    for headers in ({}, {"Authorization": "Bearer mdm_not_a_key"}):
+        for body in (b'{"records": [', b"\xff\xfe", b"x" * 20_000_000):
+            answer = live.anon.post(
+                "/v1/records", content=body, headers={**headers, "content-type": "application/json"}
+            )
+            assert answer.status_code == 401, (headers, answer.text)
+            assert "API key" in answer.json()["error"]["message"]
+
+
+def test_answers_carry_security_headers(live: LiveServer) -> None:
+    api = live.client.get("/health")
+    page = live.anon.get("/ui/login")
+    for answer in (api, page):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "strict-transport-security" not in api.headers  # plain HTTP on loopback
+    assert "store" not in api.json()  # /health names no path
