@@ -265,23 +265,79 @@ def _quiet() -> None:
 SETTLED_DIGITS = 12
 
 
+#: The smallest m a trained level keeps: splink's own value for a level it never saw.
+#: EM that collapses on a rare level (a few swapped names, all scored as non-matches)
+#: drives its m towards 0 (1e-63 after five iterations), which would make that level
+#: a veto no evidence could outweigh.
+M_FLOOR = 1e-6
+
+
 def settled(settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` with the prior and every level's m and u rounded to
     :data:`SETTLED_DIGITS` significant digits (so that re-running on the same records
-    gives the same model)."""
+    gives the same model), and no m below :data:`M_FLOOR`."""
 
-    def keep(value: Any) -> Any:
-        return float(f"{value:.{SETTLED_DIGITS}g}") if isinstance(value, float) else value
+    def keep(value: Any, floor: float = 0.0) -> Any:
+        if not isinstance(value, float):
+            return value
+        return float(f"{max(value, floor):.{SETTLED_DIGITS}g}")
 
     settings = json.loads(json.dumps(settings))
     key = "probability_two_random_records_match"
     settings[key] = keep(settings.get(key))
     for comparison in settings.get("comparisons", []):
         for level in comparison.get("comparison_levels", []):
-            for name in ("m_probability", "u_probability"):
+            for name, floor in (("m_probability", M_FLOOR), ("u_probability", 0.0)):
                 if name in level:
-                    level[name] = keep(level[name])
+                    level[name] = keep(level[name], floor)
     return settings
+
+
+#: Iteration caps a training session is retried with when EM collapses (drives a
+#: level's m to 0: every pair at that level looked like a non-match to it, often in the
+#: first iterations of a session whose blocked column says little alone). Stopping EM
+#: early keeps what the first iterations learned; a session that collapses even then
+#: is skipped.
+RETRY_ITERATIONS = (5, 2)
+
+
+def _em_session(
+    linker: Linker, db_api: DuckDBAPI, source: str, before: dict[str, Any], rule: BlockingRule
+) -> tuple[bool, Linker, int | None, BaseException | None]:
+    """Run one EM session on ``rule``: (trained, the linker to go on with, the iteration
+    cap it needed or None, the error of the full-length attempt).
+
+    A session fails when EM drives a level's m to 0, or when its blocking rule covers
+    every comparison left to train. splink leaves a failed session's state behind, so
+    each retry, and training after a skipped session, starts from a linker rebuilt with
+    the parameters as they were before it."""
+    first_error: BaseException | None = None
+    for cap in (None, *RETRY_ITERATIONS):
+        if cap is not None:
+            settings = {**before, "max_iterations": cap}
+            linker = Linker(db_api.register(source), settings, log_level=logging.ERROR)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                blocking_sql(rule), estimate_without_term_frequencies=True
+            )
+        except (ValueError, SplinkException) as error:
+            first_error = first_error or error
+            if "m_probability value 0.0" not in str(error):
+                break  # not a collapse: fewer iterations would not help
+            continue
+        if cap is not None:  # later sessions run full length
+            restored = {
+                **linker.misc.save_model_to_json(),
+                "max_iterations": before["max_iterations"],
+            }
+            linker = Linker(db_api.register(source), restored, log_level=logging.ERROR)
+        return True, linker, cap, first_error
+    return (
+        False,
+        Linker(db_api.register(source), before, log_level=logging.ERROR),
+        None,
+        first_error,
+    )
 
 
 def train_model(
@@ -329,21 +385,19 @@ def train_model(
         if pairs < MIN_EM_PAIRS:
             continue  # the data lacks these columns; other sessions estimate the rest
         before = linker.misc.save_model_to_json()
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                blocking_sql(rule), estimate_without_term_frequencies=True
-            )
-        # A session fails when EM drives a level's m to 0 (it found no matches), or when
-        # its blocking rule covers every comparison left to train. splink leaves the
-        # failed session's state behind, so training goes on from a linker rebuilt with
-        # the parameters as they were before it.
-        except (ValueError, SplinkException) as error:
+        trained, linker, iterations, error = _em_session(linker, db_api, source, before, rule)
+        if not trained:
             skipped.append({"keys": rule.keys, "pairs": pairs, "reason": str(error)[:200]})
-            linker = Linker(db_api.register(source), before, log_level=logging.ERROR)
             continue
-        sessions.append(
-            {"keys": rule.keys, "pairs": pairs, "seconds": round(time.perf_counter() - clock, 2)}
-        )
+        session = {
+            "keys": rule.keys,
+            "pairs": pairs,
+            "seconds": round(time.perf_counter() - clock, 2),
+        }
+        if iterations is not None:
+            session["max_iterations"] = iterations
+            session["note"] = f"stopped early: with more iterations EM {str(error)[:120]}"
+        sessions.append(session)
         clock = time.perf_counter()
     if not sessions and skipped:
         raise ModelError(

@@ -137,3 +137,44 @@ def test_a_training_session_that_cannot_train_is_skipped_and_recorded(tmp_path: 
     skipped = model["training"]["em_sessions_skipped"]
     assert [s["keys"] for s in skipped] == [["first_name", "last_name"]]
     assert [s["keys"] for s in model["training"]["em_sessions"]] == [["date_of_birth"]]
+
+
+def test_a_session_whose_em_collapses_is_retried_shorter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EM that drives a level's m to 0 over its iterations (splink refuses the model)
+    is run again with fewer iterations; the session trains and says so, and no level
+    keeps an m below the floor."""
+    from splink.internals.linker_components.training import LinkerTraining
+
+    from mdm.linkage.model import M_FLOOR
+
+    real = LinkerTraining.estimate_parameters_using_expectation_maximisation
+    caps: list[int] = []
+
+    def collapsing(self, blocking_rule, **kwargs):
+        cap = self._linker._settings_obj.training_settings.max_iterations
+        caps.append(cap)
+        if "date_of_birth" in str(blocking_rule) and cap > 5:
+            raise ValueError("m_probability value 0.0 is below the minimum allowed value")
+        return real(self, blocking_rule, **kwargs)
+
+    monkeypatch.setattr(
+        LinkerTraining, "estimate_parameters_using_expectation_maximisation", collapsing
+    )
+    people = one_error_people(3000, seed=7)
+    people.to_csv(tmp_path / "people.csv", index=False)
+    db = tmp_path / "s.duckdb"
+    result = runner.invoke(app, ["reconcile", f"people={tmp_path / 'people.csv'}", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    model = json.loads(runner.invoke(app, ["model", "--db", str(db)]).stdout)
+    sessions = {tuple(s["keys"]): s for s in model["training"]["em_sessions"]}
+    assert sessions[("date_of_birth",)]["max_iterations"] == 5
+    assert "stopped early" in sessions[("date_of_birth",)]["note"]
+    assert "max_iterations" not in sessions[("first_name", "last_name")]
+    assert model["training"]["em_sessions_skipped"] == []
+    assert caps == [25, 5, 25]  # the next session runs full length again
+    for comparison in model["splink_settings"]["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            assert m is None or m >= M_FLOOR, (comparison["output_column_name"], level)
