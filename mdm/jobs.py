@@ -37,6 +37,7 @@ from mdm.ingest import (
     map_source_chunks,
     repeated_ids_message,
 )
+from mdm.linkage.cohesion import unscored_pairs_within
 from mdm.linkage.features import add_features
 from mdm.linkage.model import (
     TrainedModel,
@@ -510,6 +511,33 @@ def identity_conflicts(
     return cannot, veto
 
 
+def _incoherent_pairs(
+    con: duckdb.DuckDBPyConnection,
+    model: TrainedModel,
+    labels: np.ndarray,
+    tf_tables: dict[str, str],
+    rules: MatchRules,
+) -> np.ndarray:
+    """The pairs inside clusters that no blocking rule compared and that must not be in
+    one cluster: a clear non-match, or a disagreement on identity (n x 2 uids); see
+    :mod:`mdm.linkage.cohesion`."""
+    clustering = rules.clustering
+    unscored = unscored_pairs_within(
+        con, "memory.work", model, labels, "memory.scored", tf_tables, clustering.cohere_max_size
+    )
+    if unscored.empty:
+        return np.empty((0, 2), dtype=np.int64)
+    clear = unscored["match_probability"].to_numpy() < clustering.split_below
+    if clustering.identity:
+        con.register("cohesion_pairs", unscored[["uid_l", "uid_r"]])
+        levels = pair_levels(con, "work", model, "cohesion_pairs", tuple(clustering.identity))
+        con.unregister("cohesion_pairs")
+        levels = unscored[["uid_l", "uid_r"]].merge(levels, on=["uid_l", "uid_r"], how="left")
+        conflict, _ = identity_conflicts(levels, model, rules)
+        clear |= conflict
+    return unscored.loc[clear, ["uid_l", "uid_r"]].to_numpy(dtype=np.int64)
+
+
 def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: MatchRules) -> int:
     """Copy the run's records into in-memory tables: ``work`` (what linkage reads, with
     blocking keys) and ``payload`` (extra attributes and raw values, for the writer)."""
@@ -661,6 +689,11 @@ def _link(
             keys = pd.MultiIndex.from_arrays([left, right])
             probability = np.where(keys.isin(vetoed), 0.0, probability)
         labels = cluster(records, left, right, probability, link, cannot)
+    if rules.match.clustering.guard and rules.match.clustering.cohere_max_size:
+        split = _incoherent_pairs(con, model, labels, tf_tables, rules.match)
+        if len(split):
+            cannot = np.vstack([cannot, split])
+            labels = cluster(records, left, right, probability, link, cannot)
     lap("cluster")
     output = RunOutput.build(left, right, probability, labels, link, review, model, trained)
     output.threshold = choice

@@ -85,6 +85,10 @@ class ThresholdChoice:
         return asdict(self)
 
 
+#: Match weights closer than this (bits) are the same weight.
+WEIGHT_TOLERANCE = 1e-9
+
+
 def check_link_threshold(
     n: int,
     left: np.ndarray,
@@ -114,7 +118,10 @@ def check_link_threshold(
     steps: list[tuple[float, float, int]] = []
     at = start
     while True:
-        above = weight[weight >= at]
+        # The model's threshold is a pair's own probability: that pair is above it
+        # whichever way the last bit of its weight was rounded (numpy's log2 and
+        # math's may differ by one).
+        above = weight[weight >= at - WEIGHT_TOLERANCE]
         if len(above) == 0:
             break
         # The band starts at the lowest link: an empty stretch says nothing.

@@ -77,3 +77,20 @@ def test_a_threshold_stopped_by_its_ceiling_is_said() -> None:
 )
 def test_match_weights(probability: float, weight: float) -> None:
     assert match_weights(np.array([probability]))[0] == pytest.approx(weight)
+
+
+def test_the_pair_the_threshold_was_read_off_counts_however_its_last_bit_rounds() -> None:
+    """The model's threshold is a pair's own probability; the same records scored again
+    may put that pair one bit below it. The chain check must not depend on that bit."""
+    rng = np.random.default_rng(3)
+    probability = rng.uniform(0.3, 1.0, 400)
+    left = rng.integers(0, 300, 400)
+    right = (left + 1 + rng.integers(0, 5, 400)) % 300
+    model = float(probability[17])
+    results = []
+    for nudged in (model, float(np.nextafter(model, 0.0))):
+        scores = probability.copy()
+        scores[17] = nudged
+        results.append(check_link_threshold(300, left, right, scores, model, 0.5, 0.995, 2.0))
+    assert results[0].steps == results[1].steps
+    assert results[0].link == results[1].link

@@ -397,10 +397,18 @@ class Engine:
         return cannot, veto
 
     def _cluster(
-        self, nodes: list[int], keys: list[Key], pairs: list[tuple[int, int, PairScore]]
+        self,
+        nodes: list[int],
+        keys: list[Key],
+        pairs: list[tuple[int, int, PairScore]],
+        written: Mapping[str, Any] | None = None,
     ) -> np.ndarray:
         """Cluster labels of ``nodes`` (indexes into it) from their scored pairs and the
-        steward's constraints between their records (``keys``)."""
+        steward's constraints between their records (``keys``); ``written`` is the
+        record being written (node -1). Then, as the bulk run does
+        (:mod:`mdm.linkage.cohesion`), the pairs inside a cluster of 3 to
+        ``cohere_max_size`` records that no blocking rule compared are scored, and a
+        clear non-match or an identity conflict among them splits the cluster."""
         clustering = self.rules.clustering
         left, right, probability, cannot = [], [], [], []
         for a, b, score in pairs:
@@ -411,16 +419,64 @@ class Engine:
             left.append(a)
             right.append(b)
             probability.append(0.0 if veto else p)
-        return cluster_constrained(
-            len(nodes),
+        edges = (
             np.asarray(left, dtype=np.int64),
             np.asarray(right, dtype=np.int64),
             np.asarray(probability, dtype=float),
-            self.link_threshold,
-            np.asarray(cannot, dtype=np.int64).reshape(-1, 2),
-            np.asarray(self.constraints.within(keys, "must"), dtype=np.int64),
-            np.asarray(self.constraints.within(keys, "cannot"), dtype=np.int64),
         )
+        must = np.asarray(self.constraints.within(keys, "must"), dtype=np.int64)
+        steward_cannot = np.asarray(self.constraints.within(keys, "cannot"), dtype=np.int64)
+
+        def labels_with(cannot: list[tuple[int, int]]) -> np.ndarray:
+            return cluster_constrained(
+                len(nodes), *edges, self.link_threshold,
+                np.asarray(cannot, dtype=np.int64).reshape(-1, 2), must, steward_cannot,
+            )  # fmt: skip
+
+        labels = labels_with(cannot)
+        if not (clustering.guard and clustering.cohere_max_size):
+            return labels
+        split = self._incoherent(nodes, labels, {(a, b) for a, b, _ in pairs}, written)
+        return labels_with(cannot + split) if split else labels
+
+    def _incoherent(
+        self,
+        nodes: list[int],
+        labels: np.ndarray,
+        scored: set[tuple[int, int]],
+        written: Mapping[str, Any] | None,
+    ) -> list[tuple[int, int]]:
+        """The pairs (node indexes) inside a cluster of 3 to ``cohere_max_size`` records
+        not among ``scored`` that must not share a cluster (see :meth:`_cluster`)."""
+        clustering = self.rules.clustering
+        groups: dict[int, list[int]] = {}
+        for index, label in enumerate(labels.tolist()):
+            groups.setdefault(label, []).append(index)
+        wanted = [
+            (a, b)
+            for members in groups.values()
+            if 3 <= len(members) <= clustering.cohere_max_size
+            for i, a in enumerate(members)
+            for b in members[i + 1 :]
+            if (a, b) not in scored and (b, a) not in scored
+        ]
+        if not wanted:
+            return []
+        slots = sorted({nodes[i] for pair in wanted for i in pair} - {-1})
+        rows = dict(zip(slots, self.table.rows(slots, self._pair_columns), strict=True))
+        if written is not None:
+            rows[-1] = dict(written)
+        split = []
+        for a, b in wanted:
+            first, second = nodes[a], nodes[b]
+            if first not in rows or second not in rows:
+                continue
+            if second == -1:  # the record being written is the left one, as when matched
+                first, second = second, first
+            score = self.scorer.score(rows[first], rows[second])
+            if score.match_probability < clustering.split_below or self._conflict(score)[0]:
+                split.append((a, b))
+        return split
 
     def _neighbourhood_pairs(
         self, nodes: list[int], new_scores: list[tuple[int, PairScore]]
@@ -561,7 +617,7 @@ class Engine:
         if len(nodes) == 1:  # alone: nothing to cluster with
             labels = np.zeros(1, dtype=np.int64)
         else:
-            labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, scores))
+            labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, scores), values)
         assignment, retired = self._assign(nodes, labels, keys, slot)
         review = self._review_pairs(key, scores, assignment)
         scored = [
