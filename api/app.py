@@ -21,6 +21,7 @@ from api.web import install_web
 from mdm.jobs import RulesBundle
 from mdm.keys import KeyRing
 from mdm.realtime.engine import Engine
+from mdm.store import private_files
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -97,4 +98,5 @@ def engine_factory(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], 
 
 def app_from_env() -> FastAPI:
     """The app configured from the environment (what ``mdm serve`` asks uvicorn to run)."""
+    private_files()  # also when a deployment runs uvicorn on this factory itself
     return create_app(Settings.from_env())

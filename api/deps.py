@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 
+from api.access import Caller
 from api.settings import Settings
 from api.store import StoreService
 from mdm.realtime.engine import Engine
@@ -24,7 +25,19 @@ async def get_engine(request: Request) -> Engine:
     return request.app.state.store.current_engine()  # 503 while there is none
 
 
+async def get_caller(request: Request) -> Caller:
+    """The key a /v1 call came with (checked by :func:`api.access.authorize`)."""
+    return request.state.caller
+
+
+def acting(caller: Caller, by: str | None) -> str:
+    """Who an event names: what the caller says it is (``by``, a note) and the key it
+    called with, which it cannot choose: ``crm-sync [key k_3f2a]``."""
+    return f"{by} [key {caller.key_id}]" if by else f"[key {caller.key_id}]"
+
+
 StoreDep = Annotated[StoreService, Depends(get_store)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 

@@ -18,6 +18,7 @@ from mdm.bundled import DEFAULT_MATCH_RULES, SAMPLE_DIR
 from mdm.cli_sources import print_columns, sources
 from mdm.clock import utcnow
 from mdm.errors import ConfigError, InputError, MdmError, StoreError
+from mdm.store import private_files
 
 app = typer.Typer(
     help="Customer master data: reconcile source files into golden records.",
@@ -27,6 +28,12 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
+
+
+@app.callback()
+def _every_command() -> None:
+    # What mdm writes holds personal data: files 0600, folders 0700.
+    private_files()
 
 
 DEFAULT_RULES = DEFAULT_MATCH_RULES

@@ -519,7 +519,11 @@ def _incoherent_pairs(
     rules: MatchRules,
 ) -> np.ndarray:
     """The pairs inside clusters that no blocking rule compared and that must not be in
-    one cluster: a clear non-match, or a disagreement on identity (n x 2 uids); see
+    one cluster (n x 2 uids): a clear non-match (below ``split_below``) that the model
+    says one person's records seldom look like, on an identity comparison (see
+    :func:`identity_contradictions`, :func:`identity_conflicts`). A pair that is
+    unlikely only because its records say little (missing values) stays: no blocking
+    rule compared it because it agrees on little, not because it disagrees. See
     :mod:`mdm.linkage.cohesion`."""
     clustering = rules.clustering
     unscored = unscored_pairs_within(
@@ -527,15 +531,34 @@ def _incoherent_pairs(
     )
     if unscored.empty:
         return np.empty((0, 2), dtype=np.int64)
-    clear = unscored["match_probability"].to_numpy() < clustering.split_below
-    if clustering.identity:
-        con.register("cohesion_pairs", unscored[["uid_l", "uid_r"]])
-        levels = pair_levels(con, "work", model, "cohesion_pairs", tuple(clustering.identity))
-        con.unregister("cohesion_pairs")
-        levels = unscored[["uid_l", "uid_r"]].merge(levels, on=["uid_l", "uid_r"], how="left")
-        conflict, _ = identity_conflicts(levels, model, rules)
-        clear |= conflict
+    if not clustering.identity:
+        return np.empty((0, 2), dtype=np.int64)
+    con.register("cohesion_pairs", unscored[["uid_l", "uid_r"]])
+    levels = pair_levels(con, "work", model, "cohesion_pairs", tuple(clustering.identity))
+    con.unregister("cohesion_pairs")
+    levels = unscored[["uid_l", "uid_r"]].merge(levels, on=["uid_l", "uid_r"], how="left")
+    conflict, _ = identity_conflicts(levels, model, rules)
+    unlikely = unscored["match_probability"].to_numpy() < clustering.split_below
+    clear = unlikely & (conflict | identity_contradictions(levels, model, rules))
     return unscored.loc[clear, ["uid_l", "uid_r"]].to_numpy(dtype=np.int64)
+
+
+def identity_contradictions(
+    pairs: pd.DataFrame, model: TrainedModel, rules: MatchRules
+) -> np.ndarray:
+    """Pairs with an identity comparison at a level true matches seldom reach: a
+    negative-weight level of a comparison whose negative levels together hold at most
+    ``identity_veto_max_share`` of true matches (by the model's m). Birth dates years
+    apart, where the model says one person's records rarely differ so. A comparison
+    the data often garbles (the model's m says so) contradicts nothing."""
+    clustering = rules.clustering
+    found = np.zeros(len(pairs), dtype=bool)
+    for name in clustering.identity:
+        levels = model.levels(name)
+        negative = [gamma for gamma, (weight, _) in levels.items() if gamma >= 0 and weight < 0]
+        if sum(levels[gamma][1] for gamma in negative) <= clustering.identity_veto_max_share:
+            found |= np.isin(pairs[f"gamma_{name}"].to_numpy(), negative)
+    return found
 
 
 def load_work_table(con: duckdb.DuckDBPyConnection, work: pd.DataFrame, rules: MatchRules) -> int:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, status
 from pydantic import AfterValidator
 
+from api.deps import acting
 from api.jobs import Jobs
 from api.responses import table_file
 from api.schemas.common import printable
@@ -43,14 +44,16 @@ def post_job(
       file replaces what the store holds from that source; everything is clustered
       again), in a child process on a copy of the store. Steward writes are refused
       (409) until it ends."""
-    job = _jobs(request).submit_upload(file.filename or "", file.file, source, by, mode)
+    actor = acting(request.state.caller, by)
+    job = _jobs(request).submit_upload(file.filename or "", file.file, source, actor, mode)
     return JobPublic(**job.public())
 
 
 @router.post("/from-path", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED)
 def post_job_from_path(request: Request, body: JobPathCreate) -> JobPublic:
     """The same, for a file in the folder the service may read (``MDM_JOB_FOLDER``)."""
-    job = _jobs(request).submit_path(body.path, body.source, body.by, body.mode)
+    actor = acting(request.state.caller, body.by)
+    job = _jobs(request).submit_path(body.path, body.source, actor, body.mode)
     return JobPublic(**job.public())
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 
-from api.deps import StoreDep
+from api.deps import CallerDep, StoreDep, acting
 from api.schemas.keys import (
     BackupCreate,
     BackupPublic,
@@ -37,10 +37,10 @@ def get_keys(
 
 
 @router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
-def post_key(request: Request, body: KeyCreate, store: StoreDep) -> KeyCreated:
+def post_key(request: Request, body: KeyCreate, store: StoreDep, caller: CallerDep) -> KeyCreated:
     """Make a key. Its ``token`` is in this answer only: hand it over now."""
     with store.write(carried=True) as con:  # also during a full job
-        key, token = create_key(con, body.name, body.role, body.by)
+        key, token = create_key(con, body.name, body.role, acting(caller, body.by))
     _reload(request, store)
     return KeyCreated(**asdict(key), token=token)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import StoreDep
+from api.deps import CallerDep, StoreDep, acting
 from api.schemas.lifecycle import (
     ErasureCreate,
     ErasurePublic,
@@ -23,12 +23,12 @@ GoldenId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 @router.post("/merge", response_model=LifecyclePublic)
-def post_merge(body: MergeCreate, store: StoreDep) -> LifecyclePublic:
+def post_merge(body: MergeCreate, store: StoreDep, caller: CallerDep) -> LifecyclePublic:
     """Merge two golden records: the older id survives and the other resolves to it. A
     must-link keeps them together on every later run and upsert."""
     first, second = body.golden_ids
     done = store.steward(
-        lambda con, engine: merge(con, engine, first, second, body.by, body.reason)
+        lambda con, engine: merge(con, engine, first, second, acting(caller, body.by), body.reason)
     )
     return LifecyclePublic(
         golden_id=done["golden_id"],
@@ -39,13 +39,17 @@ def post_merge(body: MergeCreate, store: StoreDep) -> LifecyclePublic:
 
 
 @router.post("/{golden_id}/unmerge", response_model=LifecyclePublic)
-def post_unmerge(golden_id: GoldenId, body: UnmergeCreate, store: StoreDep) -> LifecyclePublic:
+def post_unmerge(
+    golden_id: GoldenId, body: UnmergeCreate, store: StoreDep, caller: CallerDep
+) -> LifecyclePublic:
     """Take source records out of a golden record into one of their own: the id they
     had before they joined comes back where there was one. A cannot-link keeps them
     apart on every later run and upsert."""
     keys = [(r.source, r.record_id) for r in body.records]
     done = store.steward(
-        lambda con, engine: unmerge(con, engine, golden_id, keys, body.by, body.reason)
+        lambda con, engine: unmerge(
+            con, engine, golden_id, keys, acting(caller, body.by), body.reason
+        )
     )
     return LifecyclePublic(
         golden_id=golden_id,
@@ -57,11 +61,13 @@ def post_unmerge(golden_id: GoldenId, body: UnmergeCreate, store: StoreDep) -> L
 
 
 @router.post("/{golden_id}/erasure", response_model=ErasurePublic)
-def post_erasure(golden_id: GoldenId, body: ErasureCreate, store: StoreDep) -> ErasurePublic:
+def post_erasure(
+    golden_id: GoldenId, body: ErasureCreate, store: StoreDep, caller: CallerDep
+) -> ErasurePublic:
     """Erase a person (the right to be forgotten): their source records leave every
     table, what is left is derived again, and the store file is compacted so that the
     erased values leave its bytes. Writes wait while the file is copied."""
-    found = store.erase(golden_id, body.by, body.sources)
+    found = store.erase(golden_id, acting(caller, body.by), body.sources)
     return ErasurePublic(
         golden_id=found.golden_id,
         records=[RecordKey(source=s, record_id=r) for s, r in found.records],

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from api.deps import SettingsDep, StoreDep, page
+from api.access import Caller
+from api.deps import CallerDep, SettingsDep, StoreDep, acting, page
 from api.responses import table_file
 from api.schemas.names import (
     FrequencyList,
@@ -57,10 +58,10 @@ def export_variants(
 
 
 @router.post("/variants", response_model=VariantChange, status_code=status.HTTP_201_CREATED)
-def post_variant(body: VariantPropose, store: StoreDep) -> VariantChange:
+def post_variant(body: VariantPropose, store: StoreDep, caller: CallerDep) -> VariantChange:
     """Propose a pair for a steward to approve. A rejected pair is refused (409)."""
     with store.write() as con:
-        message = propose(con, body.name, body.variant, body.kind, body.by)
+        message = propose(con, body.name, body.variant, body.kind, acting(caller, body.by))
     return VariantChange(message=message)
 
 
@@ -73,21 +74,23 @@ def decide_pair(store: StoreService, name: str, variant: str, approve: bool, act
     return change
 
 
-def _decide(body: VariantDecide, store: StoreService, approve: bool) -> VariantChange:
-    change = decide_pair(store, body.name, body.variant, approve, body.by)
+def _decide(
+    body: VariantDecide, store: StoreService, approve: bool, caller: Caller
+) -> VariantChange:
+    change = decide_pair(store, body.name, body.variant, approve, acting(caller, body.by))
     return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)
 
 
 @router.post("/variants/approve", response_model=VariantChange)
-def approve_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
+def approve_variant(body: VariantDecide, store: StoreDep, caller: CallerDep) -> VariantChange:
     """Approve a pair: matching uses it at once; affected review tasks are re-scored."""
-    return _decide(body, store, approve=True)
+    return _decide(body, store, approve=True, caller=caller)
 
 
 @router.post("/variants/reject", response_model=VariantChange)
-def reject_variant(body: VariantDecide, store: StoreDep) -> VariantChange:
+def reject_variant(body: VariantDecide, store: StoreDep, caller: CallerDep) -> VariantChange:
     """Reject a pair: never used, never proposed again by the machine; tasks re-scored."""
-    return _decide(body, store, approve=False)
+    return _decide(body, store, approve=False, caller=caller)
 
 
 @router.get("/frequencies", response_model=FrequencyList)

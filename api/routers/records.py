@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, SettingsDep, StoreDep
+from api.deps import CallerDep, EngineDep, SettingsDep, StoreDep, acting
 from api.responses import FastJSONResponse
+from api.schemas.common import printable
 from api.schemas.records import (
     BatchPublic,
     DeletePublic,
@@ -118,7 +120,7 @@ async def match(
 
 @router.post("/records", response_model=BatchPublic, response_class=FastJSONResponse)
 async def upsert_records(
-    body: RecordBatch, store: StoreDep, engine: EngineDep, settings: SettingsDep
+    body: RecordBatch, store: StoreDep, engine: EngineDep, settings: SettingsDep, caller: CallerDep
 ) -> FastJSONResponse:
     """Add or update source records: each is standardised, matched, then linked to a
     golden record, sent for review or made a new golden record. Sending the same record
@@ -136,11 +138,12 @@ async def upsert_records(
     if len(set(keys)) != len(keys):
         raise InputError("a record (source, record_id) appears twice in the batch; send it once")
     records = [r.as_record() for r in body.records]
+    actor = acting(caller, body.by)
     for record in records:
         engine.check(record)  # refuse the batch before writing any
 
     def decide() -> list:
-        return [store.upsert(record, body.by) for record in records]
+        return [store.upsert(record, actor) for record in records]
 
     # One record is decided in the event loop (a millisecond or two); a batch in a
     # worker thread, so matches keep being answered meanwhile.
@@ -182,22 +185,22 @@ def _read(store, source: str, record_id: str) -> RecordPublic:
 
 @router.delete("/records/{source}/{record_id:path}", response_model=DeletePublic)
 async def delete_record(
-    source: KeyPath, record_id: KeyPath, store: StoreDep, engine: EngineDep
+    source: KeyPath, record_id: KeyPath, store: StoreDep, engine: EngineDep, caller: CallerDep
 ) -> DeletePublic:
     """Remove a source record; its golden record is re-derived from the rest."""
-    return await _delete(store, source, record_id)
+    return await _delete(store, source, record_id, acting(caller, None))
 
 
 @router.delete("/records", response_model=DeletePublic)
 async def delete_record_by_query(
-    source: KeyQuery, record_id: KeyQuery, store: StoreDep, engine: EngineDep
+    source: KeyQuery, record_id: KeyQuery, store: StoreDep, engine: EngineDep, caller: CallerDep
 ) -> DeletePublic:
     """The same as ``DELETE /v1/records/{source}/{record_id}``, the keys as query values."""
-    return await _delete(store, source, record_id)
+    return await _delete(store, source, record_id, acting(caller, None))
 
 
-async def _delete(store, source: str, record_id: str) -> DeletePublic:
-    result, committed = store.delete(source, record_id, "api")
+async def _delete(store, source: str, record_id: str, actor: str) -> DeletePublic:
+    result, committed = store.delete(source, record_id, actor)
     await asyncio.wrap_future(committed)
     return DeletePublic(**result)
 
@@ -217,14 +220,21 @@ Attribute = Annotated[str, Path(min_length=1, max_length=50, description="e.g. e
 @router.put("/golden/{golden_id}/overrides/{attribute}", response_model=GoldenPublic)
 def put_override(
     golden_id: KeyPath, attribute: Attribute, body: OverrideSet, store: StoreDep,
-    settings: SettingsDep,
+    settings: SettingsDep, caller: CallerDep,
 ) -> GoldenPublic:  # fmt: skip
     """Set a steward's value for one attribute: it wins over survivorship (its lineage
     says ``steward_override``) until cleared. Answers with the golden record."""
     survivorship = RulesBundle.load(settings.rules).survivorship
     with store.write() as con:
         set_override(
-            con, golden_id, attribute, body.value, body.by, body.reason, survivorship, utcnow()
+            con,
+            golden_id,
+            attribute,
+            body.value,
+            acting(caller, body.by),
+            body.reason,
+            survivorship,
+            utcnow(),
         )
     with store.read() as con:
         return _golden(get_golden(con, golden_id))
@@ -233,12 +243,13 @@ def put_override(
 @router.delete("/golden/{golden_id}/overrides/{attribute}", response_model=GoldenPublic)
 def delete_override(
     golden_id: KeyPath, attribute: Attribute, store: StoreDep, settings: SettingsDep,
-    by: Annotated[str, Query(min_length=1, max_length=100)] = "steward",
+    caller: CallerDep,
+    by: Annotated[str, Query(min_length=1, max_length=100), AfterValidator(printable)] = "steward",
 ) -> GoldenPublic:  # fmt: skip
     """Clear a steward's value: survivorship decides the attribute again."""
     survivorship = RulesBundle.load(settings.rules).survivorship
     with store.write() as con:
-        clear_override(con, golden_id, attribute, by, survivorship, utcnow())
+        clear_override(con, golden_id, attribute, acting(caller, by), survivorship, utcnow())
     with store.read() as con:
         return _golden(get_golden(con, golden_id))
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import SettingsDep, StoreDep, page
+from api.deps import CallerDep, SettingsDep, StoreDep, acting, page
 from api.schemas.review import DecisionCreate, DecisionPublic, TaskList
 from mdm.lifecycle import decide
 from mdm.review import list_tasks
@@ -35,12 +35,13 @@ def post_decision(
     body: DecisionCreate,
     store: StoreDep,
     settings: SettingsDep,
+    caller: CallerDep,
 ) -> DecisionPublic:
     """Decide a task: the same person, not the same person, or skip (stays open)."""
     learning = load_match_rules(settings.rules).learning
     result, effect = store.steward(
         lambda con, engine: decide(
-            con, engine, task_id, body.decision, body.by, learning, body.note
+            con, engine, task_id, body.decision, acting(caller, body.by), learning, body.note
         )
     )
     return DecisionPublic(

@@ -6,8 +6,11 @@ cluster, although the two full records were never compared: the capped name key 
 a name that common. After clustering, every pair inside a cluster of at least three
 and at most ``cohere_max_size`` records that was not scored is scored with the model
 (the same SQL, the same term frequencies as the run's own pairs), and a pair that is a
-clear non-match or disagrees on identity becomes a cannot-link. Clustering again with
-those splits the cluster, joining the sparse record to the person it is most like.
+clear non-match *and* contradicted on identity (a birth date years apart, where the
+model says one person's records seldom differ so) becomes a cannot-link. Clustering
+again with those splits the cluster, joining the sparse record to the person it is
+most like. A pair that is unlikely only because its records say little stays: two
+records of one person with few values in common are why it was not compared.
 
 The real-time engine does the same inside a neighbourhood with its scorer
 (:meth:`mdm.realtime.engine.Engine._cluster`).

@@ -474,9 +474,19 @@ class Engine:
             if second == -1:  # the record being written is the left one, as when matched
                 first, second = second, first
             score = self.scorer.score(rows[first], rows[second])
-            if score.match_probability < clustering.split_below or self._conflict(score)[0]:
+            unlikely = score.match_probability < clustering.split_below
+            if unlikely and (self._conflict(score)[0] or self._contradicts(score)):
                 split.append((a, b))
         return split
+
+    def _contradicts(self, score: PairScore) -> bool:
+        """Whether an identity comparison of the pair is at a level true matches seldom
+        reach (see jobs.identity_contradictions)."""
+        share = self.rules.clustering.identity_veto_max_share
+        return any(
+            score.gammas[position] in negative and m_negative <= share
+            for position, negative, m_negative in self._identity
+        )
 
     def _neighbourhood_pairs(
         self, nodes: list[int], new_scores: list[tuple[int, PairScore]]

@@ -204,8 +204,10 @@ class Clustering(_Strict):
     A cluster is split when two of its records were scored as a clear non-match
     (match probability below ``split_below``) although linked through others. Pairs
     no blocking rule compared are scored for this too, inside clusters of at most
-    ``cohere_max_size`` records: two "John Smith"s born 15 years apart, each linked to
-    a record holding only "John Smith", end in two clusters.
+    ``cohere_max_size`` records, and split on when they are also contradicted on
+    identity: two "John Smith"s born 15 years apart, each linked to a record holding
+    only "John Smith", end in two clusters; two records of one person that share too
+    little to be compared stay together.
 
     Household members share a surname, an address, a landline and sometimes an email;
     counted as independent evidence these outvote a different first name and birth
@@ -225,10 +227,11 @@ class Clustering(_Strict):
 
     split_below: Annotated[float, Field(ge=0, lt=1)] = 1e-5
     guard: bool = True
-    #: Score every pair inside a cluster of up to this many records, including pairs
-    #: no blocking rule compared, and split the cluster where two of its records are a
-    #: clear non-match or disagree on identity (a sparse record then joins one person
-    #: and never bridges two). 0 turns it off.
+    #: Score every pair inside a cluster of up to this many records that no blocking
+    #: rule compared, and split the cluster where two of its records are a clear
+    #: non-match (below ``split_below``) on an identity comparison true matches seldom
+    #: disagree on (a sparse record then joins one person and never bridges two). 0
+    #: turns it off.
     cohere_max_size: Annotated[int, Field(ge=0)] = 200
     identity: list[str] = ["first_name", "date_of_birth"]
     identity_conflict_max_share: Annotated[float, Field(ge=0, le=1)] = 0.01

@@ -44,6 +44,16 @@ def schema_sql() -> str:
 ENCRYPTION_KEY_VARIABLE = "MDM_ENCRYPTION_KEY"
 
 
+#: The umask mdm runs with: what it creates (the store, its journal, job folders,
+#: backups, exports) holds personal data, so files are 0600 and folders 0700.
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make every file and folder this process creates from now on its owner's alone."""
+    os.umask(PRIVATE_UMASK)
+
+
 def encryption_option(read_only: bool = False) -> str:
     """The ATTACH options that open the store: its encryption key, if one is set."""
     key = os.environ.get(ENCRYPTION_KEY_VARIABLE)

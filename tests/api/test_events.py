@@ -57,7 +57,10 @@ def test_a_golden_records_history_reads_as_a_timeline(live, served_db) -> None:
     assert kinds[:2] == ["record_added", "golden_created"]
     assert "record_updated" in kinds and "golden_changed" in kinds and "override_set" in kinds
     changed = next(e for e in found["events"] if e["kind"] == "golden_changed")
-    assert "city" in changed["detail"]["attributes"] and changed["actor"] == "crm-sync"
+    # the event names the key the call came with beside what the caller says it is
+    key_id = live.client.get("/v1/keys").json()["keys"][-1]["key_id"]
+    assert "city" in changed["detail"]["attributes"]
+    assert changed["actor"] == f"crm-sync [key {key_id}]"
     assert "golden values changed: " in changed["description"]
     assert live.client.get("/v1/golden/GNOPE/history").status_code == 404
 

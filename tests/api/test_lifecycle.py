@@ -39,8 +39,9 @@ def test_merge_then_unmerge_over_http(live, reconciled_db) -> None:
     assert merged.json()["retired"] == [other]
     shown = live.client.get(f"/v1/golden/{other}").json()
     assert shown["golden_id"] == survivor and shown["record_count"] == 4
+    key_id = live.client.get("/v1/keys").json()["keys"][-1]["key_id"]
     assert {(c["kind"], c["origin"], c["set_by"]) for c in shown["constraints"]} == {
-        ("must", "merge", "ann")
+        ("must", "merge", f"ann [key {key_id}]")
     }
     again = live.client.post("/v1/golden/merge", json={"golden_ids": [first, second], "by": "a"})
     assert again.status_code == 409 and "retired" in again.text
