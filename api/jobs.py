@@ -38,6 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ import pandas as pd
 
 from api.store import StoreService
 from mdm.clock import utcnow
+from mdm.erasure import erase_from_job_results, job_folder
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import read_batch, upsert_leniently
 from mdm.ingest import SourceSpec
@@ -132,7 +134,7 @@ class Jobs:
         self.rules = rules
         self.rules_dir = RulesBundle.load(rules).rules_dir
         self.allowed = allowed.resolve() if allowed is not None else None
-        self.folder = store.path.with_name(store.path.name + ".jobs")
+        self.folder = job_folder(store.path)
         self.folder.mkdir(exist_ok=True)
         self._jobs: dict[str, Job] = {}
         self._cancel: dict[str, threading.Event] = {}
@@ -307,6 +309,7 @@ class Jobs:
         xref = pd.DataFrame(rows, columns=["source", "record_id", "golden_id", "action"])
         self._write_results(job, xref)
         self._save(job)
+        self._drop_input(job)
 
     # --- full jobs --------------------------------------------------------------------
 
@@ -350,6 +353,20 @@ class Jobs:
         job.seconds = round(time.perf_counter() - started, 2)
         job.finished_at = utcnow().isoformat(timespec="seconds")
         self._save(job)
+        self._drop_input(job)
+
+    def _drop_input(self, job: Job) -> None:
+        """Delete the copy of an uploaded file once its job has ended (done, failed or
+        cancelled): its values are in the store, where erasure can reach them, and a job
+        that ended is never run again. A file named in the job folder is the user's and
+        stays."""
+        for path in (self.folder / job.job_id).glob("input.*"):
+            path.unlink(missing_ok=True)
+
+    def forget(self, records: Iterable[tuple[str, str]], golden_ids: Iterable[str]) -> int:
+        """Take erased records and golden records out of every finished job's results;
+        how many files were rewritten (see :func:`mdm.erasure.erase_from_job_results`)."""
+        return erase_from_job_results(self.folder, records, golden_ids)
 
     def _child(self, job: Job, copy: Path, cancel: threading.Event) -> dict | None:
         """Run ``mdm reconcile`` on the copy; follow its stages. The summary it printed,

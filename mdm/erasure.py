@@ -19,11 +19,14 @@ store no service holds; the service does the same with its own engine
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
+import pandas as pd
 
 from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
@@ -83,6 +86,7 @@ def erase(
     finally:
         con.close()
     replace_compacted(db)
+    erase_from_job_results(job_folder(db), found.records, [found.golden_id])
     return found
 
 
@@ -205,3 +209,36 @@ def replace_compacted(db: Path) -> None:
     """Put the compacted copy in place of the store file (and drop the old log)."""
     os.replace(_fresh(db), db)
     Path(str(db) + ".wal").unlink(missing_ok=True)
+
+
+def job_folder(db: Path) -> Path:
+    """Where the service keeps its jobs' folders (inputs while they run, results)."""
+    return db.with_name(db.name + ".jobs")
+
+
+def erase_from_job_results(
+    folder: Path, records: Iterable[tuple[str, str]], golden_ids: Iterable[str]
+) -> int:
+    """Rewrite every job result file (``<folder>/<job>/*.parquet``) without the rows of
+    ``records`` (source, record_id) and of ``golden_ids``; how many files changed. A
+    golden record's row goes whole: it may hold an erased record's values."""
+    keys = set(records)
+    ids = set(golden_ids)
+    rewritten = 0
+    for part in sorted(folder.glob("*/*.parquet")):
+        frame = pd.read_parquet(part)
+        gone = np.zeros(len(frame), dtype=bool)
+        for column in ("golden_id", "golden_id_l", "golden_id_r"):
+            if column in frame:
+                gone |= frame[column].isin(ids).to_numpy()
+        for source, record_id in (("source", "record_id"), ("source_l", "record_id_l"),
+                                  ("source_r", "record_id_r")):  # fmt: skip
+            if source in frame and record_id in frame:
+                found = zip(frame[source], frame[record_id], strict=True)
+                gone |= np.fromiter((pair in keys for pair in found), bool, len(frame))
+        if gone.any():
+            staged = part.with_name(part.name + ".partial")
+            frame[~gone].to_parquet(staged, index=False)
+            os.replace(staged, part)
+            rewritten += 1
+    return rewritten

@@ -94,3 +94,27 @@ def test_erasing_nobody_is_refused(reconciled_db, tmp_path) -> None:
     result = CliRunner().invoke(app, ["erase", "GNOPE", "--db", str(db)])
     assert result.exit_code != 0 and "no golden record GNOPE" in result.output
     assert db.read_bytes() == before
+
+
+def test_job_results_lose_the_erased_rows(tmp_path: Path) -> None:
+    """What `mdm erase` and the service do to the job folders beside the store."""
+    import pandas as pd
+
+    from mdm.erasure import erase_from_job_results
+
+    job = tmp_path / "store.duckdb.jobs" / "j1"
+    job.mkdir(parents=True)
+    pd.DataFrame({"source": ["crm", "crm"], "record_id": ["1", "2"],
+                  "golden_id": ["GA", "GB"], "action": ["created"] * 2}).to_parquet(
+        job / "results.parquet")  # fmt: skip
+    pd.DataFrame({"golden_id": ["GA", "GB"], "first_name": ["canary", "ann"]}).to_parquet(
+        job / "golden.parquet"
+    )
+    pd.DataFrame({"source_l": ["crm"], "record_id_l": ["2"], "source_r": ["web"],
+                  "record_id_r": ["1"]}).to_parquet(job / "review.parquet")  # fmt: skip
+    changed = erase_from_job_results(job.parent, [("crm", "1")], ["GA"])
+    assert changed == 2  # the review task is about other records
+    assert pd.read_parquet(job / "results.parquet")["record_id"].tolist() == ["2"]
+    assert pd.read_parquet(job / "golden.parquet")["golden_id"].tolist() == ["GB"]
+    assert len(pd.read_parquet(job / "review.parquet")) == 1
+    assert b"canary" not in (job / "golden.parquet").read_bytes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from api.deps import CallerDep, StoreDep, acting
 from api.schemas.lifecycle import (
@@ -62,12 +62,13 @@ def post_unmerge(
 
 @router.post("/{golden_id}/erasure", response_model=ErasurePublic)
 def post_erasure(
-    golden_id: GoldenId, body: ErasureCreate, store: StoreDep, caller: CallerDep
+    request: Request, golden_id: GoldenId, body: ErasureCreate, store: StoreDep, caller: CallerDep
 ) -> ErasurePublic:
     """Erase a person (the right to be forgotten): their source records leave every
     table, what is left is derived again, and the store file is compacted so that the
     erased values leave its bytes. Writes wait while the file is copied."""
     found = store.erase(golden_id, acting(caller, body.by), body.sources)
+    request.app.state.jobs.forget(found.records, [found.golden_id])  # and the job results
     return ErasurePublic(
         golden_id=found.golden_id,
         records=[RecordKey(source=s, record_id=r) for s, r in found.records],

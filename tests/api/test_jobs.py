@@ -297,3 +297,42 @@ def test_a_full_jobs_percent_moves_through_the_slices_of_scoring(tmp_path) -> No
     assert job.stage_done == 0.0
     follower._follow(job, log)  # nothing new: nothing saved
     assert len(follower.saved) == 4
+
+
+def test_an_erased_person_leaves_no_byte_under_the_stores_folder(live, served_db) -> None:
+    """A person sent in a job and then erased: the job's copy of the upload is gone
+    once the job ended, its results lose their rows, the store file is compacted, and
+    the journal holds nothing of them."""
+    canary = "Qwyxzorbitt"
+    body = (
+        "record_id,first_name,last_name,email,date_of_birth\n"
+        f"E-1,{canary},Nightingale,{canary.lower()}@gmail.com,1961-04-05\n"
+        "E-2,Ann,Other,ann.other@gmail.com,1970-01-02\n"
+    )
+    sent = live.client.post(
+        "/v1/jobs", files={"file": ("crm.csv", body, "text/csv")}, data={"source": "crm"}
+    )
+    assert sent.status_code == 202, sent.text
+    job = _wait(live.client, sent.json()["job_id"])
+    assert job["status"] == "done", job
+    golden_id = live.client.get("/v1/records/crm/E-1").json()["golden_id"]
+    parts = {
+        part: live.client.get(f"/v1/jobs/{job['job_id']}/results", params={"part": part})
+        for part in ("xref", "golden")
+    }
+    assert canary.lower() in parts["golden"].text.lower()  # the check below can fail
+    erased = live.client.post(f"/v1/golden/{golden_id}/erasure", json={"by": "dpo"})
+    assert erased.status_code == 200, erased.text
+    golden = live.client.get(f"/v1/jobs/{job['job_id']}/results", params={"part": "golden"})
+    assert canary.lower() not in golden.text.lower()
+    xref = live.client.get(f"/v1/jobs/{job['job_id']}/results", params={"part": "xref"})
+    assert "E-1" not in xref.text and "E-2" in xref.text
+    live.client.post("/v1/records", json={"records": [
+        {"source": "web", "record_id": "after", "first_name": "Bo", "last_name": "Lee"}]})  # fmt: skip
+    folder = served_db.parent
+    holding = [
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and canary.lower().encode() in path.read_bytes().lower()
+    ]
+    assert holding == []
