@@ -327,8 +327,8 @@ def test_an_erased_person_leaves_no_byte_under_the_stores_folder(live, served_db
     assert canary.lower() not in golden.text.lower()
     xref = live.client.get(f"/v1/jobs/{job['job_id']}/results", params={"part": "xref"})
     assert "E-1" not in xref.text and "E-2" in xref.text
-    live.client.post("/v1/records", json={"records": [
-        {"source": "web", "record_id": "after", "first_name": "Bo", "last_name": "Lee"}]})  # fmt: skip
+    after = {"source": "web", "record_id": "after", "first_name": "Bo", "last_name": "Lee"}
+    live.client.post("/v1/records", json={"records": [after]})  # a write after the erasure
     folder = served_db.parent
     holding = [
         path
