@@ -81,6 +81,18 @@ def add_user(con: duckdb.DuckDBPyConnection, username: str, password: str, role:
     return User(username, role, now)
 
 
+def set_password(con: duckdb.DuckDBPyConnection, username: str, password: str) -> None:
+    """Give ``username`` a new password (in the caller's transaction)."""
+    if len(password or "") < MIN_PASSWORD:
+        raise InputError(f"a password needs at least {MIN_PASSWORD} characters")
+    changed = con.execute(
+        "UPDATE users SET password_hash = ? WHERE username = ? RETURNING 1",
+        [hash_password(password), username],
+    ).fetchall()
+    if not changed:
+        raise NotFoundError(f"no user {username}")
+
+
 def remove_user(con: duckdb.DuckDBPyConnection, username: str) -> None:
     gone = con.execute("DELETE FROM users WHERE username = ? RETURNING 1", [username]).fetchall()
     if not gone:

@@ -37,7 +37,7 @@ from mdm.realtime.engine import get_golden
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
-from mdm.users import authenticate
+from mdm.users import MIN_PASSWORD, authenticate, set_password
 from mdm.workbench import (
     BANDS,
     LABELS,
@@ -143,6 +143,51 @@ async def logout(request: Request) -> Response:
     request.app.state.sessions.end(request.session.get(SESSION_ID))
     request.session.clear()
     return RedirectResponse("/ui/login", status_code=303)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, user: UserDep) -> Response:
+    return _page(request, "account.html", user, min_length=MIN_PASSWORD)
+
+
+@router.post("/account/password")
+async def change_password(request: Request, user: UserDep, store: StoreDep) -> Response:
+    """A new password for the signed-in user: the current one first; every other
+    session of theirs ends (a session someone else holds is worth nothing after)."""
+    form = await check_form(request)
+    current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
+
+    def refuse(message: str, status_code: int) -> Response:
+        return _page(
+            request, "account.html", user, status_code=status_code, error=message,
+            min_length=MIN_PASSWORD,
+        )  # fmt: skip
+
+    def check():
+        with store.read() as con:
+            return authenticate(con, user.username, current)
+
+    if await run_in_threadpool(check) is None:
+        guard: SignInGuard = request.app.state.sign_in_guard
+        guard.failed(user.username, request.client.host if request.client else "unknown")
+        return refuse("The current password is not right.", 401)
+    if new != again:
+        return refuse("The two new passwords differ. Type the same one twice.", 400)
+
+    def store_it():
+        with store.write() as con:
+            set_password(con, user.username, new)
+
+    try:
+        await run_in_threadpool(store_it)
+    except InputError as problem:
+        return refuse(str(problem), 400)
+    sessions: Sessions = request.app.state.sessions
+    ended = sessions.end_all(user.username) - 1  # this one too: it starts afresh
+    request.session.clear()
+    request.session[SESSION_ID] = sessions.start(user.username)
+    others = f" {ended} other session(s) were signed out." if ended > 0 else ""
+    return _back(request, "/ui/", f"Password changed.{others}")
 
 
 # --- reading ------------------------------------------------------------------------

@@ -202,3 +202,28 @@ def test_a_hold_on_a_task_lapses(reconciled_db, tmp_path) -> None:
         assert claimed_by(con, task_id) is None
         claim(con, task_id, "bo")
         assert claimed_by(con, task_id) == "bo"
+
+
+def test_changing_a_password_signs_out_everywhere_else(sign_in, web) -> None:
+    here, elsewhere = sign_in("ann"), sign_in("ann")
+    page = here.get("/ui/account").text
+    new = {"new": "a new long one 1", "again": "a new long one 1"}
+    wrong = here.post("/ui/account/password", data={"csrf": token(page), "current": "x", **new})
+    assert wrong.status_code == 401 and "not right" in wrong.text
+    differ = here.post("/ui/account/password", data={
+        "csrf": token(page), "current": "correct horse battery", "new": "a new long one 1",
+        "again": "a new long one 2"})  # fmt: skip
+    assert differ.status_code == 400
+    done = here.post("/ui/account/password", data={
+        "csrf": token(page), "current": "correct horse battery", "new": "a new long one 1",
+        "again": "a new long one 1"})  # fmt: skip
+    assert done.status_code == 303, done.text
+    assert "1 other session" in here.get(done.headers["location"]).text
+    assert here.get("/ui/queue").status_code == 200  # this browser goes on
+    assert elsewhere.get("/ui/queue").status_code == 303  # the other is signed out
+    with httpx.Client(base_url=web.url, timeout=30) as client:
+        login = client.get("/ui/login").text
+        old = {"csrf": token(login), "username": "ann", "password": "correct horse battery"}
+        assert client.post("/ui/login", data=old).status_code == 401
+        new = {**old, "password": "a new long one 1"}
+        assert client.post("/ui/login", data=new).status_code == 303
