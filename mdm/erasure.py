@@ -190,7 +190,8 @@ def compact(con: duckdb.DuckDBPyConnection, db: Path) -> None:
     from mdm.store import encryption_option
 
     # the copy is encrypted with the store's key, if it has one
-    con.execute(f"ATTACH '{fresh}' AS erasure_copy{encryption_option()}").fetchall()
+    options, secret = encryption_option()
+    con.execute(f"ATTACH ? AS erasure_copy{options}", [str(fresh), *secret]).fetchall()
     try:
         con.execute(f'COPY FROM DATABASE "{name}" TO erasure_copy').fetchall()
         con.execute("CHECKPOINT erasure_copy").fetchall()

@@ -54,13 +54,15 @@ def private_files() -> None:
     os.umask(PRIVATE_UMASK)
 
 
-def encryption_option(read_only: bool = False) -> str:
-    """The ATTACH options that open the store: its encryption key, if one is set."""
+def encryption_option(read_only: bool = False) -> tuple[str, list[str]]:
+    """The ATTACH options that open the store, and their parameters: its encryption key,
+    if one is set, goes in as a parameter (never into the SQL text, where a log or an
+    error message could show it)."""
     key = os.environ.get(ENCRYPTION_KEY_VARIABLE)
-    options = [f"ENCRYPTION_KEY '{key.replace(chr(39), chr(39) * 2)}'"] if key else []
+    options = ["ENCRYPTION_KEY ?"] if key else []
     if read_only:
         options.append("READ_ONLY")
-    return f" ({', '.join(options)})" if options else ""
+    return (f" ({', '.join(options)})" if options else ""), ([key] if key else [])
 
 
 def prepare_encryption(con: duckdb.DuckDBPyConnection) -> None:
@@ -147,7 +149,8 @@ def connect_store(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     con = duckdb.connect()
     try:
         prepare_encryption(con)
-        con.execute(f"ATTACH ? AS store{encryption_option(read_only)}", [str(path)]).fetchall()
+        options, secret = encryption_option(read_only)
+        con.execute(f"ATTACH ? AS store{options}", [str(path), *secret]).fetchall()
         con.execute("USE store").fetchall()
     except BaseException:
         con.close()
@@ -194,7 +197,8 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     prepare_encryption(con)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"ATTACH ? AS store{encryption_option()}", [str(path)]).fetchall()
+        options, secret = encryption_option()
+        con.execute(f"ATTACH ? AS store{options}", [str(path), *secret]).fetchall()
     except (duckdb.Error, OSError) as exc:
         raise open_failure(path, exc) from exc
     con.execute("USE store").fetchall()

@@ -43,6 +43,7 @@ def _record(i: int) -> dict:
 
 
 def test_an_encrypted_store_keeps_applying_writes(encrypted_db: Path, tmp_path: Path) -> None:
+    gone = 0
     """The applier used a cursor, whose default catalog is the in-memory one, not the
     attached store: the first write was acknowledged and every later apply failed."""
     canary = b"Quartermaine"
@@ -59,6 +60,14 @@ def test_an_encrypted_store_keeps_applying_writes(encrypted_db: Path, tmp_path: 
             time.sleep(0.1)
         backup = live.client.post("/v1/backups", json={"name": "encrypted"})
         assert backup.status_code in (200, 201), backup.text
+        # erasure compacts the store into a new encrypted file, and writes go on after it
+        erased_id = live.client.get("/v1/records/callcentre/ENC-0").json()["golden_id"]
+        erased = live.client.post(f"/v1/golden/{erased_id}/erasure", json={"by": "dpo"})
+        assert erased.status_code == 200, erased.text
+        gone = len(erased.json()["records"])
+        after = live.client.post("/v1/records", json={"records": [_record(12)]})
+        assert after.status_code == 200, after.text
+        assert live.client.get("/v1/records/callcentre/ENC-12").status_code == 200
     con = open_store(encrypted_db, create=False)
     try:
         stored = con.execute(
@@ -66,7 +75,7 @@ def test_an_encrypted_store_keeps_applying_writes(encrypted_db: Path, tmp_path: 
         ).fetchall()[0][0]
     finally:
         con.close()
-    assert stored == 12
+    assert stored == 13 - gone  # 12, less those erased with ENC-0, and one after
     assert canary not in encrypted_db.read_bytes()
     for path in (tmp_path / "backups").rglob("*"):
         if path.is_file():
