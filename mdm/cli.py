@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mdm.bundled import DEFAULT_MATCH_RULES, SAMPLE_DIR
 from mdm.cli_sources import print_columns, sources
@@ -1013,6 +1014,15 @@ def erase_command(
     out.print(done.message(), highlight=False)
 
 
+def _plain(value: object) -> Text:
+    """A stored value as one line of plain text: control characters shown as escapes
+    (a value written before they were refused cannot forge a line), no markup."""
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(value)
+    )
+    return Text(text)
+
+
 @app.command("history")
 def history_command(
     golden_id: Annotated[str, typer.Argument(help="A golden id (retired ones too).")],
@@ -1027,7 +1037,9 @@ def history_command(
         table.add_column(column)
     for event in found:
         table.add_row(
-            f"{event['occurred_at']:%Y-%m-%d %H:%M:%S}", event["actor"], event["description"]
+            f"{event['occurred_at']:%Y-%m-%d %H:%M:%S}",
+            _plain(event["actor"]),
+            _plain(event["description"]),
         )
     out.print(table)
     out.print(f"{len(found)} event(s)", highlight=False)

@@ -21,6 +21,8 @@ from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, get_golden
 from mdm.store import open_store
 
+runner = CliRunner()
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -302,3 +304,22 @@ def test_deleting_the_record_a_merge_hung_on_keeps_the_rest_together(
                 "last_name": "Else"}  # fmt: skip
         _in_txn(con, lambda: apply_changes(con, [engine.upsert(back, "api")[1]]))
         assert store_problems(con, bundle.survivorship, full=True) == []
+
+
+def test_history_shows_a_stored_actor_as_one_plain_line(reconciled_db: Path, tmp_path: Path):
+    """An actor stored before control characters were refused cannot forge a line of
+    `mdm history`, nor style it."""
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    forged = "ann\r\n2026-01-01 00:00:00   admin   [bold]erased[/bold]"
+    with duckdb.connect(str(db)) as con:
+        golden_id, event_id = con.execute(
+            "SELECT golden_id, min(event_id) FROM events WHERE golden_id IS NOT NULL "
+            "GROUP BY 1 ORDER BY 1 LIMIT 1"
+        ).fetchall()[0]
+        con.execute("UPDATE events SET actor = ? WHERE event_id = ?", [forged, event_id])
+    shown = runner.invoke(app, ["history", golden_id, "--db", str(db)], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert "ann\\r\\n2026-01-01" in shown.output and "[bold]erased[/bold]" in shown.output
+    assert not any(line.lstrip("│ ").startswith("2026-01-01 00:00:00   admin") for line in
+                   shown.output.splitlines())  # fmt: skip
