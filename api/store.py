@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from mdm.erasure import Erased, compact, erase_records, replace_compacted
+from mdm.erasure import Erased, compact, erase_records, keep_tombstones, replace_compacted
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
 from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
@@ -425,6 +425,7 @@ class StoreService:
         found = self.steward(
             lambda con, engine: erase_records(con, engine, golden_id, actor, sources)
         )
+        keep_tombstones(self.path, found.records)
         self.compact()
         return found
 

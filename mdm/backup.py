@@ -17,11 +17,15 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from mdm.errors import InputError, StoreError
 from mdm.store import connect_store, lock_holder, open_failure, open_store
+
+if TYPE_CHECKING:
+    from mdm.jobs import RulesBundle
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,25 @@ def _refuse_if_in_use(db: Path) -> None:
     con.close()
 
 
-def restore(backup_file: Path, db: Path, *, force: bool = False) -> str:
+@dataclass(frozen=True)
+class Restored:
+    """A restore done: the store's fingerprint, and how many records it erased again
+    (erased after the backup was taken: their tombstones outlive it)."""
+
+    fingerprint: str
+    erased_again: int = 0
+
+
+def restore(
+    backup_file: Path, db: Path, *, force: bool = False, rules: RulesBundle | None = None
+) -> Restored:
     """Put ``backup_file`` in place of the store ``db`` (no service may be running on
     it). Refuses a backup that does not open or does not hold together, and an existing
-    store unless ``force``. Returns the restored store's fingerprint."""
+    store unless ``force``. Records erased since the backup was taken (their tombstones
+    are in the store being replaced and in the file beside it) are erased again, with
+    ``rules``' survivorship (default: the bundled rules), before the backup goes in."""
     from mdm.checks import store_problems
+    from mdm.erasure import read_tombstones
 
     if not backup_file.is_file():
         raise InputError(f"no backup at {backup_file}")
@@ -111,6 +129,7 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> str:
         raise InputError(f"{db} exists; add --force to replace it with the backup")
     if db.exists():
         _refuse_if_in_use(db)
+    tombstones = read_tombstones(db)
     staged = db.with_name(db.name + ".restoring")
     shutil.copyfile(backup_file, staged)
     try:
@@ -122,12 +141,17 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> str:
         con = open_store(staged, create=False)  # checks (and upgrades) the schema
         try:
             problems = store_problems(con)
-            restored = fingerprint(con)
             con.execute("CHECKPOINT").fetchall()
         finally:
             con.close()
         if problems:
             raise StoreError(f"{backup_file} does not hold together: {'; '.join(problems)}")
+        erased_again = _erase_again(staged, tombstones, rules) if tombstones else 0
+        con = open_store(staged, create=False)
+        try:
+            restored = fingerprint(con)
+        finally:
+            con.close()
         from mdm.realtime.journal import journal_folder
 
         journal = journal_folder(db)
@@ -138,4 +162,32 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> str:
     finally:
         staged.unlink(missing_ok=True)
         Path(str(staged) + ".wal").unlink(missing_ok=True)
-    return restored
+    return Restored(restored, erased_again)
+
+
+def _erase_again(staged: Path, tombstones: set[str], rules: RulesBundle | None) -> int:
+    """Erase from the staged backup the records with a tombstone, and compact it (the
+    erased values leave its bytes); how many records."""
+    from mdm.bundled import DEFAULT_MATCH_RULES
+    from mdm.erasure import compact, erase_again, replace_compacted
+    from mdm.jobs import RulesBundle
+    from mdm.realtime.engine import Engine
+
+    bundle = rules or RulesBundle.load(DEFAULT_MATCH_RULES)
+    con = open_store(staged, create=False)
+    try:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            erased = erase_again(con, engine, tombstones)
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
+        if erased:
+            compact(con, staged)
+    finally:
+        con.close()
+    if erased:
+        replace_compacted(staged)
+    return erased

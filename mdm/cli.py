@@ -954,16 +954,28 @@ def restore_command(
     backup_file: Annotated[Path, typer.Argument(help="A backup file.")],
     db: DbOption,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing store.")] = False,
+    rules: RulesOption = DEFAULT_RULES,
 ) -> None:
     """Put a backup in place of the store (stop the service first). The backup is
-    checked first; the store's journal is moved aside, not replayed onto it."""
+    checked first; the store's journal is moved aside, not replayed onto it; people
+    erased since the backup was taken are erased from it again."""
     from mdm.backup import restore
+    from mdm.jobs import RulesBundle
 
     try:
-        restored = restore(backup_file, db, force=force)
+        restored = restore(backup_file, db, force=force, rules=RulesBundle.load(rules))
     except MdmError as error:
         raise _fail(error) from None
-    out.print(f"restored {backup_file} to {db} (fingerprint {restored[:16]})", highlight=False)
+    out.print(
+        f"restored {backup_file} to {db} (fingerprint {restored.fingerprint[:16]})",
+        highlight=False,
+    )
+    if restored.erased_again:
+        out.print(
+            f"erased {restored.erased_again} record(s) again: they were erased after this "
+            "backup was taken",
+            highlight=False,
+        )
 
 
 @app.command("check")

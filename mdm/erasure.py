@@ -18,6 +18,7 @@ store no service holds; the service does the same with its own engine
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from mdm.errors import InputError, NotFoundError
 from mdm.events import log_event
 from mdm.realtime.changes import ChangeSet, apply_changes
 from mdm.schema import ATTRIBUTES
-from mdm.store import open_store
+from mdm.store import connect_store, open_store
 
 if TYPE_CHECKING:
     from mdm.jobs import RulesBundle
@@ -86,7 +87,64 @@ def erase(
     finally:
         con.close()
     replace_compacted(db)
+    keep_tombstones(db, found.records)
     erase_from_job_results(job_folder(db), found.records, [found.golden_id])
+    return found
+
+
+def erase_again(con: duckdb.DuckDBPyConnection, engine: Engine, tombstones: set[str]) -> int:
+    """Erase the records of the store open on ``con`` whose tombstones are in
+    ``tombstones`` (a restored backup older than an erasure); how many. In the
+    caller's transaction."""
+    keys = con.execute("SELECT source, record_id, golden_id FROM xref").fetchall()
+    back: dict[str, set[tuple[str, str]]] = {}
+    for source, record_id, golden_id in keys:
+        if tombstone(source, record_id) in tombstones:
+            back.setdefault(golden_id, set()).add((source, record_id))
+    erased = 0
+    for golden_id, only in sorted(back.items()):
+        erased += len(erase_records(con, engine, golden_id, "restore", None, only).records)
+    return erased
+
+
+def tombstone(source: str, record_id: str) -> str:
+    """The hash an erased record is remembered by (no value of it is kept)."""
+    return hashlib.sha256(f"{source}\x1f{record_id}".encode()).hexdigest()
+
+
+def tombstone_file(db: Path) -> Path:
+    """The tombstones kept beside the store, one hash a line."""
+    return db.with_name(db.name + ".erasures")
+
+
+def keep_tombstones(db: Path, keys: Iterable[tuple[str, str]]) -> None:
+    """Append the erased records' hashes to the file beside the store (flushed to
+    disk): it outlives the store file, which a restore replaces."""
+    lines = "".join(f"{tombstone(s, r)}\n" for s, r in keys)
+    with tombstone_file(db).open("a") as out:
+        out.write(lines)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def read_tombstones(db: Path) -> set[str]:
+    """Every tombstone known for the store ``db``: the file beside it, and the store's
+    own table if the store opens."""
+    found = set()
+    path = tombstone_file(db)
+    if path.exists():
+        found |= {line.strip() for line in path.read_text().splitlines() if line.strip()}
+    if db.exists():
+        try:
+            con = connect_store(db, read_only=True)
+        except (duckdb.Error, OSError):
+            return found  # damaged: why it is being restored
+        try:
+            found |= {row[0] for row in con.execute("SELECT key_hash FROM erasures").fetchall()}
+        except duckdb.Error:
+            pass  # a store from before tombstones
+        finally:
+            con.close()
     return found
 
 
@@ -116,13 +174,17 @@ def erase_records(
     golden_id: str,
     actor: str,
     sources: list[str] | None = None,
+    only: set[tuple[str, str]] | None = None,
 ) -> Erased:
-    """Delete the person's records and scrub what deletes keep (in the caller's
-    transaction; the engine's memory changes with it: on any failure other than a
-    refusal, build a new engine)."""
+    """Delete the person's records (``only`` those, if given) and scrub what deletes
+    keep (in the caller's transaction; the engine's memory changes with it: on any
+    failure other than a refusal, build a new engine). Each erased record leaves a
+    tombstone in the ``erasures`` table."""
     if not actor.strip():
         raise InputError("say who erases (e.g. --by 'dpo'); erasures are attributed")
     keys = _keys_to_erase(con, golden_id, sources)
+    if only is not None:
+        keys = [k for k in keys if k in only]
     # The steward's constraints on the erased records go with them.
     changes = [
         ChangeSet(utcnow(), actor, constraints=dict.fromkeys(engine.constraints.touching(keys)))
@@ -175,6 +237,10 @@ def erase_records(
             "(SELECT unnest($s), unnest($r))",
             erased,
         ).fetchall()
+    con.execute(
+        "INSERT OR IGNORE INTO erasures SELECT unnest($h), $now",
+        {"h": [tombstone(s, r) for s, r in keys], "now": now},
+    ).fetchall()
     log_event(
         con, now, "person_erased", actor, golden_id,
         detail={"records": len(keys), "sources": sorted({s for s, _ in keys})},

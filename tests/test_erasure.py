@@ -118,3 +118,33 @@ def test_job_results_lose_the_erased_rows(tmp_path: Path) -> None:
     assert pd.read_parquet(job / "golden.parquet")["golden_id"].tolist() == ["GB"]
     assert len(pd.read_parquet(job / "review.parquet")) == 1
     assert b"canary" not in (job / "golden.parquet").read_bytes()
+
+
+def test_a_restored_backup_from_before_an_erasure_erases_them_again(
+    reconciled_db, tmp_path
+) -> None:
+    """The erasure leaves tombstones (hashes, no values) in the store and beside it; a
+    restore of an older backup erases those records again, says so, and leaves no byte
+    of them under the store's folder (the old backup itself, kept elsewhere, still
+    holds them: it is the operator's to destroy)."""
+    (tmp_path / "store").mkdir()
+    db, golden_id = _store_with_canary(reconciled_db, tmp_path / "store")
+    old = tmp_path / "elsewhere" / "before.duckdb"
+    runner = CliRunner()
+    taken = runner.invoke(app, ["backup", "--db", str(db), "--out", str(old)])
+    assert taken.exit_code == 0, taken.output
+    erased = runner.invoke(app, ["erase", golden_id, "--db", str(db), "--by", "dpo"])
+    assert erased.exit_code == 0, erased.output
+    tombstones = (db.parent / f"{db.name}.erasures").read_text()
+    assert len(tombstones.split()) == 2 and "@" not in tombstones
+    back = runner.invoke(app, ["restore", str(old), "--db", str(db), "--force"])
+    assert back.exit_code == 0, back.output
+    assert "erased 2 record(s) again" in back.output
+    assert CANARY.encode() in old.read_bytes()  # the check below can fail
+    for path in (tmp_path / "store").rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM xref WHERE golden_id = ?", [golden_id]
+                           ).fetchall() == [(0,)]  # fmt: skip
+        assert con.execute("SELECT count(*) FROM erasures").fetchall() == [(2,)]

@@ -150,6 +150,14 @@ CREATE TABLE IF NOT EXISTS events (
     detail JSON
 );
 
+-- Tombstones: the records erased, as hashes of (source, record_id) (no values), so a
+-- restore from a backup taken before an erasure erases them again. Also kept beside
+-- the store in <store>.erasures, which a restore reads when the store it replaces is gone.
+CREATE TABLE IF NOT EXISTS erasures (
+    key_hash VARCHAR PRIMARY KEY,
+    erased_at TIMESTAMP NOT NULL
+);
+
 -- What ingest found per source and run: counts, date order, unparseable values.
 CREATE TABLE IF NOT EXISTS source_reports (
     run_id INTEGER NOT NULL,
