@@ -281,6 +281,9 @@ class Jobs:
                 for record in records[start : start + WINDOW]:
                     if cancel.is_set():
                         break
+                    if self.store.was_erased(record):
+                        actions["erased, left out"] += 1  # the right to be forgotten holds
+                        continue
                     clock = time.perf_counter()
                     result, committed, fields = upsert_leniently(
                         lambda r: self.store.upsert(r, actor), record

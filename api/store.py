@@ -138,6 +138,11 @@ class StoreService:
         """Decide an upsert and queue its changes: (result, future committed)."""
         return self._decide(lambda engine: engine.upsert(record, actor))
 
+    def was_erased(self, record: dict) -> bool:
+        """Whether the record (its source and record_id) was erased: not taken again."""
+        engine = self.current_engine()
+        return engine.was_erased(str(record.get("source")), str(record.get("record_id")))
+
     def delete(self, source: str, record_id: str, actor: str) -> tuple[Any, Future]:
         """Decide a delete and queue its changes: (result, future committed)."""
         return self._decide(lambda engine: engine.delete(source, record_id, actor))

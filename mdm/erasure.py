@@ -18,7 +18,6 @@ store no service holds; the service does the same with its own engine
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from mdm.events import log_event
 from mdm.realtime.changes import ChangeSet, apply_changes
 from mdm.schema import ATTRIBUTES
 from mdm.store import connect_store, open_store
+from mdm.tombstones import tombstone
 
 if TYPE_CHECKING:
     from mdm.jobs import RulesBundle
@@ -105,11 +105,6 @@ def erase_again(con: duckdb.DuckDBPyConnection, engine: Engine, tombstones: set[
     for golden_id, only in sorted(back.items()):
         erased += len(erase_records(con, engine, golden_id, "restore", None, only).records)
     return erased
-
-
-def tombstone(source: str, record_id: str) -> str:
-    """The hash an erased record is remembered by (no value of it is kept)."""
-    return hashlib.sha256(f"{source}\x1f{record_id}".encode()).hexdigest()
 
 
 def tombstone_file(db: Path) -> Path:
@@ -237,10 +232,11 @@ def erase_records(
             "(SELECT unnest($s), unnest($r))",
             erased,
         ).fetchall()
+    hashes = [tombstone(s, r) for s, r in keys]
     con.execute(
-        "INSERT OR IGNORE INTO erasures SELECT unnest($h), $now",
-        {"h": [tombstone(s, r) for s, r in keys], "now": now},
+        "INSERT OR IGNORE INTO erasures SELECT unnest($h), $now", {"h": hashes, "now": now}
     ).fetchall()
+    engine.tombstones.update(hashes)
     log_event(
         con, now, "person_erased", actor, golden_id,
         detail={"records": len(keys), "sources": sorted({s for s, _ in keys})},

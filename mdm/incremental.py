@@ -118,6 +118,9 @@ def reconcile_incremental(
         unparseable: Counter[str] = Counter()
         changes = []
         for record in batch:
+            if engine.was_erased(str(record.get("source")), str(record.get("record_id"))):
+                actions["erased, left out"] += 1  # the right to be forgotten holds
+                continue
             done, change, dropped = upsert_leniently(lambda r: engine.upsert(r, actor), record)
             unparseable.update(dropped)
             actions[done.action] += 1

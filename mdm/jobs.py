@@ -388,6 +388,7 @@ def reconcile(
         )
         seconds.update(read=round(seconds["read"], 2), standardise=round(seconds["standardise"], 2))
         progress.stage("standardise", f"{sum(s.records for s in summaries)} records")
+        suppressed = _suppress_erased(con)
         clock = time.perf_counter()
         progress.stage("prepare", "loading the store and blocking keys")
         con.execute(
@@ -435,8 +436,27 @@ def reconcile(
         seconds=seconds,
         prior=output.model.training.get("prior", {}),
         threshold=output.threshold.as_dict() if output.threshold else {},
-        notes=run_notes(output.model, output.model_trained, output.threshold),
+        notes=run_notes(output.model, output.model_trained, output.threshold)
+        + (
+            [
+                f"{suppressed} record(s) left out: they were erased (mdm erase), and an erased "
+                "record is not taken again"
+            ]
+            if suppressed
+            else []
+        ),  # fmt: skip
     )
+
+
+def _suppress_erased(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop from ``memory.incoming`` the records erased before (their tombstones are in
+    the store): a source extract that still holds an erased person does not bring them
+    back. How many."""
+    gone = con.execute(
+        "DELETE FROM memory.incoming WHERE sha256(source || chr(31) || record_id) IN "
+        "(SELECT key_hash FROM store.erasures) RETURNING 1"
+    ).fetchall()
+    return len(gone)
 
 
 def run_notes(model: TrainedModel, trained: bool, threshold: ThresholdChoice | None) -> list[str]:

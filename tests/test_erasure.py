@@ -148,3 +148,27 @@ def test_a_restored_backup_from_before_an_erasure_erases_them_again(
         assert con.execute("SELECT count(*) FROM xref WHERE golden_id = ?", [golden_id]
                            ).fetchall() == [(0,)]  # fmt: skip
         assert con.execute("SELECT count(*) FROM erasures").fetchall() == [(2,)]
+
+
+def test_an_erased_record_is_not_taken_again_from_a_source_extract(
+    reconciled_db, sample_files, tmp_path
+) -> None:
+    from mdm.ingest import parse_source_arg
+    from mdm.jobs import reconcile
+
+    db, golden_id = _store_with_canary(reconciled_db, tmp_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        keys = con.execute(
+            "SELECT source, record_id FROM xref WHERE golden_id = ?", [golden_id]
+        ).fetchall()
+    erase(db, golden_id, RulesBundle.load(DEFAULT_MATCH_RULES), "dpo")
+    again = reconcile(
+        [parse_source_arg(str(p)) for p in sample_files], db, RulesBundle.load(DEFAULT_MATCH_RULES)
+    )
+    assert any("2 record(s) left out: they were erased" in note for note in again.notes)
+    with duckdb.connect(str(db), read_only=True) as con:
+        for source, record_id in keys:
+            assert con.execute(
+                "SELECT count(*) FROM records WHERE source = ? AND record_id = ?",
+                [source, record_id],
+            ).fetchall() == [(0,)]

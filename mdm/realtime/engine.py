@@ -53,6 +53,7 @@ from mdm.standardise.frame import StandardiseOptions
 from mdm.standardise.locale import SourceLocale, locale_from_report
 from mdm.store import RECORD_COLUMNS
 from mdm.store.writer import index_for_service, latest_model
+from mdm.tombstones import tombstone
 
 AfterCommit = Callable[[], None]
 
@@ -202,7 +203,11 @@ class Engine:
 
     def sync(self, con: duckdb.DuckDBPyConnection) -> None:
         """Read again what other writers may change: the open review tasks (a steward
-        decides them), the next task id and the steward overrides."""
+        decides them), the next task id, the steward overrides and the erased records."""
+        #: Tombstones of erased records (see :mod:`mdm.erasure`): not taken again.
+        self.tombstones: set[str] = {
+            row[0] for row in con.execute("SELECT key_hash FROM erasures").fetchall()
+        }
         rows = con.execute(
             # Tasks are compared on their records' probability (a bulk run may have stored
             # the customers'; its pairs table keeps the records').
@@ -273,8 +278,20 @@ class Engine:
 
     def check(self, record: Mapping[str, Any]) -> Prepared:
         """:meth:`prepare`, refusing a record no blocking rule can use
-        (:class:`~mdm.errors.NothingToMatchError` says what to give)."""
-        return require_blocking_keys(self.prepare(record), self.rules.blocking)
+        (:class:`~mdm.errors.NothingToMatchError` says what to give) and a record that
+        was erased (:class:`~mdm.errors.ConflictError`)."""
+        prepared = require_blocking_keys(self.prepare(record), self.rules.blocking)
+        source, record_id = prepared.values["source"], prepared.values["record_id"]
+        if self.was_erased(source, record_id):
+            raise ConflictError(
+                f"record {source}/{record_id} was erased (the right to be forgotten) and is "
+                "not taken again; leave it out, and remove it from the source system"
+            )
+        return prepared
+
+    def was_erased(self, source: str, record_id: str) -> bool:
+        """Whether the record (source, record_id) was erased."""
+        return bool(self.tombstones) and tombstone(source, record_id) in self.tombstones
 
     def _scored(
         self, values: Mapping[str, Any], exclude: int | None
@@ -643,6 +660,11 @@ class Engine:
         values = prepared.values
         source, record_id = values["source"], values["record_id"]
         key = (source, record_id)
+        if self.was_erased(source, record_id):
+            raise ConflictError(
+                f"record {source}/{record_id} was erased (the right to be forgotten) and is "
+                "not taken again; leave it out, and remove it from the source system"
+            )
         extra = json.dumps(record.get("extra") or {}, sort_keys=True)
         raw = _raw_json({k: v for k, v in record.items() if k != "extra"})
         content = content_hash(raw, extra)

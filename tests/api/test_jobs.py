@@ -336,3 +336,21 @@ def test_an_erased_person_leaves_no_byte_under_the_stores_folder(live, served_db
         if path.is_file() and canary.lower().encode() in path.read_bytes().lower()
     ]
     assert holding == []
+
+
+def test_an_erased_record_sent_again_is_refused_or_left_out(live) -> None:
+    record = {"source": "web", "record_id": "GONE-1", "first_name": "Tamsin",
+              "last_name": "Quellbridge", "email": "tq.gone@gmail.com"}  # fmt: skip
+    made = live.client.post("/v1/records", json={"records": [record]})
+    golden_id = made.json()["results"][0]["golden_id"]
+    assert live.client.post(f"/v1/golden/{golden_id}/erasure", json={"by": "dpo"}).is_success
+    again = live.client.post("/v1/records", json={"records": [record]})
+    assert again.status_code == 409 and "was erased" in again.text
+    assert live.client.get("/v1/records/web/GONE-1").status_code == 404
+    body = "record_id,first_name,last_name,email\nGONE-1,Tamsin,Quellbridge,tq.gone@gmail.com\n"
+    sent = live.client.post(
+        "/v1/jobs", files={"file": ("web.csv", body, "text/csv")}, data={"source": "web"}
+    )
+    job = _wait(live.client, sent.json()["job_id"])
+    assert job["status"] == "done" and job["actions"] == {"erased, left out": 1}, job
+    assert live.client.get("/v1/records/web/GONE-1").status_code == 404
