@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -340,6 +341,34 @@ def _em_session(
     )
 
 
+def _prefer_specific_sessions(linker: Linker, rules: list[BlockingRule]) -> dict[str, list]:
+    """Where a level's m was estimated by two sessions and one session's blocking keys
+    include the other's (first + last name + email, and first + last name), drop the
+    less specific session's estimate: the pairs the narrower session compares are more
+    surely one person. Pairs sharing only a name include a father and son at one
+    address, whom EM counts as one person whose birth date changed. The other
+    estimates keep splink's median. Returns comparison -> the sessions (their keys)
+    whose estimates were dropped."""
+    keys_of = {f"EM, blocked on: {blocking_sql(rule)}": set(rule.keys) for rule in rules}
+    named = {f"EM, blocked on: {blocking_sql(rule)}": list(rule.keys) for rule in rules}
+    dropped: dict[str, list] = {}
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison._comparison_levels_excluding_null:
+            trained = [
+                t for t in level._trained_m_probabilities if isinstance(t["probability"], float)
+            ]
+            ran = {t["description"] for t in trained if t["description"] in keys_of}
+            superseded = {d for d in ran if any(keys_of[d] < keys_of[o] for o in ran)}
+            if not superseded:
+                continue
+            kept = [t["probability"] for t in trained if t["description"] not in superseded]
+            if kept:
+                level.m_probability = float(statistics.median(kept))
+                gone = dropped.setdefault(comparison.output_column_name, [])
+                gone.extend(named[d] for d in sorted(superseded) if named[d] not in gone)
+    return dropped
+
+
 def train_model(
     con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, n_records: int
 ) -> TrainedModel:
@@ -399,6 +428,7 @@ def train_model(
             session["note"] = f"stopped early: with more iterations EM {str(error)[:120]}"
         sessions.append(session)
         clock = time.perf_counter()
+    superseded = _prefer_specific_sessions(linker, rules.training.em_blocking)
     if not sessions and skipped:
         raise ModelError(
             "every training session of 'training.em_blocking' found no matching pairs "
@@ -420,6 +450,8 @@ def train_model(
         "prior": {"deterministic": deterministic, "em_start": start},
         "em_sessions": sessions,
         "em_sessions_skipped": skipped,
+        # comparison -> sessions whose m estimates a narrower session replaced
+        "em_superseded": superseded,
         "seconds": round(time.perf_counter() - started, 2),
         "steps": steps,
     }
