@@ -349,6 +349,9 @@ def _prefer_specific_sessions(linker: Linker, rules: list[BlockingRule]) -> dict
     address, whom EM counts as one person whose birth date changed. The other
     estimates keep splink's median. Returns comparison -> the sessions (their keys)
     whose estimates were dropped."""
+    # splink keeps each session's estimate on the level (a private list, the splink of
+    # requirements.lock; tests/linkage/test_training_sessions.py fails if it changes),
+    # described by the session's blocking SQL.
     keys_of = {f"EM, blocked on: {blocking_sql(rule)}": set(rule.keys) for rule in rules}
     named = {f"EM, blocked on: {blocking_sql(rule)}": list(rule.keys) for rule in rules}
     dropped: dict[str, list] = {}
