@@ -282,16 +282,19 @@ class Engine:
         was erased (:class:`~mdm.errors.ConflictError`)."""
         prepared = require_blocking_keys(self.prepare(record), self.rules.blocking)
         source, record_id = prepared.values["source"], prepared.values["record_id"]
-        if self.was_erased(source, record_id):
-            raise ConflictError(
-                f"record {source}/{record_id} was erased (the right to be forgotten) and is "
-                "not taken again; leave it out, and remove it from the source system"
-            )
+        self._refuse_erased(source, record_id)
         return prepared
 
     def was_erased(self, source: str, record_id: str) -> bool:
         """Whether the record (source, record_id) was erased."""
         return bool(self.tombstones) and tombstone(source, record_id) in self.tombstones
+
+    def _refuse_erased(self, source: str, record_id: str) -> None:
+        if self.was_erased(source, record_id):
+            raise ConflictError(
+                f"record {source}/{record_id} was erased (the right to be forgotten) and is "
+                "not taken again; leave it out, and remove it from the source system"
+            )
 
     def _scored(
         self, values: Mapping[str, Any], exclude: int | None
@@ -660,11 +663,7 @@ class Engine:
         values = prepared.values
         source, record_id = values["source"], values["record_id"]
         key = (source, record_id)
-        if self.was_erased(source, record_id):
-            raise ConflictError(
-                f"record {source}/{record_id} was erased (the right to be forgotten) and is "
-                "not taken again; leave it out, and remove it from the source system"
-            )
+        self._refuse_erased(source, record_id)
         extra = json.dumps(record.get("extra") or {}, sort_keys=True)
         raw = _raw_json({k: v for k, v in record.items() if k != "extra"})
         content = content_hash(raw, extra)

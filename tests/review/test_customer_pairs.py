@@ -16,6 +16,7 @@ from mdm.lifecycle import decide
 from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine
 from mdm.store import open_store
+from tests.test_lifecycle import _in_txn
 
 #: The record columns a copy of a stored record is sent with.
 COPIED = (
@@ -50,17 +51,6 @@ def _golden_of(con, key: tuple[str, str]) -> str:
         "SELECT golden_id FROM xref WHERE source = ? AND record_id = ?", list(key)
     ).fetchall()
     return found[0][0]
-
-
-def _in_txn(con, action):
-    con.execute("BEGIN").fetchall()
-    try:
-        result = action()
-    except BaseException:
-        con.execute("ROLLBACK").fetchall()
-        raise
-    con.execute("COMMIT").fetchall()
-    return result
 
 
 @pytest.fixture
