@@ -35,6 +35,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "full_name": ("Name", "Customer name", "Client name", "Contact name"),
     "date_of_birth": ("DOB", "Birth date", "Birthdate", "Birthday"),
     "gender": ("Sex",),
+    "national_id": (
+        "National ID number", "National identifier", "National number", "SSN",
+        "Social security number", "Social security no", "Soc sec ID", "Soc sec no",
+        "National insurance number", "National insurance no", "NI number", "NI no", "NINO",
+        "Tax ID", "Tax number", "TIN", "SIN", "Social insurance number", "Personal number",
+        "Personnummer", "Personal ID number",
+    ),
     "email": ("Email address", "E-mail address"),
     "phone": (
         "Phone number", "Phone no", "Telephone", "Telephone number", "Tel", "Tel no",

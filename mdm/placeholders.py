@@ -12,8 +12,9 @@ import pandas as pd
 #: Dates systems use when the real one is unknown.
 KNOWN_PLACEHOLDER_DATES = frozenset({"1900-01-01", "1901-01-01", "1970-01-01", "2000-01-01"})
 
-#: A contact value (email, phone) seen on more records than this is shared by too many
-#: people to identify one: a placeholder, a switchboard, a shop's own address.
+#: A contact value (email, phone) or national id seen on more records than this is
+#: shared by too many people to identify one: a placeholder, a switchboard, a shop's
+#: own address, a form's "000-00-0000" written some other way.
 MAX_CONTACT_SHARE = 25
 
 #: A date of birth this many times more common than an average date is a placeholder.
@@ -46,12 +47,13 @@ def find_placeholders(frame: pd.DataFrame) -> dict[str, set[str]]:
 
 
 #: The columns whose values are counted for placeholders.
-COUNTED = ("date_of_birth", "email", "phone")
+COUNTED = ("date_of_birth", "email", "phone", "national_id")
 #: The derived columns a placeholder value empties with it.
 DERIVED = {
     "date_of_birth": ("dob_year", "dob_month_day"),
     "email": ("email_local", "email_name_like"),
     "phone": ("phone_last7",),
+    "national_id": (),
 }
 
 

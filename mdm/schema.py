@@ -15,6 +15,7 @@ ATTRIBUTES: Final = (
     "full_name",
     "date_of_birth",
     "gender",
+    "national_id",
     "email",
     "phone",
     "address_line",

@@ -29,6 +29,7 @@ LABELS = {
     "full_name": "Full name",
     "date_of_birth": "Date of birth",
     "gender": "Gender",
+    "national_id": "National ID",
     "email": "Email",
     "phone": "Phone",
     "address_line": "Address",

@@ -50,6 +50,10 @@ HEADERS = [
     ("Suburb", "city", Y),
     ("Name", "full_name", Y), ("NAME", "full_name", Y), ("Customer name", "full_name", Y),
     ("Full name", "full_name", S), ("FullName", "full_name", S),
+    ("SSN", "national_id", Y), ("soc_sec_id", "national_id", Y),
+    ("Social Security Number", "national_id", Y), ("NI number", "national_id", Y),
+    ("NINO", "national_id", Y), ("Tax ID", "national_id", Y), ("TIN", "national_id", Y),
+    ("National ID", "national_id", S), ("national_id", "national_id", S),
 ]  # fmt: skip
 
 

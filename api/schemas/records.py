@@ -37,6 +37,7 @@ class CustomerRecord(Request):
     full_name: Text
     date_of_birth: Text
     gender: Text
+    national_id: Text
     email: Text
     phone: Text
     address_line: Text

@@ -18,6 +18,7 @@ from functools import reduce
 from typing import Any, NamedTuple
 
 from mdm.linkage.duckdb_functions import (
+    damerau_levenshtein,
     date_days,
     jaro_winkler_at_least,
     levenshtein,
@@ -29,6 +30,7 @@ from mdm.rules.match import (
     DateComparison,
     EmailComparison,
     ExactComparison,
+    IdentifierComparison,
     LocationComparison,
     NameComparison,
     PhoneComparison,
@@ -289,6 +291,21 @@ def _string_levels(c: StringComparison) -> list[_Level]:
     return [*levels, _else()]
 
 
+def _identifier_levels(c: IdentifierComparison) -> list[_Level]:
+    col = c.column
+    tf = col if c.term_frequency else None
+    levels = [_null(col), _level(_eq(col), "exact", tf)]
+    for edits in sorted(set(c.max_edits)):
+        within = _both(
+            col,
+            f"damerau_levenshtein({_q(col, 'l')}, {_q(col, 'r')}) <= {edits}",
+            lambda a, b, edits=edits: damerau_levenshtein(a, b) <= edits,
+        )
+        slips = "one typing slip" if edits == 1 else f"{edits} typing slips"
+        levels.append(_level(within, f"within {slips}"))
+    return [*levels, _else()]
+
+
 _COMPILERS: dict[type, Callable[[Any], list[_Level]]] = {
     NameComparison: _name_levels,
     DateComparison: _date_levels,
@@ -297,6 +314,7 @@ _COMPILERS: dict[type, Callable[[Any], list[_Level]]] = {
     LocationComparison: _location_levels,
     ExactComparison: _exact_levels,
     StringComparison: _string_levels,
+    IdentifierComparison: _identifier_levels,
 }
 
 

@@ -4,7 +4,7 @@ The real-time scorer evaluates a level's condition in Python and must pick the s
 level DuckDB would, so each function here returns exactly what DuckDB returns
 (checked against DuckDB by property tests). What DuckDB does that one might not guess:
 
-* ``jaro_winkler_similarity`` and ``levenshtein`` work on UTF-8 *bytes* up to DuckDB
+* ``jaro_winkler_similarity``, ``levenshtein`` and ``damerau_levenshtein`` work on UTF-8 *bytes* up to DuckDB
   1.x ("é" is two bytes apart from "e") and on characters (code points) from 2.0.
   Which one the installed DuckDB does is asked once, per function, and the same
   units are compared here, so the scorer agrees with every DuckDB the package allows.
@@ -33,7 +33,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 import duckdb
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from mdm.errors import ConfigError
 
@@ -68,6 +68,12 @@ def levenshtein(a: str, b: str) -> int:
     """DuckDB's ``levenshtein(a, b)``: edits between bytes or characters, as it counts them."""
     units = _units("levenshtein")
     return int(Levenshtein.distance(units(a), units(b)))
+
+
+def damerau_levenshtein(a: str, b: str) -> int:
+    """DuckDB's ``damerau_levenshtein(a, b)``: edits, two neighbours swapped counting one."""
+    units = _units("damerau_levenshtein")
+    return int(DamerauLevenshtein.distance(units(a), units(b)))
 
 
 def list_has_any(a: Iterable[object], b: Iterable[object]) -> bool:
@@ -114,13 +120,17 @@ def check_agreement() -> None:
     for left, right in _AGREEMENT_PAIRS:
         duck = tuple(
             _ask_duckdb(f"SELECT {function}(?::VARCHAR, ?::VARCHAR)", [left, right])
-            for function in ("jaro_winkler_similarity", "levenshtein")
+            for function in ("jaro_winkler_similarity", "levenshtein", "damerau_levenshtein")
         )
-        ours = (jaro_winkler_similarity(left, right), levenshtein(left, right))
+        ours = (
+            jaro_winkler_similarity(left, right),
+            levenshtein(left, right),
+            damerau_levenshtein(left, right),
+        )
         if duck != ours:
             raise ConfigError(
                 f"the installed DuckDB {duckdb.__version__} gives {duck} for "
-                f"jaro_winkler_similarity and levenshtein of ({left!r}, {right!r}) where "
+                f"jaro_winkler_similarity, levenshtein and damerau_levenshtein of ({left!r}, {right!r}) where "
                 f"mdm's real-time scorer gives {ours}: real-time and bulk scores would "
                 "differ. Install the tested set (make setup, or pip install -r "
                 "requirements/lock.txt) or report the DuckDB version as an issue"
@@ -163,6 +173,7 @@ def _characters(text: str) -> str:
 #: UTF-8 bytes: "ß" is one character but two bytes; "é" likewise.
 _BYTE_PROBES: dict[str, tuple[str, str]] = {
     "levenshtein": ("ß", ""),
+    "damerau_levenshtein": ("ß", ""),
     "jaro_winkler_similarity": ("café", "cafe"),
 }
 
@@ -174,6 +185,8 @@ def _units(function: str) -> Units:
     duck = _ask_duckdb(f"SELECT {function}(?::VARCHAR, ?::VARCHAR)", [left, right])
     if function == "levenshtein":
         as_bytes: object = Levenshtein.distance(_utf8(left), _utf8(right))
+    elif function == "damerau_levenshtein":
+        as_bytes = DamerauLevenshtein.distance(_utf8(left), _utf8(right))
     else:
         as_bytes = _jaro_winkler(_utf8(left), _utf8(right), fused=_winkler_is_fused())
     return _utf8 if duck == as_bytes else _characters

@@ -44,6 +44,7 @@ from mdm.standardise.dates import DateOrder, _classify_date, choose_day_month_or
 from mdm.standardise.emails import _classify_email
 from mdm.standardise.frame import SUFFIX_COLUMN, StandardiseOptions
 from mdm.standardise.locale import SourceLocale, decide_source_locale
+from mdm.standardise.identifiers import clean_national_id
 from mdm.standardise.names import clean_full_name, split_full_name, strip_titles_suffixes
 from mdm.standardise.phones import _checked_region, _classify_phone
 from mdm.standardise.postcodes import _classify_postcode, repair_postcode
@@ -100,6 +101,7 @@ def prepare_record(
     raw = {name: record.get(name) for name in ATTRIBUTES}
     clean = _standardise_names(raw)
     clean["gender"] = _clean_gender(raw["gender"])
+    clean["national_id"] = _clean_national_id(raw["national_id"])
     clean["address_line"] = _clean_address(raw["address_line"])
     for name in ("city", "region", "country"):
         clean[name] = _clean_text(raw[name])
@@ -166,6 +168,7 @@ _strip_name = _cache(strip_titles_suffixes)
 _clean_full_name = _cache(clean_full_name)
 _split_full_name = _cache(split_full_name)
 _clean_gender = _cache(clean_gender)
+_clean_national_id = _cache(clean_national_id)
 _clean_address = _cache(clean_address)
 _clean_text = _cache(clean_text)
 _date = _cache(_classify_date)

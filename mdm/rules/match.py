@@ -129,6 +129,19 @@ class StringComparison(_Strict):
     jaro_winkler: list[Annotated[float, Field(gt=0, lt=1)]] = [0.9]
 
 
+class IdentifierComparison(_Strict):
+    """A number that names one person (a social security, national insurance or tax
+    number): exact, then within ``max_edits`` typing slips (a character mistyped, left
+    out or added, or two neighbours swapped), else different. A different number is
+    strong evidence against a match only when the model learns so from the data."""
+
+    kind: Literal["identifier"]
+    column: str = "national_id"
+    label: str | None = None
+    term_frequency: bool = False
+    max_edits: list[Annotated[int, Field(ge=1, le=3)]] = [1]
+
+
 Comparison = Annotated[
     NameComparison
     | DateComparison
@@ -136,11 +149,14 @@ Comparison = Annotated[
     | PhoneComparison
     | LocationComparison
     | ExactComparison
-    | StringComparison,
+    | StringComparison
+    | IdentifierComparison,
     Field(discriminator="kind"),
 ]
 
-COMPARISON_KINDS = ("name", "date", "email", "phone", "location", "exact", "string")
+COMPARISON_KINDS = (
+    "name", "date", "email", "phone", "location", "exact", "string", "identifier",
+)  # fmt: skip
 
 
 class BlockingRule(_Strict):

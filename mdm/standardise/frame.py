@@ -26,6 +26,7 @@ from mdm.standardise.locale import (
     decide_source_locale,
     record_countries,
 )
+from mdm.standardise.identifiers import standardise_national_id_column
 from mdm.standardise.names import (
     split_full_name_column,
     standardise_full_name_column,
@@ -110,6 +111,7 @@ def standardise_frame(
     raw = {name: _column(frame, name) for name in ATTRIBUTES}
     result = _standardise_names(raw)
     result["gender"] = standardise_gender_column(raw["gender"])
+    result["national_id"] = standardise_national_id_column(raw["national_id"])
     result["address_line"] = standardise_address_column(raw["address_line"])
     for name in ("city", "region", "country"):
         result[name] = standardise_text_column(raw[name])

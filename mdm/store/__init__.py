@@ -12,12 +12,12 @@ import duckdb
 
 from mdm.errors import StoreError
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 
 #: Columns of the records table, in order.
 RECORD_COLUMNS = (
     "source", "record_id", "first_name", "middle_name", "last_name", "full_name",
-    "date_of_birth", "gender", "email", "phone", "address_line", "city", "postcode",
+    "date_of_birth", "gender", "national_id", "email", "phone", "address_line", "city", "postcode",
     "region", "country", "name_suffix", "updated_at", "first_name_phonetic",
     "middle_name_phonetic", "last_name_phonetic", "first_name_variants",
     "middle_name_variants", "first_initial", "dob_year", "dob_month_day",
@@ -211,7 +211,7 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 #: Versions this mdm upgrades in place: the DDL adds tables (IF NOT EXISTS) and
 #: :func:`_migrate` the columns added since.
-UPGRADABLE = ("1", "2", "3", "4", "5", "6", "7")
+UPGRADABLE = ("1", "2", "3", "4", "5", "6", "7", "8")
 
 
 def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -268,6 +268,8 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
         con.execute(
             "ALTER TABLE review_tasks ADD COLUMN IF NOT EXISTS scored_on VARCHAR DEFAULT 'records'"
         ).fetchall()
+        for table in ("records", "golden"):  # schema 9
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS national_id VARCHAR").fetchall()
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
         ).fetchall()

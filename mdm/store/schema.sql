@@ -1,4 +1,4 @@
--- The mdm store: one DuckDB file. Schema version 6.
+-- The mdm store: one DuckDB file. Schema version 9.
 CREATE TABLE IF NOT EXISTS meta (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS records (
     full_name VARCHAR,
     date_of_birth VARCHAR,
     gender VARCHAR,
+    national_id VARCHAR,
     email VARCHAR,
     phone VARCHAR,
     address_line VARCHAR,
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS golden (
     full_name VARCHAR,
     date_of_birth VARCHAR,
     gender VARCHAR,
+    national_id VARCHAR,
     email VARCHAR,
     phone VARCHAR,
     address_line VARCHAR,

@@ -96,3 +96,26 @@ def test_a_version_7_store_gains_the_tasks_scored_on_column(
     finally:
         store.close()
     assert found == [("records", tasks)]
+
+
+def test_a_version_8_store_gains_national_ids(tmp_path: Path, reconciled_db: Path) -> None:
+    """Schema 9 adds ``national_id`` to records and golden records: an older store gets
+    the columns, empty, and keeps every row."""
+    import shutil
+
+    db = tmp_path / "v8.duckdb"
+    shutil.copy(reconciled_db, db)
+    with duckdb.connect(str(db)) as con:
+        for table in ("records", "golden"):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN national_id")
+        con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+        before = con.execute("SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM golden)").fetchall()
+    store = open_store(db)
+    try:
+        after = store.execute(
+            "SELECT (SELECT count(*) FROM records WHERE national_id IS NULL), "
+            "(SELECT count(*) FROM golden WHERE national_id IS NULL)"
+        ).fetchall()
+    finally:
+        store.close()
+    assert after == before
