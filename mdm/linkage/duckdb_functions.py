@@ -4,8 +4,9 @@ The real-time scorer evaluates a level's condition in Python and must pick the s
 level DuckDB would, so each function here returns exactly what DuckDB returns
 (checked against DuckDB by property tests). What DuckDB does that one might not guess:
 
-* ``jaro_winkler_similarity``, ``levenshtein`` and ``damerau_levenshtein`` work on UTF-8 *bytes* up to DuckDB
-  1.x ("é" is two bytes apart from "e") and on characters (code points) from 2.0.
+* ``jaro_winkler_similarity``, ``levenshtein`` and ``damerau_levenshtein`` work on
+  UTF-8 *bytes* up to DuckDB 1.x ("é" is two bytes apart from "e") and on characters
+  (code points) from 2.0.
   Which one the installed DuckDB does is asked once, per function, and the same
   units are compared here, so the scorer agrees with every DuckDB the package allows.
   Jaro-Winkler of an empty string is 0, even against another empty string (rapidfuzz
@@ -130,7 +131,8 @@ def check_agreement() -> None:
         if duck != ours:
             raise ConfigError(
                 f"the installed DuckDB {duckdb.__version__} gives {duck} for "
-                f"jaro_winkler_similarity, levenshtein and damerau_levenshtein of ({left!r}, {right!r}) where "
+                "jaro_winkler_similarity, levenshtein and damerau_levenshtein of "
+                f"({left!r}, {right!r}) where "
                 f"mdm's real-time scorer gives {ours}: real-time and bulk scores would "
                 "differ. Install the tested set (make setup, or pip install -r "
                 "requirements/lock.txt) or report the DuckDB version as an issue"

@@ -43,8 +43,8 @@ from mdm.standardise.countries import record_country
 from mdm.standardise.dates import DateOrder, _classify_date, choose_day_month_order
 from mdm.standardise.emails import _classify_email
 from mdm.standardise.frame import SUFFIX_COLUMN, StandardiseOptions
-from mdm.standardise.locale import SourceLocale, decide_source_locale
 from mdm.standardise.identifiers import clean_national_id
+from mdm.standardise.locale import SourceLocale, decide_source_locale
 from mdm.standardise.names import clean_full_name, split_full_name, strip_titles_suffixes
 from mdm.standardise.phones import _checked_region, _classify_phone
 from mdm.standardise.postcodes import _classify_postcode, repair_postcode

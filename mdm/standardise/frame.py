@@ -20,13 +20,13 @@ from mdm.standardise.dates import (
     standardise_date_column,
 )
 from mdm.standardise.emails import standardise_email_column
+from mdm.standardise.identifiers import standardise_national_id_column
 from mdm.standardise.locale import (
     LocaleChoice,
     SourceLocale,
     decide_source_locale,
     record_countries,
 )
-from mdm.standardise.identifiers import standardise_national_id_column
 from mdm.standardise.names import (
     split_full_name_column,
     standardise_full_name_column,

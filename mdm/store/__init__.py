@@ -269,7 +269,9 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
             "ALTER TABLE review_tasks ADD COLUMN IF NOT EXISTS scored_on VARCHAR DEFAULT 'records'"
         ).fetchall()
         for table in ("records", "golden"):  # schema 9
-            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS national_id VARCHAR").fetchall()
+            con.execute(
+                f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS national_id VARCHAR"
+            ).fetchall()
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
         ).fetchall()

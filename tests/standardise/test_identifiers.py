@@ -47,7 +47,9 @@ def test_cleaning_is_idempotent_and_upper_case_alphanumeric(raw: object) -> None
 
 
 def test_the_column_is_the_scalar_per_row() -> None:
-    raw = pd.Series(["536-22-1904", None, 123456780, "000000000", "536 22 1904"], index=[5, 6, 7, 8, 9])
+    raw = pd.Series(
+        ["536-22-1904", None, 123456780, "000000000", "536 22 1904"], index=[5, 6, 7, 8, 9]
+    )
     cleaned = standardise_national_id_column(raw)
     assert list(cleaned.index) == [5, 6, 7, 8, 9]
     assert cleaned.tolist() == [clean_national_id(v) for v in raw.tolist()]

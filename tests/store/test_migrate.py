@@ -109,7 +109,9 @@ def test_a_version_8_store_gains_national_ids(tmp_path: Path, reconciled_db: Pat
         for table in ("records", "golden"):
             con.execute(f"ALTER TABLE {table} DROP COLUMN national_id")
         con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
-        before = con.execute("SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM golden)").fetchall()
+        before = con.execute(
+            "SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM golden)"
+        ).fetchall()
     store = open_store(db)
     try:
         after = store.execute(
