@@ -270,4 +270,3 @@ def test_name_frequencies_stay_equal_to_a_recount(store, engine) -> None:
     assert stored == recount
     last = engine.frequencies["last_name"]
     assert dict(last.counts) == {name: n for kind, name, n in stored if kind == "last"}
-

@@ -70,10 +70,10 @@ def test_bulk_standardises_trains_and_keeps_the_number(id_store: Path) -> None:
         assert values and all(v.isdigit() and len(v) == 9 for (v,) in values)
         golden = con.execute("SELECT count(national_id) FROM golden WHERE status = 'active'")
         assert golden.fetchall()[0][0] > 0
-        model = con.execute(
-            "SELECT model FROM models ORDER BY created_at DESC LIMIT 1"
-        ).fetchall()[0][0]
-    trained = {c["output_column_name"]: c for c in json.loads(model)["splink_settings"]["comparisons"]}
+        latest = "SELECT model FROM models ORDER BY created_at DESC LIMIT 1"
+        model = con.execute(latest).fetchall()[0][0]
+    settings = json.loads(model)["splink_settings"]
+    trained = {c["output_column_name"]: c for c in settings["comparisons"]}
     levels = trained["national_id"]["comparison_levels"]
     exact = next(level for level in levels if level.get("label_for_charts") == "exact")
     assert exact.get("m_probability") is not None and exact.get("u_probability") is not None
