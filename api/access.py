@@ -13,15 +13,23 @@ second on average, bursts of up to ``burst``).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Request
+import duckdb
+from fastapi import BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mdm.errors import MdmError
+from mdm.keys import note_used
+
+log = logging.getLogger("mdm.api")
 
 ETL, OPS, STEWARD, ADMIN = "etl", "operational", "steward", "admin"
 
@@ -107,7 +115,8 @@ class RateLimiter:
             return (1.0 - tokens) / self.rate
 
 
-def _token(request: Request) -> str | None:
+def presented_token(request: Request) -> str | None:
+    """The API key a request presents (Bearer or X-API-Key), unchecked."""
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
@@ -117,7 +126,7 @@ def _token(request: Request) -> str | None:
 def identify(request: Request) -> Caller:
     """The caller whose valid API key came with ``request`` (else AccessError 401).
     Reads only the headers."""
-    token = _token(request)
+    token = presented_token(request)
     challenge = {"WWW-Authenticate": 'Bearer realm="mdm"'}
     if token is None:
         raise AccessError(
@@ -125,11 +134,15 @@ def identify(request: Request) -> Caller:
             "this call needs an API key: send 'Authorization: Bearer mdm_...' (an admin "
             "makes keys with 'mdm keys create NAME --role ROLE --db STORE')", challenge,
         )  # fmt: skip
-    found = request.app.state.keys.check(token)
+    keys = request.app.state.keys
+    found = keys.check(token)
     if found is None:
-        raise AccessError(
-            401, "Unauthorized", "the API key is not valid (mistyped, or revoked)", challenge
+        problem = (
+            "the API key has expired; an admin makes a new one ('mdm keys create')"
+            if keys.expired(token)
+            else "the API key is not valid (mistyped, or revoked)"
         )
+        raise AccessError(401, "Unauthorized", problem, challenge)
     return Caller(*found)
 
 
@@ -156,9 +169,25 @@ class KeyFirst:
         await self.app(scope, receive, send)
 
 
-async def authorize(request: Request) -> Caller:
-    """The caller of a ``/v1`` endpoint, if its key may call it (else AccessError)."""
+def write_key_uses(app: Any) -> None:
+    """Write when keys were last used (:meth:`mdm.keys.KeyRing.take_unwritten`); a store
+    that cannot take the write now loses only these times, and says so in the log."""
+    used = app.state.keys.take_unwritten()
+    if not used:
+        return
+    try:
+        with app.state.store.write(carried=True) as con:
+            note_used(con, used)
+    except (MdmError, duckdb.Error) as exc:
+        log.warning("last use of key(s) %s not written: %s", ", ".join(sorted(used)), exc)
+
+
+async def authorize(request: Request, background: BackgroundTasks) -> Caller:
+    """The caller of a ``/v1`` endpoint, if its key may call it (else AccessError).
+    When the key's last use is due to be written, that is done after the answer."""
     caller = identify(request)
+    request.state.caller = caller  # known even when refused below (api.audit)
+    background.add_task(write_key_uses, request.app)
     route = request.scope.get("route")
     path = _CONVERTER.sub("}", getattr(route, "path", request.url.path))  # {id:path} -> {id}
     allowed = ACCESS.get((request.method, path), frozenset())
@@ -177,5 +206,4 @@ async def authorize(request: Request) -> Caller:
             "calls a second; slow down and retry after the time in Retry-After",
             {"Retry-After": str(max(1, math.ceil(wait)))},
         )  # fmt: skip
-    request.state.caller = caller
     return caller

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.access import KeyFirst, RateLimiter, authorize
+from api.audit import AuditLog, audit_logger
 from api.errors import install_error_handlers
 from api.jobs import Jobs
 from api.limits import BodyLimit
@@ -64,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router.router, dependencies=keyed)
     app.include_router(keys.backups, dependencies=keyed)
     install_web(app, settings)
+    if settings.audit_log is not None:  # outermost: calls refused by the others too
+        app.add_middleware(AuditLog, logger=audit_logger(settings.audit_log))
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, object]:

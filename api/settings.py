@@ -45,6 +45,11 @@ class Settings(BaseModel):
         description="A folder whose files jobs may name by path (none: uploads only).",
     )
 
+    audit_log: Path | None = Field(
+        default=None,
+        description="A file to append one JSON line per API and page call to: who, which "
+        "route and ids, how it ended; never search terms (api.audit). Default: none.",
+    )
     backup_folder: Path | None = Field(
         default=None,
         description="Where POST /v1/backups writes (default: <store>.backups/ beside it).",
@@ -63,7 +68,7 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``MDM_DB`` (required), ``MDM_RULES``, ``MDM_APPLY_DELAY``,
-        ``MDM_SESSION_SECRET``, ``MDM_SECURE_COOKIES``, ``MDM_JOB_FOLDER``,
+        ``MDM_SESSION_SECRET``, ``MDM_SECURE_COOKIES``, ``MDM_JOB_FOLDER``, ``MDM_AUDIT_LOG``,
         ``MDM_RATE_LIMIT``, ``MDM_RATE_BURST``, ``MDM_MAX_BODY_BYTES``,
         ``MDM_MAX_UPLOAD_BYTES``, ``MDM_MAX_PAGE_SIZE`` and ``MDM_MAX_BATCH``."""
         db = os.environ.get("MDM_DB")
@@ -78,6 +83,8 @@ class Settings(BaseModel):
             values["session_secret"] = os.environ["MDM_SESSION_SECRET"]
         if os.environ.get("MDM_JOB_FOLDER"):
             values["job_folder"] = Path(os.environ["MDM_JOB_FOLDER"])
+        if os.environ.get("MDM_AUDIT_LOG"):
+            values["audit_log"] = Path(os.environ["MDM_AUDIT_LOG"])
         if os.environ.get("MDM_BACKUP_FOLDER"):
             values["backup_folder"] = Path(os.environ["MDM_BACKUP_FOLDER"])
         if os.environ.get("MDM_SECURE_COOKIES", "").lower() in ("0", "false", "no"):

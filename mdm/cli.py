@@ -864,16 +864,25 @@ def keys_create(
         str, typer.Option(help="etl (jobs), operational (match, upsert, read), steward, admin.")
     ] = "operational",
     by: Annotated[str, typer.Option("--by", help="Who makes the key (kept).")] = "admin",
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="When the key stops working: a number of days ('90d'), a date "
+            "('2027-06-30', midnight UTC) or a UTC time ('2027-06-30T12:00'). Default: never."
+        ),
+    ] = None,
 ) -> None:
     """Make a key and print it once: only a hash is kept, so store it now."""
-    from mdm.keys import create_key
+    from mdm.keys import create_key, parse_expiry
 
     made: list[str] = []
+    expires_at = parse_expiry(expires) if expires else None
 
     def act(con) -> str:
-        key, token = create_key(con, name, role, by)
+        key, token = create_key(con, name, role, by, expires_at)
         made.append(token)
-        return f"key {key.key_id} ({key.name}, {key.role}) made; it is shown this once:"
+        until = f", until {key.expires_at:%Y-%m-%d %H:%M} UTC" if key.expires_at else ""
+        return f"key {key.key_id} ({key.name}, {key.role}{until}) made; it is shown this once:"
 
     _names_call(db, act, create=False)
     print(made[0])
@@ -884,15 +893,19 @@ def keys_list(
     db: DbOption,
     revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys.")] = False,
 ) -> None:
-    """Every key: id, role, name, who made it and when (never the key itself)."""
+    """Every key: id, role, name, who made it and when, its state, when it expires and
+    when it was last used (never the key itself). Tab-separated, with a header line."""
     from mdm.keys import list_keys
 
+    def when(moment) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else "-"
+
+    print("key_id\trole\tname\tmade\tstate\texpires\tlast_used")
     for key in _read(db, lambda con: list_keys(con, include_revoked=revoked)):
-        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        out.print(
-            f"{key.key_id}\t{key.role}\t{key.name}\tmade by {key.created_by} "
-            f"{key.created_at:%Y-%m-%d}\t{state}",
-            highlight=False,
+        print(
+            f"{key.key_id}\t{key.role}\t{_plain(key.name)}\tby {_plain(key.created_by)} "
+            f"{key.created_at:%Y-%m-%d}\t{key.state}\t{when(key.expires_at)}\t"
+            f"{when(key.last_used_at)}"
         )
 
 
@@ -1063,7 +1076,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     rules: Annotated[Path, typer.Option(help="Match rules (YAML).")] = DEFAULT_RULES,
-    access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput).")] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="uvicorn's log of every request, to the console: it writes each URL with "
+            "its query string, so a steward's searches (names, emails) are in it. For a log "
+            "to keep, use --audit-log. Costs throughput."
+        ),
+    ] = False,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append one JSON line per API and page call to this file: the key or "
+            "steward, the route and the ids in it, how it ended (refusals too); never "
+            "search terms or bodies."
+        ),
+    ] = None,
     job_folder: Annotated[
         Path | None,
         typer.Option(help="A folder whose files jobs may name by path (default: uploads only)."),
@@ -1085,6 +1113,8 @@ def serve(
     os.environ["MDM_RULES"] = str(rules)
     if job_folder is not None:
         os.environ["MDM_JOB_FOLDER"] = str(job_folder)
+    if audit_log is not None:
+        os.environ["MDM_AUDIT_LOG"] = str(audit_log)
     # uvicorn imports the app by name: the engine does not import the service.
     uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, access_log=access_log)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from api.deps import CallerDep, StoreDep, acting
+from api.schemas.common import Actor
 from api.schemas.keys import (
     BackupCreate,
     BackupPublic,
@@ -40,7 +41,9 @@ def get_keys(
 def post_key(request: Request, body: KeyCreate, store: StoreDep, caller: CallerDep) -> KeyCreated:
     """Make a key. Its ``token`` is in this answer only: hand it over now."""
     with store.write(carried=True) as con:  # also during a full job
-        key, token = create_key(con, body.name, body.role, acting(caller, body.by))
+        key, token = create_key(
+            con, body.name, body.role, acting(caller, body.by), body.expiry_utc()
+        )
     _reload(request, store)
     return KeyCreated(**asdict(key), token=token)
 
@@ -49,12 +52,14 @@ def post_key(request: Request, body: KeyCreate, store: StoreDep, caller: CallerD
 def delete_key(
     request: Request,
     store: StoreDep,
+    caller: CallerDep,
     key_id: Annotated[str, Path(min_length=1, max_length=40)],
-    by: Annotated[str, Query(min_length=1, max_length=100)] = "admin",
+    by: Annotated[Actor | None, Query(description="A note: who revokes it.")] = None,
 ) -> KeyPublic:
-    """Revoke a key: refused from the next call on."""
+    """Revoke a key: refused from the next call on. The revocation names the key that
+    made this call, and ``by`` as a note."""
     with store.write(carried=True) as con:  # also during a full job
-        key = revoke_key(con, key_id, by)
+        key = revoke_key(con, key_id, acting(caller, by))
     _reload(request, store)
     return KeyPublic(**asdict(key))
 

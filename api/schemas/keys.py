@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -15,6 +16,15 @@ class KeyCreate(Request):
     name: str = Field(min_length=1, max_length=100, description="e.g. the system using it")
     role: Literal["etl", "operational", "steward", "admin"]
     by: Actor
+    expires_at: Timestamp | None = Field(
+        None, description="When the key stops working (RFC 3339; no zone: UTC). Default: never."
+    )
+
+    def expiry_utc(self) -> datetime | None:
+        """``expires_at`` in UTC without a zone, as the store keeps times."""
+        if self.expires_at is None:
+            return None
+        return self.expires_at.astimezone(UTC).replace(tzinfo=None)
 
     model_config = {
         "json_schema_extra": {
@@ -32,6 +42,11 @@ class KeyPublic(BaseModel):
     created_at: Timestamp
     created_by: str
     revoked_at: Timestamp | None = None
+    revoked_by: str | None = None
+    expires_at: Timestamp | None = None
+    last_used_at: Timestamp | None = Field(
+        None, description="When the key was last used, to within ten minutes."
+    )
 
 
 class KeyCreated(KeyPublic):

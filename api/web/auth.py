@@ -60,6 +60,7 @@ def current_user(request: Request) -> User:
         request.app.state.sessions.end_all(name)
         request.session.clear()
         raise SignInRequired()
+    request.state.user = name  # for the audit log (api.audit)
     return user
 
 

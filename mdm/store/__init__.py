@@ -268,6 +268,10 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
         con.execute(
             "ALTER TABLE review_tasks ADD COLUMN IF NOT EXISTS scored_on VARCHAR DEFAULT 'records'"
         ).fetchall()
+        for table, column in (("api_keys", "expires_at"), ("api_keys", "last_used_at")):
+            con.execute(
+                f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TIMESTAMP"
+            ).fetchall()
         for table in ("records", "golden"):  # schema 9
             con.execute(
                 f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS national_id VARCHAR"

@@ -290,5 +290,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TIMESTAMP NOT NULL,
     created_by VARCHAR NOT NULL,
     revoked_at TIMESTAMP,
-    revoked_by VARCHAR
+    revoked_by VARCHAR,
+    expires_at TIMESTAMP,             -- refused from then on (NULL: never)
+    last_used_at TIMESTAMP            -- to within mdm.keys.LAST_USED_RESOLUTION
 );

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -126,6 +127,38 @@ def test_keys_are_made_listed_and_revoked_through_the_api(live: LiveServer) -> N
     assert any(k["key_id"] == key_id and k["revoked_at"] for k in every)
 
 
+def test_a_key_expires_and_its_last_use_is_kept(live: LiveServer) -> None:
+    """A key made to expire works until then and is refused after, saying so; the key
+    list shows when each key was last used, and the revocation names the admin key."""
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    made = live.client.post("/v1/keys", json={"name": "trial", "role": "operational",
+                                              "by": "ops", "expires_at": soon})  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["expires_at"] and made.json()["last_used_at"] is None
+    trial = {"Authorization": f"Bearer {made.json()['token']}"}
+    ann = {"first_name": "Ann", "last_name": "Lee"}
+    assert httpx.post(f"{live.url}/v1/match", json=ann, headers=trial).is_success
+    key_id = made.json()["key_id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # written just after the answer
+        keys = {k["key_id"]: k for k in live.client.get("/v1/keys").json()["keys"]}
+        if keys[key_id]["last_used_at"]:
+            break
+        time.sleep(0.1)
+    assert keys[key_id]["last_used_at"]
+    time.sleep(3.2)
+    refused = httpx.post(f"{live.url}/v1/match", json=ann, headers=trial)
+    assert refused.status_code == 401 and "expired" in refused.json()["error"]["message"]
+    assert key_id not in {k["key_id"] for k in live.client.get("/v1/keys").json()["keys"]}
+    past = live.client.post("/v1/keys", json={"name": "late", "role": "etl", "by": "ops",
+                                              "expires_at": "2020-01-01T00:00:00Z"})  # fmt: skip
+    assert past.status_code == 400 and "has passed" in past.text
+    other = live.client.post("/v1/keys", json={"name": "x", "role": "etl", "by": "ops"}).json()
+    revoked = live.client.delete(f"/v1/keys/{other['key_id']}", params={"by": "ann"})
+    admin = live.token.split("_")[1]
+    assert revoked.status_code == 200 and revoked.json()["revoked_by"] == f"ann [key {admin}]"
+
+
 def test_a_key_that_calls_too_often_waits(served_db: Path) -> None:
     with LiveServer(Settings(db=served_db, rate_limit=1.0, rate_burst=3)) as server:
         other = server.as_role("operational")  # made now: this call counts for the admin key
@@ -186,9 +219,52 @@ def test_the_cli_makes_lists_and_revokes_keys(served_db: Path, role: str) -> Non
     key_id = token.split("_")[1]
     listed = mdm("keys", "list", "--db", str(served_db))
     assert key_id in listed.stdout and role in listed.stdout and token not in listed.stdout
+    header = listed.stdout.splitlines()[0].split("\t")
+    assert header == ["key_id", "role", "name", "made", "state", "expires", "last_used"]
+    dated = mdm("keys", "create", "trial", "--role", role, "--expires", "30d", "--db",
+                str(served_db))  # fmt: skip
+    assert dated.returncode == 0 and "until" in dated.stdout
+    late = mdm("keys", "create", "late", "--expires", "2020-01-01", "--db", str(served_db))
+    assert late.returncode == 2 and "has passed" in late.stderr
     bad = mdm("keys", "create", "x", "--role", "root", "--db", str(served_db))
     assert bad.returncode == 2 and "etl, operational, steward, admin" in bad.stderr
     assert mdm("keys", "revoke", key_id, "--db", str(served_db)).returncode == 0
     assert key_id not in mdm("keys", "list", "--db", str(served_db)).stdout
     again = mdm("keys", "revoke", key_id, "--db", str(served_db))
     assert again.returncode == 2 and "revoked" in again.stderr
+
+
+def test_key_expiry_is_read_as_days_dates_or_times() -> None:
+    from mdm.errors import InputError
+    from mdm.keys import parse_expiry
+
+    now = datetime(2026, 12, 7, 9, 30)
+    assert parse_expiry("90d", now) == datetime(2027, 3, 7, 9, 30)
+    assert parse_expiry("2027-06-30", now) == datetime(2027, 6, 30)
+    assert parse_expiry("2027-06-30T12:00+02:00", now) == datetime(2027, 6, 30, 10, 0)
+    with pytest.raises(InputError, match="number of days"):
+        parse_expiry("soon", now)
+
+
+def test_a_keys_last_use_is_written_at_most_once_per_resolution(tmp_path: Path) -> None:
+    """A busy key costs no write per call: its use is due again only after the
+    resolution has passed since the time last written."""
+    import duckdb
+
+    from mdm.keys import KeyRing, create_key, note_used
+    from mdm.store import open_store
+
+    con = open_store(tmp_path / "keys.duckdb")
+    _, token = create_key(con, "shop", "operational", "tests")
+    ring = KeyRing(con)
+    assert ring.check(token) is not None and ring.check(token) is not None
+    first = ring.take_unwritten()
+    assert len(first) == 1
+    note_used(con, first)
+    assert ring.check(token) is not None and ring.take_unwritten() == {}
+    ring.reload(con)  # as after a key is made: the written time is read back
+    assert ring.check(token) is not None and ring.take_unwritten() == {}
+    assert ring.check(token.replace(token[-4:], "abcd")) is None
+    assert con.execute("SELECT last_used_at IS NOT NULL FROM api_keys").fetchall() == [(True,)]
+    assert isinstance(con, duckdb.DuckDBPyConnection)
+    con.close()
