@@ -52,6 +52,7 @@ from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import read_batch, upsert_leniently
 from mdm.ingest import SourceSpec
 from mdm.jobs import RulesBundle
+from mdm.store.sealing import read_frame, write_frame
 
 log = logging.getLogger("mdm.jobs")
 
@@ -236,7 +237,7 @@ class Jobs:
         path = self.folder / job_id / name
         if not path.is_file():
             raise InputError(f"job {job_id} is {job.status}; results come when it is done")
-        return pd.read_parquet(path)
+        return read_frame(path)
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)
@@ -455,16 +456,16 @@ class Jobs:
                 [run],
             ).df()
         folder = self.folder / job.job_id
-        xref.to_parquet(folder / "results.parquet", index=False)
-        golden.to_parquet(folder / "golden.parquet", index=False)
-        review.to_parquet(folder / "review.parquet", index=False)
+        write_frame(xref, folder / "results.parquet")
+        write_frame(golden, folder / "golden.parquet")
+        write_frame(review, folder / "review.parquet")
         job.actions = {**xref["action"].value_counts().sort_index().to_dict(), **job.actions}
 
     def _write_results(self, job: Job, xref: pd.DataFrame) -> None:
         """An incremental job's results: its records, and the golden records and open
         review tasks about the ones that changed."""
         folder = self.folder / job.job_id
-        xref.to_parquet(folder / "results.parquet", index=False)
+        write_frame(xref, folder / "results.parquet")
         changed = xref[xref["action"] != "unchanged"]
         try:
             with self.store.read() as con:
@@ -486,8 +487,8 @@ class Jobs:
             log.warning("job %s: golden and review results not kept: %s", job.job_id,
                         type(error).__name__)  # fmt: skip
             return
-        golden.to_parquet(folder / "golden.parquet", index=False)
-        review.to_parquet(folder / "review.parquet", index=False)
+        write_frame(golden, folder / "golden.parquet")
+        write_frame(review, folder / "review.parquet")
 
     def _recover(self, job: Job) -> None:
         """A job the service stopped under. An incremental job failed (its records are

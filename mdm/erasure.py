@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
@@ -34,6 +33,7 @@ from mdm.events import log_event
 from mdm.realtime.changes import ChangeSet, apply_changes
 from mdm.schema import ATTRIBUTES
 from mdm.store import connect_store, open_store
+from mdm.store.sealing import read_frame, write_frame
 from mdm.tombstones import tombstone
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def erase_from_job_results(
     ids = set(golden_ids)
     rewritten = 0
     for part in sorted(folder.glob("*/*.parquet")):
-        frame = pd.read_parquet(part)
+        frame = read_frame(part)
         gone = np.zeros(len(frame), dtype=bool)
         for column in ("golden_id", "golden_id_l", "golden_id_r"):
             if column in frame:
@@ -301,7 +301,7 @@ def erase_from_job_results(
                 gone |= np.fromiter((pair in keys for pair in found), bool, len(frame))
         if gone.any():
             staged = part.with_name(part.name + ".partial")
-            frame[~gone].to_parquet(staged, index=False)
+            write_frame(frame[~gone], staged)
             os.replace(staged, part)
             rewritten += 1
     return rewritten

@@ -11,7 +11,9 @@ The journal is a folder beside the store file (``<store>.journal/``) of append-o
 files. Each entry is a header (sequence number, length, CRC-32) and the change set's
 bytes (:func:`mdm.realtime.changes.encode`); a torn entry at the end of a file (the
 process died while writing it) was never acknowledged and is ignored. Files whose
-entries are all in the tables are deleted, so customer values do not linger there.
+entries are all in the tables are deleted, so customer values do not linger there. When
+the store is encrypted, each entry's bytes are sealed with its key
+(:mod:`mdm.store.sealing`): the journal and entries set aside hold no readable values.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from mdm.realtime.changes import ChangeSet, apply_changes, decode, encode
+from mdm.store.sealing import seal, unseal
 
 _HEADER = struct.Struct("<QII")  # sequence number, payload length, CRC-32 of the payload
 #: A journal file is closed and a new one begun past this size.
@@ -72,7 +75,7 @@ class Journal:
             entries = [(self._seq + i, change) for i, change in enumerate(changes, start=1)]
             chunks = []
             for seq, change in entries:
-                payload = encode(change)
+                payload = seal(encode(change))
                 chunks.append(_HEADER.pack(seq, len(payload), zlib.crc32(payload)))
                 chunks.append(payload)
             start = self._file.tell()
@@ -180,7 +183,7 @@ def replay_journal(con: duckdb.DuckDBPyConnection, db: Path) -> int:
     raw = [(seq, data) for seq, data in read_journal(folder) if seq > applied]
     if raw:
         try:
-            apply_journaled(con, [(seq, decode(data)) for seq, data in raw])
+            apply_journaled(con, [(seq, decode(unseal(data))) for seq, data in raw])
         except Exception:  # noqa: BLE001 - one at a time, to find what does not go in
             _replay_one_by_one(con, db, raw)
     for path in folder.glob("*.log"):
@@ -205,7 +208,7 @@ def _replay_one_by_one(
     kept = set_aside_entries(con)
     for seq, data in raw:
         try:
-            apply_journaled(con, [(seq, decode(data))])
+            apply_journaled(con, [(seq, decode(unseal(data)))])
             continue
         except Exception as error:  # noqa: BLE001 - kept on disk, reported, not lost
             failure = type(error).__name__  # the type only: its text may quote values

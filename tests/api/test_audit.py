@@ -44,8 +44,8 @@ def test_calls_reads_and_refusals_are_logged_without_search_terms(
         assert denied.status_code == 403
         with httpx.Client(base_url=server.url, timeout=30) as page:
             form = page.get("/ui/login").text
-            signed = page.post("/ui/login", data={"csrf": token(form), "username": "ann",
-                                                   "password": "correct horse battery"})  # fmt: skip
+            login = {"csrf": token(form), "username": "ann", "password": "correct horse battery"}
+            signed = page.post("/ui/login", data=login)
             assert signed.status_code == 303
             assert page.get("/ui/search", params={"q": "Quarrington"}).status_code == 200
             assert page.get(f"/ui/golden/{golden_id}").status_code == 200

@@ -80,3 +80,84 @@ def test_an_encrypted_store_keeps_applying_writes(encrypted_db: Path, tmp_path: 
     for path in (tmp_path / "backups").rglob("*"):
         if path.is_file():
             assert canary not in path.read_bytes(), path
+
+
+def test_the_journal_of_an_encrypted_store_is_sealed(encrypted_db: Path) -> None:
+    """An acknowledged write waits in the journal until it is written into the tables:
+    with the store encrypted, its entry is sealed with the store's key, so the journal
+    shows no value, and the write is in the store afterwards."""
+    from mdm.realtime.journal import journal_folder
+    from mdm.store.sealing import MAGIC
+
+    settings = Settings(db=encrypted_db, apply_delay=3600)  # stays in the journal
+    with LiveServer(settings) as live:
+        made = live.client.post("/v1/records", json={"records": [_record(0), _record(1)]})
+        assert made.status_code == 200, made.text
+        files = [p for p in journal_folder(encrypted_db).glob("*.log") if p.stat().st_size]
+        assert files
+        for path in files:
+            data = path.read_bytes()
+            assert MAGIC in data
+            for canary in (b"Quartermaine", b"quartermaine", b"zq0@example.org", b"ENC-1"):
+                assert canary not in data, (path, canary)
+    con = open_store(encrypted_db, create=False)
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM records WHERE source = 'callcentre' AND record_id LIKE 'ENC-%'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert found == 2
+
+
+def test_a_sealed_entry_is_refused_without_the_key_or_when_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mdm.errors import StoreError
+    from mdm.store.sealing import seal, unseal
+
+    monkeypatch.setenv("MDM_ENCRYPTION_KEY", "one key")
+    sealed = seal(b'{"first_name": "ann"}')
+    assert b"ann" not in sealed and unseal(sealed) == b'{"first_name": "ann"}'
+    changed = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(StoreError, match="changed"):
+        unseal(changed)
+    monkeypatch.setenv("MDM_ENCRYPTION_KEY", "another key")
+    with pytest.raises(StoreError, match="another key"):
+        unseal(sealed)
+    monkeypatch.delenv("MDM_ENCRYPTION_KEY")
+    with pytest.raises(StoreError, match="set MDM_ENCRYPTION_KEY"):
+        unseal(sealed)
+    assert seal(b"plain") == b"plain" and unseal(b"plain") == b"plain"
+
+
+def test_job_results_beside_an_encrypted_store_are_sealed(
+    encrypted_db: Path, sample_dir: Path
+) -> None:
+    """A job's results hold customer values (its golden records): sealed with the
+    store's key on disk, served as usual."""
+    import io
+
+    import pandas as pd
+
+    from mdm.erasure import job_folder
+    from tests.api.test_jobs import _csv, _wait
+
+    with LiveServer(Settings(db=encrypted_db)) as live:
+        body = _csv(sample_dir, slice(0, 20), "SEAL")
+        sent = live.client.post(
+            "/v1/jobs", files={"file": ("crm.csv", body, "text/csv")}, data={"source": "crm"}
+        )
+        assert sent.status_code == 202, sent.text
+        job = _wait(live.client, sent.json()["job_id"])
+        assert job["status"] == "done", job
+        for part in ("xref", "golden"):
+            got = live.client.get(f"/v1/jobs/{job['job_id']}/results", params={"part": part})
+            assert got.status_code == 200 and len(pd.read_csv(io.BytesIO(got.content))) > 0
+        names = pd.read_csv(io.BytesIO(body), dtype=str)["surname"].str.lower().tolist()
+    files = [p for p in job_folder(encrypted_db).rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        assert b"SEAL0" not in data, path
+        assert not any(name.encode() in data for name in names if len(name) > 4), path

@@ -121,3 +121,22 @@ def test_an_entry_that_will_not_go_in_is_set_aside_and_the_store_opens(tmp_path:
     finally:
         con.close()
     assert list(journal_folder(db).glob("*.log")) == []
+
+
+def test_a_sealed_journal_holds_no_values_and_replays_with_the_key(
+    tmp_path: Path, monkeypatch
+) -> None:
+    db = tmp_path / "mdm.duckdb"
+    open_store(db).close()
+    monkeypatch.setenv("MDM_ENCRYPTION_KEY", "correct horse battery staple")
+    journal = Journal(journal_folder(db), 1)
+    journal.append([_change(1), _change(2)])
+    journal.close()
+    for path in journal_folder(db).glob("*.log"):
+        assert b"name1" not in path.read_bytes() and b"record_added" not in path.read_bytes()
+    with duckdb.connect(str(db)) as con:
+        assert replay_journal(con, db) == 2
+        names = con.execute(
+            "SELECT name FROM name_frequencies WHERE name LIKE 'name%' ORDER BY name"
+        ).fetchall()
+    assert names == [("name1",), ("name2",)]
