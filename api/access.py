@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from fastapi import BackgroundTasks, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -182,12 +182,31 @@ def write_key_uses(app: Any) -> None:
         log.warning("last use of key(s) %s not written: %s", ", ".join(sorted(used)), exc)
 
 
-async def authorize(request: Request, background: BackgroundTasks) -> Caller:
-    """The caller of a ``/v1`` endpoint, if its key may call it (else AccessError).
-    When the key's last use is due to be written, that is done after the answer."""
+class KeyUseWriter:
+    """Writes when keys were last used (:func:`write_key_uses`) every ``interval``
+    seconds, in a thread of its own, and once more when stopped: a write takes the
+    store to itself, so it is not done per call."""
+
+    def __init__(self, app: Any, interval: float) -> None:
+        self.app, self.interval = app, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mdm-key-uses", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            write_key_uses(self.app)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        write_key_uses(self.app)
+
+
+async def authorize(request: Request) -> Caller:
+    """The caller of a ``/v1`` endpoint, if its key may call it (else AccessError)."""
     caller = identify(request)
     request.state.caller = caller  # known even when refused below (api.audit)
-    background.add_task(write_key_uses, request.app)
     route = request.scope.get("route")
     path = _CONVERTER.sub("}", getattr(route, "path", request.url.path))  # {id:path} -> {id}
     allowed = ACCESS.get((request.method, path), frozenset())

@@ -9,7 +9,7 @@ import duckdb
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.access import KeyFirst, RateLimiter, authorize
+from api.access import KeyFirst, KeyUseWriter, RateLimiter, authorize
 from api.audit import AuditLog, audit_logger
 from api.errors import install_error_handlers
 from api.jobs import Jobs
@@ -20,7 +20,7 @@ from api.settings import Settings
 from api.store import StoreService
 from api.web import install_web
 from mdm.jobs import RulesBundle
-from mdm.keys import KeyRing
+from mdm.keys import LAST_USED_RESOLUTION, KeyRing
 from mdm.realtime.engine import Engine
 from mdm.store import private_files
 
@@ -36,11 +36,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store.start_engine()
         with app.state.store.read() as con:
             app.state.keys = KeyRing(con)
+        key_uses = KeyUseWriter(app, LAST_USED_RESOLUTION.total_seconds())
         app.state.jobs = Jobs(app.state.store, settings.rules, settings.job_folder)
         try:
             yield
         finally:
             app.state.jobs.close()
+            key_uses.stop()
             app.state.store.close()
 
     # /docs (Swagger UI) and /redoc load their scripts and styles from the package

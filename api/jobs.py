@@ -301,17 +301,18 @@ class Jobs:
                 job.done = len(rows)
                 job.actions, job.unparseable = dict(actions), dict(dropped)
                 job.seconds = round(time.perf_counter() - started, 2)
-            job.status = "cancelled" if cancel.is_set() else "done"
-        except MdmError as error:
-            job.status, job.error = "failed", self._as_sent(job, str(error))
-        except Exception as error:  # noqa: BLE001 - the job fails, the service goes on
-            log.error("job %s failed: %s", job.job_id, type(error).__name__)
-            job.status, job.error = "failed", f"{type(error).__name__}; see the service log"
+            status, error = ("cancelled" if cancel.is_set() else "done"), None
+        except MdmError as failure:
+            status, error = "failed", self._as_sent(job, str(failure))
+        except Exception as failure:  # noqa: BLE001 - the job fails, the service goes on
+            log.error("job %s failed: %s", job.job_id, type(failure).__name__)
+            status, error = "failed", f"{type(failure).__name__}; see the service log"
+        xref = pd.DataFrame(rows, columns=["source", "record_id", "golden_id", "action"])
+        self._write_results(job, xref)  # before it says so: a client then fetches them
         job.stage = "finished"
         job.seconds = round(time.perf_counter() - started, 2)
         job.finished_at = utcnow().isoformat(timespec="seconds")
-        xref = pd.DataFrame(rows, columns=["source", "record_id", "golden_id", "action"])
-        self._write_results(job, xref)
+        job.status, job.error = status, error
         self._save(job)
         self._drop_input(job)
 

@@ -8,9 +8,9 @@ the answer time does not tell which ids exist. Keys are 256-bit random tokens, s
 fast hash is enough (unlike passwords, :mod:`mdm.users`).
 
 A key may expire (``expires_at``): from then on it is refused like a revoked one. The
-service notes when each key was last used (``last_used_at``), to the
-:data:`LAST_USED_RESOLUTION`: it writes the time at most that often per key, so
-a busy key costs no write per call.
+service notes when each key was last used (``last_used_at``) in memory, shows it at
+once in its key list, and writes it to the store every :data:`LAST_USED_RESOLUTION`
+and when it stops: a busy key costs no write per call.
 
 Roles (what each may call is in the README's table and :mod:`api.access`):
 
@@ -38,7 +38,8 @@ ROLES = ("etl", "operational", "steward", "admin")
 PREFIX = "mdm"
 _DUMMY = hashlib.sha256(b"no such key").hexdigest()
 
-#: How stale a key's ``last_used_at`` may be: the service writes it at most this often.
+#: How often the service writes keys' last uses to the store (and, within that, how
+#: stale a stored ``last_used_at`` may be while it runs).
 LAST_USED_RESOLUTION = timedelta(minutes=10)
 
 _COLUMNS = (
@@ -228,6 +229,14 @@ class KeyRing:
             and hmac.compare_digest(found[0], _hash(token))
             and _expired(found[3], utcnow())
         )
+
+    def with_last_use(self, key: ApiKey) -> ApiKey:
+        """``key`` with the latest use this ring has seen, written or not yet."""
+        with self._lock:
+            seen = self._unwritten.get(key.key_id) or self._written.get(key.key_id)
+        if seen is None or (key.last_used_at is not None and key.last_used_at >= seen):
+            return key
+        return replace(key, last_used_at=seen)
 
     def take_unwritten(self) -> dict[str, datetime]:
         """The uses to write now (:func:`note_used`), each key at most once per

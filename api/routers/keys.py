@@ -29,11 +29,15 @@ def _reload(request: Request, store) -> None:
 
 @router.get("", response_model=KeyList)
 def get_keys(
-    store: StoreDep, revoked: Annotated[bool, Query(description="Include revoked keys.")] = False
+    request: Request,
+    store: StoreDep,
+    revoked: Annotated[bool, Query(description="Include revoked keys.")] = False,
 ) -> KeyList:
-    """Every key (never its secret), newest first."""
+    """Every key (never its secret), newest first, with when each was last used."""
+    ring = request.app.state.keys
     with store.read() as con:
-        keys = [KeyPublic(**asdict(k)) for k in list_keys(con, include_revoked=revoked)]
+        listed = list_keys(con, include_revoked=revoked)
+    keys = [KeyPublic(**asdict(ring.with_last_use(k))) for k in listed]
     return KeyList(keys=keys, count=len(keys))
 
 
