@@ -27,6 +27,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check mdm api tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: setup

@@ -19,9 +19,9 @@ from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.store import StoreService
 from api.web import install_web
-from mdm.jobs import RulesBundle
 from mdm.keys import LAST_USED_RESOLUTION, KeyRing
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.store import private_files
 
 

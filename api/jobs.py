@@ -51,7 +51,7 @@ from mdm.erasure import erase_from_job_results, job_folder
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import read_batch, upsert_leniently
 from mdm.ingest import SourceSpec
-from mdm.jobs import RulesBundle
+from mdm.rules.bundle import RulesBundle
 from mdm.store.sealing import read_frame, write_frame
 
 log = logging.getLogger("mdm.jobs")

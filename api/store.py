@@ -35,16 +35,16 @@ import duckdb
 
 from mdm.erasure import Erased, compact, erase_records, keep_tombstones, replace_compacted
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
-from mdm.realtime.changes import ChangeSet
 from mdm.realtime.engine import Engine
-from mdm.realtime.journal import (
+from mdm.store import open_store, store_cursor
+from mdm.store.changes import ChangeSet
+from mdm.store.journal import (
     Journal,
     apply_journaled,
     journal_folder,
     last_applied,
     mark_applied,
 )
-from mdm.store import open_store, store_cursor
 from mdm.store.writer import insert_rows
 
 log = logging.getLogger("mdm.service")
@@ -497,7 +497,7 @@ class StoreService:
         it); after it, the store holds the reconciliation and those writes. Matches and
         real-time writes wait meanwhile (those few records and the swap); returns how
         many records were written again."""
-        from mdm.realtime.changes import apply_changes
+        from mdm.store.changes import apply_changes
 
         with self._exclusive():
             with self._queued:

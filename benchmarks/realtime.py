@@ -46,9 +46,9 @@ from mdm.errors import NothingToMatchError  # noqa: E402
 from mdm.evaluation import pairwise_metrics  # noqa: E402
 from mdm.ingest import map_source, parse_source_arg  # noqa: E402
 from mdm.jobs import RulesBundle, reconcile  # noqa: E402
-from mdm.realtime.changes import apply_changes  # noqa: E402
 from mdm.realtime.engine import Engine, MatchResult  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
+from mdm.store.changes import apply_changes  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES
 

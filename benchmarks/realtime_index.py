@@ -29,7 +29,7 @@ import numpy as np
 from mdm.linkage.scorer import Scorer
 from mdm.realtime.index import CandidateIndex, key_columns
 from mdm.realtime.records import RecordTable
-from mdm.store import RECORD_COLUMNS
+from mdm.schema import RECORD_COLUMNS
 from mdm.store.writer import latest_model
 
 

@@ -25,7 +25,7 @@ from mdm.errors import InputError, StoreError
 from mdm.store import connect_store, lock_holder, open_failure, open_store
 
 if TYPE_CHECKING:
-    from mdm.jobs import RulesBundle
+    from mdm.rules.bundle import RulesBundle
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def restore(
             restored = fingerprint(con)
         finally:
             con.close()
-        from mdm.realtime.journal import journal_folder
+        from mdm.store.journal import journal_folder
 
         journal = journal_folder(db)
         if journal.exists():  # it belongs to the state being replaced
@@ -170,8 +170,8 @@ def _erase_again(staged: Path, tombstones: set[str], rules: RulesBundle | None) 
     erased values leave its bytes); how many records."""
     from mdm.bundled import DEFAULT_MATCH_RULES
     from mdm.erasure import compact, erase_again, replace_compacted
-    from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
+    from mdm.rules.bundle import RulesBundle
 
     bundle = rules or RulesBundle.load(DEFAULT_MATCH_RULES)
     con = open_store(staged, create=False)

@@ -7,7 +7,7 @@
 * must-links hold (both records in one golden record) and cannot-links too;
 * the event log replays to the tables (:func:`mdm.events.replay_differences`);
 * no acknowledged real-time write was set aside because it would not go into the
-  tables (:func:`mdm.realtime.journal.replay_journal`);
+  tables (:func:`mdm.store.journal.replay_journal`);
 * with ``full``: each golden record's values are what survivorship and the stewards'
   overrides make of its records (reads every record: slow on large stores).
 """
@@ -17,8 +17,8 @@ from __future__ import annotations
 import duckdb
 
 from mdm.events import replay_differences
-from mdm.realtime.journal import set_aside_entries
 from mdm.schema import ATTRIBUTES
+from mdm.store.journal import set_aside_entries
 
 #: At most this many examples are named per kind of problem.
 EXAMPLES = 5
@@ -101,7 +101,7 @@ def store_problems(
 
 def _survivorship_problems(con: duckdb.DuckDBPyConnection, survivorship) -> list[str]:
     from mdm.golden import survive
-    from mdm.overrides import EFFECTIVE_SQL, overridden
+    from mdm.store.overrides import EFFECTIVE_SQL, overridden
 
     frame = con.execute(
         "SELECT x.golden_id, r.source, r.record_id, r.updated_at, r.ingested_at, "

@@ -124,8 +124,8 @@ def reconcile(
 ) -> None:
     """Reconcile source files into golden records in the store."""
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
+    from mdm.rules.bundle import RulesBundle
     from mdm.spark import Backend
 
     try:
@@ -163,7 +163,7 @@ def _reconcile_incremental(sources: list[str], db: Path, rules: Path, as_json: b
     from mdm.incremental import as_json as to_json
     from mdm.incremental import describe, reconcile_incremental
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import RulesBundle
+    from mdm.rules.bundle import RulesBundle
 
     try:
         bundle = RulesBundle.load(rules)
@@ -364,8 +364,8 @@ def demo(
     """Reconcile the bundled four-source sample and show what was found."""
     from mdm.accuracy import evaluate as run_evaluate
     from mdm.ingest import SourceSpec
-    from mdm.jobs import RulesBundle
     from mdm.jobs import reconcile as run
+    from mdm.rules.bundle import RulesBundle
 
     sample = SAMPLE_DIR  # its source mappings are in sources/
     files = sorted(p for p in sample.iterdir() if p.is_file() and p.suffix != ".md")
@@ -624,8 +624,8 @@ def review_decide(
 def _steward_call(db: Path, rules: Path, action) -> None:
     """Run a steward's operation with a real-time engine over the store, in one
     transaction; print its message (errors exit cleanly, nothing written)."""
-    from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
+    from mdm.rules.bundle import RulesBundle
 
     try:
         bundle = RulesBundle.load(rules)
@@ -719,8 +719,8 @@ def golden_override(
     rules: RulesOption = DEFAULT_RULES,
 ) -> None:
     """Set a steward's value: it wins over survivorship until cleared."""
-    from mdm.jobs import RulesBundle
     from mdm.overrides import set_override
+    from mdm.rules.bundle import RulesBundle
 
     def act(con) -> str:
         survivorship = RulesBundle.load(rules).survivorship
@@ -739,8 +739,8 @@ def golden_clear(
     rules: RulesOption = DEFAULT_RULES,
 ) -> None:
     """Clear a steward's value: survivorship decides the attribute again."""
-    from mdm.jobs import RulesBundle
     from mdm.overrides import clear_override
+    from mdm.rules.bundle import RulesBundle
 
     def act(con) -> str:
         survivorship = RulesBundle.load(rules).survivorship
@@ -973,7 +973,7 @@ def restore_command(
     checked first; the store's journal is moved aside, not replayed onto it; people
     erased since the backup was taken are erased from it again."""
     from mdm.backup import restore
-    from mdm.jobs import RulesBundle
+    from mdm.rules.bundle import RulesBundle
 
     try:
         restored = restore(backup_file, db, force=force, rules=RulesBundle.load(rules))
@@ -1002,7 +1002,7 @@ def check_command(
     """Check that the store holds together: every record in one active golden record,
     counts, survivor chains, must- and cannot-links, the event log (exit 1 if not)."""
     from mdm.checks import store_problems
-    from mdm.jobs import RulesBundle
+    from mdm.rules.bundle import RulesBundle
 
     try:
         survivorship = RulesBundle.load(rules).survivorship
@@ -1030,7 +1030,7 @@ def erase_command(
     """Erase a person: their source records go from every table and from the store
     file's bytes (the store is compacted). Stop the service first."""
     from mdm.erasure import erase
-    from mdm.jobs import RulesBundle
+    from mdm.rules.bundle import RulesBundle
 
     try:
         done = erase(db, golden_id, RulesBundle.load(rules), by, source or None)

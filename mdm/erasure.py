@@ -30,15 +30,15 @@ import numpy as np
 from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
 from mdm.events import log_event
-from mdm.realtime.changes import ChangeSet, apply_changes
 from mdm.schema import ATTRIBUTES
 from mdm.store import connect_store, open_store
+from mdm.store.changes import ChangeSet, apply_changes
 from mdm.store.sealing import read_frame, write_frame
 from mdm.tombstones import tombstone
 
 if TYPE_CHECKING:
-    from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
+    from mdm.rules.bundle import RulesBundle
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ clustering and survivorship): each is matched against the existing golden record
 against the batch's records already in, existing people keep their golden ids, and a
 record whose content has not changed is left alone, so a batch sent twice changes
 nothing the second time. Everything the batch changes is written in one transaction
-with the real-time writer (:func:`mdm.realtime.changes.apply_changes`): a failure
+with the real-time writer (:func:`mdm.store.changes.apply_changes`): a failure
 leaves the store as it was.
 
 A value that cannot be standardised is left out of its record and counted per field,
@@ -26,9 +26,9 @@ from typing import Any
 from mdm.errors import InputError
 from mdm.headers import ColumnMapping
 from mdm.ingest import MappedSource, SourceSpec
-from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine
 from mdm.store import open_store
+from mdm.store.changes import apply_changes
 
 #: Change sets written per statement group (apply_changes' cost grows with a batch's keys).
 APPLY_CHUNK = 20_000

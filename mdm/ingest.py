@@ -11,7 +11,7 @@ import csv
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -374,3 +374,24 @@ def repeated_ids_message(spec: SourceSpec, count: int, examples: list[str]) -> s
         f"{spec.path}: record_id repeats within source '{spec.name}' "
         f"({count} id(s), e.g. {examples}); ids must be unique per source"
     )
+
+
+@dataclass
+class SourceSummary:
+    """What ingest found in one source."""
+
+    name: str
+    path: str
+    records: int
+    date_order: str
+    unparseable: dict[str, int]
+    #: attribute, file column and how it was chosen (see :class:`mdm.headers.Basis`)
+    mapped: list[dict[str, str]] = field(default_factory=list)
+    #: the file's columns not mapped onto the schema (kept as extra attributes)
+    unused: list[str] = field(default_factory=list)
+    #: Why each reading was chosen: phone_region, postcode_country, date_order -> value, reason.
+    locale: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    #: Records whose own country or region column decided, per country.
+    own_country: dict[str, int] = field(default_factory=dict)
+    #: Phone numbers without their area code, left out (not counted as unparseable).
+    local_only: int = 0

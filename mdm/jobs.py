@@ -20,7 +20,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mdm.bundled import DEFAULT_SURVIVORSHIP_RULES
 from mdm.clusters import (
     best_expected_f1_threshold,
     choose_link_threshold,
@@ -33,6 +32,7 @@ from mdm.errors import DuplicateRecordError, InputError
 from mdm.ingest import (
     MappedSource,
     SourceSpec,
+    SourceSummary,
     map_source,
     map_source_chunks,
     repeated_ids_message,
@@ -51,10 +51,12 @@ from mdm.names.reference import build_variant_groups
 from mdm.names.store import active_pairs, count_names_sql, term_frequency_sql
 from mdm.placeholders import blank_placeholders_sql
 from mdm.progress import Progress, SilentProgress
-from mdm.rules.match import MatchRules, fit_rules_to_data, load_match_rules
+from mdm.rules.bundle import RulesBundle
+from mdm.rules.match import MatchRules, fit_rules_to_data
 from mdm.rules.sources import find_source_mapping
-from mdm.rules.survivorship import SurvivorshipRules, load_survivorship_rules
+from mdm.schema import RECORD_COLUMNS
 from mdm.spark import Backend
+from mdm.sql import one
 from mdm.standardise.dates import choose_day_month_order
 from mdm.standardise.frame import (
     StandardiseOptions,
@@ -64,7 +66,7 @@ from mdm.standardise.frame import (
 )
 from mdm.standardise.locale import SourceLocale
 from mdm.standardise.text import clean_text
-from mdm.store import RECORD_COLUMNS, attach_store, one
+from mdm.store import attach_store
 from mdm.store.writer import RunOutput, load_model, write_run
 from mdm.threshold import ThresholdChoice, check_link_threshold
 
@@ -94,27 +96,6 @@ def _megabytes(limit: str) -> int:
 
 
 @dataclass
-class SourceSummary:
-    """What ingest found in one source."""
-
-    name: str
-    path: str
-    records: int
-    date_order: str
-    unparseable: dict[str, int]
-    #: attribute, file column and how it was chosen (see :class:`mdm.headers.Basis`)
-    mapped: list[dict[str, str]] = field(default_factory=list)
-    #: the file's columns not mapped onto the schema (kept as extra attributes)
-    unused: list[str] = field(default_factory=list)
-    #: Why each reading was chosen: phone_region, postcode_country, date_order -> value, reason.
-    locale: dict[str, dict[str, str | None]] = field(default_factory=dict)
-    #: Records whose own country or region column decided, per country.
-    own_country: dict[str, int] = field(default_factory=dict)
-    #: Phone numbers without their area code, left out (not counted as unparseable).
-    local_only: int = 0
-
-
-@dataclass
 class ReconcileResult:
     """What a reconciliation run did, for the CLI and the API to show."""
 
@@ -138,36 +119,6 @@ class ReconcileResult:
     threshold: dict[str, object] = field(default_factory=dict)
     #: What the run says about its prior and threshold, a sentence each.
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RulesBundle:
-    """The rules a run uses, loaded and validated."""
-
-    match: MatchRules
-    survivorship: SurvivorshipRules
-    rules_dir: Path
-
-    @classmethod
-    def load(
-        cls,
-        match_path: Path,
-        survivorship_path: Path | None = None,
-        mappings_dir: Path | None = None,
-    ) -> RulesBundle:
-        """Load the match rules and the survivorship rules beside them.
-
-        Source mappings are read from ``<mappings_dir>/sources/``; by default the folder
-        of the match rules.
-        """
-        match = load_match_rules(match_path)
-        if survivorship_path is None:
-            stem = match_path.name.removesuffix(".match.yaml")
-            candidate = match_path.with_name(f"{stem}.survivorship.yaml")
-            default = DEFAULT_SURVIVORSHIP_RULES
-            survivorship_path = candidate if candidate.is_file() else default
-        survivorship = load_survivorship_rules(survivorship_path)
-        return cls(match, survivorship, mappings_dir or match_path.parent)
 
 
 def _check_names(specs: Sequence[SourceSpec]) -> None:

@@ -5,7 +5,7 @@ Each is decided by the real-time engine (:class:`mdm.realtime.engine.Engine`): a
 or an unmerge moves exactly the records named (nothing is re-scored), a "different"
 decision re-clusters the golden record with the new cannot-link, and the golden
 records involved are derived again. Each is written in the caller's transaction with
-the same writer as every real-time change (:func:`mdm.realtime.changes.apply_changes`).
+the same writer as every real-time change (:func:`mdm.store.changes.apply_changes`).
 The CLI builds an engine over the store for one operation; the service uses its own.
 
 The constraints (:mod:`mdm.constraints`) keep the steward's word on later runs: a bulk
@@ -23,11 +23,11 @@ from collections.abc import Sequence
 import duckdb
 
 from mdm.errors import ConflictError, InputError
-from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine
 from mdm.review import Decision, DecisionResult
 from mdm.review import decide as record_decision
 from mdm.rules.match import Learning
+from mdm.store.changes import apply_changes
 from mdm.workbench import claimed_by
 
 Key = tuple[str, str]

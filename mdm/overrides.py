@@ -13,114 +13,17 @@ override was set or cleared, never the value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 
 import duckdb
 
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.events import log_event
-from mdm.golden import Survived, survive
+from mdm.golden import survive
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
+from mdm.store.overrides import RESOLVED_SQL, load_overrides_of, overridden
 from mdm.store.writer import write_golden_records
-
-RULE = "steward_override"
-SOURCE = "steward"
-
-#: golden id -> attribute -> (value, who set it)
-Overrides = dict[str, dict[str, tuple[str, str]]]
-
-
-def load_overrides(con: duckdb.DuckDBPyConnection) -> Overrides:
-    """Every override in the store."""
-    found: Overrides = {}
-    for golden_id, attribute, value, by in con.execute(
-        "SELECT golden_id, attribute, value, set_by FROM golden_overrides"
-    ).fetchall():
-        found.setdefault(golden_id, {})[attribute] = (value, by)
-    return found
-
-
-def overridden(derived: Survived, overrides: Mapping[str, tuple[str, str]] | None) -> Survived:
-    """A derived golden record with the steward's values in place of survivorship's."""
-    if not overrides:
-        return derived
-    values = {**derived.values}
-    lineage = [line for line in derived.lineage if line[0] not in overrides]
-    for attribute, (value, by) in sorted(overrides.items()):
-        values[attribute] = value
-        lineage.append((attribute, value, SOURCE, by, RULE))
-    return replace(derived, values=values, lineage=lineage)
-
-
-def inherited(
-    overrides: Overrides,
-    golden_id: str,
-    resolve: Callable[[str], str | None],
-) -> dict[str, tuple[str, str]]:
-    """The overrides in effect for ``golden_id``: its own, then those of golden ids
-    retired into it (``resolve`` says where an id lives on now; the lowest id wins a tie)."""
-    found = dict(overrides.get(golden_id, {}))
-    for other in sorted(overrides):
-        if other != golden_id and resolve(other) == golden_id:
-            for attribute, held in overrides[other].items():
-                found.setdefault(attribute, held)
-    return found
-
-
-#: Each overridden golden id -> the active golden id it lives on as, and how far.
-_RESOLVED_SQL = """
-WITH RECURSIVE chain(origin, id, depth) AS (
-    SELECT DISTINCT golden_id, golden_id, 0 FROM golden_overrides
-    UNION ALL
-    SELECT c.origin, g.survivor_id, c.depth + 1 FROM chain c
-    JOIN golden g ON g.golden_id = c.id
-    WHERE g.status <> 'active' AND g.survivor_id IS NOT NULL AND c.depth < 1000
-)
-SELECT c.origin, c.id AS golden_id, c.depth FROM chain c
-JOIN golden g ON g.golden_id = c.id WHERE g.status = 'active'
-"""
-
-#: (golden_id, attribute, value, set_by): the overrides in effect for active golden
-#: records: their own, then those of ids retired into them (nearest first, then lowest id).
-EFFECTIVE_SQL = f"""
-SELECT t.golden_id, o.attribute,
-       arg_min(o.value, (t.depth, o.golden_id)) AS value,
-       arg_min(o.set_by, (t.depth, o.golden_id)) AS set_by
-FROM golden_overrides o JOIN ({_RESOLVED_SQL}) t ON t.origin = o.golden_id
-GROUP BY t.golden_id, o.attribute
-"""
-
-
-def apply_overrides_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """After a bulk run derived every golden record: the steward's values win, those set
-    on a golden record retired into another included (they stay with the id they were
-    set on, so an unmerge that brings it back brings them back)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE effective_overrides AS {EFFECTIVE_SQL}").fetchall()
-    attributes = [
-        row[0]
-        for row in con.execute("SELECT DISTINCT attribute FROM effective_overrides").fetchall()
-    ]
-    for attribute in attributes:
-        if attribute not in ATTRIBUTES:
-            continue
-        con.execute(
-            f"UPDATE golden SET {attribute} = o.value FROM effective_overrides o "
-            "WHERE o.golden_id = golden.golden_id AND o.attribute = ?",
-            [attribute],
-        ).fetchall()
-    if attributes:
-        con.execute(
-            "DELETE FROM lineage USING effective_overrides o WHERE lineage.golden_id = "
-            "o.golden_id AND lineage.attribute = o.attribute"
-        ).fetchall()
-        con.execute(
-            f"INSERT INTO lineage SELECT golden_id, attribute, value, '{SOURCE}', set_by, "
-            f"'{RULE}' FROM effective_overrides"
-        ).fetchall()
-    con.execute("DROP TABLE IF EXISTS effective_overrides").fetchall()
 
 
 def _active(con: duckdb.DuckDBPyConnection, golden_id: str) -> None:
@@ -162,17 +65,6 @@ def rederive(
     write_golden_records(con, {golden_id: derived}, now, {golden_id})
 
 
-def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
-    """The overrides in effect for one active golden record (inherited ones included)."""
-    return {
-        attribute: (value, by)
-        for attribute, value, by in con.execute(
-            f"SELECT attribute, value, set_by FROM ({EFFECTIVE_SQL}) WHERE golden_id = ?",
-            [golden_id],
-        ).fetchall()
-    }
-
-
 def set_override(
     con: duckdb.DuckDBPyConnection,
     golden_id: str,
@@ -211,7 +103,7 @@ def clear_override(
     _attribute(attribute)
     gone = con.execute(
         f"DELETE FROM golden_overrides WHERE attribute = $a AND golden_id IN (SELECT origin "
-        f"FROM ({_RESOLVED_SQL}) WHERE golden_id = $g) RETURNING 1",
+        f"FROM ({RESOLVED_SQL}) WHERE golden_id = $g) RETURNING 1",
         {"a": attribute, "g": golden_id},
     ).fetchall()
     if not gone:

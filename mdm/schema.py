@@ -30,3 +30,14 @@ SCHEMA_COLUMNS: Final = KEY_COLUMNS + ATTRIBUTES
 
 #: Attributes holding person names.
 NAME_ATTRIBUTES: Final = ("first_name", "middle_name", "last_name", "full_name")
+
+#: Columns of the records table, in order: the key, the schema's attributes (standardised)
+#: and the features derived from them for matching.
+RECORD_COLUMNS = (
+    "source", "record_id", "first_name", "middle_name", "last_name", "full_name",
+    "date_of_birth", "gender", "national_id", "email", "phone", "address_line", "city", "postcode",
+    "region", "country", "name_suffix", "updated_at", "first_name_phonetic",
+    "middle_name_phonetic", "last_name_phonetic", "first_name_variants",
+    "middle_name_variants", "first_initial", "dob_year", "dob_month_day",
+    "postcode_district", "email_local", "email_name_like", "phone_last7",
+)  # fmt: skip

@@ -35,7 +35,8 @@ def sample_files(sample_dir: Path) -> list[Path]:
 def reconciled_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store made by reconciling the sample files once. Read it; copy it to change it."""
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import RulesBundle, reconcile
+    from mdm.jobs import reconcile
+    from mdm.rules.bundle import RulesBundle
 
     db = tmp_path_factory.mktemp("reconciled") / "mdm.duckdb"
     rules = RulesBundle.load(DEFAULT_MATCH_RULES)

@@ -17,7 +17,8 @@ from mdm.checks import store_problems
 from mdm.cli import app
 from mdm.errors import InputError, StoreError
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from tests.api.conftest import LiveServer
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.checks import store_problems
 from mdm.cli import app
-from mdm.jobs import RulesBundle
+from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[1]
 

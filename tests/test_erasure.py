@@ -13,7 +13,7 @@ from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.erasure import erase
 from mdm.errors import NotFoundError
-from mdm.jobs import RulesBundle
+from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[1]
 CANARY = "canary.erasure.zq7@example.org"

@@ -60,15 +60,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _engine(con):
-    from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
+    from mdm.rules.bundle import RulesBundle
 
     bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
     return Engine(con, bundle.survivorship, bundle.rules_dir)
 
 
 def _commit(con, changes) -> None:
-    from mdm.realtime.changes import apply_changes
+    from mdm.store.changes import apply_changes
 
     con.execute("BEGIN").fetchall()
     apply_changes(con, [changes])
@@ -140,7 +140,7 @@ def _merge(db: Path, unmerge: bool = False) -> None:
 
 def _erase(db: Path) -> None:
     from mdm.erasure import erase
-    from mdm.jobs import RulesBundle
+    from mdm.rules.bundle import RulesBundle
     from mdm.store import open_store
 
     con = open_store(db, create=False)
@@ -166,7 +166,8 @@ def mixed_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory)
     """The sample reconciled with one more source whose file has no extra columns (its
     records are stored without extras, as NULL; an upsert stores "{}")."""
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import RulesBundle, reconcile
+    from mdm.jobs import reconcile
+    from mdm.rules.bundle import RulesBundle
 
     folder = tmp_path_factory.mktemp("mixed")
     shop = folder / "shop.csv"

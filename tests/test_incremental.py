@@ -18,7 +18,7 @@ from mdm.errors import InputError
 from mdm.events import replay_differences
 from mdm.incremental import reconcile_incremental
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle
+from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -41,3 +41,12 @@ def test_every_command_has_help_and_docs(command: str) -> None:
     assert result.exit_code == 0
     assert len(result.stdout.strip().splitlines()) > 3
     assert f"mdm {command}" in (REPO / "README.md").read_text()
+
+
+def test_the_import_contracts_hold() -> None:
+    """pyproject.toml's import-linter contracts: the layers (standardise, rules and
+    names below linkage, below the store, below bulk and real time, below the CLI and
+    the service), mdm free of the web framework, and no import circle in any package."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:]

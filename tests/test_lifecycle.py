@@ -15,11 +15,12 @@ from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.events import replay_differences
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
 from mdm.lifecycle import decide, merge, parse_record, unmerge
-from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, get_golden
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
+from mdm.store.changes import apply_changes
 
 runner = CliRunner()
 

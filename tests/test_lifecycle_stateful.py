@@ -43,12 +43,14 @@ from mdm.events import replay_differences
 from mdm.generate import GeneratorConfig, write_sample
 from mdm.golden import survive
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
 from mdm.lifecycle import decide, merge, unmerge
-from mdm.overrides import EFFECTIVE_SQL, clear_override, overridden, set_override
+from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.schema import ATTRIBUTES
 from mdm.store import open_store
+from mdm.store.overrides import EFFECTIVE_SQL, overridden
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("MDM_STATEFUL_EXAMPLES", "12"))
@@ -146,7 +148,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.records.add((record["source"], record["record_id"]))
 
     def _apply(self, changes) -> None:
-        from mdm.realtime.changes import apply_changes
+        from mdm.store.changes import apply_changes
 
         apply_changes(self.con, [changes])
 

@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
-from mdm.jobs import RulesBundle
-from mdm.overrides import RULE, clear_override, set_override
-from mdm.realtime.changes import apply_changes
+from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Engine, get_golden
+from mdm.rules.bundle import RulesBundle
+from mdm.store.changes import apply_changes
+from mdm.store.overrides import RULE
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 22, 12, 0)

@@ -12,7 +12,8 @@ import pytest
 from mdm.accuracy import evaluate
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import SourceSpec
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
+from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ConfigError
 from mdm.ingest import SourceSpec
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
+from mdm.rules.bundle import RulesBundle
 from mdm.spark import (
     Backend,
     date_days_batch,

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import InputError
-from mdm.jobs import RulesBundle
 from mdm.lifecycle import decide
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from mdm.store.writer import latest_model
 from mdm.training import retrain_with_decisions

@@ -25,10 +25,10 @@ from api.schemas.records import (
 )
 from mdm.clock import utcnow
 from mdm.errors import InputError
-from mdm.jobs import RulesBundle
 from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Candidate, UpsertResult, get_golden, get_record
 from mdm.realtime.usable import ValueWarning
+from mdm.rules.bundle import RulesBundle
 from mdm.schema import ATTRIBUTES
 
 router = APIRouter(prefix="/v1", tags=["records"])

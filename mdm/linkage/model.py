@@ -33,7 +33,7 @@ from mdm.linkage.prior import (
     start_prior,
 )
 from mdm.rules.match import BlockingRule, MatchRules
-from mdm.store import one
+from mdm.sql import one
 
 MODEL_FORMAT = "mdm.model/1"
 UNIQUE_ID = "uid"

@@ -9,7 +9,7 @@ path's clustering and guards, so record by record gives what bulk gives.
 
 An upsert or a delete is decided in memory, without reading the store, and changes
 the in-memory state (record table, index, memberships, frequencies) at once; what it
-changes in the store comes back as a :class:`~mdm.realtime.changes.ChangeSet`, which
+changes in the store comes back as a :class:`~mdm.store.changes.ChangeSet`, which
 the caller writes, alone or batched with others (group commit).
 """
 
@@ -37,8 +37,6 @@ from mdm.linkage.model import TrainedModel
 from mdm.linkage.scorer import LevelHit, PairScore, Scorer
 from mdm.names.reference import build_variant_groups
 from mdm.names.store import FREQUENCY_COLUMNS, active_pairs
-from mdm.overrides import Overrides, inherited, load_overrides, overridden
-from mdm.realtime.changes import ROW_COLUMNS, ChangeSet, GoldenRow, Key
 from mdm.realtime.decision import CandidateDecision, Decision, Thresholds, decide
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.prepare import prepare_record
@@ -48,10 +46,11 @@ from mdm.realtime.usable import Prepared, ValueWarning, require_blocking_keys, v
 from mdm.rules.match import MatchRules
 from mdm.rules.sources import SourceOptions, find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules
-from mdm.schema import ATTRIBUTES
+from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
 from mdm.standardise.frame import StandardiseOptions
 from mdm.standardise.locale import SourceLocale, locale_from_report
-from mdm.store import RECORD_COLUMNS
+from mdm.store.changes import ROW_COLUMNS, ChangeSet, GoldenRow, Key
+from mdm.store.overrides import Overrides, inherited, load_overrides, overridden
 from mdm.store.writer import index_for_service, latest_model
 from mdm.tombstones import tombstone
 
@@ -125,7 +124,7 @@ class Engine:
 
     :meth:`upsert` and :meth:`delete` decide in memory and change the in-memory state
     at once; what they change in the store comes back as a :class:`ChangeSet` for the
-    caller to write (:func:`mdm.realtime.changes.apply_changes`), alone or with others
+    caller to write (:func:`mdm.store.changes.apply_changes`), alone or with others
     in one transaction. Should that write fail, the in-memory state is ahead of the
     store: build a new engine (the service does).
     """

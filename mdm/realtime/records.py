@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.schema import RECORD_COLUMNS
 from mdm.standardise.text import clean_text
-from mdm.store import RECORD_COLUMNS
 
 GOLDEN_ID = "golden_id"
 IDENTITY = ("source", "record_id")

@@ -11,37 +11,15 @@ from pathlib import Path
 import duckdb
 
 from mdm.errors import StoreError
+from mdm.sql import one
+from mdm.store.sealing import ENCRYPTION_KEY_VARIABLE
 
 SCHEMA_VERSION = "9"
-
-#: Columns of the records table, in order.
-RECORD_COLUMNS = (
-    "source", "record_id", "first_name", "middle_name", "last_name", "full_name",
-    "date_of_birth", "gender", "national_id", "email", "phone", "address_line", "city", "postcode",
-    "region", "country", "name_suffix", "updated_at", "first_name_phonetic",
-    "middle_name_phonetic", "last_name_phonetic", "first_name_variants",
-    "middle_name_variants", "first_initial", "dob_year", "dob_month_day",
-    "postcode_district", "email_local", "email_name_like", "phone_last7",
-)  # fmt: skip
-
-
-def one(result: duckdb.DuckDBPyConnection) -> tuple | None:
-    """The first row of an executed query, reading the result to its end.
-
-    DuckDB refuses new work on a connection whose last result was not read out.
-    """
-    rows = result.fetchall()
-    return rows[0] if rows else None
 
 
 def schema_sql() -> str:
     """The DDL of the store."""
     return resources.files("mdm.store").joinpath("schema.sql").read_text(encoding="utf-8")
-
-
-#: The environment variable holding the key of an encrypted store (DuckDB's AES-GCM
-#: database encryption); set it for every process that opens the store.
-ENCRYPTION_KEY_VARIABLE = "MDM_ENCRYPTION_KEY"
 
 
 #: The umask mdm runs with: what it creates (the store, its journal, job folders,
@@ -218,7 +196,7 @@ def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Write into the tables the real-time writes a service committed to its journal but
     had not written yet (it stopped, or crashed): nothing acknowledged is lost, and no
     command works on a store that lacks them."""
-    from mdm.realtime.journal import replay_journal
+    from mdm.store.journal import replay_journal
 
     replay_journal(con, path)
 

@@ -27,8 +27,7 @@ import orjson
 import pyarrow as pa
 
 from mdm.constraints import Constraint, Pair, write_constraints
-from mdm.schema import ATTRIBUTES
-from mdm.store import RECORD_COLUMNS
+from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
 from mdm.store.writer import insert_rows
 
 Key = tuple[str, str]

@@ -9,7 +9,7 @@ stopped or crashed loses nothing it acknowledged.
 
 The journal is a folder beside the store file (``<store>.journal/``) of append-only
 files. Each entry is a header (sequence number, length, CRC-32) and the change set's
-bytes (:func:`mdm.realtime.changes.encode`); a torn entry at the end of a file (the
+bytes (:func:`mdm.store.changes.encode`); a torn entry at the end of a file (the
 process died while writing it) was never acknowledged and is ignored. Files whose
 entries are all in the tables are deleted, so customer values do not linger there. When
 the store is encrypted, each entry's bytes are sealed with its key
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from mdm.realtime.changes import ChangeSet, apply_changes, decode, encode
+from mdm.store.changes import ChangeSet, apply_changes, decode, encode
 from mdm.store.sealing import seal, unseal
 
 _HEADER = struct.Struct("<QII")  # sequence number, payload length, CRC-32 of the payload

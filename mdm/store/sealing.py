@@ -27,7 +27,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mdm.errors import StoreError
-from mdm.store import ENCRYPTION_KEY_VARIABLE
+
+#: The environment variable holding the key of an encrypted store (DuckDB's AES-GCM
+#: database encryption); set it for every process that opens the store.
+ENCRYPTION_KEY_VARIABLE = "MDM_ENCRYPTION_KEY"
 
 MAGIC = b"MDMSEAL1"
 _NONCE = 12

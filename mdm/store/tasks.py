@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from mdm.linkage.customers import CustomerScore, score_customers
 from mdm.linkage.scorer import Scorer
-from mdm.store import RECORD_COLUMNS
+from mdm.schema import RECORD_COLUMNS
 
 Key = tuple[str, str]
 Key4 = tuple[str, str, str, str]

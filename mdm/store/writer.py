@@ -23,11 +23,13 @@ from mdm.golden import (
 )
 from mdm.linkage.model import TrainedModel
 from mdm.names.store import learn_from_links, refresh_frequencies
-from mdm.schema import ATTRIBUTES
-from mdm.store import RECORD_COLUMNS, one
+from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
+from mdm.sql import one
+from mdm.store.overrides import apply_overrides_sql
 
 if TYPE_CHECKING:
-    from mdm.jobs import RulesBundle, SourceSummary
+    from mdm.ingest import SourceSummary
+    from mdm.rules.bundle import RulesBundle
 
 
 @dataclass
@@ -164,8 +166,6 @@ def write_run(
             f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
         )
         _write_golden(con, rules, now)
-        from mdm.overrides import apply_overrides_sql
-
         apply_overrides_sql(con)  # a steward's value wins until cleared
         _log_golden_changes(con, run_id, now)
         timer.lap("write.golden")

@@ -15,7 +15,8 @@ import pytest
 from api import Settings
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from tests.api.conftest import LiveServer
 
@@ -86,7 +87,7 @@ def test_the_journal_of_an_encrypted_store_is_sealed(encrypted_db: Path) -> None
     """An acknowledged write waits in the journal until it is written into the tables:
     with the store encrypted, its entry is sealed with the store's key, so the journal
     shows no value, and the write is in the store afterwards."""
-    from mdm.realtime.journal import journal_folder
+    from mdm.store.journal import journal_folder
     from mdm.store.sealing import MAGIC
 
     settings = Settings(db=encrypted_db, apply_delay=3600)  # stays in the journal

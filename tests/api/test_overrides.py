@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from mdm.overrides import RULE
+from mdm.store.overrides import RULE
 
 CANARY = "canary.override@example.org"
 

@@ -147,7 +147,7 @@ def test_a_failed_commit_is_a_503_and_the_service_recovers(
     """When the group commit fails, the callers waiting on it get a 503 and nothing of
     theirs is stored; the engine is rebuilt from the store, so its memory does not keep
     the lost write, and the next writes go through."""
-    from mdm.realtime.journal import Journal
+    from mdm.store.journal import Journal
 
     existing = _existing(reconciled_db)
     record = {"source": "callcentre", "record_id": "CC-9", **{
@@ -203,8 +203,8 @@ def test_writes_reads_and_a_steward_change_side_by_side(live, reconciled_db) -> 
 
     import httpx
 
-    from mdm.jobs import RulesBundle
     from mdm.realtime.engine import Engine
+    from mdm.rules.bundle import RulesBundle
 
     existing = _existing(reconciled_db)
     base = {k: v for k, v in existing.items() if k != "golden_id" and v is not None}

@@ -120,7 +120,7 @@ def test_an_acknowledged_write_survives_a_kill(served_db: Path, tmp_path: Path) 
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=20)
-    from mdm.realtime.journal import journal_folder, read_journal
+    from mdm.store.journal import journal_folder, read_journal
 
     assert len(list(read_journal(journal_folder(served_db)))) == 3  # a change set each
     with duckdb.connect(str(served_db), read_only=True) as raw:  # not yet in the tables

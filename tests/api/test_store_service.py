@@ -101,7 +101,7 @@ def test_jobs_give_way_only_while_callers_are_busy(service) -> None:
 
 
 def _journaled(service) -> list[int]:
-    from mdm.realtime.journal import journal_folder, read_journal
+    from mdm.store.journal import journal_folder, read_journal
 
     return [seq for seq, _ in read_journal(journal_folder(service.path))]
 
@@ -111,8 +111,8 @@ def test_writes_after_a_full_job_swap_are_in_the_journal_on_disk(service, tmp_pa
     file in the folder (opening the new file clears the folder, so the journal must
     begin a new file: one appended to a cleared file is lost in a crash), and the new
     file says it holds every earlier entry (a crash must not replay them onto it)."""
-    from mdm.realtime.journal import last_applied
     from mdm.store import open_store
+    from mdm.store.journal import last_applied
 
     _, committed = service.upsert(_record(5), "tests")
     committed.result(timeout=30)

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.generate import GeneratorConfig, write_sample
-from mdm.jobs import RulesBundle
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -154,7 +154,8 @@ def test_the_generated_headers_need_no_mapping(
     """The default rules have no source mappings: the generator's files are read by their
     headers, and give exactly the links that the demo's mappings give."""
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import RulesBundle, reconcile
+    from mdm.jobs import reconcile
+    from mdm.rules.bundle import RulesBundle
 
     db = tmp_path / "mapped.duckdb"
     rules = RulesBundle.load(DEFAULT_RULES, mappings_dir=SAMPLE_SOURCES.parent)

@@ -11,7 +11,8 @@ import pytest
 import mdm.linkage.model as model
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
+from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[2]
 

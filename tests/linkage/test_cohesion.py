@@ -18,10 +18,11 @@ import yaml
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
-from mdm.realtime.changes import apply_changes
+from mdm.jobs import reconcile
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
+from mdm.store.changes import apply_changes
 
 PERSON = {"first_name": "Zebedee", "last_name": "Quillfeather", "gender": "m"}
 A = {**PERSON, "date_of_birth": "1950-03-04", "email": "zq.cellar@gmail.com",

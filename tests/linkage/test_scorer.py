@@ -27,7 +27,7 @@ from pydantic import TypeAdapter
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ModelError
 from mdm.ingest import SourceSpec
-from mdm.jobs import RulesBundle, add_extra_columns, load_work_table, reconcile
+from mdm.jobs import add_extra_columns, load_work_table, reconcile
 from mdm.linkage.comparisons import CompiledLevel, compile_levels, level_case_sql
 from mdm.linkage.duckdb_functions import (
     damerau_levenshtein,
@@ -44,6 +44,7 @@ from mdm.linkage.model import (
     splink_settings,
 )
 from mdm.linkage.scorer import Scorer, match_probability, term_frequencies
+from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import Comparison, MatchRules, load_match_rules
 from mdm.store.writer import latest_model, load_records
 

@@ -10,9 +10,9 @@ import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import NothingToMatchError
-from mdm.jobs import RulesBundle
-from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine, get_golden, get_record
+from mdm.rules.bundle import RulesBundle
+from mdm.store.changes import apply_changes
 
 REPO = Path(__file__).resolve().parents[2]
 

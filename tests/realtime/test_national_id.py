@@ -18,9 +18,10 @@ import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
-from mdm.realtime.changes import apply_changes
+from mdm.jobs import reconcile
 from mdm.realtime.engine import Engine, get_golden
+from mdm.rules.bundle import RulesBundle
+from mdm.store.changes import apply_changes
 
 
 def _numbers(people: pd.Series, seed: int) -> dict[str, str]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.jobs import RulesBundle
 from mdm.linkage.customers import score_customers
 from mdm.linkage.frequencies import live_term_frequencies
 from mdm.linkage.scorer import Scorer
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.store.writer import latest_model
 from mdm.workbench import task_detail
 

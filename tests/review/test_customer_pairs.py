@@ -11,11 +11,12 @@ import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import RulesBundle, reconcile
+from mdm.jobs import reconcile
 from mdm.lifecycle import decide
-from mdm.realtime.changes import apply_changes
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
+from mdm.store.changes import apply_changes
 from tests.test_lifecycle import _in_txn
 
 #: The record columns a copy of a stored record is sent with.

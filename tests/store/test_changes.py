@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.jobs import RulesBundle
-from mdm.realtime.changes import apply_changes, decode, encode
 from mdm.realtime.engine import Engine
+from mdm.rules.bundle import RulesBundle
+from mdm.store.changes import apply_changes, decode, encode
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {

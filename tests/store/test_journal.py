@@ -8,9 +8,10 @@ from pathlib import Path
 
 import duckdb
 
-from mdm.realtime import journal as journal_module
-from mdm.realtime.changes import ChangeSet, decode
-from mdm.realtime.journal import (
+from mdm.store import journal as journal_module
+from mdm.store import open_store
+from mdm.store.changes import ChangeSet, decode
+from mdm.store.journal import (
     Journal,
     apply_journaled,
     journal_folder,
@@ -18,7 +19,6 @@ from mdm.realtime.journal import (
     read_journal,
     replay_journal,
 )
-from mdm.store import open_store
 
 
 def _change(i: int) -> ChangeSet:
@@ -80,7 +80,7 @@ def test_replay_writes_in_only_what_the_tables_lack(tmp_path: Path) -> None:
 
 def _founding(i: int, golden_id: str) -> ChangeSet:
     """A change that creates golden record ``golden_id`` (as new: nothing to replace)."""
-    from mdm.realtime.changes import GoldenRow
+    from mdm.store.changes import GoldenRow
 
     at = datetime(2026, 1, 1, 12, 0, i)
     change = _change(i)
@@ -95,7 +95,7 @@ def test_an_entry_that_will_not_go_in_is_set_aside_and_the_store_opens(tmp_path:
     entry created) is set aside on disk and reported by the checks; the entries around
     it go in, and the store opens."""
     from mdm.checks import store_problems
-    from mdm.realtime.journal import set_aside_entries, set_aside_folder
+    from mdm.store.journal import set_aside_entries, set_aside_folder
 
     db = tmp_path / "mdm.duckdb"
     open_store(db).close()
