@@ -45,6 +45,7 @@ from mdm.store.journal import (
     last_applied,
     mark_applied,
 )
+from mdm.store.transaction import transaction
 from mdm.store.writer import insert_rows
 
 log = logging.getLogger("mdm.service")
@@ -372,14 +373,12 @@ class StoreService:
                 "this change; try again when it is done (GET /v1/jobs)"
             )
         self._pending = []
-        self._con.execute("BEGIN TRANSACTION").fetchall()
         try:
-            yield self._con
+            with transaction(self._con):
+                yield self._con
         except BaseException:
-            self._con.execute("ROLLBACK").fetchall()
             self._pending = []
             raise
-        self._con.execute("COMMIT").fetchall()
         pending, self._pending = self._pending, []
         for action in pending:
             action()
@@ -505,16 +504,15 @@ class StoreService:
             changes = rewrite_changes(engine, touched, actor) if engine is not None else []
             copy = open_store(result, create=False)
             try:
-                copy.execute("BEGIN TRANSACTION").fetchall()
-                apply_changes(copy, changes)
-                for table in CARRIED_TABLES:  # as they are now, not as they were copied
-                    rows = self._con.execute(f"SELECT * FROM {table}").fetchall()
-                    copy.execute(f"DELETE FROM {table}").fetchall()
-                    insert_rows(copy, table, rows)
-                # The copy holds every journaled write (or its decision again): the
-                # journal must not be replayed onto it, now or after a crash.
-                mark_applied(copy, self.journal.last)
-                copy.execute("COMMIT").fetchall()
+                with transaction(copy):
+                    apply_changes(copy, changes)
+                    for table in CARRIED_TABLES:  # as they are now, not as they were copied
+                        rows = self._con.execute(f"SELECT * FROM {table}").fetchall()
+                        copy.execute(f"DELETE FROM {table}").fetchall()
+                        insert_rows(copy, table, rows)
+                    # The copy holds every journaled write (or its decision again): the
+                    # journal must not be replayed onto it, now or after a crash.
+                    mark_applied(copy, self.journal.last)
                 copy.execute("CHECKPOINT").fetchall()
             finally:
                 copy.close()

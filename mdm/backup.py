@@ -23,6 +23,7 @@ import duckdb
 
 from mdm.errors import InputError, StoreError
 from mdm.store import connect_store, lock_holder, open_failure, open_store
+from mdm.store.transaction import transaction
 
 if TYPE_CHECKING:
     from mdm.rules.bundle import RulesBundle
@@ -177,13 +178,8 @@ def _erase_again(staged: Path, tombstones: set[str], rules: RulesBundle | None) 
     con = open_store(staged, create=False)
     try:
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
-        con.execute("BEGIN TRANSACTION").fetchall()
-        try:
+        with transaction(con):
             erased = erase_again(con, engine, tombstones)
-            con.execute("COMMIT").fetchall()
-        except BaseException:
-            con.execute("ROLLBACK").fetchall()
-            raise
         if erased:
             compact(con, staged)
     finally:

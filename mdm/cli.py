@@ -427,12 +427,13 @@ def _read(db: Path, query):
 
 
 def _names_call(db: Path, action, *, create: bool = True) -> None:
+    from mdm.store.transaction import transaction
+
     try:
         con = _names_store(db, create=create)
         try:
-            con.execute("BEGIN TRANSACTION")
-            message = action(con)
-            con.execute("COMMIT")
+            with transaction(con):
+                message = action(con)
         finally:
             con.close()
     except MdmError as error:
@@ -640,18 +641,14 @@ def _steward_call(db: Path, rules: Path, action) -> None:
 def _transaction(db: Path) -> Iterator:
     """The store (which must exist) in one transaction, committed if the block succeeds."""
     from mdm.store import open_store
+    from mdm.store.transaction import transaction
 
     if not db.is_file():
         raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
     con = open_store(db, create=False)
     try:
-        con.execute("BEGIN TRANSACTION").fetchall()
-        try:
+        with transaction(con):
             yield con
-        except BaseException:
-            con.execute("ROLLBACK").fetchall()
-            raise
-        con.execute("COMMIT").fetchall()
     finally:
         con.close()
 

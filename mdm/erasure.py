@@ -34,6 +34,7 @@ from mdm.schema import ATTRIBUTES
 from mdm.store import connect_store, open_store
 from mdm.store.changes import ChangeSet, apply_changes
 from mdm.store.sealing import read_frame, write_frame
+from mdm.store.transaction import transaction
 from mdm.tombstones import tombstone
 
 if TYPE_CHECKING:
@@ -76,13 +77,8 @@ def erase(
     try:
         _keys_to_erase(con, golden_id, sources)  # refused before anything is written
         engine = Engine(con, rules.survivorship, rules.rules_dir)
-        con.execute("BEGIN TRANSACTION").fetchall()
-        try:
+        with transaction(con):
             found = erase_records(con, engine, golden_id, actor, sources)
-            con.execute("COMMIT").fetchall()
-        except BaseException:
-            con.execute("ROLLBACK").fetchall()
-            raise
         compact(con, db)
     finally:
         con.close()

@@ -29,6 +29,7 @@ from mdm.ingest import MappedSource, SourceSpec
 from mdm.realtime.engine import Engine
 from mdm.store import open_store
 from mdm.store.changes import apply_changes
+from mdm.store.transaction import transaction
 
 #: Change sets written per statement group (apply_changes' cost grows with a batch's keys).
 APPLY_CHUNK = 20_000
@@ -135,14 +136,9 @@ def reconcile_incremental(
         result.review_tasks_withdrawn = len(withdrawn - added)
         seconds["match"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
-        con.execute("BEGIN TRANSACTION").fetchall()
-        try:
+        with transaction(con):
             for start in range(0, len(changes), APPLY_CHUNK):
                 apply_changes(con, changes[start : start + APPLY_CHUNK])
-            con.execute("COMMIT").fetchall()
-        except BaseException:
-            con.execute("ROLLBACK").fetchall()
-            raise
         seconds["write"] = round(time.perf_counter() - clock, 2)
     finally:
         con.close()

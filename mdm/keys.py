@@ -194,12 +194,13 @@ class KeyRing:
             "WHERE revoked_at IS NULL"
         ).fetchall()
         with self._lock:
+            unwritten = getattr(self, "_unwritten", {})  # uses seen before a reload stay
             self._keys = {key_id: (key_hash, role, name, expires) for key_id, key_hash, role,
                           name, expires, _ in rows}  # fmt: skip
             #: key id -> when its last use was written (or found written) in the store.
             self._written = {row[0]: row[5] for row in rows if row[5] is not None}
             #: key id -> its latest use not yet written.
-            self._unwritten: dict[str, datetime] = {}
+            self._unwritten = {k: at for k, at in unwritten.items() if k in self._keys}
 
     def __len__(self) -> int:
         return len(self._keys)

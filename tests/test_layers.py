@@ -50,3 +50,20 @@ def test_the_import_contracts_hold() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_only_the_store_opens_a_transaction() -> None:
+    """Every write in a transaction goes through ``mdm.store.transaction`` (committed
+    at the end, rolled back on error): no module writes BEGIN, COMMIT or ROLLBACK."""
+    import re
+
+    words = re.compile(r"""["'](BEGIN|COMMIT|ROLLBACK)\b""")
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for folder in ("mdm", "api")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if path != REPO / "mdm" / "store" / "transaction.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if words.search(line)
+    ]
+    assert found == []

@@ -13,6 +13,7 @@ import duckdb
 from mdm.errors import StoreError
 from mdm.sql import one
 from mdm.store.sealing import ENCRYPTION_KEY_VARIABLE
+from mdm.store.transaction import transaction
 
 SCHEMA_VERSION = "9"
 
@@ -239,8 +240,7 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
                 f"{path} has store schema version {found}; this mdm reads {SCHEMA_VERSION} "
                 f"and upgrades {', '.join(UPGRADABLE)}"
             )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(schema_sql()).fetchall()
         # Columns added to tables older stores already have (the DDL only adds tables).
         con.execute(
@@ -260,8 +260,4 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
         seed_variants(con)
         if found in ("1", "2", "3", "4"):
             _baseline_events(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return con

@@ -32,6 +32,7 @@ import duckdb
 
 from mdm.store.changes import ChangeSet, apply_changes, decode, encode
 from mdm.store.sealing import seal, unseal
+from mdm.store.transaction import transaction
 
 _HEADER = struct.Struct("<QII")  # sequence number, payload length, CRC-32 of the payload
 #: A journal file is closed and a new one begun past this size.
@@ -158,14 +159,9 @@ def apply_journaled(
 ) -> None:
     """Write journaled change sets into the tables, and record that they are there, in
     one transaction (``con`` must not be in one)."""
-    con.execute("BEGIN TRANSACTION").fetchall()
-    try:
+    with transaction(con):
         apply_changes(con, [change for _, change in entries])
         mark_applied(con, entries[-1][0])
-        con.execute("COMMIT").fetchall()
-    except BaseException:
-        con.execute("ROLLBACK").fetchall()
-        raise
 
 
 def replay_journal(con: duckdb.DuckDBPyConnection, db: Path) -> int:

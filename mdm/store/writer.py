@@ -26,6 +26,7 @@ from mdm.names.store import learn_from_links, refresh_frequencies
 from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
 from mdm.sql import one
 from mdm.store.overrides import apply_overrides_sql
+from mdm.store.transaction import transaction
 
 if TYPE_CHECKING:
     from mdm.ingest import SourceSummary
@@ -132,70 +133,72 @@ def write_run(
     golden_of = _golden_ids(con, output)
     con.register("run_golden", golden_of)
     con.execute("USE store")
-    con.execute("BEGIN TRANSACTION")
     try:
-        run_id = _next_id(con, "runs", "run_id")
-        con.execute(
-            "INSERT INTO runs VALUES (?, 'reconcile', ?, NULL, ?, ?, ?, ?, NULL)",
-            [
-                run_id,
-                now,
-                rules.match.fingerprint(),
-                output.model.model_id,
-                output.link_threshold,
-                output.review_threshold,
-            ],
-        )
-        if output.model_trained:
+        with transaction(con):
+            run_id = _next_id(con, "runs", "run_id")
             con.execute(
-                "INSERT INTO models VALUES (?, ?, ?, ?)",
+                "INSERT INTO runs VALUES (?, 'reconcile', ?, NULL, ?, ?, ?, ?, NULL)",
                 [
-                    output.model.model_id,
-                    output.model.rules_fingerprint,
+                    run_id,
                     now,
-                    output.model.to_json(),
+                    rules.match.fingerprint(),
+                    output.model.model_id,
+                    output.link_threshold,
+                    output.review_threshold,
                 ],
             )
-        timer = _Timer(seconds)
-        _write_records(con, run_id, now)
-        timer.lap("write.records")
-        _write_clusters(con, golden_of, run_id, now)
-        timer.lap("write.xref")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, "
-            f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
-        )
-        _write_golden(con, rules, now)
-        apply_overrides_sql(con)  # a steward's value wins until cleared
-        _log_golden_changes(con, run_id, now)
-        timer.lap("write.golden")
-        _write_review(con, output, run_id, now)
-        refresh_frequencies(con, "memory.name_counts")
-        _score_on_customers(con, output.model)
-        learned = _learn_names(con, rules, run_id)
-        timer.lap("write.pairs")
-        report = {
-            "learned_names": learned,
-            "sources": [asdict(s) for s in summaries],
-            "placeholders": placeholders,
-            "candidate_pairs": output.candidate_pairs,
-            "prior": output.model.training.get("prior", {}),
-            "threshold": output.threshold.as_dict() if output.threshold is not None else {},
-        }
-        for summary in summaries:
+            if output.model_trained:
+                con.execute(
+                    "INSERT INTO models VALUES (?, ?, ?, ?)",
+                    [
+                        output.model.model_id,
+                        output.model.rules_fingerprint,
+                        now,
+                        output.model.to_json(),
+                    ],
+                )
+            timer = _Timer(seconds)
+            _write_records(con, run_id, now)
+            timer.lap("write.records")
+            _write_clusters(con, golden_of, run_id, now)
+            timer.lap("write.xref")
             con.execute(
-                "INSERT INTO source_reports VALUES (?, ?, ?, ?, ?)",
-                [run_id, summary.name, summary.path, summary.records, json.dumps(asdict(summary))],
+                f"CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, "
+                f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
             )
-        con.execute(
-            "UPDATE runs SET finished_at = ?, report = ? WHERE run_id = ?",
-            [_now(), json.dumps(report), run_id],
-        )
-        con.execute("COMMIT")
+            _write_golden(con, rules, now)
+            apply_overrides_sql(con)  # a steward's value wins until cleared
+            _log_golden_changes(con, run_id, now)
+            timer.lap("write.golden")
+            _write_review(con, output, run_id, now)
+            refresh_frequencies(con, "memory.name_counts")
+            _score_on_customers(con, output.model)
+            learned = _learn_names(con, rules, run_id)
+            timer.lap("write.pairs")
+            report = {
+                "learned_names": learned,
+                "sources": [asdict(s) for s in summaries],
+                "placeholders": placeholders,
+                "candidate_pairs": output.candidate_pairs,
+                "prior": output.model.training.get("prior", {}),
+                "threshold": output.threshold.as_dict() if output.threshold is not None else {},
+            }
+            for summary in summaries:
+                con.execute(
+                    "INSERT INTO source_reports VALUES (?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        summary.name,
+                        summary.path,
+                        summary.records,
+                        json.dumps(asdict(summary)),
+                    ],
+                )
+            con.execute(
+                "UPDATE runs SET finished_at = ?, report = ? WHERE run_id = ?",
+                [_now(), json.dumps(report), run_id],
+            )
         timer.lap("write.commit")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     finally:
         con.execute("USE memory")
         con.unregister("run_golden")
