@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mdm.errors import InputError, MdmError
+from mdm.errors import InputError
 
 sources = typer.Typer(
     help="Source mappings: propose one from a file's headers (mdm sources infer FILE).",
@@ -39,13 +39,9 @@ def infer(
     from mdm.ingest import read_header
 
     name = source or file.stem
-    try:
-        if write is not None and write.exists() and not force:
-            raise InputError(f"{write} exists; give another --write path or add --force")
-        mapping = map_columns(read_header(file, sheet))
-    except MdmError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from None
+    if write is not None and write.exists() and not force:
+        raise InputError(f"{write} exists; give another --write path or add --force")
+    mapping = map_columns(read_header(file, sheet))
     table = Table(title=f"Proposed mapping for source '{name}' ({file})", title_justify="left")
     for column in ("attribute", "<- column", "how"):
         table.add_column(column)

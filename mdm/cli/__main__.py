@@ -1,0 +1,5 @@
+"""``python -m mdm.cli``: the command line."""
+
+from mdm.cli import app
+
+app()

@@ -1,0 +1,134 @@
+"""What every command shares: the app, its consoles and options, how errors exit, the
+store opened for a command, one transaction, plain lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from mdm.bundled import DEFAULT_MATCH_RULES
+from mdm.errors import MdmError, StoreError
+from mdm.store import private_files
+
+
+class _Commands(TyperGroup):
+    """The command group: a command that fails for a reason the user can fix (an
+    :class:`~mdm.errors.MdmError`: bad input, a store in use, ...) prints
+    ``error: <what was wrong and how to fix it>`` and exits 2, with nothing half-written
+    (each command writes in one transaction); anything else is a bug, and shows its trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MdmError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="Customer master data: reconcile source files into golden records.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+@app.callback()
+def _every_command() -> None:
+    # What mdm writes holds personal data: files 0600, folders 0700.
+    private_files()
+
+
+DEFAULT_RULES = DEFAULT_MATCH_RULES
+
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
+
+
+RulesOption = Annotated[
+    Path, typer.Option(help="Match rules (the survivorship rules beside them apply).")
+]
+
+ActorOption = Annotated[str, typer.Option("--by", help="Who is deciding (kept in the log).")]
+
+
+def _names_store(db: Path, *, create: bool = False):
+    """A connection to the store for name commands; read-only ones need an existing store."""
+    import duckdb
+
+    from mdm.store import attach_store
+
+    if not create and not db.is_file():
+        raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
+    con = duckdb.connect()
+    attach_store(con, db)
+    con.execute("USE store")
+    return con
+
+
+def _read(db: Path, query):
+    """What ``query`` reads from the store (which must exist); errors exit cleanly."""
+    con = _names_store(db, create=False)
+    try:
+        return query(con)
+    finally:
+        con.close()
+
+
+def _names_call(db: Path, action, *, create: bool = True) -> None:
+    from mdm.store.transaction import transaction
+
+    con = _names_store(db, create=create)
+    try:
+        with transaction(con):
+            message = action(con)
+    finally:
+        con.close()
+    out.print(message, highlight=False)
+
+
+def _steward_call(db: Path, rules: Path, action) -> None:
+    """Run a steward's operation with a real-time engine over the store, in one
+    transaction; print its message (errors exit cleanly, nothing written)."""
+    from mdm.realtime.engine import Engine
+    from mdm.rules.bundle import RulesBundle
+
+    bundle = RulesBundle.load(rules)
+    with _transaction(db) as con:
+        message = action(con, Engine(con, bundle.survivorship, bundle.rules_dir))
+    out.print(message, highlight=False)
+
+
+@contextmanager
+def _transaction(db: Path) -> Iterator:
+    """The store (which must exist) in one transaction, committed if the block succeeds."""
+    from mdm.store import open_store
+    from mdm.store.transaction import transaction
+
+    if not db.is_file():
+        raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
+    con = open_store(db, create=False)
+    try:
+        with transaction(con):
+            yield con
+    finally:
+        con.close()
+
+
+def _plain(value: object) -> Text:
+    """A stored value as one line of plain text: control characters shown as escapes
+    (a value written before they were refused cannot forge a line), no markup."""
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(value)
+    )
+    return Text(text)
