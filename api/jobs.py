@@ -51,6 +51,7 @@ from mdm.erasure import erase_from_job_results, job_folder
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import read_batch, upsert_leniently
 from mdm.ingest import SourceSpec
+from mdm.progress import RECONCILE_STAGES, read_progress
 from mdm.rules.bundle import RulesBundle
 from mdm.store.sealing import read_frame, write_frame
 
@@ -64,9 +65,9 @@ WINDOW = 500
 REST = 0.5
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 MODES = ("incremental", "full")
-#: The stages of a full job, in order (the child's stages between copying and writing).
-FULL_STAGES = ("copying", "read", "standardise", "prepare", "train", "predict", "cluster",
-               "write", "engine", "replacing", "results")  # fmt: skip
+#: The stages of a full job, in order: the child's (a reconciliation run's) between
+#: copying the store and putting the copy in its place.
+FULL_STAGES = ("copying", *RECONCILE_STAGES, "engine", "replacing", "results")
 #: What a job's results hold, by part: each a Parquet file in the job's folder.
 PARTS = ("xref", "golden", "review")
 
@@ -103,11 +104,15 @@ class Job:
     #: The file's name as the caller sent it (an upload's file name, or the path named).
     sent_as: str = ""
 
+    #: A full job: how far into the current stage it is, where the child said (done, total).
+    stage_steps: tuple[int, int] | None = None
+
     @property
     def stage_done(self) -> float:
-        """The share of the current stage done (0 to 1), where its detail says."""
-        step = re.search(r"(\d+) of (\d+) done", self.stage_detail)
-        return min(int(step[1]) / int(step[2]), 1.0) if step and int(step[2]) else 0.0
+        """The share of the current stage done (0 to 1), where the child said."""
+        if not self.stage_steps or not self.stage_steps[1]:
+            return 0.0
+        return min(self.stage_steps[0] / self.stage_steps[1], 1.0)
 
     @property
     def percent(self) -> float:
@@ -377,9 +382,11 @@ class Jobs:
         """Run ``mdm reconcile`` on the copy; follow its stages. The summary it printed,
         or None when the job was cancelled (an MdmError when the run failed)."""
         folder = self.folder / job.job_id
-        command = [sys.executable, "-m", "mdm", "reconcile", f"{job.source}={job.file}",
-                   "--db", str(copy), "--rules", str(self.rules), "--json"]  # fmt: skip
         out_path, log_path = folder / "child.json", folder / "child.log"
+        steps_path = folder / "progress.jsonl"
+        command = [sys.executable, "-m", "mdm", "reconcile", f"{job.source}={job.file}",
+                   "--db", str(copy), "--rules", str(self.rules), "--json",
+                   "--progress-file", str(steps_path)]  # fmt: skip
         scratch = folder / "tmp"  # its work files: in the job's folder, removed with it
         scratch.mkdir(exist_ok=True)
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
@@ -391,7 +398,7 @@ class Jobs:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            self._follow(job, log_path)
+            self._follow(job, steps_path)
             if cancel.wait(0.5) and not killed:
                 process.kill()
                 killed = True
@@ -401,9 +408,8 @@ class Jobs:
             job.status = "cancelled"
             return None
         if process.returncode != 0:
-            lines = log_path.read_text(errors="replace").splitlines()
-            errors = [line for line in lines if line.startswith("error:")]
-            raise InputError(errors[-1][len("error:") :].strip() if errors else
+            errors = [step.error for step in read_progress(steps_path) if step.error]
+            raise InputError(errors[-1] if errors else
                              f"the reconciliation stopped (exit {process.returncode})")  # fmt: skip
         summary = json.loads(out_path.read_text())
         job.run_id = summary["run_id"]
@@ -414,22 +420,25 @@ class Jobs:
         job.mapped, job.unused = (mine[0]["mapped"], mine[0]["unused"]) if mine else ([], [])
         return summary
 
-    def _follow(self, job: Job, log_path: Path) -> None:
-        """The child's latest stage, from the lines it writes (``[stage] detail``), and
-        how far into it the child is where it says (``slice 3 of 10 done``)."""
-        stage, detail = None, ""
-        for line in log_path.read_text(errors="replace").splitlines():
-            if line.startswith("[") and "]" in line:
-                name, _, said = line[1:].partition("]")
-                if name in FULL_STAGES:
-                    stage, detail = name, said.strip()
-                if name == "standardise" and said.split() and said.split()[0].isdigit():
-                    job.records = int(said.split()[0])
-        if stage is not None and (stage, detail) != (job.stage, job.stage_detail):
-            self._stage(job, stage, detail)
+    def _follow(self, job: Job, steps_path: Path) -> None:
+        """The child's latest stage, as it wrote it (:mod:`mdm.progress`): its name and
+        detail, how many records it reads, and how far into the stage it is."""
+        latest = None
+        for step in read_progress(steps_path):
+            if step.stage in FULL_STAGES:
+                latest = step
+            if step.stage == "standardise" and step.records is not None:
+                job.records = step.records
+        if latest is None:
+            return
+        steps = (latest.done, latest.total) if latest.total else None
+        if (latest.stage, latest.detail, steps) != (job.stage, job.stage_detail, job.stage_steps):
+            self._stage(job, latest.stage, latest.detail, steps)
 
-    def _stage(self, job: Job, stage: str, detail: str = "") -> None:
-        job.stage, job.stage_detail = stage, detail
+    def _stage(
+        self, job: Job, stage: str, detail: str = "", steps: tuple[int, int] | None = None
+    ) -> None:
+        job.stage, job.stage_detail, job.stage_steps = stage, detail, steps
         self._save(job)
 
     def _write_full_results(self, job: Job) -> None:

@@ -50,7 +50,7 @@ from mdm.linkage.model import (
 from mdm.names.reference import build_variant_groups
 from mdm.names.store import active_pairs, count_names_sql, term_frequency_sql
 from mdm.placeholders import blank_placeholders_sql
-from mdm.progress import Progress, SilentProgress
+from mdm.progress import Detail, Progress, SilentProgress
 from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import MatchRules, fit_rules_to_data
 from mdm.rules.sources import find_source_mapping
@@ -338,7 +338,8 @@ def reconcile(
             con, specs, rules.rules_dir, groups, "memory.incoming", seconds, progress
         )
         seconds.update(read=round(seconds["read"], 2), standardise=round(seconds["standardise"], 2))
-        progress.stage("standardise", f"{sum(s.records for s in summaries)} records")
+        standardised = sum(s.records for s in summaries)
+        progress.stage("standardise", Detail(f"{standardised} records", records=standardised))
         suppressed = _suppress_erased(con)
         clock = time.perf_counter()
         progress.stage("prepare", "loading the store and blocking keys")
@@ -640,7 +641,14 @@ def _link(
 
         def on_slice(done: int, slices: int) -> None:
             if slices > 1 and done < slices:
-                progress.stage("predict", f"scoring candidate pairs: slice {done} of {slices} done")
+                progress.stage(
+                    "predict",
+                    Detail(
+                        f"scoring candidate pairs: slice {done} of {slices} done",
+                        done=done,
+                        total=slices,
+                    ),
+                )
 
         predict_pairs(con, "work", model, "scored", tf_tables, on_slice)
     if trained:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -22,12 +23,13 @@ from mdm.cli._common import (
 )
 from mdm.cli.sources import print_columns, sources
 from mdm.errors import ConfigError, InputError, MdmError
+from mdm.progress import RECONCILE_STAGES, JsonLinesProgress
 
 
 class StageProgress:
     """Shows stages as a progress bar on a terminal and as plain lines otherwise."""
 
-    STAGES = ("read", "standardise", "prepare", "train", "predict", "cluster", "write")
+    STAGES = RECONCILE_STAGES
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -52,6 +54,17 @@ class StageProgress:
         if self.bar is not None:
             self.bar.update(self.task, completed=len(self.STAGES), description="done")
             self.bar.stop()
+
+
+class _Both:
+    """Stages shown to a person and written as JSON lines for a program."""
+
+    def __init__(self, shown: StageProgress, written: JsonLinesProgress) -> None:
+        self.shown, self.written = shown, written
+
+    def stage(self, name: str, detail: str = "") -> None:
+        self.shown.stage(name, detail)
+        self.written.stage(name, detail)
 
 
 @app.command()
@@ -98,6 +111,14 @@ def reconcile(
             "kept there (default: a temporary folder) [env: MDM_SPARK_WORKDIR].",
         ),
     ] = None,
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--progress-file",
+            help="Also write each stage, and the error a failed run ends with, as JSON lines "
+            "to this file (for a program following the run; see mdm/progress.py).",
+        ),
+    ] = None,
 ) -> None:
     """Reconcile source files into golden records in the store."""
     from mdm.ingest import parse_source_arg
@@ -114,15 +135,22 @@ def reconcile(
             )
         _reconcile_incremental(sources, db, rules, as_json)
         return
-    progress = StageProgress(err)
-    try:
-        bundle = RulesBundle.load(rules)
-        specs = [parse_source_arg(text) for text in sources]
-        result = run(specs, db, bundle, retrain=retrain, progress=progress, backend=chosen)
-    except MdmError:
-        progress.close()
-        raise
-    progress.close()
+    shown = StageProgress(err)
+    with ExitStack() as stack:
+        written = None
+        if progress_file is not None:
+            written = JsonLinesProgress(stack.enter_context(progress_file.open("a")))
+        progress = shown if written is None else _Both(shown, written)
+        try:
+            bundle = RulesBundle.load(rules)
+            specs = [parse_source_arg(text) for text in sources]
+            result = run(specs, db, bundle, retrain=retrain, progress=progress, backend=chosen)
+        except MdmError as error:
+            shown.close()
+            if written is not None:
+                written.error(str(error))
+            raise
+    shown.close()
     if as_json:
         summary = asdict(result)
         summary["db"] = str(result.db)

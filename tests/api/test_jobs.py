@@ -263,11 +263,13 @@ def test_a_path_no_file_system_takes_is_a_400(served_db, tmp_path) -> None:
 
 
 def test_a_full_jobs_percent_moves_through_the_slices_of_scoring(tmp_path) -> None:
-    """The child's `[predict] ... slice 3 of 10 done` lines move a full job's percent
-    within the scoring stage (the longest one), and the next stage starts it afresh."""
+    """The child's stages, as JSON lines (mdm.progress), move a full job's percent
+    within the scoring stage (the longest one) by its slices, and the next stage starts
+    it afresh."""
     from api.jobs import FULL_STAGES, Job, Jobs
+    from mdm.progress import Detail, JsonLinesProgress
 
-    class Follower:  # the parsing and the percent are the service's own code
+    class Follower:  # the reading and the percent are the service's own code
         _follow, _stage = Jobs._follow, Jobs._stage
 
         def __init__(self) -> None:
@@ -277,16 +279,19 @@ def test_a_full_jobs_percent_moves_through_the_slices_of_scoring(tmp_path) -> No
             self.saved.append((job.stage, job.stage_detail, job.percent))
 
     job = Job(job_id="j", kind="full", source="crm", file="crm.csv", submitted_by="etl")
-    log, follower = tmp_path / "child.log", Follower()
-    lines = ["[read] 1 source(s)", "[standardise] 2000000 records", "[predict] scoring"]
-    predict = FULL_STAGES.index("predict")
-    for step in ("", "slice 1 of 4 done", "slice 3 of 4 done", "cluster"):
-        if step == "cluster":
-            lines.append("[cluster] 1234 candidate pairs")
-        elif step:
-            lines.append(f"[predict] scoring candidate pairs: {step}")
-        log.write_text("\n".join(lines) + "\n")
-        follower._follow(job, log)
+    steps, follower = tmp_path / "progress.jsonl", Follower()
+    with steps.open("a") as stream:
+        child = JsonLinesProgress(stream)
+        child.stage("read", "1 source(s)")
+        child.stage("standardise", Detail("2000000 records", records=2_000_000))
+        child.stage("predict", "scoring")
+        predict = FULL_STAGES.index("predict")
+        for done in (None, 1, 3, "cluster"):
+            if done == "cluster":
+                child.stage("cluster", "1234 candidate pairs")
+            elif done:
+                child.stage("predict", Detail(f"slice {done} of 4 done", done=done, total=4))
+            follower._follow(job, steps)
     assert job.records == 2_000_000
     percents = [percent for _, _, percent in follower.saved]
     base = 100.0 * predict / len(FULL_STAGES)
@@ -295,7 +300,7 @@ def test_a_full_jobs_percent_moves_through_the_slices_of_scoring(tmp_path) -> No
     assert percents[2] == round(100.0 * (predict + 0.75) / len(FULL_STAGES), 1)
     assert follower.saved[-1][:2] == ("cluster", "1234 candidate pairs")
     assert job.stage_done == 0.0
-    follower._follow(job, log)  # nothing new: nothing saved
+    follower._follow(job, steps)  # nothing new: nothing saved
     assert len(follower.saved) == 4
 
 
