@@ -55,7 +55,7 @@ from mdm.progress import RECONCILE_STAGES, read_progress
 from mdm.rules.bundle import RulesBundle
 from mdm.store.sealing import read_frame, write_frame
 
-log = logging.getLogger("mdm.jobs")
+log = logging.getLogger("mdm.bulk.reconcile")
 
 #: Records sent between two waits for their commits (bounds what a job holds in flight).
 WINDOW = 500

@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.checks import store_problems  # noqa: E402
-from mdm.jobs import RulesBundle  # noqa: E402
+from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.store import open_store  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES
@@ -75,9 +75,9 @@ def _free_port() -> int:
 
 def prepare_store(folder: Path, records: int, seed: int) -> tuple[Path, str]:
     """A reconciled store of ``records`` generated records, and an admin key for it."""
+    from mdm.bulk.reconcile import reconcile
     from mdm.generate import GeneratorConfig, write_sample
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import reconcile
     from mdm.keys import create_key
 
     sample = folder / "sample"

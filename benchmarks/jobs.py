@@ -45,9 +45,10 @@ from _data import hold_back_crm, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
+from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
-from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+from mdm.rules.bundle import RulesBundle  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES
 COLUMNS = {"fname": "first_name", "surname": "last_name", "dob": "date_of_birth",

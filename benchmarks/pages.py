@@ -34,9 +34,10 @@ from _data import generated_sources, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
+from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
-from mdm.jobs import RulesBundle, reconcile  # noqa: E402
+from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.users import add_user  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES

@@ -41,12 +41,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.errors import NothingToMatchError  # noqa: E402
 from mdm.evaluation import pairwise_metrics  # noqa: E402
 from mdm.ingest import map_source, parse_source_arg  # noqa: E402
-from mdm.jobs import RulesBundle, reconcile  # noqa: E402
-from mdm.realtime.engine import Engine, MatchResult  # noqa: E402
+from mdm.realtime.engine import Engine  # noqa: E402
+from mdm.realtime.results import MatchResult  # noqa: E402
+from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
 from mdm.store.changes import apply_changes  # noqa: E402
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+from mdm.bulk.reconcile import DUCKDB_MEMORY_LIMIT, add_extra_columns_sql
 from mdm.errors import InputError
 from mdm.evaluation import bcubed_metrics, pairwise_metrics
-from mdm.jobs import DUCKDB_MEMORY_LIMIT, add_extra_columns_sql
 from mdm.linkage.model import TrainedModel, add_block_keys
 from mdm.sql import one
 from mdm.store import open_store

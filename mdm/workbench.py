@@ -166,7 +166,7 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
     """A task: both records side by side (which values differ), the match-weight
     waterfall (the prior, each comparison's contribution, the total) and the golden
     records the two records are in."""
-    from mdm.realtime.engine import get_golden
+    from mdm.store.reads import get_golden
 
     rows = con.execute(
         "SELECT task_id, status, source_l, record_id_l, source_r, record_id_r, "

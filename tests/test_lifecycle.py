@@ -10,17 +10,18 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.events import replay_differences
 from mdm.ingest import parse_source_arg
-from mdm.jobs import reconcile
 from mdm.lifecycle import decide, merge, parse_record, unmerge
-from mdm.realtime.engine import Engine, get_golden
+from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from mdm.store.changes import apply_changes
+from mdm.store.reads import get_golden
 
 runner = CliRunner()
 

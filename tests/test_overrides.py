@@ -15,10 +15,11 @@ from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.overrides import clear_override, set_override
-from mdm.realtime.engine import Engine, get_golden
+from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store.changes import apply_changes
 from mdm.store.overrides import RULE
+from mdm.store.reads import get_golden
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 22, 12, 0)
@@ -69,8 +70,8 @@ def test_an_override_wins_until_cleared(store) -> None:
 def test_an_override_survives_a_bulk_run_and_a_real_time_upsert(
     reconciled_db: Path, sample_files: list[Path], tmp_path: Path
 ) -> None:
+    from mdm.bulk.reconcile import reconcile
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import reconcile
 
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)
@@ -103,8 +104,8 @@ def test_an_override_survives_a_bulk_run_and_a_real_time_upsert(
 def test_a_merged_in_records_overrides_pass_to_the_survivor_and_come_back(
     reconciled_db: Path, tmp_path: Path, sample_files: list[Path]
 ) -> None:
+    from mdm.bulk.reconcile import reconcile
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import reconcile
     from mdm.lifecycle import merge, unmerge
     from mdm.store import open_store
 

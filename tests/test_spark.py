@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ConfigError
 from mdm.ingest import SourceSpec
-from mdm.jobs import reconcile
 from mdm.rules.bundle import RulesBundle
 from mdm.spark import (
     Backend,

@@ -26,10 +26,11 @@ from api.schemas.records import (
 from mdm.clock import utcnow
 from mdm.errors import InputError
 from mdm.overrides import clear_override, set_override
-from mdm.realtime.engine import Candidate, UpsertResult, get_golden, get_record
+from mdm.realtime.results import Candidate, UpsertResult
 from mdm.realtime.usable import ValueWarning
 from mdm.rules.bundle import RulesBundle
 from mdm.schema import ATTRIBUTES
+from mdm.store.reads import get_golden, get_record
 
 router = APIRouter(prefix="/v1", tags=["records"])
 

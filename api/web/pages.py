@@ -33,10 +33,10 @@ from mdm.errors import InputError, MdmError
 from mdm.events import history
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.names.store import list_variants
-from mdm.realtime.engine import get_golden
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
+from mdm.store.reads import get_golden
 from mdm.users import MIN_PASSWORD, authenticate, set_password
 from mdm.workbench import (
     BANDS,

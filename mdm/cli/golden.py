@@ -35,7 +35,7 @@ def golden_show(
     db: DbOption,
 ) -> None:
     """A golden record: each value, which source record supplied it and by which rule."""
-    from mdm.realtime.engine import get_golden
+    from mdm.store.reads import get_golden
 
     found = _read(db, lambda con: get_golden(con, golden_id))
     if found["requested_id"] != found["golden_id"]:

@@ -121,8 +121,8 @@ def reconcile(
     ] = None,
 ) -> None:
     """Reconcile source files into golden records in the store."""
+    from mdm.bulk.reconcile import reconcile as run
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import reconcile as run
     from mdm.rules.bundle import RulesBundle
     from mdm.spark import Backend
 
@@ -343,8 +343,8 @@ def demo(
 ) -> None:
     """Reconcile the bundled four-source sample and show what was found."""
     from mdm.accuracy import evaluate as run_evaluate
+    from mdm.bulk.reconcile import reconcile as run
     from mdm.ingest import SourceSpec
-    from mdm.jobs import reconcile as run
     from mdm.rules.bundle import RulesBundle
 
     sample = SAMPLE_DIR  # its source mappings are in sources/

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 import mdm.linkage.model as model
+from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import reconcile
 from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_a_sliced_run_says_how_far_scoring_is(
 def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
     """The 10M run ran out of memory writing the cross-reference at the run's 1.5 GB
     cap (a primary-key index cannot spill): the write stage's cap grows with records."""
-    from mdm.jobs import _megabytes, write_memory_limit
+    from mdm.bulk.reconcile import _megabytes, write_memory_limit
 
     assert write_memory_limit(0) == f"{_megabytes('1.5GB')}MB"
     assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("10GB")

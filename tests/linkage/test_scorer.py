@@ -24,10 +24,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from mdm.bulk.reconcile import add_extra_columns, load_work_table, reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ModelError
 from mdm.ingest import SourceSpec
-from mdm.jobs import add_extra_columns, load_work_table, reconcile
 from mdm.linkage.comparisons import CompiledLevel, compile_levels, level_case_sql
 from mdm.linkage.duckdb_functions import (
     damerau_levenshtein,

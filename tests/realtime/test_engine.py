@@ -10,9 +10,10 @@ import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import NothingToMatchError
-from mdm.realtime.engine import Engine, get_golden, get_record
+from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store.changes import apply_changes
+from mdm.store.reads import get_golden, get_record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -233,8 +234,8 @@ def test_a_bulk_run_after_the_service_still_writes_lineage(
     reconciled_db: Path, sample_files: list[Path], tmp_path: Path
 ) -> None:
     """The service indexes lineage; a later bulk run drops the index and rewrites it."""
+    from mdm.bulk.reconcile import reconcile
     from mdm.ingest import parse_source_arg
-    from mdm.jobs import reconcile
 
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.ingest import parse_source_arg
-from mdm.jobs import reconcile
-from mdm.realtime.engine import Engine, get_golden
+from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store.changes import apply_changes
+from mdm.store.reads import get_golden
 
 
 def _numbers(people: pd.Series, seed: int) -> dict[str, str]:

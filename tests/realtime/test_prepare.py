@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdm.bulk.reconcile import add_extra_columns
 from mdm.generate import SOURCES, GeneratorConfig, generate_sources, sources_us
-from mdm.jobs import add_extra_columns
 from mdm.linkage.features import VariantGroups, add_features
 from mdm.names.reference import build_variant_groups, load_name_variants
 from mdm.realtime.prepare import prepare_record

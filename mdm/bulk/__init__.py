@@ -1,0 +1,1 @@
+"""Bulk reconciliation: whole files in, golden records out (``reconcile``)."""

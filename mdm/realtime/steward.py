@@ -1,0 +1,227 @@
+"""A steward's operations on the real-time engine's state: merge, unmerge, a decision
+on a pair, and re-clustering a golden record's records with the constraints they set.
+
+A part of :class:`mdm.realtime.engine.Engine` (its base class), split from it along
+this seam: these methods use the engine's state (records, members, constraints, the
+lock) and its clustering and derivation, and return the change set to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from mdm.clock import utcnow as _now
+from mdm.clusters import components
+from mdm.constraints import Constraint, ordered
+from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.store.changes import ChangeSet, Key
+
+
+class StewardOperations:
+    """Merge, unmerge, decide, re-cluster (see the module's description)."""
+
+    # The engine's state and steps these methods use (set and defined by Engine).
+    lock: Any
+    table: Any
+    members: Any
+    constraints: Any
+    retired_ids: Any
+    created: Any
+
+    def resolve(self, golden_id: str) -> str | None:
+        """The active golden id ``golden_id`` is now (itself, or its survivor's)."""
+        return self._resolver({}, set())(golden_id)
+
+    def _active(self, golden_id: str) -> str:
+        """``golden_id`` if it is an active golden record with records; else why not."""
+        if self.members.get(golden_id):
+            return golden_id
+        if golden_id in self.retired_ids:
+            now = self.resolve(golden_id)
+            where = f"; it is part of {now} now" if now else "; it has no records left"
+            raise ConflictError(f"golden record {golden_id} is retired{where}")
+        raise NotFoundError(f"no golden record {golden_id}")
+
+    def _slot(self, key: Key) -> int:
+        slot = self.table.slot_of(*key)
+        if slot is None:
+            raise NotFoundError(f"no record {key[0]}/{key[1]} in the store")
+        return slot
+
+    def merge(
+        self,
+        first: str,
+        second: str,
+        actor: str,
+        reason: str | None = None,
+        link: tuple[Key, Key] | None = None,
+    ) -> tuple[dict, ChangeSet]:
+        """Merge two golden records into one holding exactly the records of both (the
+        older id survives), whatever the scores say today. Must-links keep
+        them together from now on: from every record of each to the first record of
+        the other, and between the records ``link`` names (a decision on that pair);
+        cannot-links between them are dropped."""
+        with self.lock:
+            a, b = self._active(first), self._active(second)
+            if a == b:
+                raise ConflictError(f"{first} and {second} are already one golden record ({a})")
+            keys_a = sorted(self.table.key(s) for s in self.members[a])
+            keys_b = sorted(self.table.key(s) for s in self.members[b])
+            changes = ChangeSet(_now(), actor)
+            origin = "merge" if link is None else "decision"
+            must = Constraint("must", origin, actor, changes.at, reason)
+            for pair in self.constraints.between(keys_a, keys_b, "cannot"):
+                changes.constraints[pair] = None
+            for key in keys_b:
+                changes.constraints[ordered(key, keys_a[0])] = must
+            for key in keys_a:
+                changes.constraints[ordered(key, keys_b[0])] = must
+            if link is not None:
+                changes.constraints[ordered(*link)] = must
+            nodes = sorted(self.members[a] | self.members[b])
+            assignment = self._recluster(nodes, changes, labels=np.zeros(len(nodes), np.int64))
+            survivor = assignment[nodes[0]]
+            changes.events.append(
+                ("golden_merged", survivor, None, None, {"merged": sorted({a, b} - {survivor})})
+            )
+            return {"golden_id": survivor, "golden_records": [survivor],
+                    "retired": sorted(changes.retired)}, changes  # fmt: skip
+
+    def unmerge(
+        self,
+        golden_id: str,
+        records: Sequence[Key],
+        actor: str,
+        reason: str | None = None,
+        prior: Mapping[Key, str] | None = None,
+    ) -> tuple[dict, ChangeSet]:
+        """Take ``records`` out of a golden record into one of their own; the rest stay
+        together as they are (nothing is re-scored). Cannot-links
+        keep them apart from the rest from now on (must-links across are dropped); two
+        or more taken out together are must-linked. ``prior`` is the golden id each
+        record had before it joined this one: a retired id that resolves here comes
+        back (with its creation time) for the records that held it."""
+        with self.lock:
+            gid = self._active(golden_id)
+            held = {self.table.key(s) for s in self.members[gid]}
+            wanted = sorted(set(records))
+            if not wanted:
+                raise InputError("name the source records to unmerge (SOURCE/RECORD_ID)")
+            stray = [f"{s}/{r}" for s, r in wanted if (s, r) not in held]
+            if stray:
+                raise InputError(f"{', '.join(stray)} not in golden record {gid}")
+            rest = sorted(held - set(wanted))
+            if not rest:
+                raise InputError(
+                    f"unmerging every record of {gid} leaves nothing behind; name fewer"
+                )
+            changes = ChangeSet(_now(), actor)
+            changes.events.append(("golden_unmerged", gid, None, None, {"records": len(wanted)}))
+            for pair in self.constraints.between(wanted, rest, "must"):
+                changes.constraints[pair] = None
+            cannot = Constraint("cannot", "unmerge", actor, changes.at, reason)
+            for key in wanted:
+                for other in rest:
+                    changes.constraints[ordered(key, other)] = cannot
+            must = Constraint("must", "unmerge", actor, changes.at, reason)
+            for key in wanted[1:]:
+                if self.constraints.kinds.get(ordered(key, wanted[0])) != "must":
+                    changes.constraints[ordered(key, wanted[0])] = must
+            # Each record claims the retired id it came from, if that can come back;
+            # the rest keep this id, unless none of them claims it.
+            claims = {}
+            for key in held:
+                was = (prior or {}).get(key)
+                if was is not None and was in self.retired_ids and self.resolve(was) == gid:
+                    claims[key] = was
+                elif key in rest:
+                    claims[key] = gid
+            if gid not in claims.values():
+                claims.update({key: gid for key in wanted if key not in claims})
+            nodes = sorted(self.members[gid])
+            out = np.asarray([self.table.key(s) in wanted for s in nodes], dtype=np.int64)
+            assignment = self._recluster(nodes, changes, claims, labels=out)
+            into = sorted({g for s, g in assignment.items() if self.table.key(s) in wanted})
+            return {"golden_id": gid, "records": [list(k) for k in wanted], "into": into,
+                    "golden_records": sorted(set(assignment.values())),
+                    "retired": sorted(changes.retired)}, changes  # fmt: skip
+
+    def constrain(
+        self, left: Key, right: Key, kind: str, actor: str, reason: str | None = None
+    ) -> tuple[dict, ChangeSet]:
+        """A steward's decision on a pair of records, in effect at once: "must" merges
+        their golden records, "cannot" separates them (refused when a steward's
+        must-links hold them together: unmerge one instead)."""
+        with self.lock:
+            a = self.table.golden_id(self._slot(left))
+            b = self.table.golden_id(self._slot(right))
+            if kind == "must" and a != b:
+                return self.merge(a, b, actor, reason, link=(left, right))
+            changes = ChangeSet(_now(), actor)
+            changes.constraints[ordered(left, right)] = Constraint(
+                kind, "decision", actor, changes.at, reason
+            )
+            if kind == "cannot" and a == b:
+                keys = sorted(self.table.key(s) for s in self.members[a])
+                must = np.asarray(self.constraints.within(keys, "must"), dtype=np.int64)
+                group = components(len(keys), must[:, 0], must[:, 1]) if len(must) else None
+                if group is not None and group[keys.index(left)] == group[keys.index(right)]:
+                    raise ConflictError(
+                        f"{left[0]}/{left[1]} and {right[0]}/{right[1]} were put together by a "
+                        f"steward (merge or decision); unmerge one of them from {a} instead"
+                    )
+                assignment = self._recluster(sorted(self.members[a]), changes)
+                ids = sorted(set(assignment.values()))
+            else:
+                self._apply_ids(changes)
+                ids = sorted({a, b})
+            return {"golden_records": ids, "retired": sorted(changes.retired)}, changes
+
+    def _recluster(
+        self,
+        nodes: list[int],
+        changes: ChangeSet,
+        claims: Mapping[Key, str] | None = None,
+        labels: np.ndarray | None = None,
+    ) -> dict[int, str]:
+        """Put ``nodes`` in the clusters ``labels`` says (by default: cluster them again
+        with the constraints ``changes`` sets), derive their golden records, and change
+        the in-memory state; returns node -> golden id."""
+        undo = self.constraints.apply(changes.constraints)
+        try:
+            keys = [self.table.key(s) for s in nodes]
+            if labels is None:
+                labels = self._cluster(nodes, keys, self._neighbourhood_pairs(nodes, []))
+            assignment, found = self._assign(nodes, labels, keys, None, claims)
+        except BaseException:
+            self.constraints.restore(undo)
+            raise
+        retired = {old: new for old, new in found.items() if old in self.created}
+        before: dict[str, dict[str, int]] = {}
+        for node in nodes:
+            held = before.setdefault(self.table.golden_id(node), {})
+            held[assignment[node]] = held.get(assignment[node], 0) + 1
+        kept = set(assignment.values())
+        for old, now_in in sorted(before.items()):  # an id left with no records retires
+            if old not in kept and old not in retired:
+                retired[old] = min(now_in, key=lambda g: (-now_in[g], g))
+        for node, key in zip(nodes, keys, strict=True):
+            if self.table.golden_id(node) != assignment[node]:
+                changes.xref[key] = assignment[node]
+        changes.retired = retired
+        changes.golden = self._derive_golden(nodes, keys, assignment, changes.at, None, retired)
+        # Open tasks now inside one golden record, or about the same two, are settled.
+        self._settle_tasks(changes, nodes, assignment, [])
+        changes.events += self._moves(changes.xref)
+        changes.events += [
+            ("golden_retired", old, None, None, {"survivor_id": survivor})
+            for old, survivor in sorted(retired.items())
+        ]
+        changes.new_golden = self._new_golden(changes)
+        for node in nodes:
+            self._relink(node, assignment[node])
+        self._apply_ids(changes)
+        return assignment
