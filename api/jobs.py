@@ -23,6 +23,10 @@ with an engine built from the copy beforehand; the records real-time writes chan
 since the copy was made are decided again by that engine and written into the copy
 before it replaces the store in one rename, so a crash at any point leaves either the
 old store with every write or the new one with every write.
+
+Why one module of this size: one queue with one worker thread; incremental and full
+jobs share its state, its folder layout, recovery after a restart and the results'
+format.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from mdm.progress import RECONCILE_STAGES, read_progress
 from mdm.rules.bundle import RulesBundle
 from mdm.store.sealing import read_frame, write_frame
 
-log = logging.getLogger("mdm.bulk.reconcile")
+log = logging.getLogger("mdm.jobs")
 
 #: Records sent between two waits for their commits (bounds what a job holds in flight).
 WINDOW = 500

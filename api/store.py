@@ -13,6 +13,11 @@ of the store writes the rest of the journal into the tables first (mdm.store).
 Other writes (a steward's decision, a name variant) take the whole store: no new
 real-time write is decided until they commit, and the journal is empty before they
 start.
+
+Why one module of this size: its parts (group commit, the applier thread, settle,
+swapping in a full job's copy, erasure) share one connection, one lock and one
+journal, and their ordering is the crash-safety argument; it moves into ``mdm/store/``
+whole (issue 20).
 """
 
 from __future__ import annotations

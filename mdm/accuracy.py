@@ -13,7 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from mdm.bulk.reconcile import DUCKDB_MEMORY_LIMIT, add_extra_columns_sql
+from mdm.bulk.load import add_extra_columns_sql
+from mdm.bulk.reconcile import DUCKDB_MEMORY_LIMIT
 from mdm.errors import InputError
 from mdm.evaluation import bcubed_metrics, pairwise_metrics
 from mdm.linkage.model import TrainedModel, add_block_keys

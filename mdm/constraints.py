@@ -4,7 +4,7 @@ A steward's merge, unmerge or decision is kept as constraints on pairs of source
 records (``link_constraints``): "must" puts the two records in one golden record,
 "cannot" keeps them apart. Both outrank every score, on both paths: the bulk run adds
 must-links as edges stronger than any score and steward cannot-links to the guards'
-(:func:`mdm.bulk.reconcile._link`); the real-time engine does the same in every neighbourhood
+(:func:`mdm.bulk.link._link`); the real-time engine does the same in every neighbourhood
 it re-clusters. A pair holds at most one constraint: the latest decision replaces an
 earlier one.
 

@@ -80,7 +80,7 @@ def read_batch(
     specs: list[SourceSpec], rules_dir: Path
 ) -> tuple[list[dict[str, Any]], dict[str, ColumnMapping]]:
     """:func:`batch_records`, and how each source's columns were mapped."""
-    from mdm.bulk.reconcile import read_sources
+    from mdm.bulk.load import read_sources
 
     sources = read_sources(specs, rules_dir)
     records = [record for source in sources for record in _records(source)]

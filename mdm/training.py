@@ -184,7 +184,7 @@ def _levels_of(
     con: duckdb.DuckDBPyConnection, model: TrainedModel, pairs: pd.DataFrame
 ) -> pd.DataFrame:
     """The level each pair hits in every comparison, in ``pairs``' order."""
-    from mdm.bulk.reconcile import add_extra_columns
+    from mdm.bulk.load import add_extra_columns
 
     keys = pd.concat(
         [

@@ -3,7 +3,7 @@
 First and last names come from ``name_frequencies`` (kept up to date by every ingest,
 bulk or single); any other column a level adjusts for is counted over the store's
 records. The bulk run gives splink the same figures (see
-:func:`mdm.bulk.reconcile.name_term_frequencies`), so both paths score a pair alike.
+:func:`mdm.bulk.link.name_term_frequencies`), so both paths score a pair alike.
 """
 
 from __future__ import annotations

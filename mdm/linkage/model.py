@@ -2,6 +2,11 @@
 
 A model is tied to the fingerprint of the rules it was trained from; it is reused
 until the rules change or retraining is asked for.
+
+Why one module of this size: the model's whole life with splink (settings from the
+rules, the EM sessions and their retries, the prior, predicting, the versioned
+artefact) is one adapter over splink's API, kept in one place so that a splink
+release touches one file.
 """
 
 from __future__ import annotations

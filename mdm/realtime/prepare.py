@@ -93,7 +93,7 @@ def prepare_record(
         options: How to read the record's source (phone region, day/month order).
         groups: The name variant groups (``build_variant_groups`` of the store's pairs).
         extra_columns: Extra attributes the match rules compare: these keys are cleaned
-            like free text, as :func:`mdm.bulk.reconcile.add_extra_columns` does (None when absent).
+            like free text, as :func:`mdm.bulk.load.add_extra_columns` does (None when absent).
 
     Raises:
         ValueError: ``options.default_region`` is not a phone region.

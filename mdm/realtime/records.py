@@ -14,6 +14,9 @@ end with an offset per record; anything else as an Arrow array. Reading ~50 reco
 then costs tens of microseconds, and a million records ~170 bytes each for the
 scorer's columns. Writes go to an overlay of plain dicts, merged into the columns by
 :meth:`RecordTable.compact`.
+
+Why one module of this size: one data structure (columns, slots, free list, growth,
+loading from the store) whose invariants hold across all of its methods.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ in one transaction (group commit).
 Applying change sets one at a time or all in one batch leaves the same tables: within
 a batch, later changes to the same key win, exactly as if each had been written in
 turn (a property test holds this).
+
+Why one module of this size: a change set's format, its journal encoding and the
+writing of a batch of them into every table are one contract; split, the format
+would live apart from the only code that must agree with it.
 """
 
 from __future__ import annotations

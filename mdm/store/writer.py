@@ -1,4 +1,9 @@
-"""Reading the store's records and models, and writing a run in one transaction."""
+"""Reading the store's records and models, and writing a run in one transaction.
+
+Why one module of this size: ``write_run`` writes every table of a bulk run in one
+transaction, in an order the tables' dependencies fix; its steps are kept beside it.
+(Planned: the run's writer moves to ``mdm/bulk/write.py`` over per-table modules.)
+"""
 
 from __future__ import annotations
 

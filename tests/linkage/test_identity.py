@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mdm.bulk.reconcile import identity_conflicts
+from mdm.bulk.link import identity_conflicts
 from mdm.linkage.model import TrainedModel
 from mdm.rules.match import MatchRules
 

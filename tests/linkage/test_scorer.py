@@ -24,7 +24,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from mdm.bulk.reconcile import add_extra_columns, load_work_table, reconcile
+from mdm.bulk.link import load_work_table
+from mdm.bulk.load import add_extra_columns
+from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ModelError
 from mdm.ingest import SourceSpec

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.bulk.reconcile import add_extra_columns
+from mdm.bulk.load import add_extra_columns
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ConflictError, NotFoundError
 from mdm.linkage.model import add_block_keys, blocking_sql, predict_pairs

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.bulk.reconcile import add_extra_columns
+from mdm.bulk.load import add_extra_columns
 from mdm.generate import SOURCES, GeneratorConfig, generate_sources, sources_us
 from mdm.linkage.features import VariantGroups, add_features
 from mdm.names.reference import build_variant_groups, load_name_variants
