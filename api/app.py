@@ -23,6 +23,7 @@ from mdm.keys import LAST_USED_RESOLUTION, KeyRing
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import private_files
+from mdm.store.reads import has_model
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -93,8 +94,7 @@ def engine_factory(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], 
     bundle = RulesBundle.load(settings.rules)
 
     def build(con: duckdb.DuckDBPyConnection) -> Engine | None:
-        has_model = con.execute("SELECT count(*) FROM models").fetchall()[0][0]
-        if not has_model:
+        if not has_model(con):
             return None
         return Engine(con, bundle.survivorship, bundle.rules_dir)
 

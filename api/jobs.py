@@ -57,6 +57,7 @@ from mdm.incremental import read_batch, upsert_leniently
 from mdm.ingest import SourceSpec
 from mdm.progress import RECONCILE_STAGES, read_progress
 from mdm.rules.bundle import RulesBundle
+from mdm.store.reads import results_about, run_results
 from mdm.store.sealing import read_frame, write_frame
 
 log = logging.getLogger("mdm.jobs")
@@ -446,29 +447,8 @@ class Jobs:
         self._save(job)
 
     def _write_full_results(self, job: Job) -> None:
-        run, source = job.run_id, job.source
-        in_run = "json_extract_string(detail, '$.run_id') = ?"
         with self.store.read() as con:
-            xref = con.execute(
-                "SELECT x.source, x.record_id, x.golden_id, coalesce(e.action, 'unchanged') "
-                "AS action FROM xref x LEFT JOIN (SELECT source, record_id, CASE "
-                "max(CASE kind WHEN 'record_added' THEN 3 WHEN 'record_linked' THEN 2 ELSE 1 "
-                "END) WHEN 3 THEN 'added' WHEN 2 THEN 'moved' ELSE 'updated' END AS action "
-                "FROM events WHERE kind IN ('record_added', 'record_linked', 'record_updated') "
-                f"AND {in_run} GROUP BY ALL) e USING (source, record_id) WHERE x.source = ? "
-                "UNION ALL SELECT source, record_id, golden_id, 'deleted' FROM events "
-                f"WHERE kind = 'record_deleted' AND {in_run} AND source = ? ORDER BY ALL",
-                [str(run), source, str(run), source],
-            ).df()
-            golden = con.execute(
-                "SELECT * FROM golden WHERE golden_id IN (SELECT golden_id FROM events "
-                f"WHERE kind LIKE 'record_%' AND {in_run}) ORDER BY golden_id",
-                [str(run)],
-            ).df()
-            review = con.execute(
-                "SELECT * FROM review_tasks WHERE status = 'open' AND run_id = ? ORDER BY task_id",
-                [run],
-            ).df()
+            xref, golden, review = run_results(con, job.run_id, job.source)
         folder = self.folder / job.job_id
         write_frame(xref, folder / "results.parquet")
         write_frame(golden, folder / "golden.parquet")
@@ -483,20 +463,7 @@ class Jobs:
         changed = xref[xref["action"] != "unchanged"]
         try:
             with self.store.read() as con:
-                con.register("job_changed", changed)
-                try:
-                    golden = con.execute(
-                        "SELECT * FROM golden WHERE golden_id IN "
-                        "(SELECT golden_id FROM job_changed) ORDER BY golden_id"
-                    ).df()
-                    review = con.execute(
-                        "SELECT * FROM review_tasks t WHERE status = 'open' AND EXISTS ("
-                        "SELECT 1 FROM job_changed c WHERE (c.source, c.record_id) IN "
-                        "((t.source_l, t.record_id_l), (t.source_r, t.record_id_r))) "
-                        "ORDER BY task_id"
-                    ).df()
-                finally:
-                    con.unregister("job_changed")
+                golden, review = results_about(con, changed)
         except MdmError as error:  # the store is busy: the records' part is what counts
             log.warning("job %s: golden and review results not kept: %s", job.job_id,
                         type(error).__name__)  # fmt: skip

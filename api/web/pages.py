@@ -32,7 +32,7 @@ from api.web.auth import (
 from mdm.errors import InputError, MdmError
 from mdm.events import history
 from mdm.lifecycle import decide, merge, parse_record, unmerge
-from mdm.names.store import list_variants
+from mdm.names.store import list_variants, proposal_evidence
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
@@ -258,14 +258,7 @@ def search_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -
 def names_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -> Response:
     with store.read() as con:
         frame = list_variants(con, status="proposed", text=q or None, limit=200)
-        # The evidence: the people (golden records) whose records used both names.
-        people: dict[tuple[str, str], list[str]] = {}
-        for name, variant, golden_id in con.execute(
-            "SELECT name, variant, golden_id FROM name_variant_evidence e "
-            "WHERE (name, variant) IN (SELECT name, variant FROM name_variants "
-            "WHERE status = 'proposed') ORDER BY 1, 2, 3"
-        ).fetchall():
-            people.setdefault((name, variant), []).append(golden_id)
+        people = proposal_evidence(con)  # who used both names
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for row in rows:
         row["people"] = people.get((row["name"], row["variant"]), [])

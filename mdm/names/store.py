@@ -161,6 +161,19 @@ def list_variants(
     ).df()
 
 
+def proposal_evidence(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[str]]:
+    """Per proposed pair (name, variant): the people (golden ids) whose records used
+    both names, the evidence a steward weighs."""
+    people: dict[tuple[str, str], list[str]] = {}
+    for name, variant, golden_id in con.execute(
+        "SELECT name, variant, golden_id FROM name_variant_evidence e "
+        "WHERE (name, variant) IN (SELECT name, variant FROM name_variants "
+        "WHERE status = 'proposed') ORDER BY 1, 2, 3"
+    ).fetchall():
+        people.setdefault((name, variant), []).append(golden_id)
+    return people
+
+
 def active_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The pairs matching uses: every active one."""
     return [

@@ -1,11 +1,13 @@
-"""Reading one source record or one golden record as a whole, for any layer: the
-service's answers, the steward pages, the command line and tests."""
+"""Reads any layer may use: one source record or one golden record as a whole (the
+service's answers, the steward pages, the command line), what a job changed (its
+results), and whether the store has a model."""
 
 from __future__ import annotations
 
 import json
 
 import duckdb
+import pandas as pd
 
 from mdm.errors import NotFoundError
 from mdm.schema import ATTRIBUTES
@@ -77,3 +79,60 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
         for a, v, s, r, rule in lineage
     ]
     return golden
+
+
+def has_model(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a bulk run has trained a model in the store (the real-time path needs one)."""
+    return bool(con.execute("SELECT count(*) FROM models").fetchall()[0][0])
+
+
+def run_results(
+    con: duckdb.DuckDBPyConnection, run_id: int, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What a bulk run did to one source's records: each record's golden id and action
+    (added, moved, updated, deleted, unchanged), the golden records its records touched,
+    and the open review tasks it made."""
+    in_run = "json_extract_string(detail, '$.run_id') = ?"
+    xref = con.execute(
+        "SELECT x.source, x.record_id, x.golden_id, coalesce(e.action, 'unchanged') "
+        "AS action FROM xref x LEFT JOIN (SELECT source, record_id, CASE "
+        "max(CASE kind WHEN 'record_added' THEN 3 WHEN 'record_linked' THEN 2 ELSE 1 "
+        "END) WHEN 3 THEN 'added' WHEN 2 THEN 'moved' ELSE 'updated' END AS action "
+        "FROM events WHERE kind IN ('record_added', 'record_linked', 'record_updated') "
+        f"AND {in_run} GROUP BY ALL) e USING (source, record_id) WHERE x.source = ? "
+        "UNION ALL SELECT source, record_id, golden_id, 'deleted' FROM events "
+        f"WHERE kind = 'record_deleted' AND {in_run} AND source = ? ORDER BY ALL",
+        [str(run_id), source, str(run_id), source],
+    ).df()
+    golden = con.execute(
+        "SELECT * FROM golden WHERE golden_id IN (SELECT golden_id FROM events "
+        f"WHERE kind LIKE 'record_%' AND {in_run}) ORDER BY golden_id",
+        [str(run_id)],
+    ).df()
+    review = con.execute(
+        "SELECT * FROM review_tasks WHERE status = 'open' AND run_id = ? ORDER BY task_id",
+        [run_id],
+    ).df()
+    return xref, golden, review
+
+
+def results_about(
+    con: duckdb.DuckDBPyConnection, changed: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The golden records ``changed`` (source, record_id, golden_id rows) belong to, and
+    the open review tasks about its records."""
+    con.register("job_changed", changed)
+    try:
+        golden = con.execute(
+            "SELECT * FROM golden WHERE golden_id IN "
+            "(SELECT golden_id FROM job_changed) ORDER BY golden_id"
+        ).df()
+        review = con.execute(
+            "SELECT * FROM review_tasks t WHERE status = 'open' AND EXISTS ("
+            "SELECT 1 FROM job_changed c WHERE (c.source, c.record_id) IN "
+            "((t.source_l, t.record_id_l), (t.source_r, t.record_id_r))) "
+            "ORDER BY task_id"
+        ).df()
+    finally:
+        con.unregister("job_changed")
+    return golden, review
