@@ -15,6 +15,7 @@ from mdm.cli._common import (
     app,
     out,
 )
+from mdm.errors import InputError
 
 users = typer.Typer(
     help="People who sign in to the steward pages: stewards decide, viewers read.",
@@ -37,6 +38,12 @@ def users_add(
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise InputError(
+            "the password is asked for on a terminal, and standard input is not one: to "
+            "pipe it, add --password-stdin (printf '%s\\n' \"$PASSWORD\" | mdm users add "
+            f"{username} --password-stdin --db {db})"
+        )
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
 

@@ -161,3 +161,30 @@ def test_a_failed_first_run_leaves_no_store(tmp_path: Path) -> None:
     path = _csv(tmp_path / "people.csv", PEOPLE[["record_id", "first_name"]])
     db = tmp_path / "s.duckdb"
     _assert_failed_cleanly(_reconcile(str(path), "--db", str(db)), db, "fill none of the columns")
+
+
+def test_a_piped_password_needs_password_stdin(tmp_path: Path) -> None:
+    """Without a terminal the password prompt cannot hide what is typed: the command
+    says to add --password-stdin, exits 2 and adds nobody; with it, the user is added."""
+    import subprocess
+    import sys
+
+    from mdm.store import open_store
+
+    db = tmp_path / "mdm.duckdb"
+    open_store(db).close()
+
+    def add(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "mdm", "users", "add", "ann", "--db", str(db), *flags],
+            input="correct horse battery\n", capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    refused = add()
+    assert refused.returncode == 2 and "--password-stdin" in refused.stderr
+    assert "Warning" not in refused.stderr  # no getpass echo warning
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM users").fetchall() == [(0,)]
+    added = add("--password-stdin")
+    assert added.returncode == 0, added.stderr
+    assert "user ann added" in added.stdout
