@@ -71,7 +71,7 @@ class ApiKey:
         """ "active", "revoked <date>" or "expired <date>", for a person to read."""
         if self.revoked_at is not None:
             return f"revoked {self.revoked_at:%Y-%m-%d}"
-        if self.expires_at is not None and _expired(self.expires_at, utcnow()):
+        if _expired(self.expires_at, utcnow()):
             return f"expired {self.expires_at:%Y-%m-%d}"
         return "active"
 
@@ -186,6 +186,8 @@ class KeyRing:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._lock = threading.Lock()
+        #: key id -> its latest use not yet written (kept across reloads).
+        self._unwritten: dict[str, datetime] = {}
         self.reload(con)
 
     def reload(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -194,13 +196,11 @@ class KeyRing:
             "WHERE revoked_at IS NULL"
         ).fetchall()
         with self._lock:
-            unwritten = getattr(self, "_unwritten", {})  # uses seen before a reload stay
             self._keys = {key_id: (key_hash, role, name, expires) for key_id, key_hash, role,
                           name, expires, _ in rows}  # fmt: skip
             #: key id -> when its last use was written (or found written) in the store.
             self._written = {row[0]: row[5] for row in rows if row[5] is not None}
-            #: key id -> its latest use not yet written.
-            self._unwritten = {k: at for k, at in unwritten.items() if k in self._keys}
+            self._unwritten = {k: at for k, at in self._unwritten.items() if k in self._keys}
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -19,14 +19,17 @@ import io
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mdm.errors import StoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The environment variable holding the key of an encrypted store (DuckDB's AES-GCM
 #: database encryption); set it for every process that opens the store.
@@ -82,4 +85,6 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 def read_frame(path: Path) -> pd.DataFrame:
     """A frame :func:`write_frame` wrote (sealed or not)."""
+    import pandas as pd  # here: opening a store does not need pandas
+
     return pd.read_parquet(io.BytesIO(unseal(path.read_bytes())))
