@@ -47,31 +47,52 @@ UNIQUE_ID = "uid"
 def blocking_sql(rule: BlockingRule, index: int | None = None) -> str:
     """The SQL condition of a blocking rule over a pair aliased l and r.
 
-    A rule with ``max_block_size`` compares its key column ``_block_<index>`` (see
-    :func:`add_block_keys`), which is missing for values shared by too many records.
+    A rule with ``max_block_size`` or ``any_order`` compares its key column
+    ``_block_<index>`` (see :func:`add_block_keys`), which is missing for values shared
+    by too many records. Without ``index`` (a training rule), an ``any_order`` rule
+    compares the lesser and the greater of its two values.
     """
-    if rule.max_block_size is not None and index is not None:
+    if rule.keyed and index is not None:
         column = block_key_column(index)
         return f'l."{column}" = r."{column}"'
+    if rule.any_order:
+        present = " AND ".join(f'{side}."{k}" IS NOT NULL' for side in "lr" for k in rule.keys)
+        pairs = zip(key_terms(rule, "l."), key_terms(rule, "r."), strict=True)
+        return present + "".join(f" AND {left} = {right}" for left, right in pairs)
     return " AND ".join(f'l."{key}" = r."{key}"' for key in rule.keys)
 
 
+def key_terms(rule: BlockingRule, alias: str = "") -> list[str]:
+    """The SQL terms a rule's key is made of (columns prefixed with ``alias``): the
+    keys, or for ``any_order`` the lesser and the greater of the two (in byte order,
+    as Python compares text)."""
+    columns = [f'{alias}"{k}"' for k in rule.keys]
+    if rule.any_order:
+        return [f"least({columns[0]}, {columns[1]})", f"greatest({columns[0]}, {columns[1]})"]
+    return columns
+
+
 def block_key_column(index: int) -> str:
-    """The column holding the capped key of blocking rule ``index``."""
+    """The column holding the joined key of blocking rule ``index``."""
     return f"_block_{index}"
 
 
 def add_block_keys(
     con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules, *, temporary: bool = False
 ) -> None:
-    """Add a key column for each capped blocking rule: the joined keys, or NULL where
-    more than ``max_block_size`` records share them (hash aggregates, one rewrite)."""
+    """Add a key column for each keyed blocking rule (:attr:`BlockingRule.keyed`): the
+    joined keys, NULL unless all are present, and on a capped rule also where more
+    than ``max_block_size`` records share them (hash aggregates, one rewrite)."""
     joins, columns = [], []
     for index, rule in enumerate(rules.blocking):
-        if rule.max_block_size is None:
+        if not rule.keyed:
             continue
-        key = "concat_ws('|', " + ", ".join(f'"{k}"' for k in rule.keys) + ")"
+        key = "concat_ws('|', " + ", ".join(key_terms(rule)) + ")"
         present = " AND ".join(f'"{k}" IS NOT NULL' for k in rule.keys)
+        if rule.max_block_size is None:
+            # concat_ws skips NULLs (and least/greatest ignore them): test presence.
+            columns.append(f"CASE WHEN {present} THEN {key} END AS {block_key_column(index)}")
+            continue
         allowed = f"_allowed_{index}"
         one(
             con.execute(
@@ -249,7 +270,7 @@ PREDICT_CHUNK_RECORDS = 1_000_000
 
 def count_blocked_pairs(con: duckdb.DuckDBPyConnection, table: str, rule: BlockingRule) -> int:
     """How many record pairs a blocking rule generates (all keys present and equal)."""
-    keys = ", ".join(f'"{key}"' for key in rule.keys)
+    keys = ", ".join(key_terms(rule))
     present = " AND ".join(f'"{key}" IS NOT NULL' for key in rule.keys)
     sql = (
         f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM {table} "

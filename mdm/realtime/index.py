@@ -11,7 +11,8 @@ The candidates are exactly the records the bulk run pairs with the record (see
 :func:`mdm.linkage.model.blocking_sql`): those sharing every key of at least one rule,
 all keys present. A rule with ``max_block_size`` pairs on its joined keys (as
 ``concat_ws('|', ...)`` writes them) only while at most that many records share them,
-counting the record being matched in place of the one it updates.
+counting the record being matched in place of the one it updates. A rule whose two
+keys may be swapped (``any_order``) joins them lesser first.
 
 An entry only points: the key of the records it points at is checked against the
 record's (read from the :class:`RecordTable`), and no two keys in the index share an
@@ -86,9 +87,31 @@ def encode_key(values: Sequence[Any], joined: bool) -> str | None:
     return None if texts is None else _join(texts, joined)
 
 
-def encode_keys(columns: Sequence[pa.Array], joined: bool) -> pa.Array:
-    """:func:`encode_key` of every row, vectorised (null where a value is missing)."""
+def rule_texts(rule: BlockingRule, values: Sequence[Any]) -> list[str] | None:
+    """A rule's key values for one record as text (None unless all are present); for
+    ``any_order``, in order (lesser first, as DuckDB's ``least`` compares text)."""
+    texts = _texts(values)
+    if texts is not None and rule.any_order and texts[1] < texts[0]:
+        texts.reverse()
+    return texts
+
+
+def rule_key(rule: BlockingRule, values: Sequence[Any]) -> str | None:
+    """:func:`encode_key` for ``rule``: what the bulk run compares (see
+    :func:`mdm.linkage.model.blocking_sql`)."""
+    texts = rule_texts(rule, values)
+    return None if texts is None else _join(texts, rule.keyed)
+
+
+def encode_keys(columns: Sequence[pa.Array], joined: bool, any_order: bool = False) -> pa.Array:
+    """:func:`encode_key` of every row, vectorised (null where a value is missing);
+    ``any_order``: two columns, lesser first (:func:`rule_texts`)."""
     texts = [c.cast(pa.string()) for c in columns]
+    if any_order:
+        texts = [
+            pc.min_element_wise(*texts, skip_nulls=False),
+            pc.max_element_wise(*texts, skip_nulls=False),
+        ]
     if joined:
         return pc.binary_join_element_wise(*texts, "|")
     if len(texts) == 1:
@@ -124,7 +147,7 @@ class _Rule:
     def __post_init__(self) -> None:
         self.keys = tuple(self.rule.keys)
         self.cap = self.rule.max_block_size
-        self.joined = self.cap is not None
+        self.joined = self.rule.keyed
 
     def entry(self, key: str) -> int:
         """The array entry of a key: the rule's tag, then the key's hash."""
@@ -200,7 +223,7 @@ class CandidateIndex:
         get = record.get
         wanted = []
         for rule in self._rules:
-            texts = _texts([get(k) for k in rule.keys])
+            texts = rule_texts(rule.rule, [get(k) for k in rule.keys])
             if texts is not None:
                 key = _join(texts, rule.joined)
                 wanted.append((rule, texts, key, rule.entry(key)))
@@ -236,7 +259,7 @@ class CandidateIndex:
         for slot, record in rows.items():
             get = record.get
             for number, rule in enumerate(self._rules):
-                texts = _texts([get(k) for k in rule.keys])
+                texts = rule_texts(rule.rule, [get(k) for k in rule.keys])
                 if texts is not None:
                     groups.setdefault((number, _join(texts, rule.joined)), []).append(slot)
         found: set[tuple[int, int]] = set()
@@ -299,7 +322,7 @@ class CandidateIndex:
         if slot in self:
             raise ConflictError(f"slot {slot} is in the candidate index already; remove it first")
         record = self.table.row(slot) if record is None else record
-        keys = [encode_key([record.get(k) for k in r.keys], r.joined) for r in self._rules]
+        keys = [rule_key(r.rule, [record.get(k) for k in r.keys]) for r in self._rules]
         entries = [
             None if k is None else r.entry(k) for k, r in zip(keys, self._rules, strict=True)
         ]
@@ -387,7 +410,7 @@ class CandidateIndex:
         """Whether the record in ``slot`` (of a run: all in it have one key) has ``key``;
         ``texts`` are the values the key was made of, when known."""
         values = self.table.values(slot, rule.keys)
-        return values == texts or encode_key(values, rule.joined) == key
+        return values == texts or rule_key(rule.rule, values) == key
 
     def _clashing(self, keys: Sequence[str | None], entries: Sequence[int | None]) -> set[int]:
         """The rules (by number) under which another key than the one given has the same
@@ -451,7 +474,7 @@ def _rule_entries(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A rule's entries, sorted, and their slots, hashed with the next seed until no two
     keys share an entry (the rule's seed is left at the one that does)."""
-    keys = encode_keys([c.combine_chunks() for c in columns], rule.joined)
+    keys = encode_keys([c.combine_chunks() for c in columns], rule.joined, rule.rule.any_order)
     present = members[: len(keys)] & keys.is_valid().to_numpy(zero_copy_only=False)
     slots = np.flatnonzero(present).astype(np.int32)
     texts = keys.take(slots).to_pylist()

@@ -18,6 +18,7 @@ import numpy as np
 from mdm.clock import utcnow as _now
 from mdm.constraints import KINDS, Constraint, ordered
 from mdm.errors import NotFoundError
+from mdm.linkage.customers import score_customers
 from mdm.linkage.scorer import PairScore
 from mdm.names.store import FREQUENCY_COLUMNS
 from mdm.realtime.decision import decide
@@ -236,6 +237,8 @@ class Writing:
 
         settled = self.tasks.settle(self.tasks.of_keys(keys), review, golden_of, decided)
         changes.tasks_rescored.update(settled.rescored)
+        by_records = {frozenset((pair.key, pair.other)): pair for pair in review}
+        shown = {task: by_records[self.tasks.pairs[task]] for task in settled.rescored}
         changes.tasks_withdrawn |= settled.withdrawn
         first = self.next_task + len(changes.tasks_added)
         for i, pair in enumerate(settled.added):
@@ -253,10 +256,61 @@ class Writing:
                     None,
                 )  # fmt: skip
             )
+            shown[first + i] = pair
+        self._score_on_customers(changes, shown)
         return {
             ends: (first + kept[1] if isinstance(kept, tuple) else kept)
             for ends, kept in settled.kept.items()
         }
+
+    def _score_on_customers(self, changes: ChangeSet, shown: Mapping[int, ReviewPair]) -> None:
+        """Score each task's pair of records (task id -> the pair it shows, as the change
+        leaves them) again with what their two customers know, as a bulk run does
+        (:func:`mdm.store.tasks.score_tasks_on_customers`): a task whose record lacks a
+        value its customer has keeps the customers' score (``tasks_on_customers``)."""
+        donors: dict[str, dict[str, Mapping[str, Any]]] = {}
+
+        def row_of(key: Key) -> Mapping[str, Any] | None:
+            if key in changes.records:
+                return changes.records[key]
+            slot = self.table.slot_of(*key)
+            return None if slot is None else self.table.row(slot)
+
+        def donors_of(golden_id: str) -> dict[str, Mapping[str, Any]]:
+            if golden_id not in donors:
+                golden = changes.golden.get(golden_id)
+                if golden is None:  # a customer the change leaves alone
+                    slots = sorted(self.members.get(golden_id, ()))
+                    keys = [self.table.key(s) for s in slots]
+                    derived = self._derive_golden(
+                        slots, keys, dict.fromkeys(slots, golden_id), changes.at
+                    )
+                    golden = derived.get(golden_id)
+                lent = {}
+                for attribute, _, source, record_id, _ in golden.lineage if golden else ():
+                    row = row_of((source, record_id)) if source and record_id else None
+                    if row is not None:  # a value a steward set is no record's
+                        lent[attribute] = row
+                donors[golden_id] = lent
+            return donors[golden_id]
+
+        for task_id, pair in sorted(shown.items()):
+            left, right = row_of(pair.key), row_of(pair.other)
+            if left is None or right is None:
+                continue
+            scored = score_customers(
+                self.scorer,
+                left,
+                right,
+                donors_of(pair.golden_id),
+                donors_of(pair.other_golden_id),
+            )
+            if scored.scored_on == "customers":
+                score = scored.score
+                changes.tasks_on_customers[task_id] = (
+                    float(score.match_weight),
+                    float(score.match_probability),
+                )
 
     def _review(
         self,

@@ -165,11 +165,29 @@ class BlockingRule(_Strict):
     With ``max_block_size``, values shared by more records than that are skipped by
     this rule: a loose key (a surname alone) then pairs records on its rarer values
     only, and the number of pairs stays bounded however large the data grows.
+
+    With ``any_order`` (two keys), the two values agree in either order: a first name
+    typed in the surname field and the surname in the first name field still pair.
     """
 
     keys: list[str] = Field(min_length=1)
     name: str | None = None
     max_block_size: Annotated[int, Field(ge=2)] | None = None
+    any_order: bool = False
+
+    @model_validator(mode="after")
+    def _two_keys_in_any_order(self) -> BlockingRule:
+        if self.any_order and len(self.keys) != 2:
+            raise ValueError(
+                f"any_order needs exactly two keys (values that may be swapped); got {self.keys}"
+            )
+        return self
+
+    @property
+    def keyed(self) -> bool:
+        """Whether pairs are found on a joined key column (``_block_<index>``) rather
+        than on the keys themselves: a capped rule, or one whose keys may be swapped."""
+        return self.max_block_size is not None or self.any_order
 
 
 class Thresholds(_Strict):

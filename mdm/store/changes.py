@@ -81,6 +81,11 @@ class ChangeSet:
     tasks_added: list[tuple] = field(default_factory=list)
     #: task id -> (match_weight, match_probability) of an open task scored again.
     tasks_rescored: dict[int, tuple[float, float]] = field(default_factory=dict)
+    #: task id -> (match_weight, match_probability) of a task added or scored again by
+    #: this change, scored with what its two customers know (``scored_on =
+    #: 'customers'``; see :mod:`mdm.linkage.customers`). The rows above keep the
+    #: records' own score, which decides which pair a task shows.
+    tasks_on_customers: dict[int, tuple[float, float]] = field(default_factory=dict)
     tasks_withdrawn: set[int] = field(default_factory=set)
     #: (kind, golden_id, source, record_id, detail) in the order they happened.
     events: list[tuple[str, str | None, str | None, str | None, dict]] = field(default_factory=list)
@@ -112,6 +117,7 @@ class _Batch:
     pairs: dict[tuple, tuple] = field(default_factory=dict)  # (l, r) -> row
     tasks: dict[int, list] = field(default_factory=dict)  # added in this batch
     rescored: dict[int, tuple[float, float]] = field(default_factory=dict)
+    on_customers: dict[int, tuple[float, float]] = field(default_factory=dict)
     withdrawn: set[int] = field(default_factory=set)
     names: dict[tuple[str, str], int] = field(default_factory=dict)
     overrides_moved: list[tuple[str, str | None]] = field(default_factory=list)
@@ -166,10 +172,12 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
         for row in change.tasks_added:
             batch.tasks[int(row[0])] = list(row)
         for task_id, scores in change.tasks_rescored.items():
+            batch.on_customers.pop(task_id, None)  # scored again: the latest score holds
             if task_id in batch.tasks:
                 batch.tasks[task_id][7:9] = scores
             else:
                 batch.rescored[task_id] = scores
+        batch.on_customers.update(change.tasks_on_customers)
         for task_id in change.tasks_withdrawn:
             if task_id in batch.tasks:
                 batch.tasks[task_id][9] = "withdrawn"
@@ -425,6 +433,14 @@ def _write_tasks(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
             f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
             [x for task_id, (w, p) in sorted(batch.rescored.items()) for x in (task_id, w, p)],
         ).fetchall()
+    if batch.on_customers:
+        values = ", ".join("(?, ?, ?)" for _ in batch.on_customers)
+        con.execute(
+            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
+            "scored_on = 'customers' "
+            f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
+            [x for task_id, (w, p) in sorted(batch.on_customers.items()) for x in (task_id, w, p)],
+        ).fetchall()
     if batch.withdrawn:
         con.execute(
             "UPDATE review_tasks SET status = 'withdrawn' WHERE status = 'open' AND "
@@ -525,6 +541,7 @@ def encode(change: ChangeSet) -> bytes:
             "pairs": [[*key, rows] for key, rows in change.pairs.items()],
             "tasks_added": change.tasks_added,
             "tasks_rescored": [[t, *scores] for t, scores in change.tasks_rescored.items()],
+            "tasks_on_customers": [[t, *s] for t, s in change.tasks_on_customers.items()],
             "tasks_withdrawn": sorted(change.tasks_withdrawn),
             "events": change.events,
             "names": [[*name, step] for name, step in change.names.items()],
@@ -577,6 +594,7 @@ def decode(data: bytes) -> ChangeSet:
         pairs={(s, r): [tuple(row) for row in rows] for s, r, rows in raw["pairs"]},
         tasks_added=[(*row[:10], _time(row[10]), *row[11:]) for row in raw["tasks_added"]],
         tasks_rescored={t: (w, p) for t, w, p in raw["tasks_rescored"]},
+        tasks_on_customers={t: (w, p) for t, w, p in raw.get("tasks_on_customers", [])},
         tasks_withdrawn=set(raw["tasks_withdrawn"]),
         events=[tuple(event) for event in raw["events"]],
         names={(kind, name): step for kind, name, step in raw["names"]},

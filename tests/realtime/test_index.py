@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from mdm.bulk.load import add_extra_columns
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ConflictError, NotFoundError
-from mdm.linkage.model import add_block_keys, blocking_sql, predict_pairs
+from mdm.linkage.model import add_block_keys, blocking_sql, count_blocked_pairs, predict_pairs
 from mdm.realtime.index import (
     CandidateIndex,
     encode_key,
@@ -38,6 +38,7 @@ from mdm.realtime.index import (
     hash_key,
     hash_keys,
     key_columns,
+    rule_key,
 )
 from mdm.realtime.records import RecordTable
 from mdm.rules.match import BlockingRule, MatchRules, load_match_rules
@@ -186,6 +187,33 @@ def _table(records: list[dict[str, Any]]) -> RecordTable:
     return RecordTable(pa.Table.from_pylist(records, schema=schema))
 
 
+def test_names_typed_in_each_others_fields_pair_in_bulk_and_in_real_time() -> None:
+    """ "Smith John" for "John Smith": the default rules' name rule takes either order,
+    with no other key to pair them (no birth date, nothing else shared)."""
+    swapped = BlockingRule(keys=["first_name", "last_name"], any_order=True)
+    people = [
+        _person("1", first_name="john", last_name="smith", city="leeds"),
+        _person("2", first_name="smith", last_name="john", city="york"),
+        _person("3", first_name="john", last_name="smith", city="hull"),
+        _person("4", first_name="smith", last_name=None, city="leeds"),
+    ]
+    table = _table(people)
+    expected = {(0, 1), (0, 2), (1, 2)}
+    assert index_pairs(CandidateIndex.build(table, with_blocking(swapped))) == expected
+    with duckdb.connect() as con:
+        register_work(con, table)
+        assert sql_pairs(con, "work", with_blocking(swapped)) == expected
+        # A training rule (no key column) reads the rule the same way.
+        unkeyed = con.execute(
+            f"SELECT l.uid, r.uid FROM work l JOIN work r ON l.uid < r.uid "
+            f"AND {blocking_sql(swapped)}"
+        ).fetchall()
+        assert {(int(a), int(b)) for a, b in unkeyed} == expected
+        assert count_blocked_pairs(con, "work", swapped) == len(expected)
+    rule = next(r for r in RULES.blocking if r.any_order)
+    assert rule.keys == ["first_name_phonetic", "last_name_phonetic"]
+
+
 def test_a_key_past_max_block_size_stops_pairing_and_pairs_again_once_removed() -> None:
     rules = with_blocking(
         BlockingRule(keys=["last_name"], max_block_size=3),
@@ -278,8 +306,13 @@ CANDIDATE_RULES = [("first_name",), ("last_name",), ("first_name", "last_name"),
 def blocking_rules(draw: st.DrawFn) -> MatchRules:
     chosen = draw(st.lists(st.sampled_from(CANDIDATE_RULES), min_size=1, max_size=4))
     caps = draw(st.lists(st.sampled_from([None, 2, 3]), min_size=len(chosen), max_size=4))
+    # Two-key rules may take their values in either order (names typed swapped).
+    swaps = draw(st.lists(st.booleans(), min_size=len(chosen), max_size=4))
     return with_blocking(
-        *(BlockingRule(keys=list(k), max_block_size=c) for k, c in zip(chosen, caps, strict=False))
+        *(
+            BlockingRule(keys=list(k), max_block_size=c, any_order=swap and len(k) == 2)
+            for k, c, swap in zip(chosen, caps, swaps, strict=False)
+        )
     )
 
 
@@ -297,20 +330,24 @@ def reference(
     def present(r: dict[str, Any], keys: Iterable[str]) -> bool:
         return all(r.get(k) is not None for k in keys)
 
+    def ordered(r: dict[str, Any], rule: BlockingRule) -> list[str]:
+        texts = [r[k] for k in rule.keys]
+        return sorted(texts) if rule.any_order else texts
+
     found: set[int] = set()
     for rule in rules.blocking:
         if not present(record, rule.keys):
             continue
-        if rule.max_block_size is None:
+        if not rule.keyed:
             same = [s for s, r in table.items() if all(r.get(k) == record[k] for k in rule.keys)]
         else:
-            joined = "|".join(record[k] for k in rule.keys)
+            joined = "|".join(ordered(record, rule))
             same = [
                 s
                 for s, r in table.items()
-                if present(r, rule.keys) and "|".join(r[k] for k in rule.keys) == joined
+                if present(r, rule.keys) and "|".join(ordered(r, rule)) == joined
             ]
-            if len(same) > rule.max_block_size:
+            if rule.max_block_size is not None and len(same) > rule.max_block_size:
                 continue
         found |= set(same)
     return sorted(found - {-1})
@@ -380,7 +417,7 @@ def _partly_missing_key_joins(records: dict[int, dict[str, Any]], rules: MatchRu
     """Whether a record missing a key of a capped rule has the present ones joining to a
     complete record's key (see the test below)."""
     for rule in rules.blocking:
-        if rule.max_block_size is None:
+        if not rule.keyed:
             continue
         values = [[r.get(k) for k in rule.keys] for r in records.values()]
         complete = {"|".join(v) for v in values if None not in v}
@@ -410,6 +447,21 @@ def test_vectorised_keys_and_hashes_equal_the_ones_made_per_record(rows: list[li
         present = [k for k in keys if k is not None]
         for seed in (0, 3):
             assert hash_keys(present, seed).tolist() == [hash_key(k, seed) for k in present]
+    # Two keys in either order: lesser first, as DuckDB's least() orders text.
+    swapped = BlockingRule(keys=["a", "b"], any_order=True)
+    keys = encode_keys(columns[:2], True, any_order=True).to_pylist()
+    assert keys == [rule_key(swapped, row[:2]) for row in rows]
+    with duckdb.connect() as con:
+        by_sql = [
+            row[0]
+            for row in con.execute(
+                "SELECT CASE WHEN a IS NOT NULL AND b IS NOT NULL THEN "
+                "concat_ws('|', least(a, b), greatest(a, b)) END FROM "
+                "(SELECT unnest(?::VARCHAR[]) AS a, unnest(?::VARCHAR[]) AS b)",
+                [[row[0] for row in rows], [row[1] for row in rows]],
+            ).fetchall()
+        ]
+    assert keys == by_sql
 
 
 def test_key_columns_in_order_of_first_use() -> None:

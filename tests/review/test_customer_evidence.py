@@ -7,13 +7,17 @@ from __future__ import annotations
 import pytest
 
 from mdm.bundled import DEFAULT_MATCH_RULES
+from mdm.clusters import probability_to_weight
 from mdm.linkage.customers import score_customers
 from mdm.linkage.frequencies import live_term_frequencies
 from mdm.linkage.scorer import Scorer
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
+from mdm.store.changes import apply_changes
 from mdm.store.writer import latest_model
 from mdm.workbench import task_detail
+from tests.review.test_customer_pairs import COPIED
+from tests.test_lifecycle import _in_txn
 
 LEFT_DONOR = ("crm", "A2")
 RIGHT_DONOR = ("crm", "B2")
@@ -115,3 +119,54 @@ def test_the_task_page_compares_the_golden_records_birth_dates(store) -> None:
     assert detail["scored_on"] == "customers"
     assert detail["now"]["probability"] == pytest.approx(stored, rel=1e-9)
     assert detail["now"]["probability"] != pytest.approx(detail["records_only"]["probability"])
+
+
+def test_a_task_opened_in_real_time_is_scored_on_its_customers_as_bulk_scores_it(
+    store,
+) -> None:
+    """A record sent in real time that lacks a birth date its customer knows opens a
+    task scored with the customers' birth dates, as the bulk run scores its tasks, and
+    the stored score is the one the task page explains."""
+    bundle = RulesBundle.load(DEFAULT_MATCH_RULES)
+    found = store.execute(
+        "SELECT t.task_id, l.source, l.record_id, r.source, r.record_id FROM review_tasks t "
+        "JOIN records l ON l.source = t.source_l AND l.record_id = t.record_id_l "
+        "JOIN records r ON r.source = t.source_r AND r.record_id = t.record_id_r "
+        "WHERE t.status = 'open' AND t.scored_on = 'customers' "
+        "AND l.date_of_birth IS NULL AND r.date_of_birth IS NOT NULL "
+        "ORDER BY t.task_id LIMIT 1"
+    ).fetchall()
+    assert found, "the sample store has a task whose left record lacks a birth date"
+    task, *keys = found[0]
+    lacking, other = (keys[0], keys[1]), (keys[2], keys[3])
+    # Withdraw it, so that a copy of the record lacking the birth date opens a new one.
+    store.execute("UPDATE review_tasks SET status = 'withdrawn' WHERE task_id = ?", [task])
+    engine = Engine(store, bundle.survivorship, bundle.rules_dir)
+    values = store.execute(
+        f"SELECT {', '.join(COPIED)} FROM records WHERE source = ? AND record_id = ?",
+        list(lacking),
+    ).fetchall()[0]
+    copy = {c: str(v) for c, v in zip(COPIED, values, strict=True) if v is not None}
+    assert "date_of_birth" not in copy
+    result, changes = engine.upsert({"source": "extra", "record_id": "COPY1", **copy})
+    added = [row for row in changes.tasks_added if (row[3], row[4]) == other]
+    assert len(added) == 1, changes.tasks_added
+    new_task, records_probability = added[0][0], added[0][8]
+    assert new_task in changes.tasks_on_customers
+    _in_txn(store, lambda: apply_changes(store, [changes]))
+    stored = store.execute(
+        "SELECT match_probability, scored_on FROM review_tasks WHERE task_id = ?", [new_task]
+    ).fetchall()[0]
+    assert stored[1] == "customers"
+    assert stored[0] != pytest.approx(records_probability)
+    detail = task_detail(store, engine, new_task)
+    # The page scores now, with the frequencies the copy itself moved a little; the
+    # customers' values shift it exactly as much as the records' own score.
+    moved = detail["records_only"]["weight"] - probability_to_weight(records_probability)
+    assert detail["now"]["weight"] - probability_to_weight(stored[0]) == pytest.approx(
+        moved, abs=1e-6
+    )
+    assert abs(moved) < 1
+    # The engine still weighs the task on its records' score (it chose the pair by it).
+    assert engine.tasks.probability[new_task] == pytest.approx(records_probability)
+    assert result.review_tasks == [new_task]

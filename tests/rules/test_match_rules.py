@@ -60,6 +60,19 @@ def test_errors_point_at_the_line(tmp_path: Path, old: str, new: str, expected: 
     assert abs(line - changed) <= 3, message
 
 
+def test_any_order_needs_two_keys(tmp_path: Path) -> None:
+    path = tmp_path / "bad.match.yaml"
+    old = "  - keys: [first_name_phonetic, last_name_phonetic]\n    any_order: true"
+    assert old in DEFAULT
+    path.write_text(
+        DEFAULT.replace(
+            old, old.replace("[first_name_phonetic, ", "[first_initial, first_name_phonetic, ")
+        )
+    )
+    with pytest.raises(RulesError, match="any_order needs exactly two keys"):
+        load_match_rules(path)
+
+
 def test_unknown_kind_lists_allowed_kinds(tmp_path: Path) -> None:
     path = tmp_path / "bad.match.yaml"
     path.write_text(DEFAULT.replace("kind: phone", "kind: fone"))
