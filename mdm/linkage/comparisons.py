@@ -140,6 +140,13 @@ class _Level(NamedTuple):
     is_null: bool = False
 
 
+#: How a level of names found in each other's fields begins (see
+#: :func:`mdm.linkage.model.swaps_weigh_no_more_than_agreement`).
+SWAPPED_LABEL = "swapped with "
+#: The label of the level of values that agree exactly.
+EXACT_LABEL = "exact"
+
+
 def _null(*columns: str) -> _Level:
     return _Level(_any(*(_is_null(c) for c in columns)), "missing", is_null=True)
 
@@ -154,7 +161,7 @@ def _else() -> _Level:
 
 def _name_levels(c: NameComparison) -> list[_Level]:
     col = c.column
-    levels = [_null(col), _level(_eq(col), "exact", col if c.term_frequency else None)]
+    levels = [_null(col), _level(_eq(col), EXACT_LABEL, col if c.term_frequency else None)]
     if c.variants:
         variants = col + "_variants"
         condition = _both(
@@ -166,7 +173,7 @@ def _name_levels(c: NameComparison) -> list[_Level]:
     if c.swapped_with:
         other = c.swapped_with
         swapped = _all(_eq_across(col, other), _eq_across(other, col))
-        levels.append(_level(swapped, f"swapped with {other}"))
+        levels.append(_level(swapped, f"{SWAPPED_LABEL}{other}"))
     for other in c.also_match:
         either = _any(_eq_across(col, other), _eq_across(other, col))
         levels.append(_level(either, f"equals the other's {other}"))
@@ -177,7 +184,7 @@ def _name_levels(c: NameComparison) -> list[_Level]:
     if c.swapped_with and c.swapped_jaro_winkler is not None:
         other, threshold = c.swapped_with, c.swapped_jaro_winkler
         swapped = _all(_jw_across(col, other, threshold), _jw_across(other, col, threshold))
-        levels.append(_level(swapped, f"swapped with {other}, with a typo"))
+        levels.append(_level(swapped, f"{SWAPPED_LABEL}{other}, with a typo"))
     if c.initials:
         left, right = _q(col, "l"), _q(col, "r")
         initial = _both(

@@ -28,7 +28,13 @@ from splink import DuckDBAPI, Linker
 from splink.internals.exceptions import SplinkException
 
 from mdm.errors import ModelError
-from mdm.linkage.comparisons import compile_comparison, level_case_sql, level_columns
+from mdm.linkage.comparisons import (
+    EXACT_LABEL,
+    SWAPPED_LABEL,
+    compile_comparison,
+    level_case_sql,
+    level_columns,
+)
 from mdm.linkage.prior import (
     PriorChoice,
     all_pairs,
@@ -320,6 +326,32 @@ def settled(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def swaps_weigh_no_more_than_agreement(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with no swapped-names level weighing more than its comparison's
+    exact level (the weight before term frequencies).
+
+    A name found in the other name's field says what the name agreeing in place says,
+    no more. Random pairs almost never hold two names crossed, so the u EM estimates
+    for those levels is tiny and their weight would exceed exact agreement's by
+    several units per name: two different people of one name, one record typed
+    swapped, would then outweigh their different birth dates and identifiers. The
+    level's u is raised until its weight equals the exact level's.
+    """
+    settings = json.loads(json.dumps(settings))
+    for comparison in settings.get("comparisons", []):
+        levels = comparison.get("comparison_levels", [])
+        exact = next((lv for lv in levels if lv.get("label_for_charts") == EXACT_LABEL), None)
+        if exact is None or not exact.get("m_probability") or not exact.get("u_probability"):
+            continue
+        bound = exact["m_probability"] / exact["u_probability"]
+        for level in levels:
+            label = str(level.get("label_for_charts", ""))
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if label.startswith(SWAPPED_LABEL) and m and u and m / u > bound:
+                level["u_probability"] = m / bound
+    return settings
+
+
 #: Iteration caps a training session is retried with when EM collapses (drives a
 #: level's m to 0: every pair at that level looked like a non-match to it, often in the
 #: first iterations of a session whose blocked column says little alone). Stopping EM
@@ -469,7 +501,7 @@ def train_model(
             "no training rule in 'training.em_blocking' finds enough record pairs "
             f"(at least {MIN_EM_PAIRS}) in this data; add rules on columns the sources fill"
         )
-    settings = settled(linker.misc.save_model_to_json())
+    settings = settled(swaps_weigh_no_more_than_agreement(linker.misc.save_model_to_json()))
     created = datetime.now(UTC).isoformat(timespec="seconds")
     fingerprint = rules.fingerprint()
     model_id = f"{fingerprint}-{created.replace(':', '').replace('-', '')[:15]}"
