@@ -17,13 +17,13 @@ from api.limits import BodyLimit
 from api.routers import events, jobs, keys, lifecycle, names, records, review
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
-from api.store import StoreService
 from api.web import install_web
 from mdm.keys import LAST_USED_RESOLUTION, KeyRing
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import private_files
 from mdm.store.reads import has_model
+from mdm.store.service import StoreService
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 
 from api.access import Caller
 from api.settings import Settings
-from api.store import StoreService
 from mdm.realtime.engine import Engine
+from mdm.store.service import StoreService
 
 
 async def get_store(request: Request) -> StoreService:

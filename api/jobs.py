@@ -18,7 +18,7 @@ again. It runs in a child process (``python -m mdm reconcile``) on a copy of the
 store, so its memory and its CPU-bound work stay out of the service: matching and
 real-time writes go on meanwhile (steward writes are refused until it ends, since the
 result would overwrite them; API keys are carried over to it). When the child has
-committed, the copy becomes the store (:meth:`api.store.StoreService.replace_with`),
+committed, the copy becomes the store (:meth:`mdm.store.service.StoreService.replace_with`),
 with an engine built from the copy beforehand; the records real-time writes changed
 since the copy was made are decided again by that engine and written into the copy
 before it replaces the store in one rename, so a crash at any point leaves either the
@@ -49,7 +49,6 @@ from typing import Any
 
 import pandas as pd
 
-from api.store import StoreService
 from mdm.clock import utcnow
 from mdm.erasure import erase_from_job_results, job_folder
 from mdm.errors import InputError, MdmError, NotFoundError
@@ -59,6 +58,7 @@ from mdm.progress import RECONCILE_STAGES, read_progress
 from mdm.rules.bundle import RulesBundle
 from mdm.store.reads import results_about, run_results
 from mdm.store.sealing import read_frame, write_frame
+from mdm.store.service import StoreService
 
 log = logging.getLogger("mdm.jobs")
 

@@ -27,6 +27,7 @@ from mdm.store.transaction import transaction
 
 if TYPE_CHECKING:
     from mdm.rules.bundle import RulesBundle
+    from mdm.store.service import StoreService
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
         ).fetchall()[0]
         digest.update(f"{table}:{row[0]}:{row[1]};".encode())
     return digest.hexdigest()
+
+
+def back_up_service(service: StoreService, out: Path) -> Backup:
+    """Back up the store while the service runs: between writes, with every
+    acknowledged one in the tables."""
+    with service.quiet() as con:
+        return write_backup(con, service.path, out)
 
 
 def write_backup(con: duckdb.DuckDBPyConnection, db: Path, out: Path) -> Backup:

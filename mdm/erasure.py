@@ -13,7 +13,7 @@ notes of decisions about them. The event log keeps ids only, as always.
 :func:`compact` then copies the whole database into a fresh file which replaces the
 old one: DuckDB's DELETE leaves old bytes in the file. :func:`erase` does both, for a
 store no service holds; the service does the same with its own engine
-(``api.store.StoreService.erase``).
+(:func:`erase_in_service`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mdm.events import log_event
 from mdm.schema import ATTRIBUTES
 from mdm.store import connect_store, open_store
 from mdm.store.changes import ChangeSet, apply_changes
+from mdm.store.compaction import compact, keep_tombstones, replace_compacted, tombstone_file
 from mdm.store.sealing import read_frame, write_frame
 from mdm.store.transaction import transaction
 from mdm.tombstones import tombstone
@@ -40,6 +41,7 @@ from mdm.tombstones import tombstone
 if TYPE_CHECKING:
     from mdm.realtime.engine import Engine
     from mdm.rules.bundle import RulesBundle
+    from mdm.store.service import StoreService
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,20 @@ def erase(
     return found
 
 
+def erase_in_service(
+    service: StoreService[Engine], golden_id: str, actor: str, sources: list[str] | None = None
+) -> Erased:
+    """Erase a person in a running service, decided by its engine in one transaction
+    (:meth:`~mdm.store.service.StoreService.steward`), then compact the store file
+    while nothing else touches it: the erased values leave its bytes."""
+    found = service.steward(
+        lambda con, engine: erase_records(con, engine, golden_id, actor, sources)
+    )
+    keep_tombstones(service.path, found.records)
+    service.compact()
+    return found
+
+
 def erase_again(con: duckdb.DuckDBPyConnection, engine: Engine, tombstones: set[str]) -> int:
     """Erase the records of the store open on ``con`` whose tombstones are in
     ``tombstones`` (a restored backup older than an erasure); how many. In the
@@ -101,21 +117,6 @@ def erase_again(con: duckdb.DuckDBPyConnection, engine: Engine, tombstones: set[
     for golden_id, only in sorted(back.items()):
         erased += len(erase_records(con, engine, golden_id, "restore", None, only).records)
     return erased
-
-
-def tombstone_file(db: Path) -> Path:
-    """The tombstones kept beside the store, one hash a line."""
-    return db.with_name(db.name + ".erasures")
-
-
-def keep_tombstones(db: Path, keys: Iterable[tuple[str, str]]) -> None:
-    """Append the erased records' hashes to the file beside the store (flushed to
-    disk): it outlives the store file, which a restore replaces."""
-    lines = "".join(f"{tombstone(s, r)}\n" for s, r in keys)
-    with tombstone_file(db).open("a") as out:
-        out.write(lines)
-        out.flush()
-        os.fsync(out.fileno())
 
 
 def read_tombstones(db: Path) -> set[str]:
@@ -238,36 +239,6 @@ def erase_records(
         detail={"records": len(keys), "sources": sorted({s for s, _ in keys})},
     )  # fmt: skip
     return Erased(golden_id, keys, remains)
-
-
-def compact(con: duckdb.DuckDBPyConnection, db: Path) -> None:
-    """Copy the database into a fresh file beside it (no trace of deleted rows)."""
-    fresh = _fresh(db)
-    fresh.unlink(missing_ok=True)
-    name = con.execute("SELECT current_database()").fetchall()[0][0]
-    from mdm.store import encryption_option
-
-    # the copy is encrypted with the store's key, if it has one
-    options, secret = encryption_option()
-    con.execute(f"ATTACH ? AS erasure_copy{options}", [str(fresh), *secret]).fetchall()
-    try:
-        con.execute(f'COPY FROM DATABASE "{name}" TO erasure_copy').fetchall()
-        con.execute("CHECKPOINT erasure_copy").fetchall()
-    except BaseException:
-        con.execute("DETACH erasure_copy").fetchall()
-        fresh.unlink(missing_ok=True)  # a partial copy never replaces the store
-        raise
-    con.execute("DETACH erasure_copy").fetchall()
-
-
-def _fresh(db: Path) -> Path:
-    return db.with_name(db.name + ".compacting")
-
-
-def replace_compacted(db: Path) -> None:
-    """Put the compacted copy in place of the store file (and drop the old log)."""
-    os.replace(_fresh(db), db)
-    Path(str(db) + ".wal").unlink(missing_ok=True)
 
 
 def job_folder(db: Path) -> Path:

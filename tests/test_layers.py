@@ -67,37 +67,3 @@ def test_only_the_store_opens_a_transaction() -> None:
         if words.search(line)
     ]
     assert found == []
-
-
-def test_a_long_module_says_why_it_is_one() -> None:
-    """A module over ~500 lines is split along its seams, or its docstring says why it
-    is one ("Why one module of this size: ...")."""
-    import ast
-
-    unexplained = []
-    for folder in ("mdm", "api"):
-        for path in sorted((REPO / folder).rglob("*.py")):
-            text = path.read_text(encoding="utf-8")
-            if text.count("\n") <= 520:
-                continue
-            doc = ast.get_docstring(ast.parse(text)) or ""
-            if "Why one module of this size:" not in doc:
-                unexplained.append(f"{path.relative_to(REPO)} ({text.count(chr(10))} lines)")
-    assert unexplained == []
-
-
-def test_the_service_runs_no_sql_of_its_own() -> None:
-    """``api/`` is HTTP: its routers, pages and job queue read and write through
-    ``mdm`` (e.g. :mod:`mdm.store.reads`). The one exception is ``api/store.py``, the
-    service's hold on the store file (to move into ``mdm/store/``, issue 20)."""
-    import re
-
-    sql = re.compile(r"""\.execute\(|["'](SELECT|INSERT|UPDATE|DELETE)\s""")
-    found = [
-        f"{path.relative_to(REPO)}:{number}"
-        for path in sorted((REPO / "api").rglob("*.py"))
-        if path != REPO / "api" / "store.py"
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-        if sql.search(line)
-    ]
-    assert found == []

@@ -17,6 +17,7 @@ from api.schemas.keys import (
     KeyList,
     KeyPublic,
 )
+from mdm.backup import back_up_service
 from mdm.keys import create_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -78,6 +79,6 @@ def post_backup(request: Request, body: BackupCreate, store: StoreDep) -> Backup
     ``mdm restore FILE --db STORE`` while the service is stopped."""
     settings = request.app.state.settings
     folder = settings.backup_folder or store.path.with_name(store.path.name + ".backups")
-    made = store.backup(folder / f"{body.name}.duckdb")
+    made = back_up_service(store, folder / f"{body.name}.duckdb")
     return BackupPublic(path=str(made.path), bytes=made.bytes, sha256=made.sha256,
                         fingerprint=made.fingerprint)  # fmt: skip

@@ -15,6 +15,7 @@ from api.schemas.lifecycle import (
     RecordKey,
     UnmergeCreate,
 )
+from mdm.erasure import erase_in_service
 from mdm.lifecycle import merge, unmerge
 
 router = APIRouter(prefix="/v1/golden", tags=["golden records"])
@@ -67,7 +68,7 @@ def post_erasure(
     """Erase a person (the right to be forgotten): their source records leave every
     table, what is left is derived again, and the store file is compacted so that the
     erased values leave its bytes. Writes wait while the file is copied."""
-    found = store.erase(golden_id, acting(caller, body.by), body.sources)
+    found = erase_in_service(store, golden_id, acting(caller, body.by), body.sources)
     request.app.state.jobs.forget(found.records, [found.golden_id])  # and the job results
     return ErasurePublic(
         golden_id=found.golden_id,

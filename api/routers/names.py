@@ -17,9 +17,9 @@ from api.schemas.names import (
     VariantList,
     VariantPropose,
 )
-from api.store import StoreService
 from mdm.names.store import list_variants, name_frequencies, propose
 from mdm.review import decide_variant
+from mdm.store.service import StoreService
 
 router = APIRouter(prefix="/v1/names", tags=["names"])
 

@@ -14,10 +14,14 @@ Other writes (a steward's decision, a name variant) take the whole store: no new
 real-time write is decided until they commit, and the journal is empty before they
 start.
 
+The engine that decides real-time writes is the caller's (``engine_factory``): this
+module knows it only as a :class:`Decider`, so the store layer does not depend on the
+real-time layer above it. The HTTP service (``api/``) holds one of these; it runs no
+threads and no SQL of its own.
+
 Why one module of this size: its parts (group commit, the applier thread, settle,
-swapping in a full job's copy, erasure) share one connection, one lock and one
-journal, and their ordering is the crash-safety argument; it moves into ``mdm/store/``
-whole (issue 20).
+swapping in a full job's copy, compaction) share one connection, one lock and one
+journal, and their ordering is the crash-safety argument.
 """
 
 from __future__ import annotations
@@ -34,15 +38,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import duckdb
 
-from mdm.erasure import Erased, compact, erase_records, keep_tombstones, replace_compacted
 from mdm.errors import ConflictError, MdmError, NotFoundError, StoreError
-from mdm.realtime.engine import Engine
 from mdm.store import open_store, store_cursor
 from mdm.store.changes import ChangeSet
+from mdm.store.compaction import compact, replace_compacted
 from mdm.store.journal import (
     Journal,
     apply_journaled,
@@ -76,13 +79,32 @@ CARRIED_TABLES = ("api_keys", "users")
 SETTLE_TIMEOUT = 30.0
 
 
-class StoreService:
+class Decider(Protocol):
+    """What the service needs of the engine that decides real-time writes (the
+    real-time engine, :class:`mdm.realtime.engine.Engine`): its lock, its decisions as
+    change sets, and a re-read of what other writers change."""
+
+    lock: Any
+
+    def upsert(self, record: dict, actor: str) -> tuple[Any, ChangeSet]: ...
+
+    def delete(self, source: str, record_id: str, actor: str) -> tuple[Any, ChangeSet]: ...
+
+    def was_erased(self, source: str, record_id: str) -> bool: ...
+
+    def sync(self, con: duckdb.DuckDBPyConnection) -> None: ...
+
+
+EngineT = TypeVar("EngineT", bound=Decider)
+
+
+class StoreService(Generic[EngineT]):
     """Owns the DuckDB file for the life of the process (DESIGN.md, Storage)."""
 
     def __init__(
         self,
         path: Path,
-        engine_factory: Callable[[duckdb.DuckDBPyConnection], Engine | None] | None = None,
+        engine_factory: Callable[[duckdb.DuckDBPyConnection], EngineT | None] | None = None,
         apply_delay: float = APPLY_DELAY,
     ) -> None:
         self.path = path
@@ -92,7 +114,7 @@ class StoreService:
         self._no_engine = threading.RLock()  # what _exclusive holds while there is no engine
         self._pending: list[Callable[[], None]] = []
         self._factory = engine_factory
-        self.engine: Engine | None = None
+        self.engine: EngineT | None = None
         #: Why real-time writes are refused (a failed commit, until the engine is rebuilt).
         self.broken: str | None = None
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
@@ -153,7 +175,7 @@ class StoreService:
         """Decide a delete and queue its changes: (result, future committed)."""
         return self._decide(lambda engine: engine.delete(source, record_id, actor))
 
-    def _decide(self, action: Callable[[Engine], tuple[Any, ChangeSet]]) -> tuple[Any, Future]:
+    def _decide(self, action: Callable[[EngineT], tuple[Any, ChangeSet]]) -> tuple[Any, Future]:
         for _ in range(2):  # once more if the engine was replaced meanwhile
             engine = self.current_engine()
             with engine.lock:  # decided and queued in one order
@@ -172,7 +194,7 @@ class StoreService:
         """Whether callers asked for matches or upserts in the last ``within`` seconds."""
         return time.monotonic() - self.last_call < within
 
-    def current_engine(self) -> Engine:
+    def current_engine(self) -> EngineT:
         """The engine, or a StoreError (503) while there is none or it is rebuilt."""
         engine = self.engine
         if engine is None or self.broken:
@@ -369,7 +391,7 @@ class StoreService:
 
     @contextmanager
     def _transaction(
-        self, engine: Engine | None, carried: bool = False
+        self, engine: EngineT | None, carried: bool = False
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction on the main connection (inside :meth:`_exclusive`)."""
         if self.holding is not None and not carried:
@@ -391,7 +413,7 @@ class StoreService:
             engine.sync(self._con)
 
     @contextmanager
-    def _exclusive(self) -> Iterator[Engine | None]:
+    def _exclusive(self) -> Iterator[EngineT | None]:
         """The store to itself: no real-time write is decided meanwhile, every
         acknowledged one is in the tables, and the connection is held. The engine
         yielded is the one in service for the whole of it (if it was replaced while
@@ -408,7 +430,7 @@ class StoreService:
                     yield engine
                 return
 
-    def steward(self, action: Callable[[duckdb.DuckDBPyConnection, Engine], T]) -> T:
+    def steward(self, action: Callable[[duckdb.DuckDBPyConnection, EngineT], T]) -> T:
         """A steward's operation the engine decides (merge, unmerge, a decision, an
         erasure): the store to itself, one transaction, decided by the engine in
         service. A refusal (an MdmError) comes before the engine changes anything;
@@ -427,16 +449,6 @@ class StoreService:
                           type(error).__name__)  # fmt: skip
                 self.start_engine()
                 raise
-
-    def erase(self, golden_id: str, actor: str, sources: list[str] | None = None) -> Erased:
-        """Erase a person (:func:`mdm.erasure.erase_records`), then compact the store
-        file while nothing else touches it: the erased values leave its bytes."""
-        found = self.steward(
-            lambda con, engine: erase_records(con, engine, golden_id, actor, sources)
-        )
-        keep_tombstones(self.path, found.records)
-        self.compact()
-        return found
 
     def compact(self) -> None:
         """Copy the database into a fresh file that replaces the store file (DuckDB's
@@ -472,15 +484,14 @@ class StoreService:
             self._touched = None
         self.holding = None
 
-    def backup(self, out: Path):
-        """Back up the store while the service runs: between writes, with every
-        acknowledged one in the tables (:func:`mdm.backup.write_backup`)."""
-        from mdm.backup import write_backup
-
+    @contextmanager
+    def quiet(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The store's connection with nothing writing to it, every acknowledged write
+        in its tables: for copying the file (a backup, :func:`mdm.backup.back_up_service`)."""
         with self._exclusive():
-            return write_backup(self._con, self.path, out)
+            yield self._con
 
-    def engine_for(self, result: Path) -> Engine | None:
+    def engine_for(self, result: Path) -> EngineT | None:
         """Build, from a reconciled copy of the store, the engine it will need: the
         slow part of putting a full reconciliation in place, done while the service
         goes on (the copy is another file; nothing here touches the store)."""
@@ -492,7 +503,7 @@ class StoreService:
         finally:
             con.close()
 
-    def replace_with(self, result: Path, engine: Engine | None, actor: str) -> int:
+    def replace_with(self, result: Path, engine: EngineT | None, actor: str) -> int:
         """Make the reconciled copy ``result`` the store and ``engine`` (built from it
         by :meth:`engine_for`) the engine. The records real-time writes changed since
         the copy was made are decided again by ``engine`` and written into the copy
@@ -581,12 +592,11 @@ def record_from_row(key: tuple[str, str], row: dict) -> dict:
 
 
 def rewrite_changes(
-    engine: Engine, touched: dict[tuple[str, str], dict | None], actor: str
+    engine: Decider, touched: dict[tuple[str, str], dict | None], actor: str
 ) -> list[ChangeSet]:
     """The change sets that write ``touched`` records (None: deleted) again through
-    ``engine``: what real-time writes did while a full reconciliation worked on a copy."""
-    from mdm.incremental import upsert_leniently
-
+    ``engine``: what real-time writes did while a full reconciliation worked on a copy.
+    A value that cannot be standardised is left out, as the engine always does."""
     changes = []
     for key, row in touched.items():
         if row is None:
@@ -595,7 +605,5 @@ def rewrite_changes(
             except NotFoundError:
                 continue  # the reconciliation removed it too
         else:
-            changes.append(
-                upsert_leniently(lambda r: engine.upsert(r, actor), record_from_row(key, row))[1]
-            )
+            changes.append(engine.upsert(record_from_row(key, row), actor)[1])
     return changes

@@ -1,4 +1,4 @@
-"""The service's hold on its store (api.store.StoreService) around an engine that is
+"""The service's hold on its store (mdm.store.service.StoreService) around an engine that is
 replaced or rebuilt: a steward's operation is always decided by the engine in service,
 and no write is decided on an engine that is about to be thrown away."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from api import Settings
 from api.app import engine_factory
-from api.store import StoreService
+from mdm.store.service import StoreService
 
 
 @pytest.fixture
