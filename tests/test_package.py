@@ -90,6 +90,8 @@ def test_installed_wheel_runs_the_demo_and_reconciles_a_users_file(
 
     demo = _run([mdm, "demo", "--db", "demo.duckdb"], cwd=elsewhere)
     assert "pairwise F1" in demo.stdout
+    # The service's command comes from the installed wheel's entry points (api/serve.py).
+    assert "--audit-log" in _run([mdm, "serve", "--help"], cwd=elsewhere).stdout
 
     # A file whose header is exactly the customer schema: the sample's CRM, mapped.
     crm = SAMPLE_DIR / "crm.csv"

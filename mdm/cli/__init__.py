@@ -9,8 +9,10 @@ from __future__ import annotations
 import sys
 
 # Registration order is the order `mdm --help` lists the commands in.
-from mdm.cli._common import DEFAULT_RULES, app
-from mdm.cli import run, names, review, golden, access, operations, serve  # noqa: F401
+from mdm.cli._common import DEFAULT_RULES, add_installed_commands, app
+from mdm.cli import run, names, review, golden, access, operations  # noqa: F401
+
+add_installed_commands(app)  # `serve`, from the service (api/serve.py)
 
 __all__ = ["DEFAULT_RULES", "app", "main"]
 

@@ -52,6 +52,19 @@ def _every_command() -> None:
 
 DEFAULT_RULES = DEFAULT_MATCH_RULES
 
+#: The entry point group of commands other installed packages add to ``mdm``.
+COMMAND_GROUP = "mdm.commands"
+
+
+def add_installed_commands(app: typer.Typer) -> None:
+    """Add the commands installed packages declare (entry point group
+    :data:`COMMAND_GROUP`): the HTTP service's ``serve`` lives with the service, in
+    ``api/``, which ``mdm`` never imports."""
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        app.command(name=entry.name)(entry.load())
+
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
 
 

@@ -1,4 +1,9 @@
-"""Starting the HTTP service."""
+"""``mdm serve``: starting the HTTP service.
+
+The command lives with the service it starts. ``mdm`` never imports ``api``: the
+command line finds this command as an installed entry point (group ``mdm.commands``
+in pyproject.toml; see :func:`mdm.cli._common.add_installed_commands`), and this
+module imports the application it serves."""
 
 from __future__ import annotations
 
@@ -7,14 +12,9 @@ from typing import Annotated
 
 import typer
 
-from mdm.cli._common import (
-    DEFAULT_RULES,
-    DbOption,
-    app,
-)
+from mdm.cli._common import DEFAULT_RULES, DbOption
 
 
-@app.command()
 def serve(
     db: DbOption,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -57,5 +57,6 @@ def serve(
         os.environ["MDM_JOB_FOLDER"] = str(job_folder)
     if audit_log is not None:
         os.environ["MDM_AUDIT_LOG"] = str(audit_log)
-    # uvicorn imports the app by name: the engine does not import the service.
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, access_log=access_log)
+    from api.app import app_from_env
+
+    uvicorn.run(app_from_env, factory=True, host=host, port=port, access_log=access_log)
