@@ -30,10 +30,10 @@ import numpy as np
 from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
 from mdm.events import log_event
-from mdm.schema import ATTRIBUTES
 from mdm.store import connect_store, open_store
 from mdm.store.changes import ChangeSet, apply_changes
 from mdm.store.compaction import compact, keep_tombstones, replace_compacted, tombstone_file
+from mdm.store.golden import blank_erased
 from mdm.store.sealing import read_frame, write_frame
 from mdm.store.transaction import transaction
 from mdm.tombstones import tombstone
@@ -204,16 +204,10 @@ def erase_records(
     ]
     emptied = retired + ([] if remains else [golden_id])
     if emptied:
-        blank = ", ".join(f"{a} = NULL" for a in ATTRIBUTES)
-        ids = {"ids": emptied}
+        blank_erased(con, emptied, now)
         con.execute(
-            f"UPDATE golden SET {blank}, extra = NULL, record_count = 0, updated_at = $now "
-            "WHERE golden_id IN (SELECT unnest($ids))",
-            {**ids, "now": now},
-        ).fetchall()
-        con.execute("DELETE FROM lineage WHERE golden_id IN (SELECT unnest($ids))", ids).fetchall()
-        con.execute(
-            "DELETE FROM golden_overrides WHERE golden_id IN (SELECT unnest($ids))", ids
+            "DELETE FROM golden_overrides WHERE golden_id IN (SELECT unnest($ids))",
+            {"ids": emptied},
         ).fetchall()
         for gid in emptied:
             engine.overrides.pop(gid, None)

@@ -22,8 +22,8 @@ from mdm.events import log_event
 from mdm.golden import survive
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
+from mdm.store.golden import write_golden_records
 from mdm.store.overrides import RESOLVED_SQL, load_overrides_of, overridden
-from mdm.store.writer import write_golden_records
 
 
 def _active(con: duckdb.DuckDBPyConnection, golden_id: str) -> None:

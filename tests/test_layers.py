@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,62 @@ def test_only_the_store_opens_a_transaction() -> None:
         if words.search(line)
     ]
     assert found == []
+
+
+#: SQL that writes the golden or lineage table: a statement naming it, or a row helper
+#: given it (``golden_overrides``, ``golden_work`` and the like are other tables).
+GOLDEN_WRITES = re.compile(
+    r"(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(store\.)?(golden|lineage)\b"
+    r"|\w*insert\w*\(\s*\w+,\s*f?[\"'](golden|lineage)\b",
+    re.IGNORECASE,
+)
+
+#: Modules beside mdm/store/golden.py that may write those tables, and why.
+GOLDEN_WRITERS = {
+    # The steward's values laid over a bulk run's golden rows and lineage
+    # (apply_overrides_sql, called from golden.write_bulk_golden), kept beside the
+    # golden_overrides SQL it reads.
+    "mdm/store/overrides.py",
+}
+
+
+def test_golden_records_are_written_in_one_module() -> None:
+    """A newcomer asking "where is a golden record written?" finds one answer:
+    ``mdm/store/golden.py``. No other module of ``mdm`` or ``api`` holds SQL writing the
+    golden or lineage table (migrations alter or create them: not writing rows)."""
+    found = [
+        f"{path.relative_to(REPO)}: {match.group(0)!r}"
+        for folder in ("mdm", "api")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if path != REPO / "mdm" / "store" / "golden.py"
+        and path.relative_to(REPO).as_posix() not in GOLDEN_WRITERS
+        for match in GOLDEN_WRITES.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DELETE FROM golden WHERE status = 'active'",
+        "UPDATE golden g SET status = 'retired'",
+        "INSERT INTO lineage SELECT",
+        'insert_columns(\n        con,\n        "golden",',
+    ],
+)
+def test_the_golden_write_pattern_finds_writes(text: str) -> None:
+    assert GOLDEN_WRITES.search(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DELETE FROM golden_overrides WHERE golden_id = ?",
+        "INSERT INTO golden_overrides SELECT",
+        "SELECT golden_id FROM golden WHERE status = 'active'",
+        "ALTER TABLE golden ADD COLUMN IF NOT EXISTS national_id VARCHAR",
+        "CREATE OR REPLACE TEMP TABLE golden_before AS SELECT",
+    ],
+)
+def test_the_golden_write_pattern_passes_other_tables(text: str) -> None:
+    assert not GOLDEN_WRITES.search(text)

@@ -6,7 +6,8 @@ re-derived golden records with their lineage, retired ids, evidence pairs, revie
 tasks, events and name-frequency steps. :func:`apply_changes` writes any number of
 change sets, in order, with a fixed number of set-based statements (DuckDB pays per
 statement, not per row), so the service can commit every write waiting in its queue
-in one transaction (group commit).
+in one transaction (group commit). Golden records and lineage are written through
+:mod:`mdm.store.golden`, the one place they are.
 
 Applying change sets one at a time or all in one batch leaves the same tables: within
 a batch, later changes to the same key win, exactly as if each had been written in
@@ -20,8 +21,7 @@ would live apart from the only code that must agree with it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,8 @@ import pyarrow as pa
 
 from mdm.constraints import Constraint, Pair, write_constraints
 from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
-from mdm.store.writer import insert_rows
+from mdm.store.golden import read_states, write_change_golden
+from mdm.store.rows import insert_columns, registered
 
 Key = tuple[str, str]
 
@@ -190,30 +191,6 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
     return batch
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Sequence[Sequence]
-) -> None:
-    """Insert ``rows`` (values in ``columns`` order): many rows through Arrow (binding
-    hundreds of parameters costs DuckDB more than the insert), a few as parameters."""
-    if not rows:
-        return
-    if len(rows) * len(columns) <= 64:
-        insert_rows(con, f"{table} ({', '.join(columns)})", rows)
-        return
-    arrays = {}
-    for i, column in enumerate(columns):
-        values = [row[i] for row in rows]
-        arrays[column] = pa.array(values) if any(v is not None for v in values) else None
-    frame = pa.table(
-        {c: a if a is not None else pa.nulls(len(rows), pa.string()) for c, a in arrays.items()}
-    )
-    with _registered(con, "_changed_rows", frame):
-        con.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
-            "FROM _changed_rows"
-        ).fetchall()
-
-
 def _delete_keyed(
     con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[Key], suffix: str = ""
 ) -> None:
@@ -226,7 +203,7 @@ def _delete_keyed(
             "record_id": pa.array([k[1] for k in keys], pa.string()),
         }
     )
-    with _registered(con, "_changed_keys", frame):
+    with registered(con, "_changed_keys", frame):
         con.execute(
             f"DELETE FROM {table} USING _changed_keys k WHERE {table}.source{suffix} = k.source "
             f"AND {table}.record_id{suffix} = k.record_id"
@@ -244,17 +221,18 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     keys = sorted(batch.records)
     _delete_keyed(con, "records", sorted(batch.stored & set(keys)))
     rows = [batch.records[k] for k in keys if batch.records[k] is not None]
-    _insert(con, "records", ROW_COLUMNS, [[row.get(c) for c in ROW_COLUMNS] for row in rows])  # type: ignore[union-attr]
+    insert_columns(con, "records", ROW_COLUMNS, [[row.get(c) for c in ROW_COLUMNS] for row in rows])  # type: ignore[union-attr]
     xref = sorted(batch.xref)
     _delete_keyed(con, "xref", sorted(batch.stored & set(xref)))
-    _insert(
+    insert_columns(
         con,
         "xref",
         ("source", "record_id", "golden_id"),
         [(*k, batch.xref[k]) for k in xref if batch.xref[k] is not None],
     )
-    events = _events(changes, _golden_before(con, batch))
-    _write_golden(con, batch, extras)
+    before = read_states(con, sorted(batch.stored_golden & set(batch.golden)))
+    events = _events(changes, before)
+    write_change_golden(con, batch.golden, batch.stored_golden, batch.retired, extras)
     _write_pairs(con, batch)
     _write_tasks(con, batch)
     _write_events(con, events)
@@ -268,21 +246,6 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
                 [survivor, old],
             ).fetchall()
         con.execute("DELETE FROM golden_overrides WHERE golden_id = ?", [old]).fetchall()
-
-
-def _golden_before(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, tuple]:
-    """Status and values of the stored golden records the batch re-derives."""
-    stored = sorted(batch.stored_golden & set(batch.golden))
-    if not stored:
-        return {}
-    return {
-        row[0]: (row[1], dict(zip(ATTRIBUTES, row[2:], strict=True)))
-        for row in con.execute(
-            f"SELECT golden_id, status, {', '.join(ATTRIBUTES)} FROM golden "
-            "WHERE golden_id IN (SELECT unnest($ids))",
-            {"ids": stored},
-        ).fetchall()
-    }
 
 
 def _events(changes: Sequence[ChangeSet], before: dict[str, tuple]) -> list[tuple]:
@@ -310,65 +273,6 @@ def _events(changes: Sequence[ChangeSet], before: dict[str, tuple]) -> list[tupl
     return events
 
 
-def _write_golden(
-    con: duckdb.DuckDBPyConnection, batch: _Batch, extras: Mapping[str, str | None]
-) -> None:
-    """Write the batch's golden records and retirements."""
-    ids = sorted(batch.golden)
-    if ids:
-        stored = {"ids": sorted(batch.stored_golden & set(ids))}
-        if stored["ids"]:
-            con.execute(
-                "DELETE FROM lineage WHERE golden_id IN (SELECT unnest($ids))", stored
-            ).fetchall()
-            con.execute(
-                "DELETE FROM golden WHERE golden_id IN (SELECT unnest($ids))", stored
-            ).fetchall()
-        _insert(
-            con,
-            "lineage",
-            ("golden_id", "attribute", "value", "source", "record_id", "rule"),
-            [(gid, *line) for gid in ids for line in batch.golden[gid].lineage],
-        )
-        _insert(
-            con,
-            "golden",
-            (
-                "golden_id",
-                "status",
-                "survivor_id",
-                "created_at",
-                "updated_at",
-                "record_count",
-                *ATTRIBUTES,
-                "extra",
-            ),  # fmt: skip
-            [
-                (
-                    gid,
-                    row.status,
-                    row.survivor_id,
-                    row.created_at,
-                    row.updated_at,
-                    row.record_count,
-                    *(row.values.get(a) for a in ATTRIBUTES),
-                    extras.get(gid),
-                )  # fmt: skip
-                for gid in ids
-                for row in (batch.golden[gid],)
-            ],
-        )
-    retired = sorted(gid for gid in batch.retired if gid not in batch.golden)
-    if retired:
-        values = ", ".join("(?, ?, ?)" for _ in retired)
-        con.execute(
-            "UPDATE golden g SET status = 'retired', survivor_id = v.survivor, "
-            f"updated_at = v.occurred FROM (VALUES {values}) AS v(golden_id, survivor, occurred) "
-            "WHERE g.golden_id = v.golden_id",
-            [x for gid in retired for x in (gid, *batch.retired[gid])],
-        ).fetchall()
-
-
 def _extras(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, str | None]:
     """golden id -> the extras it carries: those of its most recent record as that record
     stood when the golden record was derived (written earlier in the batch, else in the
@@ -391,7 +295,7 @@ def _extras(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, str | No
                 "record_id": pa.array([k[1] for k in wanted], pa.string()),
             }
         )
-        with _registered(con, "_wanted_keys", frame):
+        with registered(con, "_wanted_keys", frame):
             rows = con.execute(
                 "SELECT r.source, r.record_id, r.extra::VARCHAR FROM records r "
                 "JOIN _wanted_keys USING (source, record_id)"
@@ -415,7 +319,7 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
     replaced = sorted(batch.pairs_replaced & batch.stored)
     _delete_keyed(con, "pairs", replaced, "_l")  # two equi-joins: an OR would not hash
     _delete_keyed(con, "pairs", replaced, "_r")
-    _insert(
+    insert_columns(
         con,
         "pairs",
         ("source_l", "record_id_l", "source_r", "record_id_r", "match_weight", "match_probability"),
@@ -424,7 +328,9 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
 
 
 def _write_tasks(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    _insert(con, "review_tasks", TASK_COLUMNS, [row for _, row in sorted(batch.tasks.items())])
+    insert_columns(
+        con, "review_tasks", TASK_COLUMNS, [row for _, row in sorted(batch.tasks.items())]
+    )
     if batch.rescored:
         values = ", ".join("(?, ?, ?)" for _ in batch.rescored)
         con.execute(
@@ -465,7 +371,7 @@ def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple]) -> No
             "detail": pa.array([json.dumps(e[6]) for e in events], pa.string()),
         }
     )
-    with _registered(con, "_changed_events", frame):
+    with registered(con, "_changed_events", frame):
         con.execute(
             "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
             "occurred, kind, gid, src, rid, actor, detail FROM _changed_events ORDER BY n"
@@ -485,23 +391,13 @@ def count_names(con: duckdb.DuckDBPyConnection, steps: Mapping[tuple[str, str], 
         }
     )
     # One statement for any number of names: add new ones, count on known ones.
-    with _registered(con, "_changed_names", frame):
+    with registered(con, "_changed_names", frame):
         con.execute(
             "INSERT INTO name_frequencies SELECT kind, name, count FROM _changed_names "
             "ON CONFLICT (kind, name) DO UPDATE SET count = count + excluded.count"
         ).fetchall()
     if any(step < 0 for step in steps.values()):
         con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pa.Table) -> Iterator[None]:
-    """``frame`` as a table ``name`` for the statements inside."""
-    con.register(name, frame)
-    try:
-        yield
-    finally:
-        con.unregister(name)
 
 
 # --- the journal: change sets committed before they are written into the tables -----

@@ -53,8 +53,8 @@ from mdm.store.journal import (
     last_applied,
     mark_applied,
 )
+from mdm.store.rows import insert_rows
 from mdm.store.transaction import transaction
-from mdm.store.writer import insert_rows
 
 log = logging.getLogger("mdm.service")
 T = TypeVar("T")

@@ -1,7 +1,9 @@
 """Reading the store's records and models, and writing a run in one transaction.
 
 Why one module of this size: ``write_run`` writes every table of a bulk run in one
-transaction, in an order the tables' dependencies fix; its steps are kept beside it.
+transaction, in an order the tables' dependencies fix; its steps are kept beside it,
+but for golden records and lineage (:mod:`mdm.store.golden`, the one place they are
+written).
 (Planned: the run's writer moves to ``mdm/bulk/write.py`` over per-table modules.)
 """
 
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +20,13 @@ import pandas as pd
 
 from mdm.clock import utcnow as _now
 from mdm.errors import StoreError
-from mdm.golden import (
-    RECENCY_SQL,
-    Survived,
-    assign_golden_ids,
-    survivors_of_retired,
-    survivorship_queries,
-)
+from mdm.golden import assign_golden_ids, survivors_of_retired
 from mdm.linkage.model import TrainedModel
 from mdm.names.store import learn_from_links, refresh_frequencies
-from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
+from mdm.schema import RECORD_COLUMNS
 from mdm.sql import one
-from mdm.store.overrides import apply_overrides_sql
+from mdm.store.golden import LINEAGE_INDEX, retire_bulk, write_bulk_golden
+from mdm.store.rows import next_id
 from mdm.store.transaction import transaction
 
 if TYPE_CHECKING:
@@ -140,7 +136,7 @@ def write_run(
     con.execute("USE store")
     try:
         with transaction(con):
-            run_id = _next_id(con, "runs", "run_id")
+            run_id = next_id(con, "runs", "run_id")
             con.execute(
                 "INSERT INTO runs VALUES (?, 'reconcile', ?, NULL, ?, ?, ?, ?, NULL)",
                 [
@@ -167,13 +163,7 @@ def write_run(
             timer.lap("write.records")
             _write_clusters(con, golden_of, run_id, now)
             timer.lap("write.xref")
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, "
-                f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
-            )
-            _write_golden(con, rules, now)
-            apply_overrides_sql(con)  # a steward's value wins until cleared
-            _log_golden_changes(con, run_id, now)
+            write_bulk_golden(con, rules, run_id, now)
             timer.lap("write.golden")
             _write_review(con, output, run_id, now)
             refresh_frequencies(con, "memory.name_counts")
@@ -222,11 +212,6 @@ class _Timer:
         if self.seconds is not None:
             self.seconds[name] = round(now - self.clock, 2)
         self.clock = now
-
-
-def _next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
-    row = one(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
-    return int(row[0]) if row else 1
 
 
 def _golden_ids(con: duckdb.DuckDBPyConnection, output: RunOutput) -> pd.DataFrame:
@@ -285,29 +270,14 @@ def _write_clusters(
         [run_id],
     )
     _log_record_changes(con, run_id, now)
-    retired = golden_of.attrs["retired"]
-    con.register("run_retired", retired)
-    con.execute(
-        "UPDATE golden SET status = 'retired', survivor_id = r.survivor_id, updated_at = ? "
-        "FROM run_retired r WHERE golden.golden_id = r.golden_id",
-        [now],
-    )
-    con.unregister("run_retired")
-    event_id = _next_id(con, "events", "event_id")
-    con.execute(
-        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, "
-        "'golden_retired', golden_id, NULL, NULL, 'system', "
-        "json_object('survivor_id', survivor_id, 'run_id', ?) FROM golden "
-        "WHERE status = 'retired' AND updated_at = ?",
-        [event_id, now, run_id, now],
-    )
+    retire_bulk(con, golden_of.attrs["retired"], run_id, now)
 
 
 def _log_record_changes(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
     """An event for every source record the run added, updated, deleted or moved to
     another golden record (``record_linked``, from which id), so that the event log
     alone tells each record's golden record at any time."""
-    event_id = _next_id(con, "events", "event_id")
+    event_id = next_id(con, "events", "event_id")
     con.execute(
         "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY source, record_id, kind) - 1, "
         "?, kind, golden_id, source, record_id, 'system', detail FROM ("
@@ -328,91 +298,9 @@ def _log_record_changes(con: duckdb.DuckDBPyConnection, run_id: int, now) -> Non
     con.execute("DROP TABLE IF EXISTS xref_before")
 
 
-def _write_golden(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now) -> None:
-    """Derive every active golden record and its lineage from the records by the
-    survivorship rules, in SQL (the real-time path does one golden record in process:
-    :func:`mdm.golden.survive`, :func:`write_golden_records`)."""
-    # _recency: larger is more recent; unique, so ties end in (source, record_id) order.
-    attributes = ", ".join(f"r.{a}" for a in ATTRIBUTES)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT source, record_id, {attributes}, "
-        f"r.extra, x.golden_id, {RECENCY_SQL} AS _recency "
-        "FROM records r JOIN (SELECT source, record_id, golden_id FROM xref) x "
-        "USING (source, record_id)"
-    )
-    joins, selected, lineage = [], {}, []
-    for index, (columns, sql) in enumerate(survivorship_queries(rules.survivorship, "golden_work")):
-        unit = f"survivor_{index}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {unit} AS {sql}")
-        for column in columns:
-            lineage.append(
-                f"SELECT golden_id, '{column}', {column}, source, record_id, rule FROM {unit} "
-                f"WHERE {column} IS NOT NULL"
-            )
-            selected[column] = f"{unit}.{column}"
-        joins.append(f"LEFT JOIN {unit} USING (golden_id)")
-    # Rewriting all lineage is faster without the real-time path's index on it.
-    con.execute(f"DROP INDEX IF EXISTS {LINEAGE_INDEX}")
-    con.execute("DELETE FROM lineage")
-    con.execute("INSERT INTO lineage " + " UNION ALL ".join(lineage))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
-        "arg_max(extra, _recency) AS extra FROM golden_work GROUP BY golden_id"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE golden_created AS SELECT golden_id, created_at FROM golden "
-        "WHERE status = 'active'"
-    )
-    # A golden record none of whose records is left retires (it keeps its values).
-    con.execute(
-        "UPDATE golden SET status = 'retired', survivor_id = NULL, updated_at = ? "
-        "WHERE status = 'active' AND golden_id NOT IN (SELECT golden_id FROM golden_members)",
-        [now],
-    )
-    event_id = _next_id(con, "events", "event_id")
-    con.execute(
-        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, "
-        "'golden_retired', golden_id, NULL, NULL, 'system', json_object('survivor_id', NULL) "
-        "FROM golden WHERE status = 'retired' AND survivor_id IS NULL AND updated_at = ?",
-        [event_id, now, now],
-    )
-    con.execute("DELETE FROM golden WHERE status = 'active'")
-    values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
-    con.execute(
-        f"INSERT INTO golden (golden_id, status, survivor_id, created_at, updated_at, "
-        f"record_count, {', '.join(ATTRIBUTES)}, extra) "
-        f"SELECT golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, m.n, {values}, "
-        f"m.extra FROM golden_members m LEFT JOIN golden_created g USING (golden_id) "
-        f"{' '.join(joins)}",
-        [now, now],
-    )
-
-
-def _log_golden_changes(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
-    """Events for the golden records this run created or changed (which attributes,
-    never the values), against the snapshot taken before it wrote them."""
-    changed = ", ".join(
-        f"CASE WHEN g.{a} IS DISTINCT FROM b.{a} THEN '{a}' END" for a in ATTRIBUTES
-    )
-    event_id = _next_id(con, "events", "event_id")
-    con.execute(
-        f"INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, kind, "
-        "golden_id, NULL, NULL, 'system', detail FROM (SELECT g.golden_id, CASE WHEN "
-        "b.golden_id IS NULL THEN 'golden_created' ELSE 'golden_changed' END AS kind, "
-        "CASE WHEN b.golden_id IS NULL THEN json_object('run_id', ?, 'record_count', "
-        f"g.record_count) ELSE json_object('run_id', ?, 'attributes', list_filter([{changed}], "
-        "lambda x: x IS NOT NULL)) END AS detail, b.golden_id IS NULL OR "
-        f"len(list_filter([{changed}], lambda x: x IS NOT NULL)) > 0 AS differs "
-        "FROM golden g LEFT JOIN golden_before b USING (golden_id) WHERE g.status = 'active') "
-        "WHERE differs",
-        [event_id, now, run_id, run_id],
-    )
-    con.execute("DROP TABLE IF EXISTS golden_before")
-
-
-#: The indexes the real-time service keeps (a golden record's lineage and source records
-#: by golden id); bulk rewrites of those tables drop them, and the service makes them again.
-LINEAGE_INDEX = "lineage_golden"
+#: The indexes the real-time service keeps (a golden record's source records and lineage
+#: by golden id, :data:`mdm.store.golden.LINEAGE_INDEX`); bulk rewrites of those tables
+#: drop them, and the service makes them again.
 XREF_INDEX = "xref_golden"
 
 
@@ -421,52 +309,6 @@ def index_for_service(con: duckdb.DuckDBPyConnection) -> None:
     golden record does not scan every one's (the real-time service does this at start-up)."""
     con.execute(f"CREATE INDEX IF NOT EXISTS {LINEAGE_INDEX} ON lineage (golden_id)").fetchall()
     con.execute(f"CREATE INDEX IF NOT EXISTS {XREF_INDEX} ON xref (golden_id)").fetchall()
-
-
-def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence], suffix: str = ""
-) -> None:
-    """Insert ``rows`` into ``table`` with one statement (DuckDB pays per statement)."""
-    if not rows:
-        return
-    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
-    con.execute(
-        f"INSERT INTO {table} VALUES {', '.join(marks for _ in rows)} {suffix}",
-        [value for row in rows for value in row],
-    ).fetchall()
-
-
-def write_golden_records(
-    con: duckdb.DuckDBPyConnection,
-    derived: Mapping[str, Survived],
-    now,
-    existing: set[str] | None = None,
-) -> None:
-    """Write golden records derived in process (:func:`mdm.golden.survive`) and their
-    lineage, keeping each one's creation time (in the caller's transaction).
-    ``existing`` are the ids already in the golden table (updated; the rest inserted)."""
-    ids = sorted(derived)
-    if not ids:
-        return
-    existing = existing or set()
-    for gid in ids:  # one by one: each is a lookup in the lineage index
-        con.execute("DELETE FROM lineage WHERE golden_id = ?", [gid]).fetchall()
-    insert_rows(con, "lineage", [(gid, *line) for gid in ids for line in derived[gid].lineage])
-    for gid in ids:
-        d = derived[gid]
-        values = [d.values.get(a) for a in ATTRIBUTES]
-        created = now
-        if gid in existing:  # DuckDB: a delete and an insert cost less than an UPDATE here
-            row = con.execute(
-                "DELETE FROM golden WHERE golden_id = ? RETURNING created_at", [gid]
-            ).fetchall()
-            created = row[0][0] if row else now
-        insert_rows(
-            con,
-            f"golden (golden_id, status, survivor_id, created_at, updated_at, "
-            f"record_count, {', '.join(ATTRIBUTES)}, extra)",
-            [(gid, "active", None, created, now, d.record_count, *values, d.extra)],
-        )
 
 
 def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> int:
@@ -510,7 +352,7 @@ def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int
         "WHERE s.match_probability >= ?"
     )
     con.execute("DELETE FROM review_tasks WHERE status = 'open'")
-    start = _next_id(con, "review_tasks", "task_id")
+    start = next_id(con, "review_tasks", "task_id")
     con.execute(
         # Pairs of golden records a steward decided about (a constraint between any two of
         # their records) are not asked again.

@@ -1,0 +1,317 @@
+"""Golden records and their lineage written: the one place for the SQL that writes them.
+
+Every statement that writes the ``golden`` and ``lineage`` tables is here (a test in
+``tests/test_layers.py`` holds it), but for one: a steward's values are laid over a
+bulk run's rows by :func:`mdm.store.overrides.apply_overrides_sql` (called from
+:func:`write_bulk_golden`), beside the ``golden_overrides`` SQL it reads. Its callers:
+
+- a bulk run (:func:`mdm.store.writer.write_run`): :func:`retire_bulk` for the ids the
+  run's clusters no longer keep, then :func:`write_bulk_golden`, every active golden
+  record derived again in SQL by the survivorship rules;
+- real time (:func:`mdm.store.changes.apply_changes`): :func:`write_change_golden`,
+  the golden records a batch of change sets derived in process, and its retirements;
+- a steward's override (:mod:`mdm.overrides`): :func:`write_golden_records`, one golden
+  record derived again in process;
+- an erasure (:mod:`mdm.erasure`): :func:`blank_erased`.
+
+Why one module: a newcomer asking "where is a golden record written?" should guess
+one module and be right, and the paths must leave the same rows (the same columns, a
+record's creation time kept, a retired id keeping its values and naming its
+survivor); side by side, a change to one shows where the others must follow. Which
+value wins is decided elsewhere (:mod:`mdm.golden`, pure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import duckdb
+
+from mdm.golden import RECENCY_SQL, Survived, survivorship_queries
+from mdm.schema import ATTRIBUTES
+from mdm.store.overrides import apply_overrides_sql
+from mdm.store.rows import insert_columns, insert_rows, next_id
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdm.rules.bundle import RulesBundle
+
+#: The index the real-time service keeps on lineage by golden id
+#: (:func:`mdm.store.writer.index_for_service`); a bulk run's rewrite of lineage drops
+#: it, and the service makes it again.
+LINEAGE_INDEX = "lineage_golden"
+
+#: The golden table's columns, in the order the writers give them.
+COLUMNS = (
+    "golden_id", "status", "survivor_id", "created_at", "updated_at", "record_count",
+    *ATTRIBUTES, "extra",
+)  # fmt: skip
+
+
+# --- a bulk run: set-based, every golden record at once ------------------------------
+
+
+def retire_bulk(
+    con: duckdb.DuckDBPyConnection, retired: pd.DataFrame, run_id: int, now: datetime
+) -> None:
+    """Retire the golden records a bulk run's clusters no longer keep, each naming its
+    survivor (``retired``: golden_id, survivor_id, from
+    :func:`mdm.golden.survivors_of_retired`), with a ``golden_retired`` event each."""
+    con.register("run_retired", retired)
+    con.execute(
+        "UPDATE golden SET status = 'retired', survivor_id = r.survivor_id, updated_at = ? "
+        "FROM run_retired r WHERE golden.golden_id = r.golden_id",
+        [now],
+    )
+    con.unregister("run_retired")
+    event_id = next_id(con, "events", "event_id")
+    con.execute(
+        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, "
+        "'golden_retired', golden_id, NULL, NULL, 'system', "
+        "json_object('survivor_id', survivor_id, 'run_id', ?) FROM golden "
+        "WHERE status = 'retired' AND updated_at = ?",
+        [event_id, now, run_id, now],
+    )
+
+
+def write_bulk_golden(
+    con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int, now: datetime
+) -> None:
+    """Derive every active golden record and its lineage from the stored records and
+    cross-references, lay the steward's values over them, and log an event for each
+    golden record created or changed (in the bulk run's transaction)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, "
+        f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
+    )
+    _derive_bulk(con, rules, now)
+    apply_overrides_sql(con)  # a steward's value wins until cleared
+    _log_bulk_changes(con, run_id, now)
+
+
+def _derive_bulk(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now: datetime) -> None:
+    """Derive every active golden record and its lineage from the records by the
+    survivorship rules, in SQL (the real-time path does one golden record in process:
+    :func:`mdm.golden.survive`, :func:`write_golden_records`)."""
+    # _recency: larger is more recent; unique, so ties end in (source, record_id) order.
+    attributes = ", ".join(f"r.{a}" for a in ATTRIBUTES)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE golden_work AS SELECT source, record_id, {attributes}, "
+        f"r.extra, x.golden_id, {RECENCY_SQL} AS _recency "
+        "FROM records r JOIN (SELECT source, record_id, golden_id FROM xref) x "
+        "USING (source, record_id)"
+    )
+    joins, selected, lineage = [], {}, []
+    for index, (columns, sql) in enumerate(survivorship_queries(rules.survivorship, "golden_work")):
+        unit = f"survivor_{index}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {unit} AS {sql}")
+        for column in columns:
+            lineage.append(
+                f"SELECT golden_id, '{column}', {column}, source, record_id, rule FROM {unit} "
+                f"WHERE {column} IS NOT NULL"
+            )
+            selected[column] = f"{unit}.{column}"
+        joins.append(f"LEFT JOIN {unit} USING (golden_id)")
+    # Rewriting all lineage is faster without the real-time path's index on it.
+    con.execute(f"DROP INDEX IF EXISTS {LINEAGE_INDEX}")
+    con.execute("DELETE FROM lineage")
+    con.execute("INSERT INTO lineage " + " UNION ALL ".join(lineage))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE golden_members AS SELECT golden_id, count(*) AS n, "
+        "arg_max(extra, _recency) AS extra FROM golden_work GROUP BY golden_id"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE golden_created AS SELECT golden_id, created_at FROM golden "
+        "WHERE status = 'active'"
+    )
+    # A golden record none of whose records is left retires (it keeps its values).
+    con.execute(
+        "UPDATE golden SET status = 'retired', survivor_id = NULL, updated_at = ? "
+        "WHERE status = 'active' AND golden_id NOT IN (SELECT golden_id FROM golden_members)",
+        [now],
+    )
+    event_id = next_id(con, "events", "event_id")
+    con.execute(
+        "INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, "
+        "'golden_retired', golden_id, NULL, NULL, 'system', json_object('survivor_id', NULL) "
+        "FROM golden WHERE status = 'retired' AND survivor_id IS NULL AND updated_at = ?",
+        [event_id, now, now],
+    )
+    con.execute("DELETE FROM golden WHERE status = 'active'")
+    values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
+    con.execute(
+        f"INSERT INTO golden ({', '.join(COLUMNS)}) "
+        f"SELECT golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, m.n, {values}, "
+        f"m.extra FROM golden_members m LEFT JOIN golden_created g USING (golden_id) "
+        f"{' '.join(joins)}",
+        [now, now],
+    )
+
+
+def _log_bulk_changes(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
+    """Events for the golden records this run created or changed (which attributes,
+    never the values), against the snapshot taken before it wrote them."""
+    changed = ", ".join(
+        f"CASE WHEN g.{a} IS DISTINCT FROM b.{a} THEN '{a}' END" for a in ATTRIBUTES
+    )
+    event_id = next_id(con, "events", "event_id")
+    con.execute(
+        f"INSERT INTO events SELECT ? + row_number() OVER (ORDER BY golden_id) - 1, ?, kind, "
+        "golden_id, NULL, NULL, 'system', detail FROM (SELECT g.golden_id, CASE WHEN "
+        "b.golden_id IS NULL THEN 'golden_created' ELSE 'golden_changed' END AS kind, "
+        "CASE WHEN b.golden_id IS NULL THEN json_object('run_id', ?, 'record_count', "
+        f"g.record_count) ELSE json_object('run_id', ?, 'attributes', list_filter([{changed}], "
+        "lambda x: x IS NOT NULL)) END AS detail, b.golden_id IS NULL OR "
+        f"len(list_filter([{changed}], lambda x: x IS NOT NULL)) > 0 AS differs "
+        "FROM golden g LEFT JOIN golden_before b USING (golden_id) WHERE g.status = 'active') "
+        "WHERE differs",
+        [event_id, now, run_id, run_id],
+    )
+    con.execute("DROP TABLE IF EXISTS golden_before")
+
+
+# --- real time: golden records derived in process -------------------------------------
+
+
+class DerivedRow(Protocol):
+    """What :func:`write_change_golden` reads of a change set's golden record
+    (:class:`mdm.store.changes.GoldenRow`)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def survivor_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def record_count(self) -> int: ...
+    @property
+    def values(self) -> Mapping[str, Any]: ...
+    @property
+    def lineage(self) -> Sequence[tuple[str, Any, str, str, str]]: ...
+
+
+def read_states(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple]:
+    """Status and values of the stored golden records ``ids`` (golden id -> (status,
+    attribute -> value)), read before a batch of change sets rewrites them."""
+    if not ids:
+        return {}
+    return {
+        row[0]: (row[1], dict(zip(ATTRIBUTES, row[2:], strict=True)))
+        for row in con.execute(
+            f"SELECT golden_id, status, {', '.join(ATTRIBUTES)} FROM golden "
+            "WHERE golden_id IN (SELECT unnest($ids))",
+            {"ids": ids},
+        ).fetchall()
+    }
+
+
+def write_change_golden(
+    con: duckdb.DuckDBPyConnection,
+    golden: Mapping[str, DerivedRow],
+    stored: Set[str],
+    retired: Mapping[str, tuple[str | None, datetime]],
+    extras: Mapping[str, str | None],
+) -> None:
+    """Write a batch of change sets' golden records and retirements (a fixed number of
+    statements). ``golden``: golden id -> its row as last derived; ``stored``: ids the
+    store may already hold rows of (deleted first, with their lineage); ``retired``:
+    golden id -> (survivor, when) for ids whose row is not derived again; ``extras``:
+    golden id -> the extras it carries."""
+    ids = sorted(golden)
+    if ids:
+        held = {"ids": sorted(stored & set(ids))}
+        if held["ids"]:
+            con.execute(
+                "DELETE FROM lineage WHERE golden_id IN (SELECT unnest($ids))", held
+            ).fetchall()
+            con.execute(
+                "DELETE FROM golden WHERE golden_id IN (SELECT unnest($ids))", held
+            ).fetchall()
+        insert_columns(
+            con,
+            "lineage",
+            ("golden_id", "attribute", "value", "source", "record_id", "rule"),
+            [(gid, *line) for gid in ids for line in golden[gid].lineage],
+        )
+        insert_columns(
+            con,
+            "golden",
+            COLUMNS,
+            [
+                (
+                    gid,
+                    row.status,
+                    row.survivor_id,
+                    row.created_at,
+                    row.updated_at,
+                    row.record_count,
+                    *(row.values.get(a) for a in ATTRIBUTES),
+                    extras.get(gid),
+                )  # fmt: skip
+                for gid in ids
+                for row in (golden[gid],)
+            ],
+        )
+    gone = sorted(gid for gid in retired if gid not in golden)
+    if gone:
+        values = ", ".join("(?, ?, ?)" for _ in gone)
+        con.execute(
+            "UPDATE golden g SET status = 'retired', survivor_id = v.survivor, "
+            f"updated_at = v.occurred FROM (VALUES {values}) AS v(golden_id, survivor, occurred) "
+            "WHERE g.golden_id = v.golden_id",
+            [x for gid in gone for x in (gid, *retired[gid])],
+        ).fetchall()
+
+
+def write_golden_records(
+    con: duckdb.DuckDBPyConnection,
+    derived: Mapping[str, Survived],
+    now: datetime,
+    existing: set[str] | None = None,
+) -> None:
+    """Write golden records derived in process (:func:`mdm.golden.survive`) and their
+    lineage, keeping each one's creation time (in the caller's transaction).
+    ``existing`` are the ids already in the golden table (updated; the rest inserted)."""
+    ids = sorted(derived)
+    if not ids:
+        return
+    existing = existing or set()
+    for gid in ids:  # one by one: each is a lookup in the lineage index
+        con.execute("DELETE FROM lineage WHERE golden_id = ?", [gid]).fetchall()
+    insert_rows(con, "lineage", [(gid, *line) for gid in ids for line in derived[gid].lineage])
+    for gid in ids:
+        d = derived[gid]
+        values = [d.values.get(a) for a in ATTRIBUTES]
+        created = now
+        if gid in existing:  # DuckDB: a delete and an insert cost less than an UPDATE here
+            row = con.execute(
+                "DELETE FROM golden WHERE golden_id = ? RETURNING created_at", [gid]
+            ).fetchall()
+            created = row[0][0] if row else now
+        insert_rows(
+            con,
+            f"golden ({', '.join(COLUMNS)})",
+            [(gid, "active", None, created, now, d.record_count, *values, d.extra)],
+        )
+
+
+# --- an erasure -------------------------------------------------------------------------
+
+
+def blank_erased(con: duckdb.DuckDBPyConnection, ids: Sequence[str], now: datetime) -> None:
+    """Empty the golden records ``ids``, which held an erased person's values: every
+    attribute, the extras and the lineage go; the id stays, with its status and survivor."""
+    blank = ", ".join(f"{a} = NULL" for a in ATTRIBUTES)
+    held = {"ids": list(ids)}
+    con.execute(
+        f"UPDATE golden SET {blank}, extra = NULL, record_count = 0, updated_at = $now "
+        "WHERE golden_id IN (SELECT unnest($ids))",
+        {**held, "now": now},
+    ).fetchall()
+    con.execute("DELETE FROM lineage WHERE golden_id IN (SELECT unnest($ids))", held).fetchall()

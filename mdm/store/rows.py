@@ -1,0 +1,70 @@
+"""Writing many rows in few statements (DuckDB pays per statement, not per row).
+
+The helpers every table family's writer shares: the bulk run (:mod:`mdm.store.writer`),
+real-time change sets (:mod:`mdm.store.changes`), golden records and lineage
+(:mod:`mdm.store.golden`) and the service's swap. They sit below those modules so that
+none of them imports another for a helper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+
+from mdm.sql import one
+
+
+def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
+    """One more than the largest ``column`` of ``table`` (1 when it is empty)."""
+    row = one(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+    return int(row[0]) if row else 1
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence], suffix: str = ""
+) -> None:
+    """Insert ``rows`` into ``table`` with one statement (DuckDB pays per statement)."""
+    if not rows:
+        return
+    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    con.execute(
+        f"INSERT INTO {table} VALUES {', '.join(marks for _ in rows)} {suffix}",
+        [value for row in rows for value in row],
+    ).fetchall()
+
+
+def insert_columns(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order): many rows through Arrow (binding
+    hundreds of parameters costs DuckDB more than the insert), a few as parameters."""
+    if not rows:
+        return
+    if len(rows) * len(columns) <= 64:
+        insert_rows(con, f"{table} ({', '.join(columns)})", rows)
+        return
+    arrays = {}
+    for i, column in enumerate(columns):
+        values = [row[i] for row in rows]
+        arrays[column] = pa.array(values) if any(v is not None for v in values) else None
+    frame = pa.table(
+        {c: a if a is not None else pa.nulls(len(rows), pa.string()) for c, a in arrays.items()}
+    )
+    with registered(con, "_changed_rows", frame):
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+            "FROM _changed_rows"
+        ).fetchall()
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pa.Table) -> Iterator[None]:
+    """``frame`` as a table ``name`` for the statements inside."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
