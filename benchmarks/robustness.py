@@ -118,6 +118,11 @@ def generator_cases(
             config=replace(base, locale="au"),
         ),
         Case(
+            "gen national ids",
+            "NI numbers in crm and billing, with slips, fillers and others' numbers",
+            config=replace(base, national_ids=True),
+        ),
+        Case(
             "gen typos x3",
             "every error and missing-value rate x3",
             config=replace(base, error_scale=3.0),

@@ -65,6 +65,7 @@ def add_installed_commands(app: typer.Typer) -> None:
     for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
         app.command(name=entry.name)(entry.load())
 
+
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
 
 

@@ -55,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         "styles, mm/dd dates) or au (Australian cities, states, postcodes, phones); "
         "for us and au the mappings are written to OUT/sources/",
     )
+    parser.add_argument(
+        "--national-ids",
+        action="store_true",
+        help="give people a national identifier (NI number, SSN or TFN by locale) in the "
+        "crm and billing sources, with typing slips and fillers; the mappings that name "
+        "it are written to OUT/sources/",
+    )
     args = parser.parse_args(argv)
     config = GeneratorConfig(
         n_records=args.records,
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         household_scale=args.household_scale,
         single_record_source=args.single_record_source,
         locale=args.locale,
+        national_ids=args.national_ids,
     )
     started = time.perf_counter()
     paths = write_sample(args.out, config)
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in paths.items():
         print(f"{name:8} {path}")
     print(f"{config.n_records} records in {elapsed:.1f} s", file=sys.stderr)
-    if config.locale != "gb":
+    if config.locale != "gb" or config.national_ids:
         print(
             f"mdm reconcile reads these headers without a mapping; the explicit mappings are "
             f"in {args.out / 'sources'} (used with 'mdm init {args.out}' and --rules "

@@ -56,6 +56,10 @@ class GeneratorConfig:
             mm/dd dates, a country column in billing and webshop) or "au" (Australian
             cities with their states, 4-digit postcodes, 04.. mobiles and (02) landlines,
             some 8-digit numbers without their area code, dd/mm dates).
+        national_ids: give each person a national identifier in the locale's form (UK
+            National Insurance, US Social Security or Australian Tax File number) and
+            write it in the CRM and billing sources, with slips, fillers and another
+            person's number now and then (see :mod:`mdm.generate.identifiers`).
     """
 
     n_records: int
@@ -79,6 +83,7 @@ class GeneratorConfig:
     single_record_source: str | None = None
     names_dir: Path | None = None
     locale: str = "gb"
+    national_ids: bool = False
 
     def __post_init__(self) -> None:
         if self.locale not in LOCALES:

@@ -11,8 +11,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mdm.bundled import SAMPLE_DIR
 from mdm.generate import places_au, places_us, sources_au
 from mdm.generate.config import GeneratorConfig
+from mdm.generate.identifiers import SHARE, add_national_ids, mapping_with_identifier
 from mdm.generate.names import Names, load_names
 from mdm.generate.people import People, build_people
 from mdm.generate.records import build_records
@@ -57,6 +59,8 @@ def generate(config: GeneratorConfig) -> Generated:
             frames[name] = _ABROAD[config.locale][1](name, records, rows, people, rng)
         else:
             frames[name] = format_source(name, records, rows, rng)
+    if config.national_ids:
+        frames = add_national_ids(frames, len(people), config.locale, config.seed)
     return Generated(frames, people)
 
 
@@ -73,7 +77,8 @@ def write_sample(out_dir: Path, config: GeneratorConfig) -> dict[str, Path]:
 
     The branch file is branch.csv instead when ``config.n_records`` exceeds
     :data:`EXCEL_MAX_RECORDS` (Excel is slow to write and read at that size). With
-    another ``locale`` the sources' mappings are written to ``out_dir/sources/`` too.
+    another ``locale``, or with ``national_ids`` (a column the bundled mappings do not
+    name), the sources' mappings are written to ``out_dir/sources/`` too.
     Returns source name -> path of the file written.
     """
     out_dir = Path(out_dir)
@@ -81,11 +86,16 @@ def write_sample(out_dir: Path, config: GeneratorConfig) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for name, frame in generate_sources(config).items():
         paths[name] = _write(out_dir, name, frame, big=config.n_records > EXCEL_MAX_RECORDS)
-    if config.locale in _ABROAD:  # the bundled mappings are for the UK columns
+    if config.locale in _ABROAD or config.national_ids:
         (out_dir / "sources").mkdir(exist_ok=True)
         columns = sources_au.mappings() if config.locale == "au" else None
         for name in paths:
-            text = mapping_yaml(name, config.locale, columns and columns[name])
+            if config.locale in _ABROAD:  # the bundled mappings are for the UK columns
+                text = mapping_yaml(name, config.locale, columns and columns[name])
+            else:
+                text = (SAMPLE_DIR / "sources" / f"{name}.yaml").read_text()
+            if config.national_ids and name in SHARE:
+                text = mapping_with_identifier(text, config.locale)
             (out_dir / "sources" / f"{name}.yaml").write_text(text)
     return paths
 

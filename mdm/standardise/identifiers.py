@@ -2,12 +2,15 @@
 
 A standardised identifier is its letters and digits in upper case, nothing else:
 ``"123-45-6789"``, ``"123 45 6789"`` and ``123456789`` are one value, and so are
-``"qq 12 34 56 c"`` and ``"QQ123456C"``. The number's own format (which country,
+``"sj 69 89 09 d"`` and ``"SJ698909D"``. The number's own format (which country,
 which check digit) is not checked: a source may hold several countries' numbers, and
 a mistyped number is still evidence, weighed by the match model. What no person holds
 is missing: text that is no identifier ("n/a", "unknown"), fewer than
 :data:`MIN_CHARACTERS` characters, one character repeated ("000000000") or a counting
-run ("123456789"), the fillers forms and systems put in when the number is unknown.
+run ("123456789"), the fillers forms and systems put in when the number is unknown;
+and so is a number whose digits (five or more) are such a filler between letters
+("AA000000A", "QQ123456C": the National Insurance number printed on forms as an
+example).
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def clean_national_id(value: object) -> str | None:
     compact = "".join(c for c in text.upper() if c.isascii() and c.isalnum())
     if len(compact) < MIN_CHARACTERS or len(set(compact)) == 1:
         return None
-    if compact.isdigit() and (compact in _RUNS or compact in _RUNS_DOWN):
+    digits = "".join(c for c in compact if c.isdigit())
+    if len(digits) >= MIN_CHARACTERS and (
+        len(set(digits)) == 1 or digits in _RUNS or digits in _RUNS_DOWN
+    ):
         return None
     return compact
 
