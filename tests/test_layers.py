@@ -82,13 +82,8 @@ GOLDEN_WRITES = re.compile(
     re.IGNORECASE,
 )
 
-#: Modules beside mdm/store/golden.py that may write those tables, and why.
-GOLDEN_WRITERS = {
-    # The steward's values laid over a bulk run's golden rows and lineage
-    # (apply_overrides_sql, called from golden.write_bulk_golden), kept beside the
-    # golden_overrides SQL it reads.
-    "mdm/store/overrides.py",
-}
+#: Modules beside mdm/store/golden.py that may write those tables, and why (none).
+GOLDEN_WRITERS: set[str] = set()
 
 
 def test_golden_records_are_written_in_one_module() -> None:

@@ -1,9 +1,9 @@
 """Golden records and their lineage written: the one place for the SQL that writes them.
 
 Every statement that writes the ``golden`` and ``lineage`` tables is here (a test in
-``tests/test_layers.py`` holds it), but for one: a steward's values are laid over a
-bulk run's rows by :func:`mdm.store.overrides.apply_overrides_sql` (called from
-:func:`write_bulk_golden`), beside the ``golden_overrides`` SQL it reads. Its callers:
+``tests/test_layers.py`` holds it), the steward's values laid over a bulk run's rows
+included (:func:`apply_overrides`, reading the overrides in effect from
+:mod:`mdm.store.overrides`). Its callers:
 
 - a bulk run (:func:`mdm.store.writer.write_run`): :func:`retire_bulk` for the ids the
   run's clusters no longer keep, then :func:`write_bulk_golden`, every active golden
@@ -31,7 +31,7 @@ import duckdb
 
 from mdm.golden import RECENCY_SQL, Survived, survivorship_queries
 from mdm.schema import ATTRIBUTES
-from mdm.store.overrides import apply_overrides_sql
+from mdm.store.overrides import EFFECTIVE_SQL, RULE, SOURCE
 from mdm.store.rows import insert_columns, insert_rows, next_id
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def write_bulk_golden(
         f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
     )
     _derive_bulk(con, rules, now)
-    apply_overrides_sql(con)  # a steward's value wins until cleared
+    apply_overrides(con)  # a steward's value wins until cleared
     _log_bulk_changes(con, run_id, now)
 
 
@@ -315,3 +315,32 @@ def blank_erased(con: duckdb.DuckDBPyConnection, ids: Sequence[str], now: dateti
         {**held, "now": now},
     ).fetchall()
     con.execute("DELETE FROM lineage WHERE golden_id IN (SELECT unnest($ids))", held).fetchall()
+
+
+def apply_overrides(con: duckdb.DuckDBPyConnection) -> None:
+    """After a bulk run derived every golden record: the steward's values win, those set
+    on a golden record retired into another included (they stay with the id they were
+    set on, so an unmerge that brings it back brings them back)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE effective_overrides AS {EFFECTIVE_SQL}").fetchall()
+    attributes = [
+        row[0]
+        for row in con.execute("SELECT DISTINCT attribute FROM effective_overrides").fetchall()
+    ]
+    for attribute in attributes:
+        if attribute not in ATTRIBUTES:
+            continue
+        con.execute(
+            f"UPDATE golden SET {attribute} = o.value FROM effective_overrides o "
+            "WHERE o.golden_id = golden.golden_id AND o.attribute = ?",
+            [attribute],
+        ).fetchall()
+    if attributes:
+        con.execute(
+            "DELETE FROM lineage USING effective_overrides o WHERE lineage.golden_id = "
+            "o.golden_id AND lineage.attribute = o.attribute"
+        ).fetchall()
+        con.execute(
+            f"INSERT INTO lineage SELECT golden_id, attribute, value, '{SOURCE}', set_by, "
+            f"'{RULE}' FROM effective_overrides"
+        ).fetchall()
+    con.execute("DROP TABLE IF EXISTS effective_overrides").fetchall()

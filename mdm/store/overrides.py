@@ -1,5 +1,5 @@
 """The store's side of steward overrides: reading them, and applying them to golden
-records after survivorship (bulk: :func:`apply_overrides_sql`; real time:
+records after survivorship (bulk: :func:`mdm.store.golden.write_bulk_golden`; real time:
 :func:`overridden`). Setting and clearing one is a use case: :mod:`mdm.overrides`.
 """
 
@@ -11,7 +11,6 @@ from dataclasses import replace
 import duckdb
 
 from mdm.golden import Survived
-from mdm.schema import ATTRIBUTES
 
 RULE = "steward_override"
 SOURCE = "steward"
@@ -79,35 +78,6 @@ SELECT t.golden_id, o.attribute,
 FROM golden_overrides o JOIN ({RESOLVED_SQL}) t ON t.origin = o.golden_id
 GROUP BY t.golden_id, o.attribute
 """
-
-
-def apply_overrides_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """After a bulk run derived every golden record: the steward's values win, those set
-    on a golden record retired into another included (they stay with the id they were
-    set on, so an unmerge that brings it back brings them back)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE effective_overrides AS {EFFECTIVE_SQL}").fetchall()
-    attributes = [
-        row[0]
-        for row in con.execute("SELECT DISTINCT attribute FROM effective_overrides").fetchall()
-    ]
-    for attribute in attributes:
-        if attribute not in ATTRIBUTES:
-            continue
-        con.execute(
-            f"UPDATE golden SET {attribute} = o.value FROM effective_overrides o "
-            "WHERE o.golden_id = golden.golden_id AND o.attribute = ?",
-            [attribute],
-        ).fetchall()
-    if attributes:
-        con.execute(
-            "DELETE FROM lineage USING effective_overrides o WHERE lineage.golden_id = "
-            "o.golden_id AND lineage.attribute = o.attribute"
-        ).fetchall()
-        con.execute(
-            f"INSERT INTO lineage SELECT golden_id, attribute, value, '{SOURCE}', set_by, "
-            f"'{RULE}' FROM effective_overrides"
-        ).fetchall()
-    con.execute("DROP TABLE IF EXISTS effective_overrides").fetchall()
 
 
 def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
