@@ -3,6 +3,8 @@ the predict-threshold-cluster step over the scored pairs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -98,7 +100,8 @@ def _incoherent_pairs(
     conflict, _ = identity_conflicts(levels, model, rules)
     unlikely = unscored["match_probability"].to_numpy() < clustering.split_below
     clear = unlikely & (conflict | identity_contradictions(levels, model, rules))
-    return unscored.loc[clear, ["uid_l", "uid_r"]].to_numpy(dtype=np.int64)
+    found: np.ndarray = unscored.loc[clear, ["uid_l", "uid_r"]].to_numpy(dtype=np.int64)
+    return found
 
 
 def identity_contradictions(
@@ -180,7 +183,7 @@ def _link(
     rules: RulesBundle,
     model: TrainedModel | None,
     progress: Progress,
-    lap,
+    lap: Callable[[str], None],
     backend: Backend,
 ) -> RunOutput:
     """Train (if needed), score and cluster the ``records`` rows of table ``work``;
@@ -230,7 +233,14 @@ def _link(
     steward = constraint_edges(con, "memory.work")
     must, steward_cannot = (np.asarray(steward[k], dtype=np.int64) for k in ("must", "cannot"))
 
-    def cluster(n, left, right, probability, link, cannot):
+    def cluster(
+        n: int,
+        left: np.ndarray,
+        right: np.ndarray,
+        probability: np.ndarray,
+        link: float,
+        cannot: np.ndarray,
+    ) -> np.ndarray:
         return cluster_constrained(n, left, right, probability, link, cannot, must, steward_cannot)
 
     labels = cluster(records, left, right, probability, link, cannot)

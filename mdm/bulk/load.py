@@ -23,12 +23,13 @@ from mdm.ingest import (
     map_source_chunks,
     repeated_ids_message,
 )
-from mdm.linkage.features import add_features
+from mdm.linkage.features import VariantGroups, add_features
 from mdm.names.store import active_pairs
 from mdm.progress import Progress, SilentProgress
-from mdm.rules.sources import find_source_mapping
+from mdm.rules.sources import SourceMapping, find_source_mapping
 from mdm.standardise.dates import choose_day_month_order
 from mdm.standardise.frame import (
+    ChosenOrder,
     StandardiseOptions,
     StandardiseReport,
     decide_locale,
@@ -53,7 +54,7 @@ def read_sources(specs: Sequence[SourceSpec], rules_dir: Path) -> list[MappedSou
 
 def standardise_chunk(
     source: MappedSource,
-    order: str,
+    order: ChosenOrder,
     locale: SourceLocale | None = None,
     date_reason: str = "configured",
 ) -> tuple[pd.DataFrame, StandardiseReport]:
@@ -75,8 +76,12 @@ def standardise_chunk(
 
 
 def _date_order(
-    spec: SourceSpec, mapping, first: MappedSource, single: bool, country: str | None
-) -> tuple[str, str]:
+    spec: SourceSpec,
+    mapping: SourceMapping | None,
+    first: MappedSource,
+    single: bool,
+    country: str | None,
+) -> tuple[ChosenOrder, str]:
     """The day/month order of a source's dates and why. An order set in its mapping
     stands; otherwise it is read from every distinct date in the file (a first pass over
     the file when it is longer than one chunk), as if the file were read whole, the
@@ -101,7 +106,7 @@ def load_sources(
     con: duckdb.DuckDBPyConnection,
     specs: Sequence[SourceSpec],
     rules_dir: Path,
-    groups,
+    groups: VariantGroups,
     table: str,
     seconds: dict[str, float],
     progress: Progress | None = None,
@@ -125,7 +130,7 @@ def load_sources(
         summary = SourceSummary(spec.name, str(spec.path), 0, order, {})
         bad = summary.unparseable
         records = 0
-        decided = order
+        decided: str = order
         pending = [first] if second is None else [first, second]
         seconds["read"] += time.perf_counter() - clock
         for chunk in itertools.chain(pending, chunks):

@@ -91,7 +91,7 @@ def write_sample(out_dir: Path, config: GeneratorConfig) -> dict[str, Path]:
         columns = sources_au.mappings() if config.locale == "au" else None
         for name in paths:
             if config.locale in _ABROAD:  # the bundled mappings are for the UK columns
-                text = mapping_yaml(name, config.locale, columns and columns[name])
+                text = mapping_yaml(name, config.locale, columns[name] if columns else None)
             else:
                 text = (SAMPLE_DIR / "sources" / f"{name}.yaml").read_text()
             if config.national_ids and name in SHARE:

@@ -63,7 +63,7 @@ def format_au_source(
     """The frame of Australian source ``name`` holding ``records`` at positions ``rows``."""
     r = _Slice(records, rows)
     code, state_name = record_states(people, r.address)
-    state = np.where(rng.random(r.n) < 0.97, code, None).astype(object)
+    state = np.where(rng.random(r.n) < 0.97, code, np.array(None, dtype=object)).astype(object)
     digits = replaced(r.phone, PHONE_PLACEHOLDERS)  # UK placeholders, in this country's form
     columns = _BUILDERS[name](r, rng, digits)
     use_name = (rng.random(r.n) < 0.5) & (name == "branch") & present(state)

@@ -103,7 +103,9 @@ def format_us_source(
     """The frame of US source ``name`` holding ``records`` at positions ``rows``."""
     r = _Slice(records, rows)
     code, state_name = record_states(people, r.address)
-    state = np.where(rng.random(r.n) < 0.97, code, None).astype(object)  # some left blank
+    state = np.where(rng.random(r.n) < 0.97, code, np.array(None, dtype=object)).astype(
+        object
+    )  # some left blank
     state[~present(r.city) & (rng.random(r.n) < 0.5)] = None
     digits = replaced(r.phone, PHONE_PLACEHOLDERS)  # UK placeholders, in this country's form
     columns = _BUILDERS[name](r, rng, digits)

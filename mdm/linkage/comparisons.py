@@ -298,6 +298,11 @@ def _string_levels(c: StringComparison) -> list[_Level]:
     return [*levels, _else()]
 
 
+def _within_edits(edits: int) -> Callable[[str, str], bool]:
+    """Python's twin of ``damerau_levenshtein(l, r) <= edits``."""
+    return lambda a, b: damerau_levenshtein(a, b) <= edits
+
+
 def _identifier_levels(c: IdentifierComparison) -> list[_Level]:
     col = c.column
     tf = col if c.term_frequency else None
@@ -306,7 +311,7 @@ def _identifier_levels(c: IdentifierComparison) -> list[_Level]:
         within = _both(
             col,
             f"damerau_levenshtein({_q(col, 'l')}, {_q(col, 'r')}) <= {edits}",
-            lambda a, b, edits=edits: damerau_levenshtein(a, b) <= edits,
+            _within_edits(edits),
         )
         slips = "one typing slip" if edits == 1 else f"{edits} typing slips"
         levels.append(_level(within, f"within {slips}"))

@@ -82,7 +82,7 @@ def name_like_emails(email: pd.Series, first: pd.Series, last: pd.Series) -> np.
         pc.and_(pc.equal(local, family), pc.not_equal(family, "")),
     )
     hit = pc.and_(pc.or_(alone, pc.and_(both, combined)), pc.not_equal(local, ""))
-    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+    return _numpy(pc.fill_null(hit, False)).astype(bool)
 
 
 def _slice(series: pd.Series, start: int, stop: int | None = None) -> np.ndarray:
@@ -95,7 +95,13 @@ def _slice(series: pd.Series, start: int, stop: int | None = None) -> np.ndarray
     else:
         part = pc.utf8_slice_codeunits(text, start, stop if stop is not None else 2**31 - 1)
     part = pc.if_else(pc.equal(part, ""), pa.scalar(None, pa.string()), part)
-    return part.to_numpy(zero_copy_only=False)
+    return _numpy(part)
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    """An Arrow array as numpy (objects where it holds text)."""
+    values: np.ndarray = array.to_numpy(zero_copy_only=False)
+    return values
 
 
 def postcode_districts(postcode: pd.Series) -> np.ndarray:
@@ -104,7 +110,7 @@ def postcode_districts(postcode: pd.Series) -> np.ndarray:
     text = pa.array(postcode.to_numpy(dtype=object), type=pa.string())
     outward = pc.list_element(pc.split_pattern(text, " ", max_splits=1), 0)
     head = pc.utf8_slice_codeunits(text, 0, 3)
-    return pc.if_else(pc.match_substring(text, " "), outward, head).to_numpy(zero_copy_only=False)
+    return _numpy(pc.if_else(pc.match_substring(text, " "), outward, head))
 
 
 def add_features(frame: pd.DataFrame, groups: VariantGroups) -> pd.DataFrame:

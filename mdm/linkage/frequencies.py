@@ -28,7 +28,7 @@ class LiveFrequencies(Mapping[str, float]):
     def __getitem__(self, value: str) -> float:
         return self.counts[value] / self.total
 
-    def get(self, value, default=None):  # type: ignore[override]
+    def get(self, value: str, default: float | None = None) -> float | None:  # type: ignore[override]
         count = self.counts.get(value)
         return default if count is None else count / self.total
 

@@ -399,7 +399,9 @@ def _em_session(
     )
 
 
-def _prefer_specific_sessions(linker: Linker, rules: list[BlockingRule]) -> dict[str, list]:
+def _prefer_specific_sessions(
+    linker: Linker, rules: list[BlockingRule]
+) -> dict[str, list[list[str]]]:
     """Where a level's m was estimated by two sessions and one session's blocking keys
     include the other's (first + last name + email, and first + last name), drop the
     less specific session's estimate: the pairs the narrower session compares are more
@@ -412,7 +414,7 @@ def _prefer_specific_sessions(linker: Linker, rules: list[BlockingRule]) -> dict
     # described by the session's blocking SQL.
     keys_of = {f"EM, blocked on: {blocking_sql(rule)}": set(rule.keys) for rule in rules}
     named = {f"EM, blocked on: {blocking_sql(rule)}": list(rule.keys) for rule in rules}
-    dropped: dict[str, list] = {}
+    dropped: dict[str, list[list[str]]] = {}
     for comparison in linker._settings_obj.comparisons:
         for level in comparison._comparison_levels_excluding_null:
             trained = [

@@ -58,7 +58,10 @@ def start_prior(deterministic: float, records: int) -> float:
 
 def bayes_factors_less_one(weights: np.ndarray) -> np.ndarray:
     """``K - 1`` for each match weight (bits, prior excluded), what the slope sums."""
-    return np.exp2(np.clip(np.asarray(weights, dtype=float), -WEIGHT_CLIP, WEIGHT_CLIP)) - 1.0
+    factors: np.ndarray = np.exp2(
+        np.clip(np.asarray(weights, dtype=float), -WEIGHT_CLIP, WEIGHT_CLIP)
+    )
+    return factors - 1.0
 
 
 def likelihood_slope(prior: float, factors: np.ndarray, unscored: int) -> float:

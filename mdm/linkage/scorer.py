@@ -257,8 +257,8 @@ def _tf_column(level: _Level) -> tuple[str, ...]:
 def match_probability(match_weight: float) -> float:
     """``2^w / (1 + 2^w)``, computed as splink computes it for each sign of ``w``."""
     if match_weight >= 0:
-        return 1.0 / (1.0 + 2.0 ** (-match_weight))
-    power = 2.0**match_weight
+        return float(1.0 / (1.0 + 2.0 ** (-match_weight)))
+    power = float(2.0**match_weight)
     return power / (1.0 + power)
 
 

@@ -8,6 +8,7 @@ changes nothing. Every change is logged in ``name_variant_events``.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -31,7 +32,12 @@ def _clean(name: str, what: str) -> str:
 
 
 def _log(
-    con: duckdb.DuckDBPyConnection, name: str, variant: str, action: str, actor: str, **detail
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    variant: str,
+    action: str,
+    actor: str,
+    **detail: Any,
 ) -> None:
     row = con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM name_variant_events").fetchall()
     con.execute(
@@ -65,7 +71,7 @@ def seed_variants(con: duckdb.DuckDBPyConnection) -> int:
     return len(frame)
 
 
-def _find(con: duckdb.DuckDBPyConnection, a: str, b: str) -> tuple | None:
+def _find(con: duckdb.DuckDBPyConnection, a: str, b: str) -> tuple[Any, ...] | None:
     rows = con.execute(
         "SELECT name, variant, status, origin FROM name_variants "
         "WHERE (name = ? AND variant = ?) OR (name = ? AND variant = ?)",

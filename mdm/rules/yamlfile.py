@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,7 +75,7 @@ def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int], message: 
     return lines.get(path)
 
 
-def _explain(error: dict[str, Any], model: type[BaseModel]) -> str:
+def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     kind = error["type"]
     loc = error["loc"]
     field = ".".join(str(part) for part in loc)
@@ -112,7 +113,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def _kind_of(model: type[BaseModel]) -> Any:
     field = model.model_fields.get("kind")
-    args = getattr(field.annotation, "__args__", ()) if field else ()
+    args: tuple[Any, ...] = getattr(field.annotation, "__args__", ()) if field else ()
     return args[0] if len(args) == 1 else None
 
 

@@ -44,6 +44,10 @@ from mdm.standardise.text import (
 SUFFIX_COLUMN = "name_suffix"
 
 
+#: A day/month order as a source's options give it: one, or "auto" (read from the data).
+ChosenOrder = Literal["auto", "dmy", "mdy"]
+
+
 @dataclass(frozen=True)
 class StandardiseOptions:
     """How to read values that are ambiguous on their own.
@@ -64,7 +68,7 @@ class StandardiseOptions:
     """
 
     default_region: str | None = None
-    date_order: Literal["auto", "dmy", "mdy"] = "auto"
+    date_order: ChosenOrder = "auto"
     date_reason: str = "configured"
     locale: SourceLocale | None = None
 
@@ -147,11 +151,11 @@ def _standardise_located(
         raw["date_of_birth"], order
     )
     result["email"], report.unparseable["email"] = standardise_email_column(raw["email"])
-    regions = np.where(has_own, own, locale.phone_region.value)
+    regions = np.where(has_own, own, np.array(locale.phone_region.value, dtype=object))
     result["phone"], counts = standardise_phone_column_by_region(raw["phone"], regions)
     report.unparseable["phone"] = int(counts[Status.INVALID])
     report.local_only = int(counts[Status.LOCAL])
-    countries = np.where(has_own, own, locale.postcode_country.value)
+    countries = np.where(has_own, own, np.array(locale.postcode_country.value, dtype=object))
     result["postcode"], report.unparseable["postcode"] = standardise_postcode_column_by_country(
         raw["postcode"], countries
     )
@@ -173,7 +177,8 @@ def decide_locale(frame: pd.DataFrame, default_region: str | None) -> SourceLoca
 def _counts(own: np.ndarray) -> dict[str, int]:
     """Records per own country, by country."""
     present = own[pd.notna(own)]
-    return pd.Series(present, dtype=object).value_counts().sort_index().to_dict()
+    counts: dict[str, int] = pd.Series(present, dtype=object).value_counts().sort_index().to_dict()
+    return counts
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -188,7 +193,8 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _distinct(column: pd.Series) -> np.ndarray:
-    return pd.unique(column.dropna())
+    distinct: np.ndarray = pd.unique(column.dropna())
+    return distinct
 
 
 def _date_order(

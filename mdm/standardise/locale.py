@@ -16,8 +16,9 @@ thousand records as for a million.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -190,10 +191,11 @@ def record_countries(country: pd.Series, region: pd.Series) -> np.ndarray:
     return found
 
 
-def _lookup(series: pd.Series, name_to_code) -> np.ndarray:
+def _lookup(series: pd.Series, name_to_code: Callable[[Any], str | None]) -> np.ndarray:
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     table = np.array([name_to_code(value) for value in uniques.tolist()] + [None], dtype=object)
-    return table[codes]
+    found: np.ndarray = table[codes]
+    return found
 
 
 def _sample(values: Iterable[object]) -> Sequence[object]:

@@ -18,6 +18,7 @@ number and stripped of its zero is repaired only when ``country`` says US).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -125,11 +126,13 @@ def repair_postcode(value: object, country: str | None) -> object:
     text = None if repair is None else _to_text(value)
     if text is None:
         return value
-    match = repair[0].fullmatch(text)
-    return value if match is None else repair[1](match[1])
+    assert repair is not None  # text is None without a repair
+    pattern, form = repair
+    match = pattern.fullmatch(text)
+    return value if match is None else form(match[1])
 
 
-_REPAIRS = {
+_REPAIRS: dict[str, tuple[re.Pattern[str], Callable[[str], str]]] = {
     "US": (re.compile(r"([0-9]{3,4})"), lambda digits: digits.zfill(5)),
     "DE": (re.compile(r"(?:D|DE)\s*-?\s*([0-9]{5})", re.IGNORECASE), str),
     "FR": (re.compile(r"(?:F|FR)\s*-?\s*([0-9]{5})", re.IGNORECASE), str),
