@@ -22,9 +22,6 @@ from typing import Any
 from mdm.linkage.scorer import PairScore, Scorer
 from mdm.schema import ATTRIBUTES
 
-#: splink's level for a comparison with a value missing on either side.
-NULL_GAMMA = -1
-
 Donors = Mapping[str, Mapping[str, Any]]
 
 
@@ -106,7 +103,7 @@ def score_customers(
     """Score ``left`` and ``right`` with their customers' values where a comparison
     found a value missing (see the module docstring)."""
     alone = scorer.score(left, right)
-    missing = [hit.comparison for hit in alone.comparisons if hit.gamma == NULL_GAMMA]
+    missing = list(alone.missing)
     if not missing:
         return CustomerScore(alone, alone, left, right, {"left": {}, "right": {}})
     left_filled, left_taken = fill_from_customer(scorer, left, left_donors, missing)

@@ -124,6 +124,10 @@ class PreparedRecord(dict[str, Any]):
     __slots__ = ()
 
 
+#: splink's level for a comparison with a value missing on either side.
+NULL_GAMMA = -1
+
+
 class PairScore:
     """A scored pair: its match weight and probability, and per comparison the level hit
     (made when first asked for, so that scoring many candidates stays cheap)."""
@@ -152,6 +156,12 @@ class PairScore:
     def gammas(self) -> tuple[int, ...]:
         """The level number (splink's gamma) hit in each comparison, in model order."""
         return tuple(level.gamma for level in self._hits)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The comparisons at their missing-value level (gamma -1, a value absent on
+        either side), without building :attr:`comparisons`."""
+        return tuple(level.comparison for level in self._hits if level.gamma == NULL_GAMMA)
 
     @property
     def comparisons(self) -> tuple[LevelHit, ...]:
