@@ -21,6 +21,7 @@ from mdm.linkage.cohesion import unscored_pairs_within
 from mdm.linkage.model import (
     TrainedModel,
     add_block_keys,
+    block_key_sql,
     estimate_prior,
     pair_levels,
     predict_pairs,
@@ -149,16 +150,20 @@ def number_work_tables(con: duckdb.DuckDBPyConnection, table: str, rules: MatchR
         f"row_number() OVER (ORDER BY source, record_id) - 1 AS uid FROM {table}"
     ).fetchall()
     selected = ", ".join(f't."{c}"' for c in [*RECORD_COLUMNS, *extras])
-    joined = f"FROM {table} t JOIN memory.numbered n USING (source, record_id) ORDER BY n.uid"
+    # The blocking keys in the same pass (counted over the same records): no rewrite.
+    joins, keys = block_key_sql(con, table, rules)
+    keyed = "".join(f", {column}" for column in keys)
+    source = f"FROM {table} t JOIN memory.numbered n USING (source, record_id)"
     con.execute(
-        f"CREATE OR REPLACE TABLE memory.work AS SELECT n.uid, {selected} {joined}"
+        f"CREATE OR REPLACE TABLE memory.work AS SELECT n.uid, {selected}{keyed} {source} "
+        f"{' '.join(joins)} ORDER BY n.uid"
     ).fetchall()
     con.execute(
-        f"CREATE OR REPLACE TABLE memory.payload AS SELECT n.uid, t.extra, t.raw {joined}"
+        f"CREATE OR REPLACE TABLE memory.payload AS SELECT n.uid, t.extra, t.raw {source} "
+        "ORDER BY n.uid"
     ).fetchall()
     con.execute(f"DROP TABLE {table}").fetchall()
     con.execute("DROP TABLE memory.numbered").fetchall()
-    add_block_keys(con, "work", rules)
     return int(con.execute("SELECT count(*) FROM memory.work").fetchall()[0][0])
 
 

@@ -89,6 +89,25 @@ def add_block_keys(
     """Add a key column for each keyed blocking rule (:attr:`BlockingRule.keyed`): the
     joined keys, NULL unless all are present, and on a capped rule also where more
     than ``max_block_size`` records share them (hash aggregates, one rewrite)."""
+    joins, columns = block_key_sql(con, table, rules)
+    if not columns:
+        return
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    one(
+        con.execute(
+            f"CREATE OR REPLACE {kind} {table} AS SELECT t.*, {', '.join(columns)} "
+            f"FROM {table} t {' '.join(joins)}"
+        )
+    )
+
+
+def block_key_sql(
+    con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules
+) -> tuple[list[str], list[str]]:
+    """What a SELECT over ``table``'s records needs to carry the key columns of
+    :func:`add_block_keys`: the joins (to the keys few enough records share, counted
+    in ``table`` now, as temporary tables) and the column expressions. The key columns
+    are named unqualified: nothing else joined may hold a column of that name."""
     joins, columns = [], []
     for index, rule in enumerate(rules.blocking):
         if not rule.keyed:
@@ -109,15 +128,7 @@ def add_block_keys(
         # concat_ws skips NULLs: only a record with every key present has a block key.
         joins.append(f"LEFT JOIN {allowed} ON {present} AND {allowed}.k = {key}")
         columns.append(f"{allowed}.k AS {block_key_column(index)}")
-    if not columns:
-        return
-    kind = "TEMP TABLE" if temporary else "TABLE"
-    one(
-        con.execute(
-            f"CREATE OR REPLACE {kind} {table} AS SELECT t.*, {', '.join(columns)} "
-            f"FROM {table} t {' '.join(joins)}"
-        )
-    )
+    return joins, columns
 
 
 def _blocking_dicts(rules: MatchRules) -> list[dict[str, str]]:
