@@ -36,6 +36,13 @@ from mdm.store.golden import read_states, write_change_golden
 from mdm.store.rows import insert_columns, registered
 
 Key = tuple[str, str]
+#: An evidence pair's row: source_l, record_id_l, source_r, record_id_r, match weight
+#: and match probability.
+PairRow = tuple[str, str, str, str, float, float]
+#: A review task's row (:data:`TASK_COLUMNS`).
+TaskRow = tuple[int, str, str, str, str, str, str, float, float, str, datetime, int | None]
+#: An event: kind, golden_id, source, record_id, detail.
+Event = tuple[str, str | None, str | None, str | None, dict[str, Any]]
 
 #: Up to this many records are read by primary-key lookups; more by one join.
 POINT_LOOKUPS = 8
@@ -77,9 +84,9 @@ class ChangeSet:
     #: golden id -> survivor (None: nobody is left), for ids whose row is not re-derived.
     retired: dict[str, str | None] = field(default_factory=dict)
     #: record -> its evidence pairs (all of the record's pairs are replaced by these).
-    pairs: dict[Key, list[tuple]] = field(default_factory=dict)
+    pairs: dict[Key, list[PairRow]] = field(default_factory=dict)
     #: new review tasks: full rows of the review_tasks table.
-    tasks_added: list[tuple] = field(default_factory=list)
+    tasks_added: list[TaskRow] = field(default_factory=list)
     #: task id -> (match_weight, match_probability) of an open task scored again.
     tasks_rescored: dict[int, tuple[float, float]] = field(default_factory=dict)
     #: task id -> (match_weight, match_probability) of a task added or scored again by
@@ -89,7 +96,7 @@ class ChangeSet:
     tasks_on_customers: dict[int, tuple[float, float]] = field(default_factory=dict)
     tasks_withdrawn: set[int] = field(default_factory=set)
     #: (kind, golden_id, source, record_id, detail) in the order they happened.
-    events: list[tuple[str, str | None, str | None, str | None, dict]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     #: (kind, name) -> change in count.
     names: dict[tuple[str, str], int] = field(default_factory=dict)
     #: Records and golden ids this change creates (nothing of theirs is in the store
@@ -106,17 +113,17 @@ class ChangeSet:
 class _Batch:
     """Change sets folded into the final state of every key they touch."""
 
-    records: dict[Key, dict | None] = field(default_factory=dict)
+    records: dict[Key, dict[str, Any] | None] = field(default_factory=dict)
     xref: dict[Key, str | None] = field(default_factory=dict)
     stored: set[Key] = field(default_factory=set)  # keys the store may hold rows of
     golden: dict[str, GoldenRow] = field(default_factory=dict)
     golden_at: dict[str, int] = field(default_factory=dict)  # the change that derived it
-    writes: dict[Key, list[tuple[int, dict | None]]] = field(default_factory=dict)
+    writes: dict[Key, list[tuple[int, dict[str, Any] | None]]] = field(default_factory=dict)
     stored_golden: set[str] = field(default_factory=set)
     retired: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
     pairs_replaced: set[Key] = field(default_factory=set)
-    pairs: dict[tuple, tuple] = field(default_factory=dict)  # (l, r) -> row
-    tasks: dict[int, list] = field(default_factory=dict)  # added in this batch
+    pairs: dict[tuple[Key, Key], tuple[object, ...]] = field(default_factory=dict)  # (l, r) -> row
+    tasks: dict[int, list[Any]] = field(default_factory=dict)  # added in this batch
     rescored: dict[int, tuple[float, float]] = field(default_factory=dict)
     on_customers: dict[int, tuple[float, float]] = field(default_factory=dict)
     withdrawn: set[int] = field(default_factory=set)
@@ -127,7 +134,7 @@ class _Batch:
 
 def _fold(changes: Sequence[ChangeSet]) -> _Batch:
     batch = _Batch()
-    pairs_of: dict[Key, set[tuple]] = {}  # record -> the batch's pairs it is in
+    pairs_of: dict[Key, set[tuple[Key, Key]]] = {}  # record -> the batch's pairs it is in
     seen: set[Key] = set()
     seen_golden: set[str] = set()
     for at, change in enumerate(changes):
@@ -146,16 +153,16 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
         for key, row in change.records.items():
             batch.writes.setdefault(key, []).append((at, row))
         batch.xref.update(change.xref)
-        for gid, row in change.golden.items():
-            batch.golden[gid] = row
+        for gid, derived in change.golden.items():
+            batch.golden[gid] = derived
             batch.golden_at[gid] = at
             batch.retired.pop(gid, None)
         for gid, survivor in change.retired.items():
             if gid in batch.golden:  # derived earlier in the batch: keep the row, retired
-                row = batch.golden[gid]
+                kept = batch.golden[gid]
                 batch.golden[gid] = GoldenRow(
-                    row.golden_id, "retired", survivor, row.created_at, change.at,
-                    row.record_count, row.values, row.lineage, row.extra_from,
+                    kept.golden_id, "retired", survivor, kept.created_at, change.at,
+                    kept.record_count, kept.values, kept.lineage, kept.extra_from,
                 )  # fmt: skip
                 batch.retired[gid] = (survivor, change.at)
             else:
@@ -165,13 +172,13 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
             for ends in pairs_of.pop(key, set()):  # the key's earlier pairs go
                 batch.pairs.pop(ends, None)
                 pairs_of.get(ends[1] if ends[0] == key else ends[0], set()).discard(ends)
-            for row in rows:
-                ends = ((row[0], row[1]), (row[2], row[3]))
-                batch.pairs[ends] = tuple(row)
+            for pair in rows:
+                ends = ((pair[0], pair[1]), (pair[2], pair[3]))
+                batch.pairs[ends] = tuple(pair)
                 for end in ends:
                     pairs_of.setdefault(end, set()).add(ends)
-        for row in change.tasks_added:
-            batch.tasks[int(row[0])] = list(row)
+        for task in change.tasks_added:
+            batch.tasks[int(task[0])] = list(task)
         for task_id, scores in change.tasks_rescored.items():
             batch.on_customers.pop(task_id, None)  # scored again: the latest score holds
             if task_id in batch.tasks:
@@ -220,8 +227,8 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     extras = _extras(con, batch)
     keys = sorted(batch.records)
     _delete_keyed(con, "records", sorted(batch.stored & set(keys)))
-    rows = [batch.records[k] for k in keys if batch.records[k] is not None]
-    insert_columns(con, "records", ROW_COLUMNS, [[row.get(c) for c in ROW_COLUMNS] for row in rows])  # type: ignore[union-attr]
+    rows = [row for k in keys if (row := batch.records[k]) is not None]
+    insert_columns(con, "records", ROW_COLUMNS, [[row.get(c) for c in ROW_COLUMNS] for row in rows])
     xref = sorted(batch.xref)
     _delete_keyed(con, "xref", sorted(batch.stored & set(xref)))
     insert_columns(
@@ -248,11 +255,13 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
         con.execute("DELETE FROM golden_overrides WHERE golden_id = ?", [old]).fetchall()
 
 
-def _events(changes: Sequence[ChangeSet], before: dict[str, tuple]) -> list[tuple]:
+def _events(
+    changes: Sequence[ChangeSet], before: Mapping[str, tuple[str, dict[str, Any]]]
+) -> list[tuple[Any, ...]]:
     """Every change set's events in order, each followed by the golden records it
     created or changed (which attributes, never the values), as if written one by one."""
-    state = dict(before)
-    events: list[tuple] = []
+    state: dict[str, tuple[str | None, dict[str, Any]]] = dict(before)
+    events: list[tuple[Any, ...]] = []
     for change in changes:
         events += [(change.at, change.actor, *event) for event in change.events]
         for gid, row in sorted(change.golden.items()):
@@ -261,7 +270,7 @@ def _events(changes: Sequence[ChangeSet], before: dict[str, tuple]) -> list[tupl
             if row.status != "active":
                 continue
             if status != "active":
-                detail: dict = {"record_count": row.record_count}
+                detail: dict[str, Any] = {"record_count": row.record_count}
                 events.append((change.at, change.actor, "golden_created", gid, None, None, detail))
                 continue
             changed = [a for a in ATTRIBUTES if values.get(a) != row.values.get(a)]
@@ -355,7 +364,7 @@ def _write_tasks(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
         ).fetchall()
 
 
-def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple]) -> None:
+def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple[Any, ...]]) -> None:
     """Append events, numbered on from the table's largest id (one statement)."""
     if not events:
         return

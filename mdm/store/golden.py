@@ -196,7 +196,9 @@ class DerivedRow(Protocol):
     def lineage(self) -> Sequence[tuple[str, Any, str, str, str]]: ...
 
 
-def read_states(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> dict[str, tuple]:
+def read_states(
+    con: duckdb.DuckDBPyConnection, ids: Sequence[str]
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Status and values of the stored golden records ``ids`` (golden id -> (status,
     attribute -> value)), read before a batch of change sets rewrites them."""
     if not ids:

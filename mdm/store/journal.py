@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -56,8 +57,8 @@ class Journal:
         self._lock = threading.Lock()
         self._seq = next_seq - 1
         self._closed: list[tuple[Path, int]] = []  # full files and their last number
-        self._path: Path | None = None
-        self._file = None
+        self._path: Path  # the open file (set by _open)
+        self._file: BinaryIO
         self._open()
 
     def _open(self) -> None:
@@ -192,7 +193,7 @@ def set_aside_folder(db: Path) -> Path:
     return db.with_name(db.name + ".journal-set-aside")
 
 
-def set_aside_entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
+def set_aside_entries(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The journal entries set aside so far: sequence number, file, error type, when."""
     row = con.execute("SELECT value FROM meta WHERE key = ?", [_SET_ASIDE]).fetchall()
     return json.loads(row[0][0]) if row else []

@@ -80,7 +80,7 @@ GROUP BY t.golden_id, o.attribute
 """
 
 
-def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
+def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, tuple[str, str]]:
     """The overrides in effect for one active golden record (inherited ones included)."""
     return {
         attribute: (value, by)

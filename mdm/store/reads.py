@@ -5,6 +5,7 @@ results), and whether the store has a model."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -13,7 +14,7 @@ from mdm.errors import NotFoundError
 from mdm.schema import ATTRIBUTES
 
 
-def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> dict:
+def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> dict[str, Any]:
     """A source record: standardised values, raw values, extras and its golden id."""
     frame = con.execute(
         f"SELECT r.source, r.record_id, {', '.join('r.' + a for a in ATTRIBUTES)}, "
@@ -24,13 +25,13 @@ def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> d
     ).df()
     if frame.empty:
         raise NotFoundError(f"no record {source}/{record_id} in the store")
-    row = frame.astype(object).where(frame.notna(), None).iloc[0].to_dict()
+    row: dict[str, Any] = frame.astype(object).where(frame.notna(), None).iloc[0].to_dict()
     row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
     row["raw"] = json.loads(row["raw"]) if row["raw"] else {}
     return row
 
 
-def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
+def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]:
     """A golden record with its source records and field lineage; a retired id answers
     with its survivor (``requested_id`` keeps what was asked for)."""
     requested, seen = golden_id, set()
@@ -50,7 +51,7 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict:
         f"{', '.join(ATTRIBUTES)} FROM golden WHERE golden_id = ?",
         [golden_id],
     ).df()
-    golden = frame.astype(object).where(frame.notna(), None).iloc[0].to_dict()
+    golden: dict[str, Any] = frame.astype(object).where(frame.notna(), None).iloc[0].to_dict()
     records = con.execute(
         "SELECT source, record_id FROM xref WHERE golden_id = ? ORDER BY source, record_id",
         [golden_id],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -24,7 +25,7 @@ def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
 
 
 def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence], suffix: str = ""
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[Any]], suffix: str = ""
 ) -> None:
     """Insert ``rows`` into ``table`` with one statement (DuckDB pays per statement)."""
     if not rows:
@@ -37,7 +38,10 @@ def insert_rows(
 
 
 def insert_columns(
-    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
 ) -> None:
     """Insert ``rows`` (values in ``columns`` order): many rows through Arrow (binding
     hundreds of parameters costs DuckDB more than the insert), a few as parameters."""

@@ -34,7 +34,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,9 +84,9 @@ class Decider(Protocol):
     real-time engine, :class:`mdm.realtime.engine.Engine`): its lock, its decisions as
     change sets, and a re-read of what other writers change."""
 
-    lock: Any
+    lock: threading.RLock
 
-    def upsert(self, record: dict, actor: str) -> tuple[Any, ChangeSet]: ...
+    def upsert(self, record: dict[str, Any], actor: str) -> tuple[Any, ChangeSet]: ...
 
     def delete(self, source: str, record_id: str, actor: str) -> tuple[Any, ChangeSet]: ...
 
@@ -119,7 +119,7 @@ class StoreService(Generic[EngineT]):
         self.broken: str | None = None
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         # The journal writer: change sets queued in decision order.
-        self._queue: list[tuple[ChangeSet, Future]] = []
+        self._queue: list[tuple[ChangeSet, Future[None]]] = []
         self._queued = threading.Condition()
         self._writing = False
         self.journal = Journal(journal_folder(path), last_applied(self._con) + 1)
@@ -137,7 +137,7 @@ class StoreService(Generic[EngineT]):
         #: writes are refused meanwhile) and the records real-time writes changed since
         #: the copy (key -> row, None when deleted), to be written again on top of it.
         self.holding: str | None = None
-        self._touched: dict[tuple[str, str], dict | None] | None = None
+        self._touched: dict[tuple[str, str], dict[str, Any] | None] | None = None
         #: When a caller last asked for a match or an upsert (time.monotonic()).
         self.last_call = float("-inf")
         self._closing = False
@@ -162,20 +162,22 @@ class StoreService(Generic[EngineT]):
 
     # --- real-time writes ------------------------------------------------------------
 
-    def upsert(self, record: dict, actor: str) -> tuple[Any, Future]:
+    def upsert(self, record: dict[str, Any], actor: str) -> tuple[Any, Future[None]]:
         """Decide an upsert and queue its changes: (result, future committed)."""
         return self._decide(lambda engine: engine.upsert(record, actor))
 
-    def was_erased(self, record: dict) -> bool:
+    def was_erased(self, record: dict[str, Any]) -> bool:
         """Whether the record (its source and record_id) was erased: not taken again."""
         engine = self.current_engine()
         return engine.was_erased(str(record.get("source")), str(record.get("record_id")))
 
-    def delete(self, source: str, record_id: str, actor: str) -> tuple[Any, Future]:
+    def delete(self, source: str, record_id: str, actor: str) -> tuple[Any, Future[None]]:
         """Decide a delete and queue its changes: (result, future committed)."""
         return self._decide(lambda engine: engine.delete(source, record_id, actor))
 
-    def _decide(self, action: Callable[[EngineT], tuple[Any, ChangeSet]]) -> tuple[Any, Future]:
+    def _decide(
+        self, action: Callable[[EngineT], tuple[Any, ChangeSet]]
+    ) -> tuple[Any, Future[None]]:
         for _ in range(2):  # once more if the engine was replaced meanwhile
             engine = self.current_engine()
             with engine.lock:  # decided and queued in one order
@@ -209,8 +211,8 @@ class StoreService(Generic[EngineT]):
             "'mdm reconcile SOURCE... --db STORE' once, then restart the service"
         )
 
-    def _submit(self, changes: ChangeSet) -> Future:
-        done: Future = Future()
+    def _submit(self, changes: ChangeSet) -> Future[None]:
+        done: Future[None] = Future()
         if not (changes.records or changes.golden or changes.events):
             done.set_result(None)  # nothing changed (an idempotent repeat)
             return done
@@ -240,7 +242,7 @@ class StoreService(Generic[EngineT]):
                     self._writing = False
                     self._queued.notify_all()
 
-    def _journal(self, batch: list[tuple[ChangeSet, Future]]) -> None:
+    def _journal(self, batch: list[tuple[ChangeSet, Future[None]]]) -> None:
         try:
             entries = self.journal.append([changes for changes, _ in batch])
         except Exception as error:  # noqa: BLE001 - every waiting caller hears of it
@@ -353,7 +355,7 @@ class StoreService(Generic[EngineT]):
             while self._queue or self._writing:
                 self._queued.wait()
 
-    def _recover(self, batch: list[tuple[ChangeSet, Future]], error: Exception) -> None:
+    def _recover(self, batch: list[tuple[ChangeSet, Future[None]]], error: Exception) -> None:
         """A journal commit failed: the engine's memory is ahead of the store. Refuse
         writes, fail everything queued (decided on that memory), rebuild the engine."""
         with self._queued:
@@ -579,7 +581,7 @@ class StoreService(Generic[EngineT]):
             self._con.close()
 
 
-def record_from_row(key: tuple[str, str], row: dict) -> dict:
+def record_from_row(key: tuple[str, str], row: Mapping[str, Any]) -> dict[str, Any]:
     """A record as the engine takes it, from a records row of a change set (its raw
     values and extras)."""
     raw, extra = row.get("raw"), row.get("extra")
@@ -592,7 +594,7 @@ def record_from_row(key: tuple[str, str], row: dict) -> dict:
 
 
 def rewrite_changes(
-    engine: Decider, touched: dict[tuple[str, str], dict | None], actor: str
+    engine: Decider, touched: Mapping[tuple[str, str], Mapping[str, Any] | None], actor: str
 ) -> list[ChangeSet]:
     """The change sets that write ``touched`` records (None: deleted) again through
     ``engine``: what real-time writes did while a full reconciliation worked on a copy.

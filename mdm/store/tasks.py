@@ -23,7 +23,9 @@ Key = tuple[str, str]
 Key4 = tuple[str, str, str, str]
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+def _rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
     """The rows of ``sql`` as dicts, a missing value as None."""
     result = con.execute(sql, list(params))
     names = [d[0] for d in result.description]
@@ -40,7 +42,7 @@ def _select(columns: Sequence[str] | None) -> str:
 
 def _records(
     con: duckdb.DuckDBPyConnection, keys: set[Key], columns: Sequence[str] | None = None
-) -> dict[Key, dict]:
+) -> dict[Key, dict[str, Any]]:
     frame = pa.table(
         {
             "source": pa.array([k[0] for k in sorted(keys)], pa.string()),
@@ -62,7 +64,7 @@ def _records(
 
 def customer_donors(
     con: duckdb.DuckDBPyConnection, golden_ids: set[str], columns: Sequence[str] | None = None
-) -> dict[str, dict]:
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Golden id -> attribute -> the row of the source record its value came from
     (its lineage; a value a steward set is no record's). Each donor record is read
     once and shared by every attribute it gave (a 1M store's tasks touch tens of
@@ -79,7 +81,7 @@ def customer_donors(
     finally:
         con.unregister("_task_golden")
     records = _records(con, {(source, record_id) for _, _, source, record_id in given}, columns)
-    donors: dict[str, dict] = {}
+    donors: dict[str, dict[str, dict[str, Any]]] = {}
     for golden_id, attribute, source, record_id in given:
         if (row := records.get((source, record_id))) is not None:
             donors.setdefault(golden_id, {})[attribute] = row

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -234,7 +235,7 @@ def _golden_ids(con: duckdb.DuckDBPyConnection, output: RunOutput) -> pd.DataFra
     return golden_of
 
 
-def _write_records(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
+def _write_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
     columns = [*RECORD_COLUMNS, "extra", "raw"]
     names = ", ".join(columns)
     selected = ", ".join(f"n.{c}" for c in columns)
@@ -257,7 +258,7 @@ def _write_records(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
 
 
 def _write_clusters(
-    con: duckdb.DuckDBPyConnection, golden_of: pd.DataFrame, run_id: int, now
+    con: duckdb.DuckDBPyConnection, golden_of: pd.DataFrame, run_id: int, now: datetime
 ) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE xref_before AS SELECT source, record_id, golden_id FROM xref"
@@ -273,7 +274,7 @@ def _write_clusters(
     retire_bulk(con, golden_of.attrs["retired"], run_id, now)
 
 
-def _log_record_changes(con: duckdb.DuckDBPyConnection, run_id: int, now) -> None:
+def _log_record_changes(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
     """An event for every source record the run added, updated, deleted or moved to
     another golden record (``record_linked``, from which id), so that the event log
     alone tells each record's golden record at any time."""
@@ -322,7 +323,7 @@ def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> 
     return score_tasks_on_customers(con, scorer)
 
 
-def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict:
+def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict[str, int]:
     """Name pairs confirmed by this run's confident links (see mdm.names.store)."""
     learning = rules.match.learning
     columns = {c[0] for c in con.execute("DESCRIBE memory.work").fetchall()}
@@ -342,7 +343,9 @@ def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int
     return learn_from_links(con, pairs, run_id, learning.confirmations, learning.max_similarity)
 
 
-def _write_review(con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int, now) -> None:
+def _write_review(
+    con: duckdb.DuckDBPyConnection, output: RunOutput, run_id: int, now: datetime
+) -> None:
     pair = (
         "SELECT l.source AS source_l, l.record_id AS record_id_l, r.source AS source_r, "
         "r.record_id AS record_id_r, gl.golden_id AS golden_id_l, gr.golden_id AS golden_id_r, "
