@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -52,7 +52,7 @@ from mdm.rules.match import MatchRules
 from mdm.rules.sources import SourceOptions, find_source_mapping
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import RECORD_COLUMNS
-from mdm.standardise.frame import StandardiseOptions
+from mdm.standardise.frame import ChosenOrder, StandardiseOptions
 from mdm.standardise.locale import SourceLocale, locale_from_report
 from mdm.store.changes import Key
 from mdm.store.overrides import Overrides, load_overrides
@@ -192,8 +192,9 @@ class Engine(Writing, Neighbourhood, StewardOperations):
             mapping = find_source_mapping(self.rules_dir, source)
             options = mapping.options if mapping is not None else SourceOptions()
             order = options.date_order
-            if order == "auto" and self.date_orders.get(source) in ("dmy", "mdy"):
-                order = self.date_orders[source]
+            detected = self.date_orders.get(source)
+            if order == "auto" and detected in ("dmy", "mdy"):
+                order = cast(ChosenOrder, detected)  # one of the two, as checked
             configured = options.default_region
             self._options[source] = StandardiseOptions(
                 default_region=configured,
@@ -259,7 +260,7 @@ class Engine(Writing, Neighbourhood, StewardOperations):
             plan = self._plan(values, self.table.slot_of(values["source"], values["record_id"]))
             best: dict[str, tuple[int, PairScore]] = {}
             for slot, score in plan.scores:
-                golden_id = self.table.golden_id(slot)
+                golden_id = self.table.clustered_golden_id(slot)
                 kept = best.get(golden_id)
                 if kept is None or score.match_weight > kept[1].match_weight:
                     best[golden_id] = (slot, score)
@@ -287,7 +288,7 @@ class Engine(Writing, Neighbourhood, StewardOperations):
             score.match_weight,
             score.match_probability,
             score.comparisons,
-            decision.of_candidate(self.table.golden_id(slot)),
+            decision.of_candidate(self.table.clustered_golden_id(slot)),
         )
 
     def refresh_names(self, con: duckdb.DuckDBPyConnection, names: set[str]) -> AfterCommit:

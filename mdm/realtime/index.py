@@ -52,7 +52,7 @@ def key_columns(rules: MatchRules) -> tuple[str, ...]:
 def _text(value: Any) -> str | None:
     """A key value as DuckDB's VARCHAR writes it; None when missing."""
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, bool | np.bool_):
@@ -246,7 +246,7 @@ class CandidateIndex:
                     continue  # more than cap records would share the key
             found.update(run)
             found.update(added)
-        found.discard(slot)  # type: ignore[arg-type]
+        found.discard(slot)
         return np.array(sorted(found), dtype=np.int64)
 
     def pairs_among(self, rows: Mapping[int, Mapping[str, Any]]) -> list[tuple[int, int]]:
@@ -406,7 +406,9 @@ class CandidateIndex:
                 return slot
         return None
 
-    def _run_has_key(self, rule: _Rule, slot: int, texts: Sequence[str] | None, key: str) -> bool:
+    def _run_has_key(
+        self, rule: _Rule, slot: int, texts: Sequence[str] | None, key: str | None
+    ) -> bool:
         """Whether the record in ``slot`` (of a run: all in it have one key) has ``key``;
         ``texts`` are the values the key was made of, when known."""
         values = self.table.values(slot, rule.keys)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,16 +21,36 @@ from mdm.linkage.scorer import PairScore
 from mdm.store.changes import GoldenRow, Key
 from mdm.store.overrides import inherited, overridden
 
+if TYPE_CHECKING:
+    from mdm.constraints import Constraints
+    from mdm.linkage.model import TrainedModel
+    from mdm.linkage.scorer import Scorer
+    from mdm.realtime.index import CandidateIndex
+    from mdm.realtime.records import RecordTable
+    from mdm.rules.match import MatchRules
+    from mdm.rules.survivorship import SurvivorshipRules
+    from mdm.store.overrides import Overrides
+
 
 class Neighbourhood:
     """Cluster a neighbourhood, assign golden ids, derive golden records."""
 
     # The engine's state these methods use (set by Engine).
-    table: Any
-    members: Any
-    constraints: Any
-    scorer: Any
-    rules: Any
+    table: RecordTable
+    index: CandidateIndex
+    members: dict[str, set[int]]
+    constraints: Constraints
+    model: TrainedModel
+    rules: MatchRules
+    scorer: Scorer
+    survivorship: SurvivorshipRules
+    overrides: Overrides
+    link_threshold: float
+    created: dict[str, datetime]
+    retired_ids: dict[str, datetime]
+    survivor_of: dict[str, str | None]
+    _identity: list[tuple[int, set[int], float]]
+    _pair_columns: tuple[str, ...]
 
     def _identity_levels(self) -> list[tuple[int, set[int], float]]:
         """For each identity comparison: its position, its negative-weight levels and
@@ -184,12 +204,12 @@ class Neighbourhood:
         each record's golden id."""
         members = [(int(label), k[0], k[1]) for label, k in zip(labels, keys, strict=True)]
         if previous is None:
-            previous = {
-                k: self.table.golden_id(node if node != -1 else slot)
+            held = {
+                k: self.table.golden_id(slot if node == -1 and slot is not None else node)
                 for node, k in zip(nodes, keys, strict=True)
                 if node != -1 or slot is not None
             }
-            previous = {k: v for k, v in previous.items() if v is not None}
+            previous = {k: v for k, v in held.items() if v is not None}
         created = {
             gid: str(self.created.get(gid) or self.retired_ids[gid])
             for gid in set(previous.values())
@@ -216,12 +236,12 @@ class Neighbourhood:
         keys: list[Key],
         assignment: dict[int, str],
         now: datetime,
-        written: dict | None = None,
+        written: Mapping[str, Any] | None = None,
         retired: Mapping[str, str | None] | None = None,
     ) -> dict[str, GoldenRow]:
         """The golden records of the neighbourhood, re-derived from their members by the
         survivorship rules, in process; ``written`` is the record being written (node -1)."""
-        members: dict[str, list[dict]] = {}
+        members: dict[str, list[dict[str, Any]]] = {}
         for node in nodes:
             if node == -1:
                 record = dict(written or {})

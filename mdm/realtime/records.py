@@ -368,6 +368,13 @@ class RecordTable:
         self._check_live([slot])
         return self.value(slot, GOLDEN_ID)  # type: ignore[no-any-return]
 
+    def clustered_golden_id(self, slot: int) -> str:
+        """:meth:`golden_id` of a record known to be clustered (every record the engine
+        holds, but one being added until it is linked)."""
+        golden_id = self.golden_id(slot)
+        assert golden_id is not None, f"the record in slot {slot} has no golden record"
+        return golden_id
+
     def golden_ids(self) -> Iterator[tuple[int, str]]:
         """(slot, golden id) of every record that has one."""
         base = self._base[GOLDEN_ID].arrow().slice(0, self._stored)
@@ -379,7 +386,7 @@ class RecordTable:
         changed = {s: r[GOLDEN_ID] for s, r in self._rows.items()} | self._golden
         for slot in sorted(changed):
             if changed[slot] is not None and slot not in self._deleted:
-                yield slot, changed[slot]  # type: ignore[misc]
+                yield slot, changed[slot]
 
     def live_slots(self) -> np.ndarray:
         """Every slot holding a record, ascending."""

@@ -8,8 +8,10 @@ lock) and its clustering and derivation, and return the change set to write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,19 +19,80 @@ from mdm.clock import utcnow as _now
 from mdm.clusters import components
 from mdm.constraints import Constraint, ordered
 from mdm.errors import ConflictError, InputError, NotFoundError
-from mdm.store.changes import ChangeSet, Key
+from mdm.store.changes import ChangeSet, Event, GoldenRow, Key
+
+if TYPE_CHECKING:
+    from mdm.constraints import Constraints
+    from mdm.linkage.scorer import PairScore
+    from mdm.realtime.records import RecordTable
+    from mdm.realtime.tasks import ReviewPair
 
 
 class StewardOperations:
     """Merge, unmerge, decide, re-cluster (see the module's description)."""
 
     # The engine's state and steps these methods use (set and defined by Engine).
-    lock: Any
-    table: Any
-    members: Any
-    constraints: Any
-    retired_ids: Any
-    created: Any
+    lock: threading.RLock
+    table: RecordTable
+    members: dict[str, set[int]]
+    constraints: Constraints
+    retired_ids: dict[str, datetime]
+    created: dict[str, datetime]
+
+    if TYPE_CHECKING:  # (by mdm.realtime.neighbourhood.Neighbourhood)
+
+        def _resolver(
+            self, retired: Mapping[str, str | None], active: set[str]
+        ) -> Callable[[str], str | None]: ...
+
+        def _cluster(
+            self,
+            nodes: list[int],
+            keys: list[Key],
+            pairs: list[tuple[int, int, PairScore]],
+            written: Mapping[str, Any] | None = None,
+        ) -> np.ndarray: ...
+
+        def _neighbourhood_pairs(
+            self, nodes: list[int], new_scores: list[tuple[int, PairScore]]
+        ) -> list[tuple[int, int, PairScore]]: ...
+
+        def _assign(
+            self,
+            nodes: list[int],
+            labels: np.ndarray,
+            keys: list[Key],
+            slot: int | None,
+            previous: Mapping[Key, str] | None = None,
+        ) -> tuple[dict[int, str], dict[str, str]]: ...
+
+        def _derive_golden(
+            self,
+            nodes: list[int],
+            keys: list[Key],
+            assignment: dict[int, str],
+            now: datetime,
+            written: Mapping[str, Any] | None = None,
+            retired: Mapping[str, str | None] | None = None,
+        ) -> dict[str, GoldenRow]: ...
+
+        # (by mdm.realtime.writing.Writing)
+        def _settle_tasks(
+            self,
+            changes: ChangeSet,
+            nodes: Iterable[int],
+            assignment: dict[int, str],
+            review: list[ReviewPair],
+            key: Key | None = None,
+        ) -> dict[frozenset[str], int]: ...
+
+        def _moves(self, xref: Mapping[Key, str | None]) -> list[Event]: ...
+
+        def _new_golden(self, changes: ChangeSet) -> set[str]: ...
+
+        def _relink(self, slot: int, golden_id: str | None) -> None: ...
+
+        def _apply_ids(self, changes: ChangeSet) -> None: ...
 
     def resolve(self, golden_id: str) -> str | None:
         """The active golden id ``golden_id`` is now (itself, or its survivor's)."""
@@ -58,7 +121,7 @@ class StewardOperations:
         actor: str,
         reason: str | None = None,
         link: tuple[Key, Key] | None = None,
-    ) -> tuple[dict, ChangeSet]:
+    ) -> tuple[dict[str, Any], ChangeSet]:
         """Merge two golden records into one holding exactly the records of both (the
         older id survives), whatever the scores say today. Must-links keep
         them together from now on: from every record of each to the first record of
@@ -97,7 +160,7 @@ class StewardOperations:
         actor: str,
         reason: str | None = None,
         prior: Mapping[Key, str] | None = None,
-    ) -> tuple[dict, ChangeSet]:
+    ) -> tuple[dict[str, Any], ChangeSet]:
         """Take ``records`` out of a golden record into one of their own; the rest stay
         together as they are (nothing is re-scored). Cannot-links
         keep them apart from the rest from now on (must-links across are dropped); two
@@ -151,13 +214,13 @@ class StewardOperations:
 
     def constrain(
         self, left: Key, right: Key, kind: str, actor: str, reason: str | None = None
-    ) -> tuple[dict, ChangeSet]:
+    ) -> tuple[dict[str, Any], ChangeSet]:
         """A steward's decision on a pair of records, in effect at once: "must" merges
         their golden records, "cannot" separates them (refused when a steward's
         must-links hold them together: unmerge one instead)."""
         with self.lock:
-            a = self.table.golden_id(self._slot(left))
-            b = self.table.golden_id(self._slot(right))
+            a = self.table.clustered_golden_id(self._slot(left))
+            b = self.table.clustered_golden_id(self._slot(right))
             if kind == "must" and a != b:
                 return self.merge(a, b, actor, reason, link=(left, right))
             changes = ChangeSet(_now(), actor)
@@ -199,10 +262,12 @@ class StewardOperations:
         except BaseException:
             self.constraints.restore(undo)
             raise
-        retired = {old: new for old, new in found.items() if old in self.created}
+        retired: dict[str, str | None] = {
+            old: new for old, new in found.items() if old in self.created
+        }
         before: dict[str, dict[str, int]] = {}
         for node in nodes:
-            held = before.setdefault(self.table.golden_id(node), {})
+            held = before.setdefault(self.table.clustered_golden_id(node), {})
             held[assignment[node]] = held.get(assignment[node], 0) + 1
         kept = set(assignment.values())
         for old, now_in in sorted(before.items()):  # an id left with no records retires

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 Key = tuple[str, str]
 
@@ -111,15 +112,16 @@ class OpenTasks:
             if found is not None:
                 rescoring[found] = pair
         for task in sorted(set(tasks) | set(rescoring)):
-            ends = {golden_of(key) for key in self.pairs[task]}
-            if None in ends:
+            golden_ids = {golden_of(key) for key in self.pairs[task]}
+            if None in golden_ids:
                 continue  # a record is being deleted: the engine withdraws its tasks
-            if len(ends) == 1:
+            if len(golden_ids) == 1:
                 done.withdrawn.add(task)
                 continue
             redone = rescoring.get(task)
             p = _tied(redone.match_probability if redone else self.probability[task])
-            groups.setdefault(frozenset(ends), []).append((p, 1, -task, task))  # type: ignore[arg-type]
+            ends = cast("frozenset[str]", frozenset(golden_ids))  # None is ruled out above
+            groups.setdefault(ends, []).append((p, 1, -task, task))
         for i, pair in enumerate(review):
             if frozenset((pair.key, pair.other)) in self.by_pair:
                 continue

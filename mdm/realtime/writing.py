@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,10 +23,18 @@ from mdm.errors import NotFoundError
 from mdm.linkage.customers import score_customers
 from mdm.linkage.scorer import PairScore
 from mdm.names.store import FREQUENCY_COLUMNS
-from mdm.realtime.decision import decide
+from mdm.realtime.decision import Decision, Thresholds, decide
 from mdm.realtime.results import Candidate, UpsertResult, _Plan
-from mdm.realtime.tasks import ReviewPair
-from mdm.store.changes import ROW_COLUMNS, ChangeSet, Key
+from mdm.realtime.tasks import OpenTasks, ReviewPair
+from mdm.store.changes import ROW_COLUMNS, ChangeSet, Event, GoldenRow, Key
+
+if TYPE_CHECKING:
+    from mdm.constraints import Constraints
+    from mdm.linkage.frequencies import LiveFrequencies
+    from mdm.linkage.scorer import Scorer
+    from mdm.realtime.index import CandidateIndex
+    from mdm.realtime.records import RecordTable
+    from mdm.realtime.usable import Prepared
 
 
 def _raw_json(record: Mapping[str, Any]) -> str:
@@ -35,11 +45,66 @@ class Writing:
     """Upsert and delete (see the module's description)."""
 
     # The engine's state these methods use (set by Engine).
-    lock: Any
-    table: Any
-    members: Any
-    constraints: Any
-    scorer: Any
+    lock: threading.RLock
+    table: RecordTable
+    index: CandidateIndex
+    members: dict[str, set[int]]
+    constraints: Constraints
+    scorer: Scorer
+    thresholds: Thresholds
+    link_threshold: float
+    frequencies: dict[str, LiveFrequencies]
+    tasks: OpenTasks
+    next_task: int
+    created: dict[str, datetime]
+    retired_ids: dict[str, datetime]
+    survivor_of: dict[str, str | None]
+
+    if TYPE_CHECKING:  # the engine's steps these methods use (defined by Engine)
+
+        def prepare(self, record: Mapping[str, Any]) -> Prepared: ...
+
+        def _refuse_erased(self, source: str, record_id: str) -> None: ...
+
+        def _scored(
+            self, values: Mapping[str, Any], exclude: int | None
+        ) -> list[tuple[int, PairScore]]: ...
+
+        def _candidate(
+            self, golden_id: str, slot: int, score: PairScore, decision: Decision
+        ) -> Candidate: ...
+
+        # (by mdm.realtime.neighbourhood.Neighbourhood)
+        def _cluster(
+            self,
+            nodes: list[int],
+            keys: list[Key],
+            pairs: list[tuple[int, int, PairScore]],
+            written: Mapping[str, Any] | None = None,
+        ) -> np.ndarray: ...
+
+        def _neighbourhood_pairs(
+            self, nodes: list[int], new_scores: list[tuple[int, PairScore]]
+        ) -> list[tuple[int, int, PairScore]]: ...
+
+        def _assign(
+            self,
+            nodes: list[int],
+            labels: np.ndarray,
+            keys: list[Key],
+            slot: int | None,
+            previous: Mapping[Key, str] | None = None,
+        ) -> tuple[dict[int, str], dict[str, str]]: ...
+
+        def _derive_golden(
+            self,
+            nodes: list[int],
+            keys: list[Key],
+            assignment: dict[int, str],
+            now: datetime,
+            written: Mapping[str, Any] | None = None,
+            retired: Mapping[str, str | None] | None = None,
+        ) -> dict[str, GoldenRow]: ...
 
     def upsert(
         self, record: Mapping[str, Any], actor: str = "api"
@@ -55,7 +120,7 @@ class Writing:
         key = (values["source"], values["record_id"])
         scores = self._scored(values, slot)
         touched = {
-            self.table.golden_id(s)
+            self.table.clustered_golden_id(s)
             for s, score in scores
             if self.thresholds.band(score.match_probability) == "link"
         }
@@ -72,10 +137,10 @@ class Writing:
         assignment, retired = self._assign(nodes, labels, keys, slot)
         review = self._review_pairs(key, scores, assignment)
         scored = [
-            (self.table.golden_id(s), assignment.get(s), score.match_probability)
+            (self.table.clustered_golden_id(s), assignment.get(s), score.match_probability)
             for s, score in scores
         ]
-        before = [self.table.golden_id(s) for s, _, _ in review]
+        before = [self.table.clustered_golden_id(s) for s, _, _ in review]
         decision = decide(assignment[-1], scored, before, self.thresholds)
         return _Plan(scores, nodes, keys, assignment, retired, review, decision)
 
@@ -95,7 +160,7 @@ class Writing:
         if slot is not None:
             stored, stored_version = self.table.values(slot, ["_content", "_version"])
             if stored == content:
-                golden_id = self.table.golden_id(slot)
+                golden_id = self.table.clustered_golden_id(slot)
                 return UpsertResult(
                     "unchanged", source, record_id, golden_id, stored_version,
                     warnings=prepared.warnings,
@@ -145,7 +210,7 @@ class Writing:
         changes.names = _name_steps(old_values, values)
         best: dict[str, Candidate] = {}
         for s, score in new_scores:
-            gid = assignment.get(s, self.table.golden_id(s))
+            gid = assignment.get(s, self.table.clustered_golden_id(s))
             if gid not in best or score.match_weight > best[gid].match_weight:
                 best[gid] = self._candidate(gid, s, score, plan.decision)
         evidence = sorted(best.values(), key=lambda c: -c.match_weight)[:5]
@@ -165,7 +230,7 @@ class Writing:
 
     def _why(
         self, golden_id: str, assignment: dict[int, str], scores: list[tuple[int, PairScore]]
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Why a record is where it is: its strongest link into its golden record (the
         rule is the model's link threshold), or none."""
         links = [
@@ -187,7 +252,7 @@ class Writing:
         between the two golden records is honoured in :meth:`_review`)."""
         found = []
         for slot, score in scores:
-            other = assignment.get(slot, self.table.golden_id(slot))
+            other = assignment.get(slot, self.table.clustered_golden_id(slot))
             if self.thresholds.band(score.match_probability) != "review":
                 continue
             if other == assignment[-1] or ordered(key, self.table.key(slot)) in (
@@ -211,7 +276,7 @@ class Writing:
         in ``changes``; returns the open task of each pair of golden records of
         ``review``."""
         nodes = [n for n in nodes if n != -1]
-        old = {self.table.golden_id(n) for n in nodes}
+        old = {self.table.clustered_golden_id(n) for n in nodes}
         old |= {g for pair in review for g in self._golden_of([pair.other])}
         slots = {s for g in old for s in self.members.get(g, ())}
         keys = {self.table.key(s) for s in slots} | ({key} if key else set())
@@ -342,8 +407,8 @@ class Writing:
         self,
         changes: ChangeSet,
         slot: int | None,
-        values: dict,
-        old_values: Mapping | None,
+        values: dict[str, Any],
+        old_values: Mapping[str, Any] | None,
         assignment: dict[int, str],
         nodes: list[int],
     ) -> None:
@@ -375,10 +440,10 @@ class Writing:
             self.members.setdefault(golden_id, set()).add(slot)
             self.table.set_golden([slot], golden_id)
 
-    def _moves(self, xref: Mapping[Key, str | None]) -> list[tuple]:
+    def _moves(self, xref: Mapping[Key, str | None]) -> list[Event]:
         """A ``record_linked`` event for each stored record a change moves to another
         golden record (from which id: an unmerge brings that id back)."""
-        events = []
+        events: list[Event] = []
         for key, gid in sorted(xref.items()):
             slot = self.table.slot_of(*key) if gid is not None else None
             old = self.table.golden_id(slot) if slot is not None else None
@@ -392,7 +457,7 @@ class Writing:
         for key in keys:
             slot = self.table.slot_of(*key)
             if slot is not None:
-                found.add(self.table.golden_id(slot))
+                found.add(self.table.clustered_golden_id(slot))
         return found
 
     def _new_golden(self, changes: ChangeSet) -> set[str]:
@@ -405,32 +470,33 @@ class Writing:
             self.retired_ids.pop(gid, None)
             self.survivor_of.pop(gid, None)
         for gid, survivor in changes.retired.items():
-            self.retired_ids[gid] = self.created.pop(gid, None) or self.retired_ids.get(
-                gid, changes.at
-            )
+            created = self.created.pop(gid, None)
+            self.retired_ids[gid] = created or self.retired_ids.get(gid, changes.at)
             self.survivor_of[gid] = survivor
         self.constraints.apply(changes.constraints)
-        for row in changes.tasks_added:
-            self.tasks.open(int(row[0]), (row[1], row[2]), (row[3], row[4]), float(row[8]))
-            self.next_task = max(self.next_task, int(row[0]) + 1)
+        for task in changes.tasks_added:
+            self.tasks.open(int(task[0]), (task[1], task[2]), (task[3], task[4]), float(task[8]))
+            self.next_task = max(self.next_task, int(task[0]) + 1)
         for task_id, (_, probability) in changes.tasks_rescored.items():
             if task_id in self.tasks.probability:
                 self.tasks.probability[task_id] = float(probability)
         for task_id in changes.tasks_withdrawn:
             self.tasks.close(task_id)
 
-    def delete(self, source: str, record_id: str, actor: str = "api") -> tuple[dict, ChangeSet]:
+    def delete(
+        self, source: str, record_id: str, actor: str = "api"
+    ) -> tuple[dict[str, Any], ChangeSet]:
         """Remove a source record; its golden record is re-derived from the rest (which
         may split apart, as bulk would cluster them without it) or retired if empty."""
         with self.lock:
             return self._delete(source, record_id, actor)
 
-    def _delete(self, source: str, record_id: str, actor: str) -> tuple[dict, ChangeSet]:
+    def _delete(self, source: str, record_id: str, actor: str) -> tuple[dict[str, Any], ChangeSet]:
         slot = self.table.slot_of(source, record_id)
         if slot is None:
             raise NotFoundError(f"no record {source}/{record_id} in the store")
         key = (source, record_id)
-        old_golden = self.table.golden_id(slot)
+        old_golden = self.table.clustered_golden_id(slot)
         old_values = self.table.row(slot)
         now = _now()
         changes = ChangeSet(now, actor)
@@ -516,7 +582,9 @@ def content_hash(raw: str, extra: str) -> str:
     return hashlib.md5(f"{raw}\0{extra}".encode()).hexdigest()[:16]
 
 
-def _name_steps(old: Mapping | None, new: Mapping | None) -> dict[tuple[str, str], int]:
+def _name_steps(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> dict[tuple[str, str], int]:
     """How ``name_frequencies`` changes when ``old`` becomes ``new``."""
     steps: dict[tuple[str, str], int] = {}
     for kind, column in FREQUENCY_COLUMNS.items():
