@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -67,7 +67,7 @@ def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     return digest.hexdigest()
 
 
-def back_up_service(service: StoreService, out: Path) -> Backup:
+def back_up_service(service: StoreService[Any], out: Path) -> Backup:
     """Back up the store while the service runs: between writes, with every
     acknowledged one in the tables."""
     with service.quiet() as con:
@@ -178,9 +178,10 @@ def _erase_again(staged: Path, tombstones: set[str], rules: RulesBundle | None) 
     """Erase from the staged backup the records with a tombstone, and compact it (the
     erased values leave its bytes); how many records."""
     from mdm.bundled import DEFAULT_MATCH_RULES
-    from mdm.erasure import compact, erase_again, replace_compacted
+    from mdm.erasure import erase_again
     from mdm.realtime.engine import Engine
     from mdm.rules.bundle import RulesBundle
+    from mdm.store.compaction import compact, replace_compacted
 
     bundle = rules or RulesBundle.load(DEFAULT_MATCH_RULES)
     con = open_store(staged, create=False)

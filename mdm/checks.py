@@ -14,11 +14,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import duckdb
 
 from mdm.events import replay_differences
 from mdm.schema import ATTRIBUTES
 from mdm.store.journal import set_aside_entries
+
+if TYPE_CHECKING:
+    from mdm.rules.survivorship import SurvivorshipRules
 
 #: At most this many examples are named per kind of problem.
 EXAMPLES = 5
@@ -29,7 +34,10 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 
 def store_problems(
-    con: duckdb.DuckDBPyConnection, survivorship=None, *, full: bool = False
+    con: duckdb.DuckDBPyConnection,
+    survivorship: SurvivorshipRules | None = None,
+    *,
+    full: bool = False,
 ) -> list[str]:
     """Every way the store breaks the rules above (an empty list: it holds)."""
     problems = []
@@ -99,7 +107,9 @@ def store_problems(
     return problems
 
 
-def _survivorship_problems(con: duckdb.DuckDBPyConnection, survivorship) -> list[str]:
+def _survivorship_problems(
+    con: duckdb.DuckDBPyConnection, survivorship: SurvivorshipRules
+) -> list[str]:
     from mdm.golden import survive
     from mdm.store.overrides import EFFECTIVE_SQL, overridden
 
@@ -108,7 +118,7 @@ def _survivorship_problems(con: duckdb.DuckDBPyConnection, survivorship) -> list
         f"r.extra::VARCHAR AS extra, {', '.join('r.' + a for a in ATTRIBUTES)} "
         "FROM records r JOIN xref x USING (source, record_id)"
     ).df()
-    members: dict[str, list[dict]] = {}
+    members: dict[str, list[dict[str, Any]]] = {}
     for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
         members.setdefault(row["golden_id"], []).append(row)
     stored = {
@@ -118,7 +128,7 @@ def _survivorship_problems(con: duckdb.DuckDBPyConnection, survivorship) -> list
             "WHERE status = 'active'"
         ).fetchall()
     }
-    steward: dict[str, dict] = {}
+    steward: dict[str, dict[str, tuple[str, str]]] = {}
     for golden_id, attribute, value, by in con.execute(EFFECTIVE_SQL).fetchall():
         steward.setdefault(golden_id, {})[attribute] = (value, by)
     wrong = []

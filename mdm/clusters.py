@@ -29,7 +29,8 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     ones = np.ones(len(left), dtype=np.int8)
     graph = coo_matrix((ones, (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    found: np.ndarray = labels.astype(np.int64)
+    return found
 
 
 def _small_components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -45,7 +46,8 @@ def _small_components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    labels, seen = [], {}
+    labels: list[int] = []
+    seen: dict[int, int] = {}
     for node in range(n):
         labels.append(seen.setdefault(find(node), len(seen)))
     return np.asarray(labels, dtype=np.int64)
@@ -59,7 +61,8 @@ def pairs_within(labels: np.ndarray) -> int:
 
 def weight_to_probability(weight: float) -> float:
     """Match probability for a match weight (log2 Bayes factor, prior included)."""
-    return 1.0 / (1.0 + 2.0 ** (-weight))
+    odds: float = 2.0 ** (-weight)  # (float ** float is typed Any: it may be complex)
+    return 1.0 / (1.0 + odds)
 
 
 def probability_to_weight(probability: float) -> float:

@@ -15,6 +15,7 @@ an unmerge drops the must-links across the cut), so every must-link can be honou
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,7 +49,7 @@ class Constraint:
     set_at: datetime
     reason: str | None = None
 
-    def row(self) -> tuple:
+    def row(self) -> tuple[str, str, str, datetime, str | None]:
         return (self.kind, self.origin, self.set_by, self.set_at, self.reason)
 
 
@@ -95,7 +96,8 @@ class Constraints:
         for pair, kind in undo.items():
             self.set(pair, kind)
 
-    def of(self, key: Key, kind: str) -> set[Key]:
+    # (builtins.set: in this class, "set" is the method above)
+    def of(self, key: Key, kind: str) -> builtins.set[Key]:
         """The records ``key`` has a ``kind`` constraint with."""
         return self.partners[kind].get(key, set())
 
@@ -153,12 +155,12 @@ def write_constraints(
         ).fetchall()
     finally:
         con.unregister("_changed_constraints")
-    rows = [(*p[0], *p[1], *changes[p].row()) for p in pairs if changes[p] is not None]  # type: ignore[union-attr]
+    rows = [(*p[0], *p[1], *c.row()) for p in pairs if (c := changes[p]) is not None]
     if rows:
         con.executemany("INSERT INTO link_constraints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def constraint_edges(con: duckdb.DuckDBPyConnection, work: str) -> dict[str, list[tuple]]:
+def constraint_edges(con: duckdb.DuckDBPyConnection, work: str) -> dict[str, list[tuple[int, int]]]:
     """For a bulk run: the store's constraints between records of table ``work`` (uid,
     source, record_id), as uid pairs by kind. The store is attached as ``store``."""
     rows = con.execute(
@@ -167,7 +169,7 @@ def constraint_edges(con: duckdb.DuckDBPyConnection, work: str) -> dict[str, lis
         f"JOIN {work} r ON r.source = c.source_r AND r.record_id = c.record_id_r "
         "ORDER BY 2, 3"
     ).fetchall()
-    found: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
+    found: dict[str, list[tuple[int, int]]] = {kind: [] for kind in KINDS}
     for kind, left, right in rows:
         found[kind].append((int(left), int(right)))
     return found

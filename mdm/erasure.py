@@ -147,7 +147,7 @@ def _keys_to_erase(
     if not known:
         raise NotFoundError(f"no golden record {golden_id}")
     where = "golden_id = ?" + (" AND source IN (SELECT unnest(?))" if sources else "")
-    params: list = [golden_id] + ([sources] if sources else [])
+    params: list[object] = [golden_id] + ([sources] if sources else [])
     keys = [
         (s, r)
         for s, r in con.execute(

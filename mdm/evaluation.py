@@ -18,6 +18,7 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ __all__ = [
     "pairwise_metrics",
 ]
 
-Labels = pd.Series | np.ndarray
+Labels: TypeAlias = pd.Series | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ def _values(labels: Labels) -> np.ndarray | pd.api.extensions.ExtensionArray:
 
 def _codes(labels: Labels, *, missing_as_singletons: bool) -> np.ndarray:
     """Dense integer codes for labels; missing labels become -1 or distinct singletons."""
-    codes, uniques = pd.factorize(_values(labels), use_na_sentinel=True)
-    codes = codes.astype(np.int64, copy=False)
+    factorized, uniques = pd.factorize(_values(labels), use_na_sentinel=True)
+    codes: np.ndarray = factorized.astype(np.int64, copy=False)
     if missing_as_singletons:
         missing = codes < 0
         n_missing = int(missing.sum())
@@ -133,7 +134,8 @@ def _joint_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0:
         return a
     combined = a * (int(b.max()) + 1) + b
-    return pd.factorize(combined)[0].astype(np.int64, copy=False)
+    codes: np.ndarray = pd.factorize(combined)[0].astype(np.int64, copy=False)
+    return codes
 
 
 def pairs_within_clusters(labels: Labels) -> int:

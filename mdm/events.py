@@ -21,7 +21,7 @@ from mdm.errors import NotFoundError
 _COLUMNS = "event_id, occurred_at, kind, golden_id, source, record_id, actor, detail::VARCHAR"
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[str, Any]]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     found = []
     for event_id, at, kind, golden_id, source, record_id, actor, detail in con.execute(
         sql, params
@@ -144,7 +144,8 @@ def replay_differences(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[
 
 def describe(event: dict[str, Any]) -> str:
     """One event in a sentence a steward can read."""
-    kind, detail = event["kind"], event["detail"]
+    kind: str = event["kind"]
+    detail = event["detail"]
     record = f"{event['source']}/{event['record_id']}"
     if kind == "record_added":
         text = f"source record {record} added to golden record {event['golden_id']}"

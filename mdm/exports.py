@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -48,8 +49,11 @@ _NUMBER_LIKE = re.compile(r"[+-]?[0-9][0-9 ().-]*")
 
 def spreadsheet_text(value: object) -> object:
     """``value`` as a spreadsheet will show it and never run it."""
-    formula = isinstance(value, str) and value.startswith(_FORMULA_START)
-    if formula and not _NUMBER_LIKE.fullmatch(value):
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _NUMBER_LIKE.fullmatch(value)
+    ):
         return "'" + value
     return value
 
@@ -63,7 +67,7 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_table(frame: pd.DataFrame, out) -> None:
+def write_table(frame: pd.DataFrame, out: str | Path) -> None:
     """Write ``frame`` to ``out`` (a path ending .csv or .parquet), CSV made safe."""
     if str(out).lower().endswith(".csv"):
         spreadsheet_safe(frame).to_csv(out, index=False)
@@ -71,7 +75,7 @@ def write_table(frame: pd.DataFrame, out) -> None:
         frame.to_parquet(out, index=False)
 
 
-def _extras_of(cell: object) -> dict:
+def _extras_of(cell: object) -> dict[str, Any]:
     """A row's extra attributes. A record of a source without extra columns has none
     (NULL), which DuckDB hands to pandas as NaN once other rows have some."""
     return json.loads(cell) if isinstance(cell, str) and cell else {}

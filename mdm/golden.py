@@ -7,7 +7,7 @@ the store adapter over a table of records with their golden ids) or work on fram
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,12 +126,14 @@ def survive(records: Sequence[Mapping[str, Any]], rules: SurvivorshipRules) -> S
     )
     recency = {id(r): len(order) - i for i, r in enumerate(order)}
     values: dict[str, str | None] = {}
-    lineage = []
+    lineage: list[tuple[str, str, str, str, str]] = []
     for columns, rule in _units(rules):
         sources = rule.sources or rules.source_priority
         ranks = {s: len(sources) - i for i, s in enumerate(sources)}
 
-        def record_key(r: Mapping[str, Any], rule=rule, ranks=ranks) -> int:
+        def record_key(
+            r: Mapping[str, Any], rule: AttributeRule = rule, ranks: dict[str, int] = ranks
+        ) -> int:
             if rule.strategy == "most_recent":
                 return recency[id(r)]
             return (ranks.get(r["source"], 0) << 40) + recency[id(r)]
@@ -147,7 +149,11 @@ def survive(records: Sequence[Mapping[str, Any]], rules: SurvivorshipRules) -> S
         if not groups:
             continue
 
-        def value_key(item, rule=rule, record_key=record_key) -> tuple:
+        def value_key(
+            item: tuple[str, list[Mapping[str, Any]]],
+            rule: AttributeRule = rule,
+            record_key: Callable[[Mapping[str, Any]], int] = record_key,
+        ) -> tuple[int, ...]:
             value, members = item
             best = max(record_key(m) for m in members)
             if rule.strategy == "most_frequent":

@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mdm.errors import InputError
 from mdm.headers import ColumnMapping
@@ -30,6 +31,12 @@ from mdm.realtime.engine import Engine
 from mdm.store import open_store
 from mdm.store.changes import apply_changes
 from mdm.store.transaction import transaction
+
+if TYPE_CHECKING:
+    from mdm.realtime.results import UpsertResult
+    from mdm.rules.survivorship import SurvivorshipRules
+
+T = TypeVar("T")
 
 #: Change sets written per statement group (apply_changes' cost grows with a batch's keys).
 APPLY_CHUNK = 20_000
@@ -60,7 +67,7 @@ def _records(source: MappedSource) -> list[dict[str, Any]]:
     extras = source.extras.astype(object).where(source.extras.notna(), None)
     found = []
     for (_, row), (_, extra) in zip(frame.iterrows(), extras.iterrows(), strict=True):
-        record = {k: (str(v) if v is not None else None) for k, v in row.items()}
+        record: dict[str, Any] = {k: (str(v) if v is not None else None) for k, v in row.items()}
         record = {k: v for k, v in record.items() if v not in (None, "")}
         record["source"] = source.name
         kept = {k: str(v) for k, v in extra.items() if v is not None and str(v) != ""}
@@ -87,7 +94,9 @@ def read_batch(
     return records, {source.name: source.columns for source in sources}
 
 
-def upsert_leniently(upsert, record: dict[str, Any]) -> tuple[Any, Any, list[str]]:
+def upsert_leniently(
+    upsert: Callable[[dict[str, Any]], tuple[UpsertResult, T]], record: dict[str, Any]
+) -> tuple[UpsertResult, T, list[str]]:
     """``upsert(record)``, and the fields whose values were left out because they could
     not be standardised (as bulk runs count and skip them; the engine never refuses a
     record over one)."""
@@ -96,7 +105,11 @@ def upsert_leniently(upsert, record: dict[str, Any]) -> tuple[Any, Any, list[str
 
 
 def reconcile_incremental(
-    specs: list[SourceSpec], db: Path, rules_dir: Path, survivorship, actor: str = "batch"
+    specs: list[SourceSpec],
+    db: Path,
+    rules_dir: Path,
+    survivorship: SurvivorshipRules,
+    actor: str = "batch",
 ) -> IncrementalResult:
     """Match a batch of new and changed records against the store at ``db``."""
     if not db.is_file():

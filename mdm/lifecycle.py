@@ -19,6 +19,7 @@ of the store, and the caller must build a new one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 
@@ -54,7 +55,7 @@ def merge(
     second: str,
     actor: str,
     reason: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Merge golden record ``second`` and ``first`` (the older id survives)."""
     result, changes = engine.merge(first, second, _actor(actor), reason)
     apply_changes(con, [changes])
@@ -78,7 +79,7 @@ def unmerge(
     records: Sequence[Key],
     actor: str,
     reason: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Take ``records`` out of ``golden_id`` into a golden record of their own (their
     prior id, where one can come back)."""
     result, changes = engine.unmerge(
@@ -96,7 +97,7 @@ def decide(
     actor: str,
     learning: Learning,
     note: str | None = None,
-) -> tuple[DecisionResult, dict]:
+) -> tuple[DecisionResult, dict[str, Any]]:
     """Record a steward's decision on a review task (refused if another steward has
     taken it) and let it take effect: "same"
     must-links the pair (their golden records merge), "different" cannot-links it

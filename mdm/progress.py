@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 #: The stages of a reconciliation run, in the order they start.
 RECONCILE_STAGES = ("read", "standardise", "prepare", "train", "predict", "cluster", "write")
@@ -86,7 +86,7 @@ class JsonLinesProgress:
     def error(self, message: str) -> None:
         self._write({"error": message})
 
-    def _write(self, line: dict) -> None:
+    def _write(self, line: dict[str, Any]) -> None:
         self.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
         self.stream.flush()
 
@@ -94,7 +94,7 @@ class JsonLinesProgress:
 def read_progress(path: Path) -> list[Step]:
     """The steps a :class:`JsonLinesProgress` wrote to ``path`` so far, in order (a line
     still being written is left for the next read)."""
-    steps = []
+    steps: list[Step] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -236,7 +237,9 @@ def _touched_tasks(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataF
     ).df()
 
 
-def records_of(con: duckdb.DuckDBPyConnection, tasks: pd.DataFrame) -> dict[tuple, dict]:
+def records_of(
+    con: duckdb.DuckDBPyConnection, tasks: pd.DataFrame
+) -> dict[tuple[str, str], dict[str, Any]]:
     """(source, record_id) -> the record's columns, for both sides of ``tasks``."""
     keys = pd.concat(
         [

@@ -200,7 +200,8 @@ def date_days_batch(text: pd.Series) -> pd.Series:
 
 def register_functions(spark: Any) -> None:
     """Register the DuckDB-exact functions the rewritten conditions call."""
-    from pyspark.sql.functions import pandas_udf
+    # (pyspark's __all__ names it, but its star import hides it from mypy)
+    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]
 
     spark.udf.register(JW_AT_LEAST, pandas_udf(jw_at_least_batch, "boolean"))
     spark.udf.register(JW, pandas_udf(jw_batch, "double"))
@@ -261,8 +262,8 @@ def _typed(con: duckdb.DuckDBPyConnection, table: str) -> str:
 @contextmanager
 def _run_folder(workdir: Path | None) -> Iterator[Path]:
     if workdir is None:
-        with tempfile.TemporaryDirectory(prefix="mdm-spark-") as folder:
-            yield Path(folder)
+        with tempfile.TemporaryDirectory(prefix="mdm-spark-") as temporary:
+            yield Path(temporary)
         return
     workdir.mkdir(parents=True, exist_ok=True)
     folder = workdir / time.strftime("run-%Y%m%dT%H%M%S")
@@ -289,7 +290,7 @@ def predict_pairs_spark(
         checkpoints = folder / "checkpoints"
         con.execute(f"COPY ({_typed(con, table)}) TO '{records}' (FORMAT parquet)").fetchall()
         spark.sparkContext.setCheckpointDir(str(checkpoints))
-        api = SparkAPI(
+        api = SparkAPI(  # type: ignore[no-untyped-call]  # (splink leaves it unannotated)
             spark_session=spark, break_lineage_method="parquet", register_udfs_automatically=False
         )
         try:

@@ -38,7 +38,8 @@ WEIGHT_CLIP = 50.0
 def match_weights(probability: np.ndarray) -> np.ndarray:
     """Match weights (log2 odds) of match probabilities, clipped to +-:data:`WEIGHT_CLIP`."""
     p = np.clip(np.asarray(probability, dtype=float), 2.0**-WEIGHT_CLIP, 1 - 2.0**-WEIGHT_CLIP)
-    return np.log2(p) - np.log2(1.0 - p)
+    weights: np.ndarray = np.log2(p) - np.log2(1.0 - p)
+    return weights
 
 
 def chain_ratio(
@@ -147,5 +148,5 @@ def check_link_threshold(
         )
     elif on_ceiling:
         notes.append(f"on its ceiling {ceiling:.3f}")
-    ratio = steps[-1][1] if steps else None
-    return ThresholdChoice(link, model, on_floor, on_ceiling, ratio, steps, notes)
+    last_ratio = steps[-1][1] if steps else None
+    return ThresholdChoice(link, model, on_floor, on_ceiling, last_ratio, steps, notes)

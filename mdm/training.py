@@ -156,7 +156,7 @@ def retrain_with_decisions(
             )  # fmt: skip
     created = utcnow()
     stamp = created.strftime("%Y%m%dT%H%M%S")
-    labels = {"matches": matches, "non_matches": int((pairs["label"] == 0.0).sum()),
+    labels: dict[str, Any] = {"matches": matches, "non_matches": int((pairs["label"] == 0.0).sum()),
               "scored_pairs": int(len(pairs)), "based_on": model.model_id}  # fmt: skip
     retrained = TrainedModel(
         f"{model.rules_fingerprint}-{stamp}-labels",

@@ -21,6 +21,9 @@ from mdm.schema import ATTRIBUTES
 if TYPE_CHECKING:
     from mdm.realtime.engine import Engine
 
+#: Records' names ("first last", None if it has neither) by (source, record_id).
+NamesOf = Callable[[set[tuple[str, str]]], dict[tuple[str, str], str | None]]
+
 #: The glossary's words for the customer schema's columns.
 LABELS = {
     "first_name": "First name",
@@ -74,12 +77,13 @@ class QueueFilter:
 def queue(
     con: duckdb.DuckDBPyConnection,
     wanted: QueueFilter,
-    names_of: Callable[[set[tuple[str, str]]], dict] | None = None,
-) -> tuple[list[dict], int]:
+    names_of: NamesOf | None = None,
+) -> tuple[list[dict[str, Any]], int]:
     """One page of open review tasks and how many match the filter. ``names_of`` gives
     records' names (the real-time engine holds them in memory); else the store does."""
     wanted = wanted.check()
-    where, params = ["t.status = 'open'"], []
+    where = ["t.status = 'open'"]
+    params: list[object] = []
     if wanted.source:
         where.append("(t.source_l = ? OR t.source_r = ?)")
         params += [wanted.source, wanted.source]
@@ -102,7 +106,7 @@ def queue(
         f"ORDER BY {SORTS[wanted.sort]}",
         [*params, PAGE, (wanted.page - 1) * PAGE, utcnow() - CLAIM_TTL],
     ).df()
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
     keys = {(r[f"source_{s}"], r[f"record_id_{s}"]) for r in rows for s in "lr"}
     names = names_of(keys) if names_of is not None else _names(con, keys)
     for row in rows:
@@ -111,7 +115,9 @@ def queue(
     return rows, count
 
 
-def _names(con: duckdb.DuckDBPyConnection, keys: set[tuple[str, str]]) -> dict:
+def _names(
+    con: duckdb.DuckDBPyConnection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], str | None]:
     """(source, record_id) -> "first last" for a few records, from the store."""
     if not keys:
         return {}
@@ -183,7 +189,7 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
             if slot is None:
                 raise NotFoundError(f"record {source}/{record_id} of task {task_id} is gone")
             sides.append(engine.table.row(slot))
-            golden_ids.append(engine.table.golden_id(slot))
+            golden_ids.append(engine.table.clustered_golden_id(slot))
             donors.append(customer_donors(con, engine, golden_ids[-1]))
         scored = score_customers(engine.scorer, *sides, *donors)
         score = scored.score
@@ -237,11 +243,13 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
     }
 
 
-def customer_donors(con: duckdb.DuckDBPyConnection, engine: Engine, golden_id: str) -> dict:
+def customer_donors(
+    con: duckdb.DuckDBPyConnection, engine: Engine, golden_id: str
+) -> dict[str, dict[str, Any]]:
     """Attribute -> the row (in the engine's memory) of the source record that gave
     golden record ``golden_id`` its value (its lineage); the caller holds the engine's
     lock. A value a steward set is no record's, and is not lent."""
-    donors = {}
+    donors: dict[str, dict[str, Any]] = {}
     for attribute, source, record_id in con.execute(
         "SELECT attribute, source, record_id FROM lineage WHERE golden_id = ?", [golden_id]
     ).fetchall():
@@ -251,11 +259,11 @@ def customer_donors(con: duckdb.DuckDBPyConnection, engine: Engine, golden_id: s
     return donors
 
 
-def engine_names(engine: Engine) -> Callable[[set[tuple[str, str]]], dict]:
+def engine_names(engine: Engine) -> NamesOf:
     """Records' names from the engine's memory (no store reads)."""
 
-    def names_of(keys: set[tuple[str, str]]) -> dict:
-        found = {}
+    def names_of(keys: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        found: dict[tuple[str, str], str | None] = {}
         with engine.lock:
             for key in keys:
                 slot = engine.table.slot_of(*key)
@@ -267,14 +275,15 @@ def engine_names(engine: Engine) -> Callable[[set[tuple[str, str]]], dict]:
     return names_of
 
 
-def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict]:
+def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, Any]]:
     """The source records of a golden record, with their values."""
     frame = con.execute(
         f"SELECT source, record_id, {', '.join(ATTRIBUTES)} FROM records JOIN xref "
         "USING (source, record_id) WHERE golden_id = ? ORDER BY source, record_id",
         [golden_id],
     ).df()
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return rows
 
 
 def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = None) -> int | None:
@@ -290,7 +299,7 @@ def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = Non
     return int(row[0][0]) if row else None
 
 
-def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[dict]:
+def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[dict[str, Any]]:
     """Source records by name, email, phone, record id or golden id, with their golden
     records."""
     text = (text or "").strip()
@@ -308,7 +317,8 @@ def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[d
         "ORDER BY x.golden_id, r.source, r.record_id LIMIT $limit",
         {"exact": text, "digits": digits, "like": like, "limit": limit},
     ).df()
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return rows
 
 
 def dashboard(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -3,12 +3,11 @@ store opened for a command, one transaction, plain lines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -18,6 +17,16 @@ from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import MdmError, StoreError
 from mdm.store import private_files
 
+if TYPE_CHECKING:
+    import duckdb
+
+    # (typer vendors click: the context its commands get is typer._click's)
+    from typer._click import Context
+
+    from mdm.realtime.engine import Engine
+
+T = TypeVar("T")
+
 
 class _Commands(TyperGroup):
     """The command group: a command that fails for a reason the user can fix (an
@@ -25,7 +34,7 @@ class _Commands(TyperGroup):
     ``error: <what was wrong and how to fix it>`` and exits 2, with nothing half-written
     (each command writes in one transaction); anything else is a bug, and shows its trace."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except MdmError as error:
@@ -76,7 +85,7 @@ RulesOption = Annotated[
 ActorOption = Annotated[str, typer.Option("--by", help="Who is deciding (kept in the log).")]
 
 
-def _names_store(db: Path, *, create: bool = False):
+def _names_store(db: Path, *, create: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection to the store for name commands; read-only ones need an existing store."""
     import duckdb
 
@@ -90,7 +99,7 @@ def _names_store(db: Path, *, create: bool = False):
     return con
 
 
-def _read(db: Path, query):
+def _read(db: Path, query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     """What ``query`` reads from the store (which must exist); errors exit cleanly."""
     con = _names_store(db, create=False)
     try:
@@ -99,7 +108,9 @@ def _read(db: Path, query):
         con.close()
 
 
-def _names_call(db: Path, action, *, create: bool = True) -> None:
+def _names_call(
+    db: Path, action: Callable[[duckdb.DuckDBPyConnection], str], *, create: bool = True
+) -> None:
     from mdm.store.transaction import transaction
 
     con = _names_store(db, create=create)
@@ -111,7 +122,9 @@ def _names_call(db: Path, action, *, create: bool = True) -> None:
     out.print(message, highlight=False)
 
 
-def _steward_call(db: Path, rules: Path, action) -> None:
+def _steward_call(
+    db: Path, rules: Path, action: Callable[[duckdb.DuckDBPyConnection, Engine], str]
+) -> None:
     """Run a steward's operation with a real-time engine over the store, in one
     transaction; print its message (errors exit cleanly, nothing written)."""
     from mdm.realtime.engine import Engine
@@ -124,7 +137,7 @@ def _steward_call(db: Path, rules: Path, action) -> None:
 
 
 @contextmanager
-def _transaction(db: Path) -> Iterator:
+def _transaction(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The store (which must exist) in one transaction, committed if the block succeeds."""
     from mdm.store import open_store
     from mdm.store.transaction import transaction

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,11 @@ from mdm.cli._common import (
     out,
 )
 from mdm.errors import InputError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import duckdb
 
 users = typer.Typer(
     help="People who sign in to the steward pages: stewards decide, viewers read.",
@@ -47,7 +52,7 @@ def users_add(
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         user = add_user(con, username, password, role)
         return f"user {user.username} added ({user.role})"
 
@@ -69,7 +74,7 @@ def users_remove(username: Annotated[str, typer.Argument()], db: DbOption) -> No
     """Remove a user: they cannot sign in any more."""
     from mdm.users import remove_user
 
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         remove_user(con, username)
         return f"user {username} removed"
 
@@ -105,7 +110,7 @@ def keys_create(
     made: list[str] = []
     expires_at = parse_expiry(expires) if expires else None
 
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         key, token = create_key(con, name, role, by, expires_at)
         made.append(token)
         until = f", until {key.expires_at:%Y-%m-%d %H:%M} UTC" if key.expires_at else ""
@@ -124,7 +129,7 @@ def keys_list(
     when it was last used (never the key itself). Tab-separated, with a header line."""
     from mdm.keys import list_keys
 
-    def when(moment) -> str:
+    def when(moment: datetime | None) -> str:
         return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else "-"
 
     print("key_id\trole\tname\tmade\tstate\texpires\tlast_used")
@@ -146,7 +151,7 @@ def keys_revoke(
     DELETE /v1/keys/{id}, since the service holds the store)."""
     from mdm.keys import revoke_key
 
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         key = revoke_key(con, key_id, by)
         return f"key {key.key_id} ({key.name}) revoked"
 

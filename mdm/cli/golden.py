@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,11 @@ from mdm.cli._common import (
     out,
 )
 from mdm.clock import utcnow
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from mdm.realtime.engine import Engine
 
 golden = typer.Typer(
     help="Golden records: show one with the lineage of each value; set or clear a steward's value.",
@@ -82,7 +87,7 @@ def golden_override(
     from mdm.overrides import set_override
     from mdm.rules.bundle import RulesBundle
 
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         survivorship = RulesBundle.load(rules).survivorship
         set_override(con, golden_id, attribute, value, by, reason, survivorship, utcnow())
         return f"{golden_id}: {attribute} is now set by {by} until cleared"
@@ -102,7 +107,7 @@ def golden_clear(
     from mdm.overrides import clear_override
     from mdm.rules.bundle import RulesBundle
 
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         survivorship = RulesBundle.load(rules).survivorship
         clear_override(con, golden_id, attribute, by, survivorship, utcnow())
         return f"{golden_id}: {attribute} is decided by survivorship again"
@@ -123,7 +128,7 @@ def golden_merge(
     it. A must-link keeps them together on every later run."""
     from mdm.lifecycle import merge
 
-    def act(con, engine) -> str:
+    def act(con: duckdb.DuckDBPyConnection, engine: Engine) -> str:
         done = merge(con, engine, first, second, by, reason)
         return f"merged into {done['golden_id']}; retired: {', '.join(done['retired'])}"
 
@@ -145,7 +150,7 @@ def golden_unmerge(
     had before they joined, where there was one). A cannot-link keeps them apart."""
     from mdm.lifecycle import parse_record, unmerge
 
-    def act(con, engine) -> str:
+    def act(con: duckdb.DuckDBPyConnection, engine: Engine) -> str:
         keys = [parse_record(text) for text in records]
         done = unmerge(con, engine, golden_id, keys, by, reason)
         return (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,6 +18,10 @@ from mdm.cli._common import (
 )
 from mdm.errors import InputError
 
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
 names = typer.Typer(
     help="Name variants (Bob ~ Robert): list, search, propose, approve, reject, export.",
     no_args_is_help=True,
@@ -25,7 +29,7 @@ names = typer.Typer(
 app.add_typer(names, name="names")
 
 
-def _print_variants(frame) -> None:
+def _print_variants(frame: pd.DataFrame) -> None:
     table = Table()
     for column in ("name", "variant", "kind", "origin", "evidence", "status"):
         table.add_column(column)
@@ -35,7 +39,7 @@ def _print_variants(frame) -> None:
     out.print(f"{len(frame)} pair(s)", highlight=False)
 
 
-def _show_variants(db: Path, **filters) -> None:
+def _show_variants(db: Path, **filters: Any) -> None:
     from mdm.names.store import list_variants
 
     con = _names_store(db)
@@ -94,7 +98,7 @@ def names_reject(name: str, variant: str, db: DbOption, by: ActorOption = "stewa
 
 
 def _decide_variant(db: Path, name: str, variant: str, approve: bool, actor: str) -> None:
-    def act(con) -> str:
+    def act(con: duckdb.DuckDBPyConnection) -> str:
         from mdm.review import decide_variant
 
         change = decide_variant(con, name, variant, approve=approve, actor=actor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,11 @@ from mdm.cli._common import (
     out,
 )
 
+if TYPE_CHECKING:
+    import duckdb
+
+    from mdm.events import Replayed
+
 
 @app.command("replay")
 def replay_command(db: DbOption) -> None:
@@ -26,7 +31,7 @@ def replay_command(db: DbOption) -> None:
     alone, and compare with the tables (exit 1 if they differ)."""
     from mdm.events import replay, replay_differences
 
-    def check(con):
+    def check(con: duckdb.DuckDBPyConnection) -> tuple[Replayed, list[str]]:
         return replay(con), replay_differences(con)
 
     replayed, differences = _read(db, check)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,6 +17,11 @@ from mdm.cli._common import (
     app,
     out,
 )
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from mdm.realtime.engine import Engine
 
 review = typer.Typer(
     help="Review tasks: pairs the engine was unsure about, for a steward to decide.",
@@ -72,7 +77,7 @@ def review_decide(
     """Decide a review task: the same person, not the same person, or skip."""
     from mdm.rules.match import load_match_rules
 
-    def act(con, engine) -> str:
+    def act(con: duckdb.DuckDBPyConnection, engine: Engine) -> str:
         from mdm.lifecycle import decide
 
         learning = load_match_rules(rules).learning

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +25,10 @@ from mdm.cli._common import (
 from mdm.cli.sources import print_columns, sources
 from mdm.errors import ConfigError, InputError, MdmError
 from mdm.progress import RECONCILE_STAGES, JsonLinesProgress
+
+if TYPE_CHECKING:
+    from mdm.bulk.reconcile import ReconcileResult
+    from mdm.ingest import SourceSummary
 
 
 class StageProgress:
@@ -174,7 +179,7 @@ def _reconcile_incremental(sources: list[str], db: Path, rules: Path, as_json: b
     out.print(describe(result), highlight=False)
 
 
-def _print_reconcile(result) -> None:
+def _print_reconcile(result: ReconcileResult) -> None:
     table = Table(title="Sources", title_justify="left")
     for column in ("source", "records", "date order", "unparseable values", "file"):
         table.add_column(column)
@@ -203,7 +208,7 @@ def _print_reconcile(result) -> None:
     )
 
 
-def _locale_table(sources) -> Table:
+def _locale_table(sources: Iterable[SourceSummary]) -> Table:
     """Per source: the phone region, postcode country and date order used, and why."""
     table = Table(title="Locale per source (for records without their own country)")
     for column in ("source", "phone region", "postcode country", "date order", "own country"):

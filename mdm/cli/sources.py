@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mdm.errors import InputError
+
+if TYPE_CHECKING:
+    from mdm.headers import ColumnMapping
+    from mdm.ingest import SourceSummary
 
 sources = typer.Typer(
     help="Source mappings: propose one from a file's headers (mdm sources infer FILE).",
@@ -59,12 +64,12 @@ def infer(
                   highlight=False)  # fmt: skip
 
 
-def _unused(mapping) -> str:
+def _unused(mapping: ColumnMapping) -> str:
     notes = [mapping.unused_note(column) for column in mapping.unused]
     return ", ".join(notes) or "none"
 
 
-def print_columns(console: Console, summaries) -> None:
+def print_columns(console: Console, summaries: Iterable[SourceSummary]) -> None:
     """Each source's columns, a line a source: what became which attribute and how, and
     the columns not used (kept as extra attributes). ``summaries``: ``SourceSummary``."""
     from mdm.headers import Basis, ColumnChoice, ColumnMapping
