@@ -79,7 +79,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
 class AccessError(Exception):
     """A call refused for who made it (401, 403) or how often (429)."""
 
-    def __init__(self, status: int, kind: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.kind, self.headers = status, kind, headers or {}
 

@@ -13,21 +13,25 @@ from mdm.realtime.engine import Engine
 from mdm.store.service import StoreService
 
 
-async def get_store(request: Request) -> StoreService:
-    return request.app.state.store
+async def get_store(request: Request) -> StoreService[Engine]:
+    store: StoreService[Engine] = request.app.state.store
+    return store
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_engine(request: Request) -> Engine:
-    return request.app.state.store.current_engine()  # 503 while there is none
+    engine: Engine = request.app.state.store.current_engine()  # 503 while there is none
+    return engine
 
 
 async def get_caller(request: Request) -> Caller:
     """The key a /v1 call came with (checked by :func:`api.access.authorize`)."""
-    return request.state.caller
+    caller: Caller = request.state.caller
+    return caller
 
 
 def acting(caller: Caller, by: str | None) -> str:
@@ -36,7 +40,7 @@ def acting(caller: Caller, by: str | None) -> str:
     return f"{by} [key {caller.key_id}]" if by else f"[key {caller.key_id}]"
 
 
-StoreDep = Annotated[StoreService, Depends(get_store)]
+StoreDep = Annotated[StoreService[Engine], Depends(get_store)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,11 +26,11 @@ def status_of(error: MdmError) -> int:
     return 400
 
 
-def _body(kind: str, message: str, **extra) -> dict:
+def _body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message, **extra}}
 
 
-def _where(location: tuple) -> str:
+def _where(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location if part != "body") or "body"
 
 

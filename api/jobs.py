@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 
@@ -59,6 +59,9 @@ from mdm.rules.bundle import RulesBundle
 from mdm.store.reads import results_about, run_results
 from mdm.store.sealing import read_frame, write_frame
 from mdm.store.service import StoreService
+
+if TYPE_CHECKING:
+    from mdm.realtime.engine import Engine
 
 log = logging.getLogger("mdm.jobs")
 
@@ -140,7 +143,7 @@ class Job:
 class Jobs:
     """The service's job queue: one worker thread, jobs in submission order."""
 
-    def __init__(self, store: StoreService, rules: Path, allowed: Path | None) -> None:
+    def __init__(self, store: StoreService[Engine], rules: Path, allowed: Path | None) -> None:
         self.store = store
         self.rules = rules
         self.rules_dir = RulesBundle.load(rules).rules_dir
@@ -164,7 +167,7 @@ class Jobs:
     # --- submitting -----------------------------------------------------------------
 
     def submit_upload(
-        self, name: str, content, source: str, by: str, mode: str = "incremental"
+        self, name: str, content: BinaryIO, source: str, by: str, mode: str = "incremental"
     ) -> Job:
         """A job over an uploaded file (``content``: a readable binary stream)."""
         suffix = Path(name or "").suffix.lower()
@@ -275,7 +278,7 @@ class Jobs:
     def _run(self, job: Job, cancel: threading.Event) -> None:
         started = time.perf_counter()
         job.status, job.started_at = "running", utcnow().isoformat(timespec="seconds")
-        rows: list[tuple] = []
+        rows: list[tuple[str, str, str, str]] = []
         try:
             job.stage = "reading"
             self._save(job)
@@ -383,7 +386,7 @@ class Jobs:
         how many files were rewritten (see :func:`mdm.erasure.erase_from_job_results`)."""
         return erase_from_job_results(self.folder, records, golden_ids)
 
-    def _child(self, job: Job, copy: Path, cancel: threading.Event) -> dict | None:
+    def _child(self, job: Job, copy: Path, cancel: threading.Event) -> dict[str, Any] | None:
         """Run ``mdm reconcile`` on the copy; follow its stages. The summary it printed,
         or None when the job was cancelled (an MdmError when the run failed)."""
         folder = self.folder / job.job_id
@@ -416,7 +419,7 @@ class Jobs:
             errors = [step.error for step in read_progress(steps_path) if step.error]
             raise InputError(errors[-1] if errors else
                              f"the reconciliation stopped (exit {process.returncode})")  # fmt: skip
-        summary = json.loads(out_path.read_text())
+        summary: dict[str, Any] = json.loads(out_path.read_text())
         job.run_id = summary["run_id"]
         job.stages = summary["seconds"]
         mine = [s for s in summary["sources"] if s["name"] == job.source]
@@ -436,7 +439,11 @@ class Jobs:
                 job.records = step.records
         if latest is None:
             return
-        steps = (latest.done, latest.total) if latest.total else None
+        assert latest.stage is not None  # one of FULL_STAGES
+        steps = None
+        if latest.total:
+            assert latest.done is not None  # a stage's Detail gives done with total
+            steps = (latest.done, latest.total)
         if (latest.stage, latest.detail, steps) != (job.stage, job.stage_detail, job.stage_steps):
             self._stage(job, latest.stage, latest.detail, steps)
 
@@ -447,6 +454,7 @@ class Jobs:
         self._save(job)
 
     def _write_full_results(self, job: Job) -> None:
+        assert job.run_id is not None  # the run the job made
         with self.store.read() as con:
             xref, golden, review = run_results(con, job.run_id, job.source)
         folder = self.folder / job.job_id

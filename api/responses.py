@@ -8,10 +8,13 @@ orjson, which also takes numpy numbers and datetimes as they come.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _default(value: Any) -> Any:
@@ -34,7 +37,7 @@ class FastJSONResponse(JSONResponse):
         )
 
 
-def table_file(frame, format: str, name: str) -> Response:
+def table_file(frame: pd.DataFrame, format: str, name: str) -> Response:
     """A table as a CSV (safe to open in a spreadsheet) or Parquet download named
     ``name.<format>``."""
     import io

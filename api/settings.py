@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,7 +75,7 @@ class Settings(BaseModel):
         db = os.environ.get("MDM_DB")
         if not db:
             raise RuntimeError("set MDM_DB to the store file, e.g. MDM_DB=out/mdm.duckdb")
-        values: dict = {"db": Path(db)}
+        values: dict[str, Any] = {"db": Path(db)}
         if os.environ.get("MDM_RULES"):
             values["rules"] = Path(os.environ["MDM_RULES"])
         if os.environ.get("MDM_APPLY_DELAY"):

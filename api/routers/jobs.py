@@ -21,7 +21,8 @@ Mode = Literal["incremental", "full"]
 
 
 def _jobs(request: Request) -> Jobs:
-    return request.app.state.jobs
+    jobs: Jobs = request.app.state.jobs
+    return jobs
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED)

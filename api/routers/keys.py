@@ -19,11 +19,13 @@ from api.schemas.keys import (
 )
 from mdm.backup import back_up_service
 from mdm.keys import create_key, list_keys, revoke_key
+from mdm.realtime.engine import Engine
+from mdm.store.service import StoreService
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
-def _reload(request: Request, store) -> None:
+def _reload(request: Request, store: StoreService[Engine]) -> None:
     with store.read() as con:
         request.app.state.keys.reload(con)
 

@@ -18,6 +18,8 @@ from api.schemas.names import (
     VariantPropose,
 )
 from mdm.names.store import list_variants, name_frequencies, propose
+from mdm.realtime.engine import Engine
+from mdm.review import VariantChange as NamePairChange
 from mdm.review import decide_variant
 from mdm.store.service import StoreService
 
@@ -65,7 +67,9 @@ def post_variant(body: VariantPropose, store: StoreDep, caller: CallerDep) -> Va
     return VariantChange(message=message)
 
 
-def decide_pair(store: StoreService, name: str, variant: str, approve: bool, actor: str):
+def decide_pair(
+    store: StoreService[Engine], name: str, variant: str, approve: bool, actor: str
+) -> NamePairChange:
     """Approve or reject a name pair; the engine's copy of the records' keys follows."""
     with store.write() as con:
         change = decide_variant(con, name, variant, approve=approve, actor=actor)
@@ -75,7 +79,7 @@ def decide_pair(store: StoreService, name: str, variant: str, approve: bool, act
 
 
 def _decide(
-    body: VariantDecide, store: StoreService, approve: bool, caller: Caller
+    body: VariantDecide, store: StoreService[Engine], approve: bool, caller: Caller
 ) -> VariantChange:
     change = decide_pair(store, body.name, body.variant, approve, acting(caller, body.by))
     return VariantChange(message=change.message, rescored_tasks=change.rescored_tasks)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Annotated
+from concurrent.futures import Future
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator
@@ -26,11 +27,13 @@ from api.schemas.records import (
 from mdm.clock import utcnow
 from mdm.errors import InputError
 from mdm.overrides import clear_override, set_override
+from mdm.realtime.engine import Engine
 from mdm.realtime.results import Candidate, UpsertResult
 from mdm.realtime.usable import ValueWarning
 from mdm.rules.bundle import RulesBundle
 from mdm.schema import ATTRIBUTES
 from mdm.store.reads import get_golden, get_record
+from mdm.store.service import StoreService
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
@@ -38,7 +41,7 @@ KeyPath = Annotated[str, Path(min_length=1, max_length=200)]
 KeyQuery = Annotated[str, Query(min_length=1, max_length=200)]
 
 
-def _candidate(c: Candidate) -> dict:
+def _candidate(c: Candidate) -> dict[str, Any]:
     """A :class:`CandidatePublic` as a plain dict (see api.responses)."""
     return {
         "golden_id": c.golden_id,
@@ -61,7 +64,7 @@ def _candidate(c: Candidate) -> dict:
     }
 
 
-def _upserted(result: UpsertResult) -> dict:
+def _upserted(result: UpsertResult) -> dict[str, Any]:
     """An :class:`UpsertPublic` as a plain dict."""
     return {
         "action": result.action,
@@ -76,7 +79,7 @@ def _upserted(result: UpsertResult) -> dict:
     }
 
 
-def _warnings(warnings: Sequence[ValueWarning]) -> list[dict]:
+def _warnings(warnings: Sequence[ValueWarning]) -> list[dict[str, Any]]:
     """:class:`ValueWarningPublic` items as plain dicts."""
     return [{"field": w.field, "value": w.value, "reason": w.reason} for w in warnings]
 
@@ -143,7 +146,7 @@ async def upsert_records(
     for record in records:
         engine.check(record)  # refuse the batch before writing any
 
-    def decide() -> list:
+    def decide() -> list[tuple[Any, Future[None]]]:
         return [store.upsert(record, actor) for record in records]
 
     # One record is decided in the event loop (a millisecond or two); a batch in a
@@ -169,7 +172,7 @@ def read_record_by_query(source: KeyQuery, record_id: KeyQuery, store: StoreDep)
     return _read(store, source, record_id)
 
 
-def _read(store, source: str, record_id: str) -> RecordPublic:
+def _read(store: StoreService[Engine], source: str, record_id: str) -> RecordPublic:
     with store.read() as con:
         row = get_record(con, source, record_id)
     return RecordPublic(
@@ -200,7 +203,9 @@ async def delete_record_by_query(
     return await _delete(store, source, record_id, acting(caller, None))
 
 
-async def _delete(store, source: str, record_id: str, actor: str) -> DeletePublic:
+async def _delete(
+    store: StoreService[Engine], source: str, record_id: str, actor: str
+) -> DeletePublic:
     result, committed = store.delete(source, record_id, actor)
     await asyncio.wrap_future(committed)
     return DeletePublic(**result)
@@ -255,7 +260,7 @@ def delete_override(
         return _golden(get_golden(con, golden_id))
 
 
-def _golden(golden: dict) -> GoldenPublic:
+def _golden(golden: dict[str, Any]) -> GoldenPublic:
     return GoldenPublic(
         golden_id=golden["golden_id"],
         requested_id=golden["requested_id"],

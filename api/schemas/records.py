@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from api.schemas.common import Actor, ExtraName, Identifier, Request, Timestamp
 
+if TYPE_CHECKING:
+    from pydantic.config import JsonDict
+
 Text = Annotated[str | None, Field(default=None, max_length=500)]
 Key = Identifier
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "source": "crm",
     "record_id": "C1000001",
     "first_name": "Bob",

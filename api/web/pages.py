@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
@@ -37,7 +38,7 @@ from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
 from mdm.store.reads import get_golden
-from mdm.users import MIN_PASSWORD, authenticate, set_password
+from mdm.users import MIN_PASSWORD, User, authenticate, set_password
 from mdm.workbench import (
     BANDS,
     LABELS,
@@ -55,6 +56,12 @@ from mdm.workbench import (
     task_detail,
 )
 
+if TYPE_CHECKING:
+    import duckdb
+
+    from mdm.realtime.engine import Engine
+    from mdm.review import DecisionResult
+
 HERE = FilePath(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -63,7 +70,13 @@ TaskId = Annotated[int, Path(ge=1)]
 GoldenId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def _page(request: Request, name: str, user=None, status_code: int = 200, **context) -> Response:
+def _page(
+    request: Request,
+    name: str,
+    user: User | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
     return templates.TemplateResponse(
         request,
         name,
@@ -118,7 +131,7 @@ async def login(request: Request, store: StoreDep) -> Response:
             "administrator.",
         )  # fmt: skip
 
-    def check():  # scrypt takes ~50 ms of CPU: not on the event loop
+    def check() -> User | None:  # scrypt takes ~50 ms of CPU: not on the event loop
         with store.read() as con:
             return authenticate(con, username, password)
 
@@ -163,7 +176,7 @@ async def change_password(request: Request, user: UserDep, store: StoreDep) -> R
             min_length=MIN_PASSWORD,
         )  # fmt: skip
 
-    def check():
+    def check() -> User | None:
         with store.read() as con:
             return authenticate(con, user.username, current)
 
@@ -174,7 +187,7 @@ async def change_password(request: Request, user: UserDep, store: StoreDep) -> R
     if new != again:
         return refuse("The two new passwords differ. Type the same one twice.", 400)
 
-    def store_it():
+    def store_it() -> None:
         with store.write() as con:
             set_password(con, user.username, new)
 
@@ -269,7 +282,9 @@ def names_page(request: Request, user: UserDep, store: StoreDep, q: str = "") ->
 
 
 @router.post("/tasks/{task_id}/claim")
-async def claim_task(request: Request, task_id: TaskId, user: StewardDep, store: StoreDep):
+async def claim_task(
+    request: Request, task_id: TaskId, user: StewardDep, store: StoreDep
+) -> Response:
     await check_form(request)
 
     def take() -> None:
@@ -291,7 +306,7 @@ async def decide_task(
     verdict = str(form.get("decision", ""))
     note = str(form.get("note") or "") or None
 
-    def act(con, engine):
+    def act(con: duckdb.DuckDBPyConnection, engine: Engine) -> tuple[DecisionResult, int | None]:
         learning = load_match_rules(settings.rules).learning
         result, _ = decide(con, engine, task_id, verdict, user.username, learning, note)
         following = next_task(con, user.username, after=task_id)
@@ -379,7 +394,10 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         target = quote(str(request.url.path) + query)
         return RedirectResponse(f"/ui/login?next={target}", status_code=303)
 
-    answer_json = app.exception_handlers[MdmError]
+    # (installed by api.errors: async, though starlette's type allows a plain function)
+    answer_json = cast(
+        "Callable[[Request, Exception], Awaitable[Response]]", app.exception_handlers[MdmError]
+    )
 
     @app.exception_handler(MdmError)
     async def mdm_error(request: Request, error: MdmError) -> Response:
