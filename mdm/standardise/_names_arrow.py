@@ -1,8 +1,10 @@
 """Arrow twins of the name functions in :mod:`mdm.standardise.names`, for whole columns.
 
 ``split_plain`` reads the common "[titles] first [middle...] last [suffixes]" names
-as ``names._split_plain`` does, word by word in Arrow and numpy, and leaves every
-other name (commas, particles, nicknames, non-ASCII leftovers) to Python.
+as ``names._split_plain`` does, word by word in Arrow and numpy, and ``split_comma``
+the "LAST, FIRST [MIDDLE]" of upper-case exports as ``names._split_comma`` does; they
+leave every other name (titles or suffixes after a comma, particles, nicknames,
+non-ASCII leftovers) to Python.
 ``tests/standardise/test_vectorised.py`` checks they agree value by value.
 """
 
@@ -19,6 +21,7 @@ from mdm.standardise import _name_words as vocab
 from mdm.standardise import _vectorised as vec
 
 _NOT_PLAIN_CHARS = r"[,\"()\[\]{}<>]"
+_NOT_PLAIN_BESIDE_COMMA = r"[\"()\[\]{}<>]"
 _PRINTABLE_ASCII = r"^[ -~]+$"
 _ROMAN_NUMERAL = r"^(?:x|ix|iv|v?i{0,3})\.?$"
 
@@ -77,6 +80,52 @@ def split_plain(texts: pa.StringArray) -> PlainSplit:
         pc.if_else(pa.array(decided), last, pa.scalar(None, pa.string())),
         _suffixes(words, end, decided),
     )
+
+
+def split_comma(texts: pa.StringArray) -> PlainSplit:
+    """``names._split_comma`` of each "Last, First [Middle...]" text whose given names
+    have no title before them and no suffix after them (the common form); the others
+    are left undecided. The parts are as written (the surname's words joined by one
+    space), the suffix always missing."""
+    texts = texts.cast(pa.string())  # a large_string column too
+    text = vec.python_where_not_ascii(texts, texts, anyascii)
+    text = vec.replace_matching(text, r"\.([A-Za-z])", r". \1")
+    one_comma = pc.fill_null(pc.equal(pc.count_substring(text, ","), 1), False)
+    eligible = pc.and_(
+        pc.and_(vec.matching(text, _PRINTABLE_ASCII), one_comma),
+        pc.invert(vec.matching(text, _NOT_PLAIN_BESIDE_COMMA)),
+    )
+    halves = pc.split_pattern(
+        pc.if_else(eligible, text, pa.scalar(None, pa.string())), ",", max_splits=1
+    )
+    surname = _words_of(pc.list_element(halves, 0))
+    given = _words_of(pc.list_element(halves, 1))
+    surname_words = pc.fill_null(pc.list_value_length(surname), 0).to_numpy().astype(np.int64)
+    lengths = pc.fill_null(pc.list_value_length(given), 0).to_numpy().astype(np.int64)
+    words = Words.of(given.flatten(), lengths)
+    opens_with_title = np.zeros(len(texts), dtype=bool)
+    ends_with_trailing = np.zeros(len(texts), dtype=bool)
+    opens_with_title[words.row[words.title & (words.position == 0)]] = True
+    last_word = words.position == words.lengths[words.row] - 1
+    ends_with_trailing[words.row[words.trailing & last_word]] = True
+    decided = np.asarray(eligible.to_numpy(zero_copy_only=False), dtype=bool)
+    decided &= (surname_words > 0) & (lengths > 0) & ~opens_with_title & ~ends_with_trailing
+    last = pc.binary_join(surname, " ")
+    return PlainSplit(
+        decided,
+        _pick(words.text, words.offsets, decided),
+        _middles(words, np.zeros(len(texts), dtype=np.int64), lengths + 1, decided),
+        pc.if_else(pa.array(decided), last, pa.scalar(None, pa.string())),
+        pa.nulls(len(texts), pa.string()),
+    )
+
+
+def _words_of(texts: pa.StringArray) -> pa.ListArray:
+    """Each text's words (split at runs of spaces); null for a text of none, as Python's
+    ``str.split`` gives no words for it."""
+    trimmed = pc.ascii_trim(texts, " ")
+    blank = pc.fill_null(pc.equal(trimmed, ""), False)
+    return pc.ascii_split_whitespace(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed))
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,15 @@ def standardise_full_name_column(series: pd.Series) -> tuple[pd.Series, pd.Serie
     else:
         has_comma = vec.matching(unique.array, ",")
         at_commas = np.flatnonzero(has_comma.to_numpy(zero_copy_only=False)).tolist()
-        comma_texts = pc.filter(unique.array, has_comma).to_pylist()
+        comma_array = pc.filter(unique.array, has_comma)
+        # "Last, First" in Arrow; the rest (titles, suffixes, particles) in Python.
+        done, full, suffix = _full_names_from_commas(comma_array)
+        for at, name, ending in zip(
+            np.asarray(at_commas)[done].tolist(), full, suffix, strict=True
+        ):
+            names[at], suffixes[at] = name, ending
+        at_commas = np.asarray(at_commas)[~done].tolist()
+        comma_texts = pc.filter(comma_array, pa.array(~done)).to_pylist()
     for at, text in zip(at_commas, comma_texts, strict=True):
         names[at], suffixes[at] = clean_full_name(text)
     return take(unique.codes, names, series.index), take(unique.codes, suffixes, series.index)
@@ -250,18 +258,50 @@ def split_full_name_column(series: pd.Series) -> pd.DataFrame:
 
 def _split_raw_many(texts: pa.StringArray) -> list[pa.StringArray]:
     """:func:`_split_raw` of each text that is a name (else nulls): first, middle and last
-    as written and the standard suffix. Plain names are split in Arrow, others in Python."""
+    as written and the standard suffix. Plain names and "Last, First" are split in
+    Arrow, others in Python."""
     plain = arrow.split_plain(texts)
+    comma = arrow.split_comma(texts)  # never one that split_plain decides (a comma)
     named = np.asarray(pc.is_valid(arrow.clean_names(texts)).to_numpy(zero_copy_only=False))
-    in_python = named & ~plain.decided
+    in_python = named & ~plain.decided & ~comma.decided
     raw = [_split_raw(text) for text in pc.filter(texts, pa.array(in_python)).to_pylist()]
     parts = []
-    for at, decided in enumerate((plain.first, plain.middle, plain.last, plain.suffix)):
+    in_arrow = zip(
+        (plain.first, plain.middle, plain.last, plain.suffix),
+        (comma.first, comma.middle, comma.last, comma.suffix),
+        strict=True,
+    )
+    for at, (by_plain, by_comma) in enumerate(in_arrow):
+        decided = pc.if_else(pa.array(comma.decided), by_comma, by_plain)
         part = pc.replace_with_mask(
             decided, pa.array(in_python), pa.array([r[at] for r in raw], pa.string())
         )
         parts.append(pc.if_else(pa.array(named), part, pa.scalar(None, pa.string())))
     return parts
+
+
+def _full_names_from_commas(
+    texts: pa.StringArray,
+) -> tuple[np.ndarray, list[str | None], list[str | None]]:
+    """:func:`clean_full_name` of the "Last, First" texts :func:`arrow.split_comma`
+    reads: which it read, and their names and suffixes (in that order)."""
+    comma = arrow.split_comma(texts)
+    done = comma.decided & np.asarray(
+        pc.is_valid(arrow.clean_names(texts)).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    chosen = pa.array(done)
+    first, _ = arrow.strip_names(pc.filter(comma.first, chosen))
+    last, last_suffix = arrow.strip_names(pc.filter(comma.last, chosen))
+    middle = arrow.clean_names(pc.filter(comma.middle, chosen))
+    # Missing parts as "" and the spaces they leave collapsed (the cleaned parts hold
+    # single spaces): joining with null_handling="skip" drops rows whose parts are all
+    # missing in the pyarrow of requirements.lock.
+    parts = [pc.fill_null(part, "") for part in (first, middle, last)]
+    full = pc.utf8_trim(
+        pc.replace_substring_regex(pc.binary_join_element_wise(*parts, " "), " +", " "), " "
+    )
+    full = pc.if_else(pc.equal(full, ""), pa.scalar(None, pa.string()), full)
+    return done, full.to_pylist(), last_suffix.to_pylist()
 
 
 def _as_values(values: pa.Array | list[str | None]) -> list[str | None] | np.ndarray:

@@ -70,7 +70,14 @@ NAME_WORDS = st.sampled_from(
     + ["李", "Łukasz", "Smith,", "(Bob)", "n/a", "-", "Ph.D.", "Junior", "iv", "Mc", "d'Arcy"]
 )
 NAMES = st.lists(NAME_WORDS, min_size=1, max_size=6).map(" ".join)
-VALUES = st.lists(st.one_of(st.none(), REALISTIC, st.text(), NAMES), max_size=25)
+#: "Last, First [Middle]" as upper-case exports write it, and its near misses.
+SEPARATORS = st.sampled_from([", ", ",", " , ", ",  ", ", ,"])
+SIDE = st.one_of(NAMES, NAMES, st.sampled_from(["", "  "]))
+COMMA_NAMES = st.tuples(SIDE, SEPARATORS, SIDE).map("".join)
+VALUES = st.lists(
+    st.one_of(st.none(), REALISTIC, st.text(), NAMES, COMMA_NAMES, COMMA_NAMES.map(str.upper)),
+    max_size=25,
+)
 
 # Each example builds two columns and runs the Arrow kernels: fewer, larger examples.
 columns = settings(max_examples=40, deadline=None)
