@@ -28,6 +28,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check mdm api tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: setup
