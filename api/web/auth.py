@@ -64,6 +64,15 @@ def current_user(request: Request) -> User:
     return user
 
 
+def signed_in_or_none(request: Request) -> User | None:
+    """The signed-in user, or None (for pages any visitor may see, such as an error
+    page, which keep the navigation of whoever is signed in)."""
+    try:
+        return current_user(request)
+    except SignInRequired:
+        return None
+
+
 async def steward(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.can_decide:
         raise Forbidden()

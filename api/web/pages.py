@@ -29,6 +29,7 @@ from api.web.auth import (
     UserDep,
     check_form,
     csrf_token,
+    signed_in_or_none,
 )
 from mdm.errors import InputError, MdmError
 from mdm.events import history
@@ -404,18 +405,26 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         """On the pages, a problem is a page that says what was wrong; elsewhere JSON."""
         if not request.url.path.startswith("/ui"):
             return await answer_json(request, error)
-        return _page(request, "error.html", status_code=status_of(error),
-                     title="That did not work", message=str(error))  # fmt: skip
+        return await _error_page(request, status_of(error), str(error), "That did not work")
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, _: Forbidden) -> Response:
-        return _page(request, "error.html", status_code=403,
-                     message="Viewers can read; only stewards can decide.")  # fmt: skip
+        return await _error_page(request, 403, "Viewers can read; only stewards can decide.")
 
     @app.exception_handler(BadToken)
     async def bad_token(request: Request, _: BadToken) -> Response:
         message = "This form has expired. Go back, reload the page and try again."
-        return _page(request, "error.html", status_code=403, message=message)
+        return await _error_page(request, 403, message)
+
+
+async def _error_page(
+    request: Request, status_code: int, message: str, title: str | None = None
+) -> Response:
+    """A page saying what was wrong, with the navigation of whoever is signed in (the
+    lookup reads the store: off the event loop)."""
+    user = await run_in_threadpool(signed_in_or_none, request)
+    return _page(request, "error.html", user, status_code=status_code, title=title,
+                 message=message)  # fmt: skip
 
 
 __all__ = ["install_web", "router"]

@@ -172,6 +172,9 @@ def test_problems_are_pages_that_say_what_was_wrong(sign_in, web) -> None:
     assert missing.status_code == 404 and "no review task 999999" in missing.text
     gone = steward.get("/ui/golden/GNOPE")
     assert gone.status_code == 404 and "no golden record GNOPE" in gone.text
+    # An error page keeps the navigation and the signed-in steward.
+    for page in (band, missing, gone):
+        assert 'href="/ui/queue"' in page.text and "Sign out" in page.text
     # The API keeps answering in JSON.
     api = web.client.get("/v1/golden/GNOPE")
     assert api.status_code == 404 and api.json()["error"]["type"] == "NotFoundError"
