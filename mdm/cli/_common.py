@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -150,6 +152,22 @@ def _transaction(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
     finally:
         con.close()
+
+
+def print_table(table: Table) -> None:
+    """Print a table whole: to a terminal, fitted to its width (long cells folded);
+    into a pipe or file, as wide as its widest row, so that no value is cut off at the
+    80 columns a console assumes when it cannot ask."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = Measurement.get(out, out.options.update_width(100_000), table).maximum
+    assumed = out.width  # print(width=...) is capped at the console's width: widen it
+    out.width = max(width, assumed)
+    try:
+        out.print(table)
+    finally:
+        out.width = assumed
 
 
 def _plain(value: object) -> Text:

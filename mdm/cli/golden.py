@@ -17,6 +17,7 @@ from mdm.cli._common import (
     _steward_call,
     app,
     out,
+    print_table,
 )
 from mdm.clock import utcnow
 
@@ -58,7 +59,7 @@ def golden_show(
         table.add_row(
             attribute, str(line["value"]), f"{line['source']}/{line['record_id']}", line["rule"]
         )
-    out.print(table)
+    print_table(table)
     out.print(
         "records: " + ", ".join(f"{r['source']}/{r['record_id']}" for r in found["records"]),
         highlight=False,

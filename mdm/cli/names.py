@@ -15,6 +15,7 @@ from mdm.cli._common import (
     _names_store,
     app,
     out,
+    print_table,
 )
 from mdm.errors import InputError
 
@@ -35,7 +36,7 @@ def _print_variants(frame: pd.DataFrame) -> None:
         table.add_column(column)
     for row in frame.itertuples():
         table.add_row(row.name, row.variant, row.kind, row.origin, str(row.evidence), row.status)
-    out.print(table)
+    print_table(table)
     out.print(f"{len(frame)} pair(s)", highlight=False)
 
 

@@ -17,6 +17,7 @@ from mdm.cli._common import (
     _read,
     app,
     out,
+    print_table,
 )
 
 if TYPE_CHECKING:
@@ -144,5 +145,5 @@ def history_command(
             _plain(event["actor"]),
             _plain(event["description"]),
         )
-    out.print(table)
+    print_table(table)
     out.print(f"{len(found)} event(s)", highlight=False)

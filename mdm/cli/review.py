@@ -16,6 +16,7 @@ from mdm.cli._common import (
     _steward_call,
     app,
     out,
+    print_table,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def review_list(
             f"{row.source_r}/{row.record_id_r}",
             row.name_r,
         )
-    out.print(table)
+    print_table(table)
     out.print(f"{len(frame)} task(s)", highlight=False)
 
 

@@ -21,6 +21,7 @@ from mdm.cli._common import (
     app,
     err,
     out,
+    print_table,
 )
 from mdm.cli.sources import print_columns, sources
 from mdm.errors import ConfigError, InputError, MdmError
@@ -186,7 +187,7 @@ def _print_reconcile(result: ReconcileResult) -> None:
     for s in result.sources:
         bad = ", ".join(f"{k}: {v}" for k, v in s.unparseable.items() if v) or "none"
         table.add_row(s.name, str(s.records), s.date_order, bad, s.path)
-    out.print(table)
+    print_table(table)
     print_columns(out, result.sources)
     out.print(_locale_table(result.sources))
     duplicates = result.records - result.golden_records
@@ -256,7 +257,7 @@ def evaluate(
     p, b = report.pairwise, report.bcubed
     table.add_row("pairwise", f"{p['precision']:.4f}", f"{p['recall']:.4f}", f"{p['f1']:.4f}")
     table.add_row("B-cubed", f"{b['precision']:.4f}", f"{b['recall']:.4f}", f"{b['f1']:.4f}")
-    out.print(table)
+    print_table(table)
     blk = report.blocking
     threshold = "none" if report.link_threshold is None else f"{report.link_threshold:.3f}"
     out.print(

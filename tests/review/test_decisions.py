@@ -152,7 +152,13 @@ def test_cli_lists_and_decides(reconciled_db: Path, tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     assert "3 task(s)" in listed.output
     with duckdb.connect(str(db), read_only=True) as con:
-        task = list_tasks(con, limit=1)["task_id"].iloc[0]
+        shown = list_tasks(con, limit=3)
+        task = shown["task_id"].iloc[0]
+    # Into a pipe the table is as wide as it needs: no record id or name is cut off.
+    assert "…" not in listed.output
+    for row in shown.itertuples():
+        assert f"{row.source_l}/{row.record_id_l}" in listed.output
+        assert row.name_r in listed.output
     decided = runner.invoke(
         app, ["review", "decide", str(task), "different", "--db", str(db), "--by", "ann"]
     )
