@@ -160,7 +160,8 @@ def _merge(client: httpx.Client, rng: random.Random, ledger: Ledger) -> None:
         return
     first, second = rng.sample(known, 2)
     answer = client.post(
-        "/v1/golden/merge", json={"golden_ids": [first, second], "by": "crash", "reason": "t"}
+        "/v1/golden/merge",
+        json={"golden_ids": [first, second], "by": "crash", "reason": "t", "confirm": True},
     )
     _check_status(answer, "merge", ledger)
 

@@ -25,6 +25,7 @@ import duckdb
 
 from mdm.errors import ConflictError, InputError
 from mdm.realtime.engine import Engine
+from mdm.realtime.steward import MergeNotConfirmed
 from mdm.review import Decision, DecisionResult
 from mdm.review import decide as record_decision
 from mdm.rules.match import Learning
@@ -55,9 +56,18 @@ def merge(
     second: str,
     actor: str,
     reason: str | None = None,
+    confirmed: bool = False,
 ) -> dict[str, Any]:
-    """Merge golden record ``second`` and ``first`` (the older id survives)."""
-    result, changes = engine.merge(first, second, _actor(actor), reason)
+    """Merge golden record ``second`` and ``first`` (the older id survives). Two
+    customers the model holds to be different people (even their most alike records
+    score below the review band) are merged only ``confirmed``: otherwise
+    :class:`~mdm.realtime.steward.MergeNotConfirmed` names the evidence against."""
+    who = _actor(actor)
+    if not confirmed:
+        evidence = engine.merge_evidence(first, second)
+        if evidence.strong:
+            raise MergeNotConfirmed(evidence)
+    result, changes = engine.merge(first, second, who, reason)
     apply_changes(con, [changes])
     return result
 

@@ -128,7 +128,7 @@ def _merge(db: Path, unmerge: bool = False) -> None:
         records = con.execute("SELECT source, record_id FROM xref WHERE golden_id = ?",
                               [second]).fetchall()  # fmt: skip
         con.execute("BEGIN").fetchall()
-        survivor = merge(con, engine, first, second, "ann")["golden_id"]
+        survivor = merge(con, engine, first, second, "ann", confirmed=True)["golden_id"]
         con.execute("COMMIT").fetchall()
         if unmerge:
             con.execute("BEGIN").fetchall()

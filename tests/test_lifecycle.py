@@ -18,6 +18,7 @@ from mdm.events import replay_differences
 from mdm.ingest import parse_source_arg
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.realtime.engine import Engine
+from mdm.realtime.steward import MergeNotConfirmed
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from mdm.store.changes import apply_changes
@@ -78,7 +79,9 @@ def test_a_merge_holds_through_a_bulk_rerun_and_an_unmerge_stays_apart(
     with open_store(db) as con:
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         first, second, third = _singles(con, 3)
-        merged = _in_txn(con, lambda: merge(con, engine, first, second, "ann", "same phone"))
+        merged = _in_txn(
+            con, lambda: merge(con, engine, first, second, "ann", "same phone", confirmed=True)
+        )
         survivor = merged["golden_id"]
         assert survivor in (first, second) and merged["retired"] == [
             ({first, second} - {survivor}).pop()
@@ -112,7 +115,7 @@ def test_unmerging_right_after_a_merge_restores_both(reconciled_db, tmp_path) ->
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         first, second = _singles(con)
         before = {g: get_golden(con, g) for g in (first, second)}
-        done = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))
+        done = _in_txn(con, lambda: merge(con, engine, first, second, "ann", confirmed=True))
         other = second if done["golden_id"] == first else first
         back = _in_txn(
             con,
@@ -147,7 +150,9 @@ def test_a_real_time_update_keeps_a_merge(reconciled_db, tmp_path) -> None:
     with open_store(db) as con:
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         first, second = _singles(con)
-        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))["golden_id"]
+        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann", confirmed=True))[
+            "golden_id"
+        ]
         source, record_id = _records(con, survivor)[0]
         # The record changes beyond recognition; the steward's merge still holds it.
         update = {"source": source, "record_id": record_id, "first_name": "Xavier",
@@ -229,10 +234,12 @@ def test_bad_requests_are_refused(reconciled_db, tmp_path) -> None:
             unmerge(con, engine, first, _records(con, second)[:1], "ann")
         with pytest.raises(InputError, match="SOURCE/RECORD_ID"):
             parse_record("no-slash")
-        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))["golden_id"]
+        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann", confirmed=True))[
+            "golden_id"
+        ]
         retired = ({first, second} - {survivor}).pop()
         with pytest.raises(ConflictError, match=f"part of {survivor} now"):
-            merge(con, engine, retired, survivor, "ann")
+            merge(con, engine, retired, survivor, "ann", confirmed=True)
         # Nothing a refusal touched was written.
         assert con.execute("SELECT count(*) FROM link_constraints").fetchall() == [(3,)]
 
@@ -243,7 +250,20 @@ def test_the_cli_merges_unmerges_and_replays(reconciled_db, tmp_path) -> None:
         first, second = _singles(con)
     runner = CliRunner()
     done = runner.invoke(
-        app, ["golden", "merge", first, second, "--by", "ann", "--reason", "x", "--db", str(db)]
+        app,
+        [
+            "golden",
+            "merge",
+            first,
+            second,
+            "--by",
+            "ann",
+            "--reason",
+            "x",
+            "--confirm",
+            "--db",
+            str(db),
+        ],
     )
     assert done.exit_code == 0, done.output
     assert "merged into" in done.output
@@ -287,7 +307,9 @@ def test_deleting_the_record_a_merge_hung_on_keeps_the_rest_together(
         engine = Engine(con, bundle.survivorship, bundle.rules_dir)
         first, second = _singles(con)
         anchor = min(_records(con, first))
-        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann"))["golden_id"]
+        survivor = _in_txn(con, lambda: merge(con, engine, first, second, "ann", confirmed=True))[
+            "golden_id"
+        ]
         others = [k for k in _records(con, survivor) if k != anchor]
         _in_txn(con, lambda: apply_changes(con, [engine.delete(*anchor, "api")[1]]))
         golden_of = dict(
@@ -325,3 +347,35 @@ def test_history_shows_a_stored_actor_as_one_plain_line(reconciled_db: Path, tmp
     assert "ann\\r\\n2026-01-01" in shown.output and "[bold]erased[/bold]" in shown.output
     assert not any(line.lstrip("│ ").startswith("2026-01-01 00:00:00   admin") for line in
                    shown.output.splitlines())  # fmt: skip
+
+
+def test_merging_two_clearly_different_people_needs_confirmation(
+    reconciled_db, tmp_path
+) -> None:
+    """A merge the model holds against (even the two customers' most alike records
+    score below the review band) is refused with the evidence, writes nothing, and
+    goes through once confirmed; customers the model is unsure about merge at once."""
+    db = _copy(reconciled_db, tmp_path)
+    bundle = _bundle()
+    with open_store(db) as con:
+        engine = Engine(con, bundle.survivorship, bundle.rules_dir)
+        first, second = _singles(con)
+        evidence = engine.merge_evidence(first, second)
+        assert evidence.strong and evidence.against
+        assert evidence.against == tuple(sorted(evidence.against, key=lambda a: a[1]))
+        events = con.execute("SELECT count(*) FROM events").fetchall()
+        with pytest.raises(MergeNotConfirmed, match="strong evidence against") as refused:
+            _in_txn(con, lambda: merge(con, engine, first, second, "ann"))
+        assert evidence.against[0][0] in str(refused.value)  # the strongest, by name
+        assert con.execute("SELECT count(*) FROM events").fetchall() == events
+        assert get_golden(con, first)["status"] == get_golden(con, second)["status"] == "active"
+        done = _in_txn(con, lambda: merge(con, engine, first, second, "ann", confirmed=True))
+        assert done["retired"]
+        # Two customers an open review task asks about: the model is unsure, no question.
+        task = con.execute(
+            "SELECT golden_id_l, golden_id_r FROM review_tasks WHERE status = 'open' "
+            "AND golden_id_l <> golden_id_r ORDER BY match_probability DESC LIMIT 1"
+        ).fetchall()[0]
+        unsure = engine.merge_evidence(*task)
+        assert not unsure.strong
+        assert _in_txn(con, lambda: merge(con, engine, *task, "ann"))["golden_id"] in task

@@ -126,7 +126,7 @@ def test_a_merged_in_records_overrides_pass_to_the_survivor_and_come_back(
         set_override(con, second, "phone", "+449999999999", "bo", None, rules, NOW)
         before = {g: get_golden(con, g) for g in (first, second)}
         engine = Engine(con, rules, bundle.rules_dir)
-        survivor = merge(con, engine, first, second, "ann")["golden_id"]
+        survivor = merge(con, engine, first, second, "ann", confirmed=True)["golden_id"]
         other = second if survivor == first else first
         merged = get_golden(con, survivor)
         own = before[survivor]
@@ -138,7 +138,7 @@ def test_a_merged_in_records_overrides_pass_to_the_survivor_and_come_back(
         for golden_id in (first, second):
             now, was = get_golden(con, golden_id), before[golden_id]
             assert [now[a] for a in ("email", "phone")] == [was[a] for a in ("email", "phone")]
-        survivor = merge(con, engine, first, second, "ann")["golden_id"]
+        survivor = merge(con, engine, first, second, "ann", confirmed=True)["golden_id"]
     # A bulk run applies the inherited values the same way.
     reconcile([parse_source_arg(str(p)) for p in sample_files], db, bundle)
     with open_store(db) as con:

@@ -26,10 +26,15 @@ GoldenId = Annotated[str, Path(min_length=1, max_length=200)]
 @router.post("/merge", response_model=LifecyclePublic)
 def post_merge(body: MergeCreate, store: StoreDep, caller: CallerDep) -> LifecyclePublic:
     """Merge two golden records: the older id survives and the other resolves to it. A
-    must-link keeps them together on every later run and upsert."""
+    must-link keeps them together on every later run and upsert. Two customers the
+    model holds to be different people (even their most alike records score below the
+    review band) are refused with 409 naming the evidence against, unless ``confirm``."""
     first, second = body.golden_ids
+    actor = acting(caller, body.by)
     done = store.steward(
-        lambda con, engine: merge(con, engine, first, second, acting(caller, body.by), body.reason)
+        lambda con, engine: merge(
+            con, engine, first, second, actor, body.reason, confirmed=body.confirm
+        )
     )
     return LifecyclePublic(
         golden_id=done["golden_id"],

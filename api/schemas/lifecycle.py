@@ -23,6 +23,9 @@ class MergeCreate(Request):
     golden_ids: Annotated[list[Id], Field(min_length=2, max_length=2)]
     by: Actor
     reason: Note = None
+    #: Merge even when the model holds them to be different people (a 409 names the
+    #: evidence against otherwise).
+    confirm: bool = False
 
     model_config = {
         "json_schema_extra": {

@@ -35,6 +35,7 @@ from mdm.errors import InputError, MdmError
 from mdm.events import history
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.names.store import list_variants, proposal_evidence
+from mdm.realtime.steward import MergeNotConfirmed
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 
     from mdm.realtime.engine import Engine
     from mdm.review import DecisionResult
+    from mdm.store.service import StoreService
 
 HERE = FilePath(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -325,17 +327,39 @@ async def decide_task(
 async def merge_golden(
     request: Request, golden_id: GoldenId, user: StewardDep, store: StoreDep
 ) -> Response:
+    """Merge another customer into this one. Two customers the model holds to be
+    different people are merged only once the steward has seen the evidence against
+    and confirmed, with a reason (a page in between)."""
     form = await check_form(request)
     other = str(form.get("other", "")).strip()
     reason = str(form.get("reason") or "") or None
+    confirmed = form.get("confirm") == "yes" and reason is not None
     try:
         done = await run_in_threadpool(
             store.steward,
-            lambda con, engine: merge(con, engine, golden_id, other, user.username, reason),
+            lambda con, engine: merge(
+                con, engine, golden_id, other, user.username, reason, confirmed=confirmed
+            ),
         )
+    except MergeNotConfirmed as warning:
+        customers = await run_in_threadpool(_customers, store, golden_id, other)
+        return _page(request, "merge_confirm.html", user, status_code=409,
+                     golden_id=golden_id, other=other, reason=reason,
+                     evidence=warning.evidence, customers=customers,
+                     shown=MERGE_SHOWN)  # fmt: skip
     except MdmError as problem:
         return _back(request, f"/ui/golden/{golden_id}", str(problem))
     return _back(request, f"/ui/golden/{done['golden_id']}", f"Merged into {done['golden_id']}.")
+
+
+#: What the merge warning shows of each customer, side by side.
+MERGE_SHOWN = ("full_name", "date_of_birth", "gender", "email", "phone", "address_line", "city")
+
+
+def _customers(store: StoreService[Engine], *golden_ids: str) -> list[dict[str, Any]]:
+    """The golden records, as the merge warning shows them side by side."""
+    with store.read() as con:
+        return [get_golden(con, golden_id) for golden_id in golden_ids]
 
 
 @router.post("/golden/{golden_id}/unmerge")

@@ -124,13 +124,21 @@ def golden_merge(
     by: ActorOption = "steward",
     reason: Annotated[str | None, typer.Option(help="Why (kept with the constraint).")] = None,
     rules: RulesOption = DEFAULT_RULES,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Merge even when the model holds them to be different people (without "
+            "it, such a merge is refused with the evidence against).",
+        ),
+    ] = False,
 ) -> None:
     """Merge two golden records into one: the older id survives, the other resolves to
     it. A must-link keeps them together on every later run."""
     from mdm.lifecycle import merge
 
     def act(con: duckdb.DuckDBPyConnection, engine: Engine) -> str:
-        done = merge(con, engine, first, second, by, reason)
+        done = merge(con, engine, first, second, by, reason, confirmed=confirm)
         return f"merged into {done['golden_id']}; retired: {', '.join(done['retired'])}"
 
     _steward_call(db, rules, act)

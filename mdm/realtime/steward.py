@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +20,54 @@ from mdm.clock import utcnow as _now
 from mdm.clusters import components
 from mdm.constraints import Constraint, ordered
 from mdm.errors import ConflictError, InputError, NotFoundError
+from mdm.linkage.customers import score_customers
 from mdm.store.changes import ChangeSet, Event, GoldenRow, Key
 
 if TYPE_CHECKING:
     from mdm.constraints import Constraints
-    from mdm.linkage.scorer import PairScore
+    from mdm.linkage.scorer import PairScore, Scorer
+    from mdm.realtime.decision import Thresholds
     from mdm.realtime.records import RecordTable
     from mdm.realtime.tasks import ReviewPair
+
+#: Of each customer, at most this many records are compared when a merge is checked.
+MERGE_CHECK_RECORDS = 25
+
+
+@dataclass(frozen=True)
+class MergeEvidence:
+    """What the model says about two customers a steward wants to merge: their most
+    alike pair of records, its probability scored with what the customers know where a
+    record lacks a value (as a review task is scored), and the comparisons that speak
+    against (label, match weight), strongest first. ``strong`` when even that pair falls below
+    the review band: the model would not have asked a steward about them."""
+
+    records: tuple[Key, Key]
+    probability: float
+    against: tuple[tuple[str, float], ...]
+    strong: bool
+
+    def message(self) -> str:
+        """The evidence in words, for a refusal that asks for confirmation."""
+        listed = "; ".join(f"{label} ({weight:+.1f})" for label, weight in self.against)
+        return (
+            f"the model scores these customers' most alike records "
+            f"({self.records[0][0]}/{self.records[0][1]} and "
+            f"{self.records[1][0]}/{self.records[1][1]}) at "
+            f"{self.probability:.1%}: {listed or 'no comparison agrees'}"
+        )
+
+
+class MergeNotConfirmed(ConflictError):
+    """A merge of two customers the model holds to be different people, sent without
+    confirmation: it names the evidence; sending it again confirmed merges them."""
+
+    def __init__(self, evidence: MergeEvidence) -> None:
+        super().__init__(
+            f"strong evidence against this merge: {evidence.message()}. "
+            "Merge anyway only if you know better (confirm it)"
+        )
+        self.evidence = evidence
 
 
 class StewardOperations:
@@ -38,6 +80,8 @@ class StewardOperations:
     constraints: Constraints
     retired_ids: dict[str, datetime]
     created: dict[str, datetime]
+    scorer: Scorer
+    thresholds: Thresholds
 
     if TYPE_CHECKING:  # (by mdm.realtime.neighbourhood.Neighbourhood)
 
@@ -113,6 +157,59 @@ class StewardOperations:
         if slot is None:
             raise NotFoundError(f"no record {key[0]}/{key[1]} in the store")
         return slot
+
+    def merge_evidence(self, first: str, second: str) -> MergeEvidence:
+        """What the model says against merging golden records ``first`` and ``second``:
+        every pair of their records (up to :data:`MERGE_CHECK_RECORDS` of each) scored,
+        the most alike pair kept. Changes nothing."""
+        with self.lock:
+            a, b = self._active(first), self._active(second)
+            if a == b:
+                raise ConflictError(f"{first} and {second} are already one golden record ({a})")
+            left = sorted(self.members[a])[:MERGE_CHECK_RECORDS]
+            right = sorted(self.members[b])[:MERGE_CHECK_RECORDS]
+            rows = {slot: self.table.row(slot) for slot in (*left, *right)}
+            best: tuple[float, int, int, PairScore] | None = None
+            for x in left:
+                for y in right:
+                    score = self.scorer.score(rows[x], rows[y])
+                    if best is None or score.match_weight > best[0]:
+                        best = (score.match_weight, x, y, score)
+            assert best is not None  # an active golden record has records
+            _, x, y, _ = best
+            # Scored as a review task is: with what each customer knows where the
+            # record lacks it (a birth date on another of their records).
+            score = score_customers(
+                self.scorer, rows[x], rows[y], self._lent_values(a), self._lent_values(b)
+            ).score
+            against = sorted(
+                (
+                    (f"{hit.comparison.replace('_', ' ').capitalize()}: {hit.label}",
+                     hit.match_weight)
+                    for hit in score.comparisons
+                    if hit.match_weight < 0
+                ),
+                key=lambda item: item[1],
+            )  # fmt: skip
+            return MergeEvidence(
+                (self.table.key(x), self.table.key(y)),
+                score.match_probability,
+                tuple(against),
+                self.thresholds.band(score.match_probability) == "none",
+            )
+
+    def _lent_values(self, golden_id: str) -> dict[str, Mapping[str, Any]]:
+        """Attribute -> the record of golden record ``golden_id`` that gave it its value
+        (derived again from its records; a value a steward set is no record's)."""
+        slots = sorted(self.members[golden_id])
+        keys = [self.table.key(s) for s in slots]
+        derived = self._derive_golden(slots, keys, dict.fromkeys(slots, golden_id), _now())
+        lent: dict[str, Mapping[str, Any]] = {}
+        for attribute, _, source, record_id, _ in derived[golden_id].lineage:
+            slot = self.table.slot_of(source, record_id) if source and record_id else None
+            if slot is not None:
+                lent[attribute] = self.table.row(slot)
+        return lent
 
     def merge(
         self,

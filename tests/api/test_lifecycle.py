@@ -31,7 +31,8 @@ def test_merge_then_unmerge_over_http(live, reconciled_db) -> None:
     first, second = _two(reconciled_db)
     before = {g: live.client.get(f"/v1/golden/{g}").json() for g in (first, second)}
     merged = live.client.post(
-        "/v1/golden/merge", json={"golden_ids": [first, second], "by": "ann", "reason": "x"}
+        "/v1/golden/merge",
+        json={"golden_ids": [first, second], "by": "ann", "reason": "x", "confirm": True},
     )
     assert merged.status_code == 200, merged.text
     survivor = merged.json()["golden_id"]
@@ -145,7 +146,8 @@ def test_steward_operations_and_upserts_side_by_side(served_db) -> None:
         for first, second in zip(singles[::2], singles[1::2], strict=True):
             theirs = server.client.get(f"/v1/golden/{second}").json()["records"]
             merged = server.client.post(
-                "/v1/golden/merge", json={"golden_ids": [first, second], "by": "ann"}
+                "/v1/golden/merge",
+                json={"golden_ids": [first, second], "by": "ann", "confirm": True},
             )
             if merged.status_code == 409:  # an upsert joined them already: nothing to do
                 continue
@@ -161,3 +163,15 @@ def test_steward_operations_and_upserts_side_by_side(served_db) -> None:
     assert failures == []
     with open_store(served_db) as con:
         assert replay_differences(con) == []
+
+
+def test_a_merge_the_model_holds_against_is_refused_until_confirmed(live, reconciled_db) -> None:
+    first, second = _two(reconciled_db)
+    body = {"golden_ids": [first, second], "by": "ann", "reason": "known twins"}
+    refused = live.client.post("/v1/golden/merge", json=body)
+    assert refused.status_code == 409, refused.text
+    message = refused.json()["error"]["message"]
+    assert "strong evidence against this merge" in message and "confirm" in message
+    assert live.client.get(f"/v1/golden/{second}").json()["golden_id"] == second  # untouched
+    merged = live.client.post("/v1/golden/merge", json={**body, "confirm": True})
+    assert merged.status_code == 200, merged.text
