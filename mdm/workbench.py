@@ -168,6 +168,44 @@ def claimed_by(con: duckdb.DuckDBPyConnection, task_id: int) -> str | None:
     return found[0][0] if found else None
 
 
+#: Comparisons a queue row names for and against its pair (the strongest of each).
+REASONS_SHOWN = 3
+
+
+def waiting_reasons(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """Add to each queue row (a page of :func:`queue`) its two customers as they are now
+    (``golden_l``, ``golden_r``) and why its task waits: ``for`` and ``against``, the
+    comparisons that speak for and against the pair, strongest first, scored as the
+    task page scores it (with what each customer knows where a record lacks a value).
+    A row whose record is gone gets none of these."""
+    with engine.lock:  # a consistent view while real-time writes go on
+        lent: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            sides = []
+            for side in "lr":
+                slot = engine.table.slot_of(row[f"source_{side}"], row[f"record_id_{side}"])
+                if slot is None:
+                    break
+                golden_id = engine.table.clustered_golden_id(slot)
+                row[f"golden_{side}"] = golden_id
+                if golden_id not in lent:
+                    lent[golden_id] = engine.lent_values(golden_id)
+                sides.append((engine.table.row(slot), lent[golden_id]))
+            if len(sides) < 2:
+                continue
+            (left, left_lent), (right, right_lent) = sides
+            hits = score_customers(engine.scorer, left, right, left_lent, right_lent).score
+            ranked = sorted(hits.comparisons, key=lambda hit: -abs(hit.match_weight))
+            named = [(_reason(hit.comparison, hit.label), hit.match_weight) for hit in ranked]
+            row["for"] = [label for label, weight in named if weight > 0][:REASONS_SHOWN]
+            row["against"] = [label for label, weight in named if weight < 0][:REASONS_SHOWN]
+
+
+def _reason(comparison: str, label: str) -> str:
+    """A comparison's level in a few words: "email exact", "date of birth different"."""
+    return f"{comparison.replace('_', ' ')} {label}"
+
+
 def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) -> dict[str, Any]:
     """A task: both records side by side (which values differ), the match-weight
     waterfall (the prior, each comparison's contribution, the total) and the golden

@@ -56,6 +56,7 @@ from mdm.workbench import (
     search,
     sources,
     task_detail,
+    waiting_reasons,
 )
 
 if TYPE_CHECKING:
@@ -235,6 +236,8 @@ def queue_page(
     with store.read() as con:
         rows, total = queue(con, wanted, names)
         known = sources(con)
+    if store.engine is not None:
+        waiting_reasons(store.engine, rows)
     return _page(
         request, "queue.html", user, rows=rows, total=total, wanted=wanted, sources=known,
         bands=list(BANDS), sorts=list(SORTS), pages=max(1, -(-total // PAGE)),

@@ -180,7 +180,7 @@ class StewardOperations:
             # Scored as a review task is: with what each customer knows where the
             # record lacks it (a birth date on another of their records).
             score = score_customers(
-                self.scorer, rows[x], rows[y], self._lent_values(a), self._lent_values(b)
+                self.scorer, rows[x], rows[y], self.lent_values(a), self.lent_values(b)
             ).score
             against = sorted(
                 (
@@ -198,7 +198,7 @@ class StewardOperations:
                 self.thresholds.band(score.match_probability) == "none",
             )
 
-    def _lent_values(self, golden_id: str) -> dict[str, Mapping[str, Any]]:
+    def lent_values(self, golden_id: str) -> dict[str, Mapping[str, Any]]:
         """Attribute -> the record of golden record ``golden_id`` that gave it its value
         (derived again from its records; a value a steward set is no record's)."""
         slots = sorted(self.members[golden_id])

@@ -29,6 +29,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _shot(page, name: str, tmp_path: Path) -> Path:
+    """A full-page screenshot: into docs/screenshots/ with MDM_UPDATE_SCREENSHOTS=1 (the
+    README's copies), otherwise into the test's temporary folder."""
+    folder = SCREENSHOT.parent if os.environ.get("MDM_UPDATE_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -56,6 +67,17 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
         page.click("button[type=submit]")
         page.wait_for_url("**/ui/queue")
         assert page.get_by_role("heading", name="Review queue").is_visible()
+        # One task per pair of customers, each with why it waits.
+        rows = page.locator("table.queue tbody tr")
+        pairs = [
+            frozenset(rows.nth(i).locator("a.customer").all_inner_texts())
+            for i in range(rows.count())
+        ]
+        assert pairs and all(len(pair) == 2 for pair in pairs)
+        assert len(set(pairs)) == len(pairs)
+        reasons = page.locator("td.reasons").all_inner_texts()
+        assert all("for:" in r or "against:" in r for r in reasons)
+        _shot(page, "queue", tmp_path)
 
         page.locator("table.queue tbody a").first.click()
         page.wait_for_url("**/ui/tasks/*")
@@ -81,6 +103,7 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
         golden_url = page.url
         records = page.locator("input[name=record]")
         assert records.count() >= 2
+        _shot(page, "customer-page", tmp_path)
 
         # Fix a wrong merge: take one record out again.
         records.first.check()
@@ -92,6 +115,7 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
 
         # Approve a name variant.
         page.goto(f"{server.url}/ui/names?q=kasia")
+        _shot(page, "name-variants", tmp_path)
         page.get_by_role("button", name="Approve").first.click()
         page.wait_for_load_state()
         assert "is now active" in page.locator(".flash").inner_text()
@@ -133,10 +157,7 @@ def test_merging_two_different_people_asks_first(web_db: Path, browser, tmp_path
         warning = page.get_by_role("alert")
         assert "two different people" in warning.inner_text()
         assert page.locator("ul.against li").count() >= 1
-        shot = tmp_path / "merge-warning.png"
-        if os.environ.get("MDM_UPDATE_SCREENSHOTS"):
-            shot = SCREENSHOT.with_name("merge-warning.png")
-        page.screenshot(path=str(shot), full_page=True)
+        _shot(page, "merge-warning", tmp_path)
         # Nothing merged yet (seen in another tab); merging anyway needs a reason.
         look = context.new_page()
         look.goto(f"{server.url}/ui/golden/{second}")

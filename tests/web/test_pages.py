@@ -180,6 +180,16 @@ def test_problems_are_pages_that_say_what_was_wrong(sign_in, web) -> None:
     assert api.status_code == 404 and api.json()["error"]["type"] == "NotFoundError"
 
 
+def test_the_queue_says_why_each_task_waits(sign_in) -> None:
+    """Each row names the strongest comparisons for and against its pair."""
+    viewer = sign_in("vic")
+    page = viewer.get("/ui/queue").text
+    assert "Why it waits" in page
+    rows = page.split("<tr>")[2:]  # the header row, then one per task
+    assert rows and all("for: " in row or "against: " in row for row in rows)
+    assert any("against: " in row for row in rows)
+
+
 def test_the_queue_form_as_a_browser_sends_it(sign_in) -> None:
     steward = sign_in("ann")  # empty fields come as empty strings
     answer = steward.get("/ui/queue?source=&band=&age=&sort=probability")
