@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -337,26 +337,161 @@ def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = Non
     return int(row[0][0]) if row else None
 
 
-def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Source records by name, email, phone, record id or golden id, with their golden
-    records."""
-    text = (text or "").strip()
-    if len(text) < 2:
-        raise InputError("type at least two characters: a name, email, phone or id")
-    like = f"%{text.lower()}%"
-    digits = "".join(c for c in text if c.isdigit())
+#: What the customer list shows and exports of each customer (golden record).
+CUSTOMER_COLUMNS = (
+    "golden_id", "full_name", "date_of_birth", "email", "phone", "address_line", "city",
+    "postcode", "record_count", "updated_at",
+)  # fmt: skip
+#: Attributes the customer list can ask to be missing ("customers with no email").
+MISSING_CHOICES = ("email", "phone", "date_of_birth", "postcode", "address_line")
+#: Rows the customer list shows on one page, and the most an export holds.
+CUSTOMERS_PAGE, EXPORT_MAX = 100, 100_000
+#: A word this similar (Jaro-Winkler) to a customer's first or last name finds it too.
+FUZZY_NAME = 0.9
+#: What a word of the customer list's text is looked for in.
+_SEARCHED = ("full_name", "first_name", "last_name", "email", "phone", "postcode", "city",
+             "golden_id", "national_id")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """A steward's question about customers, each part optional (all must hold).
+
+    ``text``: every word found in a name, email, phone, postcode, city, golden id or a
+    source record id (partial, any case), or a name within a typo (Jaro-Winkler at
+    least :data:`FUZZY_NAME`); ``postcode``: starting with it (spaces ignored);
+    ``source``: with a record from that source; ``open_tasks``: with an open review
+    task; ``changed_since``: changed on or after that date (YYYY-MM-DD); ``missing``:
+    attributes the customer has no value for.
+    """
+
+    text: str = ""
+    postcode: str = ""
+    source: str = ""
+    open_tasks: bool = False
+    changed_since: str = ""
+    missing: tuple[str, ...] = ()
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """The WHERE condition over golden records ``g`` and its parameters."""
+        where: list[str] = ["g.status = 'active'"]
+        params: dict[str, Any] = {}
+        for n, word in enumerate(self.text.lower().split()[:8]):
+            key = f"w{n}"
+            params[key] = word
+            found = " OR ".join(f"lower(g.{c}) LIKE '%' || ${key} || '%'" for c in _SEARCHED)
+            fuzzy = " OR ".join(
+                f"jaro_winkler_similarity(g.{c}, ${key}) >= {FUZZY_NAME}"
+                for c in ("first_name", "last_name")
+            )
+            digits = "".join(ch for ch in word if ch.isdigit())
+            phone = ""
+            if len(digits) >= 6:  # a phone number typed any way
+                params[f"{key}d"] = digits
+                phone = f" OR regexp_replace(g.phone, '[^0-9]', '', 'g') LIKE '%' || ${key}d"
+            record = (
+                f" OR EXISTS (SELECT 1 FROM xref x WHERE x.golden_id = g.golden_id "
+                f"AND lower(x.record_id) LIKE '%' || ${key} || '%')"
+            )
+            where.append(f"({found} OR {fuzzy}{phone}{record})")
+        if self.postcode.strip():
+            params["postcode"] = self.postcode.replace(" ", "").upper()
+            where.append("replace(upper(g.postcode), ' ', '') LIKE $postcode || '%'")
+        if self.source.strip():
+            params["source"] = self.source.strip()
+            where.append(
+                "EXISTS (SELECT 1 FROM xref x WHERE x.golden_id = g.golden_id "
+                "AND x.source = $source)"
+            )
+        if self.open_tasks:
+            where.append(
+                "g.golden_id IN (SELECT x.golden_id FROM review_tasks t JOIN xref x "
+                "ON x.source = t.source_l AND x.record_id = t.record_id_l WHERE t.status = "
+                "'open' UNION SELECT x.golden_id FROM review_tasks t JOIN xref x "
+                "ON x.source = t.source_r AND x.record_id = t.record_id_r "
+                "WHERE t.status = 'open')"
+            )
+        if self.changed_since.strip():
+            try:
+                params["since"] = date.fromisoformat(self.changed_since.strip())
+            except ValueError:
+                raise InputError(
+                    f"changed since: {self.changed_since!r} is not a date; write it "
+                    "YYYY-MM-DD, e.g. 2026-01-31"
+                ) from None
+            where.append("g.updated_at >= $since")
+        for attribute in self.missing:
+            if attribute not in MISSING_CHOICES:
+                raise InputError(
+                    f"missing: {attribute!r} is not one of {', '.join(MISSING_CHOICES)}"
+                )
+            where.append(f"g.{attribute} IS NULL")
+        return " AND ".join(where), params
+
+    def asked(self) -> bool:
+        """Whether anything was asked (an empty question lists nobody)."""
+        return bool(
+            self.text.strip() or self.postcode.strip() or self.source.strip()
+            or self.open_tasks or self.changed_since.strip() or self.missing
+        )  # fmt: skip
+
+
+def find_customers(
+    con: duckdb.DuckDBPyConnection,
+    query: CustomerQuery,
+    limit: int = CUSTOMERS_PAGE,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """The customers (active golden records) a :class:`CustomerQuery` finds, by name,
+    and how many there are in all. Every word of its text must be found."""
+    if query.text.strip() and len(query.text.strip()) < 2:
+        raise InputError("type at least two characters: a name, email, phone, postcode or id")
+    condition, params = query.sql()
+    total = int(
+        con.execute(f"SELECT count(*) FROM golden g WHERE {condition}", params).fetchall()[0][0]
+    )
+    columns = ", ".join(f"g.{c}" for c in CUSTOMER_COLUMNS)
     frame = con.execute(
-        "SELECT x.golden_id, r.source, r.record_id, r.first_name, r.last_name, "
-        "r.date_of_birth, r.email, r.phone, r.postcode FROM records r "
-        "JOIN xref x USING (source, record_id) WHERE x.golden_id = $exact "
-        "OR r.record_id = $exact OR lower(r.email) = lower($exact) "
-        "OR ($digits <> '' AND length($digits) >= 6 AND r.phone LIKE '%' || $digits) "
-        "OR lower(concat_ws(' ', r.first_name, r.last_name)) LIKE $like "
-        "ORDER BY x.golden_id, r.source, r.record_id LIMIT $limit",
-        {"exact": text, "digits": digits, "like": like, "limit": limit},
+        f"SELECT {columns}, (SELECT string_agg(DISTINCT x.source, ', ' ORDER BY x.source) "
+        "FROM xref x WHERE x.golden_id = g.golden_id) AS sources "
+        f"FROM golden g WHERE {condition} "
+        "ORDER BY g.last_name NULLS LAST, g.first_name NULLS LAST, g.golden_id "
+        "LIMIT $limit OFFSET $offset",
+        {**params, "limit": limit, "offset": offset},
     ).df()
     rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return rows
+    return rows, total
+
+
+def export_customers(con: duckdb.DuckDBPyConnection, query: CustomerQuery, kind: str) -> bytes:
+    """Every customer a query finds (at most :data:`EXPORT_MAX`), as CSV (UTF-8) or an
+    Excel workbook (``kind``: "csv" or "xlsx"). A value a spreadsheet would run as a
+    formula is written as text (:func:`mdm.exports.spreadsheet_safe`)."""
+    import io
+
+    import pandas as pd
+
+    from mdm.exports import spreadsheet_safe
+
+    if kind not in ("csv", "xlsx"):
+        raise InputError(f"export as csv or xlsx, not {kind!r}")
+    rows, total = find_customers(con, query, limit=EXPORT_MAX)
+    if total > EXPORT_MAX:
+        raise InputError(
+            f"{total:,} customers match; an export holds at most {EXPORT_MAX:,}: narrow the "
+            "question (a postcode, a source, changed since)"
+        )
+    frame = pd.DataFrame(rows, columns=[*CUSTOMER_COLUMNS, "sources"])
+    frame["updated_at"] = frame["updated_at"].map(
+        lambda moment: moment.isoformat(sep=" ", timespec="seconds") if moment else None
+    )
+    frame = spreadsheet_safe(frame)
+    out = io.BytesIO()
+    if kind == "csv":
+        out.write(frame.to_csv(index=False).encode("utf-8"))
+    else:
+        frame.to_excel(out, index=False, sheet_name="customers", engine="openpyxl")
+    return out.getvalue()
 
 
 def dashboard(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -409,4 +544,13 @@ def dashboard(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-__all__ = ["LABELS", "QueueFilter", "dashboard", "queue", "search", "task_detail"]
+__all__ = [
+    "LABELS",
+    "CustomerQuery",
+    "QueueFilter",
+    "dashboard",
+    "export_customers",
+    "find_customers",
+    "queue",
+    "task_detail",
+]

@@ -43,17 +43,21 @@ from mdm.store.reads import get_golden
 from mdm.users import MIN_PASSWORD, User, authenticate, set_password
 from mdm.workbench import (
     BANDS,
+    CUSTOMERS_PAGE,
     LABELS,
+    MISSING_CHOICES,
     PAGE,
     SORTS,
+    CustomerQuery,
     QueueFilter,
     claim,
     dashboard,
     engine_names,
+    export_customers,
+    find_customers,
     golden_records,
     next_task,
     queue,
-    search,
     sources,
     task_detail,
     waiting_reasons,
@@ -261,16 +265,70 @@ def golden_page(request: Request, golden_id: GoldenId, user: UserDep, store: Sto
     return _page(request, "golden.html", user, golden=golden, events=events, records=records)
 
 
+def _customer_query(
+    q: str, postcode: str, source: str, open_tasks: str, since: str, missing: list[str]
+) -> CustomerQuery:
+    return CustomerQuery(q, postcode, source, open_tasks == "yes", since, tuple(missing))
+
+
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -> Response:
-    found, error = [], None
-    if q:
-        try:
-            with store.read() as con:
-                found = search(con, q)
-        except MdmError as problem:
-            error = str(problem)
-    return _page(request, "search.html", user, q=q, found=found, error=error)
+def search_page(
+    request: Request,
+    user: UserDep,
+    store: StoreDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    postcode: Annotated[str, Query(max_length=12)] = "",
+    source: Annotated[str, Query(max_length=100)] = "",
+    open_tasks: Annotated[str, Query(max_length=3)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    missing: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies it
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Find customers by any attribute, with filters; the result exports as CSV or Excel."""
+    query = _customer_query(q, postcode, source, open_tasks, since, missing)
+    found: list[dict[str, Any]] = []
+    total, error = 0, None
+    with store.read() as con:
+        known = sources(con)
+        if query.asked():
+            try:
+                found, total = find_customers(con, query, offset=(page - 1) * CUSTOMERS_PAGE)
+            except MdmError as problem:
+                error = str(problem)
+    return _page(
+        request, "search.html", user, query=query, found=found, total=total, error=error,
+        sources=known, missing_choices=MISSING_CHOICES, page=page,
+        pages=max(1, -(-total // CUSTOMERS_PAGE)), here=str(request.url.query),
+    )  # fmt: skip
+
+
+@router.get("/search/export")
+def search_export(
+    user: UserDep,
+    store: StoreDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    postcode: Annotated[str, Query(max_length=12)] = "",
+    source: Annotated[str, Query(max_length=100)] = "",
+    open_tasks: Annotated[str, Query(max_length=3)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    missing: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies it
+    fmt: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
+) -> Response:
+    """The customers a search finds, every one of them, as a file to download."""
+    query = _customer_query(q, postcode, source, open_tasks, since, missing)
+    if not query.asked():
+        raise InputError("ask something first: a name, a postcode, a source or a filter")
+    with store.read() as con:
+        data = export_customers(con, query, fmt)
+    media = {
+        "csv": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }[fmt]
+    return Response(
+        data,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="customers.{fmt}"'},
+    )
 
 
 @router.get("/names", response_class=HTMLResponse)
