@@ -161,7 +161,13 @@ def describe(event: dict[str, Any]) -> str:
     if kind == "golden_merged":
         return f"golden record(s) {', '.join(detail.get('merged', []))} merged in by a steward"
     if kind == "golden_unmerged":
-        return f"{detail.get('records', '?')} source record(s) unmerged by a steward"
+        text = f"{detail.get('records', '?')} source record(s) unmerged by a steward"
+        moved = detail.get("moved")
+        if moved:  # which records, and where they went (events since this one say so)
+            text += ": " + ", ".join(f"{s}/{r}" for s, r in moved)
+            if detail.get("into"):
+                text += f", now in {', '.join(detail['into'])}"
+        return text
     if kind == "person_erased":
         return f"person erased: {detail.get('records', '?')} source record(s) removed"
     if kind == "golden_created":

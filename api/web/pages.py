@@ -39,6 +39,7 @@ from mdm.realtime.steward import MergeNotConfirmed
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
+from mdm.store.overrides import steward_values
 from mdm.store.reads import get_golden
 from mdm.users import MIN_PASSWORD, User, authenticate, set_password
 from mdm.workbench import (
@@ -262,7 +263,10 @@ def golden_page(request: Request, golden_id: GoldenId, user: UserDep, store: Sto
         golden = get_golden(con, golden_id)
         events = history(con, golden["golden_id"])
         records = golden_records(con, golden["golden_id"])
-    return _page(request, "golden.html", user, golden=golden, events=events, records=records)
+        steward = steward_values(con, golden["golden_id"])
+    events.reverse()  # the latest first
+    return _page(request, "golden.html", user, golden=golden, events=events, records=records,
+                 steward=steward)  # fmt: skip
 
 
 def _customer_query(

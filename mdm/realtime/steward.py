@@ -279,7 +279,8 @@ class StewardOperations:
                     f"unmerging every record of {gid} leaves nothing behind; name fewer"
                 )
             changes = ChangeSet(_now(), actor)
-            changes.events.append(("golden_unmerged", gid, None, None, {"records": len(wanted)}))
+            unmerged: dict[str, Any] = {"records": len(wanted), "moved": [list(k) for k in wanted]}
+            changes.events.append(("golden_unmerged", gid, None, None, unmerged))
             for pair in self.constraints.between(wanted, rest, "must"):
                 changes.constraints[pair] = None
             cannot = Constraint("cannot", "unmerge", actor, changes.at, reason)
@@ -305,6 +306,7 @@ class StewardOperations:
             out = np.asarray([self.table.key(s) in wanted for s in nodes], dtype=np.int64)
             assignment = self._recluster(nodes, changes, claims, labels=out)
             into = sorted({g for s, g in assignment.items() if self.table.key(s) in wanted})
+            unmerged["into"] = into  # ids only, as every event holds
             return {"golden_id": gid, "records": [list(k) for k in wanted], "into": into,
                     "golden_records": sorted(set(assignment.values())),
                     "retired": sorted(changes.retired)}, changes  # fmt: skip

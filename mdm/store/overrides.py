@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 import duckdb
 
@@ -89,3 +90,18 @@ def load_overrides_of(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[st
             [golden_id],
         ).fetchall()
     }
+
+
+def steward_values(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, Any]]:
+    """The steward's values in effect for one active golden record (inherited ones
+    included): attribute, value, who set it, when and why, by attribute."""
+    rows = con.execute(
+        "SELECT o.attribute, arg_min(o.value, (t.depth, o.golden_id)), "
+        "arg_min(o.set_by, (t.depth, o.golden_id)), arg_min(o.set_at, (t.depth, o.golden_id)), "
+        "arg_min(o.reason, (t.depth, o.golden_id)) "
+        f"FROM golden_overrides o JOIN ({RESOLVED_SQL}) t ON t.origin = o.golden_id "
+        "WHERE t.golden_id = ? GROUP BY o.attribute ORDER BY o.attribute",
+        [golden_id],
+    ).fetchall()
+    names = ("attribute", "value", "set_by", "set_at", "reason")
+    return [dict(zip(names, row, strict=True)) for row in rows]

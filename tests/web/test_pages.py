@@ -180,6 +180,45 @@ def test_problems_are_pages_that_say_what_was_wrong(sign_in, web) -> None:
     assert api.status_code == 404 and api.json()["error"]["type"] == "NotFoundError"
 
 
+def test_the_customer_page_explains_what_happened(sign_in, web) -> None:
+    """The history reads latest first; a steward's value shows with who, when and why;
+    an unmerge names the records taken out and links to where they went."""
+    steward = sign_in("ann")
+    golden_id = _customer_of_several_records(steward)
+    put = web.client.put(
+        f"/v1/golden/{golden_id}/overrides/email",
+        json={"value": "right@example.org", "by": "ann", "reason": "customer phoned in"},
+    )
+    assert put.status_code == 200, put.text
+    page = steward.get(f"/ui/golden/{golden_id}").text
+    assert "Set by a steward" in page and "customer phoned in" in page
+    assert "right@example.org" in page
+    records = re.findall(r'name="record" value="([^"]+)"', page)
+    assert len(records) >= 2
+    taken = steward.post(
+        f"/ui/golden/{golden_id}/unmerge",
+        data={"csrf": token(page), "record": records[0], "reason": "two people"},
+    )
+    assert taken.status_code == 303
+    after = steward.get(f"/ui/golden/{golden_id}").text
+    timeline = after.split('class="timeline"')[1].split("</ul>")[0]
+    first = timeline.split("<li>")[1]
+    assert "unmerged by a steward" in first and records[0] in first  # the latest first
+    assert re.search(r'href="/ui/golden/G[0-9A-F]+"', first)  # where it went
+    assert "max-height" not in steward.get("/ui/static/app.css").text.split(".timeline")[1][:80]
+
+
+def _customer_of_several_records(client: httpx.Client) -> str:
+    """A customer with two or more source records, found on the customer list."""
+    page = client.get("/ui/search", params={"open_tasks": "yes"}).text
+    for row in page.split("<tr>")[2:]:
+        found = re.search(r'href="/ui/golden/(G[0-9A-F]+)"', row)
+        cells = re.findall(r"<td>([^<]*)</td>", row)
+        if found and any(c.isdigit() and int(c) >= 2 for c in cells):
+            return found.group(1)
+    raise AssertionError("the sample store has customers of several records")
+
+
 def test_the_queue_says_why_each_task_waits(sign_in) -> None:
     """Each row names the strongest comparisons for and against its pair."""
     viewer = sign_in("vic")
