@@ -325,14 +325,18 @@ def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[
 
 
 def next_task(con: duckdb.DuckDBPyConnection, user: str, after: int | None = None) -> int | None:
-    """The next open task for ``user``: most probable first, not taken by another."""
+    """The next open task for ``user``: most probable first, not taken by another; the
+    tasks ``user`` skipped come after every other (a skip is "not now", so working
+    through the queue never meets the same task again until the rest are done)."""
     row = con.execute(
         "SELECT t.task_id FROM review_tasks t LEFT JOIN (SELECT * FROM task_claims "
         "WHERE claimed_at >= ?) c USING (task_id) "
+        "LEFT JOIN (SELECT DISTINCT task_id, true AS skipped FROM decisions "
+        "WHERE decision = 'skip' AND actor = ?) k USING (task_id) "
         "WHERE t.status = 'open' AND (c.claimed_by IS NULL OR c.claimed_by = ?) "
         "AND t.task_id IS DISTINCT FROM ? "
-        "ORDER BY t.match_probability DESC, t.task_id LIMIT 1",
-        [utcnow() - CLAIM_TTL, user, after],
+        "ORDER BY k.skipped IS NOT NULL, t.match_probability DESC, t.task_id LIMIT 1",
+        [utcnow() - CLAIM_TTL, user, user, after],
     ).fetchall()
     return int(row[0][0]) if row else None
 

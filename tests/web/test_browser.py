@@ -210,3 +210,37 @@ def test_a_steward_finds_customers_and_exports_them(web_db: Path, browser, tmp_p
             exported = [row["golden_id"] for row in csv.DictReader(handle)]
         assert sorted(exported) == sorted(shown)
         context.close()
+
+
+def test_a_steward_works_ten_tasks_by_keyboard(web_db: Path, browser, tmp_path: Path) -> None:
+    """Ten tasks in a row without the mouse: D (not the same person), S (same) and K
+    (skip); each opens the next task and says what was done; the queue shrinks by the
+    tasks decided."""
+    with LiveServer(Settings(db=web_db)) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{server.url}/ui/queue")
+        page.fill("input[name=username]", "ann")
+        page.fill("input[name=password]", PASSWORDS["ann"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ui/queue")
+        waiting = int(page.locator("h1 .muted").inner_text().strip("()").split()[0])
+        assert waiting >= 12
+        page.locator("table.queue tbody a").first.click()
+        page.wait_for_url("**/ui/tasks/*")
+        keys = "dsdkdddsdk"
+        seen = []
+        for key in keys:
+            seen.append(page.url)
+            page.keyboard.press(key)
+            page.wait_for_url(lambda url, before=page.url: url != before)
+            flash = page.locator(".flash").inner_text()
+            expected = {"d": "not the same person", "s": "the same person", "k": "skipped"}
+            assert expected[key] in flash.lower(), (key, flash)
+        assert len(set(seen)) == len(keys)  # ten different tasks
+        page.goto(f"{server.url}/ui/queue")
+        left = int(page.locator("h1 .muted").inner_text().strip("()").split()[0])
+        decided = sum(key != "k" for key in keys)
+        # A "same person" can close other tasks of the two customers too; never more stay.
+        assert left <= waiting - decided
+        context.close()
