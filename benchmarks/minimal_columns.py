@@ -50,7 +50,7 @@ from mdm.generate.sources_us import MAPPINGS as US_MAPPINGS  # noqa: E402
 from mdm.ingest import SourceSpec  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.store import open_store  # noqa: E402
-from mdm.store.writer import latest_model  # noqa: E402
+from mdm.store.reads import latest_model  # noqa: E402
 
 DATASETS = ("febrl3", "febrl4", "one-error", "generated-gb", "generated-us")
 #: The schema attributes a names + birth date source keeps.

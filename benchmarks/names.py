@@ -215,7 +215,7 @@ def cost(records: int, tmp: Path, repeats: int = 2) -> dict:
     from bulk import generate
 
     from mdm.linkage.scorer import Scorer
-    from mdm.store.writer import latest_model
+    from mdm.store.reads import latest_model
 
     folder = generate(records)
     specs = [

@@ -30,7 +30,7 @@ from mdm.linkage.scorer import Scorer
 from mdm.realtime.index import CandidateIndex, key_columns
 from mdm.realtime.records import RecordTable
 from mdm.schema import RECORD_COLUMNS
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 
 
 def rss_mib() -> float:

@@ -20,7 +20,7 @@ from mdm.evaluation import bcubed_metrics, pairwise_metrics
 from mdm.linkage.model import TrainedModel, add_block_keys
 from mdm.sql import one
 from mdm.store import open_store
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 
 
 @dataclass

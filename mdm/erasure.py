@@ -34,6 +34,7 @@ from mdm.store import connect_store, open_store
 from mdm.store.changes import ChangeSet, apply_changes
 from mdm.store.compaction import compact, keep_tombstones, replace_compacted, tombstone_file
 from mdm.store.golden import blank_erased
+from mdm.store.review import delete_tasks_about
 from mdm.store.sealing import read_frame, write_frame
 from mdm.store.transaction import transaction
 from mdm.tombstones import tombstone
@@ -218,11 +219,7 @@ def erase_records(
             "(SELECT unnest($s), unnest($r))",
             erased,
         ).fetchall()
-        con.execute(
-            f"DELETE FROM review_tasks WHERE (source_{side}, record_id_{side}) IN "
-            "(SELECT unnest($s), unnest($r))",
-            erased,
-        ).fetchall()
+    delete_tasks_about(con, keys)
     hashes = [tombstone(s, r) for s, r in keys]
     con.execute(
         "INSERT OR IGNORE INTO erasures SELECT unnest($h), $now", {"h": hashes, "now": now}

@@ -25,6 +25,8 @@ from mdm.names.reference import build_variant_groups, normalise_name
 from mdm.names.store import active_pairs, dispute, learn_from_links
 from mdm.names.store import decide as decide_names
 from mdm.rules.match import Learning
+from mdm.store.records import write_variant_keys
+from mdm.store.review import mark_decided, rescore_task
 
 TASK_STATUSES = ("open", "decided", "linked", "withdrawn")
 #: The statuses the engine sets (and may change again when it re-scores a task).
@@ -154,9 +156,7 @@ def decide(
             con, _pair_names_sql(task_id), decision_id, learning.max_similarity, actor
         )
     if decision is not Decision.SKIP:
-        con.execute(
-            "UPDATE review_tasks SET status = 'decided' WHERE task_id = ?", [task_id]
-        ).fetchall()
+        mark_decided(con, task_id)
     log_event(
         con,
         _now(),
@@ -204,16 +204,7 @@ def refresh_variant_keys(con: duckdb.DuckDBPyConnection, names: set[str]) -> int
         keys = pd.DataFrame(
             {"value": values, "keys": [record_variant_keys(v, groups) for v in values]}
         )
-        con.register("new_variant_keys", keys)
-        try:
-            row = con.execute(
-                f"UPDATE records SET {column}_variants = k.keys FROM new_variant_keys k "
-                f"WHERE records.{column} = k.value AND records.{column}_variants IS DISTINCT "
-                "FROM k.keys"
-            ).fetchall()
-        finally:
-            con.unregister("new_variant_keys")
-        changed += int(row[0][0]) if row else 0
+        changed += write_variant_keys(con, column, keys)
     return changed
 
 
@@ -266,8 +257,8 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
     Returns how many tasks were re-scored."""
     from mdm.linkage.frequencies import live_term_frequencies
     from mdm.linkage.scorer import Scorer
+    from mdm.store.reads import latest_model
     from mdm.store.tasks import customer_scores
-    from mdm.store.writer import latest_model
 
     tasks = _touched_tasks(con, sorted(names))
     if tasks.empty:
@@ -297,17 +288,14 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
             "linked" if probability >= link else "withdrawn" if probability < review else "open"
         )
         scored = on_customers[pair]
-        con.execute(
-            "UPDATE review_tasks SET match_weight = ?, match_probability = ?, status = ?, "
-            "scored_on = ? WHERE task_id = ?",
-            [
-                scored.score.match_weight,
-                scored.score.match_probability,
-                status,
-                scored.scored_on,
-                row["task_id"],
-            ],  # fmt: skip
-        ).fetchall()
+        rescore_task(
+            con,
+            row["task_id"],
+            scored.score.match_weight,
+            scored.score.match_probability,
+            status,
+            scored.scored_on,
+        )
         event += 1
         detail = {
             "task_id": int(row["task_id"]),

@@ -37,7 +37,7 @@ from mdm.linkage.frequencies import live_term_frequencies
 from mdm.linkage.model import TrainedModel, default_m, pair_levels, stored_probability
 from mdm.linkage.scorer import Scorer
 from mdm.schema import RECORD_COLUMNS
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 
 #: Fewer labelled matches than this say too little to move the model.
 MIN_LABELS = 10

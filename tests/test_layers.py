@@ -126,3 +126,115 @@ def test_the_golden_write_pattern_finds_writes(text: str) -> None:
 )
 def test_the_golden_write_pattern_passes_other_tables(text: str) -> None:
     assert not GOLDEN_WRITES.search(text)
+
+
+#: SQL that writes the records or xref table: a statement naming it, or a row helper
+#: given it (``records_staging``-like names, ``memory.incoming`` and reads are not).
+RECORDS_WRITES = re.compile(
+    r"(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(store\.)?(records|xref)\b"
+    r"|\w*(insert|delete)\w*\(\s*\w+,\s*f?[\"'](records|xref)\b",
+    re.IGNORECASE,
+)
+
+#: Modules beside mdm/store/records.py that may write those tables, and why (none).
+RECORDS_WRITERS: set[str] = set()
+
+
+def test_records_and_xref_are_written_in_one_module() -> None:
+    """A newcomer asking "where is a record or its golden id written?" finds one answer:
+    ``mdm/store/records.py``. No other module of ``mdm`` or ``api`` holds SQL writing the
+    records or xref table (migrations alter or create them: not writing rows)."""
+    found = [
+        f"{path.relative_to(REPO)}: {match.group(0)!r}"
+        for folder in ("mdm", "api")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if path != REPO / "mdm" / "store" / "records.py"
+        and path.relative_to(REPO).as_posix() not in RECORDS_WRITERS
+        for match in RECORDS_WRITES.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DELETE FROM records",
+        "INSERT INTO xref SELECT w.source",
+        "UPDATE records SET {column}_variants = k.keys",
+        'delete_keyed(con, "records", keys)',
+        'insert_columns(\n        con,\n        "xref",',
+    ],
+)
+def test_the_records_write_pattern_finds_writes(text: str) -> None:
+    assert RECORDS_WRITES.search(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INSERT INTO memory.incoming BY NAME SELECT * FROM store.records",
+        "SELECT source, record_id, golden_id FROM xref",
+        "CREATE OR REPLACE TEMP TABLE xref_before AS SELECT",
+        "ALTER TABLE records ADD COLUMN IF NOT EXISTS national_id VARCHAR",
+        "DELETE FROM records_seen WHERE source = ?",
+    ],
+)
+def test_the_records_write_pattern_passes_other_tables(text: str) -> None:
+    assert not RECORDS_WRITES.search(text)
+
+
+#: SQL that writes the review_tasks or pairs table: a statement naming it, or a row
+#: helper given it.
+REVIEW_WRITES = re.compile(
+    r"(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(store\.)?(review_tasks|pairs)\b"
+    r"|\w*(insert|delete)\w*\(\s*\w+,\s*f?[\"'](review_tasks|pairs)\b",
+    re.IGNORECASE,
+)
+
+#: Modules beside mdm/store/review.py that may write those tables, and why (none).
+REVIEW_WRITERS: set[str] = set()
+
+
+def test_review_tasks_are_written_in_one_module() -> None:
+    """A newcomer asking "where is a review task written?" finds one answer:
+    ``mdm/store/review.py``, with the evidence pairs a task shows. No other module of
+    ``mdm`` or ``api`` holds SQL writing the review_tasks or pairs table (migrations
+    alter or create them: not writing rows)."""
+    found = [
+        f"{path.relative_to(REPO)}: {match.group(0)!r}"
+        for folder in ("mdm", "api")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if path != REPO / "mdm" / "store" / "review.py"
+        and path.relative_to(REPO).as_posix() not in REVIEW_WRITERS
+        for match in REVIEW_WRITES.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DELETE FROM review_tasks WHERE status = 'open'",
+        "UPDATE review_tasks t SET match_weight = v.w",
+        'f"DELETE FROM review_tasks WHERE (source_{side}, record_id_{side}) IN "',
+        "INSERT INTO pairs SELECT source_l",
+        'delete_keyed(con, "pairs", replaced, "_l")',
+        'insert_columns(con, "review_tasks", TASK_COLUMNS, rows)',
+    ],
+)
+def test_the_review_write_pattern_finds_writes(text: str) -> None:
+    assert REVIEW_WRITES.search(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT * FROM review_tasks WHERE status = 'open'",
+        "ALTER TABLE review_tasks ADD COLUMN IF NOT EXISTS scored_on VARCHAR",
+        "INSERT INTO decisions VALUES (?, ?, ?)",
+        "DELETE FROM pairs_seen WHERE uid = ?",
+        "LEFT JOIN pairs p USING (source_l, record_id_l, source_r, record_id_r)",
+    ],
+)
+def test_the_review_write_pattern_passes_other_tables(text: str) -> None:
+    assert not REVIEW_WRITES.search(text)

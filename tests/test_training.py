@@ -17,7 +17,7 @@ from mdm.lifecycle import decide
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 from mdm.training import retrain_with_decisions
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,9 +1,12 @@
 """A bulk run's linking: the work tables, the identity guard and cohesion inputs, and
-the predict-threshold-cluster step over the scored pairs."""
+the predict-threshold-cluster step over the scored pairs, whose result
+(:class:`RunOutput`) :func:`mdm.bulk.write.write_run` writes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -34,8 +37,56 @@ from mdm.rules.match import MatchRules
 from mdm.schema import RECORD_COLUMNS
 from mdm.spark import Backend
 from mdm.sql import one
-from mdm.store.writer import RunOutput
 from mdm.threshold import ThresholdChoice, check_link_threshold
+
+
+@dataclass
+class RunOutput:
+    """What linkage produced for a run, before it is written."""
+
+    labels: np.ndarray  # cluster label per work row (uid)
+    #: Open review tasks: before writing, pairs of records in the review band whose
+    #: records are in different clusters; once written, the tasks opened (one per pair
+    #: of golden records a steward has not decided).
+    review_tasks: int
+    link_threshold: float
+    review_threshold: float
+    model: TrainedModel
+    model_trained: bool
+    candidate_pairs: int
+    golden_count: int
+    multi_record_golden: int
+    #: How the link threshold was chosen (a :class:`mdm.threshold.ThresholdChoice`).
+    threshold: Any = None
+
+    @classmethod
+    def build(
+        cls,
+        left: np.ndarray,
+        right: np.ndarray,
+        probability: np.ndarray,
+        labels: np.ndarray,
+        link: float,
+        review: float,
+        model: TrainedModel,
+        trained: bool,
+    ) -> RunOutput:
+        """From the scored pairs (uid_l, uid_r and match probability, as arrays) and the
+        cluster labels; the pairs themselves stay in the run's ``scored`` table."""
+        in_band = (probability >= review) & (probability < link)
+        apart = labels[left] != labels[right]
+        sizes = np.bincount(labels)
+        return cls(
+            labels=labels,
+            review_tasks=int((in_band & apart).sum()),
+            link_threshold=link,
+            review_threshold=review,
+            model=model,
+            model_trained=trained,
+            candidate_pairs=len(left),
+            golden_count=int(len(sizes)),
+            multi_record_golden=int((sizes > 1).sum()),
+        )
 
 
 def identity_conflicts(

@@ -23,6 +23,7 @@ from mdm.bulk.load import (
     load_sources,
     present_columns,
 )
+from mdm.bulk.write import write_run
 from mdm.ingest import (
     SourceSpec,
     SourceSummary,
@@ -38,7 +39,7 @@ from mdm.rules.match import fit_rules_to_data
 from mdm.schema import RECORD_COLUMNS
 from mdm.spark import Backend
 from mdm.store import attach_store
-from mdm.store.writer import load_model, write_run
+from mdm.store.reads import load_model
 from mdm.threshold import ThresholdChoice
 
 #: DuckDB's working-memory limit for a run; beyond it, intermediate results spill to disk

@@ -309,7 +309,7 @@ def model(
 ) -> None:
     """Show or save the trained model: a versioned JSON artefact tied to its rules."""
     from mdm.store import open_store
-    from mdm.store.writer import latest_model
+    from mdm.store.reads import latest_model
 
     store = open_store(db, create=False)
     try:

@@ -55,8 +55,9 @@ from mdm.schema import RECORD_COLUMNS
 from mdm.standardise.frame import ChosenOrder, StandardiseOptions
 from mdm.standardise.locale import SourceLocale, locale_from_report
 from mdm.store.changes import Key
+from mdm.store.indexes import index_for_service
 from mdm.store.overrides import Overrides, load_overrides
-from mdm.store.writer import index_for_service, latest_model
+from mdm.store.reads import latest_model
 from mdm.tombstones import tombstone
 
 AfterCommit = Callable[[], None]

@@ -4,7 +4,7 @@ A review task asks a steward about two customers (golden records). Several pairs
 their source records may fall in the review band; the task shows the pair with the
 strongest evidence (the highest match probability) and the others stay in ``pairs``
 as its supporting pairs. The bulk writer keeps the same rule
-(:func:`mdm.store.writer._write_review`), so both paths open as many tasks.
+(:func:`mdm.store.review.open_bulk_tasks`), so both paths open as many tasks.
 
 :meth:`OpenTasks.settle` decides, for the golden records a change touches, which
 tasks stay open, which are re-scored, which are withdrawn and which new ones open.

@@ -26,7 +26,8 @@ from mdm.names.store import FREQUENCY_COLUMNS
 from mdm.realtime.decision import Decision, Thresholds, decide
 from mdm.realtime.results import Candidate, UpsertResult, _Plan
 from mdm.realtime.tasks import OpenTasks, ReviewPair
-from mdm.store.changes import ROW_COLUMNS, ChangeSet, Event, GoldenRow, Key
+from mdm.store.changes import ChangeSet, Event, GoldenRow, Key
+from mdm.store.records import ROW_COLUMNS
 
 if TYPE_CHECKING:
     from mdm.constraints import Constraints

@@ -6,8 +6,10 @@ re-derived golden records with their lineage, retired ids, evidence pairs, revie
 tasks, events and name-frequency steps. :func:`apply_changes` writes any number of
 change sets, in order, with a fixed number of set-based statements (DuckDB pays per
 statement, not per row), so the service can commit every write waiting in its queue
-in one transaction (group commit). Golden records and lineage are written through
-:mod:`mdm.store.golden`, the one place they are.
+in one transaction (group commit). Each table family is written through its module,
+the one place it is: records and cross-references through :mod:`mdm.store.records`,
+golden records and lineage through :mod:`mdm.store.golden`, review tasks and evidence
+pairs through :mod:`mdm.store.review`.
 
 Applying change sets one at a time or all in one batch leaves the same tables: within
 a batch, later changes to the same key win, exactly as if each had been written in
@@ -31,28 +33,18 @@ import orjson
 import pyarrow as pa
 
 from mdm.constraints import Constraint, Pair, write_constraints
-from mdm.schema import ATTRIBUTES, RECORD_COLUMNS
+from mdm.schema import ATTRIBUTES
 from mdm.store.golden import read_states, write_change_golden
-from mdm.store.rows import insert_columns, registered
+from mdm.store.records import write_change_records, write_change_xref
+from mdm.store.review import PairRow, TaskRow, write_change_pairs, write_change_tasks
+from mdm.store.rows import registered
 
 Key = tuple[str, str]
-#: An evidence pair's row: source_l, record_id_l, source_r, record_id_r, match weight
-#: and match probability.
-PairRow = tuple[str, str, str, str, float, float]
-#: A review task's row (:data:`TASK_COLUMNS`).
-TaskRow = tuple[int, str, str, str, str, str, str, float, float, str, datetime, int | None]
 #: An event: kind, golden_id, source, record_id, detail.
 Event = tuple[str, str | None, str | None, str | None, dict[str, Any]]
 
 #: Up to this many records are read by primary-key lookups; more by one join.
 POINT_LOOKUPS = 8
-
-#: Columns of a record row in a change set, in the records table's order.
-ROW_COLUMNS = (*RECORD_COLUMNS, "extra", "raw", "version", "ingested_at")
-TASK_COLUMNS = (
-    "task_id", "source_l", "record_id_l", "source_r", "record_id_r", "golden_id_l",
-    "golden_id_r", "match_weight", "match_probability", "status", "created_at", "run_id",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,8 @@ class ChangeSet:
 
     at: datetime
     actor: str
-    #: (source, record_id) -> the full row (ROW_COLUMNS), or None when it is removed.
+    #: (source, record_id) -> the full row (:data:`mdm.store.records.ROW_COLUMNS`), or
+    #: None when it is removed.
     records: dict[Key, dict[str, Any] | None] = field(default_factory=dict)
     #: (source, record_id) -> golden id, or None when the record is removed.
     xref: dict[Key, str | None] = field(default_factory=dict)
@@ -85,7 +78,8 @@ class ChangeSet:
     retired: dict[str, str | None] = field(default_factory=dict)
     #: record -> its evidence pairs (all of the record's pairs are replaced by these).
     pairs: dict[Key, list[PairRow]] = field(default_factory=dict)
-    #: new review tasks: full rows of the review_tasks table.
+    #: new review tasks: full rows of the review_tasks table
+    #: (:data:`mdm.store.review.TASK_COLUMNS`).
     tasks_added: list[TaskRow] = field(default_factory=list)
     #: task id -> (match_weight, match_probability) of an open task scored again.
     tasks_rescored: dict[int, tuple[float, float]] = field(default_factory=dict)
@@ -198,25 +192,6 @@ def _fold(changes: Sequence[ChangeSet]) -> _Batch:
     return batch
 
 
-def _delete_keyed(
-    con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[Key], suffix: str = ""
-) -> None:
-    """Delete the rows of ``keys`` from ``table`` (``suffix``: "_l" or "_r" for pairs)."""
-    if not keys:
-        return
-    frame = pa.table(
-        {
-            "source": pa.array([k[0] for k in keys], pa.string()),
-            "record_id": pa.array([k[1] for k in keys], pa.string()),
-        }
-    )
-    with registered(con, "_changed_keys", frame):
-        con.execute(
-            f"DELETE FROM {table} USING _changed_keys k WHERE {table}.source{suffix} = k.source "
-            f"AND {table}.record_id{suffix} = k.record_id"
-        ).fetchall()
-
-
 def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) -> None:
     """Write ``changes`` in order, in the caller's transaction (a fixed number of
     statements however many there are)."""
@@ -225,23 +200,13 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     batch = _fold(changes)
     # Before any record is replaced or deleted: the extras golden records carry.
     extras = _extras(con, batch)
-    keys = sorted(batch.records)
-    _delete_keyed(con, "records", sorted(batch.stored & set(keys)))
-    rows = [row for k in keys if (row := batch.records[k]) is not None]
-    insert_columns(con, "records", ROW_COLUMNS, [[row.get(c) for c in ROW_COLUMNS] for row in rows])
-    xref = sorted(batch.xref)
-    _delete_keyed(con, "xref", sorted(batch.stored & set(xref)))
-    insert_columns(
-        con,
-        "xref",
-        ("source", "record_id", "golden_id"),
-        [(*k, batch.xref[k]) for k in xref if batch.xref[k] is not None],
-    )
+    write_change_records(con, batch.records, batch.stored)
+    write_change_xref(con, batch.xref, batch.stored)
     before = read_states(con, sorted(batch.stored_golden & set(batch.golden)))
     events = _events(changes, before)
     write_change_golden(con, batch.golden, batch.stored_golden, batch.retired, extras)
-    _write_pairs(con, batch)
-    _write_tasks(con, batch)
+    write_change_pairs(con, sorted(batch.pairs_replaced & batch.stored), batch.pairs)
+    write_change_tasks(con, batch.tasks, batch.rescored, batch.on_customers, batch.withdrawn)
     _write_events(con, events)
     count_names(con, batch.names)
     write_constraints(con, batch.constraints)
@@ -322,46 +287,6 @@ def _extras(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, str | No
         for gid in wanted[(source, record_id)]:
             found[gid] = extra
     return found
-
-
-def _write_pairs(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    replaced = sorted(batch.pairs_replaced & batch.stored)
-    _delete_keyed(con, "pairs", replaced, "_l")  # two equi-joins: an OR would not hash
-    _delete_keyed(con, "pairs", replaced, "_r")
-    insert_columns(
-        con,
-        "pairs",
-        ("source_l", "record_id_l", "source_r", "record_id_r", "match_weight", "match_probability"),
-        [row for _, row in sorted(batch.pairs.items())],
-    )
-
-
-def _write_tasks(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    insert_columns(
-        con, "review_tasks", TASK_COLUMNS, [row for _, row in sorted(batch.tasks.items())]
-    )
-    if batch.rescored:
-        values = ", ".join("(?, ?, ?)" for _ in batch.rescored)
-        con.execute(
-            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
-            "scored_on = 'records' "
-            f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
-            [x for task_id, (w, p) in sorted(batch.rescored.items()) for x in (task_id, w, p)],
-        ).fetchall()
-    if batch.on_customers:
-        values = ", ".join("(?, ?, ?)" for _ in batch.on_customers)
-        con.execute(
-            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
-            "scored_on = 'customers' "
-            f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
-            [x for task_id, (w, p) in sorted(batch.on_customers.items()) for x in (task_id, w, p)],
-        ).fetchall()
-    if batch.withdrawn:
-        con.execute(
-            "UPDATE review_tasks SET status = 'withdrawn' WHERE status = 'open' AND "
-            "task_id IN (SELECT unnest($ids))",
-            {"ids": sorted(batch.withdrawn)},
-        ).fetchall()
 
 
 def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple[Any, ...]]) -> None:

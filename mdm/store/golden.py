@@ -5,7 +5,7 @@ Every statement that writes the ``golden`` and ``lineage`` tables is here (a tes
 included (:func:`apply_overrides`, reading the overrides in effect from
 :mod:`mdm.store.overrides`). Its callers:
 
-- a bulk run (:func:`mdm.store.writer.write_run`): :func:`retire_bulk` for the ids the
+- a bulk run (:func:`mdm.bulk.write.write_run`): :func:`retire_bulk` for the ids the
   run's clusters no longer keep, then :func:`write_bulk_golden`, every active golden
   record derived again in SQL by the survivorship rules;
 - real time (:func:`mdm.store.changes.apply_changes`): :func:`write_change_golden`,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from mdm.rules.bundle import RulesBundle
 
 #: The index the real-time service keeps on lineage by golden id
-#: (:func:`mdm.store.writer.index_for_service`); a bulk run's rewrite of lineage drops
+#: (:func:`mdm.store.indexes.index_for_service`); a bulk run's rewrite of lineage drops
 #: it, and the service makes it again.
 LINEAGE_INDEX = "lineage_golden"
 

@@ -1,17 +1,22 @@
 """Reads any layer may use: one source record or one golden record as a whole (the
 service's answers, the steward pages, the command line), what a job changed (its
-results), and whether the store has a model."""
+results), and the store's models (whether it has one, the last run's, the newest
+trained from a set of rules)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
-from mdm.errors import NotFoundError
+from mdm.errors import NotFoundError, StoreError
 from mdm.schema import ATTRIBUTES
+from mdm.sql import one
+
+if TYPE_CHECKING:
+    from mdm.linkage.model import TrainedModel
 
 
 def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> dict[str, Any]:
@@ -85,6 +90,36 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]
 def has_model(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a bulk run has trained a model in the store (the real-time path needs one)."""
     return bool(con.execute("SELECT count(*) FROM models").fetchall()[0][0])
+
+
+def latest_model(con: duckdb.DuckDBPyConnection) -> TrainedModel:
+    """The model the store's last run used."""
+    from mdm.linkage.model import TrainedModel  # splink: only for those reading a model
+
+    row = one(
+        con.execute(
+            "SELECT m.model FROM runs r JOIN models m USING (model_id) "
+            "ORDER BY r.run_id DESC LIMIT 1"
+        )
+    )
+    if row is None:
+        raise StoreError("the store holds no model yet; run 'mdm reconcile' first")
+    return TrainedModel.from_json(row[0])
+
+
+def load_model(con: duckdb.DuckDBPyConnection, fingerprint: str) -> TrainedModel | None:
+    """The newest stored model trained from rules with this fingerprint, if any (``con``
+    has the store attached as ``store``: a bulk run's connection)."""
+    from mdm.linkage.model import TrainedModel
+
+    row = one(
+        con.execute(
+            "SELECT model FROM store.models WHERE rules_fingerprint = ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            [fingerprint],
+        )
+    )
+    return TrainedModel.from_json(row[0]) if row else None
 
 
 def run_results(

@@ -1,8 +1,9 @@
 """Writing many rows in few statements (DuckDB pays per statement, not per row).
 
-The helpers every table family's writer shares: the bulk run (:mod:`mdm.store.writer`),
-real-time change sets (:mod:`mdm.store.changes`), golden records and lineage
-(:mod:`mdm.store.golden`) and the service's swap. They sit below those modules so that
+The helpers every table family's writer shares: records and cross-references
+(:mod:`mdm.store.records`), golden records and lineage (:mod:`mdm.store.golden`), review
+tasks and pairs (:mod:`mdm.store.review`), real-time change sets
+(:mod:`mdm.store.changes`) and the service's swap. They sit below those modules so that
 none of them imports another for a helper.
 """
 
@@ -72,3 +73,26 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pa.Table) -> It
         yield
     finally:
         con.unregister(name)
+
+
+def delete_keyed(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    keys: Sequence[tuple[str, str]],
+    suffix: str = "",
+) -> None:
+    """Delete the rows of ``keys`` (source, record_id) from ``table`` in one statement
+    (``suffix``: "_l" or "_r" for a table of pairs, whose key columns carry it)."""
+    if not keys:
+        return
+    frame = pa.table(
+        {
+            "source": pa.array([k[0] for k in keys], pa.string()),
+            "record_id": pa.array([k[1] for k in keys], pa.string()),
+        }
+    )
+    with registered(con, "_changed_keys", frame):
+        con.execute(
+            f"DELETE FROM {table} USING _changed_keys k WHERE {table}.source{suffix} = k.source "
+            f"AND {table}.record_id{suffix} = k.record_id"
+        ).fetchall()

@@ -1,10 +1,12 @@
-"""Review tasks scored on what their customers know (the ``review_tasks`` family).
+"""Review tasks scored on what their customers know.
 
 A bulk run opens its review tasks from the pairs of records it scored in SQL. A task
 whose records lack a compared value that their golden records have is scored again
 with the golden records' values (:mod:`mdm.linkage.customers`), by the model's own
 :class:`~mdm.linkage.scorer.Scorer`; the task keeps that customer-level weight and
-probability, and says so (``scored_on = 'customers'``).
+probability, and says so (``scored_on = 'customers'``). This module reads what the
+customers know (records, cross-references, lineage); the scores are written by
+:mod:`mdm.store.review`, the one place review tasks are.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow as pa
 from mdm.linkage.customers import CustomerScore, score_customers
 from mdm.linkage.scorer import Scorer
 from mdm.schema import RECORD_COLUMNS
+from mdm.store.review import write_customer_scores
 
 Key = tuple[str, str]
 Key4 = tuple[str, str, str, str]
@@ -125,21 +128,5 @@ def score_tasks_on_customers(con: duckdb.DuckDBPyConnection, scorer: Scorer) -> 
         scored = scores.get(tuple(pair))
         if scored is not None and scored.scored_on == "customers":
             changed.append((task_id, scored.score.match_weight, scored.score.match_probability))
-    if changed:
-        frame = pa.table(
-            {
-                "task_id": pa.array([c[0] for c in changed], pa.int64()),
-                "w": pa.array([c[1] for c in changed], pa.float64()),
-                "p": pa.array([c[2] for c in changed], pa.float64()),
-            }
-        )
-        con.register("_customer_scores", frame)
-        try:
-            con.execute(
-                "UPDATE review_tasks SET match_weight = s.w, match_probability = s.p, "
-                "scored_on = 'customers' FROM _customer_scores s "
-                "WHERE review_tasks.task_id = s.task_id"
-            ).fetchall()
-        finally:
-            con.unregister("_customer_scores")
+    write_customer_scores(con, changed)
     return len(changed)

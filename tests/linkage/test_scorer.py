@@ -48,7 +48,8 @@ from mdm.linkage.model import (
 from mdm.linkage.scorer import Scorer, match_probability, term_frequencies
 from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import Comparison, MatchRules, load_match_rules
-from mdm.store.writer import latest_model, load_records
+from mdm.store.reads import latest_model
+from mdm.store.records import load_records
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = DEFAULT_MATCH_RULES

@@ -9,7 +9,7 @@ import pandas as pd
 
 from mdm.linkage.model import add_block_keys, predict_pairs
 from mdm.names.store import term_frequency_sql
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 
 
 def test_store_frequencies_are_what_the_bulk_run_counted(reconciled_db: Path) -> None:

@@ -43,7 +43,7 @@ from mdm.realtime.index import (
 from mdm.realtime.records import RecordTable
 from mdm.rules.match import BlockingRule, MatchRules, load_match_rules
 from mdm.schema import RECORD_COLUMNS
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = load_match_rules(DEFAULT_MATCH_RULES)

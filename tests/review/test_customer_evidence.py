@@ -14,7 +14,7 @@ from mdm.linkage.scorer import Scorer
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store.changes import apply_changes
-from mdm.store.writer import latest_model
+from mdm.store.reads import latest_model
 from mdm.workbench import task_detail
 from tests.review.test_customer_pairs import COPIED
 from tests.test_lifecycle import _in_txn

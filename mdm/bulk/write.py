@@ -1,0 +1,193 @@
+"""A bulk run written into the store: every table in one transaction.
+
+:func:`write_run` writes in the order the tables' dependencies fix, each table family
+through its module of :mod:`mdm.store` (the one place it is written): the records and
+their cross-references (:mod:`mdm.store.records`, with their events), the golden records
+retired and derived again with their lineage (:mod:`mdm.store.golden`), the review
+tasks and evidence pairs (:mod:`mdm.store.review`), the name frequencies and the name
+pairs the run's links confirm (:mod:`mdm.names.store`), and the open tasks scored on
+their customers (:mod:`mdm.store.tasks`). The run itself is written here: its ``runs``
+row, the model it trained and a report per source.
+
+What it reads is the run's work in the connection's in-memory catalog (``memory.work``,
+``memory.payload``, ``memory.scored``, ``memory.name_counts``: :mod:`mdm.bulk.link`),
+with the store attached as ``store``; the golden id of each record is the view
+``run_golden`` (uid, golden_id) while it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import duckdb
+import pandas as pd
+
+from mdm.clock import utcnow as _now
+from mdm.golden import assign_golden_ids, survivors_of_retired
+from mdm.names.store import learn_from_links, refresh_frequencies
+from mdm.store.golden import retire_bulk, write_bulk_golden
+from mdm.store.records import write_bulk_records, write_bulk_xref
+from mdm.store.review import open_bulk_tasks, write_bulk_pairs
+from mdm.store.rows import next_id
+from mdm.store.transaction import transaction
+
+if TYPE_CHECKING:
+    from mdm.bulk.link import RunOutput
+    from mdm.ingest import SourceSummary
+    from mdm.linkage.model import TrainedModel
+    from mdm.rules.bundle import RulesBundle
+
+
+def write_run(
+    con: duckdb.DuckDBPyConnection,
+    output: RunOutput,
+    rules: RulesBundle,
+    summaries: list[SourceSummary],
+    placeholders: dict[str, int],
+    seconds: dict[str, float] | None = None,
+) -> int:
+    """Write records, clusters, golden records, lineage and review tasks atomically.
+
+    ``con`` holds the run's tables (``memory.work``, ``memory.scored``) and has the
+    store attached as ``store``; everything is written in one transaction.
+    """
+    now = _now()
+    golden_of = _golden_ids(con, output)
+    con.register("run_golden", golden_of)
+    con.execute("USE store")
+    try:
+        with transaction(con):
+            run_id = next_id(con, "runs", "run_id")
+            con.execute(
+                "INSERT INTO runs VALUES (?, 'reconcile', ?, NULL, ?, ?, ?, ?, NULL)",
+                [
+                    run_id,
+                    now,
+                    rules.match.fingerprint(),
+                    output.model.model_id,
+                    output.link_threshold,
+                    output.review_threshold,
+                ],
+            )
+            if output.model_trained:
+                con.execute(
+                    "INSERT INTO models VALUES (?, ?, ?, ?)",
+                    [
+                        output.model.model_id,
+                        output.model.rules_fingerprint,
+                        now,
+                        output.model.to_json(),
+                    ],
+                )
+            timer = _Timer(seconds)
+            write_bulk_records(con, run_id, now)
+            timer.lap("write.records")
+            write_bulk_xref(con, run_id, now)
+            retire_bulk(con, golden_of.attrs["retired"], run_id, now)
+            timer.lap("write.xref")
+            write_bulk_golden(con, rules, run_id, now)
+            timer.lap("write.golden")
+            output.review_tasks = open_bulk_tasks(
+                con, output.review_threshold, output.link_threshold, run_id, now
+            )
+            write_bulk_pairs(con, output.review_threshold, run_id)
+            refresh_frequencies(con, "memory.name_counts")
+            _score_on_customers(con, output.model)
+            learned = _learn_names(con, rules, run_id)
+            timer.lap("write.pairs")
+            report = {
+                "learned_names": learned,
+                "sources": [asdict(s) for s in summaries],
+                "placeholders": placeholders,
+                "candidate_pairs": output.candidate_pairs,
+                "prior": output.model.training.get("prior", {}),
+                "threshold": output.threshold.as_dict() if output.threshold is not None else {},
+            }
+            for summary in summaries:
+                con.execute(
+                    "INSERT INTO source_reports VALUES (?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        summary.name,
+                        summary.path,
+                        summary.records,
+                        json.dumps(asdict(summary)),
+                    ],
+                )
+            con.execute(
+                "UPDATE runs SET finished_at = ?, report = ? WHERE run_id = ?",
+                [_now(), json.dumps(report), run_id],
+            )
+        timer.lap("write.commit")
+    finally:
+        con.execute("USE memory")
+        con.unregister("run_golden")
+    return run_id
+
+
+class _Timer:
+    """Records how long each step took into ``seconds`` (when given)."""
+
+    def __init__(self, seconds: dict[str, float] | None) -> None:
+        self.seconds = seconds
+        self.clock = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.seconds is not None:
+            self.seconds[name] = round(now - self.clock, 2)
+        self.clock = now
+
+
+def _golden_ids(con: duckdb.DuckDBPyConnection, output: RunOutput) -> pd.DataFrame:
+    """uid -> golden id, keeping the ids people already have (see mdm/golden.py)."""
+    members = con.execute("SELECT uid, source, record_id FROM memory.work ORDER BY uid").df()
+    members["cluster"] = output.labels[members["uid"].to_numpy()]
+    previous = con.execute("SELECT source, record_id, golden_id FROM store.xref").df()
+    created = dict(
+        con.execute("SELECT golden_id, created_at::VARCHAR FROM store.golden").fetchall()
+    )
+    assigned = assign_golden_ids(members, previous, created)
+    retired = survivors_of_retired(members, previous, assigned)
+    golden_of = pd.DataFrame(
+        {
+            "uid": members["uid"].to_numpy(),
+            "golden_id": assigned.reindex(members["cluster"].to_numpy()).to_numpy(),
+        }
+    )
+    golden_of.attrs["retired"] = retired
+    return golden_of
+
+
+def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> int:
+    """The open tasks scored with what their customers know (:mod:`mdm.store.tasks`),
+    with the frequencies just written."""
+    from mdm.linkage.frequencies import live_term_frequencies
+    from mdm.linkage.scorer import Scorer
+    from mdm.store.tasks import score_tasks_on_customers
+
+    scorer = Scorer(model, live_term_frequencies(con, model.tf_columns))
+    return score_tasks_on_customers(con, scorer)
+
+
+def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict[str, int]:
+    """Name pairs confirmed by this run's confident links (see mdm.names.store)."""
+    learning = rules.match.learning
+    columns = {c[0] for c in con.execute("DESCRIBE memory.work").fetchall()}
+    needed = {"first_name", "middle_name", "last_name", "first_name_variants"}
+    if not learning.enabled or not needed <= columns:
+        return {"confirmed": 0, "active": 0}
+    pairs = (
+        "SELECT l.first_name AS first_l, r.first_name AS first_r, l.middle_name AS middle_l, "
+        "r.middle_name AS middle_r, l.last_name AS last_l, r.last_name AS last_r, "
+        "l.first_name_variants AS variants_l, r.first_name_variants AS variants_r, "
+        "gl.golden_id FROM memory.scored s "
+        "JOIN memory.work l ON l.uid = s.uid_l JOIN memory.work r ON r.uid = s.uid_r "
+        "JOIN run_golden gl ON gl.uid = s.uid_l JOIN run_golden gr ON gr.uid = s.uid_r "
+        f"WHERE s.match_probability >= {learning.min_probability} "
+        "AND gl.golden_id = gr.golden_id"
+    )
+    return learn_from_links(con, pairs, run_id, learning.confirmations, learning.max_similarity)
