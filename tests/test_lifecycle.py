@@ -349,9 +349,7 @@ def test_history_shows_a_stored_actor_as_one_plain_line(reconciled_db: Path, tmp
                    shown.output.splitlines())  # fmt: skip
 
 
-def test_merging_two_clearly_different_people_needs_confirmation(
-    reconciled_db, tmp_path
-) -> None:
+def test_merging_two_clearly_different_people_needs_confirmation(reconciled_db, tmp_path) -> None:
     """A merge the model holds against (even the two customers' most alike records
     score below the review band) is refused with the evidence, writes nothing, and
     goes through once confirmed; customers the model is unsure about merge at once."""

@@ -23,6 +23,9 @@ class VariantPublic(BaseModel):
     status: str
     first_seen: Timestamp
     last_seen: Timestamp
+    #: What the pair looks like: "typo" (one edit apart, or nearly the same), "nickname"
+    #: (plausibly one name) or "unlikely" (probably two different names).
+    looks_like: str
 
 
 class VariantList(BaseModel):

@@ -335,15 +335,34 @@ def search_export(
     )
 
 
+#: Learned proposals the name page lists unless asked for all: a pair that looks like
+#: a name and more than one person supports (typos, unlikely pairs and one-offs wait
+#: behind). A pair a person proposed is always listed.
+WORTH_READING = {"nickname"}
+MIN_PEOPLE = 2
+
+
 @router.get("/names", response_class=HTMLResponse)
-def names_page(request: Request, user: UserDep, store: StoreDep, q: str = "") -> Response:
+def names_page(
+    request: Request, user: UserDep, store: StoreDep, q: str = "", every: str = ""
+) -> Response:
+    """The proposals worth a steward's time, most evidence first, each with the people
+    who support it; typos, unlikely pairs and one-offs only when asked for."""
     with store.read() as con:
-        frame = list_variants(con, status="proposed", text=q or None, limit=200)
+        frame = list_variants(con, status="proposed", text=q or None, limit=500)
         people = proposal_evidence(con)  # who used both names
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for row in rows:
         row["people"] = people.get((row["name"], row["variant"]), [])
-    return _page(request, "names.html", user, rows=rows, q=q)
+    worth = [
+        r
+        for r in rows
+        if r["origin"] != "learned"
+        or (r["looks_like"] in WORTH_READING and (r["evidence"] or 0) >= MIN_PEOPLE)
+    ]
+    shown = rows if every else worth
+    return _page(request, "names.html", user, rows=shown[:200], q=q, every=bool(every),
+                 hidden=len(rows) - len(worth))  # fmt: skip
 
 
 # --- deciding -----------------------------------------------------------------------

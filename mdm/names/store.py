@@ -145,7 +145,8 @@ def list_variants(
     text: str | None = None,
     limit: int = 100,
 ) -> pd.DataFrame:
-    """Pairs, filtered by status, origin or a name fragment; most evidence first."""
+    """Pairs, filtered by status, origin or a name fragment; most evidence first, each
+    with what it looks like (``looks_like``: typo, nickname or unlikely)."""
     if status is not None and status not in STATUSES:
         raise VariantError(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
     where, params = ["true"], []
@@ -160,7 +161,8 @@ def list_variants(
         where.append("(contains(name, ?) OR contains(variant, ?))")
         params += [fragment, fragment]
     return con.execute(
-        "SELECT name, variant, kind, origin, reference, evidence, status, first_seen, last_seen "
+        "SELECT name, variant, kind, origin, reference, evidence, status, first_seen, last_seen, "
+        f"{looks_like_sql('name', 'variant')} AS looks_like "
         f"FROM name_variants WHERE {' AND '.join(where)} "
         "ORDER BY evidence DESC, name, variant LIMIT ?",
         [*params, limit],
@@ -250,10 +252,42 @@ def term_frequency_sql(column: str, frequencies: str = "name_frequencies") -> st
     )
 
 
+#: Two first names are plausibly one name (a nickname, a short form, a spelling) when
+#: they begin with the same letter and are at least this Jaro-Winkler-similar
+#: (Katherine ~ Kasia 0.64, Jim ~ James 0.69), or differ in the first letter only
+#: (:data:`PLAUSIBLE_TAIL`: Catherine ~ Katherine, Christina ~ Kristina, Jeff ~ Geoff).
+#: Forms that share neither (Bob ~ Robert, Jack ~ John) come from the reference list,
+#: not from evidence: Hannah ~ Kimberly or Malcolm ~ Catherine on two linked records is
+#: a data error, not a name pair.
+PLAUSIBLE_SIMILARITY = 0.6
+PLAUSIBLE_TAIL = 0.8
+
+
+def plausible_sql(a: str, b: str) -> str:
+    """SQL: whether first names ``a`` and ``b`` (expressions) are plausibly one name."""
+    return (
+        f"((left({a}, 1) = left({b}, 1) "
+        f"AND jaro_winkler_similarity({a}, {b}) >= {PLAUSIBLE_SIMILARITY}) "
+        f"OR jaro_winkler_similarity(substr({a}, 2), substr({b}, 2)) >= {PLAUSIBLE_TAIL})"
+    )
+
+
+def looks_like_sql(a: str, b: str, max_similarity: float = 0.9) -> str:
+    """SQL: what a pair of first names looks like to a steward: "typo" (one edit apart
+    or more similar than ``max_similarity``), "nickname" (plausibly one name), else
+    "unlikely" (probably two different names)."""
+    return (
+        f"CASE WHEN damerau_levenshtein({a}, {b}) <= 1 "
+        f"OR jaro_winkler_similarity({a}, {b}) >= {max_similarity} THEN 'typo' "
+        f"WHEN {plausible_sql(a, b)} THEN 'nickname' ELSE 'unlikely' END"
+    )
+
+
 def _differing_names_sql(pairs_sql: str, max_similarity: float) -> str:
     """SELECT name, variant, golden_id: the first-name pairs of ``pairs_sql`` that could be
     name variants. Typos (one edit apart, or more similar than ``max_similarity``), names
-    already sharing a variant key, initials and swapped names are not."""
+    already sharing a variant key, initials, swapped names and names that are not
+    plausibly one name (:data:`PLAUSIBLE_SIMILARITY`) are not."""
     return (
         "SELECT DISTINCT least(first_l, first_r) AS name, greatest(first_l, first_r) AS variant, "
         f"golden_id FROM ({pairs_sql}) WHERE first_l <> first_r AND length(first_l) > 1 "
@@ -261,7 +295,8 @@ def _differing_names_sql(pairs_sql: str, max_similarity: float) -> str:
         f"AND jaro_winkler_similarity(first_l, first_r) < {max_similarity} "
         "AND damerau_levenshtein(first_l, first_r) > 1 "
         "AND first_l IS DISTINCT FROM last_r AND first_r IS DISTINCT FROM last_l "
-        "AND first_l IS DISTINCT FROM middle_r AND first_r IS DISTINCT FROM middle_l"
+        "AND first_l IS DISTINCT FROM middle_r AND first_r IS DISTINCT FROM middle_l "
+        f"AND {plausible_sql('first_l', 'first_r')}"
     )
 
 

@@ -44,6 +44,19 @@ def _pair(con, a: str, b: str):
     return rows[0] if rows else None
 
 
+def test_same_person_on_two_different_names_is_no_evidence_for_the_pair(store) -> None:
+    """Malcolm and Catherine on two records a steward calls one person is a data error,
+    not a name pair: nothing is proposed. Names plausibly one name still are."""
+    learning = Learning(confirmations=2)
+    decided = decide(
+        store, _task_with_names(store, "malcolm", "catherine", 7), "same", "ann", learning
+    )
+    assert decided.names_confirmed == 0
+    assert _pair(store, "catherine", "malcolm") is None
+    kept = decide(store, _task_with_names(store, "katherine", "kasia", 8), "same", "ann", learning)
+    assert kept.names_confirmed == 1 and _pair(store, "kasia", "katherine") is not None
+
+
 def test_reconcile_leaves_open_tasks_to_list(store) -> None:
     tasks = list_tasks(store)
     assert len(tasks) > 0

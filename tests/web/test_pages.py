@@ -219,6 +219,23 @@ def _customer_of_several_records(client: httpx.Client) -> str:
     raise AssertionError("the sample store has customers of several records")
 
 
+def test_the_name_page_lists_what_is_worth_reading(web_db, sign_in, web) -> None:
+    """Learned proposals that look like typos or two different names, or that only one
+    person supports, wait behind a link; what looks like a name and more people
+    support comes first, labelled."""
+    steward = sign_in("ann")
+    answer = web.client.post(
+        "/v1/names/variants", json={"name": "xylia", "variant": "xyla", "kind": "nickname"}
+    )
+    assert answer.status_code == 201, answer.text
+    page = steward.get("/ui/names").text
+    assert "Looks like" in page and "xyla" in page  # a person's proposal is always listed
+    everything = steward.get("/ui/names", params={"every": "yes"}).text
+    assert everything.count("<tr>") >= page.count("<tr>")
+    listed = web.client.get("/v1/names/variants", params={"status": "proposed"}).json()
+    assert all(v["looks_like"] in ("typo", "nickname", "unlikely") for v in listed["variants"])
+
+
 def test_the_queue_says_why_each_task_waits(sign_in) -> None:
     """Each row names the strongest comparisons for and against its pair."""
     viewer = sign_in("vic")
