@@ -5,7 +5,7 @@ store (and the real-time engine's scorer for the evidence); no web framework her
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -179,7 +179,7 @@ def waiting_reasons(engine: Engine, rows: list[dict[str, Any]]) -> None:
     task page scores it (with what each customer knows where a record lacks a value).
     A row whose record is gone gets none of these."""
     with engine.lock:  # a consistent view while real-time writes go on
-        lent: dict[str, dict[str, Any]] = {}
+        lent: dict[str, _LentLazily] = {}
         for row in rows:
             sides = []
             for side in "lr":
@@ -189,7 +189,7 @@ def waiting_reasons(engine: Engine, rows: list[dict[str, Any]]) -> None:
                 golden_id = engine.table.clustered_golden_id(slot)
                 row[f"golden_{side}"] = golden_id
                 if golden_id not in lent:
-                    lent[golden_id] = engine.lent_values(golden_id)
+                    lent[golden_id] = _LentLazily(engine, golden_id)
                 sides.append((engine.table.row(slot), lent[golden_id]))
             if len(sides) < 2:
                 continue
@@ -199,6 +199,30 @@ def waiting_reasons(engine: Engine, rows: list[dict[str, Any]]) -> None:
             named = [(_reason(hit.comparison, hit.label), hit.match_weight) for hit in ranked]
             row["for"] = [label for label, weight in named if weight > 0][:REASONS_SHOWN]
             row["against"] = [label for label, weight in named if weight < 0][:REASONS_SHOWN]
+
+
+class _LentLazily(Mapping[str, Mapping[str, Any]]):
+    """A customer's values by the records that gave them (``Engine.lent_values``),
+    derived only when a comparison of its record finds a value missing (most rows of a
+    queue page never need them)."""
+
+    def __init__(self, engine: Engine, golden_id: str) -> None:
+        self._engine, self._golden_id = engine, golden_id
+        self._lent: dict[str, Mapping[str, Any]] | None = None
+
+    def _values(self) -> dict[str, Mapping[str, Any]]:
+        if self._lent is None:
+            self._lent = self._engine.lent_values(self._golden_id)
+        return self._lent
+
+    def __getitem__(self, attribute: str) -> Mapping[str, Any]:
+        return self._values()[attribute]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
 
 
 def _reason(comparison: str, label: str) -> str:

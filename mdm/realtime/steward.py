@@ -205,10 +205,13 @@ class StewardOperations:
         keys = [self.table.key(s) for s in slots]
         derived = self._derive_golden(slots, keys, dict.fromkeys(slots, golden_id), _now())
         lent: dict[str, Mapping[str, Any]] = {}
+        rows: dict[int, Mapping[str, Any]] = {}  # a record lends several values
         for attribute, _, source, record_id, _ in derived[golden_id].lineage:
             slot = self.table.slot_of(source, record_id) if source and record_id else None
             if slot is not None:
-                lent[attribute] = self.table.row(slot)
+                if slot not in rows:
+                    rows[slot] = self.table.row(slot)
+                lent[attribute] = rows[slot]
         return lent
 
     def merge(
