@@ -172,22 +172,42 @@ def claimed_by(con: duckdb.DuckDBPyConnection, task_id: int) -> str | None:
 REASONS_SHOWN = 3
 
 
-def waiting_reasons(engine: Engine, rows: list[dict[str, Any]]) -> None:
+def queue_customers(engine: Engine, rows: list[dict[str, Any]]) -> None:
     """Add to each queue row (a page of :func:`queue`) its two customers as they are now
-    (``golden_l``, ``golden_r``) and why its task waits: ``for`` and ``against``, the
-    comparisons that speak for and against the pair, strongest first, scored as the
-    task page scores it (with what each customer knows where a record lacks a value).
-    A row whose record is gone gets none of these."""
-    with engine.lock:  # a consistent view while real-time writes go on
-        lent: dict[str, _LentLazily] = {}
+    (``golden_l``, ``golden_r``; none for a record that is gone)."""
+    with engine.lock:
         for row in rows:
-            sides = []
             for side in "lr":
                 slot = engine.table.slot_of(row[f"source_{side}"], row[f"record_id_{side}"])
+                if slot is not None:
+                    row[f"golden_{side}"] = engine.table.clustered_golden_id(slot)
+
+
+def waiting_reasons(
+    con: duckdb.DuckDBPyConnection, engine: Engine, task_ids: list[int]
+) -> dict[int, dict[str, list[str]]]:
+    """Why each of ``task_ids`` waits: ``for`` and ``against``, the comparisons that
+    speak for and against its pair, strongest first, scored as the task page scores it
+    (with what each customer knows where a record lacks a value). A task whose record
+    is gone, or that is not open, is left out."""
+    wanted = [int(t) for t in task_ids][:CUSTOMERS_PAGE]
+    if not wanted:
+        return {}
+    rows = con.execute(
+        "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks "
+        "WHERE status = 'open' AND task_id IN (SELECT unnest($ids))",
+        {"ids": wanted},
+    ).fetchall()
+    found: dict[int, dict[str, list[str]]] = {}
+    with engine.lock:  # a consistent view while real-time writes go on
+        lent: dict[str, _LentLazily] = {}
+        for task_id, *keys in rows:
+            sides = []
+            for source, record_id in ((keys[0], keys[1]), (keys[2], keys[3])):
+                slot = engine.table.slot_of(source, record_id)
                 if slot is None:
                     break
                 golden_id = engine.table.clustered_golden_id(slot)
-                row[f"golden_{side}"] = golden_id
                 if golden_id not in lent:
                     lent[golden_id] = _LentLazily(engine, golden_id)
                 sides.append((engine.table.row(slot), lent[golden_id]))
@@ -197,8 +217,11 @@ def waiting_reasons(engine: Engine, rows: list[dict[str, Any]]) -> None:
             hits = score_customers(engine.scorer, left, right, left_lent, right_lent).score
             ranked = sorted(hits.comparisons, key=lambda hit: -abs(hit.match_weight))
             named = [(_reason(hit.comparison, hit.label), hit.match_weight) for hit in ranked]
-            row["for"] = [label for label, weight in named if weight > 0][:REASONS_SHOWN]
-            row["against"] = [label for label, weight in named if weight < 0][:REASONS_SHOWN]
+            found[int(task_id)] = {
+                "for": [label for label, weight in named if weight > 0][:REASONS_SHOWN],
+                "against": [label for label, weight in named if weight < 0][:REASONS_SHOWN],
+            }
+    return found
 
 
 class _LentLazily(Mapping[str, Mapping[str, Any]]):

@@ -59,6 +59,7 @@ from mdm.workbench import (
     golden_records,
     next_task,
     queue,
+    queue_customers,
     sources,
     task_detail,
     waiting_reasons,
@@ -242,11 +243,25 @@ def queue_page(
         rows, total = queue(con, wanted, names)
         known = sources(con)
     if store.engine is not None:
-        waiting_reasons(store.engine, rows)
+        queue_customers(store.engine, rows)  # why each waits: fetched by the page
     return _page(
         request, "queue.html", user, rows=rows, total=total, wanted=wanted, sources=known,
         bands=list(BANDS), sorts=list(SORTS), pages=max(1, -(-total // PAGE)),
     )  # fmt: skip
+
+
+@router.get("/queue/reasons")
+def queue_reasons(
+    user: UserDep,
+    store: StoreDep,
+    task: Annotated[list[int], Query(max_length=CUSTOMERS_PAGE)] = [],  # noqa: B006
+) -> dict[str, dict[str, list[str]]]:
+    """Why each task of a queue page waits (JSON, fetched by the page once shown, so the
+    queue itself answers at once): the strongest comparisons for and against."""
+    engine = store.current_engine()
+    with store.read() as con:
+        found = waiting_reasons(con, engine, task)
+    return {str(task_id): reasons for task_id, reasons in found.items()}
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)

@@ -75,6 +75,7 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
         ]
         assert pairs and all(len(pair) == 2 for pair in pairs)
         assert len(set(pairs)) == len(pairs)
+        page.wait_for_selector("body[data-reasons=shown]")  # fetched once shown
         reasons = page.locator("td.reasons").all_inner_texts()
         assert all("for:" in r or "against:" in r for r in reasons)
         _shot(page, "queue", tmp_path)

@@ -9,3 +9,30 @@ document.addEventListener("keydown", (event) => {
     button.click();
   }
 });
+
+// The review queue: why each task waits, fetched once the page is shown.
+(async () => {
+  const cells = [...document.querySelectorAll("td.reasons[data-task]")];
+  if (!cells.length) return;
+  const query = cells.map((cell) => `task=${encodeURIComponent(cell.dataset.task)}`).join("&");
+  let reasons = {};
+  try {
+    const answer = await fetch(`/ui/queue/reasons?${query}`, { credentials: "same-origin" });
+    if (answer.ok) reasons = await answer.json();
+  } catch (error) {
+    return;
+  }
+  for (const cell of cells) {
+    const found = reasons[cell.dataset.task];
+    cell.textContent = "";
+    if (!found) continue;
+    for (const [kind, words] of [["for", found.for], ["against", found.against]]) {
+      if (!words.length) continue;
+      const line = document.createElement("span");
+      line.className = kind;
+      line.textContent = `${kind}: ${words.join(", ")}`;
+      cell.appendChild(line);
+    }
+  }
+  document.body.dataset.reasons = "shown";
+})();
