@@ -15,7 +15,7 @@ the source record its golden value came from).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,27 @@ def _attributes(comparison: str, columns: tuple[str, ...]) -> list[str]:
     if comparison in ATTRIBUTES:
         return [comparison]
     return [c for c in columns if c in ATTRIBUTES]
+
+
+def donors_from_lineage(
+    lineage: Iterable[Sequence[Any]], row_of: Callable[[tuple[str, str]], Mapping[str, Any] | None]
+) -> dict[str, Mapping[str, Any]]:
+    """Attribute -> the row of the source record that gave a customer its value, from
+    its lineage (attribute, value, source, record_id, rule) and ``row_of`` (a record's
+    row, or None when it is gone); a value a steward set is no record's and is not lent.
+    Each record is read once, however many values it gave."""
+    rows: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+    lent: dict[str, Mapping[str, Any]] = {}
+    for attribute, _, source, record_id, _ in lineage:
+        if not (source and record_id):
+            continue
+        key = (source, record_id)
+        if key not in rows:
+            rows[key] = row_of(key)
+        row = rows[key]
+        if row is not None:
+            lent[attribute] = row
+    return lent
 
 
 def fill_from_customer(

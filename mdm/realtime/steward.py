@@ -20,7 +20,7 @@ from mdm.clock import utcnow as _now
 from mdm.clusters import components
 from mdm.constraints import Constraint, ordered
 from mdm.errors import ConflictError, InputError, NotFoundError
-from mdm.linkage.customers import score_customers
+from mdm.linkage.customers import donors_from_lineage, score_customers
 from mdm.store.changes import ChangeSet, Event, GoldenRow, Key
 
 if TYPE_CHECKING:
@@ -201,18 +201,16 @@ class StewardOperations:
     def lent_values(self, golden_id: str) -> dict[str, Mapping[str, Any]]:
         """Attribute -> the record of golden record ``golden_id`` that gave it its value
         (derived again from its records; a value a steward set is no record's)."""
-        slots = sorted(self.members[golden_id])
+        slots = sorted(self.members.get(golden_id, ()))
         keys = [self.table.key(s) for s in slots]
         derived = self._derive_golden(slots, keys, dict.fromkeys(slots, golden_id), _now())
-        lent: dict[str, Mapping[str, Any]] = {}
-        rows: dict[int, Mapping[str, Any]] = {}  # a record lends several values
-        for attribute, _, source, record_id, _ in derived[golden_id].lineage:
-            slot = self.table.slot_of(source, record_id) if source and record_id else None
-            if slot is not None:
-                if slot not in rows:
-                    rows[slot] = self.table.row(slot)
-                lent[attribute] = rows[slot]
-        return lent
+        golden = derived.get(golden_id)  # none for an id that holds no records
+        return donors_from_lineage(golden.lineage, self._stored_row) if golden else {}
+
+    def _stored_row(self, key: Key) -> Mapping[str, Any] | None:
+        """A record's row as the engine holds it, or None when it is not held."""
+        slot = self.table.slot_of(*key)
+        return None if slot is None else self.table.row(slot)
 
     def merge(
         self,

@@ -20,7 +20,7 @@ import numpy as np
 from mdm.clock import utcnow as _now
 from mdm.constraints import KINDS, Constraint, ordered
 from mdm.errors import NotFoundError
-from mdm.linkage.customers import score_customers
+from mdm.linkage.customers import donors_from_lineage, score_customers
 from mdm.linkage.scorer import PairScore
 from mdm.names.store import FREQUENCY_COLUMNS
 from mdm.realtime.decision import Decision, Thresholds, decide
@@ -64,6 +64,8 @@ class Writing:
     if TYPE_CHECKING:  # the engine's steps these methods use (defined by Engine)
 
         def prepare(self, record: Mapping[str, Any]) -> Prepared: ...
+
+        def lent_values(self, golden_id: str) -> dict[str, Mapping[str, Any]]: ...
 
         def _refuse_erased(self, source: str, record_id: str) -> None: ...
 
@@ -346,18 +348,9 @@ class Writing:
             if golden_id not in donors:
                 golden = changes.golden.get(golden_id)
                 if golden is None:  # a customer the change leaves alone
-                    slots = sorted(self.members.get(golden_id, ()))
-                    keys = [self.table.key(s) for s in slots]
-                    derived = self._derive_golden(
-                        slots, keys, dict.fromkeys(slots, golden_id), changes.at
-                    )
-                    golden = derived.get(golden_id)
-                lent = {}
-                for attribute, _, source, record_id, _ in golden.lineage if golden else ():
-                    row = row_of((source, record_id)) if source and record_id else None
-                    if row is not None:  # a value a steward set is no record's
-                        lent[attribute] = row
-                donors[golden_id] = lent
+                    donors[golden_id] = self.lent_values(golden_id)
+                else:
+                    donors[golden_id] = donors_from_lineage(golden.lineage, row_of)
             return donors[golden_id]
 
         for task_id, pair in sorted(shown.items()):
