@@ -9,7 +9,7 @@ from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -284,10 +284,19 @@ def golden_page(request: Request, golden_id: GoldenId, user: UserDep, store: Sto
                  steward=steward)  # fmt: skip
 
 
-def _customer_query(
-    q: str, postcode: str, source: str, open_tasks: str, since: str, missing: list[str]
+def customer_query(
+    q: Annotated[str, Query(max_length=200)] = "",
+    postcode: Annotated[str, Query(max_length=12)] = "",
+    source: Annotated[str, Query(max_length=100)] = "",
+    open_tasks: Annotated[str, Query(max_length=3)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    missing: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies it
 ) -> CustomerQuery:
+    """The customer list's question, as its form sends it."""
     return CustomerQuery(q, postcode, source, open_tasks == "yes", since, tuple(missing))
+
+
+CustomerQueryDep = Annotated[CustomerQuery, Depends(customer_query)]
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -295,16 +304,10 @@ def search_page(
     request: Request,
     user: UserDep,
     store: StoreDep,
-    q: Annotated[str, Query(max_length=200)] = "",
-    postcode: Annotated[str, Query(max_length=12)] = "",
-    source: Annotated[str, Query(max_length=100)] = "",
-    open_tasks: Annotated[str, Query(max_length=3)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    missing: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies it
+    query: CustomerQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     """Find customers by any attribute, with filters; the result exports as CSV or Excel."""
-    query = _customer_query(q, postcode, source, open_tasks, since, missing)
     found: list[dict[str, Any]] = []
     total, error = 0, None
     with store.read() as con:
@@ -325,16 +328,10 @@ def search_page(
 def search_export(
     user: UserDep,
     store: StoreDep,
-    q: Annotated[str, Query(max_length=200)] = "",
-    postcode: Annotated[str, Query(max_length=12)] = "",
-    source: Annotated[str, Query(max_length=100)] = "",
-    open_tasks: Annotated[str, Query(max_length=3)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    missing: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies it
+    query: CustomerQueryDep,
     fmt: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
 ) -> Response:
     """The customers a search finds, every one of them, as a file to download."""
-    query = _customer_query(q, postcode, source, open_tasks, since, missing)
     if not query.asked():
         raise InputError("ask something first: a name, a postcode, a source or a filter")
     with store.read() as con:
