@@ -171,7 +171,8 @@ class KeyFirst:
 
 def write_key_uses(app: Any) -> None:
     """Write when keys were last used (:meth:`mdm.keys.KeyRing.take_unwritten`); a store
-    that cannot take the write now loses only these times, and says so in the log."""
+    that cannot take the write now loses only these times, and says so in the log.
+    The service has :class:`mdm.keys.KeyUseWriter` call it, in that class's thread."""
     used = app.state.keys.take_unwritten()
     if not used:
         return
@@ -180,27 +181,6 @@ def write_key_uses(app: Any) -> None:
             note_used(con, used)
     except (MdmError, duckdb.Error) as exc:
         log.warning("last use of key(s) %s not written: %s", ", ".join(sorted(used)), exc)
-
-
-class KeyUseWriter:
-    """Writes when keys were last used (:func:`write_key_uses`) every ``interval``
-    seconds, in a thread of its own, and once more when stopped: a write takes the
-    store to itself, so it is not done per call."""
-
-    def __init__(self, app: Any, interval: float) -> None:
-        self.app, self.interval = app, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mdm-key-uses", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            write_key_uses(self.app)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        write_key_uses(self.app)
 
 
 async def authorize(request: Request) -> Caller:

@@ -9,16 +9,16 @@ import duckdb
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.access import KeyFirst, KeyUseWriter, RateLimiter, authorize
+from api.access import KeyFirst, RateLimiter, authorize, write_key_uses
 from api.audit import AuditLog, audit_logger
 from api.errors import install_error_handlers
-from api.jobs import Jobs
 from api.limits import BodyLimit
 from api.routers import events, jobs, keys, lifecycle, names, records, review
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import install_web
-from mdm.keys import LAST_USED_RESOLUTION, KeyRing
+from mdm.jobs import Jobs
+from mdm.keys import LAST_USED_RESOLUTION, KeyRing, KeyUseWriter
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import private_files
@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store.start_engine()
         with app.state.store.read() as con:
             app.state.keys = KeyRing(con)
-        key_uses = KeyUseWriter(app, LAST_USED_RESOLUTION.total_seconds())
+        key_uses = KeyUseWriter(lambda: write_key_uses(app), LAST_USED_RESOLUTION.total_seconds())
         app.state.jobs = Jobs(app.state.store, settings.rules, settings.job_folder)
         try:
             yield

@@ -10,7 +10,7 @@ fast hash is enough (unlike passwords, :mod:`mdm.users`).
 A key may expire (``expires_at``): from then on it is refused like a revoked one. The
 service notes when each key was last used (``last_used_at``) in memory, shows it at
 once in its key list, and writes it to the store every :data:`LAST_USED_RESOLUTION`
-and when it stops: a busy key costs no write per call.
+and when it stops (:class:`KeyUseWriter`, its thread): a busy key costs no write per call.
 
 Roles (what each may call is in the README's table and :mod:`api.access`):
 
@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -246,3 +247,25 @@ class KeyRing:
             taken, self._unwritten = self._unwritten, {}
             self._written.update(taken)
         return taken
+
+
+class KeyUseWriter:
+    """Calls ``write`` (the service writing when keys were last used) every ``interval``
+    seconds, in a thread of its own, and once more when stopped: a write takes the
+    store to itself, so it is not done per call."""
+
+    def __init__(self, write: Callable[[], None], interval: float) -> None:
+        self.write, self.interval = write, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mdm-key-uses", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.write()
+
+    def stop(self) -> None:
+        """End the thread, then write once more (the uses since its last write)."""
+        self._stop.set()
+        self._thread.join()
+        self.write()

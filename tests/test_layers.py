@@ -74,6 +74,21 @@ def test_only_the_store_opens_a_transaction() -> None:
     assert found == []
 
 
+def test_the_api_starts_no_thread() -> None:
+    """``api/`` is HTTP only: no module of it starts a thread (``threading.Thread(``,
+    or ``Thread(`` imported bare). The threads the service runs live in ``mdm/``: the
+    store service's journal and applier (``mdm/store/service.py``), the job queue's
+    worker (``mdm/jobs.py``) and the key-use writer (``mdm/keys.py``)."""
+    starts = re.compile(r"\bThread\(")
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in sorted((REPO / "api").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if starts.search(line)
+    ]
+    assert found == []
+
+
 #: SQL that writes the golden or lineage table: a statement naming it, or a row helper
 #: given it (``golden_overrides``, ``golden_work`` and the like are other tables).
 GOLDEN_WRITES = re.compile(

@@ -9,10 +9,10 @@ from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, 
 from pydantic import AfterValidator
 
 from api.deps import acting
-from api.jobs import Jobs
 from api.responses import table_file
 from api.schemas.common import printable
 from api.schemas.jobs import JobList, JobPathCreate, JobPublic
+from mdm.jobs import Jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

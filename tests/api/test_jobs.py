@@ -266,7 +266,7 @@ def test_a_full_jobs_percent_moves_through_the_slices_of_scoring(tmp_path) -> No
     """The child's stages, as JSON lines (mdm.progress), move a full job's percent
     within the scoring stage (the longest one) by its slices, and the next stage starts
     it afresh."""
-    from api.jobs import FULL_STAGES, Job, Jobs
+    from mdm.jobs import FULL_STAGES, Job, Jobs
     from mdm.progress import Detail, JsonLinesProgress
 
     class Follower:  # the reading and the percent are the service's own code
