@@ -43,19 +43,34 @@ def match_weights(probability: np.ndarray) -> np.ndarray:
 
 
 def chain_ratio(
-    n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray, threshold: float
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    threshold: float,
+    within: dict[int, int] | None = None,
 ) -> tuple[float, int]:
     """(within-cluster pairs added per link, links) for the links with match weight in
-    [threshold, threshold + SPAN), clustering n records by connected components."""
+    [threshold, threshold + SPAN), clustering n records by connected components.
+
+    ``within`` remembers, across calls on the same links, the within-cluster pairs of
+    the links at or above a weight, by how many links that is: the sets of links above
+    two weights are nested, so equal counts are equal sets (the check's steps, half a
+    span apart, meet the same set twice)."""
     band = (weight >= threshold) & (weight < threshold + SPAN)
     links = int(band.sum())
     if links == 0:
         return 0.0, 0
-    lower = weight >= threshold
-    upper = weight >= threshold + SPAN
-    added = pairs_within(components(n, left[lower], right[lower])) - pairs_within(
-        components(n, left[upper], right[upper])
-    )
+    known = {} if within is None else within
+
+    def pairs_above(bound: float) -> int:
+        above = weight >= bound
+        count = int(above.sum())
+        if count not in known:
+            known[count] = pairs_within(components(n, left[above], right[above]))
+        return known[count]
+
+    added = pairs_above(threshold) - pairs_above(threshold + SPAN)
     return added / links, links
 
 
@@ -118,6 +133,7 @@ def check_link_threshold(
     start, top = probability_to_weight(model), probability_to_weight(ceiling)
     steps: list[tuple[float, float, int]] = []
     at = start
+    within: dict[int, int] = {}  # shared by the steps (see chain_ratio)
     while True:
         # The model's threshold is a pair's own probability: that pair is above it
         # whichever way the last bit of its weight was rounded (numpy's log2 and
@@ -127,7 +143,7 @@ def check_link_threshold(
             break
         # The band starts at the lowest link: an empty stretch says nothing.
         lowest = float(above.min())
-        ratio, links = chain_ratio(n, left, right, weight, lowest)
+        ratio, links = chain_ratio(n, left, right, weight, lowest, within)
         steps.append((round(lowest, 3), round(ratio, 3), links))
         if ratio <= max_chain_ratio or at >= top:
             break
