@@ -140,6 +140,22 @@ def write_customer_scores(
 # --- real time: a batch of change sets -----------------------------------------------------
 
 
+def _set_scores(
+    con: duckdb.DuckDBPyConnection, scores: Mapping[int, tuple[float, float]], scored_on: str
+) -> None:
+    """Set stored tasks' (task id -> match weight, match probability) and what they
+    were scored on ("records" or "customers"), in one statement."""
+    if not scores:
+        return
+    values = ", ".join("(?, ?, ?)" for _ in scores)
+    con.execute(
+        "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
+        "scored_on = ? "
+        f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
+        [scored_on, *(x for task_id, (w, p) in sorted(scores.items()) for x in (task_id, w, p))],
+    ).fetchall()
+
+
 def write_change_tasks(
     con: duckdb.DuckDBPyConnection,
     added: Mapping[int, Sequence[Any]],
@@ -153,22 +169,8 @@ def write_change_tasks(
     ``on_customers``: the same for a task scored on its customers; ``withdrawn``: ids of
     stored tasks withdrawn if still open."""
     insert_columns(con, "review_tasks", TASK_COLUMNS, [row for _, row in sorted(added.items())])
-    if rescored:
-        values = ", ".join("(?, ?, ?)" for _ in rescored)
-        con.execute(
-            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
-            "scored_on = 'records' "
-            f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
-            [x for task_id, (w, p) in sorted(rescored.items()) for x in (task_id, w, p)],
-        ).fetchall()
-    if on_customers:
-        values = ", ".join("(?, ?, ?)" for _ in on_customers)
-        con.execute(
-            "UPDATE review_tasks t SET match_weight = v.w, match_probability = v.p, "
-            "scored_on = 'customers' "
-            f"FROM (VALUES {values}) AS v(task_id, w, p) WHERE t.task_id = v.task_id",
-            [x for task_id, (w, p) in sorted(on_customers.items()) for x in (task_id, w, p)],
-        ).fetchall()
+    _set_scores(con, rescored, "records")
+    _set_scores(con, on_customers, "customers")  # after: the latest score holds
     if withdrawn:
         con.execute(
             "UPDATE review_tasks SET status = 'withdrawn' WHERE status = 'open' AND "

@@ -40,6 +40,15 @@ def _shot(page, name: str, tmp_path: Path) -> Path:
     return path
 
 
+def _sign_in(page, name: str, landing: str) -> None:
+    """Sign ``name`` in on the sign-in page a signed-out visitor was sent to, and wait
+    for the page asked for (``landing``, a URL glob)."""
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button[type=submit]")
+    page.wait_for_url(landing)
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -62,10 +71,7 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{server.url}/ui/queue")
         assert "/ui/login" in page.url  # signed out: sent to sign in, then back
-        page.fill("input[name=username]", "ann")
-        page.fill("input[name=password]", PASSWORDS["ann"])
-        page.click("button[type=submit]")
-        page.wait_for_url("**/ui/queue")
+        _sign_in(page, "ann", "**/ui/queue")
         assert page.get_by_role("heading", name="Review queue").is_visible()
         # One task per pair of customers, each with why it waits.
         rows = page.locator("table.queue tbody tr")
@@ -148,10 +154,7 @@ def test_merging_two_different_people_asks_first(web_db: Path, browser, tmp_path
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.goto(f"{server.url}/ui/golden/{first}")
-        page.fill("input[name=username]", "ann")
-        page.fill("input[name=password]", PASSWORDS["ann"])
-        page.click("button[type=submit]")
-        page.wait_for_url(f"**/ui/golden/{first}")
+        _sign_in(page, "ann", f"**/ui/golden/{first}")
         page.fill("input[name=other]", second)
         page.get_by_role("button", name="Merge", exact=True).click()
         page.wait_for_load_state()
@@ -189,10 +192,7 @@ def test_a_steward_finds_customers_and_exports_them(web_db: Path, browser, tmp_p
         )
         page = context.new_page()
         page.goto(f"{server.url}/ui/search")
-        page.fill("input[name=username]", "vic")  # a viewer may search and export
-        page.fill("input[name=password]", PASSWORDS["vic"])
-        page.click("button[type=submit]")
-        page.wait_for_url("**/ui/search")
+        _sign_in(page, "vic", "**/ui/search")  # a viewer may search and export
         page.fill("input[name=postcode]", district.lower())
         page.get_by_label("with no email").check()
         page.get_by_role("button", name="Find").click()
@@ -221,10 +221,7 @@ def test_a_steward_works_ten_tasks_by_keyboard(web_db: Path, browser, tmp_path: 
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.goto(f"{server.url}/ui/queue")
-        page.fill("input[name=username]", "ann")
-        page.fill("input[name=password]", PASSWORDS["ann"])
-        page.click("button[type=submit]")
-        page.wait_for_url("**/ui/queue")
+        _sign_in(page, "ann", "**/ui/queue")
         waiting = int(page.locator("h1 .muted").inner_text().strip("()").split()[0])
         assert waiting >= 12
         page.locator("table.queue tbody a").first.click()
