@@ -1,7 +1,7 @@
 """Who may call what: API keys, roles, and a rate limit per key.
 
 Every ``/v1`` call needs a key (``Authorization: Bearer mdm_...`` or ``X-API-Key``;
-:mod:`mdm.keys`). :data:`ACCESS` names, for each endpoint, the roles that may call it;
+:mod:`mdm.store.keys`). :data:`ACCESS` names, for each endpoint, the roles that may call it;
 an endpoint missing from it is refused to everyone (fail closed, and a test checks
 every endpoint is listed). The README's role table says the same, and a test calls
 every endpoint with every role, and with no key, against that table.
@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdm.errors import MdmError
-from mdm.keys import note_used
+from mdm.store.keys import note_used
 
 log = logging.getLogger("mdm.api")
 
@@ -170,9 +170,9 @@ class KeyFirst:
 
 
 def write_key_uses(app: Any) -> None:
-    """Write when keys were last used (:meth:`mdm.keys.KeyRing.take_unwritten`); a store
+    """Write when keys were last used (:meth:`mdm.store.keys.KeyRing.take_unwritten`); a store
     that cannot take the write now loses only these times, and says so in the log.
-    The service has :class:`mdm.keys.KeyUseWriter` call it, in that class's thread."""
+    The service has :class:`mdm.store.keys.KeyUseWriter` call it, in that class's thread."""
     used = app.state.keys.take_unwritten()
     if not used:
         return

@@ -18,10 +18,10 @@ from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import install_web
 from mdm.jobs import Jobs
-from mdm.keys import LAST_USED_RESOLUTION, KeyRing, KeyUseWriter
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import private_files
+from mdm.store.keys import LAST_USED_RESOLUTION, KeyRing, KeyUseWriter
 from mdm.store.reads import has_model
 from mdm.store.service import StoreService
 

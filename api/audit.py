@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access import presented_token
-from mdm.keys import claimed_key_id
+from mdm.store.keys import claimed_key_id
 
 #: Paths whose calls are logged, and those among them that are not.
 AUDITED = ("/v1", "/ui")

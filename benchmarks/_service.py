@@ -15,8 +15,8 @@ from api import Settings, create_app
 
 def admin_headers(db) -> dict[str, str]:
     """Headers with a new admin key for the store at ``db`` (made before it is served)."""
-    from mdm.keys import create_key
     from mdm.store import open_store
+    from mdm.store.keys import create_key
 
     con = open_store(db)
     try:

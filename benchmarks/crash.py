@@ -78,7 +78,7 @@ def prepare_store(folder: Path, records: int, seed: int) -> tuple[Path, str]:
     from mdm.bulk.reconcile import reconcile
     from mdm.generate import GeneratorConfig, write_sample
     from mdm.ingest import parse_source_arg
-    from mdm.keys import create_key
+    from mdm.store.keys import create_key
 
     sample = folder / "sample"
     write_sample(sample, GeneratorConfig(n_records=records, seed=seed))

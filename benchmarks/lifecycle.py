@@ -32,12 +32,12 @@ from _data import generated_sources, latency_ms  # noqa: E402
 
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
-from mdm.events import replay_differences  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.lifecycle import decide, merge, unmerge  # noqa: E402
 from mdm.realtime.engine import Engine  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.store import open_store  # noqa: E402
+from mdm.store.events import replay_differences  # noqa: E402
 from mdm.store.reads import get_golden  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES

@@ -38,7 +38,7 @@ from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
-from mdm.users import add_user  # noqa: E402
+from mdm.store.users import add_user  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES
 PASSWORD = "benchmark password"

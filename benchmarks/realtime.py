@@ -239,7 +239,7 @@ def splink_single_record(
 
     from splink import DuckDBAPI, Linker
 
-    from mdm.names.store import term_frequency_sql
+    from mdm.store.names import term_frequency_sql
 
     columns = [c for c in engine.table.columns if c != "golden_id" and not c.startswith("_")]
     existing = store_con.sql(

@@ -5,7 +5,7 @@
 * a retired golden id leads, through its survivors, to a golden id that exists (an
   active one, or one retired with no survivor when its person was erased), no cycle;
 * must-links hold (both records in one golden record) and cannot-links too;
-* the event log replays to the tables (:func:`mdm.events.replay_differences`);
+* the event log replays to the tables (:func:`mdm.store.events.replay_differences`);
 * no acknowledged real-time write was set aside because it would not go into the
   tables (:func:`mdm.store.journal.replay_journal`);
 * with ``full``: each golden record's values are what survivorship and the stewards'
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from mdm.events import replay_differences
 from mdm.schema import ATTRIBUTES
+from mdm.store.events import replay_differences
 from mdm.store.journal import set_aside_entries
 
 if TYPE_CHECKING:

@@ -29,14 +29,13 @@ import numpy as np
 
 from mdm.clock import utcnow
 from mdm.errors import InputError, NotFoundError
-from mdm.events import log_event
 from mdm.store import connect_store, open_store
 from mdm.store.changes import ChangeSet, apply_changes
-from mdm.store.compaction import compact, keep_tombstones, replace_compacted, tombstone_file
+from mdm.store.compaction import keep_tombstones, tombstone_file
+from mdm.store.events import log_event
 from mdm.store.golden import blank_erased
 from mdm.store.review import delete_tasks_about
 from mdm.store.sealing import read_frame, write_frame
-from mdm.store.transaction import transaction
 from mdm.tombstones import tombstone
 
 if TYPE_CHECKING:
@@ -73,20 +72,21 @@ def erase(
     """Erase the records of the person ``golden_id`` (from ``sources``, or all), then
     compact the store file. No service may hold the store."""
     from mdm.realtime.engine import Engine
+    from mdm.store.service import command_service
 
     if not actor.strip():
         raise InputError("say who erases (e.g. --by 'dpo'); erasures are attributed")
     con = open_store(db, create=False)
     try:
-        _keys_to_erase(con, golden_id, sources)  # refused before anything is written
-        engine = Engine(con, rules.survivorship, rules.rules_dir)
-        with transaction(con):
-            found = erase_records(con, engine, golden_id, actor, sources)
-        compact(con, db)
+        _keys_to_erase(con, golden_id, sources)  # refused before the engine is built
     finally:
         con.close()
-    replace_compacted(db)
-    keep_tombstones(db, found.records)
+
+    def engine(con: duckdb.DuckDBPyConnection) -> Engine:
+        return Engine(con, rules.survivorship, rules.rules_dir)
+
+    with command_service(db, engine) as service:
+        found = erase_in_service(service, golden_id, actor, sources)
     erase_from_job_results(job_folder(db), found.records, [found.golden_id])
     return found
 

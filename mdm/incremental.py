@@ -7,8 +7,9 @@ clustering and survivorship): each is matched against the existing golden record
 against the batch's records already in, existing people keep their golden ids, and a
 record whose content has not changed is left alone, so a batch sent twice changes
 nothing the second time. Everything the batch changes is written in one transaction
-with the real-time writer (:func:`mdm.store.changes.apply_changes`): a failure
-leaves the store as it was.
+through the store's service (:func:`mdm.store.service.command_service`, the HTTP
+service's owner of the file) with the real-time writer
+(:func:`mdm.store.changes.apply_changes`): a failure leaves the store as it was.
 
 A value that cannot be standardised is left out of its record and counted per field,
 as the bulk path counts it; it does not stop the batch.
@@ -28,11 +29,12 @@ from mdm.errors import InputError
 from mdm.headers import ColumnMapping
 from mdm.ingest import MappedSource, SourceSpec
 from mdm.realtime.engine import Engine
-from mdm.store import open_store
 from mdm.store.changes import apply_changes
-from mdm.store.transaction import transaction
+from mdm.store.service import command_service
 
 if TYPE_CHECKING:
+    import duckdb
+
     from mdm.realtime.results import UpsertResult
     from mdm.rules.survivorship import SurvivorshipRules
 
@@ -122,14 +124,13 @@ def reconcile_incremental(
     seconds["read"] = round(time.perf_counter() - clock, 2)
     described = {name: mapping.describe() for name, mapping in columns.items()}
     result = IncrementalResult(db, len(batch), columns=described)
-    con = open_store(db, create=False)
-    try:
+    actions: Counter[str] = Counter()
+    unparseable: Counter[str] = Counter()
+
+    def upsert_all(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
+        """Decide every record of the batch, then write the changes: one transaction,
+        all or nothing."""
         clock = time.perf_counter()
-        engine = Engine(con, survivorship, rules_dir)
-        seconds["engine"] = round(time.perf_counter() - clock, 2)
-        clock = time.perf_counter()
-        actions: Counter[str] = Counter()
-        unparseable: Counter[str] = Counter()
         changes = []
         for record in batch:
             if engine.was_erased(str(record.get("source")), str(record.get("record_id"))):
@@ -149,12 +150,17 @@ def reconcile_incremental(
         result.review_tasks_withdrawn = len(withdrawn - added)
         seconds["match"] = round(time.perf_counter() - clock, 2)
         clock = time.perf_counter()
-        with transaction(con):
-            for start in range(0, len(changes), APPLY_CHUNK):
-                apply_changes(con, changes[start : start + APPLY_CHUNK])
+        for start in range(0, len(changes), APPLY_CHUNK):
+            apply_changes(con, changes[start : start + APPLY_CHUNK])
         seconds["write"] = round(time.perf_counter() - clock, 2)
-    finally:
-        con.close()
+
+    def engine(con: duckdb.DuckDBPyConnection) -> Engine:
+        return Engine(con, survivorship, rules_dir)
+
+    clock = time.perf_counter()
+    with command_service(db, engine) as service:
+        seconds["engine"] = round(time.perf_counter() - clock, 2)
+        service.steward(upsert_all)
     result.actions = dict(sorted(actions.items()))
     result.unparseable = dict(sorted(unparseable.items()))
     result.seconds = seconds

@@ -30,6 +30,7 @@ from mdm.review import Decision, DecisionResult
 from mdm.review import decide as record_decision
 from mdm.rules.match import Learning
 from mdm.store.changes import apply_changes
+from mdm.store.events import prior_ids
 from mdm.workbench import claimed_by
 
 Key = tuple[str, str]
@@ -70,16 +71,6 @@ def merge(
     result, changes = engine.merge(first, second, who, reason)
     apply_changes(con, [changes])
     return result
-
-
-def prior_ids(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[Key, str]:
-    """For each record that moved into ``golden_id``: the id it had just before."""
-    rows = con.execute(
-        "SELECT source, record_id, arg_max(detail->>'from', event_id) FROM events "
-        "WHERE kind = 'record_linked' AND golden_id = ? GROUP BY source, record_id",
-        [golden_id],
-    ).fetchall()
-    return {(source, record_id): was for source, record_id, was in rows if was}
 
 
 def unmerge(

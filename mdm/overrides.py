@@ -18,10 +18,10 @@ from datetime import datetime
 import duckdb
 
 from mdm.errors import ConflictError, InputError, NotFoundError
-from mdm.events import log_event
 from mdm.golden import survive
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
+from mdm.store.events import log_event
 from mdm.store.golden import write_golden_records
 from mdm.store.overrides import RESOLVED_SQL, load_overrides_of, overridden
 

@@ -10,7 +10,6 @@ person" counts against them.
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +18,12 @@ import pandas as pd
 
 from mdm.clock import utcnow as _now
 from mdm.errors import ReviewError, TaskClosedError, TaskNotFoundError
-from mdm.events import log_event
 from mdm.linkage.features import VARIANT_COLUMNS, record_variant_keys
 from mdm.names.reference import build_variant_groups, normalise_name
-from mdm.names.store import active_pairs, dispute, learn_from_links
-from mdm.names.store import decide as decide_names
 from mdm.rules.match import Learning
+from mdm.store.events import log_event
+from mdm.store.names import active_pairs, dispute, learn_from_links
+from mdm.store.names import decide as decide_names
 from mdm.store.records import write_variant_keys
 from mdm.store.review import mark_decided, rescore_task
 
@@ -88,7 +87,7 @@ def list_tasks(
 
 def _pair_names_sql(task_id: int) -> str:
     """The columns name learning reads, for the two records of a task (see
-    :func:`mdm.names.store.learn_from_links`); the person is the left record's."""
+    :func:`mdm.store.names.learn_from_links`); the person is the left record's."""
     return (
         "SELECT l.first_name AS first_l, r.first_name AS first_r, l.middle_name AS middle_l, "
         "r.middle_name AS middle_r, l.last_name AS last_l, r.last_name AS last_r, "
@@ -255,8 +254,8 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
     link threshold becomes ``linked`` (the records link on the next reconcile); one
     below the review band is ``withdrawn``. Each change is logged in ``events``.
     Returns how many tasks were re-scored."""
-    from mdm.linkage.frequencies import live_term_frequencies
     from mdm.linkage.scorer import Scorer
+    from mdm.store.names import live_term_frequencies
     from mdm.store.reads import latest_model
     from mdm.store.tasks import customer_scores
 
@@ -269,7 +268,6 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
     link, review = con.execute(
         "SELECT link_threshold, review_threshold FROM runs ORDER BY run_id DESC LIMIT 1"
     ).fetchall()[0]
-    event = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0]
     now = _now()
     rows = tasks.to_dict("records")
     on_customers = customer_scores(
@@ -296,7 +294,6 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
             status,
             scored.scored_on,
         )
-        event += 1
         detail = {
             "task_id": int(row["task_id"]),
             "reason": "name variants changed",
@@ -304,10 +301,7 @@ def rescore_tasks(con: duckdb.DuckDBPyConnection, names: set[str]) -> int:
             "after": scored.score.match_probability,
             "status": status,
         }
-        con.execute(
-            "INSERT INTO events VALUES (?, ?, 'task_rescored', NULL, ?, ?, 'system', ?)",
-            [event, now, row["source_l"], row["record_id_l"], json.dumps(detail)],
-        ).fetchall()
+        log_event(con, now, "task_rescored", "system", None, pair[:2], detail)
     return len(tasks)
 
 

@@ -33,10 +33,10 @@ import pandas as pd
 
 from mdm.clock import utcnow
 from mdm.errors import InputError
-from mdm.linkage.frequencies import live_term_frequencies
 from mdm.linkage.model import TrainedModel, default_m, pair_levels, stored_probability
 from mdm.linkage.scorer import Scorer
 from mdm.schema import RECORD_COLUMNS
+from mdm.store.names import live_term_frequencies
 from mdm.store.reads import latest_model
 
 #: Fewer labelled matches than this say too little to move the model.

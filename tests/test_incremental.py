@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import InputError
-from mdm.events import replay_differences
 from mdm.incremental import reconcile_incremental
 from mdm.ingest import parse_source_arg
 from mdm.rules.bundle import RulesBundle
+from mdm.store.events import replay_differences
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_the_api_starts_no_thread() -> None:
     """``api/`` is HTTP only: no module of it starts a thread (``threading.Thread(``,
     or ``Thread(`` imported bare). The threads the service runs live in ``mdm/``: the
     store service's journal and applier (``mdm/store/service.py``), the job queue's
-    worker (``mdm/jobs.py``) and the key-use writer (``mdm/keys.py``)."""
+    worker (``mdm/jobs.py``) and the key-use writer (``mdm/store/keys.py``)."""
     starts = re.compile(r"\bThread\(")
     found = [
         f"{path.relative_to(REPO)}:{number}"
@@ -253,3 +254,75 @@ def test_the_review_write_pattern_finds_writes(text: str) -> None:
 )
 def test_the_review_write_pattern_passes_other_tables(text: str) -> None:
     assert not REVIEW_WRITES.search(text)
+
+
+def _writes(tables: str) -> re.Pattern[str]:
+    """SQL that writes one of ``tables`` (a regex alternation): a statement naming it,
+    or a row helper given it."""
+    return re.compile(
+        rf"(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(store\.)?({tables})\b"
+        rf"|\w*(insert|delete)\w*\(\s*\w+,\s*f?[\"']({tables})\b",
+        re.IGNORECASE,
+    )
+
+
+def _found(pattern: re.Pattern[str], allowed: Callable[[Path], bool]) -> list[str]:
+    return [
+        f"{path.relative_to(REPO)}: {match.group(0)!r}"
+        for folder in ("mdm", "api")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if not allowed(path)
+        for match in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+
+
+#: The other table families, each written (and read) by one module of mdm/store/.
+FAMILIES = {
+    "mdm/store/names.py": r"name_variants|name_variant_\w+|name_frequencies",
+    "mdm/store/keys.py": r"api_keys",
+    "mdm/store/users.py": r"users",
+}
+
+
+@pytest.mark.parametrize("module", sorted(FAMILIES))
+def test_each_table_family_is_written_in_its_module(module: str) -> None:
+    """Name variants and frequencies, API keys, the pages' users: each family's SQL is
+    in one module of ``mdm/store/`` (migrations create or alter the tables)."""
+    found = _found(_writes(FAMILIES[module]), lambda path: path == REPO / module)
+    assert found == []
+
+
+def test_events_are_written_only_by_the_store() -> None:
+    """The event log is appended beside the rows an event describes, in the same
+    transaction: by the store's family modules (golden, records, changes), and by
+    ``mdm/store/events.py`` for events of their own (a steward's decision, a re-scored
+    task). Nothing outside ``mdm/store/`` writes it."""
+    found = _found(_writes("events"), lambda path: path.is_relative_to(REPO / "mdm" / "store"))
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("tables", "text"),
+    [
+        ("events", "INSERT INTO events VALUES (?, ?, 'task_rescored', NULL, ?, ?, 'system', ?)"),
+        ("users", "DELETE FROM users WHERE username = ? RETURNING 1"),
+        ("api_keys", "UPDATE api_keys SET revoked_at = ?"),
+        (FAMILIES["mdm/store/names.py"], "INSERT INTO name_frequencies SELECT kind"),
+        (FAMILIES["mdm/store/names.py"], "UPDATE name_variants v SET evidence = 1"),
+    ],
+)
+def test_the_family_write_pattern_finds_writes(tables: str, text: str) -> None:
+    assert _writes(tables).search(text)
+
+
+@pytest.mark.parametrize(
+    ("tables", "text"),
+    [
+        ("events", "INSERT INTO events_seen VALUES (1)"),
+        ("users", "SELECT username FROM users"),
+        ("users", "DELETE FROM users_archive"),
+        (FAMILIES["mdm/store/names.py"], "CREATE TABLE IF NOT EXISTS name_variants ("),
+    ],
+)
+def test_the_family_write_pattern_passes_other_tables(tables: str, text: str) -> None:
+    assert not _writes(tables).search(text)

@@ -14,7 +14,6 @@ from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
-from mdm.events import replay_differences
 from mdm.ingest import parse_source_arg
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.realtime.engine import Engine
@@ -22,6 +21,7 @@ from mdm.realtime.steward import MergeNotConfirmed
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from mdm.store.changes import apply_changes
+from mdm.store.events import replay_differences
 from mdm.store.reads import get_golden
 
 runner = CliRunner()

@@ -40,7 +40,6 @@ from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.constraints import ordered
 from mdm.erasure import erase_records
 from mdm.errors import ConflictError
-from mdm.events import replay_differences
 from mdm.generate import GeneratorConfig, write_sample
 from mdm.golden import survive
 from mdm.ingest import parse_source_arg
@@ -50,6 +49,7 @@ from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.schema import ATTRIBUTES
 from mdm.store import open_store
+from mdm.store.events import replay_differences
 from mdm.store.overrides import EFFECTIVE_SQL, overridden
 
 REPO = Path(__file__).resolve().parents[1]

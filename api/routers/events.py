@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import SettingsDep, StoreDep, page
 from api.schemas.events import EventPage, HistoryPublic
-from mdm.events import events_after, history
+from mdm.store.events import events_after, history
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

@@ -18,8 +18,8 @@ from api.schemas.keys import (
     KeyPublic,
 )
 from mdm.backup import back_up_service
-from mdm.keys import create_key, list_keys, revoke_key
 from mdm.realtime.engine import Engine
+from mdm.store.keys import create_key, list_keys, revoke_key
 from mdm.store.service import StoreService
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])

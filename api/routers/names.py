@@ -17,10 +17,10 @@ from api.schemas.names import (
     VariantList,
     VariantPropose,
 )
-from mdm.names.store import list_variants, name_frequencies, propose
 from mdm.realtime.engine import Engine
 from mdm.review import VariantChange as NamePairChange
 from mdm.review import decide_variant
+from mdm.store.names import list_variants, name_frequencies, propose
 from mdm.store.service import StoreService
 
 router = APIRouter(prefix="/v1/names", tags=["names"])

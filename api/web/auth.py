@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from mdm.users import User, get_user
+from mdm.store.users import User, get_user
 
 #: The cookie's key for the server-side session id (see :mod:`mdm.signin`).
 SESSION_ID = "sid"

@@ -32,16 +32,16 @@ from api.web.auth import (
     signed_in_or_none,
 )
 from mdm.errors import InputError, MdmError
-from mdm.events import history
 from mdm.lifecycle import decide, merge, parse_record, unmerge
-from mdm.names.store import list_variants, proposal_evidence
 from mdm.realtime.steward import MergeNotConfirmed
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
+from mdm.store.events import history
+from mdm.store.names import list_variants, proposal_evidence
 from mdm.store.overrides import steward_values
 from mdm.store.reads import get_golden
-from mdm.users import MIN_PASSWORD, User, authenticate, set_password
+from mdm.store.users import MIN_PASSWORD, User, authenticate, set_password
 from mdm.workbench import (
     BANDS,
     CUSTOMERS_PAGE,

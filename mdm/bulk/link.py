@@ -30,13 +30,13 @@ from mdm.linkage.model import (
     predict_pairs,
     train_model,
 )
-from mdm.names.store import count_names_sql, term_frequency_sql
 from mdm.progress import Detail, Progress
 from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import MatchRules
 from mdm.schema import RECORD_COLUMNS
 from mdm.spark import Backend
 from mdm.sql import one
+from mdm.store.names import count_names_sql, term_frequency_sql
 from mdm.threshold import ThresholdChoice, check_link_threshold
 
 

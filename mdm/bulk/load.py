@@ -24,7 +24,6 @@ from mdm.ingest import (
     repeated_ids_message,
 )
 from mdm.linkage.features import VariantGroups, add_features
-from mdm.names.store import active_pairs
 from mdm.progress import Progress, SilentProgress
 from mdm.rules.sources import SourceMapping, find_source_mapping
 from mdm.standardise.dates import choose_day_month_order
@@ -37,6 +36,7 @@ from mdm.standardise.frame import (
 )
 from mdm.standardise.locale import SourceLocale
 from mdm.standardise.text import clean_text
+from mdm.store.names import active_pairs
 
 
 def _check_names(specs: Sequence[SourceSpec]) -> None:

@@ -5,7 +5,7 @@ through its module of :mod:`mdm.store` (the one place it is written): the record
 their cross-references (:mod:`mdm.store.records`, with their events), the golden records
 retired and derived again with their lineage (:mod:`mdm.store.golden`), the review
 tasks and evidence pairs (:mod:`mdm.store.review`), the name frequencies and the name
-pairs the run's links confirm (:mod:`mdm.names.store`), and the open tasks scored on
+pairs the run's links confirm (:mod:`mdm.store.names`), and the open tasks scored on
 their customers (:mod:`mdm.store.tasks`). The run itself is written here: its ``runs``
 row, the model it trained and a report per source.
 
@@ -27,8 +27,8 @@ import pandas as pd
 
 from mdm.clock import utcnow as _now
 from mdm.golden import assign_golden_ids, survivors_of_retired
-from mdm.names.store import learn_from_links, refresh_frequencies
 from mdm.store.golden import retire_bulk, write_bulk_golden
+from mdm.store.names import learn_from_links, refresh_frequencies
 from mdm.store.records import write_bulk_records, write_bulk_xref
 from mdm.store.review import open_bulk_tasks, write_bulk_pairs
 from mdm.store.rows import next_id
@@ -165,8 +165,8 @@ def _golden_ids(con: duckdb.DuckDBPyConnection, output: RunOutput) -> pd.DataFra
 def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> int:
     """The open tasks scored with what their customers know (:mod:`mdm.store.tasks`),
     with the frequencies just written."""
-    from mdm.linkage.frequencies import live_term_frequencies
     from mdm.linkage.scorer import Scorer
+    from mdm.store.names import live_term_frequencies
     from mdm.store.tasks import score_tasks_on_customers
 
     scorer = Scorer(model, live_term_frequencies(con, model.tf_columns))
@@ -174,7 +174,7 @@ def _score_on_customers(con: duckdb.DuckDBPyConnection, model: TrainedModel) -> 
 
 
 def _learn_names(con: duckdb.DuckDBPyConnection, rules: RulesBundle, run_id: int) -> dict[str, int]:
-    """Name pairs confirmed by this run's confident links (see mdm.names.store)."""
+    """Name pairs confirmed by this run's confident links (see mdm.store.names)."""
     learning = rules.match.learning
     columns = {c[0] for c in con.execute("DESCRIBE memory.work").fetchall()}
     needed = {"first_name", "middle_name", "last_name", "first_name_variants"}

@@ -113,45 +113,43 @@ def _read(db: Path, query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
 def _names_call(
     db: Path, action: Callable[[duckdb.DuckDBPyConnection], str], *, create: bool = True
 ) -> None:
-    from mdm.store.transaction import transaction
+    """Run a plain write (a name variant, a key, a user, a steward's value) through the
+    store's service, in one transaction; print its message."""
+    from mdm.store.service import command_service
 
-    con = _names_store(db, create=create)
-    try:
-        with transaction(con):
-            message = action(con)
-    finally:
-        con.close()
+    with command_service(db, create=create) as service, service.write() as con:
+        message = action(con)
     out.print(message, highlight=False)
 
 
 def _steward_call(
     db: Path, rules: Path, action: Callable[[duckdb.DuckDBPyConnection, Engine], str]
 ) -> None:
-    """Run a steward's operation with a real-time engine over the store, in one
-    transaction; print its message (errors exit cleanly, nothing written)."""
+    """Run a steward's operation through the store's service, decided by a real-time
+    engine over the store, in one transaction; print its message (errors exit
+    cleanly, nothing written)."""
     from mdm.realtime.engine import Engine
     from mdm.rules.bundle import RulesBundle
+    from mdm.store.service import command_service
 
     bundle = RulesBundle.load(rules)
-    with _transaction(db) as con:
-        message = action(con, Engine(con, bundle.survivorship, bundle.rules_dir))
+
+    def engine(con: duckdb.DuckDBPyConnection) -> Engine:
+        return Engine(con, bundle.survivorship, bundle.rules_dir)
+
+    with command_service(db, engine) as service:
+        message = service.steward(action)
     out.print(message, highlight=False)
 
 
 @contextmanager
 def _transaction(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The store (which must exist) in one transaction, committed if the block succeeds."""
-    from mdm.store import open_store
-    from mdm.store.transaction import transaction
+    """The store (which must exist) in one transaction through its service, committed if
+    the block succeeds."""
+    from mdm.store.service import command_service
 
-    if not db.is_file():
-        raise StoreError(f"no store at {db}; run 'mdm reconcile ... --db {db}' first")
-    con = open_store(db, create=False)
-    try:
-        with transaction(con):
-            yield con
-    finally:
-        con.close()
+    with command_service(db) as service, service.write() as con:
+        yield con
 
 
 def print_table(table: Table) -> None:

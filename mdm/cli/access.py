@@ -39,7 +39,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a user; the password is asked for (or read from stdin), never an argument."""
-    from mdm.users import add_user
+    from mdm.store.users import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -62,7 +62,7 @@ def users_add(
 @users.command("list")
 def users_list(db: DbOption) -> None:
     """Every user and their role."""
-    from mdm.users import list_users
+    from mdm.store.users import list_users
 
     for user in _read(db, list_users):
         since = f"{user.created_at:%Y-%m-%d}"
@@ -72,7 +72,7 @@ def users_list(db: DbOption) -> None:
 @users.command("remove")
 def users_remove(username: Annotated[str, typer.Argument()], db: DbOption) -> None:
     """Remove a user: they cannot sign in any more."""
-    from mdm.users import remove_user
+    from mdm.store.users import remove_user
 
     def act(con: duckdb.DuckDBPyConnection) -> str:
         remove_user(con, username)
@@ -105,7 +105,7 @@ def keys_create(
     ] = None,
 ) -> None:
     """Make a key and print it once: only a hash is kept, so store it now."""
-    from mdm.keys import create_key, parse_expiry
+    from mdm.store.keys import create_key, parse_expiry
 
     made: list[str] = []
     expires_at = parse_expiry(expires) if expires else None
@@ -127,7 +127,7 @@ def keys_list(
 ) -> None:
     """Every key: id, role, name, who made it and when, its state, when it expires and
     when it was last used (never the key itself). Tab-separated, with a header line."""
-    from mdm.keys import list_keys
+    from mdm.store.keys import list_keys
 
     def when(moment: datetime | None) -> str:
         return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else "-"
@@ -149,7 +149,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: the service refuses it from then on (a running service: use
     DELETE /v1/keys/{id}, since the service holds the store)."""
-    from mdm.keys import revoke_key
+    from mdm.store.keys import revoke_key
 
     def act(con: duckdb.DuckDBPyConnection) -> str:
         key = revoke_key(con, key_id, by)

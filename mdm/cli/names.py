@@ -41,7 +41,7 @@ def _print_variants(frame: pd.DataFrame) -> None:
 
 
 def _show_variants(db: Path, **filters: Any) -> None:
-    from mdm.names.store import list_variants
+    from mdm.store.names import list_variants
 
     con = _names_store(db)
     try:
@@ -81,7 +81,7 @@ def names_propose(
     by: ActorOption = "steward",
 ) -> None:
     """Propose that VARIANT is another form of NAME (for a steward to approve)."""
-    from mdm.names.store import propose
+    from mdm.store.names import propose
 
     _names_call(db, lambda con: propose(con, name, variant, kind, by))
 
@@ -118,7 +118,7 @@ def names_export(
     status: Annotated[str | None, typer.Option(help="proposed, active or rejected.")] = None,
 ) -> None:
     """Export name variants (all, or of one status) to CSV or Parquet."""
-    from mdm.names.store import list_variants
+    from mdm.store.names import list_variants
 
     if out_path.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"cannot export to '{out_path}': the file must end in .csv or .parquet")

@@ -23,14 +23,14 @@ from mdm.cli._common import (
 if TYPE_CHECKING:
     import duckdb
 
-    from mdm.events import Replayed
+    from mdm.store.events import Replayed
 
 
 @app.command("replay")
 def replay_command(db: DbOption) -> None:
     """Rebuild each record's golden id and each golden id's status from the event log
     alone, and compare with the tables (exit 1 if they differ)."""
-    from mdm.events import replay, replay_differences
+    from mdm.store.events import replay, replay_differences
 
     def check(con: duckdb.DuckDBPyConnection) -> tuple[Replayed, list[str]]:
         return replay(con), replay_differences(con)
@@ -133,7 +133,7 @@ def history_command(
     db: DbOption,
 ) -> None:
     """What happened to a golden record, oldest first: who, when, what."""
-    from mdm.events import history
+    from mdm.store.events import history
 
     found = _read(db, lambda con: history(con, golden_id))
     table = Table()

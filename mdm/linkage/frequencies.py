@@ -1,20 +1,14 @@
-"""Term frequencies for the scorer, from the store's live tables.
+"""Term frequencies for the scorer, kept as counts a write can change in O(1).
 
-First and last names come from ``name_frequencies`` (kept up to date by every ingest,
-bulk or single); any other column a level adjusts for is counted over the store's
-records. The bulk run gives splink the same figures (see
-:func:`mdm.bulk.link.name_term_frequencies`), so both paths score a pair alike.
+They are read from the store's live tables by
+:func:`mdm.store.names.live_term_frequencies`; the bulk run gives splink the same
+figures (see :func:`mdm.bulk.link.name_term_frequencies`), so both paths score a pair
+alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-
-import duckdb
-
-from mdm.names.store import FREQUENCY_COLUMNS
-
-_KIND_OF = {column: kind for kind, column in FREQUENCY_COLUMNS.items()}
+from collections.abc import Iterator, Mapping
 
 
 class LiveFrequencies(Mapping[str, float]):
@@ -48,23 +42,3 @@ class LiveFrequencies(Mapping[str, float]):
         else:
             self.counts.pop(value, None)
         self.total += times
-
-
-def live_term_frequencies(
-    con: duckdb.DuckDBPyConnection, columns: Iterable[str], records: str = "records"
-) -> dict[str, LiveFrequencies]:
-    """column -> its live frequencies: names from ``name_frequencies``, any other column
-    counted over ``records``."""
-    lookup: dict[str, LiveFrequencies] = {}
-    for column in columns:
-        if column in _KIND_OF:
-            sql = "SELECT name, count FROM name_frequencies WHERE kind = ?"
-            params = [_KIND_OF[column]]
-        else:
-            sql = (
-                f'SELECT "{column}", count(*) FROM {records} WHERE "{column}" IS NOT NULL '
-                "GROUP BY 1"
-            )
-            params = []
-        lookup[column] = LiveFrequencies(dict(con.execute(sql, params).fetchall()))
-    return lookup

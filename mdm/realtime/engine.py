@@ -33,11 +33,10 @@ import duckdb
 
 from mdm.constraints import Constraints
 from mdm.errors import ConflictError, StoreError
-from mdm.linkage.frequencies import LiveFrequencies, live_term_frequencies
+from mdm.linkage.frequencies import LiveFrequencies
 from mdm.linkage.model import TrainedModel
 from mdm.linkage.scorer import PairScore, Scorer
 from mdm.names.reference import build_variant_groups
-from mdm.names.store import active_pairs
 from mdm.realtime.decision import Decision, Thresholds
 from mdm.realtime.index import CandidateIndex
 from mdm.realtime.neighbourhood import Neighbourhood
@@ -56,6 +55,7 @@ from mdm.standardise.frame import ChosenOrder, StandardiseOptions
 from mdm.standardise.locale import SourceLocale, locale_from_report
 from mdm.store.changes import Key
 from mdm.store.indexes import index_for_service
+from mdm.store.names import active_pairs, live_term_frequencies
 from mdm.store.overrides import Overrides, load_overrides
 from mdm.store.reads import latest_model
 from mdm.tombstones import tombstone

@@ -22,7 +22,7 @@ from mdm.constraints import KINDS, Constraint, ordered
 from mdm.errors import NotFoundError
 from mdm.linkage.customers import donors_from_lineage, score_customers
 from mdm.linkage.scorer import PairScore
-from mdm.names.store import FREQUENCY_COLUMNS
+from mdm.names import FREQUENCY_COLUMNS
 from mdm.realtime.decision import Decision, Thresholds, decide
 from mdm.realtime.results import Candidate, UpsertResult, _Plan
 from mdm.realtime.tasks import OpenTasks, ReviewPair

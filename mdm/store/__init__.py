@@ -221,7 +221,7 @@ def _baseline_events(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
-    from mdm.names.store import seed_variants
+    from mdm.store.names import seed_variants
 
     has_meta = one(
         con.execute(

@@ -35,6 +35,7 @@ import pyarrow as pa
 from mdm.constraints import Constraint, Pair, write_constraints
 from mdm.schema import ATTRIBUTES
 from mdm.store.golden import read_states, write_change_golden
+from mdm.store.names import count_names
 from mdm.store.records import write_change_records, write_change_xref
 from mdm.store.review import PairRow, TaskRow, write_change_pairs, write_change_tasks
 from mdm.store.rows import registered
@@ -310,28 +311,6 @@ def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple[Any, ..
             "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
             "occurred, kind, gid, src, rid, actor, detail FROM _changed_events ORDER BY n"
         ).fetchall()
-
-
-def count_names(con: duckdb.DuckDBPyConnection, steps: Mapping[tuple[str, str], int]) -> None:
-    """Keep ``name_frequencies`` in step: add each (kind, name)'s change in count."""
-    steps = {name: step for name, step in sorted(steps.items()) if step}
-    if not steps:
-        return
-    frame = pa.table(
-        {
-            "kind": pa.array([kind for kind, _ in steps], pa.string()),
-            "name": pa.array([name for _, name in steps], pa.string()),
-            "count": pa.array(list(steps.values()), pa.int64()),
-        }
-    )
-    # One statement for any number of names: add new ones, count on known ones.
-    with registered(con, "_changed_names", frame):
-        con.execute(
-            "INSERT INTO name_frequencies SELECT kind, name, count FROM _changed_names "
-            "ON CONFLICT (kind, name) DO UPDATE SET count = count + excluded.count"
-        ).fetchall()
-    if any(step < 0 for step in steps.values()):
-        con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()
 
 
 # --- the journal: change sets committed before they are written into the tables -----

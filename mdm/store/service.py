@@ -36,9 +36,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 import duckdb
 
@@ -106,9 +106,15 @@ class StoreService(Generic[EngineT]):
         path: Path,
         engine_factory: Callable[[duckdb.DuckDBPyConnection], EngineT | None] | None = None,
         apply_delay: float = APPLY_DELAY,
+        *,
+        serving: bool = True,
     ) -> None:
         self.path = path
         self.apply_delay = apply_delay
+        #: A long-lived service (``mdm serve``), or one command's hold on the store
+        #: (:func:`command_service`): a command neither rebuilds its engine after a
+        #: failure nor tunes the collector for a long life; it exits instead.
+        self.serving = serving
         self._open()  # writes into the tables what a journal still held
         self._lock = threading.RLock()  # the main connection: reads, steward writes
         self._no_engine = threading.RLock()  # what _exclusive holds while there is no engine
@@ -154,6 +160,8 @@ class StoreService(Generic[EngineT]):
             return
         with self._lock:
             self.engine = self._factory(self._con)
+        if not self.serving:
+            return
         # The engine's millions of long-lived objects out of the collector's sight: a
         # full collection would otherwise walk them all, pausing requests.
         gc.collect()
@@ -208,7 +216,8 @@ class StoreService(Generic[EngineT]):
             return f"the store is recovering from a failed write ({self.broken}); retry shortly"
         return (
             "the store has no trained model yet, so records cannot be matched: run "
-            "'mdm reconcile SOURCE... --db STORE' once, then restart the service"
+            "'mdm reconcile SOURCE... --db STORE' once"
+            + (", then restart the service" if self.serving else "")
         )
 
     def _submit(self, changes: ChangeSet) -> Future[None]:
@@ -447,6 +456,8 @@ class StoreService(Generic[EngineT]):
             except MdmError:
                 raise
             except BaseException as error:
+                if not self.serving:
+                    raise  # the command exits: its engine goes with it
                 log.error("a steward's operation failed (%s); rebuilding the engine",
                           type(error).__name__)  # fmt: skip
                 self.start_engine()
@@ -579,6 +590,46 @@ class StoreService(Generic[EngineT]):
         with self._lock:
             self._apply_con.close()
             self._con.close()
+
+
+@overload
+def command_service(
+    path: Path, engine_factory: None = None, *, create: bool = False
+) -> AbstractContextManager[StoreService[Decider]]: ...
+
+
+@overload
+def command_service(
+    path: Path,
+    engine_factory: Callable[[duckdb.DuckDBPyConnection], EngineT | None],
+    *,
+    create: bool = False,
+) -> AbstractContextManager[StoreService[EngineT]]: ...
+
+
+def command_service(
+    path: Path,
+    engine_factory: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
+    *,
+    create: bool = False,
+) -> AbstractContextManager[StoreService[Any]]:
+    """The store held by one command (``mdm merge``, ``mdm names approve``, an
+    incremental batch, ``mdm keys create``) for as long as it runs: the same owner, and
+    the same write path, as the HTTP service's (:meth:`StoreService.write` for a plain
+    write, :meth:`StoreService.steward` for one the engine decides), released when the
+    command ends. A store that does not exist is created only when ``create`` says so."""
+    if not create and not path.is_file():
+        raise StoreError(f"no store at {path}; run 'mdm reconcile ... --db {path}' first")
+    return _held(StoreService(path, engine_factory, serving=False))
+
+
+@contextmanager
+def _held(service: StoreService[EngineT]) -> Iterator[StoreService[EngineT]]:
+    try:
+        service.start_engine()
+        yield service
+    finally:
+        service.close()
 
 
 def record_from_row(key: tuple[str, str], row: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,8 +24,8 @@ def _free_port() -> int:
 
 def admin_key(db: Path) -> str:
     """A new admin key in the store at ``db`` (made before the service opens it)."""
-    from mdm.keys import create_key
     from mdm.store import open_store
+    from mdm.store.keys import create_key
 
     con = open_store(db)
     try:

@@ -14,7 +14,7 @@ import pytest
 
 from api import Settings, create_app
 from api.access import ACCESS
-from mdm.keys import ROLES
+from mdm.store.keys import ROLES
 from tests.api.conftest import LiveServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -247,7 +247,7 @@ def test_a_keys_last_use_is_in_the_store_after_the_service_stops(served_db: Path
 
 def test_key_expiry_is_read_as_days_dates_or_times() -> None:
     from mdm.errors import InputError
-    from mdm.keys import parse_expiry
+    from mdm.store.keys import parse_expiry
 
     now = datetime(2026, 12, 7, 9, 30)
     assert parse_expiry("90d", now) == datetime(2027, 3, 7, 9, 30)
@@ -262,8 +262,8 @@ def test_a_keys_last_use_is_written_at_most_once_per_resolution(tmp_path: Path) 
     resolution has passed since the time last written."""
     import duckdb
 
-    from mdm.keys import KeyRing, create_key, note_used
     from mdm.store import open_store
+    from mdm.store.keys import KeyRing, create_key, note_used
 
     con = open_store(tmp_path / "keys.duckdb")
     _, token = create_key(con, "shop", "operational", "tests")

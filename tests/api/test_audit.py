@@ -11,7 +11,7 @@ import duckdb
 import httpx
 
 from api import Settings
-from mdm.users import add_user
+from mdm.store.users import add_user
 from tests.api.conftest import LiveServer
 from tests.web.conftest import token
 

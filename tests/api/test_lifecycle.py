@@ -9,8 +9,8 @@ import duckdb
 import httpx
 
 from api import Settings
-from mdm.events import replay_differences
 from mdm.store import open_store
+from mdm.store.events import replay_differences
 from tests.api.conftest import LiveServer
 
 CANARY = "quilla.canary.k3@zarkmail.com"

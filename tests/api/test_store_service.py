@@ -148,7 +148,7 @@ def test_keys_made_during_a_full_job_survive_its_swap(service, tmp_path) -> None
     """While a full job works on a copy, a steward's write is refused (the swap would
     lose it) but API keys can be made and revoked: they are carried over to the result."""
     from mdm.errors import ConflictError
-    from mdm.keys import create_key, list_keys, revoke_key
+    from mdm.store.keys import create_key, list_keys, revoke_key
 
     with service.write() as con:
         kept, _ = create_key(con, "before", "etl", "tests")

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from mdm.linkage.model import add_block_keys, predict_pairs
-from mdm.names.store import term_frequency_sql
+from mdm.store.names import term_frequency_sql
 from mdm.store.reads import latest_model
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from mdm.cli import app
 from mdm.errors import VariantError
-from mdm.names.store import active_pairs, decide, learn_from_links, list_variants, propose
 from mdm.store import attach_store
+from mdm.store.names import active_pairs, decide, learn_from_links, list_variants, propose
 
 runner = CliRunner()
 

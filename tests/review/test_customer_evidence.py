@@ -9,11 +9,11 @@ import pytest
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.clusters import probability_to_weight
 from mdm.linkage.customers import score_customers
-from mdm.linkage.frequencies import live_term_frequencies
 from mdm.linkage.scorer import Scorer
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store.changes import apply_changes
+from mdm.store.names import live_term_frequencies
 from mdm.store.reads import latest_model
 from mdm.workbench import task_detail
 from tests.review.test_customer_pairs import COPIED

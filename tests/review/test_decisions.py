@@ -123,7 +123,7 @@ def test_skip_keeps_the_task_open(store) -> None:
 
 
 def test_a_decision_is_an_event_naming_both_golden_records(store) -> None:
-    from mdm.events import events_after
+    from mdm.store.events import events_after
 
     task = _task_with_names(store, "xandrielle", "xandy", 1)
     left, right = store.execute(

@@ -59,7 +59,7 @@ def test_a_version_4_store_replays_after_the_upgrade(reconciled_db: Path, tmp_pa
     the event log alone rebuilds the state from then on."""
     import shutil
 
-    from mdm.events import replay_differences
+    from mdm.store.events import replay_differences
 
     db = tmp_path / "v4.duckdb"
     shutil.copy(reconciled_db, db)

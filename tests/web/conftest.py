@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api import Settings
-from mdm.users import add_user
+from mdm.store.users import add_user
 from tests.api.conftest import LiveServer
 
 PASSWORDS = {"ann": "correct horse battery", "vic": "viewer password 1", "bo": "second steward 2"}

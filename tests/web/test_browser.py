@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from api import Settings
-from mdm.names.store import propose
+from mdm.store.names import propose
 from tests.api.conftest import LiveServer
 from tests.web.conftest import PASSWORDS
 

@@ -8,14 +8,19 @@ changes nothing. Every change is logged in ``name_variant_events``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from mdm.clock import utcnow as _now
 from mdm.errors import RejectedPairError, VariantError
+from mdm.linkage.frequencies import LiveFrequencies
+from mdm.names import FREQUENCY_COLUMNS
 from mdm.names.reference import load_name_variants, normalise_name
+from mdm.store.rows import registered
 
 KINDS = ("nickname", "spelling", "transliteration")
 STATUSES = ("proposed", "active", "rejected")
@@ -190,10 +195,6 @@ def active_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
             "SELECT name, variant FROM name_variants WHERE status = 'active' ORDER BY 1, 2"
         ).fetchall()
     ]
-
-
-#: The name columns whose frequencies the store keeps, by kind.
-FREQUENCY_COLUMNS = {"first": "first_name", "last": "last_name"}
 
 
 def count_names_sql(table: str, columns: set[str] | None = None) -> str:
@@ -402,3 +403,48 @@ def dispute(
         ).fetchall()
         _log(con, name, variant, "disputed", actor, decision_id=decision_id)
     return disputed
+
+
+_KIND_OF = {column: kind for kind, column in FREQUENCY_COLUMNS.items()}
+
+
+def live_term_frequencies(
+    con: duckdb.DuckDBPyConnection, columns: Iterable[str], records: str = "records"
+) -> dict[str, LiveFrequencies]:
+    """column -> its live frequencies: names from ``name_frequencies``, any other column
+    counted over ``records``."""
+    lookup: dict[str, LiveFrequencies] = {}
+    for column in columns:
+        if column in _KIND_OF:
+            sql = "SELECT name, count FROM name_frequencies WHERE kind = ?"
+            params = [_KIND_OF[column]]
+        else:
+            sql = (
+                f'SELECT "{column}", count(*) FROM {records} WHERE "{column}" IS NOT NULL '
+                "GROUP BY 1"
+            )
+            params = []
+        lookup[column] = LiveFrequencies(dict(con.execute(sql, params).fetchall()))
+    return lookup
+
+
+def count_names(con: duckdb.DuckDBPyConnection, steps: Mapping[tuple[str, str], int]) -> None:
+    """Keep ``name_frequencies`` in step: add each (kind, name)'s change in count."""
+    steps = {name: step for name, step in sorted(steps.items()) if step}
+    if not steps:
+        return
+    frame = pa.table(
+        {
+            "kind": pa.array([kind for kind, _ in steps], pa.string()),
+            "name": pa.array([name for _, name in steps], pa.string()),
+            "count": pa.array(list(steps.values()), pa.int64()),
+        }
+    )
+    # One statement for any number of names: add new ones, count on known ones.
+    with registered(con, "_changed_names", frame):
+        con.execute(
+            "INSERT INTO name_frequencies SELECT kind, name, count FROM _changed_names "
+            "ON CONFLICT (kind, name) DO UPDATE SET count = count + excluded.count"
+        ).fetchall()
+    if any(step < 0 for step in steps.values()):
+        con.execute("DELETE FROM name_frequencies WHERE count <= 0").fetchall()

@@ -5,7 +5,7 @@ key in lists and logs), the key's role and a SHA-256 hash of the whole key; the 
 itself is shown once, when it is made. A presented key is found by its id and its
 hash compared in constant time; an unknown id is compared against a dummy hash, so
 the answer time does not tell which ids exist. Keys are 256-bit random tokens, so a
-fast hash is enough (unlike passwords, :mod:`mdm.users`).
+fast hash is enough (unlike passwords, :mod:`mdm.store.users`).
 
 A key may expire (``expires_at``): from then on it is refused like a revoked one. The
 service notes when each key was last used (``last_used_at``) in memory, shows it at

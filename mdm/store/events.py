@@ -191,3 +191,13 @@ def describe(event: dict[str, Any]) -> str:
     if kind == "task_rescored":
         return f"review task for {record} re-scored"
     return kind.replace("_", " ")
+
+
+def prior_ids(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[tuple[str, str], str]:
+    """For each record that moved into ``golden_id``: the id it had just before."""
+    rows = con.execute(
+        "SELECT source, record_id, arg_max(detail->>'from', event_id) FROM events "
+        "WHERE kind = 'record_linked' AND golden_id = ? GROUP BY source, record_id",
+        [golden_id],
+    ).fetchall()
+    return {(source, record_id): was for source, record_id, was in rows if was}
