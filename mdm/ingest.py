@@ -255,9 +255,32 @@ def read_header(path: Path, sheet: str | None = None) -> list[str]:
     return [str(column) for column in next(iter_table(path, sheet, rows=1000)).columns]
 
 
-def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[pd.DataFrame]:
+def distinct_values(path: Path, column: str, sheet: str | None = None) -> set[str]:
+    """The distinct values of one column of a source file, as text the way
+    :func:`iter_table` reads them (stripped; blanks are missing), reading that column
+    alone where the format allows (CSV, Parquet)."""
+    suffix = _check_file(path)
+    seen: set[str] = set()
+    with _reading(path):
+        for chunk in _chunks(path, suffix, sheet, CHUNK_ROWS, only=column):
+            named = {str(name).strip(): name for name in chunk.columns}
+            if column in named:  # a JSON-lines chunk may lack the key
+                text = _to_text(chunk[[named[column]]])[column]
+                seen.update(text.dropna().unique())
+    return seen
+
+
+def _chunks(
+    path: Path, suffix: str, sheet: str | None, rows: int, only: str | None = None
+) -> Iterator[pd.DataFrame]:
+    """A file's records a chunk at a time: every column, or (CSV, Parquet) the column
+    ``only`` names (as :func:`_to_text` names it: stripped)."""
     if suffix == ".csv":
         options = _csv_as_text(path)
+        if only is not None:
+            options.include_columns = [
+                name for name in options.column_types if str(name).strip() == only
+            ]
         reader = pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=options
         )
@@ -272,7 +295,11 @@ def _chunks(path: Path, suffix: str, sheet: str | None, rows: int) -> Iterator[p
         if pending:
             yield pa.Table.from_batches(pending).to_pandas(types_mapper=pd.ArrowDtype)
     elif suffix == ".parquet":
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        parquet = pq.ParquetFile(path)
+        names = None
+        if only is not None:
+            names = [name for name in parquet.schema_arrow.names if name.strip() == only]
+        for batch in parquet.iter_batches(batch_size=rows, columns=names):
             yield batch.to_pandas()
     elif suffix == ".xlsx":
         yield pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")

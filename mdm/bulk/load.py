@@ -19,13 +19,14 @@ from mdm.ingest import (
     MappedSource,
     SourceSpec,
     SourceSummary,
+    distinct_values,
     map_source,
     map_source_chunks,
     repeated_ids_message,
 )
 from mdm.linkage.features import VariantGroups, add_features
 from mdm.progress import Progress, SilentProgress
-from mdm.rules.sources import SourceMapping, find_source_mapping
+from mdm.rules.sources import find_source_mapping
 from mdm.standardise.dates import choose_day_month_order
 from mdm.standardise.frame import (
     ChosenOrder,
@@ -77,21 +78,18 @@ def standardise_chunk(
 
 def _date_order(
     spec: SourceSpec,
-    mapping: SourceMapping | None,
     first: MappedSource,
     single: bool,
     country: str | None,
 ) -> tuple[ChosenOrder, str]:
     """The day/month order of a source's dates and why. An order set in its mapping
     stands; otherwise it is read from every distinct date in the file (a first pass over
-    the file when it is longer than one chunk), as if the file were read whole, the
-    source's ``country`` breaking a tie."""
+    the date column alone when the file is longer than one chunk), as if the file were
+    read whole, the source's ``country`` breaking a tie."""
     order = first.options.date_order
     if order != "auto" or single or "date_of_birth" not in first.frame:
         return order, "configured"
-    seen: set[str] = set()
-    for chunk in map_source_chunks(spec, mapping):
-        seen.update(chunk.frame["date_of_birth"].dropna().unique())
+    seen = distinct_values(spec.path, first.columns.columns["date_of_birth"], first.options.sheet)
     values = pd.unique(pd.Series(sorted(seen), dtype=object))
     evidence, reason = choose_day_month_order(values, country)
     return evidence.order, reason
@@ -126,7 +124,7 @@ def load_sources(
         progress.stage("read", f"{spec.name}: {first.columns.describe()}")
         second = next(chunks, None)
         locale = _source_locale(first)
-        order, date_reason = _date_order(spec, mapping, first, second is None, locale.country)
+        order, date_reason = _date_order(spec, first, second is None, locale.country)
         summary = SourceSummary(spec.name, str(spec.path), 0, order, {})
         bad = summary.unparseable
         records = 0
