@@ -32,7 +32,7 @@ from mdm.errors import InputError, NotFoundError
 from mdm.store import connect_store, open_store
 from mdm.store.changes import ChangeSet, apply_changes
 from mdm.store.compaction import keep_tombstones, tombstone_file
-from mdm.store.events import log_event
+from mdm.store.events import erase_event_values, log_event
 from mdm.store.golden import blank_erased
 from mdm.store.review import delete_tasks_about
 from mdm.store.sealing import read_frame, write_frame
@@ -203,6 +203,7 @@ def erase_records(
             [golden_id, golden_id],
         ).fetchall()
     ]
+    erase_event_values(con, keys, [golden_id, *retired])  # the history's old values too
     emptied = retired + ([] if remains else [golden_id])
     if emptied:
         blank_erased(con, emptied, now)

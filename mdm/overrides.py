@@ -21,7 +21,7 @@ from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.golden import survive
 from mdm.rules.survivorship import SurvivorshipRules
 from mdm.schema import ATTRIBUTES
-from mdm.store.events import log_event
+from mdm.store.events import NOTE, EventValue, log_event, write_event_values
 from mdm.store.golden import write_golden_records
 from mdm.store.overrides import RESOLVED_SQL, load_overrides_of, overridden
 
@@ -82,12 +82,14 @@ def set_override(
     value = (value or "").strip()
     if not value:
         raise InputError("an override needs a value; to go back to survivorship, clear it")
+    was = _value(con, golden_id, attribute)
     con.execute(
         "INSERT OR REPLACE INTO golden_overrides VALUES (?, ?, ?, ?, ?, ?)",
         [golden_id, attribute, value, by, now, reason],
     ).fetchall()
     rederive(con, golden_id, rules, now)
-    log_event(con, now, "override_set", by, golden_id, detail={"attribute": attribute})
+    event = log_event(con, now, "override_set", by, golden_id, detail={"attribute": attribute})
+    _keep_values(con, event, golden_id, attribute, was, reason)
 
 
 def clear_override(
@@ -108,5 +110,28 @@ def clear_override(
     ).fetchall()
     if not gone:
         raise NotFoundError(f"golden record {golden_id} has no override of {attribute}")
+    was = _value(con, golden_id, attribute)
     rederive(con, golden_id, rules, now)
-    log_event(con, now, "override_cleared", by, golden_id, detail={"attribute": attribute})
+    event = log_event(con, now, "override_cleared", by, golden_id, detail={"attribute": attribute})
+    _keep_values(con, event, golden_id, attribute, was, None)
+
+
+def _value(con: duckdb.DuckDBPyConnection, golden_id: str, attribute: str) -> str | None:
+    """The golden record's value of ``attribute`` (checked against the schema)."""
+    row = con.execute(f"SELECT {attribute} FROM golden WHERE golden_id = ?", [golden_id]).fetchall()
+    return None if not row or row[0][0] is None else str(row[0][0])
+
+
+def _keep_values(
+    con: duckdb.DuckDBPyConnection,
+    event: int,
+    golden_id: str,
+    attribute: str,
+    was: str | None,
+    reason: str | None,
+) -> None:
+    """The history's side of an override: the value before and after, and the reason."""
+    rows: list[EventValue] = [(event, golden_id, attribute, was, _value(con, golden_id, attribute))]
+    if reason and reason.strip():
+        rows.append((event, golden_id, NOTE, None, reason.strip()))
+    write_event_values(con, rows)

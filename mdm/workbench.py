@@ -1,6 +1,10 @@
 """What the steward pages show: the review queue, a task side by side with the evidence,
 a golden record's story, customer search and the dashboard. Plain queries over the
 store (and the real-time engine's scorer for the evidence); no web framework here.
+
+Why one module of this size: each page's reads are a few queries and the shaping of
+their rows, small alone; together they are the steward's side of the store, and the
+pages and the CSV/Excel exports must read the same rows the same way.
 """
 
 from __future__ import annotations

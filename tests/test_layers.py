@@ -326,3 +326,18 @@ def test_the_family_write_pattern_finds_writes(tables: str, text: str) -> None:
 )
 def test_the_family_write_pattern_passes_other_tables(tables: str, text: str) -> None:
     assert not _writes(tables).search(text)
+
+
+#: A module longer than this says why it is one module, at its top.
+LONG_MODULE = 500
+
+
+def test_a_long_module_says_why_it_is_one() -> None:
+    found = []
+    for folder in ("mdm", "api"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            head = "\n".join(text.splitlines()[:40])
+            if text.count("\n") > LONG_MODULE and "Why one module" not in head:
+                found.append(f"{path.relative_to(REPO)}: {text.count(chr(10))} lines")
+    assert found == []

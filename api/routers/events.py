@@ -32,7 +32,8 @@ def get_history(
     golden_id: Annotated[str, Path(min_length=1, max_length=200)], store: StoreDep
 ) -> HistoryPublic:
     """Everything that happened to a golden record, oldest first, each event with who,
-    when and a sentence saying what."""
+    when, a sentence saying what, the values it changed (old -> new) and a steward's
+    note."""
     with store.read() as con:
         found = history(con, golden_id)
     return HistoryPublic(golden_id=golden_id, events=found)

@@ -24,6 +24,23 @@ class EventPublic(BaseModel):
     description: str
 
 
+class ValueChange(BaseModel):
+    """One attribute of a golden record, before and after an event."""
+
+    attribute: str
+    old: str | None
+    new: str | None
+
+
+class HistoryEvent(EventPublic):
+    """An event of a golden record's history, with the values behind it: what changed
+    (old -> new) and a steward's note. Only a record's history shows them; the change
+    feed carries ids alone."""
+
+    changes: list[ValueChange] = []
+    note: str | None = None
+
+
 class EventPage(BaseModel):
     """Events after a cursor, oldest first; ask again with ``after=next``."""
 
@@ -35,4 +52,4 @@ class HistoryPublic(BaseModel):
     """Everything that happened to a golden record, oldest first."""
 
     golden_id: str
-    events: list[EventPublic]
+    events: list[HistoryEvent]

@@ -1,4 +1,9 @@
-"""The steward pages: routes that render templates and take plain HTML forms."""
+"""The steward pages: routes that render templates and take plain HTML forms.
+
+Why one module of this size: every page shares the sign-in, the CSRF check, the
+flash-and-redirect after a form and the error pages; each route is a few lines that
+call a use case (mdm.workbench, mdm.lifecycle, mdm.overrides) and render its answer.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +36,12 @@ from api.web.auth import (
     csrf_token,
     signed_in_or_none,
 )
+from mdm.clock import utcnow
 from mdm.errors import InputError, MdmError
 from mdm.lifecycle import decide, merge, parse_record, unmerge
+from mdm.overrides import set_override
 from mdm.realtime.steward import MergeNotConfirmed
+from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
@@ -456,6 +464,29 @@ def _customers(store: StoreService[Engine], *golden_ids: str) -> list[dict[str, 
     """The golden records, as the merge warning shows them side by side."""
     with store.read() as con:
         return [get_golden(con, golden_id) for golden_id in golden_ids]
+
+
+@router.post("/golden/{golden_id}/value")
+async def set_value(
+    request: Request, golden_id: GoldenId, user: StewardDep, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """A steward's value for one attribute (it wins over survivorship until cleared)."""
+    form = await check_form(request)
+    attribute, value = str(form.get("attribute") or ""), str(form.get("value") or "")
+    reason = str(form.get("reason") or "").strip() or None
+    survivorship = RulesBundle.load(settings.rules).survivorship
+
+    def act() -> None:
+        with store.write() as con:
+            set_override(con, golden_id, attribute, value, user.username, reason,
+                         survivorship, utcnow())  # fmt: skip
+
+    try:
+        await run_in_threadpool(act)
+    except MdmError as problem:
+        return _back(request, f"/ui/golden/{golden_id}", str(problem))
+    label = LABELS.get(attribute, attribute)
+    return _back(request, f"/ui/golden/{golden_id}", f"{label} set to {value!r}.")
 
 
 @router.post("/golden/{golden_id}/unmerge")

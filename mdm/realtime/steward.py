@@ -245,9 +245,10 @@ class StewardOperations:
             nodes = sorted(self.members[a] | self.members[b])
             assignment = self._recluster(nodes, changes, labels=np.zeros(len(nodes), np.int64))
             survivor = assignment[nodes[0]]
-            changes.events.append(
-                ("golden_merged", survivor, None, None, {"merged": sorted({a, b} - {survivor})})
-            )
+            merged: dict[str, Any] = {"merged": sorted({a, b} - {survivor})}
+            if reason:  # kept beside the event, not in it (mdm.store.changes)
+                merged["note"] = reason
+            changes.events.append(("golden_merged", survivor, None, None, merged))
             return {"golden_id": survivor, "golden_records": [survivor],
                     "retired": sorted(changes.retired)}, changes  # fmt: skip
 
@@ -281,6 +282,8 @@ class StewardOperations:
                 )
             changes = ChangeSet(_now(), actor)
             unmerged: dict[str, Any] = {"records": len(wanted), "moved": [list(k) for k in wanted]}
+            if reason:
+                unmerged["note"] = reason
             changes.events.append(("golden_unmerged", gid, None, None, unmerged))
             for pair in self.constraints.between(wanted, rest, "must"):
                 changes.constraints[pair] = None

@@ -4,6 +4,10 @@ review tasks, golden records and events that change with it.
 A part of :class:`mdm.realtime.engine.Engine` (its base class), split from it along
 this seam: these methods decide a write on the engine's state, change that state and
 return the change set to write (the store writes it: :mod:`mdm.store.changes`).
+
+Why one module of this size: an upsert and a delete share the re-clustering of the
+neighbourhood they touch, the review tasks it opens or withdraws and the golden
+records it derives again; split further, each half would reach into the other's state.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from mdm.sql import one
 from mdm.store.sealing import ENCRYPTION_KEY_VARIABLE
 from mdm.store.transaction import transaction
 
-SCHEMA_VERSION = "9"
+SCHEMA_VERSION = "10"
 
 
 def schema_sql() -> str:
@@ -190,7 +190,7 @@ def attach_store(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 #: Versions this mdm upgrades in place: the DDL adds tables (IF NOT EXISTS) and
 #: :func:`_migrate` the columns added since.
-UPGRADABLE = ("1", "2", "3", "4", "5", "6", "7", "8")
+UPGRADABLE = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 
 
 def _replay(con: duckdb.DuckDBPyConnection, path: Path) -> None:

@@ -34,11 +34,12 @@ import pyarrow as pa
 
 from mdm.constraints import Constraint, Pair, write_constraints
 from mdm.schema import ATTRIBUTES
+from mdm.store.events import NOTE, write_event_values
 from mdm.store.golden import read_states, write_change_golden
 from mdm.store.names import count_names
 from mdm.store.records import write_change_records, write_change_xref
 from mdm.store.review import PairRow, TaskRow, write_change_pairs, write_change_tasks
-from mdm.store.rows import registered
+from mdm.store.rows import next_id, registered
 
 Key = tuple[str, str]
 #: An event: kind, golden_id, source, record_id, detail.
@@ -204,11 +205,11 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
     write_change_records(con, batch.records, batch.stored)
     write_change_xref(con, batch.xref, batch.stored)
     before = read_states(con, sorted(batch.stored_golden & set(batch.golden)))
-    events = _events(changes, before)
+    events, values = _events(changes, before)
     write_change_golden(con, batch.golden, batch.stored_golden, batch.retired, extras)
     write_change_pairs(con, sorted(batch.pairs_replaced & batch.stored), batch.pairs)
     write_change_tasks(con, batch.tasks, batch.rescored, batch.on_customers, batch.withdrawn)
-    _write_events(con, events)
+    _write_events(con, events, values)
     count_names(con, batch.names)
     write_constraints(con, batch.constraints)
     for old, survivor in batch.overrides_moved:  # rare: a retired record had overrides
@@ -223,15 +224,23 @@ def apply_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeSet]) 
 
 def _events(
     changes: Sequence[ChangeSet], before: Mapping[str, tuple[str, dict[str, Any]]]
-) -> list[tuple[Any, ...]]:
+) -> tuple[list[tuple[Any, ...]], list[_Value]]:
     """Every change set's events in order, each followed by the golden records it
-    created or changed (which attributes, never the values), as if written one by one."""
+    created or changed (which attributes), as if written one by one; and the values
+    behind them (event position, golden id, attribute, old, new): each changed
+    attribute's values, and a steward's note (a ``note`` in an event's detail, taken
+    out of it: events hold no customer text)."""
     state: dict[str, tuple[str | None, dict[str, Any]]] = dict(before)
     events: list[tuple[Any, ...]] = []
+    values: list[_Value] = []
     for change in changes:
-        events += [(change.at, change.actor, *event) for event in change.events]
+        for kind, gid, source, record_id, said in change.events:
+            if said and said.get("note") and gid is not None:
+                values.append((len(events), gid, NOTE, None, str(said["note"])))
+                said = {k: v for k, v in said.items() if k != "note"}
+            events.append((change.at, change.actor, kind, gid, source, record_id, said))
         for gid, row in sorted(change.golden.items()):
-            status, values = state.get(gid, (None, {}))
+            status, held = state.get(gid, (None, {}))
             state[gid] = (row.status, dict(row.values))
             if row.status != "active":
                 continue
@@ -239,13 +248,26 @@ def _events(
                 detail: dict[str, Any] = {"record_count": row.record_count}
                 events.append((change.at, change.actor, "golden_created", gid, None, None, detail))
                 continue
-            changed = [a for a in ATTRIBUTES if values.get(a) != row.values.get(a)]
+            changed = [a for a in ATTRIBUTES if held.get(a) != row.values.get(a)]
             if changed:
+                values += [
+                    (len(events), gid, a, _text(held.get(a)), _text(row.values.get(a)))
+                    for a in changed
+                ]
                 detail = {"attributes": changed}
                 events.append((change.at, change.actor, "golden_changed", gid, None, None, detail))
         for gid in change.retired:
             state[gid] = ("retired", state.get(gid, (None, {}))[1])
-    return events
+    return events, values
+
+
+#: A value behind an event of a batch: (its position in the batch's events, golden id,
+#: attribute, old value, new value).
+_Value = tuple[int, str, str, str | None, str | None]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _extras(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, str | None]:
@@ -290,13 +312,18 @@ def _extras(con: duckdb.DuckDBPyConnection, batch: _Batch) -> dict[str, str | No
     return found
 
 
-def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple[Any, ...]]) -> None:
-    """Append events, numbered on from the table's largest id (one statement)."""
+def _write_events(
+    con: duckdb.DuckDBPyConnection, events: Sequence[tuple[Any, ...]], values: Sequence[_Value]
+) -> None:
+    """Append events, numbered on from the table's largest id, and the values behind
+    them (a statement each)."""
     if not events:
         return
+    first = next_id(con, "events", "event_id")
+    write_event_values(con, [(first + n, gid, a, old, new) for n, gid, a, old, new in values])
     frame = pa.table(
         {
-            "n": pa.array(range(1, len(events) + 1), pa.int64()),
+            "n": pa.array(range(first, first + len(events)), pa.int64()),
             "occurred": pa.array([e[0] for e in events], pa.timestamp("us")),
             "actor": pa.array([e[1] for e in events], pa.string()),
             "kind": pa.array([e[2] for e in events], pa.string()),
@@ -308,8 +335,8 @@ def _write_events(con: duckdb.DuckDBPyConnection, events: Sequence[tuple[Any, ..
     )
     with registered(con, "_changed_events", frame):
         con.execute(
-            "INSERT INTO events SELECT (SELECT coalesce(max(event_id), 0) FROM events) + n, "
-            "occurred, kind, gid, src, rid, actor, detail FROM _changed_events ORDER BY n"
+            "INSERT INTO events SELECT n, occurred, kind, gid, src, rid, actor, detail "
+            "FROM _changed_events ORDER BY n"
         ).fetchall()
 
 

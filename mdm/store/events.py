@@ -1,22 +1,28 @@
-"""The event log, read: a change feed by cursor and a golden record's history.
+"""The event log: appended, and read as a change feed by cursor and a golden record's history.
 
 Every state change appends an event (``events``): records added, updated and deleted,
 golden records created, changed (which attributes), retired into a survivor, steward
 overrides set or cleared, review tasks re-scored. Events hold ids, never customer
-values. Event ids only grow and are committed in order (one writer at a time), so a
-reader that asks for the events after the last id it saw never skips or repeats one.
+values: the values a golden record's history shows (old -> new, a steward's note) are
+in ``event_values`` beside them, read only with that record's history and erased with
+the person (:func:`erase_event_values`). Event ids only grow and are committed in order
+(one writer at a time), so a reader that asks for the events after the last id it saw
+never skips or repeats one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from mdm.errors import NotFoundError
+from mdm.store.rows import insert_rows, registered
 
 _COLUMNS = "event_id, occurred_at, kind, golden_id, source, record_id, actor, detail::VARCHAR"
 
@@ -49,14 +55,78 @@ def log_event(
     golden_id: str | None = None,
     record: tuple[str, str] | None = None,
     detail: dict[str, Any] | None = None,
-) -> None:
+) -> int:
     """Append one event (in the caller's transaction): ids and names in ``detail``,
-    never customer values."""
+    never customer values. Its id."""
     source, record_id = record or (None, None)
-    con.execute(
-        "INSERT INTO events SELECT coalesce(max(event_id), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM events",
+    row = con.execute(
+        "INSERT INTO events SELECT coalesce(max(event_id), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
+        "FROM events RETURNING event_id",
         [at, kind, golden_id, source, record_id, actor, json.dumps(detail or {})],
     ).fetchall()
+    return int(row[0][0])
+
+
+#: An event's values: (event id, golden id, attribute, old value, new value); the
+#: attribute :data:`NOTE` holds a steward's note in the new value.
+EventValue = tuple[int, str, str, str | None, str | None]
+NOTE = "reason"
+
+
+def write_event_values(con: duckdb.DuckDBPyConnection, rows: Sequence[EventValue]) -> None:
+    """Keep the values behind events (in the caller's transaction; one statement)."""
+    if rows:
+        insert_rows(con, "event_values", rows)
+
+
+def erase_event_values(
+    con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]], golden_ids: Sequence[str]
+) -> None:
+    """Forget the history values of ``golden_ids`` and of every golden record the
+    records ``keys`` were ever part of (an erasure: any of them may hold the person's
+    values, the erasure's own changes included)."""
+    con.execute(
+        "DELETE FROM event_values WHERE golden_id IN (SELECT unnest($ids))",
+        {"ids": list(golden_ids)},
+    ).fetchall()
+    if not keys:
+        return
+    with registered(
+        con,
+        "_erased_keys",
+        pa.table(
+            {
+                "source": pa.array([k[0] for k in keys], pa.string()),
+                "record_id": pa.array([k[1] for k in keys], pa.string()),
+            }
+        ),
+    ):
+        con.execute(
+            "DELETE FROM event_values WHERE golden_id IN (SELECT DISTINCT e.golden_id FROM "
+            "events e JOIN _erased_keys USING (source, record_id) WHERE e.golden_id IS NOT "
+            "NULL UNION SELECT detail->>'from' FROM events e JOIN _erased_keys "
+            "USING (source, record_id) WHERE e.kind = 'record_linked')"
+        ).fetchall()
+
+
+def _values_of(con: duckdb.DuckDBPyConnection, events: Sequence[dict[str, Any]]) -> None:
+    """Add to each event the values behind it: ``changes`` (attribute, old, new) and
+    ``note`` (a steward's reason)."""
+    ids = [event["event_id"] for event in events]
+    found: dict[int, list[tuple[str, str | None, str | None]]] = {}
+    if ids:
+        for event_id, attribute, old, new in con.execute(
+            "SELECT event_id, attribute, old_value, new_value FROM event_values "
+            "WHERE event_id IN (SELECT unnest($ids)) ORDER BY event_id, attribute",
+            {"ids": ids},
+        ).fetchall():
+            found.setdefault(int(event_id), []).append((attribute, old, new))
+    for event in events:
+        rows = found.get(event["event_id"], [])
+        event["changes"] = [
+            {"attribute": a, "old": old, "new": new} for a, old, new in rows if a != NOTE
+        ]
+        event["note"] = next((new for a, _, new in rows if a == NOTE), None)
 
 
 def events_after(
@@ -76,12 +146,14 @@ def history(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, An
     known = con.execute("SELECT 1 FROM golden WHERE golden_id = ?", [golden_id]).fetchall()
     if not known:
         raise NotFoundError(f"no golden record {golden_id}")
-    return _rows(
+    events = _rows(
         con,
         f"SELECT {_COLUMNS} FROM events WHERE golden_id = ? OR (kind = 'golden_retired' "
         "AND detail->>'survivor_id' = ?) OR detail->>'other_golden_id' = ? ORDER BY event_id",
         [golden_id, golden_id, golden_id],
     )
+    _values_of(con, events)
+    return events
 
 
 @dataclass

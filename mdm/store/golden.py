@@ -152,8 +152,9 @@ def _derive_bulk(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now: dateti
 
 
 def _log_bulk_changes(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
-    """Events for the golden records this run created or changed (which attributes,
-    never the values), against the snapshot taken before it wrote them."""
+    """Events for the golden records this run created or changed (which attributes),
+    against the snapshot taken before it wrote them, and the values behind them (old
+    and new, in ``event_values``)."""
     changed = ", ".join(
         f"CASE WHEN g.{a} IS DISTINCT FROM b.{a} THEN '{a}' END" for a in ATTRIBUTES
     )
@@ -169,6 +170,18 @@ def _log_bulk_changes(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime
         "FROM golden g LEFT JOIN golden_before b USING (golden_id) WHERE g.status = 'active') "
         "WHERE differs",
         [event_id, now, run_id, run_id],
+    )
+    # The values behind each golden_changed event, for the record's history.
+    con.execute(
+        "INSERT INTO event_values "
+        + " UNION ALL ".join(
+            f"SELECT e.event_id, e.golden_id, '{a}', b.{a}::VARCHAR, g.{a}::VARCHAR "
+            "FROM events e JOIN golden g USING (golden_id) JOIN golden_before b "
+            f"USING (golden_id) WHERE e.event_id >= $first AND e.kind = 'golden_changed' "
+            f"AND g.status = 'active' AND g.{a} IS DISTINCT FROM b.{a}"
+            for a in ATTRIBUTES
+        ),
+        {"first": event_id},
     )
     con.execute("DROP TABLE IF EXISTS golden_before")
 

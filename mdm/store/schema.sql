@@ -152,6 +152,19 @@ CREATE TABLE IF NOT EXISTS events (
     detail JSON
 );
 
+-- What a golden record's history says beyond ids: for an event that changed its values
+-- (golden_changed, override_set, override_cleared) each attribute's value before and
+-- after; for a steward's merge, unmerge or override, the note they gave (attribute
+-- 'reason', in new_value). Unlike events these are customer values: an erasure deletes
+-- them with the person (mdm.store.events.erase_event_values).
+CREATE TABLE IF NOT EXISTS event_values (
+    event_id BIGINT NOT NULL,
+    golden_id VARCHAR NOT NULL,
+    attribute VARCHAR NOT NULL,
+    old_value VARCHAR,
+    new_value VARCHAR
+);
+
 -- Tombstones: the records erased, as hashes of (source, record_id) (no values), so a
 -- restore from a backup taken before an erasure erases them again. Also kept beside
 -- the store in <store>.erasures, which a restore reads when the store it replaces is gone.

@@ -175,6 +175,71 @@ def test_merging_two_different_people_asks_first(web_db: Path, browser, tmp_path
         context.close()
 
 
+def test_a_customers_history_shows_old_and_new_values_and_reasons(
+    web_db: Path, browser, tmp_path: Path
+) -> None:
+    """A steward merges two customers with a reason, takes a record out again with a
+    reason, corrects an email with a reason, and a source system updates a record: the
+    customer page's history shows each with who, old -> new values and why."""
+    with duckdb.connect(str(web_db), read_only=True) as con:
+        first, second = (
+            row[0]
+            for row in con.execute(
+                "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 1 "
+                "AND email IS NOT NULL ORDER BY golden_id LIMIT 2"
+            ).fetchall()
+        )
+        (other_key,) = con.execute(
+            "SELECT source || '/' || record_id FROM xref WHERE golden_id = ?", [second]
+        ).fetchall()[0]
+    with LiveServer(Settings(db=web_db)) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{server.url}/ui/golden/{first}")
+        _sign_in(page, "ann", f"**/ui/golden/{first}")
+        page.fill("input[name=other]", second)
+        page.fill("input[name=reason]", "same customer number on both letters")
+        page.get_by_role("button", name="Merge", exact=True).click()
+        page.wait_for_load_state()
+        if page.get_by_role("button", name="Merge anyway").count():
+            page.fill("input[name=reason]", "same customer number on both letters")
+            page.get_by_role("button", name="Merge anyway").click()
+            page.wait_for_load_state()
+        survivor = page.locator(".flash").inner_text().split("Merged into", 1)[1].split()[0]
+        survivor = survivor.strip(".")
+        page.goto(f"{server.url}/ui/golden/{survivor}")
+        page.get_by_label(f"take out {other_key}").check()
+        page.locator("form[action$='/unmerge'] input[name=reason]").fill("two people after all")
+        page.get_by_role("button", name="Unmerge the ticked records").click()
+        page.wait_for_load_state()
+        was = server.client.get(f"/v1/golden/{survivor}").json()["values"]["email"]
+        page.select_option("select[name=attribute]", "email")
+        page.locator("form[action$='/value'] input[name=value]").fill("steward.fixed@example.net")
+        page.locator("form[action$='/value'] input[name=reason]").fill(
+            "customer rang to correct it"
+        )
+        page.get_by_role("button", name="Set value").click()
+        page.wait_for_load_state()
+        # A source system updates the customer's record: its phone changes.
+        (key,) = server.client.get(f"/v1/golden/{survivor}").json()["records"][:1]
+        record = server.client.get(f"/v1/records/{key['source']}/{key['record_id']}").json()
+        values = {k: v for k, v in record["values"].items() if v is not None}
+        values.update(source=key["source"], record_id=key["record_id"], phone="07700 900461")
+        sent = server.client.post("/v1/records", json={"records": [values]})
+        assert sent.status_code == 200, sent.text
+        page.goto(f"{server.url}/ui/golden/{survivor}")
+        timeline = page.locator("ul.timeline")
+        text = timeline.inner_text()
+        assert "Reason: “same customer number on both letters”" in text
+        assert "Reason: “two people after all”" in text
+        assert "Reason: “customer rang to correct it”" in text
+        assert f"{was} → steward.fixed@example.net" in text
+        assert "+447700900461" in text  # the upsert's new phone, after its old one
+        assert page.locator("ul.timeline del").count() >= 3
+        _shot(page, "customer-history", tmp_path)
+        context.close()
+
+
 def test_a_steward_finds_customers_and_exports_them(web_db: Path, browser, tmp_path: Path) -> None:
     """The business question "our customers in this district with no email", asked on
     the page and downloaded: the file holds exactly the customers the page found."""
