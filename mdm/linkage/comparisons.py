@@ -85,6 +85,13 @@ def _is_null(column: str) -> Condition:
     )
 
 
+def _is_null_on(column: str, side: str) -> Condition:
+    """The ``side`` ("l" or "r") record has no ``column``."""
+    if side == "l":
+        return Condition(f"{_q(column, 'l')} IS NULL", lambda left, right: left[column] is None)
+    return Condition(f"{_q(column, 'r')} IS NULL", lambda left, right: right[column] is None)
+
+
 def _eq_across(column: str, other: str) -> Condition:
     """The left record's ``column`` equals the right record's ``other``."""
 
@@ -143,6 +150,9 @@ class _Level(NamedTuple):
 #: How a level of names found in each other's fields begins (see
 #: :func:`mdm.linkage.model.swaps_weigh_no_more_than_agreement`).
 SWAPPED_LABEL = "swapped with "
+#: The label of a level where one record's only name is the other's name of another
+#: field, typed in this one.
+MISPLACED_LABEL = "the other's "
 #: The label of the level of values that agree exactly.
 EXACT_LABEL = "exact"
 
@@ -185,6 +195,13 @@ def _name_levels(c: NameComparison) -> list[_Level]:
         other, threshold = c.swapped_with, c.swapped_jaro_winkler
         swapped = _all(_jw_across(col, other, threshold), _jw_across(other, col, threshold))
         levels.append(_level(swapped, f"{SWAPPED_LABEL}{other}, with a typo"))
+    if c.misplaced:
+        other = c.misplaced
+        shifted = _any(
+            _grouped(_all(_eq_across(col, other), _is_null_on(other, "l"))),
+            _grouped(_all(_eq_across(other, col), _is_null_on(other, "r"))),
+        )
+        levels.append(_level(shifted, f"{MISPLACED_LABEL}{other}, alone in this field"))
     if c.initials:
         left, right = _q(col, "l"), _q(col, "r")
         initial = _both(

@@ -30,6 +30,7 @@ from splink.internals.exceptions import SplinkException
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import (
     EXACT_LABEL,
+    MISPLACED_LABEL,
     SWAPPED_LABEL,
     compile_comparison,
     level_case_sql,
@@ -43,7 +44,7 @@ from mdm.linkage.prior import (
     prior_weight,
     start_prior,
 )
-from mdm.rules.match import BlockingRule, MatchRules
+from mdm.rules.match import BlockingRule, MatchRules, comparison_columns, comparison_name
 from mdm.sql import one
 
 MODEL_FORMAT = "mdm.model/1"
@@ -338,8 +339,9 @@ def settled(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def swaps_weigh_no_more_than_agreement(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` with no swapped-names level weighing more than its comparison's
-    exact level (the weight before term frequencies).
+    """``settings`` with no swapped-names level (nor a name typed in the other name's
+    field) weighing more than its comparison's exact level (the weight before term
+    frequencies).
 
     A name found in the other name's field says what the name agreeing in place says,
     no more. Random pairs almost never hold two names crossed, so the u EM estimates
@@ -358,7 +360,8 @@ def swaps_weigh_no_more_than_agreement(settings: dict[str, Any]) -> dict[str, An
         for level in levels:
             label = str(level.get("label_for_charts", ""))
             m, u = level.get("m_probability"), level.get("u_probability")
-            if label.startswith(SWAPPED_LABEL) and m and u and m / u > bound:
+            crossed = label.startswith((SWAPPED_LABEL, MISPLACED_LABEL))
+            if crossed and m and u and m / u > bound:
                 level["u_probability"] = m / bound
     return settings
 
@@ -408,6 +411,85 @@ def _em_session(
         None,
         first_error,
     )
+
+
+def _untrained(settings: dict[str, Any]) -> list[str]:
+    """The comparisons of ``settings`` none of whose levels has an estimated m."""
+    return [
+        comparison["output_column_name"]
+        for comparison in settings.get("comparisons", [])
+        if not any(
+            level.get("m_probability") is not None
+            for level in comparison.get("comparison_levels", [])
+            if not level.get("is_null_level")
+        )
+    ]
+
+
+def _filled_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: set[str]) -> set[str]:
+    """The columns of ``wanted`` that ``table`` has and fills at least once."""
+    names = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()} & wanted
+    if not names:
+        return set()
+    ordered = sorted(names)
+    counts = con.execute(
+        "SELECT " + ", ".join(f'count("{n}")' for n in ordered) + f" FROM {table}"
+    ).fetchall()[0]
+    return {name for name, count in zip(ordered, counts, strict=True) if count}
+
+
+def _train_the_untrained(
+    con: duckdb.DuckDBPyConnection,
+    linker: Linker,
+    db_api: DuckDBAPI,
+    source: str,
+    rules: MatchRules,
+    sessions: list[dict[str, Any]],
+    skipped: list[dict[str, Any]],
+) -> Linker:
+    """Estimate m for the comparisons the sessions left untrained, each in the first
+    ``training.em_fallback`` session whose keys it does not read and the data fills;
+    every other comparison keeps its estimates."""
+    if not rules.training.em_fallback:
+        return linker
+    columns = {comparison_name(c): set(comparison_columns(c)) for c in rules.comparisons}
+    present = _filled_columns(con, source, set().union(*columns.values()))
+    for rule in rules.training.em_fallback:
+        settings = linker.misc.save_model_to_json()
+        wanted = [
+            name
+            for name in _untrained(settings)
+            if columns.get(name, set()) & present and not columns[name] & set(rule.keys)
+        ]
+        if not wanted:
+            continue
+        clock = time.perf_counter()
+        pairs = count_blocked_pairs(con, source, rule)
+        if pairs < MIN_EM_PAIRS:
+            continue
+        trained, after, iterations, error = _em_session(linker, db_api, source, settings, rule)
+        if not trained:
+            skipped.append({"keys": rule.keys, "pairs": pairs, "reason": str(error)[:200]})
+            continue
+        estimated = {
+            c["output_column_name"]: c for c in after.misc.save_model_to_json()["comparisons"]
+        }
+        merged = json.loads(json.dumps(settings))
+        merged["comparisons"] = [
+            estimated[c["output_column_name"]] if c["output_column_name"] in wanted else c
+            for c in merged["comparisons"]
+        ]
+        linker = Linker(db_api.register(source), merged, log_level=logging.ERROR)
+        session: dict[str, Any] = {
+            "keys": rule.keys,
+            "pairs": pairs,
+            "seconds": round(time.perf_counter() - clock, 2),
+            "only": wanted,
+        }
+        if iterations is not None:
+            session["max_iterations"] = iterations
+        sessions.append(session)
+    return linker
 
 
 def _prefer_specific_sessions(
@@ -503,6 +585,7 @@ def train_model(
         sessions.append(session)
         clock = time.perf_counter()
     superseded = _prefer_specific_sessions(linker, rules.training.em_blocking)
+    linker = _train_the_untrained(con, linker, db_api, source, rules, sessions, skipped)
     if not sessions and skipped:
         raise ModelError(
             "every training session of 'training.em_blocking' found no matching pairs "

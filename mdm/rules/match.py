@@ -57,6 +57,10 @@ class NameComparison(_Strict):
     #: crossed pairs at least this Jaro-Winkler-similar (null: exact swaps only).
     swapped_jaro_winkler: Annotated[float, Field(gt=0, lt=1)] | None = 0.9
     also_match: list[str] = []
+    #: A record whose only name is the other record's ``misplaced`` name typed in this
+    #: field ("Leeds" as the first name, no last name, against "George Leeds"): a level
+    #: of its own, weighing at most what exact agreement weighs.
+    misplaced: str | None = None
 
     @model_validator(mode="after")
     def _variants_for_given_names(self) -> NameComparison:
@@ -223,6 +227,11 @@ class Training(_Strict):
 
     u_max_pairs: Annotated[int, Field(ge=10_000)] = 2_000_000
     em_blocking: list[BlockingRule] = Field(min_length=1)
+    #: Sessions run only for the comparisons the ``em_blocking`` sessions left
+    #: untrained (a source set without birth dates, where every other session blocks
+    #: on the names), each the first whose keys the comparison does not read and the
+    #: data fills; they change no other comparison's estimates.
+    em_fallback: list[BlockingRule] = Field(default_factory=list)
     #: Deterministic rules whose exact agreement gives EM its starting prior; the prior
     #: itself is estimated over the scored pairs, so a source set that fills none of
     #: them still trains (EM then starts from one duplicate pair per two records).
@@ -404,6 +413,7 @@ def comparison_columns(comparison: Comparison) -> list[str]:
     columns = [comparison.column]
     if isinstance(comparison, NameComparison):
         columns += [c for c in (comparison.swapped_with,) if c] + list(comparison.also_match)
+        columns += [c for c in (comparison.misplaced,) if c and c not in columns]
     return columns
 
 

@@ -505,10 +505,10 @@ def test_tf_adjustment_follows_splinks_formula() -> None:
     from splink.internals.comparison_level import _default_u_values
 
     model = _untrained_model(load_match_rules(DEFAULT_RULES))
-    u_exact = _default_u_values(10)[9]  # first_name: ten levels besides the null level
+    u_exact = _default_u_values(11)[10]  # first_name: eleven levels besides the null level
     scorer = Scorer(model, {"first_name": {"alice": 0.01}})
     hit = scorer.score(ALICE, ALICE).comparisons[0]
-    assert (hit.gamma, hit.tf_adjustment) == (9, math.log2(u_exact) - math.log2(0.01))
+    assert (hit.gamma, hit.tf_adjustment) == (10, math.log2(u_exact) - math.log2(0.01))
     assert hit.match_weight == pytest.approx(math.log2(0.95 / u_exact) + hit.tf_adjustment)
     bob = dict(ALICE, first_name="bob")
     assert scorer.score(bob, bob).comparisons[0].tf_adjustment == 0.0
@@ -533,3 +533,26 @@ def test_names_swapped_and_mistyped_have_their_own_level() -> None:
         level = compiled.level_of({**blank, **left}, {**blank, **right})
         assert "swapped" in level.label and "typo" in level.label
         assert "swapped" not in compiled.level_of({**blank, **left}, {**blank, **other}).label
+
+
+def test_a_name_typed_in_the_other_field_has_its_own_level() -> None:
+    """ "Leeds" as the only name, in the first-name field, against "George Leeds" (and
+    "George" as the only name, in the last-name field): a level of its own. A record
+    holding both names is judged by the other levels."""
+    first, last = (compile_levels(c) for c in load_match_rules(DEFAULT_RULES).comparisons[:2])
+    george = {"first_name": "george", "last_name": "leeds"}
+    cases = [
+        (first, {"first_name": "leeds", "last_name": None}, True),
+        (first, {"first_name": "leeds", "last_name": "smith"}, False),
+        (last, {"first_name": None, "last_name": "george"}, True),
+        (last, {"first_name": "george", "last_name": "george"}, False),
+    ]
+    for compiled, record, misplaced in cases:
+        columns = {
+            c for level in compiled.levels for c in re.findall(r'"(\w+)_[lr]"', level.condition.sql)
+        }
+        blank = dict.fromkeys(columns)
+        for left, right in (({**blank, **record}, {**blank, **george}),
+                            ({**blank, **george}, {**blank, **record})):  # fmt: skip
+            label = compiled.level_of(left, right).label
+            assert label.startswith("the other's ") == misplaced, (record, label)
