@@ -9,6 +9,7 @@ pages and the CSV/Excel exports must read the same rows the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,9 +19,11 @@ import duckdb
 import pyarrow as pa
 
 from mdm.clock import utcnow
+from mdm.display import SHOWN, display_value, proper_case
 from mdm.errors import ConflictError, InputError, NotFoundError
 from mdm.linkage.customers import score_customers
 from mdm.schema import ATTRIBUTES
+from mdm.store.reads import display_sources
 
 if TYPE_CHECKING:
     from mdm.realtime.engine import Engine
@@ -139,7 +142,8 @@ def _names(
         ).fetchall()
     finally:
         con.unregister("_page_keys")
-    return {(source, record_id): name or None for source, record_id, name in found}
+    return {(source, record_id): proper_case(name) if name else None
+            for source, record_id, name in found}  # fmt: skip
 
 
 def sources(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -308,7 +312,7 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         waterfall.append({"label": label, "weight": weight, "start": running,
                           "end": running + weight})  # fmt: skip
         running += weight
-    golden = [get_golden(con, g) for g in dict.fromkeys(golden_ids)]
+    golden = [shown_golden(get_golden(con, g)) for g in dict.fromkeys(golden_ids)]
     return {
         "task_id": task_id,
         "status": status,
@@ -358,20 +362,28 @@ def engine_names(engine: Engine) -> NamesOf:
                 slot = engine.table.slot_of(*key)
                 if slot is not None:
                     first, last = engine.table.values(slot, ["first_name", "last_name"])
-                    found[key] = " ".join(v for v in (first, last) if v) or None
+                    name = " ".join(v for v in (first, last) if v)
+                    found[key] = proper_case(name) if name else None
         return found
 
     return names_of
 
 
 def golden_records(con: duckdb.DuckDBPyConnection, golden_id: str) -> list[dict[str, Any]]:
-    """The source records of a golden record, with their values."""
+    """The source records of a golden record, with their values (names and addresses
+    as each record typed them)."""
     frame = con.execute(
-        f"SELECT source, record_id, {', '.join(ATTRIBUTES)} FROM records JOIN xref "
-        "USING (source, record_id) WHERE golden_id = ? ORDER BY source, record_id",
+        f"SELECT source, record_id, {', '.join(ATTRIBUTES)}, raw::VARCHAR AS _raw FROM "
+        "records JOIN xref USING (source, record_id) WHERE golden_id = ? "
+        "ORDER BY source, record_id",
         [golden_id],
     ).df()
     rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row in rows:
+        raw = json.loads(row.pop("_raw") or "{}")
+        typed = [v for v in raw.values() if isinstance(v, str)]
+        for attribute in SHOWN:
+            row[attribute] = display_value(attribute, row.get(attribute), typed)
     return rows
 
 
@@ -491,6 +503,32 @@ class CustomerQuery:
         )  # fmt: skip
 
 
+def shown(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (with golden_id and attribute values) with each name and address value
+    in its display form, as its source record typed it (:mod:`mdm.display`)."""
+    raw = display_sources(con, [r["golden_id"] for r in rows], SHOWN)
+    for row in rows:
+        for attribute in SHOWN:
+            if row.get(attribute) is not None:
+                row[attribute] = display_value(
+                    attribute, row[attribute], raw.get((row["golden_id"], attribute), [])
+                )
+    return rows
+
+
+def shown_golden(golden: dict[str, Any]) -> dict[str, Any]:
+    """A golden record (:func:`mdm.store.reads.get_golden`) with its name and address
+    values, and their lineage lines, in display form (the matching form stays in
+    ``matching``), for a page."""
+    display = golden.get("display", {})
+    golden["matching"] = {a: golden.get(a) for a in display}
+    golden.update(display)
+    for line in golden["lineage"]:
+        if line["attribute"] in display and line["rule"] != "steward_override":
+            line["value"] = display[line["attribute"]]
+    return golden
+
+
 def find_customers(
     con: duckdb.DuckDBPyConnection,
     query: CustomerQuery,
@@ -515,7 +553,7 @@ def find_customers(
         {**params, "limit": limit, "offset": offset},
     ).df()
     rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return rows, total
+    return shown(con, rows), total
 
 
 def export_customers(con: duckdb.DuckDBPyConnection, query: CustomerQuery, kind: str) -> bytes:

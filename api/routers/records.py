@@ -272,4 +272,5 @@ def _golden(golden: dict[str, Any]) -> GoldenPublic:
         records=golden["records"],
         lineage=golden["lineage"],
         constraints=golden["constraints"],
+        display=golden.get("display", {}),
     )

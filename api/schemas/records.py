@@ -225,7 +225,12 @@ class GoldenPublic(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     record_count: int
+    #: The matching form of each value ("evelyn", "25 manor rd"): what the engine compares.
     values: dict[str, Any]
+    #: Names and address as a person reads them ("Evelyn", "25 Manor Road"): as the
+    #: source record behind each value typed it, in proper case where it was typed in
+    #: one case only.
+    display: dict[str, str] = {}
     records: list[dict[str, str]]
     lineage: list[LineagePublic]
     #: The steward's constraints on its records (what keeps a merge or an unmerge).

@@ -68,6 +68,7 @@ from mdm.workbench import (
     next_task,
     queue,
     queue_customers,
+    shown_golden,
     sources,
     task_detail,
     waiting_reasons,
@@ -283,7 +284,7 @@ def task_page(request: Request, task_id: TaskId, user: UserDep, store: StoreDep)
 @router.get("/golden/{golden_id}", response_class=HTMLResponse)
 def golden_page(request: Request, golden_id: GoldenId, user: UserDep, store: StoreDep) -> Response:
     with store.read() as con:
-        golden = get_golden(con, golden_id)
+        golden = shown_golden(get_golden(con, golden_id))
         events = history(con, golden["golden_id"])
         records = golden_records(con, golden["golden_id"])
         steward = steward_values(con, golden["golden_id"])
@@ -463,7 +464,7 @@ MERGE_SHOWN = ("full_name", "date_of_birth", "gender", "email", "phone", "addres
 def _customers(store: StoreService[Engine], *golden_ids: str) -> list[dict[str, Any]]:
     """The golden records, as the merge warning shows them side by side."""
     with store.read() as con:
-        return [get_golden(con, golden_id) for golden_id in golden_ids]
+        return [shown_golden(get_golden(con, golden_id)) for golden_id in golden_ids]
 
 
 @router.post("/golden/{golden_id}/value")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from mdm.display import SHOWN, display_value
 from mdm.errors import NotFoundError, StoreError
 from mdm.schema import ATTRIBUTES
 from mdm.sql import one
@@ -38,7 +39,8 @@ def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> d
 
 def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]:
     """A golden record with its source records and field lineage; a retired id answers
-    with its survivor (``requested_id`` keeps what was asked for)."""
+    with its survivor (``requested_id`` keeps what was asked for). ``display`` holds its
+    names and address as their source records typed them (:mod:`mdm.display`)."""
     requested, seen = golden_id, set()
     while True:
         row = con.execute(
@@ -84,7 +86,34 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]
         {"attribute": a, "value": v, "source": s, "record_id": r, "rule": rule}
         for a, v, s, r, rule in lineage
     ]
+    typed = display_sources(con, [golden_id], SHOWN)
+    golden["display"] = {
+        a: display_value(a, golden[a], typed.get((golden_id, a), []))
+        for a in SHOWN
+        if golden.get(a) is not None
+    }
     return golden
+
+
+def display_sources(
+    con: duckdb.DuckDBPyConnection, golden_ids: list[str], attributes: tuple[str, ...]
+) -> dict[tuple[str, str], list[str]]:
+    """(golden id, attribute) -> the raw values of the source record the golden value
+    came from (its lineage), for showing the value as that record typed it
+    (:mod:`mdm.display`); a steward's value has none."""
+    if not golden_ids:
+        return {}
+    rows = con.execute(
+        "SELECT l.golden_id, l.attribute, r.raw::VARCHAR FROM lineage l "
+        "JOIN records r ON r.source = l.source AND r.record_id = l.record_id "
+        "WHERE l.golden_id IN (SELECT unnest($ids)) AND l.attribute IN (SELECT unnest($a))",
+        {"ids": list(golden_ids), "a": list(attributes)},
+    ).fetchall()
+    found: dict[tuple[str, str], list[str]] = {}
+    for golden_id, attribute, raw in rows:
+        values = json.loads(raw) if raw else {}
+        found[(golden_id, attribute)] = [v for v in values.values() if isinstance(v, str)]
+    return found
 
 
 def has_model(con: duckdb.DuckDBPyConnection) -> bool:
