@@ -7,7 +7,8 @@ Reconciles ``--records`` generated records (benchmarks/data/lifecycle-<N>/, made
 the project's generator if missing), tops the review queue up to ``--tasks`` open tasks
 (pairs of random stored records, probabilities in the review band, ages up to 60 days),
 starts the service on loopback, signs a steward in and requests the review queue (first
-page, a filtered page, a deep page) and random task pages. Prints, per page, p50/p99 of
+page, a filtered page, a deep page), random task pages, random customer pages and the
+customer list searched by a random surname. Prints, per page, p50/p99 of
 the time from request to the last byte on loopback (the server's time plus well under a
 millisecond of loopback), as JSON.
 """
@@ -81,6 +82,21 @@ def main() -> None:
         db = Path(tmp) / "mdm.duckdb"
         reconcile([parse_source_arg(str(p)) for p in files], db, RulesBundle.load(RULES))
         figures["open_tasks"] = _top_up(db, args.tasks, args.seed)
+        with duckdb.connect(str(db), read_only=True) as con:
+            customers = [
+                row[0]
+                for row in con.execute(
+                    "SELECT golden_id FROM golden WHERE status = 'active' "
+                    "USING SAMPLE 1000 ROWS (reservoir, 7)"
+                ).fetchall()
+            ]
+            surnames = [
+                row[0]
+                for row in con.execute(
+                    "SELECT last_name FROM golden WHERE status = 'active' AND last_name IS NOT "
+                    "NULL USING SAMPLE 200 ROWS (reservoir, 7)"
+                ).fetchall()
+            ]
         settings = Settings(db=db, secure_cookies=False)
         with (
             serving(settings) as (url, started, _),
@@ -103,6 +119,8 @@ def main() -> None:
                 ),
                 "queue, page 1,000": lambda _: "/ui/queue?page=1000",
                 "task page": lambda rng: f"/ui/tasks/{rng.randint(1, top)}",
+                "customer page": lambda rng: f"/ui/golden/{rng.choice(customers)}",
+                "find a customer (a surname)": lambda rng: f"/ui/search?q={rng.choice(surnames)}",
                 "dashboard": lambda _: "/ui/",
             }
             rng = random.Random(args.seed)
