@@ -86,13 +86,18 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]
         {"attribute": a, "value": v, "source": s, "record_id": r, "rule": rule}
         for a, v, s, r, rule in lineage
     ]
-    typed = display_sources(con, [golden_id], SHOWN)
+    givers = {a: (s, r) for a, _, s, r, _ in lineage if a in SHOWN and s and r}
+    typed = record_raws(con, list(givers.values()))
     golden["display"] = {
-        a: display_value(a, golden[a], typed.get((golden_id, a), []))
+        a: display_value(a, golden[a], typed.get(givers.get(a, ("", "")), []))
         for a in SHOWN
         if golden.get(a) is not None
     }
     return golden
+
+
+#: Up to this many records are read by primary-key probes; more, by one scan.
+POINT_LOOKUPS = 20
 
 
 def display_sources(
@@ -100,19 +105,42 @@ def display_sources(
 ) -> dict[tuple[str, str], list[str]]:
     """(golden id, attribute) -> the raw values of the source record the golden value
     came from (its lineage), for showing the value as that record typed it
-    (:mod:`mdm.display`); a steward's value has none."""
-    if not golden_ids:
+    (:mod:`mdm.display`); a steward's value has none. For a page's few golden records,
+    named as literal keys (the service's index on lineage finds them)."""
+    ids = list(dict.fromkeys(golden_ids))
+    if not ids:
         return {}
-    rows = con.execute(
-        "SELECT l.golden_id, l.attribute, r.raw::VARCHAR FROM lineage l "
-        "JOIN records r ON r.source = l.source AND r.record_id = l.record_id "
-        "WHERE l.golden_id IN (SELECT unnest($ids)) AND l.attribute IN (SELECT unnest($a))",
-        {"ids": list(golden_ids), "a": list(attributes)},
+    lines = con.execute(
+        "SELECT golden_id, attribute, source, record_id FROM lineage "
+        f"WHERE golden_id IN ({', '.join('?' for _ in ids)})",
+        ids,
     ).fetchall()
+    wanted = [line for line in lines if line[1] in attributes]
+    raws = record_raws(con, [(source, record_id) for _, _, source, record_id in wanted])
+    return {
+        (golden_id, attribute): raws[(source, record_id)]
+        for golden_id, attribute, source, record_id in wanted
+        if (source, record_id) in raws
+    }
+
+
+def record_raws(
+    con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """(source, record_id) -> the text values among a few records' raw values."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    select = "SELECT source, record_id, raw::VARCHAR FROM records WHERE "
+    if len(keys) <= POINT_LOOKUPS:  # each an index probe
+        sql = " UNION ALL ".join(f"{select}source = ? AND record_id = ?" for _ in keys)
+    else:  # one scan costs less than many probes
+        sql = f"{select}(source, record_id) IN ({', '.join('(?, ?)' for _ in keys)})"
+    rows = con.execute(sql, [value for key in keys for value in key]).fetchall()
     found: dict[tuple[str, str], list[str]] = {}
-    for golden_id, attribute, raw in rows:
+    for source, record_id, raw in rows:
         values = json.loads(raw) if raw else {}
-        found[(golden_id, attribute)] = [v for v in values.values() if isinstance(v, str)]
+        found[(source, record_id)] = [v for v in values.values() if isinstance(v, str)]
     return found
 
 
