@@ -29,9 +29,9 @@ sys.path.insert(0, str(HERE.parent))
 from splink_reference import DATASETS, load_dataset, run_reference  # noqa: E402
 
 from mdm.accuracy import evaluate  # noqa: E402
+from mdm.bulk.ingest import SourceSpec  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
-from mdm.ingest import SourceSpec  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.rules.match import Thresholds  # noqa: E402
 from mdm.store import open_store  # noqa: E402

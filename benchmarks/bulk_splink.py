@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO))
 import splink.comparison_library as cl  # noqa: E402
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on  # noqa: E402
 
+from mdm.bulk.ingest import SourceSpec, map_source  # noqa: E402
 from mdm.evaluation import bcubed_metrics, blocking_recall, pairwise_metrics  # noqa: E402
-from mdm.ingest import SourceSpec, map_source  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
 
 COLUMNS = ["first_name", "last_name", "date_of_birth", "email", "phone", "postcode", "city"]

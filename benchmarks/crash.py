@@ -75,9 +75,9 @@ def _free_port() -> int:
 
 def prepare_store(folder: Path, records: int, seed: int) -> tuple[Path, str]:
     """A reconciled store of ``records`` generated records, and an admin key for it."""
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
     from mdm.generate import GeneratorConfig, write_sample
-    from mdm.ingest import parse_source_arg
     from mdm.store.keys import create_key
 
     sample = folder / "sample"

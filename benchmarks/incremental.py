@@ -30,10 +30,10 @@ sys.path.insert(0, str(HERE))
 
 from _data import hold_back_crm  # noqa: E402
 
+from mdm.bulk.ingest import parse_source_arg  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.incremental import reconcile_incremental  # noqa: E402
-from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES

@@ -45,9 +45,9 @@ from _data import hold_back_crm, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
+from mdm.bulk.ingest import parse_source_arg  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
-from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 
 RULES = DEFAULT_MATCH_RULES

@@ -30,9 +30,9 @@ sys.path.insert(0, str(HERE))
 
 from _data import generated_sources, latency_ms  # noqa: E402
 
+from mdm.bulk.ingest import parse_source_arg  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
-from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.lifecycle import decide, merge, unmerge  # noqa: E402
 from mdm.realtime.engine import Engine  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402

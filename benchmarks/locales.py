@@ -38,9 +38,9 @@ from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
 from mdm.accuracy import evaluate  # noqa: E402
+from mdm.bulk.ingest import SourceSpec, map_source  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
-from mdm.ingest import SourceSpec, map_source  # noqa: E402
 from mdm.store import open_store  # noqa: E402
 
 HELD_SOURCE = "branch"

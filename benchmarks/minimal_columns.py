@@ -41,13 +41,13 @@ sys.path.insert(0, str(HERE.parent))
 from splink_reference import load_dataset  # noqa: E402
 
 from mdm.accuracy import evaluate  # noqa: E402
+from mdm.bulk.ingest import SourceSpec  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.clusters import components  # noqa: E402
 from mdm.evaluation import bcubed_metrics, pairwise_metrics  # noqa: E402
 from mdm.generate import GeneratorConfig, generate_sources  # noqa: E402
 from mdm.generate.sources_us import MAPPINGS as US_MAPPINGS  # noqa: E402
-from mdm.ingest import SourceSpec  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.store import open_store  # noqa: E402
 from mdm.store.reads import latest_model  # noqa: E402

@@ -40,10 +40,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from mdm.accuracy import evaluate  # noqa: E402
+from mdm.bulk.ingest import SourceSpec, parse_source_arg  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
-from mdm.ingest import SourceSpec, parse_source_arg  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.rules.match import MatchRules, NameComparison  # noqa: E402
 from mdm.store import open_store  # noqa: E402

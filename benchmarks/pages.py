@@ -35,9 +35,9 @@ from _data import generated_sources, latency_ms  # noqa: E402
 from _service import serving  # noqa: E402
 
 from api import Settings  # noqa: E402
+from mdm.bulk.ingest import parse_source_arg  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
-from mdm.ingest import parse_source_arg  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402
 from mdm.store.users import add_user  # noqa: E402
 

@@ -41,11 +41,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from mdm.bulk.ingest import map_source, parse_source_arg  # noqa: E402
 from mdm.bulk.reconcile import reconcile  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES  # noqa: E402
 from mdm.errors import NothingToMatchError  # noqa: E402
 from mdm.evaluation import pairwise_metrics  # noqa: E402
-from mdm.ingest import map_source, parse_source_arg  # noqa: E402
 from mdm.realtime.engine import Engine  # noqa: E402
 from mdm.realtime.results import MatchResult  # noqa: E402
 from mdm.rules.bundle import RulesBundle  # noqa: E402

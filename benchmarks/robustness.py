@@ -72,9 +72,9 @@ from splink_reference import (  # noqa: E402
     run_reference,
 )
 
+from mdm.bulk.ingest import SourceSpec, map_source  # noqa: E402
 from mdm.bundled import DEFAULT_MATCH_RULES, SAMPLE_DIR  # noqa: E402
 from mdm.generate import GeneratorConfig, write_sample  # noqa: E402
-from mdm.ingest import SourceSpec, map_source  # noqa: E402
 from mdm.rules.sources import find_source_mapping  # noqa: E402
 
 DATA = HERE / "data"

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mdm.bulk.ingest import MappedSource, SourceSpec
 from mdm.errors import InputError
 from mdm.headers import ColumnMapping
-from mdm.ingest import MappedSource, SourceSpec
 from mdm.realtime.engine import Engine
 from mdm.store.changes import apply_changes
 from mdm.store.service import command_service

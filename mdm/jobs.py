@@ -49,11 +49,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 
+from mdm.bulk.ingest import SourceSpec
 from mdm.clock import utcnow
 from mdm.erasure import erase_from_job_results, job_folder
 from mdm.errors import InputError, MdmError, NotFoundError
 from mdm.incremental import read_batch, upsert_leniently
-from mdm.ingest import SourceSpec
 from mdm.progress import RECONCILE_STAGES, read_progress
 from mdm.rules.bundle import RulesBundle
 from mdm.store.reads import results_about, run_results

@@ -312,7 +312,8 @@ def task_detail(con: duckdb.DuckDBPyConnection, engine: Engine, task_id: int) ->
         waterfall.append({"label": label, "weight": weight, "start": running,
                           "end": running + weight})  # fmt: skip
         running += weight
-    golden = [shown_golden(get_golden(con, g)) for g in dict.fromkeys(golden_ids)]
+    # The customers' names in proper case: the task page shows no more of them.
+    golden = [shown_golden(get_golden(con, g, display=False)) for g in dict.fromkeys(golden_ids)]
     return {
         "task_id": task_id,
         "status": status,

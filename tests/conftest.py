@@ -34,8 +34,8 @@ def sample_files(sample_dir: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def reconciled_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store made by reconciling the sample files once. Read it; copy it to change it."""
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
     from mdm.rules.bundle import RulesBundle
 
     db = tmp_path_factory.mktemp("reconciled") / "mdm.duckdb"

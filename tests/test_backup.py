@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from api import Settings
 from mdm.backup import backup, fingerprint, restore
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.checks import store_problems
 from mdm.cli import app
 from mdm.errors import InputError, StoreError
-from mdm.ingest import parse_source_arg
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from tests.api.conftest import LiveServer

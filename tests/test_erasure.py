@@ -153,8 +153,8 @@ def test_a_restored_backup_from_before_an_erasure_erases_them_again(
 def test_an_erased_record_is_not_taken_again_from_a_source_extract(
     reconciled_db, sample_files, tmp_path
 ) -> None:
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
 
     db, golden_id = _store_with_canary(reconciled_db, tmp_path)
     with duckdb.connect(str(db), read_only=True) as con:

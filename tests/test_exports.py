@@ -165,8 +165,8 @@ WRITES = [
 def mixed_db(sample_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample reconciled with one more source whose file has no extra columns (its
     records are stored without extras, as NULL; an upsert stores "{}")."""
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
     from mdm.rules.bundle import RulesBundle
 
     folder = tmp_path_factory.mktemp("mixed")

@@ -14,10 +14,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.erasure import erase
-from mdm.ingest import parse_source_arg
 from mdm.lifecycle import merge, unmerge
 from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Engine

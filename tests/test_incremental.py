@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import InputError
 from mdm.incremental import reconcile_incremental
-from mdm.ingest import parse_source_arg
 from mdm.rules.bundle import RulesBundle
 from mdm.store.events import replay_differences
 

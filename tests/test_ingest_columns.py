@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mdm.ingest import SourceSpec, distinct_values, map_source_chunks
+from mdm.bulk.ingest import SourceSpec, distinct_values, map_source_chunks
 
 #: Dates as people type them, blanks, padding and text that is no date at all.
 VALUES = st.one_of(

@@ -10,11 +10,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.cli import app
 from mdm.errors import ConflictError, InputError, NotFoundError
-from mdm.ingest import parse_source_arg
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.realtime.engine import Engine
 from mdm.realtime.steward import MergeNotConfirmed

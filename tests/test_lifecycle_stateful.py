@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.constraints import ordered
@@ -42,7 +43,6 @@ from mdm.erasure import erase_records
 from mdm.errors import ConflictError
 from mdm.generate import GeneratorConfig, write_sample
 from mdm.golden import survive
-from mdm.ingest import parse_source_arg
 from mdm.lifecycle import decide, merge, unmerge
 from mdm.overrides import clear_override, set_override
 from mdm.realtime.engine import Engine

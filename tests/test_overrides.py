@@ -70,8 +70,8 @@ def test_an_override_wins_until_cleared(store) -> None:
 def test_an_override_survives_a_bulk_run_and_a_real_time_upsert(
     reconciled_db: Path, sample_files: list[Path], tmp_path: Path
 ) -> None:
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
 
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)
@@ -104,8 +104,8 @@ def test_an_override_survives_a_bulk_run_and_a_real_time_upsert(
 def test_a_merged_in_records_overrides_pass_to_the_survivor_and_come_back(
     reconciled_db: Path, tmp_path: Path, sample_files: list[Path]
 ) -> None:
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
     from mdm.lifecycle import merge, unmerge
     from mdm.store import open_store
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mdm.bulk.ingest import SourceSpec, map_source
 from mdm.bundled import SAMPLE_DIR
-from mdm.ingest import SourceSpec, map_source
 from mdm.rules.sources import load_source_mapping
 from mdm.schema import ATTRIBUTES
 

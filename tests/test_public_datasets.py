@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mdm.accuracy import evaluate
+from mdm.bulk.ingest import SourceSpec
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.ingest import SourceSpec
 from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[1]

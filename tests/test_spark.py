@@ -14,12 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdm.bulk.ingest import SourceSpec
 from mdm.bulk.reconcile import reconcile
-from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.errors import ConfigError
-from mdm.ingest import SourceSpec
-from mdm.rules.bundle import RulesBundle
-from mdm.spark import (
+from mdm.bulk.spark import (
     Backend,
     date_days_batch,
     jw_at_least_batch,
@@ -27,6 +24,9 @@ from mdm.spark import (
     spark_settings,
     spark_sql,
 )
+from mdm.bundled import DEFAULT_MATCH_RULES
+from mdm.errors import ConfigError
+from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mdm.bulk.spark import Backend
 from mdm.clusters import (
     best_expected_f1_threshold,
     choose_link_threshold,
@@ -34,7 +35,6 @@ from mdm.progress import Detail, Progress
 from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import MatchRules
 from mdm.schema import RECORD_COLUMNS
-from mdm.spark import Backend
 from mdm.sql import one
 from mdm.store.names import count_names_sql, term_frequency_sql
 from mdm.threshold import ThresholdChoice, check_link_threshold
@@ -252,7 +252,7 @@ def _link(
     lap("train")
     tf_tables = name_term_frequencies(con, model)
     if backend.kind == "spark":
-        from mdm.spark import predict_pairs_spark
+        from mdm.bulk.spark import predict_pairs_spark
 
         progress.stage("predict", f"scoring candidate pairs on Spark ({backend.spark_master})")
         predict_pairs_spark(con, "work", model, "memory.scored", tf_tables, backend)

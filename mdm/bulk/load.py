@@ -14,8 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mdm.errors import DuplicateRecordError, InputError
-from mdm.ingest import (
+from mdm.bulk.ingest import (
     MappedSource,
     SourceSpec,
     SourceSummary,
@@ -24,6 +23,7 @@ from mdm.ingest import (
     map_source_chunks,
     repeated_ids_message,
 )
+from mdm.errors import DuplicateRecordError, InputError
 from mdm.linkage.features import VariantGroups, add_features
 from mdm.progress import Progress, SilentProgress
 from mdm.rules.sources import find_source_mapping
@@ -110,7 +110,7 @@ def load_sources(
     progress: Progress | None = None,
 ) -> list[SourceSummary]:
     """Read, map and standardise every source into DuckDB table ``table`` a chunk at a
-    time (:data:`mdm.ingest.CHUNK_ROWS` records), with their derived keys: memory holds
+    time (:data:`mdm.bulk.ingest.CHUNK_ROWS` records), with their derived keys: memory holds
     one chunk, never a whole file. Record ids repeated within a source stop the run.
     How each source's columns were mapped is reported to ``progress``."""
     _check_names(specs)

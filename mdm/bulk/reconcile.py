@@ -16,6 +16,10 @@ from pathlib import Path
 
 import duckdb
 
+from mdm.bulk.ingest import (
+    SourceSpec,
+    SourceSummary,
+)
 from mdm.bulk.link import _link, number_work_tables
 from mdm.bulk.load import (
     active_pairs_in_store,
@@ -23,11 +27,8 @@ from mdm.bulk.load import (
     load_sources,
     present_columns,
 )
+from mdm.bulk.spark import Backend
 from mdm.bulk.write import write_run
-from mdm.ingest import (
-    SourceSpec,
-    SourceSummary,
-)
 from mdm.linkage.model import (
     TrainedModel,
 )
@@ -37,7 +38,6 @@ from mdm.progress import Detail, Progress, SilentProgress
 from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import fit_rules_to_data
 from mdm.schema import RECORD_COLUMNS
-from mdm.spark import Backend
 from mdm.store import attach_store
 from mdm.store.reads import load_model
 from mdm.threshold import ThresholdChoice

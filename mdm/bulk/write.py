@@ -35,8 +35,8 @@ from mdm.store.rows import next_id
 from mdm.store.transaction import transaction
 
 if TYPE_CHECKING:
+    from mdm.bulk.ingest import SourceSummary
     from mdm.bulk.link import RunOutput
-    from mdm.ingest import SourceSummary
     from mdm.linkage.model import TrainedModel
     from mdm.rules.bundle import RulesBundle
 

@@ -28,8 +28,8 @@ from mdm.errors import ConfigError, InputError, MdmError
 from mdm.progress import RECONCILE_STAGES, JsonLinesProgress
 
 if TYPE_CHECKING:
+    from mdm.bulk.ingest import SourceSummary
     from mdm.bulk.reconcile import ReconcileResult
-    from mdm.ingest import SourceSummary
 
 
 class StageProgress:
@@ -127,10 +127,10 @@ def reconcile(
     ] = None,
 ) -> None:
     """Reconcile source files into golden records in the store."""
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile as run
-    from mdm.ingest import parse_source_arg
+    from mdm.bulk.spark import Backend
     from mdm.rules.bundle import RulesBundle
-    from mdm.spark import Backend
 
     chosen = Backend.from_environment(backend, spark_master, spark_workdir)
     if incremental:
@@ -166,9 +166,9 @@ def reconcile(
 
 
 def _reconcile_incremental(sources: list[str], db: Path, rules: Path, as_json: bool) -> None:
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.incremental import as_json as to_json
     from mdm.incremental import describe, reconcile_incremental
-    from mdm.ingest import parse_source_arg
     from mdm.rules.bundle import RulesBundle
 
     bundle = RulesBundle.load(rules)
@@ -349,8 +349,8 @@ def demo(
 ) -> None:
     """Reconcile the bundled four-source sample and show what was found."""
     from mdm.accuracy import evaluate as run_evaluate
+    from mdm.bulk.ingest import SourceSpec
     from mdm.bulk.reconcile import reconcile as run
-    from mdm.ingest import SourceSpec
     from mdm.rules.bundle import RulesBundle
 
     sample = SAMPLE_DIR  # its source mappings are in sources/

@@ -13,8 +13,8 @@ from rich.table import Table
 from mdm.errors import InputError
 
 if TYPE_CHECKING:
+    from mdm.bulk.ingest import SourceSummary
     from mdm.headers import ColumnMapping
-    from mdm.ingest import SourceSummary
 
 sources = typer.Typer(
     help="Source mappings: propose one from a file's headers (mdm sources infer FILE).",
@@ -40,8 +40,8 @@ def infer(
     how sure (schema name or known synonym), and the columns left unused (they are kept as
     extra attributes). With --write, save it as a source mapping to review and keep as
     sources/<source>.yaml beside your rules file."""
+    from mdm.bulk.ingest import read_header
     from mdm.headers import map_columns, mapping_yaml
-    from mdm.ingest import read_header
 
     name = source or file.stem
     if write is not None and write.exists() and not force:

@@ -37,10 +37,13 @@ def get_record(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> d
     return row
 
 
-def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]:
+def get_golden(
+    con: duckdb.DuckDBPyConnection, golden_id: str, display: bool = True
+) -> dict[str, Any]:
     """A golden record with its source records and field lineage; a retired id answers
     with its survivor (``requested_id`` keeps what was asked for). ``display`` holds its
-    names and address as their source records typed them (:mod:`mdm.display`)."""
+    names and address as their source records typed them (:mod:`mdm.display`); without
+    ``display``, in proper case (no source record read)."""
     requested, seen = golden_id, set()
     while True:
         row = con.execute(
@@ -87,7 +90,7 @@ def get_golden(con: duckdb.DuckDBPyConnection, golden_id: str) -> dict[str, Any]
         for a, v, s, r, rule in lineage
     ]
     givers = {a: (s, r) for a, _, s, r, _ in lineage if a in SHOWN and s and r}
-    typed = record_raws(con, list(givers.values()))
+    typed = record_raws(con, list(givers.values())) if display else {}
     golden["display"] = {
         a: display_value(a, golden[a], typed.get(givers.get(a, ("", "")), []))
         for a in SHOWN

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from api import Settings
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.ingest import parse_source_arg
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store
 from tests.api.conftest import LiveServer

@@ -153,8 +153,8 @@ def test_the_generated_headers_need_no_mapping(
 ) -> None:
     """The default rules have no source mappings: the generator's files are read by their
     headers, and give exactly the links that the demo's mappings give."""
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
     from mdm.rules.bundle import RulesBundle
 
     db = tmp_path / "mapped.duckdb"

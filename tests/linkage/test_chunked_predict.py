@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 import mdm.linkage.model as model
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.ingest import parse_source_arg
 from mdm.rules.bundle import RulesBundle
 
 REPO = Path(__file__).resolve().parents[2]

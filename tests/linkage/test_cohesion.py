@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.ingest import parse_source_arg
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
 from mdm.store import open_store

@@ -15,9 +15,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.ingest import parse_source_arg
 from mdm.linkage.model import _untrained
 from mdm.rules.bundle import RulesBundle
 

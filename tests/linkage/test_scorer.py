@@ -24,12 +24,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from mdm.bulk.ingest import SourceSpec
 from mdm.bulk.link import load_work_table
 from mdm.bulk.load import add_extra_columns
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.errors import ModelError
-from mdm.ingest import SourceSpec
 from mdm.linkage.comparisons import CompiledLevel, compile_levels, level_case_sql
 from mdm.linkage.duckdb_functions import (
     damerau_levenshtein,

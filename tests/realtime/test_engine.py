@@ -234,8 +234,8 @@ def test_a_bulk_run_after_the_service_still_writes_lineage(
     reconciled_db: Path, sample_files: list[Path], tmp_path: Path
 ) -> None:
     """The service indexes lineage; a later bulk run drops the index and rewrites it."""
+    from mdm.bulk.ingest import parse_source_arg
     from mdm.bulk.reconcile import reconcile
-    from mdm.ingest import parse_source_arg
 
     db = tmp_path / "mdm.duckdb"
     shutil.copy(reconciled_db, db)

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mdm.bulk.ingest import parse_source_arg
 from mdm.bulk.reconcile import reconcile
 from mdm.bundled import DEFAULT_MATCH_RULES
-from mdm.ingest import parse_source_arg
 from mdm.lifecycle import decide
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
