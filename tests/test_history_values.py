@@ -204,3 +204,28 @@ def test_the_event_table_holds_no_note(store, kind: str) -> None:
     assert store.execute(
         "SELECT count(*) FROM event_values WHERE new_value = 'NOTE-7'"
     ).fetchall() == [(1,)]
+
+
+def test_the_command_line_history_shows_values_and_reasons(
+    reconciled_db: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from mdm.cli import app
+
+    db = tmp_path / "mdm.duckdb"
+    shutil.copy(reconciled_db, db)
+    with duckdb.connect(str(db)) as con:
+        golden_id = _golden(con)
+        was = get_golden(con, golden_id)["email"]
+    runner = CliRunner()
+    done = runner.invoke(
+        app,
+        ["golden", "override", golden_id, "email", "cli.fixed@example.net", "--db", str(db),
+         "--by", "ann", "--reason", "rang to correct it"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    shown = runner.invoke(app, ["history", golden_id, "--db", str(db)], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert f"email: {was} -> cli.fixed@example.net" in shown.output
+    assert "rang to correct it" in shown.output

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from mdm.cli._common import (
     DEFAULT_RULES,
@@ -132,18 +133,25 @@ def history_command(
     golden_id: Annotated[str, typer.Argument(help="A golden id (retired ones too).")],
     db: DbOption,
 ) -> None:
-    """What happened to a golden record, oldest first: who, when, what."""
+    """What happened to a golden record, oldest first: who, when, what (old -> new
+    values) and why."""
     from mdm.store.events import history
 
     found = _read(db, lambda con: history(con, golden_id))
     table = Table()
-    for column in ("when", "who", "what"):
+    for column in ("when", "who", "what", "why"):
         table.add_column(column)
     for event in found:
+        what = [event["description"]] + [
+            f"{c['attribute']}: {c['old'] if c['old'] is not None else '(none)'} -> "
+            f"{c['new'] if c['new'] is not None else '(none)'}"
+            for c in event.get("changes", [])
+        ]
         table.add_row(
             f"{event['occurred_at']:%Y-%m-%d %H:%M:%S}",
             _plain(event["actor"]),
-            _plain(event["description"]),
+            Text("\n").join(_plain(line) for line in what),
+            _plain(event.get("note") or ""),
         )
     print_table(table)
     out.print(f"{len(found)} event(s)", highlight=False)

@@ -49,6 +49,19 @@ def _sign_in(page, name: str, landing: str) -> None:
     page.wait_for_url(landing)
 
 
+def _two_customers(db: Path, condition: str) -> tuple[str, str]:
+    """The first two active golden records (by id) meeting ``condition``."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        first, second = (
+            row[0]
+            for row in con.execute(
+                f"SELECT golden_id FROM golden WHERE status = 'active' AND {condition} "
+                "ORDER BY golden_id LIMIT 2"
+            ).fetchall()
+        )
+    return first, second
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -142,14 +155,7 @@ def test_a_steward_works_the_queue_in_a_browser(web_db: Path, browser, tmp_path:
 def test_merging_two_different_people_asks_first(web_db: Path, browser, tmp_path: Path) -> None:
     """A steward merges two customers the model holds to be different people: the page
     in between shows the evidence against and merges only with a reason, on purpose."""
-    with duckdb.connect(str(web_db), read_only=True) as con:
-        first, second = (
-            row[0]
-            for row in con.execute(
-                "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 2 "
-                "ORDER BY golden_id LIMIT 2"
-            ).fetchall()
-        )
+    first, second = _two_customers(web_db, "record_count = 2")
     with LiveServer(Settings(db=web_db)) as server:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
@@ -181,14 +187,8 @@ def test_a_customers_history_shows_old_and_new_values_and_reasons(
     """A steward merges two customers with a reason, takes a record out again with a
     reason, corrects an email with a reason, and a source system updates a record: the
     customer page's history shows each with who, old -> new values and why."""
+    first, second = _two_customers(web_db, "record_count = 1 AND email IS NOT NULL")
     with duckdb.connect(str(web_db), read_only=True) as con:
-        first, second = (
-            row[0]
-            for row in con.execute(
-                "SELECT golden_id FROM golden WHERE status = 'active' AND record_count = 1 "
-                "AND email IS NOT NULL ORDER BY golden_id LIMIT 2"
-            ).fetchall()
-        )
         (other_key,) = con.execute(
             "SELECT source || '/' || record_id FROM xref WHERE golden_id = ?", [second]
         ).fetchall()[0]
