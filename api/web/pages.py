@@ -37,6 +37,7 @@ from api.web.auth import (
     signed_in_or_none,
 )
 from mdm.clock import utcnow
+from mdm.display import proper_case
 from mdm.errors import InputError, MdmError
 from mdm.lifecycle import decide, merge, parse_record, unmerge
 from mdm.overrides import set_override
@@ -46,7 +47,7 @@ from mdm.rules.match import load_match_rules
 from mdm.schema import ATTRIBUTES
 from mdm.signin import SESSION_SECONDS, Sessions, SignInGuard
 from mdm.store.events import history
-from mdm.store.names import list_variants, proposal_evidence
+from mdm.store.names import list_variants, proposal_evidence, supporting_records
 from mdm.store.overrides import steward_values
 from mdm.store.reads import get_golden
 from mdm.store.users import MIN_PASSWORD, User, authenticate, set_password
@@ -361,6 +362,16 @@ def search_export(
 #: behind). A pair a person proposed is always listed.
 WORTH_READING = {"nickname"}
 MIN_PEOPLE = 2
+#: People shown supporting a proposal, each with their two records side by side.
+SIDE_BY_SIDE = 3
+
+
+def _cased(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as a page shows it: names in proper case."""
+    return {
+        **record,
+        **{a: proper_case(record[a]) for a in ("first_name", "last_name") if record.get(a)},
+    }
 
 
 @router.get("/names", response_class=HTMLResponse)
@@ -381,8 +392,18 @@ def names_page(
         if r["origin"] != "learned"
         or (r["looks_like"] in WORTH_READING and (r["evidence"] or 0) >= MIN_PEOPLE)
     ]
-    shown = rows if every else worth
-    return _page(request, "names.html", user, rows=shown[:200], q=q, every=bool(every),
+    shown = (rows if every else worth)[:200]
+    wanted = {(r["name"], r["variant"]): r["people"][:SIDE_BY_SIDE] for r in shown}
+    with store.read() as con:
+        side = supporting_records(con, wanted)
+    for row in shown:
+        pair = (row["name"], row["variant"])
+        row["side_by_side"] = [
+            (golden_id, *(_cased(record) for record in side[(pair, golden_id)]))
+            for golden_id in row["people"][:SIDE_BY_SIDE]
+            if (pair, golden_id) in side
+        ]
+    return _page(request, "names.html", user, rows=shown, q=q, every=bool(every),
                  hidden=len(rows) - len(worth))  # fmt: skip
 
 

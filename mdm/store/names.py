@@ -187,6 +187,38 @@ def proposal_evidence(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], l
     return people
 
 
+def supporting_records(
+    con: duckdb.DuckDBPyConnection, wanted: dict[tuple[str, str], list[str]]
+) -> dict[tuple[tuple[str, str], str], tuple[dict[str, Any], dict[str, Any]]]:
+    """For each proposed pair (name, variant) and a person (golden id) supporting it:
+    one of the person's records using the name and one using the variant, side by side
+    (source, record_id, first_name, last_name, date_of_birth, postcode); a person whose
+    records no longer hold both names is left out."""
+    people = sorted({g for ids in wanted.values() for g in ids})
+    names = sorted({n for pair in wanted for n in pair})
+    if not people or not names:
+        return {}
+    rows = con.execute(
+        "SELECT x.golden_id, r.source, r.record_id, r.first_name, r.last_name, "
+        "r.date_of_birth, r.postcode FROM xref x JOIN records r USING (source, record_id) "
+        f"WHERE x.golden_id IN ({', '.join('?' for _ in people)}) "
+        f"AND r.first_name IN ({', '.join('?' for _ in names)}) ORDER BY 1, 2, 3",
+        [*people, *names],
+    ).fetchall()
+    columns = ("source", "record_id", "first_name", "last_name", "date_of_birth", "postcode")
+    using: dict[tuple[str, str], dict[str, Any]] = {}
+    for golden_id, *values in rows:
+        record = dict(zip(columns, values, strict=True))
+        using.setdefault((golden_id, record["first_name"]), record)
+    found: dict[tuple[tuple[str, str], str], tuple[dict[str, Any], dict[str, Any]]] = {}
+    for pair, ids in wanted.items():
+        for golden_id in ids:
+            left, right = using.get((golden_id, pair[0])), using.get((golden_id, pair[1]))
+            if left is not None and right is not None:
+                found[(pair, golden_id)] = (left, right)
+    return found
+
+
 def active_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The pairs matching uses: every active one."""
     return [

@@ -8,14 +8,17 @@ import re
 import shutil
 from datetime import timedelta
 
+import duckdb
 import httpx
 import pytest
 
+from api import Settings
 from mdm.clock import utcnow
 from mdm.errors import ConflictError
 from mdm.store import open_store
 from mdm.workbench import CLAIM_TTL, claim, claimed_by
-from tests.web.conftest import token
+from tests.api.conftest import LiveServer
+from tests.web.conftest import PASSWORDS, token
 
 
 def _first_task(client) -> int:
@@ -301,3 +304,34 @@ def test_changing_a_password_signs_out_everywhere_else(sign_in, web) -> None:
         assert client.post("/ui/login", data=old).status_code == 401
         new = {**old, "password": "a new long one 1"}
         assert client.post("/ui/login", data=new).status_code == 303
+
+
+def test_a_proposal_shows_the_people_behind_it_side_by_side(web_db) -> None:
+    """A learned name pair lists the people who used both names, each with the record
+    that used one name beside the record that used the other."""
+    with duckdb.connect(str(web_db)) as con:
+        golden_id, first, second = con.execute(
+            "SELECT x.golden_id, min(r.first_name), max(r.first_name) FROM xref x "
+            "JOIN records r USING (source, record_id) WHERE r.first_name IS NOT NULL "
+            "GROUP BY 1 HAVING count(DISTINCT r.first_name) = 2 ORDER BY 1 LIMIT 1"
+        ).fetchall()[0]
+        con.execute(
+            "INSERT INTO name_variants VALUES (?, ?, 'nickname', 'learned', NULL, 2, "
+            "'proposed', now(), now()) ON CONFLICT DO NOTHING",
+            [first, second],
+        )
+        con.execute(
+            "INSERT INTO name_variant_evidence VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING",
+            [first, second, golden_id],
+        )
+    with LiveServer(Settings(db=web_db, secure_cookies=False)) as server:
+        client = httpx.Client(base_url=server.url, timeout=30)
+        login = client.get("/ui/login").text
+        client.post("/ui/login", data={"csrf": token(login), "username": "ann",
+                                       "password": PASSWORDS["ann"]})  # fmt: skip
+        page = client.get("/ui/names", params={"every": "yes", "q": first}).text
+        client.close()
+    table = page.split('class="side-by-side"')[1].split("</table>")[0]
+    assert golden_id in table
+    cells = re.findall(r"<td>([^<]+)<div", table)
+    assert [c.split()[0].lower() for c in cells[:2]] == [first.split()[0], second.split()[0]]
