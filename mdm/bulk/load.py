@@ -226,12 +226,3 @@ def add_extra_columns_sql(con: duckdb.DuckDBPyConnection, table: str, names: Seq
             ).fetchall()
     finally:
         con.remove_function("mdm_clean_text")
-
-
-def present_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    """The columns of ``table`` that hold a value in at least one row."""
-    names = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
-    counts = con.execute(
-        "SELECT " + ", ".join(f'count("{n}")' for n in names) + f" FROM {table}"
-    ).fetchall()[0]
-    return {name for name, count in zip(names, counts, strict=True) if count}

@@ -25,7 +25,6 @@ from mdm.bulk.load import (
     active_pairs_in_store,
     add_extra_columns_sql,
     load_sources,
-    present_columns,
 )
 from mdm.bulk.spark import Backend
 from mdm.bulk.write import write_run
@@ -38,6 +37,7 @@ from mdm.progress import Detail, Progress, SilentProgress
 from mdm.rules.bundle import RulesBundle
 from mdm.rules.match import fit_rules_to_data
 from mdm.schema import RECORD_COLUMNS
+from mdm.sql import present_columns
 from mdm.store import attach_store
 from mdm.store.reads import load_model
 from mdm.threshold import ThresholdChoice

@@ -45,7 +45,7 @@ from mdm.linkage.prior import (
     start_prior,
 )
 from mdm.rules.match import BlockingRule, MatchRules, comparison_columns, comparison_name
-from mdm.sql import one
+from mdm.sql import one, present_columns
 
 MODEL_FORMAT = "mdm.model/1"
 UNIQUE_ID = "uid"
@@ -426,18 +426,6 @@ def _untrained(settings: dict[str, Any]) -> list[str]:
     ]
 
 
-def _filled_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: set[str]) -> set[str]:
-    """The columns of ``wanted`` that ``table`` has and fills at least once."""
-    names = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()} & wanted
-    if not names:
-        return set()
-    ordered = sorted(names)
-    counts = con.execute(
-        "SELECT " + ", ".join(f'count("{n}")' for n in ordered) + f" FROM {table}"
-    ).fetchall()[0]
-    return {name for name, count in zip(ordered, counts, strict=True) if count}
-
-
 def _train_the_untrained(
     con: duckdb.DuckDBPyConnection,
     linker: Linker,
@@ -453,7 +441,7 @@ def _train_the_untrained(
     if not rules.training.em_fallback:
         return linker
     columns = {comparison_name(c): set(comparison_columns(c)) for c in rules.comparisons}
-    present = _filled_columns(con, source, set().union(*columns.values()))
+    present = present_columns(con, source)
     for rule in rules.training.em_fallback:
         settings = linker.misc.save_model_to_json()
         wanted = [
