@@ -12,8 +12,14 @@ units at a time):
   [w, w + :data:`SPAN`) add, per link, where w is the lowest link weight at or above t
   (connected components, no guards). Links between duplicates of one person add about
   one pair each; links that chain clusters together add many;
+* the **contradicted ratio** at t is how many of those added pairs the model itself
+  scored as non-matches (match weight below 0), per link. A person with many records
+  (ten fragments of one historical figure) is joined by links that add many pairs, but
+  few that the model scored against each other; clusters chained together through
+  households or common names add pairs it scored apart;
 * the threshold rises from the model's choice to the first t whose chain ratio is at
-  most ``max_chain_ratio``, and stops at the ceiling.
+  most ``max_chain_ratio`` or whose contradicted ratio is at most
+  ``max_contradicted_ratio``, and stops at the ceiling.
 
 :func:`check_link_threshold` returns the threshold and why (:class:`ThresholdChoice`);
 a threshold on its floor or its ceiling is said so.
@@ -25,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mdm.clusters import components, pairs_within, probability_to_weight
+from mdm.clusters import components, pairs_within, probability_to_weight, weight_to_probability
 
 #: How far (match-weight units) the threshold moves per step of the check.
 STEP = 0.5
@@ -74,6 +80,40 @@ def chain_ratio(
     return added / links, links
 
 
+def contradicted_ratio(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    threshold: float,
+    labels: dict[int, np.ndarray] | None = None,
+) -> float:
+    """Scored pairs with a negative match weight that the links in [threshold,
+    threshold + SPAN) put into one cluster, per link (connected components, as
+    :func:`chain_ratio`). ``labels`` remembers the components of the links above a
+    weight by how many links that is (the last few: the steps meet each twice)."""
+    band = (weight >= threshold) & (weight < threshold + SPAN)
+    links = int(band.sum())
+    if links == 0:
+        return 0.0
+    known = {} if labels is None else labels
+
+    def labels_above(bound: float) -> np.ndarray:
+        above = weight >= bound
+        count = int(above.sum())
+        if count not in known:
+            while len(known) >= 4:
+                known.pop(next(iter(known)))
+            known[count] = components(n, left[above], right[above])
+        return known[count]
+
+    low, high = labels_above(threshold), labels_above(threshold + SPAN)
+    negative = weight < 0
+    joined = low[left[negative]] == low[right[negative]]
+    before = high[left[negative]] == high[right[negative]]
+    return float((joined & ~before).sum()) / links
+
+
 @dataclass(frozen=True)
 class ThresholdChoice:
     """The link threshold a run uses and the evidence for it.
@@ -115,9 +155,11 @@ def check_link_threshold(
     ceiling: float,
     max_chain_ratio: float,
     unclamped: float | None = None,
+    max_contradicted_ratio: float | None = None,
 ) -> ThresholdChoice:
     """Raise the model's threshold ``model`` until the links just above it stop chaining
-    clusters (chain ratio at most ``max_chain_ratio``), at most to ``ceiling``.
+    clusters (chain ratio at most ``max_chain_ratio``, or contradicted ratio at most
+    ``max_contradicted_ratio``), at most to ``ceiling``.
 
     ``unclamped`` is the model's choice before the floor and ceiling; it says whether
     the threshold fell to the floor.
@@ -134,6 +176,7 @@ def check_link_threshold(
     steps: list[tuple[float, float, int]] = []
     at = start
     within: dict[int, int] = {}  # shared by the steps (see chain_ratio)
+    labels: dict[int, np.ndarray] = {}  # the same for contradicted_ratio
     while True:
         # The model's threshold is a pair's own probability: that pair is above it
         # whichever way the last bit of its weight was rounded (numpy's log2 and
@@ -147,6 +190,15 @@ def check_link_threshold(
         steps.append((round(lowest, 3), round(ratio, 3), links))
         if ratio <= max_chain_ratio or at >= top:
             break
+        if max_contradicted_ratio is not None:
+            contradicted = contradicted_ratio(n, left, right, weight, lowest, labels)
+            if contradicted <= max_contradicted_ratio:
+                notes.append(
+                    f"links above {weight_to_probability(lowest):.3f} add "
+                    f"{ratio:.1f} within-cluster pairs each, but only {contradicted:.2f} "
+                    "the model scored as non-matches: large clusters, not chains"
+                )
+                break
         at = min(lowest + STEP, top)
     raised = 1.0 / (1.0 + 2.0**-at) if at > start else model
     link = ceiling if at >= top else raised

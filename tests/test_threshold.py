@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mdm.threshold import chain_ratio, check_link_threshold, match_weights
+from mdm.threshold import chain_ratio, check_link_threshold, contradicted_ratio, match_weights
 
 
 def _pairs(*edges: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,3 +94,38 @@ def test_the_pair_the_threshold_was_read_off_counts_however_its_last_bit_rounds(
         results.append(check_link_threshold(300, left, right, scores, model, 0.5, 0.995, 2.0))
     assert results[0].steps == results[1].steps
     assert results[0].link == results[1].link
+
+
+#: One person's twenty fragments: pairs of fragments linked at weight 10, the pairs
+#: joined into one person at weight 1.2 (fragments agree on little with each other, so
+#: those links are weak), and no pair of them scored as a non-match.
+ONE_PERSON = DUPLICATES + CHAIN
+#: The same links, plus what chaining leaves behind: pairs across the joins that the
+#: model scored as non-matches (weight -5), records of different people.
+CHAINED = DUPLICATES + CHAIN + [(2 * i, 2 * i + 3, -5.0) for i in range(9)]
+
+
+@pytest.mark.parametrize(
+    ("edges", "ratio"),
+    [
+        pytest.param(ONE_PERSON, 0.0, id="one large cluster: nothing contradicted"),
+        pytest.param(CHAINED, 1.0, id="chained people: a contradicted pair per link"),
+    ],
+)
+def test_contradicted_ratio(edges, ratio: float) -> None:
+    left, right, weight = _pairs(*edges)
+    assert contradicted_ratio(20, left, right, weight, 1.0) == pytest.approx(ratio)
+
+
+def test_a_large_cluster_is_not_read_as_a_chain() -> None:
+    """Links joining one person's many fragments add many pairs each (chain ratio 20),
+    none of them scored apart: the threshold stays. The same links with contradicted
+    pairs across them raise it, as the chain ratio alone would."""
+    for edges, stays in ((ONE_PERSON, True), (CHAINED, False)):
+        left, right, weight = _pairs(*edges)
+        choice = check_link_threshold(
+            20, left, right, _probabilities(weight), 0.5, 0.5, 0.995, 2.0, None, 0.5
+        )
+        assert (choice.link == 0.5) == stays, edges
+        if stays:
+            assert any("large clusters, not chains" in note for note in choice.notes)

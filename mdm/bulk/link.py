@@ -348,7 +348,7 @@ def _thresholds(
         else:
             choice = check_link_threshold(
                 n, left, right, probability, model, t.link_floor, t.link_ceiling,
-                t.max_chain_ratio, best,
+                t.max_chain_ratio, best, t.max_contradicted_ratio,
             )  # fmt: skip
         link = choice.link
     else:

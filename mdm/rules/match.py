@@ -211,6 +211,11 @@ class Thresholds(_Strict):
     link_floor: Annotated[float, Field(gt=0, lt=1)] = 0.5
     link_ceiling: Annotated[float, Field(gt=0, lt=1)] = 0.995
     max_chain_ratio: Annotated[float, Field(ge=1)] | None = 2.0
+    #: The check also stops once the links just above the threshold put at most this
+    #: many pairs the model scored as non-matches into one cluster, per link: a person
+    #: with many records is joined by links that add many pairs, few of them
+    #: contradicted; chained clusters add contradicted pairs (see :mod:`mdm.threshold`).
+    max_contradicted_ratio: Annotated[float, Field(ge=0)] | None = 1.0
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
