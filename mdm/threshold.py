@@ -48,35 +48,56 @@ def match_weights(probability: np.ndarray) -> np.ndarray:
     return weights
 
 
+class Components:
+    """The connected components of the links at or above a weight, remembered by how
+    many links that is: the sets of links above two weights are nested, so equal counts
+    are equal sets, and the check's steps, half a span apart, meet each twice. Shared
+    by :func:`chain_ratio` and :func:`contradicted_ratio` (the labels of the last few
+    sets; the pair counts of all)."""
+
+    KEPT = 4
+
+    def __init__(self, n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray):
+        self.n, self.left, self.right, self.weight = n, left, right, weight
+        self._labels: dict[int, np.ndarray] = {}
+        self._pairs: dict[int, int] = {}
+
+    def _count(self, bound: float) -> tuple[int, np.ndarray]:
+        above = self.weight >= bound
+        return int(above.sum()), above
+
+    def labels(self, bound: float) -> np.ndarray:
+        count, above = self._count(bound)
+        if count not in self._labels:
+            while len(self._labels) >= self.KEPT:
+                self._labels.pop(next(iter(self._labels)))
+            self._labels[count] = components(self.n, self.left[above], self.right[above])
+        return self._labels[count]
+
+    def pairs(self, bound: float) -> int:
+        count, _ = self._count(bound)
+        if count not in self._pairs:
+            self._pairs[count] = pairs_within(self.labels(bound))
+        return self._pairs[count]
+
+
 def chain_ratio(
     n: int,
     left: np.ndarray,
     right: np.ndarray,
     weight: np.ndarray,
     threshold: float,
-    within: dict[int, int] | None = None,
+    found: Components | None = None,
 ) -> tuple[float, int]:
     """(within-cluster pairs added per link, links) for the links with match weight in
-    [threshold, threshold + SPAN), clustering n records by connected components.
-
-    ``within`` remembers, across calls on the same links, the within-cluster pairs of
-    the links at or above a weight, by how many links that is: the sets of links above
-    two weights are nested, so equal counts are equal sets (the check's steps, half a
-    span apart, meet the same set twice)."""
+    [threshold, threshold + SPAN), clustering n records by connected components
+    (``found``: the components already known, see :class:`Components`)."""
     band = (weight >= threshold) & (weight < threshold + SPAN)
     links = int(band.sum())
     if links == 0:
         return 0.0, 0
-    known = {} if within is None else within
-
-    def pairs_above(bound: float) -> int:
-        above = weight >= bound
-        count = int(above.sum())
-        if count not in known:
-            known[count] = pairs_within(components(n, left[above], right[above]))
-        return known[count]
-
-    added = pairs_above(threshold) - pairs_above(threshold + SPAN)
+    found = found or Components(n, left, right, weight)
+    added = found.pairs(threshold) - found.pairs(threshold + SPAN)
     return added / links, links
 
 
@@ -86,28 +107,17 @@ def contradicted_ratio(
     right: np.ndarray,
     weight: np.ndarray,
     threshold: float,
-    labels: dict[int, np.ndarray] | None = None,
+    found: Components | None = None,
 ) -> float:
     """Scored pairs with a negative match weight that the links in [threshold,
     threshold + SPAN) put into one cluster, per link (connected components, as
-    :func:`chain_ratio`). ``labels`` remembers the components of the links above a
-    weight by how many links that is (the last few: the steps meet each twice)."""
+    :func:`chain_ratio`)."""
     band = (weight >= threshold) & (weight < threshold + SPAN)
     links = int(band.sum())
     if links == 0:
         return 0.0
-    known = {} if labels is None else labels
-
-    def labels_above(bound: float) -> np.ndarray:
-        above = weight >= bound
-        count = int(above.sum())
-        if count not in known:
-            while len(known) >= 4:
-                known.pop(next(iter(known)))
-            known[count] = components(n, left[above], right[above])
-        return known[count]
-
-    low, high = labels_above(threshold), labels_above(threshold + SPAN)
+    found = found or Components(n, left, right, weight)
+    low, high = found.labels(threshold), found.labels(threshold + SPAN)
     negative = weight < 0
     joined = low[left[negative]] == low[right[negative]]
     before = high[left[negative]] == high[right[negative]]
@@ -175,8 +185,7 @@ def check_link_threshold(
     start, top = probability_to_weight(model), probability_to_weight(ceiling)
     steps: list[tuple[float, float, int]] = []
     at = start
-    within: dict[int, int] = {}  # shared by the steps (see chain_ratio)
-    labels: dict[int, np.ndarray] = {}  # the same for contradicted_ratio
+    found = Components(n, left, right, weight)  # shared by the steps
     while True:
         # The model's threshold is a pair's own probability: that pair is above it
         # whichever way the last bit of its weight was rounded (numpy's log2 and
@@ -186,12 +195,12 @@ def check_link_threshold(
             break
         # The band starts at the lowest link: an empty stretch says nothing.
         lowest = float(above.min())
-        ratio, links = chain_ratio(n, left, right, weight, lowest, within)
+        ratio, links = chain_ratio(n, left, right, weight, lowest, found)
         steps.append((round(lowest, 3), round(ratio, 3), links))
         if ratio <= max_chain_ratio or at >= top:
             break
         if max_contradicted_ratio is not None:
-            contradicted = contradicted_ratio(n, left, right, weight, lowest, labels)
+            contradicted = contradicted_ratio(n, left, right, weight, lowest, found)
             if contradicted <= max_contradicted_ratio:
                 notes.append(
                     f"links above {weight_to_probability(lowest):.3f} add "
