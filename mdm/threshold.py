@@ -61,6 +61,8 @@ class Components:
         self.n, self.left, self.right, self.weight = n, left, right, weight
         self._labels: dict[int, np.ndarray] = {}
         self._pairs: dict[int, int] = {}
+        negative = weight < 0  # the pairs the model scored as non-matches
+        self.apart = (left[negative], right[negative])
 
     def _count(self, bound: float) -> tuple[int, np.ndarray]:
         above = self.weight >= bound
@@ -81,6 +83,11 @@ class Components:
         return self._pairs[count]
 
 
+def band_links(weight: np.ndarray, threshold: float) -> int:
+    """How many links have a match weight in [threshold, threshold + SPAN)."""
+    return int(((weight >= threshold) & (weight < threshold + SPAN)).sum())
+
+
 def chain_ratio(
     n: int,
     left: np.ndarray,
@@ -92,8 +99,7 @@ def chain_ratio(
     """(within-cluster pairs added per link, links) for the links with match weight in
     [threshold, threshold + SPAN), clustering n records by connected components
     (``found``: the components already known, see :class:`Components`)."""
-    band = (weight >= threshold) & (weight < threshold + SPAN)
-    links = int(band.sum())
+    links = band_links(weight, threshold)
     if links == 0:
         return 0.0, 0
     found = found or Components(n, left, right, weight)
@@ -112,15 +118,14 @@ def contradicted_ratio(
     """Scored pairs with a negative match weight that the links in [threshold,
     threshold + SPAN) put into one cluster, per link (connected components, as
     :func:`chain_ratio`)."""
-    band = (weight >= threshold) & (weight < threshold + SPAN)
-    links = int(band.sum())
+    links = band_links(weight, threshold)
     if links == 0:
         return 0.0
     found = found or Components(n, left, right, weight)
     low, high = found.labels(threshold), found.labels(threshold + SPAN)
-    negative = weight < 0
-    joined = low[left[negative]] == low[right[negative]]
-    before = high[left[negative]] == high[right[negative]]
+    apart_l, apart_r = found.apart
+    joined = low[apart_l] == low[apart_r]
+    before = high[apart_l] == high[apart_r]
     return float((joined & ~before).sum()) / links
 
 
