@@ -33,6 +33,27 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return found
 
 
+def merge_components(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Component labels once the edges ``left``-``right`` are added to the graph whose
+    components ``labels`` are: only the components the edges touch are walked (as one
+    node each), so adding a few edges to a large graph costs little. Each merged
+    component takes the smallest label among its parts; labels stay below ``len(labels)``
+    when they start so (as ``np.arange``), but are not renumbered."""
+    if len(left) == 0:
+        return labels
+    ends = np.concatenate([labels[left], labels[right]])
+    nodes, local = np.unique(ends, return_inverse=True)
+    ones = np.ones(len(left), dtype=np.int8)
+    graph = coo_matrix((ones, (local[: len(left)], local[len(left) :])), shape=(len(nodes),) * 2)
+    _, group = connected_components(graph, directed=False)
+    smallest = np.full(int(group.max()) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(smallest, group, nodes)
+    mapping = np.arange(max(int(labels.max()), int(nodes.max())) + 1, dtype=np.int64)
+    mapping[nodes] = smallest[group]
+    merged: np.ndarray = mapping[labels]
+    return merged
+
+
 def _small_components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     parent = list(range(n))
 

@@ -27,11 +27,18 @@ a threshold on its floor or its ceiling is said so.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mdm.clusters import components, pairs_within, probability_to_weight, weight_to_probability
+from mdm.clusters import (
+    components,
+    merge_components,
+    pairs_within,
+    probability_to_weight,
+    weight_to_probability,
+)
 
 #: How far (match-weight units) the threshold moves per step of the check.
 STEP = 0.5
@@ -49,38 +56,54 @@ def match_weights(probability: np.ndarray) -> np.ndarray:
 
 
 class Components:
-    """The connected components of the links at or above a weight, remembered by how
-    many links that is: the sets of links above two weights are nested, so equal counts
-    are equal sets, and the check's steps, half a span apart, meet each twice. Shared
-    by :func:`chain_ratio` and :func:`contradicted_ratio` (the labels of the last few
-    sets; the pair counts of all)."""
+    """The connected components of the links at or above a weight, as two counts: the
+    record pairs they put inside clusters, and how many of the pairs the model scored
+    as non-matches (:attr:`apart`) they put inside one. Shared by :func:`chain_ratio`
+    and :func:`contradicted_ratio`, remembered by how many links are at or above the
+    weight (the sets of links above two weights are nested, so equal counts are equal
+    sets).
 
-    KEPT = 4
+    The sets are nested, so the components of a larger set are those of a smaller one
+    with the links between added: :meth:`prepare` the weights the check will ask, and
+    each set costs only the links its band adds (the whole graph is walked once)."""
 
     def __init__(self, n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray):
         self.n, self.left, self.right, self.weight = n, left, right, weight
-        self._labels: dict[int, np.ndarray] = {}
-        self._pairs: dict[int, int] = {}
+        self._counts: dict[int, tuple[int, int]] = {}
         negative = weight < 0  # the pairs the model scored as non-matches
         self.apart = (left[negative], right[negative])
+        #: The last set's labels and the weight it starts at (more sets build on it).
+        self._last: tuple[float, np.ndarray] | None = None
 
-    def _count(self, bound: float) -> tuple[int, np.ndarray]:
-        above = self.weight >= bound
-        return int(above.sum()), above
-
-    def labels(self, bound: float) -> np.ndarray:
-        count, above = self._count(bound)
-        if count not in self._labels:
-            while len(self._labels) >= self.KEPT:
-                self._labels.pop(next(iter(self._labels)))
-            self._labels[count] = components(self.n, self.left[above], self.right[above])
-        return self._labels[count]
+    def prepare(self, bounds: Iterable[float]) -> None:
+        """Find the components at each of ``bounds``, highest first, each from the
+        one above it."""
+        for bound in sorted(set(bounds), reverse=True):
+            self._find(bound)
 
     def pairs(self, bound: float) -> int:
-        count, _ = self._count(bound)
-        if count not in self._pairs:
-            self._pairs[count] = pairs_within(self.labels(bound))
-        return self._pairs[count]
+        """Record pairs inside the clusters of the links at or above ``bound``."""
+        return self._find(bound)[0]
+
+    def apart_joined(self, bound: float) -> int:
+        """Pairs scored as non-matches inside one cluster of those links."""
+        return self._find(bound)[1]
+
+    def _find(self, bound: float) -> tuple[int, int]:
+        above = self.weight >= bound
+        count = int(above.sum())
+        if count not in self._counts:
+            if self._last is not None and self._last[0] >= bound:
+                start, labels = self._last
+                band = above & (self.weight < start)
+                labels = merge_components(labels, self.left[band], self.right[band])
+            else:
+                labels = components(self.n, self.left[above], self.right[above])
+            self._last = (bound, labels)
+            apart_l, apart_r = self.apart
+            joined = int((labels[apart_l] == labels[apart_r]).sum())
+            self._counts[count] = (pairs_within(labels), joined)
+        return self._counts[count]
 
 
 def band_links(weight: np.ndarray, threshold: float) -> int:
@@ -122,11 +145,27 @@ def contradicted_ratio(
     if links == 0:
         return 0.0
     found = found or Components(n, left, right, weight)
-    low, high = found.labels(threshold), found.labels(threshold + SPAN)
-    apart_l, apart_r = found.apart
-    joined = low[apart_l] == low[apart_r]
-    before = high[apart_l] == high[apart_r]
-    return float((joined & ~before).sum()) / links
+    # The links above threshold + SPAN are among those above threshold: what they
+    # joined stays joined.
+    added = found.apart_joined(threshold) - found.apart_joined(threshold + SPAN)
+    return added / links
+
+
+def _step_bounds(weight: np.ndarray, start: float, top: float) -> list[float]:
+    """Every weight the check's steps from ``start`` to ``top`` would ask about: the
+    lowest link at or above each step, and that plus :data:`SPAN`."""
+    bounds: list[float] = []
+    at = start
+    ordered = np.sort(weight)
+    while True:
+        index = int(np.searchsorted(ordered, at - WEIGHT_TOLERANCE, side="left"))
+        if index == len(ordered):
+            return bounds
+        lowest = float(ordered[index])
+        bounds += [lowest, lowest + SPAN]
+        if at >= top:
+            return bounds
+        at = min(lowest + STEP, top)
 
 
 @dataclass(frozen=True)
@@ -191,6 +230,7 @@ def check_link_threshold(
     steps: list[tuple[float, float, int]] = []
     at = start
     found = Components(n, left, right, weight)  # shared by the steps
+    found.prepare(_step_bounds(weight, start, top))
     while True:
         # The model's threshold is a pair's own probability: that pair is above it
         # whichever way the last bit of its weight was rounded (numpy's log2 and

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mdm.clusters import choose_link_threshold, cluster, components, pairs_within
+from mdm.clusters import (
+    choose_link_threshold,
+    cluster,
+    components,
+    merge_components,
+    pairs_within,
+)
 
 
 def _edges(items):
@@ -103,3 +109,30 @@ def test_small_graphs_get_the_labels_scipy_gives(graph) -> None:
     matrix = coo_matrix((np.ones(len(edges)), (left, right)), shape=(n, n))
     _, expected = connected_components(matrix, directed=False)
     assert components(n, left, right).tolist() == expected.tolist()
+
+
+@given(
+    st.integers(min_value=1, max_value=30).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40),
+        )
+    )
+)
+def test_merging_edges_into_components_gives_the_components_of_all_edges(case) -> None:
+    """Components found in two goes (some edges, then the rest merged in) are those
+    found in one: the same records together, and nothing else."""
+    n, first, rest = case
+
+    def arrays(edges):
+        return (np.array([e[0] for e in edges], dtype=np.int64),
+                np.array([e[1] for e in edges], dtype=np.int64))  # fmt: skip
+
+    (l1, r1), (l2, r2) = arrays(first), arrays(rest)
+    merged = merge_components(components(n, l1, r1), l2, r2)
+    whole = components(n, np.concatenate([l1, l2]), np.concatenate([r1, r2]))
+    same_merged = merged[:, None] == merged[None, :]
+    same_whole = whole[:, None] == whole[None, :]
+    assert (same_merged == same_whole).all()
+    assert merged.max() < n

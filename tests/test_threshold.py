@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mdm.threshold import chain_ratio, check_link_threshold, contradicted_ratio, match_weights
+from mdm.clusters import components, pairs_within
+from mdm.threshold import (
+    Components,
+    chain_ratio,
+    check_link_threshold,
+    contradicted_ratio,
+    match_weights,
+)
 
 
 def _pairs(*edges: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,3 +138,40 @@ def test_a_large_cluster_is_not_read_as_a_chain() -> None:
         assert (choice.link == 0.5) == stays, edges
         if stays:
             assert any("large clusters, not chains" in note for note in choice.notes)
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(min_value=2, max_value=40).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(
+                st.tuples(
+                    st.integers(0, n - 1),
+                    st.integers(0, n - 1),
+                    st.sampled_from([-4.0, -1.0, 0.5, 1.0, 2.5, 4.0, 7.0]),
+                ),
+                max_size=80,
+            ),
+            st.lists(st.sampled_from([-5.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.5, 8.0]), max_size=8),
+            st.booleans(),
+        )
+    )
+)
+def test_components_built_from_the_set_above_count_as_found_whole(case) -> None:
+    """Each set of links' counts, whether its components are found from the set just
+    above it (after :meth:`Components.prepare`) or from scratch, are those of its
+    connected components."""
+    n, edges, bounds, prepare = case
+    left = np.array([e[0] for e in edges], dtype=np.int64)
+    right = np.array([e[1] for e in edges], dtype=np.int64)
+    weight = np.array([e[2] for e in edges], dtype=float)
+    found = Components(n, left, right, weight)
+    if prepare:
+        found.prepare(bounds)
+    for bound in bounds:
+        above = weight >= bound
+        labels = components(n, left[above], right[above])
+        apart = weight < 0
+        joined = int((labels[left[apart]] == labels[right[apart]]).sum())
+        assert (found.pairs(bound), found.apart_joined(bound)) == (pairs_within(labels), joined)

@@ -130,12 +130,12 @@ def reconcile(
         groups = build_variant_groups(active_pairs_in_store(con))
         columns = ", ".join([*RECORD_COLUMNS, "extra", "raw"])
         con.execute(
-            f"CREATE TABLE memory.incoming AS SELECT {columns} FROM store.records LIMIT 0"
+            f"CREATE TEMP TABLE incoming AS SELECT {columns} FROM store.records LIMIT 0"
         ).fetchall()
         progress.stage("read", f"{len(specs)} source(s)")
         seconds.update(read=0.0, standardise=0.0)
         summaries = load_sources(
-            con, specs, rules.rules_dir, groups, "memory.incoming", seconds, progress
+            con, specs, rules.rules_dir, groups, "temp.incoming", seconds, progress
         )
         seconds.update(read=round(seconds["read"], 2), standardise=round(seconds["standardise"], 2))
         standardised = sum(s.records for s in summaries)
@@ -144,16 +144,16 @@ def reconcile(
         clock = time.perf_counter()
         progress.stage("prepare", "loading the store and blocking keys")
         con.execute(
-            f"INSERT INTO memory.incoming BY NAME SELECT {columns} FROM store.records "
+            f"INSERT INTO temp.incoming BY NAME SELECT {columns} FROM store.records "
             "WHERE NOT list_contains(?, source)",
             [[s.name for s in summaries]],
         ).fetchall()
-        placeholders = blank_placeholders_sql(con, "memory.incoming")
-        add_extra_columns_sql(con, "memory.incoming", rules.match.extra_columns)
-        present = present_columns(con, "memory.incoming")
+        placeholders = blank_placeholders_sql(con, "temp.incoming")
+        add_extra_columns_sql(con, "temp.incoming", rules.match.extra_columns)
+        present = present_columns(con, "temp.incoming")
         rules = replace(rules, match=fit_rules_to_data(rules.match, present))
         model = None if retrain else load_model(con, rules.match.fingerprint())
-        records = number_work_tables(con, "memory.incoming", rules.match)
+        records = number_work_tables(con, "temp.incoming", rules.match)
         lap("prepare")
         output = _link(con, records, rules, model, progress, lap, backend)
         progress.stage("write", f"{output.golden_count} golden records")
@@ -201,11 +201,11 @@ def reconcile(
 
 
 def _suppress_erased(con: duckdb.DuckDBPyConnection) -> int:
-    """Drop from ``memory.incoming`` the records erased before (their tombstones are in
+    """Drop from ``temp.incoming`` the records erased before (their tombstones are in
     the store): a source extract that still holds an erased person does not bring them
     back. How many."""
     gone = con.execute(
-        "DELETE FROM memory.incoming WHERE sha256(source || chr(31) || record_id) IN "
+        "DELETE FROM temp.incoming WHERE sha256(source || chr(31) || record_id) IN "
         "(SELECT key_hash FROM store.erasures) RETURNING 1"
     ).fetchall()
     return len(gone)
