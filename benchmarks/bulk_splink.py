@@ -188,7 +188,9 @@ def run_plain_splink(frame: pd.DataFrame, *, all_pairs: bool = False) -> dict:
 def main() -> None:
     data_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     started = time.perf_counter()
-    frame = load(data_dir)
+    # Generated sets of another locale carry their own mappings (python -m mdm.generate
+    # --locale us writes them to sources/).
+    frame = load(data_dir, data_dir if (data_dir / "sources").is_dir() else None)
     read = time.perf_counter() - started
     result = run_plain_splink(frame)
     result["seconds"] = {"read": round(read, 2), **result["seconds"]}

@@ -3,6 +3,7 @@ pairs, scores and clusters of scoring everything at once."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -67,6 +68,26 @@ def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
     assert write_memory_limit(0) == f"{_megabytes('1.5GB')}MB"
     assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("10GB")
     assert _megabytes("2GiB") == 2048 and _megabytes("512MB") == 512
+
+
+def test_scoring_gets_more_memory_as_the_machine_allows(monkeypatch) -> None:
+    """Scoring a large run is faster with room for its joins: its limit grows with the
+    records, up to a quarter of the machine's memory, never below the run's own; a limit
+    the user set is kept."""
+    from mdm.bulk import reconcile as run
+    from mdm.bulk.reconcile import _megabytes, machine_memory, scoring_memory_limit
+
+    monkeypatch.delenv("MDM_DUCKDB_MEMORY_LIMIT", raising=False)
+    base = _megabytes(run.DUCKDB_MEMORY_LIMIT)
+    big, small = 24 * 2**30, 2 * 2**30
+    assert _megabytes(scoring_memory_limit(0, big)) == base
+    assert base < _megabytes(scoring_memory_limit(1_000_000, big)) < base + 300
+    assert _megabytes(scoring_memory_limit(10_000_000, big)) == base + 2861
+    assert _megabytes(scoring_memory_limit(100_000_000, big)) == 6 * 1024  # a quarter
+    assert _megabytes(scoring_memory_limit(10_000_000, small)) == base  # never below
+    assert 0 < machine_memory() <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    monkeypatch.setenv("MDM_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert scoring_memory_limit(10_000_000, big) == f"{base}MB"
 
 
 def test_the_same_records_give_the_same_model_and_threshold(
