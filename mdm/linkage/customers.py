@@ -65,6 +65,16 @@ def _attributes(comparison: str, columns: tuple[str, ...]) -> list[str]:
     return [c for c in columns if c in ATTRIBUTES]
 
 
+def compared_attributes(scorer: Scorer) -> set[str]:
+    """The attributes whose customer values a pair's scoring may borrow (a record
+    lacking none of them borrows nothing)."""
+    return {
+        attribute
+        for comparison, columns in scorer.comparison_columns.items()
+        for attribute in _attributes(comparison, columns)
+    }
+
+
 def donors_from_lineage(
     lineage: Iterable[Sequence[Any]], row_of: Callable[[tuple[str, str]], Mapping[str, Any] | None]
 ) -> dict[str, Mapping[str, Any]]:

@@ -11,13 +11,13 @@ customers know (records, cross-references, lineage); the scores are written by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from mdm.linkage.customers import CustomerScore, score_customers
+from mdm.linkage.customers import CustomerScore, compared_attributes, score_customers
 from mdm.linkage.scorer import Scorer
 from mdm.schema import RECORD_COLUMNS
 from mdm.store.review import write_customer_scores
@@ -66,18 +66,32 @@ def _records(
 
 
 def customer_donors(
-    con: duckdb.DuckDBPyConnection, golden_ids: set[str], columns: Sequence[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    golden_ids: set[str],
+    columns: Sequence[str] | None = None,
+    lacking: Mapping[str, set[str]] | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Golden id -> attribute -> the row of the source record its value came from
     (its lineage; a value a steward set is no record's). Each donor record is read
     once and shared by every attribute it gave (a 1M store's tasks touch tens of
-    thousands of customers; a row per attribute would hold each record ~15 times)."""
-    frame = pa.table({"golden_id": pa.array(sorted(golden_ids), pa.string())})
+    thousands of customers; a row per attribute would hold each record ~15 times).
+    With ``lacking`` (golden id -> attributes), only those attributes' donors."""
+    if lacking is None:
+        frame = pa.table({"golden_id": pa.array(sorted(golden_ids), pa.string())})
+    else:
+        wanted = sorted((g, a) for g in golden_ids for a in lacking.get(g, ()))
+        frame = pa.table(
+            {
+                "golden_id": pa.array([g for g, _ in wanted], pa.string()),
+                "attribute": pa.array([a for _, a in wanted], pa.string()),
+            }
+        )
+    joined = "USING (golden_id)" if lacking is None else "USING (golden_id, attribute)"
     con.register("_task_golden", frame)
     try:
         given = con.execute(
             "SELECT l.golden_id, l.attribute, l.source, l.record_id FROM lineage l "
-            "JOIN _task_golden g USING (golden_id) "
+            f"JOIN _task_golden g {joined} "
             "JOIN xref x ON x.source = l.source AND x.record_id = l.record_id "
             "AND x.golden_id = l.golden_id"
         ).fetchall()
@@ -99,7 +113,14 @@ def customer_scores(
     keys = {(t[0], t[1]) for t in tasks} | {(t[2], t[3]) for t in tasks}
     records = _records(con, keys, scorer.columns)  # only what the comparisons read
     golden = {key: row["_golden_id"] for key, row in records.items()}
-    donors = customer_donors(con, {g for g in golden.values() if g is not None}, scorer.columns)
+    # A customer lends a value only for an attribute its task record lacks.
+    attributes = sorted(compared_attributes(scorer))
+    lacking: dict[str, set[str]] = {}
+    for key, row in records.items():
+        if golden[key] is not None:
+            gaps = {a for a in attributes if row.get(a) is None}
+            lacking.setdefault(golden[key], set()).update(gaps)
+    donors = customer_donors(con, set(lacking), scorer.columns, lacking)
     found = {}
     for t in tasks:
         left, right = records.get((t[0], t[1])), records.get((t[2], t[3]))

@@ -170,3 +170,29 @@ def test_a_task_opened_in_real_time_is_scored_on_its_customers_as_bulk_scores_it
     # The engine still weighs the task on its records' score (it chose the pair by it).
     assert engine.tasks.probability[new_task] == pytest.approx(records_probability)
     assert result.review_tasks == [new_task]
+
+
+def test_reading_only_the_values_records_lack_scores_every_task_the_same(
+    store, scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk run scores its open tasks on their customers reading only the donors of
+    attributes a task's record lacks: every task scores as with every donor read."""
+    from mdm.store import tasks as task_scoring
+
+    rows = store.execute(
+        "SELECT source_l, record_id_l, source_r, record_id_r FROM review_tasks "
+        "WHERE status = 'open' ORDER BY task_id"
+    ).fetchall()
+    pruned = task_scoring.customer_scores(store, scorer, rows)
+    everything = task_scoring.customer_donors
+
+    def every_donor(con, golden_ids, columns=None, lacking=None):
+        return everything(con, golden_ids, columns)
+
+    monkeypatch.setattr(task_scoring, "customer_donors", every_donor)
+    whole = task_scoring.customer_scores(store, scorer, rows)
+    assert len(rows) > 10
+    assert sum(score.scored_on == "customers" for score in whole.values()) > 0
+    assert {k: (v.score.match_weight, v.filled) for k, v in pruned.items()} == {
+        k: (v.score.match_weight, v.filled) for k, v in whole.items()
+    }
