@@ -104,10 +104,13 @@ def queue(
     condition = " AND ".join(where)
     total = con.execute(f"SELECT count(*) FROM review_tasks t WHERE {condition}", params)
     count = int(total.fetchall()[0][0])
+    # Only the columns shown are sorted and kept (a count over the same rows as a window
+    # would lose the top-fifty sort: three times slower on 120k tasks).
     result = con.execute(
         "SELECT t.task_id, t.match_probability, t.created_at, t.source_l, t.record_id_l, "
         "t.source_r, t.record_id_r, c.claimed_by "
-        f"FROM (SELECT * FROM review_tasks t WHERE {condition} "
+        "FROM (SELECT task_id, match_probability, created_at, source_l, record_id_l, "
+        f"source_r, record_id_r FROM review_tasks t WHERE {condition} "
         f"ORDER BY {SORTS[wanted.sort]} LIMIT ? OFFSET ?) t "
         "LEFT JOIN (SELECT * FROM task_claims WHERE claimed_at >= ?) c USING (task_id) "
         f"ORDER BY {SORTS[wanted.sort]}",
