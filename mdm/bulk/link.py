@@ -197,14 +197,14 @@ def number_work_tables(con: duckdb.DuckDBPyConnection, table: str, rules: MatchR
     # Number the keys alone, then copy each table once in that order: sorting every
     # column (extras and raw values included) into one numbered copy cost twice as much.
     con.execute(
-        "CREATE OR REPLACE TABLE memory.numbered AS SELECT source, record_id, "
+        "CREATE OR REPLACE TEMP TABLE numbered AS SELECT source, record_id, "
         f"row_number() OVER (ORDER BY source, record_id) - 1 AS uid FROM {table}"
     ).fetchall()
     selected = ", ".join(f't."{c}"' for c in [*RECORD_COLUMNS, *extras])
     # The blocking keys in the same pass (counted over the same records): no rewrite.
     joins, keys = block_key_sql(con, table, rules)
     keyed = "".join(f", {column}" for column in keys)
-    source = f"FROM {table} t JOIN memory.numbered n USING (source, record_id)"
+    source = f"FROM {table} t JOIN temp.numbered n USING (source, record_id)"
     con.execute(
         f"CREATE OR REPLACE TABLE memory.work AS SELECT n.uid, {selected}{keyed} {source} "
         f"{' '.join(joins)} ORDER BY n.uid"
@@ -214,7 +214,7 @@ def number_work_tables(con: duckdb.DuckDBPyConnection, table: str, rules: MatchR
         "ORDER BY n.uid"
     ).fetchall()
     con.execute(f"DROP TABLE {table}").fetchall()
-    con.execute("DROP TABLE memory.numbered").fetchall()
+    con.execute("DROP TABLE temp.numbered").fetchall()
     return int(con.execute("SELECT count(*) FROM memory.work").fetchall()[0][0])
 
 

@@ -84,7 +84,9 @@ def unscored_pairs_within(
     con.register("cohesion_members", frame)
     try:
         con.execute(
-            f"CREATE OR REPLACE TABLE memory.cohesion_work AS SELECT w.*, "
+            # A temporary table: kept in memory (spilled past the limit), not written
+            # into the run's file and its log.
+            f"CREATE OR REPLACE TEMP TABLE cohesion_work AS SELECT w.*, "
             f"m.{CLUSTER_COLUMN} FROM {table} w JOIN cohesion_members m "
             f"ON w.{UNIQUE_ID} = m.uid"
         ).fetchall()
@@ -104,5 +106,5 @@ def unscored_pairs_within(
             "ON s.uid_l = c.uid_l AND s.uid_r = c.uid_r ORDER BY 1, 2"
         ).df()
     finally:
-        con.execute("DROP TABLE IF EXISTS memory.cohesion_work").fetchall()
+        con.execute("DROP TABLE IF EXISTS temp.cohesion_work").fetchall()
         con.execute("DROP TABLE IF EXISTS memory.cohesion_scored").fetchall()
