@@ -22,8 +22,22 @@ from mdm.schema import RECORD_COLUMNS
 from mdm.store import attach_store
 
 
+class _Said:
+    """A progress that keeps what it is told."""
+
+    def __init__(self, said: list[tuple[str, str]]) -> None:
+        self.said = said
+
+    def stage(self, name: str, detail: object = "") -> None:
+        self.said.append((name, str(detail)))
+
+
 def _load(
-    tmp_path: Path, files: list[Path], processes: int, chunk_rows: int
+    tmp_path: Path,
+    files: list[Path],
+    processes: int,
+    chunk_rows: int,
+    progress: Any = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, float]]:
     """The records the files give (sorted), their sources' summaries and the seconds."""
     con = duckdb.connect()
@@ -34,7 +48,7 @@ def _load(
     specs = [SourceSpec(path.stem, path) for path in files]
     groups = build_variant_groups([("robert", "bob"), ("william", "bill")])
     summaries = load_sources(
-        con, specs, Path("rules"), groups, "memory.incoming", seconds,
+        con, specs, Path("rules"), groups, "memory.incoming", seconds, progress,
         chunk_rows=chunk_rows, processes=processes,
     )  # fmt: skip
     records = con.execute("SELECT * FROM memory.incoming ORDER BY source, record_id").df()
@@ -94,9 +108,14 @@ def test_dead_workers_leave_the_rest_to_this_process(
 ) -> None:
     expected, expected_summaries, _ = _load(tmp_path, sample_files, 1, 150)
     monkeypatch.setattr(load, "ProcessPoolExecutor", _DeadPool)
-    records, summaries, _ = _load(tmp_path, sample_files, processes=2, chunk_rows=150)
+    said: list[tuple[str, str]] = []
+    records, summaries, _ = _load(
+        tmp_path, sample_files, processes=2, chunk_rows=150, progress=_Said(said)
+    )
     pd.testing.assert_frame_equal(expected, records)
     assert summaries == expected_summaries
+    assert ("standardise", "the worker processes stopped (a worker was killed); the rest "
+            "was standardised in this process") in said  # fmt: skip
 
 
 def test_the_number_of_processes_follows_the_machine_or_the_setting(

@@ -167,6 +167,12 @@ def load_sources(
                 if chunk is not None:
                     standardiser.submit(_Job(index, chunk, order, locale, date_reason))
         standardiser.finish()
+        if standardiser.broken is not None:
+            progress.stage(
+                "standardise",
+                f"the worker processes stopped ({standardiser.broken}); the rest was "
+                "standardised in this process",
+            )
     for index, (spec, summary) in enumerate(zip(specs, summaries, strict=True)):
         _check_unique_across_chunks(con, table, spec)
         summary.date_order = decided[index]
@@ -261,8 +267,9 @@ def _standardise_sent(sent: _Sent) -> _Done:
     """:func:`_standardise_job` in a worker process."""
     raw = sent.raw.to_pandas()
     raw.index = pd.RangeIndex(sent.start, sent.start + len(raw))
-    frame = pd.DataFrame({attr: raw[column] for attr, column in sent.columns.columns.items()})
-    extras = raw[[c for c in raw.columns if c not in set(sent.columns.columns.values())]]
+    mapped = sent.columns.columns
+    frame = pd.DataFrame({attr: raw[column] for attr, column in mapped.items()})
+    extras = raw[[c for c in raw.columns if c not in set(mapped.values())]]
     chunk = MappedSource(sent.name, sent.path, sent.options, frame, extras, raw, sent.columns)
     job = _Job(sent.source, chunk, sent.order, sent.locale, sent.date_reason)
     return _standardise_job(job, _WORKER_GROUPS)
