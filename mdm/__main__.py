@@ -2,4 +2,5 @@
 
 from mdm.cli import app
 
-app()
+if __name__ == "__main__":  # not when a worker process (mdm.bulk.load) starts
+    app()
