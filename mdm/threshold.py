@@ -70,6 +70,7 @@ class Components:
     def __init__(self, n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray):
         self.n, self.left, self.right, self.weight = n, left, right, weight
         self._counts: dict[int, tuple[int, int]] = {}
+        self._bounds: dict[float, int] = {}  # weight -> links at or above it
         negative = weight < 0  # the pairs the model scored as non-matches
         self.apart = (left[negative], right[negative])
         #: The last set's labels and the weight it starts at (more sets build on it).
@@ -90,8 +91,11 @@ class Components:
         return self._find(bound)[1]
 
     def _find(self, bound: float) -> tuple[int, int]:
+        if bound in self._bounds:  # the check asks each weight several times
+            return self._counts[self._bounds[bound]]
         above = self.weight >= bound
         count = int(above.sum())
+        self._bounds[bound] = count
         if count not in self._counts:
             if self._last is not None and self._last[0] >= bound:
                 start, labels = self._last
@@ -151,21 +155,27 @@ def contradicted_ratio(
     return added / links
 
 
-def _step_bounds(weight: np.ndarray, start: float, top: float) -> list[float]:
-    """Every weight the check's steps from ``start`` to ``top`` would ask about: the
-    lowest link at or above each step, and that plus :data:`SPAN`."""
+def _lowest_link(ordered: np.ndarray, at: float) -> float | None:
+    """The lowest of the sorted weights ``ordered`` at or above ``at`` (None: none is).
+    The model's threshold is a pair's own probability: that pair is at or above it
+    whichever way the last bit of its weight was rounded (numpy's log2 and math's may
+    differ by one)."""
+    index = int(np.searchsorted(ordered, at - WEIGHT_TOLERANCE, side="left"))
+    return float(ordered[index]) if index < len(ordered) else None
+
+
+def _step_bounds(ordered: np.ndarray, start: float, top: float) -> list[float]:
+    """Every weight the check's steps from ``start`` to ``top`` ask about, as
+    :func:`check_link_threshold` steps: the lowest link at or above each step, and
+    that plus :data:`SPAN`."""
     bounds: list[float] = []
     at = start
-    ordered = np.sort(weight)
-    while True:
-        index = int(np.searchsorted(ordered, at - WEIGHT_TOLERANCE, side="left"))
-        if index == len(ordered):
-            return bounds
-        lowest = float(ordered[index])
+    while (lowest := _lowest_link(ordered, at)) is not None:
         bounds += [lowest, lowest + SPAN]
         if at >= top:
-            return bounds
+            break
         at = min(lowest + STEP, top)
+    return bounds
 
 
 @dataclass(frozen=True)
@@ -230,16 +240,13 @@ def check_link_threshold(
     steps: list[tuple[float, float, int]] = []
     at = start
     found = Components(n, left, right, weight)  # shared by the steps
-    found.prepare(_step_bounds(weight, start, top))
+    ordered = np.sort(weight)
+    found.prepare(_step_bounds(ordered, start, top))
     while True:
-        # The model's threshold is a pair's own probability: that pair is above it
-        # whichever way the last bit of its weight was rounded (numpy's log2 and
-        # math's may differ by one).
-        above = weight[weight >= at - WEIGHT_TOLERANCE]
-        if len(above) == 0:
-            break
         # The band starts at the lowest link: an empty stretch says nothing.
-        lowest = float(above.min())
+        lowest = _lowest_link(ordered, at)
+        if lowest is None:
+            break
         ratio, links = chain_ratio(n, left, right, weight, lowest, found)
         steps.append((round(lowest, 3), round(ratio, 3), links))
         if ratio <= max_chain_ratio or at >= top:
