@@ -71,3 +71,14 @@ def test_a_parquet_date_column_reads_as_text(tmp_path: Path) -> None:
     pq.write_table(table, path)
     assert distinct_values(path, "date_of_birth") == {"1980-04-03", "1975-12-31"}
     assert distinct_values(path, "date_of_birth") == _whole_file(path, "date_of_birth")
+
+
+def test_a_broken_json_lines_file_says_what_is_wrong(tmp_path: Path) -> None:
+    """A JSON-lines file DuckDB cannot parse is read as a run reads it, which says
+    what is wrong (not a DuckDB error, not an empty set)."""
+    from mdm.errors import InputError
+
+    path = tmp_path / "crm.jsonl"
+    path.write_text('{"record_id": "1", "date_of_birth": "03/04/1980"}\n{"record_id": 2, \n')
+    with pytest.raises(InputError, match="crm.jsonl"):
+        distinct_values(path, "date_of_birth")
