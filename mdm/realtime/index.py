@@ -9,8 +9,8 @@ overlay (a dict per rule) until :meth:`CandidateIndex.compact` merges them in.
 
 The candidates are exactly the records the bulk run pairs with the record (see
 :func:`mdm.linkage.model.blocking_sql`): those sharing every key of at least one rule,
-all keys present. A rule with ``max_block_size`` pairs on its joined keys (as
-``concat_ws('|', ...)`` writes them) only while at most that many records share them,
+all keys present. A rule with ``max_block_size`` pairs on its keys only while at most
+that many records share them (the bulk run counts them by a hash of the keys),
 counting the record being matched in place of the one it updates. A rule whose two
 keys may be swapped (``any_order``) joins them lesser first.
 
@@ -71,20 +71,17 @@ def _texts(values: Iterable[Any]) -> list[str] | None:
     return texts
 
 
-def _join(texts: Sequence[str], joined: bool) -> str:
-    if joined:
-        return "|".join(texts)
+def _join(texts: Sequence[str]) -> str:
     if len(texts) == 1:
         return texts[0]
     return "".join(f"{len(t)}:{t}" for t in texts)
 
 
-def encode_key(values: Sequence[Any], joined: bool) -> str | None:
-    """A rule's key for one record, None unless every value is present. ``joined``
-    (a capped rule) gives ``concat_ws('|', ...)``, which the bulk run compares;
-    otherwise the values are length-prefixed, so that equal keys mean equal values."""
+def encode_key(values: Sequence[Any]) -> str | None:
+    """A rule's key for one record, None unless every value is present: the values
+    length-prefixed, so that equal keys mean equal values."""
     texts = _texts(values)
-    return None if texts is None else _join(texts, joined)
+    return None if texts is None else _join(texts)
 
 
 def rule_texts(rule: BlockingRule, values: Sequence[Any]) -> list[str] | None:
@@ -100,10 +97,10 @@ def rule_key(rule: BlockingRule, values: Sequence[Any]) -> str | None:
     """:func:`encode_key` for ``rule``: what the bulk run compares (see
     :func:`mdm.linkage.model.blocking_sql`)."""
     texts = rule_texts(rule, values)
-    return None if texts is None else _join(texts, rule.keyed)
+    return None if texts is None else _join(texts)
 
 
-def encode_keys(columns: Sequence[pa.Array], joined: bool, any_order: bool = False) -> pa.Array:
+def encode_keys(columns: Sequence[pa.Array], any_order: bool = False) -> pa.Array:
     """:func:`encode_key` of every row, vectorised (null where a value is missing);
     ``any_order``: two columns, lesser first (:func:`rule_texts`)."""
     texts = [c.cast(pa.string()) for c in columns]
@@ -112,8 +109,6 @@ def encode_keys(columns: Sequence[pa.Array], joined: bool, any_order: bool = Fal
             pc.min_element_wise(*texts, skip_nulls=False),
             pc.max_element_wise(*texts, skip_nulls=False),
         ]
-    if joined:
-        return pc.binary_join_element_wise(*texts, "|")
     if len(texts) == 1:
         return texts[0]
     parts = [
@@ -147,7 +142,6 @@ class _Rule:
     def __post_init__(self) -> None:
         self.keys = tuple(self.rule.keys)
         self.cap = self.rule.max_block_size
-        self.joined = self.rule.keyed
 
     def entry(self, key: str) -> int:
         """The array entry of a key: the rule's tag, then the key's hash."""
@@ -225,7 +219,7 @@ class CandidateIndex:
         for rule in self._rules:
             texts = rule_texts(rule.rule, [get(k) for k in rule.keys])
             if texts is not None:
-                key = _join(texts, rule.joined)
+                key = _join(texts)
                 wanted.append((rule, texts, key, rule.entry(key)))
         if not wanted:
             return np.zeros(0, dtype=np.int64)
@@ -261,7 +255,7 @@ class CandidateIndex:
             for number, rule in enumerate(self._rules):
                 texts = rule_texts(rule.rule, [get(k) for k in rule.keys])
                 if texts is not None:
-                    groups.setdefault((number, _join(texts, rule.joined)), []).append(slot)
+                    groups.setdefault((number, _join(texts)), []).append(slot)
         found: set[tuple[int, int]] = set()
         for (number, key), slots in groups.items():
             if len(slots) < 2:
@@ -476,7 +470,7 @@ def _rule_entries(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A rule's entries, sorted, and their slots, hashed with the next seed until no two
     keys share an entry (the rule's seed is left at the one that does)."""
-    keys = encode_keys([c.combine_chunks() for c in columns], rule.joined, rule.rule.any_order)
+    keys = encode_keys([c.combine_chunks() for c in columns], rule.rule.any_order)
     present = members[: len(keys)] & keys.is_valid().to_numpy(zero_copy_only=False)
     slots = np.flatnonzero(present).astype(np.int32)
     texts = keys.take(slots).to_pylist()

@@ -104,7 +104,7 @@ def require_blocking_keys(prepared: Prepared, rules: Sequence[BlockingRule]) -> 
     """``prepared`` if at least one blocking rule has all its keys in it; otherwise
     :class:`NothingToMatchError`, saying what was left out and what to give."""
     values = prepared.values
-    if any(encode_key([values.get(k) for k in rule.keys], False) is not None for rule in rules):
+    if any(encode_key([values.get(k) for k in rule.keys]) is not None for rule in rules):
         return prepared
     # The fields left out are named, never their values (error answers and logs carry
     # no customer values).
