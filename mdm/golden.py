@@ -55,10 +55,17 @@ def _keys(rule: AttributeRule, rules: SurvivorshipRules) -> tuple[str, str]:
 
 #: ``_recency`` of a record: unique, larger is more recent (its ``updated_at``, then when
 #: it was ingested, by a run or in real time), ties broken in (source, record_id) order.
+#: One window in ascending order: a count over all rows beside it would hold every
+#: column of the rows until the end.
 RECENCY_SQL = (
-    "count(*) OVER () + 1 - row_number() OVER (ORDER BY coalesce(updated_at, '') DESC, "
-    "ingested_at DESC NULLS LAST, source, record_id)"
+    "row_number() OVER (ORDER BY coalesce(updated_at, ''), ingested_at NULLS FIRST, "
+    "source DESC, record_id DESC)"
 )
+
+
+#: Strategies whose value is the best record's (by recency or source, then recency):
+#: the value group holding that record ranks first, so no grouping by value is needed.
+BY_RECORD = ("most_recent", "source_priority")
 
 
 def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[list[str], str]]:
@@ -79,15 +86,25 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
         record_key, outer = _keys(rule, rules)
         picked = ", ".join(f"'{c}': {c}" for c in columns)
         unpack = ", ".join(f"_pick.{c} AS {c}" for c in columns)
+        record = f"{{{picked}, 'source': source, 'record_id': record_id}}"
+        if rule.strategy in BY_RECORD:
+            # The value group holding the best record wins, with that record: the best
+            # record overall, found without grouping by value.
+            picks = (
+                f"SELECT golden_id, arg_max({record}, {record_key}) AS _pick "
+                f"FROM {table} WHERE {present} GROUP BY golden_id"
+            )
+        else:
+            picks = (
+                f"SELECT golden_id, arg_max(_pick, {outer}) AS _pick FROM ("
+                f"SELECT golden_id, count(*) AS _frequency, max(length(_value)) AS _length, "
+                f"max({record_key}) AS _best, arg_max({record}, {record_key}) AS _pick "
+                f"FROM (SELECT *, {value} AS _value FROM {table} WHERE {present}) "
+                f"GROUP BY golden_id, _value) GROUP BY golden_id"
+            )
         sql = (
             f"SELECT golden_id, _pick.source AS source, _pick.record_id AS record_id, "
-            f"'{rule.strategy}' AS rule, {unpack} FROM ("
-            f"SELECT golden_id, arg_max(_pick, {outer}) AS _pick FROM ("
-            f"SELECT golden_id, count(*) AS _frequency, max(length(_value)) AS _length, "
-            f"max({record_key}) AS _best, "
-            f"arg_max({{{picked}, 'source': source, 'record_id': record_id}}, {record_key}) "
-            f"AS _pick FROM (SELECT *, {value} AS _value FROM {table} WHERE {present}) "
-            f"GROUP BY golden_id, _value) GROUP BY golden_id)"
+            f"'{rule.strategy}' AS rule, {unpack} FROM ({picks})"
         )
         queries.append((columns, sql))
     return queries
@@ -199,7 +216,8 @@ def assign_golden_ids(
     """A golden id for each cluster, keeping ids people already have.
 
     Args:
-        members: one row per record: ``cluster`` (int), ``source``, ``record_id``.
+        members: one row per record: ``cluster`` (int), ``source``, ``record_id``, and
+            optionally ``uid``, numbering the records in (source, record_id) order.
         previous: the prior cross-reference: ``source``, ``record_id``, ``golden_id``.
         created: when each existing golden id was first issued (older ids win).
 
@@ -231,7 +249,10 @@ def assign_golden_ids(
         if int(cluster_label) not in result:
             result[int(cluster_label)] = golden_id
             used.add(golden_id)
-    firsts = members.sort_values(["cluster", "source", "record_id"]).drop_duplicates("cluster")
+    # A run's records come numbered in (source, record_id) order (``uid``): sorting by
+    # the number spares sorting a million texts (1.1 s).
+    order = ["cluster", "uid"] if "uid" in members else ["cluster", "source", "record_id"]
+    firsts = members.sort_values(order).drop_duplicates("cluster")
     taken = used | set(created)
     # As Python lists first: iterating Arrow-backed columns value by value costs more
     # than making the ids (0.5 s for a million records).

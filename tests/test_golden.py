@@ -154,3 +154,26 @@ def test_a_record_that_founds_cluster_after_cluster_always_gets_a_free_id() -> N
         assert gid not in taken and gid.startswith("G") and len(gid) == 13
         taken.add(gid)
     assert new_golden_id("crm", "C-1", set()) == new_golden_id("crm", "C-1", set())  # stable
+
+
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from(["crm", "web"]), st.text("ab1", min_size=1, max_size=3)),
+        st.integers(0, 4),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_numbered_records_get_the_ids_unnumbered_ones_get(clusters) -> None:
+    """A run passes its records' numbers (``uid``, in (source, record_id) order) to spare
+    sorting the texts; the founding record of each cluster, and so its id, is the same."""
+    members = pd.DataFrame(
+        [(cluster, source, record_id) for (source, record_id), cluster in clusters.items()],
+        columns=["cluster", "source", "record_id"],
+    )
+    numbered = members.sort_values(["source", "record_id"]).reset_index(drop=True)
+    numbered["uid"] = range(len(numbered))
+    shuffled = numbered.iloc[::-1]
+    expected = assign_golden_ids(members, EMPTY, {}).to_dict()
+    assert assign_golden_ids(shuffled, EMPTY, {}).to_dict() == expected
+    assert assign_golden_ids(shuffled.drop(columns="uid"), EMPTY, {}).to_dict() == expected

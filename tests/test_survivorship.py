@@ -90,3 +90,30 @@ def test_missing_values_never_win() -> None:
 def test_result_does_not_depend_on_record_order(rows) -> None:
     rules = _rules(first_name={"strategy": "most_frequent"}, phone={"strategy": "source_priority"})
     assert _survive(rules, rows) == _survive(rules)
+
+
+STRATEGIES = st.sampled_from(["most_frequent", "most_recent", "source_priority", "most_complete"])
+WHEN = st.sampled_from(["2020-01-01", "2021-05-01", "2026-01-01"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(
+            st.sampled_from(["crm", "web", "branch"]),
+            WHEN,
+            st.none() | WHEN,
+            *(st.none() | st.sampled_from(["a", "bb", "c"]) for _ in range(5)),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    strategies=st.tuples(STRATEGIES, STRATEGIES, STRATEGIES),
+)
+def test_bulk_and_real_time_agree_on_any_records(values, strategies) -> None:
+    """Ties in recency and in values, missing values, every strategy: the bulk SQL and
+    the real-time derivation pick the same value from the same record (``_survive``)."""
+    rows = [(source, str(n), *rest) for n, (source, *rest) in enumerate(values)]
+    first, email, phone = strategies
+    _survive(_rules(first_name={"strategy": first}, email={"strategy": email},
+                    phone={"strategy": phone}), rows)  # fmt: skip
