@@ -189,8 +189,9 @@ class BlockingRule(_Strict):
 
     @property
     def keyed(self) -> bool:
-        """Whether pairs are found on a joined key column (``_block_<index>``) rather
-        than on the keys themselves: a capped rule, or one whose keys may be swapped."""
+        """Whether pairs are found on a key column (``_block_<index>``, a hash of the
+        keys) rather than on the keys themselves: a capped rule, or one whose keys may
+        be swapped."""
         return self.max_block_size is not None or self.any_order
 
 
