@@ -64,11 +64,19 @@ def bayes_factors_less_one(weights: np.ndarray) -> np.ndarray:
     return factors - 1.0
 
 
-def likelihood_slope(prior: float, factors: np.ndarray, unscored: int) -> float:
+def likelihood_slope(
+    prior: float, factors: np.ndarray, unscored: int, buffer: np.ndarray | None = None
+) -> float:
     """The derivative of the log-likelihood of ``prior`` over all pairs, divided by the
     number of pairs: scored pairs with Bayes factors ``factors + 1`` (see
-    :func:`bayes_factors_less_one`) and ``unscored`` pairs with a Bayes factor of zero."""
-    scored = float(np.sum(factors / (1.0 + prior * factors)))
+    :func:`bayes_factors_less_one`) and ``unscored`` pairs with a Bayes factor of zero.
+    ``buffer`` (shaped as ``factors``) holds the terms: the bisection asks 60 times, and
+    making two arrays of millions each time cost more than the arithmetic."""
+    terms = np.empty_like(factors) if buffer is None else buffer
+    np.multiply(factors, prior, out=terms)
+    terms += 1.0
+    np.divide(factors, terms, out=terms)  # the same operations, in place: the same bits
+    scored = float(np.sum(terms))
     return (scored - unscored / (1.0 - prior)) / max(len(factors) + unscored, 1)
 
 
@@ -81,14 +89,15 @@ def maximum_likelihood_prior(weights: np.ndarray, total_pairs: int) -> float:
     """
     unscored = max(total_pairs - len(weights), 0)
     factors = bayes_factors_less_one(weights)
-    if likelihood_slope(MIN_PRIOR, factors, unscored) <= 0:
+    buffer = np.empty_like(factors)
+    if likelihood_slope(MIN_PRIOR, factors, unscored, buffer) <= 0:
         return MIN_PRIOR
-    if likelihood_slope(MAX_PRIOR, factors, unscored) >= 0:
+    if likelihood_slope(MAX_PRIOR, factors, unscored, buffer) >= 0:
         return MAX_PRIOR
     low, high = math.log(MIN_PRIOR), math.log(MAX_PRIOR)
     for _ in range(BISECTION_STEPS):
         middle = (low + high) / 2
-        if likelihood_slope(math.exp(middle), factors, unscored) > 0:
+        if likelihood_slope(math.exp(middle), factors, unscored, buffer) > 0:
             low = middle
         else:
             high = middle

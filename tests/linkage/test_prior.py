@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mdm.linkage.prior import (
     MAX_PRIOR,
@@ -106,3 +108,21 @@ def test_choose_prior(
 def test_prior_weight(prior: float, weight: float) -> None:
     assert prior_weight(prior) == pytest.approx(weight)
     assert math.isfinite(prior_weight(MIN_PRIOR))
+
+
+@given(
+    weights=st.lists(st.floats(-250, 250), max_size=300),
+    prior=st.floats(MIN_PRIOR, MAX_PRIOR),
+    unscored=st.integers(0, 10**12),
+)
+def test_the_slope_computed_in_place_is_the_formula_to_the_bit(
+    weights: list[float], prior: float, unscored: int
+) -> None:
+    """The bisection reuses one buffer for the slope's terms; the sum is the one the
+    formula gives, bit for bit, so the prior (and every threshold after it) is too."""
+    factors = bayes_factors_less_one(np.array(weights, dtype=float))
+    plain = float(np.sum(factors / (1.0 + prior * factors)))
+    expected = (plain - unscored / (1.0 - prior)) / max(len(factors) + unscored, 1)
+    buffer = np.full_like(factors, 7.0)  # whatever the buffer held before
+    assert likelihood_slope(prior, factors, unscored, buffer) == expected
+    assert likelihood_slope(prior, factors, unscored) == expected
