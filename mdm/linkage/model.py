@@ -672,16 +672,15 @@ def predict_pairs(
     columns = f"{UNIQUE_ID}_l AS uid_l, {UNIQUE_ID}_r AS uid_r, match_weight, match_probability"
     rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
     blocked = f"{table}_blocked_pairs"
+    # Each slice's pairs go into splink's cache as the pairs it would block itself:
+    # registered as the user's pairs instead, splink first copies both sides' records to
+    # prune them (4.6 s at 1M). Were a splink release to name its cache otherwise, it
+    # would block the pairs itself: the same pairs, slower (the lock file pins it).
+    cache, cache_key = linker._intermediate_table_cache, _blocked_pairs_cache_key((1, 1), (1, 1))
     for done in range(1, slices + 1):
         pairs = blocked_pairs_sql(table, rules, done, slices)
         one(con.execute(f"CREATE OR REPLACE TABLE {blocked} AS {pairs}"))
-        # In splink's cache as the pairs it would block itself: registered as the user's
-        # pairs instead, splink first copies both sides' records to prune them (4.6 s at
-        # 1M). Were a splink release to name its cache otherwise, it would block the
-        # pairs itself: the same pairs, slower (the lock file pins the release).
-        cache = linker._intermediate_table_cache
-        pairs_frame = db_api.table_to_splink_dataframe("__splink__blocked_id_pairs", blocked)
-        cache[_blocked_pairs_cache_key((1, 1), (1, 1))] = pairs_frame
+        cache[cache_key] = db_api.table_to_splink_dataframe("__splink__blocked_id_pairs", blocked)
         part = linker.inference.predict_chunk((1, 1), (1, 1), warning_mode="never")
         # Each slice goes straight into ``output`` (splink's own loop would copy them all
         # once more into one table at the end).
