@@ -700,7 +700,8 @@ def blocked_pairs_sql(table: str, rules: Sequence[str], part: int = 1, parts: in
 
     Each rule's pairs are found by a join of its own and the duplicates dropped by one
     aggregate over them all: splink instead tests every pair a rule finds against each
-    earlier rule, which costs more than the joins once there are twenty rules."""
+    earlier rule, which costs more than the joins once there are many rules (the
+    default rules have 19)."""
     uid = UNIQUE_ID
     chunk = f" AND l.{uid} % {parts} = {part - 1}" if parts > 1 else ""
     found = " UNION ALL ".join(
