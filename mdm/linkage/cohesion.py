@@ -99,11 +99,13 @@ def unscored_pairs_within(
     within = dataclasses.replace(model, settings=settings)
     tables = full_term_frequencies(con, table, model, tf_tables)
     try:
-        predict_pairs(con, "cohesion_work", within, "memory.cohesion_scored", tables)
+        # Only the pairs not scored already are scored (most pairs within a cluster were).
+        predict_pairs(
+            con, "cohesion_work", within, "memory.cohesion_scored", tables, exclude=scored
+        )
         return con.execute(
-            "SELECT c.uid_l, c.uid_r, c.match_weight, c.match_probability "
-            f"FROM memory.cohesion_scored c ANTI JOIN {scored} s "
-            "ON s.uid_l = c.uid_l AND s.uid_r = c.uid_r ORDER BY 1, 2"
+            "SELECT uid_l, uid_r, match_weight, match_probability "
+            "FROM memory.cohesion_scored ORDER BY 1, 2"
         ).df()
     finally:
         con.execute("DROP TABLE IF EXISTS temp.cohesion_work").fetchall()

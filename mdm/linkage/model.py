@@ -652,9 +652,10 @@ def predict_pairs(
     output: str,
     tf_tables: dict[str, str] | None = None,
     on_slice: Callable[[int, int], None] | None = None,
+    exclude: str | None = None,
 ) -> None:
     """Score every candidate pair into ``output``: uid_l, uid_r, match_weight,
-    match_probability.
+    match_probability; but those in table ``exclude`` (uid_l, uid_r), when given.
 
     ``tf_tables`` maps a column to a table (``<column>, tf_<column>``) to take its term
     frequencies from; other term-frequency columns are counted over ``table`` by splink.
@@ -678,7 +679,7 @@ def predict_pairs(
     # would block the pairs itself: the same pairs, slower (the lock file pins it).
     cache, cache_key = linker._intermediate_table_cache, _blocked_pairs_cache_key((1, 1), (1, 1))
     for done in range(1, slices + 1):
-        pairs = blocked_pairs_sql(table, rules, done, slices)
+        pairs = blocked_pairs_sql(table, rules, done, slices, exclude)
         one(con.execute(f"CREATE OR REPLACE TABLE {blocked} AS {pairs}"))
         cache[cache_key] = db_api.table_to_splink_dataframe("__splink__blocked_id_pairs", blocked)
         part = linker.inference.predict_chunk((1, 1), (1, 1), warning_mode="never")
@@ -692,11 +693,14 @@ def predict_pairs(
     con.execute(f"DROP TABLE IF EXISTS {blocked}").fetchall()
 
 
-def blocked_pairs_sql(table: str, rules: Sequence[str], part: int = 1, parts: int = 1) -> str:
+def blocked_pairs_sql(
+    table: str, rules: Sequence[str], part: int = 1, parts: int = 1, exclude: str | None = None
+) -> str:
     """The candidate pairs of ``table`` (dedupe: left uid below right) that any of the
     blocking ``rules`` (SQL over ``l`` and ``r``) finds, each once, in the shape splink
     scores (``match_key``: the first rule that finds it; ``join_key_l``, ``join_key_r``);
-    with ``parts`` > 1, only the pairs whose left record is in slice ``part`` of them.
+    with ``parts`` > 1, only the pairs whose left record is in slice ``part`` of them;
+    with ``exclude``, none of the pairs in that table (``uid_l``, ``uid_r``).
 
     Each rule's pairs are found by a join of its own and the duplicates dropped by one
     aggregate over them all: splink instead tests every pair a rule finds against each
@@ -709,9 +713,15 @@ def blocked_pairs_sql(table: str, rules: Sequence[str], part: int = 1, parts: in
         f"FROM {table} l JOIN {table} r ON ({rule}) AND l.{uid} < r.{uid}{chunk}"
         for index, rule in enumerate(rules)
     )
-    return (
+    pairs = (
         "SELECT min(rule)::VARCHAR AS match_key, join_key_l, join_key_r "
         f"FROM ({found}) GROUP BY join_key_l, join_key_r"
+    )
+    if exclude is None:
+        return pairs
+    return (
+        f"SELECT p.* FROM ({pairs}) p ANTI JOIN {exclude} x "
+        "ON x.uid_l = p.join_key_l AND x.uid_r = p.join_key_r"
     )
 
 

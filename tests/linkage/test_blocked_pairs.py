@@ -57,9 +57,9 @@ def _pairs(con: duckdb.DuckDBPyConnection, sql: str) -> dict[tuple[int, int], st
 
 
 @settings(max_examples=60, deadline=None)
-@given(records=RECORDS, rules=CHOSEN, parts=st.integers(1, 3))
+@given(records=RECORDS, rules=CHOSEN, parts=st.integers(1, 3), seen=st.randoms())
 def test_each_pair_once_under_the_first_rule_that_finds_it(
-    records: list[dict[str, Any]], rules: list[str], parts: int
+    records: list[dict[str, Any]], rules: list[str], parts: int, seen: Any
 ) -> None:
     expected = {}
     for (i, left), (j, right) in itertools.combinations(enumerate(records), 2):
@@ -75,6 +75,12 @@ def test_each_pair_once_under_the_first_rule_that_finds_it(
             assert not found.keys() & sliced.keys()  # no pair in two slices
             sliced |= found
         assert sliced == expected
+        # Pairs scored already (a table of uid_l, uid_r) are left out, and only they.
+        scored = [pair for pair in sorted(expected) if seen.random() < 0.5]
+        con.execute("CREATE TABLE scored (uid_l BIGINT, uid_r BIGINT)")
+        con.executemany("INSERT INTO scored VALUES (?, ?)", scored or [(-1, -1)])
+        left = {pair: key for pair, key in expected.items() if pair not in set(scored)}
+        assert _pairs(con, blocked_pairs_sql("work", rules, exclude="scored")) == left
 
 
 @settings(max_examples=15, deadline=None)
