@@ -31,26 +31,24 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _keys(rule: AttributeRule, rules: SurvivorshipRules) -> tuple[str, str]:
-    """(record key, value key): integers, largest wins, packing the strategy's order.
-
-    The record key picks which record of a value group supplies it; the value key
-    ranks the value groups of one golden record. ``_recency`` is unique per record
-    (it ends in the (source, record_id) order), so ties never depend on input order.
-    """
+def _record_key(rule: AttributeRule, rules: SurvivorshipRules) -> str:
+    """An integer, largest wins: which record supplies the value (of a value group, or
+    of the golden record for :data:`BY_RECORD` strategies). ``_recency`` is unique per
+    record (it ends in the (source, record_id) order), so ties never depend on input
+    order."""
+    if rule.strategy == "most_recent":
+        return "_recency::BIGINT"
     sources = rule.sources or rules.source_priority
     rank = f"({len(sources)} - {_priority_sql(sources)})::BIGINT"
-    if rule.strategy == "most_recent":
-        record = "_recency::BIGINT"
-    else:
-        record = f"(({rank} << 40) + _recency)"
-    value = {
-        "most_recent": "_best::HUGEINT",
-        "most_frequent": "((_frequency::HUGEINT << 64) + _best)",
-        "source_priority": "_best::HUGEINT",
-        "most_complete": "((_length::HUGEINT << 96) + (_frequency::HUGEINT << 64) + _best)",
-    }[rule.strategy]
-    return record, value
+    return f"(({rank} << 40) + _recency)"
+
+
+#: How the value groups of one golden record rank, largest first, for the strategies
+#: that group by value (the others take the best record's: :data:`BY_RECORD`).
+VALUE_KEYS = {
+    "most_frequent": "((_frequency::HUGEINT << 64) + _best)",
+    "most_complete": "((_length::HUGEINT << 96) + (_frequency::HUGEINT << 64) + _best)",
+}
 
 
 #: ``_recency`` of a record: unique, larger is more recent (its ``updated_at``, then when
@@ -77,13 +75,8 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
     """
     queries = []
     for columns, rule in _units(rules):
-        value = (
-            columns[0]
-            if len(columns) == 1
-            else "concat_ws('|', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
-        )
         present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
-        record_key, outer = _keys(rule, rules)
+        record_key = _record_key(rule, rules)
         picked = ", ".join(f"'{c}': {c}" for c in columns)
         unpack = ", ".join(f"_pick.{c} AS {c}" for c in columns)
         record = f"{{{picked}, 'source': source, 'record_id': record_id}}"
@@ -95,8 +88,13 @@ def survivorship_queries(rules: SurvivorshipRules, table: str) -> list[tuple[lis
                 f"FROM {table} WHERE {present} GROUP BY golden_id"
             )
         else:
+            value = (
+                columns[0]
+                if len(columns) == 1
+                else "concat_ws('|', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
+            )
             picks = (
-                f"SELECT golden_id, arg_max(_pick, {outer}) AS _pick FROM ("
+                f"SELECT golden_id, arg_max(_pick, {VALUE_KEYS[rule.strategy]}) AS _pick FROM ("
                 f"SELECT golden_id, count(*) AS _frequency, max(length(_value)) AS _length, "
                 f"max({record_key}) AS _best, arg_max({record}, {record_key}) AS _pick "
                 f"FROM (SELECT *, {value} AS _value FROM {table} WHERE {present}) "
