@@ -151,7 +151,12 @@ def _names(
             for source, record_id, name in found}  # fmt: skip
 
 
-def sources(con: duckdb.DuckDBPyConnection) -> list[str]:
+def sources(con: duckdb.DuckDBPyConnection, engine: Engine | None = None) -> list[str]:
+    """The sources of the stored records, in order: from the engine's memory when it is
+    given (the store would read every cross-reference)."""
+    if engine is not None:
+        with engine.lock:
+            return engine.table.sources()
     return [r[0] for r in con.execute("SELECT DISTINCT source FROM xref ORDER BY 1").fetchall()]
 
 

@@ -51,6 +51,7 @@ from mdm.schema import ATTRIBUTES
 from mdm.store import open_store
 from mdm.store.events import replay_differences
 from mdm.store.overrides import EFFECTIVE_SQL, overridden
+from mdm.workbench import sources
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("MDM_STATEFUL_EXAMPLES", "12"))
@@ -358,6 +359,7 @@ class Lifecycle(RuleBasedStateMachine):
             "SELECT golden_id, survivor_id FROM golden WHERE status <> 'active'"
         ).fetchall()
         assert dict(retired) == self.engine.survivor_of
+        assert sources(self.con, self.engine) == sources(self.con)  # the queue's filter
 
 
 def test_the_lifecycle_holds_under_random_operations(small_store: Path) -> None:

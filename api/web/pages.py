@@ -251,7 +251,7 @@ def queue_page(
     names = engine_names(store.engine) if store.engine is not None else None
     with store.read() as con:
         rows, total = queue(con, wanted, names)
-        known = sources(con)
+        known = sources(con, store.engine)
     if store.engine is not None:
         queue_customers(store.engine, rows)  # why each waits: fetched by the page
     return _page(
@@ -321,7 +321,7 @@ def search_page(
     found: list[dict[str, Any]] = []
     total, error = 0, None
     with store.read() as con:
-        known = sources(con)
+        known = sources(con, store.engine)
         if query.asked():
             try:
                 found, total = find_customers(con, query, offset=(page - 1) * CUSTOMERS_PAGE)

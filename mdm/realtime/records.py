@@ -232,7 +232,9 @@ class RecordTable:
             c: _store_column(table[c] if order is None else table[c].take(order)) for c in names
         }
         self._base_list = [self._base[c] for c in names]
-        self._sorted = len(table)  # slots below this are in (source, record_id) order
+        # The loaded slots are in (source, record_id) order: where each source's records
+        # lie among them (a lookup searches the record ids of one source only).
+        self._runs = _runs(table["source"] if order is None else table["source"].take(order))
         self._stored = len(table)  # slots held by the columns
         self._next = len(table)
         self._rows: dict[int, dict[str, Any]] = {}  # slots added or changed since compaction
@@ -300,11 +302,28 @@ class RecordTable:
         slot = self._ids.get((source, record_id))
         if slot is not None:
             return slot
-        view = _IdView(self._base["source"], self._base["record_id"])
-        at = bisect.bisect_left(view, (source, record_id), 0, self._sorted)
-        if at < self._sorted and view[at] == (source, record_id) and at not in self._deleted:
+        low, high = self._runs.get(source, (0, 0))
+        if low == high:
+            return None
+        ids = self._base["record_id"]
+        view: _Bytes | _Values = _Values(ids)
+        key: bytes | str = record_id
+        if isinstance(ids, _Text):
+            view, key = _Bytes(ids), record_id.encode("utf-8", "surrogatepass")
+        at = bisect.bisect_left(view, key, low, high)
+        if at < high and view[at] == key and at not in self._deleted:
             return at
         return None
+
+    def sources(self) -> list[str]:
+        """The sources the live records come from, in order."""
+        found = {
+            source
+            for source, (low, high) in self._runs.items()
+            if any(slot not in self._deleted for slot in range(low, high))
+        }
+        found.update(source for source, _ in self._ids)  # the records added since loading
+        return sorted(found)
 
     def rows(
         self, slots: Sequence[int] | np.ndarray, columns: Sequence[str] | None = None
@@ -507,16 +526,46 @@ def _take(columns: Sequence[_Column], slots: list[int]) -> Iterator[tuple[Any, .
     return zip(*(column.take(slots) for column in columns), strict=True)
 
 
-class _IdView:
-    """(source, record_id) of the loaded slots, for a binary search."""
+class _Bytes:
+    """A text column's values as UTF-8 bytes, for a binary search (bytes order the same
+    as the text they encode, and need no decoding)."""
 
-    __slots__ = ("record_id", "source")
+    __slots__ = ("data", "offsets")
 
-    def __init__(self, source: _Column, record_id: _Column) -> None:
-        self.source, self.record_id = source, record_id
+    def __init__(self, column: _Text) -> None:
+        self.data, self.offsets = column.data, column.offsets
 
-    def __getitem__(self, slot: int) -> tuple[str, str]:
-        return self.source.get(slot), self.record_id.get(slot)
+    def __getitem__(self, slot: int) -> bytes:
+        return self.data[self.offsets[slot] : self.offsets[slot + 1]]
+
+
+class _Values:
+    """Any column's values, for a binary search."""
+
+    __slots__ = ("column",)
+
+    def __init__(self, column: _Column) -> None:
+        self.column = column
+
+    def __getitem__(self, slot: int) -> Any:
+        return self.column.get(slot)
+
+
+def _runs(sources: pa.Array | pa.ChunkedArray) -> dict[str, tuple[int, int]]:
+    """Where each value's run lies in a column in order: value -> (first, past last)."""
+    if len(sources) == 0:
+        return {}
+    encoded = pc.dictionary_encode(
+        sources.combine_chunks() if isinstance(sources, pa.ChunkedArray) else sources
+    )
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.diff(codes, prepend=codes[0] - 1))
+    ends = [*starts[1:].tolist(), len(codes)]
+    names = encoded.dictionary.to_pylist()
+    return {
+        names[codes[start]]: (int(start), int(end))
+        for start, end in zip(starts.tolist(), ends, strict=True)
+    }
 
 
 def _in_order(table: pa.Table) -> bool:

@@ -528,6 +528,36 @@ def test_the_table_gives_back_what_it_was_given(loaded: list[dict], added: list[
     assert table.to_arrow(["email"]).column("email").to_pylist() == [r["email"] for r in expected]
 
 
+IDS = st.text(st.characters(exclude_categories=["Cs"]), max_size=4)  # "", "é", "\U0001f600"
+
+
+@settings(max_examples=80)
+@given(
+    st.sets(st.tuples(st.sampled_from(["crm", "crm2", "é", ""]), IDS), max_size=60),
+    st.lists(st.tuples(st.sampled_from(["crm", "web", "é"]), IDS), max_size=10),
+    st.data(),
+)
+def test_a_record_is_found_by_its_source_and_id_and_only_then(
+    loaded: set[tuple[str, str]], asked: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    """The lookup searches one source's ids as bytes; it answers as a dict would, for
+    any text (empty, accented, beyond the basic plane), deleted records included."""
+    many = data.draw(st.integers(0, 40))  # past 16 distinct ids, the ids are kept as text
+    keys = list(loaded | {("crm", f"{n:02d}") for n in range(many)})
+    rows = [{"source": s, "record_id": r} for s, r in keys]
+    identity = pa.schema([("source", pa.string()), ("record_id", pa.string())])
+    table = RecordTable(pa.Table.from_pylist(rows, schema=identity))
+    slots = {table.key(slot): slot for slot in range(len(keys))}
+    assert sorted(slots) == sorted(keys)
+    gone = data.draw(st.sets(st.sampled_from(keys), max_size=len(keys)) if keys else st.just(set()))
+    for key in gone:
+        table.delete(slots[key])
+    for key in [*keys, *asked]:
+        expected = slots.get(key) if key not in gone else None
+        assert table.slot_of(*key) == expected
+    assert table.sources() == sorted({source for source, _ in set(keys) - gone})
+
+
 def test_updates_deletes_and_golden_ids() -> None:
     records = _records([{"first_name": "ann", "first_name_variants": ["ann", "anne"]}] * 3)
     table = RecordTable(pa.Table.from_pylist(records, schema=ROW_TYPES))
