@@ -198,7 +198,14 @@ def _reading(path: Path) -> Iterator[None]:
             f"{path} is not UTF-8 text (bad byte at position {exc.start}); "
             "re-save it as UTF-8 and run again"
         ) from exc
-    except (ValueError, OSError, json.JSONDecodeError, pa.ArrowException, CalamineError) as exc:
+    except (
+        ValueError,
+        OSError,
+        json.JSONDecodeError,
+        pa.ArrowException,
+        CalamineError,
+        duckdb.Error,
+    ) as exc:
         if isinstance(exc, InputError):
             raise
         if "utf8" in str(exc).lower().replace("-", ""):
@@ -219,8 +226,8 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
         else:
-            _check_utf8(path)
-            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+            batches = list(_json_lines(path, CHUNK_ROWS))
+            frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
     if frame.empty:
         raise InputError(f"source file {path} has no records")
     return _to_text(frame.reset_index(drop=True))
@@ -251,8 +258,8 @@ def iter_table(
 
 
 def read_header(path: Path, sheet: str | None = None) -> list[str]:
-    """A source file's column names, as :func:`read_table` gives them (from its first
-    records: the keys of a JSON-lines file are those its first records use)."""
+    """A source file's column names, as :func:`read_table` gives them (a JSON-lines
+    file's: every key any of its records uses)."""
     return [str(column) for column in next(iter_table(path, sheet, rows=1000)).columns]
 
 
@@ -329,11 +336,77 @@ def _chunks(
     elif suffix == ".xlsx":
         yield pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
     else:
-        _check_utf8(path)
-        with pd.read_json(
-            path, lines=True, dtype=False, encoding="utf-8", chunksize=rows
-        ) as reader:
-            yield from reader
+        yield from _json_lines(path, rows, only)
+
+
+#: DuckDB's names of a JSON value's type, as a person would say them.
+_JSON_KINDS = {"ARRAY": "array", "VARCHAR": "string", "BIGINT": "number", "UBIGINT": "number",
+               "DOUBLE": "number", "BOOLEAN": "true/false", "NULL": "null"}  # fmt: skip
+
+
+def _json_lines(path: Path, rows: int, only: str | None = None) -> Iterator[pd.DataFrame]:
+    """A JSON-lines file's records ``rows`` at a time, parsed by DuckDB: a column per key
+    any record uses (in the order they first appear), each value as the file wrote it
+    (a number's digits, ``true``, an object as JSON), as a CSV file's would be; a key a
+    record lacks, or ``null``, is missing. With ``only``, that key alone (stripped)."""
+    _check_utf8(path)
+    with duckdb.connect() as con:
+        lines = "read_ndjson_objects($path) t(j)"
+        given = {"path": str(path)}
+        try:
+            odd = con.execute(
+                f"SELECT count(*) FROM {lines} WHERE json_type(j) <> 'OBJECT'", given
+            ).fetchall()
+        except duckdb.InvalidInputException as exc:
+            _bad_json_line(path)
+            raise InputError(f"cannot read {path}: {exc}") from exc
+        if odd[0][0]:
+            line, kind = con.execute(
+                f"SELECT line, json_type(j) FROM (SELECT row_number() OVER () AS line, j "
+                f"FROM {lines}) WHERE json_type(j) <> 'OBJECT' ORDER BY line LIMIT 1",
+                given,
+            ).fetchall()[0]
+            said = _JSON_KINDS.get(str(kind), str(kind).lower())
+            raise InputError(
+                f"cannot read {path}: record {line} is a JSON {said}, not an "
+                'object; write one object per line, e.g. {"record_id": "1", ...}'
+            )
+        # The keys in the order the first records use them; any only later ones after.
+        first = con.execute(f"SELECT json_keys(j) FROM {lines} LIMIT 1000", given).fetchall()
+        keys = list(dict.fromkeys(key for (found,) in first for key in found))
+        later = con.execute(
+            f"SELECT DISTINCT unnest(json_keys(j)) AS key FROM {lines} ORDER BY key", given
+        ).fetchall()
+        known = set(keys)
+        keys += [key for (key,) in later if key not in known]
+        if only is not None:
+            keys = [key for key in keys if key.strip() == only]
+        if not keys:
+            return
+        # A key as a JSON pointer (any key can be written so: "a.b", "x/y", "").
+        pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in keys]
+        values = ", ".join(f"json_extract_string(j, $k{n})" for n in range(len(keys)))
+        given |= {f"k{n}": pointer for n, pointer in enumerate(pointers)}
+        result = con.sql(f"SELECT {values} FROM {lines}", params=given)  # in file order
+        for batch in result.to_arrow_reader(rows):
+            table = pa.Table.from_batches([batch]).rename_columns(keys)
+            yield table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _bad_json_line(path: Path) -> None:
+    """Raise an InputError naming the first line of a JSON-lines file that is not JSON
+    (DuckDB's message counts bytes); return when every line parses."""
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"cannot read {path}: line {number} is not JSON ({exc.msg} at character "
+                    f"{exc.pos + 1}); fix or remove that line and run again"
+                ) from None
 
 
 def _resolve_columns(

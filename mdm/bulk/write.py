@@ -93,11 +93,14 @@ def write_run(
             output.review_tasks = open_bulk_tasks(
                 con, output.review_threshold, output.link_threshold, run_id, now
             )
+            timer.lap("write.tasks")
             write_bulk_pairs(con, output.review_threshold, run_id)
+            timer.lap("write.pairs")
             refresh_frequencies(con, "memory.name_counts")
             _score_on_customers(con, output.model)
+            timer.lap("write.customers")
             learned = _learn_names(con, rules, run_id)
-            timer.lap("write.pairs")
+            timer.lap("write.names")
             report = {
                 "learned_names": learned,
                 "sources": [asdict(s) for s in summaries],
