@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,16 +316,7 @@ def _chunks(
         reader = pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=options
         )
-        pending: list[pa.RecordBatch] = []
-        held = 0
-        for batch in reader:
-            pending.append(batch)
-            held += batch.num_rows
-            if held >= rows:
-                yield pa.Table.from_batches(pending).to_pandas(types_mapper=pd.ArrowDtype)
-                pending, held = [], 0
-        if pending:
-            yield pa.Table.from_batches(pending).to_pandas(types_mapper=pd.ArrowDtype)
+        yield from _gathered(reader, rows)
     elif suffix == ".parquet":
         parquet = pq.ParquetFile(path)
         names = None
@@ -388,9 +379,31 @@ def _json_lines(path: Path, rows: int, only: str | None = None) -> Iterator[pd.D
         values = ", ".join(f"json_extract_string(j, $k{n})" for n in range(len(keys)))
         given |= {f"k{n}": pointer for n, pointer in enumerate(pointers)}
         result = con.sql(f"SELECT {values} FROM {lines}", params=given)  # in file order
-        for batch in result.to_arrow_reader(rows):
-            table = pa.Table.from_batches([batch]).rename_columns(keys)
-            yield table.to_pandas(types_mapper=pd.ArrowDtype)
+        yield from _gathered(result.to_arrow_reader(rows), rows, keys)
+
+
+def _gathered(
+    batches: Iterable[pa.RecordBatch], rows: int, names: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """Record batches gathered into data frames of at least ``rows`` records (the last
+    may hold fewer): a chunk's standardising has a cost of its own, whatever its size."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.num_rows
+        if held >= rows:
+            yield _frame(pending, names)
+            pending, held = [], 0
+    if pending:
+        yield _frame(pending, names)
+
+
+def _frame(batches: list[pa.RecordBatch], names: list[str] | None) -> pd.DataFrame:
+    table = pa.Table.from_batches(batches)
+    if names is not None:
+        table = table.rename_columns(names)
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _bad_json_line(path: Path) -> None:
