@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from python_calamine import CalamineError
 
+from mdm.bulk.jsonlines import json_distinct, json_line_batches
 from mdm.errors import DuplicateRecordError, InputError, MappingError
 from mdm.headers import SYNONYMS, ColumnMapping, map_columns
 from mdm.rules.sources import SourceMapping, SourceOptions
@@ -226,7 +227,8 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
         else:
-            batches = list(_json_lines(path, CHUNK_ROWS))
+            _check_utf8(path)
+            batches = list(_gathered(json_line_batches(path, CHUNK_ROWS), CHUNK_ROWS))
             frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
     if frame.empty:
         raise InputError(f"source file {path} has no records")
@@ -270,8 +272,10 @@ def distinct_values(path: Path, column: str, sheet: str | None = None) -> set[st
     suffix = _check_file(path)
     seen: set[str] = set()
     with _reading(path):
-        if suffix in JSON_LINES and (found := _json_distinct(path, column)) is not None:
-            return found
+        if suffix in JSON_LINES:
+            _check_utf8(path)
+            if (found := json_distinct(path, column)) is not None:
+                return found
         for chunk in _chunks(path, suffix, sheet, CHUNK_ROWS, only=column):
             named = {str(name).strip(): name for name in chunk.columns}
             if column in named:  # a JSON-lines chunk may lack the key
@@ -282,24 +286,6 @@ def distinct_values(path: Path, column: str, sheet: str | None = None) -> set[st
 
 #: The suffixes read as JSON lines, one record a line.
 JSON_LINES = (".jsonl", ".ndjson", ".json")
-
-
-def _json_distinct(path: Path, column: str) -> set[str] | None:
-    """The distinct values of the key named ``column`` (stripped) in a JSON-lines file,
-    as :func:`_to_text` gives them, parsed by DuckDB without making a data frame of the
-    whole file (2.0 s -> 0.5 s for 250k records); None when DuckDB cannot read it (the
-    caller reads it as a run would, and says what is wrong)."""
-    _check_utf8(path)
-    try:
-        with duckdb.connect() as con:
-            rows = con.execute(
-                "SELECT DISTINCT j->>k FROM read_ndjson_objects(?) t(j), "
-                "unnest(json_keys(j)) u(k) WHERE trim(k) = ?",
-                [str(path), column],
-            ).fetchall()
-    except duckdb.Error:
-        return None
-    return {text for (value,) in rows if value is not None and (text := value.strip())}
 
 
 def _chunks(
@@ -327,64 +313,11 @@ def _chunks(
     elif suffix == ".xlsx":
         yield pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
     else:
-        yield from _json_lines(path, rows, only)
+        _check_utf8(path)
+        yield from _gathered(json_line_batches(path, rows, only), rows)
 
 
-#: DuckDB's names of a JSON value's type, as a person would say them.
-_JSON_KINDS = {"ARRAY": "array", "VARCHAR": "string", "BIGINT": "number", "UBIGINT": "number",
-               "DOUBLE": "number", "BOOLEAN": "true/false", "NULL": "null"}  # fmt: skip
-
-
-def _json_lines(path: Path, rows: int, only: str | None = None) -> Iterator[pd.DataFrame]:
-    """A JSON-lines file's records ``rows`` at a time, parsed by DuckDB: a column per key
-    any record uses (in the order they first appear), each value as the file wrote it
-    (a number's digits, ``true``, an object as JSON), as a CSV file's would be; a key a
-    record lacks, or ``null``, is missing. With ``only``, that key alone (stripped)."""
-    _check_utf8(path)
-    with duckdb.connect() as con:
-        lines = "read_ndjson_objects($path) t(j)"
-        given = {"path": str(path)}
-        try:
-            odd = con.execute(
-                f"SELECT count(*) FROM {lines} WHERE json_type(j) <> 'OBJECT'", given
-            ).fetchall()
-        except duckdb.InvalidInputException as exc:
-            _bad_json_line(path)
-            raise InputError(f"cannot read {path}: {exc}") from exc
-        if odd[0][0]:
-            line, kind = con.execute(
-                f"SELECT line, json_type(j) FROM (SELECT row_number() OVER () AS line, j "
-                f"FROM {lines}) WHERE json_type(j) <> 'OBJECT' ORDER BY line LIMIT 1",
-                given,
-            ).fetchall()[0]
-            said = _JSON_KINDS.get(str(kind), str(kind).lower())
-            raise InputError(
-                f"cannot read {path}: record {line} is a JSON {said}, not an "
-                'object; write one object per line, e.g. {"record_id": "1", ...}'
-            )
-        # The keys in the order the first records use them; any only later ones after.
-        first = con.execute(f"SELECT json_keys(j) FROM {lines} LIMIT 1000", given).fetchall()
-        keys = list(dict.fromkeys(key for (found,) in first for key in found))
-        later = con.execute(
-            f"SELECT DISTINCT unnest(json_keys(j)) AS key FROM {lines} ORDER BY key", given
-        ).fetchall()
-        known = set(keys)
-        keys += [key for (key,) in later if key not in known]
-        if only is not None:
-            keys = [key for key in keys if key.strip() == only]
-        if not keys:
-            return
-        # A key as a JSON pointer (any key can be written so: "a.b", "x/y", "").
-        pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in keys]
-        values = ", ".join(f"json_extract_string(j, $k{n})" for n in range(len(keys)))
-        given |= {f"k{n}": pointer for n, pointer in enumerate(pointers)}
-        result = con.sql(f"SELECT {values} FROM {lines}", params=given)  # in file order
-        yield from _gathered(result.to_arrow_reader(rows), rows, keys)
-
-
-def _gathered(
-    batches: Iterable[pa.RecordBatch], rows: int, names: list[str] | None = None
-) -> Iterator[pd.DataFrame]:
+def _gathered(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pd.DataFrame]:
     """Record batches gathered into data frames of at least ``rows`` records (the last
     may hold fewer): a chunk's standardising has a cost of its own, whatever its size."""
     pending: list[pa.RecordBatch] = []
@@ -393,33 +326,14 @@ def _gathered(
         pending.append(batch)
         held += batch.num_rows
         if held >= rows:
-            yield _frame(pending, names)
+            yield _frame(pending)
             pending, held = [], 0
     if pending:
-        yield _frame(pending, names)
+        yield _frame(pending)
 
 
-def _frame(batches: list[pa.RecordBatch], names: list[str] | None) -> pd.DataFrame:
-    table = pa.Table.from_batches(batches)
-    if names is not None:
-        table = table.rename_columns(names)
-    return table.to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _bad_json_line(path: Path) -> None:
-    """Raise an InputError naming the first line of a JSON-lines file that is not JSON
-    (DuckDB's message counts bytes); return when every line parses."""
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"cannot read {path}: line {number} is not JSON ({exc.msg} at character "
-                    f"{exc.pos + 1}); fix or remove that line and run again"
-                ) from None
+def _frame(batches: list[pa.RecordBatch]) -> pd.DataFrame:
+    return pa.Table.from_batches(batches).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _resolve_columns(
