@@ -227,9 +227,8 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="calamine")
         else:
-            _check_utf8(path)
-            batches = list(_gathered(json_line_batches(path, CHUNK_ROWS), CHUNK_ROWS))
-            frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
+            chunks = list(_chunks(path, suffix, sheet, CHUNK_ROWS))
+            frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
     if frame.empty:
         raise InputError(f"source file {path} has no records")
     return _to_text(frame.reset_index(drop=True))
