@@ -32,7 +32,7 @@ import duckdb
 from mdm.golden import RECENCY_SQL, Survived, survivorship_queries
 from mdm.schema import ATTRIBUTES
 from mdm.store.overrides import EFFECTIVE_SQL, RULE, SOURCE
-from mdm.store.rows import insert_columns, insert_rows, next_id
+from mdm.store.rows import insert_columns, insert_rows, next_id, replace_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,10 +144,13 @@ def _derive_bulk(con: duckdb.DuckDBPyConnection, rules: RulesBundle, now: dateti
         "FROM golden WHERE status = 'retired' AND survivor_id IS NULL AND updated_at = ?",
         [event_id, now, now],
     )
-    con.execute("DELETE FROM golden WHERE status = 'active'")
+    # The retired rows as they are, and every active one derived again: a new table.
     values = ", ".join(selected.get(a, "NULL") for a in ATTRIBUTES)
-    con.execute(
-        f"INSERT INTO golden ({', '.join(COLUMNS)}) "
+    replace_table(
+        con,
+        "golden",
+        f"({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM golden "
+        "WHERE status <> 'active' UNION ALL "
         f"SELECT golden_id, 'active', NULL, coalesce(g.created_at, ?), ?, m.n, {values}, "
         f"m.extra FROM golden_members m LEFT JOIN golden_created g USING (golden_id) "
         f"{' '.join(joins)}",

@@ -3,8 +3,9 @@
 Showing or deriving again one golden record reads its lineage and its source records by
 golden id; without an index each is a scan of every golden record's. A bulk run rewrites
 those tables whole, faster without the indexes: :mod:`mdm.store.golden` drops
-:data:`~mdm.store.golden.LINEAGE_INDEX` and :mod:`mdm.store.records`
-:data:`~mdm.store.records.XREF_INDEX`, and :func:`index_for_service` makes them again.
+:data:`~mdm.store.golden.LINEAGE_INDEX`, :mod:`mdm.store.records` writes a new xref table
+without :data:`~mdm.store.records.XREF_INDEX`, and :func:`index_for_service` makes them
+again.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ import duckdb
 import pandas as pd
 
 from mdm.schema import RECORD_COLUMNS
-from mdm.store.rows import delete_keyed, insert_columns, next_id
+from mdm.store.rows import delete_keyed, insert_columns, next_id, replace_table
 
 #: A source record's key: (source, record_id).
 Key = tuple[str, str]
@@ -42,8 +42,8 @@ Key = tuple[str, str]
 ROW_COLUMNS = (*RECORD_COLUMNS, "extra", "raw", "version", "ingested_at")
 
 #: The index the real-time service keeps on cross-references by golden id
-#: (:func:`mdm.store.indexes.index_for_service`); a bulk run's rewrite of xref drops it,
-#: and the service makes it again.
+#: (:func:`mdm.store.indexes.index_for_service`); a bulk run's new xref table is
+#: written without it, and the service makes it again.
 XREF_INDEX = "xref_golden"
 
 
@@ -61,10 +61,11 @@ def load_records(con: duckdb.DuckDBPyConnection, exclude_sources: list[str]) -> 
 
 def write_bulk_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
     """Replace every stored record with the run's (``memory.work`` joined to
-    ``memory.payload``): a record whose raw values changed, or a new one, gets the next
-    version, this run and ``now``; an unchanged one keeps its version, first run and
-    ingestion time. The previous versions stay in the temporary table
-    ``previous_versions`` for :func:`write_bulk_xref`'s events."""
+    ``memory.payload``), written as a new table (:func:`~mdm.store.rows.replace_table`):
+    a record whose raw values changed, or a new one, gets the next version, this run and
+    ``now``; an unchanged one keeps its version, first run and ingestion time. The
+    previous versions stay in the temporary table ``previous_versions`` for
+    :func:`write_bulk_xref`'s events."""
     columns = [*RECORD_COLUMNS, "extra", "raw"]
     names = ", ".join(columns)
     selected = ", ".join(f"n.{c}" for c in columns)
@@ -73,10 +74,10 @@ def write_bulk_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetim
         "raw::VARCHAR AS raw, run_id AS first_run, ingested_at FROM records"
     )
     same = "p.raw IS NOT DISTINCT FROM n.raw"
-    con.execute("DELETE FROM records")
-    con.execute(
-        f"INSERT INTO records ({names}, version, run_id, ingested_at) "
-        f"SELECT {selected}, "
+    replace_table(
+        con,
+        "records",
+        f"({names}, version, run_id, ingested_at) SELECT {selected}, "
         f"CASE WHEN p.version IS NULL THEN 1 WHEN {same} THEN p.version ELSE p.version + 1 END, "
         f"CASE WHEN {same} THEN p.first_run ELSE ? END, "
         f"CASE WHEN {same} THEN p.ingested_at ELSE ? END "
@@ -88,17 +89,18 @@ def write_bulk_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetim
 
 def write_bulk_xref(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
     """Replace every cross-reference with the run's (each record of ``memory.work`` with
-    its golden id from the run's ``run_golden``: uid, golden_id), and log an event for
+    its golden id from the run's ``run_golden``: uid, golden_id), written as a new
+    table, and log an event for
     every record added, updated, deleted or moved (after :func:`write_bulk_records`,
     whose previous versions it reads)."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE xref_before AS SELECT source, record_id, golden_id FROM xref"
     )
-    con.execute(f"DROP INDEX IF EXISTS {XREF_INDEX}")  # rewriting is faster without it
-    con.execute("DELETE FROM xref")
-    con.execute(
-        "INSERT INTO xref SELECT w.source, w.record_id, g.golden_id, ? "
-        "FROM memory.work w JOIN run_golden g USING (uid)",
+    replace_table(
+        con,
+        "xref",
+        "SELECT w.source, w.record_id, g.golden_id, ? FROM memory.work w "
+        "JOIN run_golden g USING (uid)",
         [run_id],
     )
     _log_record_changes(con, run_id, now)

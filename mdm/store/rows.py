@@ -9,6 +9,7 @@ none of them imports another for a helper.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,41 @@ def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
     """One more than the largest ``column`` of ``table`` (1 when it is empty)."""
     row = one(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
     return int(row[0]) if row else 1
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, rows: str, params: Sequence[Any] = ()
+) -> None:
+    """Make ``table`` (of the connection's current database) hold exactly ``rows``: the
+    rest of an ``INSERT INTO`` statement, such as ``(a, b) SELECT ...``, which may read
+    ``table`` as it was. They are written once into a new table of the same definition
+    (its keys and constraints), which then takes the old one's place, inside the
+    caller's transaction.
+
+    A bulk run rewrites whole keyed tables. Deleting every row and inserting rows with
+    the same keys in one transaction makes DuckDB's commit reconcile each key with its
+    deleted twin: 28 s for a re-run's million records, against under a second for a new
+    table. An index made on the old table apart from its definition (the service's,
+    :mod:`mdm.store.indexes`) goes with it."""
+    found = one(
+        con.execute(
+            "SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = current_schema() AND table_name = ?",
+            [table],
+        )
+    )
+    if found is None:
+        raise LookupError(f"the store has no table {table!r} to replace")
+    fresh = f"{table}__next"
+    head = rf'^CREATE TABLE\s+(?:\S+\.)?"?{re.escape(table)}"?\s*\('
+    ddl, made = re.subn(head, f"CREATE TABLE {fresh}(", found[0])
+    if made != 1:
+        raise LookupError(f"cannot read the definition of table {table!r}: {found[0][:80]}")
+    con.execute(f"DROP TABLE IF EXISTS {fresh}")
+    con.execute(ddl)
+    con.execute(f"INSERT INTO {fresh} {rows}", list(params)).fetchall()
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE {fresh} RENAME TO {table}")
 
 
 def insert_rows(
