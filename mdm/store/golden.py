@@ -82,13 +82,22 @@ def write_bulk_golden(
 ) -> None:
     """Derive every active golden record and its lineage from the stored records and
     cross-references, lay the steward's values over them, and log an event for each
-    golden record created or changed (in the bulk run's transaction)."""
+    golden record created or changed (in the bulk run's transaction). A golden record
+    the run left as it was keeps its ``updated_at``: "changed since" stays true after a
+    nightly re-run of the same files."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, "
-        f"{', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
+        "CREATE OR REPLACE TEMP TABLE golden_before AS SELECT golden_id, record_count, extra, "
+        f"updated_at, {', '.join(ATTRIBUTES)} FROM golden WHERE status = 'active'"
     )
     _derive_bulk(con, rules, now)
     apply_overrides(con)  # a steward's value wins until cleared
+    same = " AND ".join(
+        f"golden.{c} IS NOT DISTINCT FROM b.{c}" for c in ("record_count", "extra", *ATTRIBUTES)
+    )
+    con.execute(
+        "UPDATE golden SET updated_at = b.updated_at FROM golden_before b WHERE "
+        f"golden.golden_id = b.golden_id AND golden.status = 'active' AND {same}"
+    )
     _log_bulk_changes(con, run_id, now)
 
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mdm.cli import app
+from mdm.schema import ATTRIBUTES
 
 runner = CliRunner()
 
@@ -123,7 +124,7 @@ def test_reconciling_again_keeps_golden_ids(
 #: What a re-run on the same files leaves as it was: (table, columns compared).
 UNCHANGED = {
     "records": "* EXCLUDE (run_id)",
-    "golden": "* EXCLUDE (updated_at)",
+    "golden": "*",
     "lineage": "*",
     "xref": "* EXCLUDE (run_id)",
 }
@@ -147,6 +148,44 @@ def test_reconciling_the_same_files_again_leaves_the_same_tables_and_keys(
     assert _query(db, "SELECT DISTINCT run_id FROM records") == [(1,)]  # each kept its first
     with duckdb.connect(str(db)) as con, pytest.raises(duckdb.ConstraintException):
         con.execute("INSERT INTO xref SELECT * FROM xref LIMIT 1")
+
+
+def test_a_re_run_moves_updated_at_only_for_the_golden_records_it_changed(
+    store: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    """A golden record keeps its updated_at through a re-run that leaves its values,
+    extras and record count as they were; one that lost a record gets the run's time."""
+    db = tmp_path / "again.duckdb"
+    shutil.copy(store, db)
+    (gone, golden_id), *_ = _query(
+        db,
+        "SELECT x.record_id, x.golden_id FROM xref x JOIN golden g USING (golden_id) "
+        "WHERE x.source = 'crm' AND g.record_count > 2 ORDER BY 1 LIMIT 1",
+    )
+    files = []
+    for path in sample_files:
+        shutil.copy(path, tmp_path / path.name)
+        files.append(tmp_path / path.name)
+    crm = tmp_path / "crm.csv"
+    frame = pd.read_csv(crm, dtype=str, keep_default_na=False)
+    frame[frame["customer_no"] != gone].to_csv(crm, index=False)
+    columns = ", ".join(["golden_id", "record_count", "extra", *ATTRIBUTES])
+    before = {r[0]: r for r in _query(db, f"SELECT {columns}, updated_at FROM golden")}
+    result = _run("reconcile", *map(str, files), "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    after = _query(db, f"SELECT {columns}, updated_at FROM golden WHERE status = 'active'")
+    kept = moved = 0
+    for row in after:
+        if (old := before.get(row[0])) is None:
+            continue
+        same_values = old[:-1] == row[:-1]
+        if same_values:
+            kept += 1
+        else:
+            moved += 1
+        assert (old[-1] == row[-1]) == same_values, (old, row)
+    assert moved >= 1 and kept > 10 * moved
+    assert before[golden_id][-1] != next(r for r in after if r[0] == golden_id)[-1]
 
 
 def test_model_artefact(store: Path, tmp_path: Path) -> None:
