@@ -208,3 +208,28 @@ def test_name_equals_path_names_the_source(sample_dir: Path, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sources"][0]["name"] == "crm"
     assert _query(db, "SELECT DISTINCT source FROM records") == [("crm",)]
+
+
+def test_a_re_run_gives_only_a_record_whose_raw_values_changed_its_next_version(
+    store: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "again.duckdb"
+    shutil.copy(store, db)
+    files = []
+    for path in sample_files:
+        shutil.copy(path, tmp_path / path.name)
+        files.append(tmp_path / path.name)
+    crm = tmp_path / "crm.csv"
+    frame = pd.read_csv(crm, dtype=str, keep_default_na=False)
+    changed = frame.loc[0, "customer_no"]
+    frame.loc[0, "town"] = frame.loc[0, "town"] + "ville"
+    frame.to_csv(crm, index=False)
+    result = _run("reconcile", *map(str, files), "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    versions = _query(
+        db,
+        "SELECT source, record_id, version, run_id FROM records WHERE version <> 1 OR run_id <> 1",
+    )
+    assert versions == [("crm", changed, 2, 2)]
+    updated = _query(db, "SELECT source, record_id FROM events WHERE kind = 'record_updated'")
+    assert updated == [("crm", changed)]
