@@ -7,6 +7,7 @@ the store adapter over a table of records with their golden ids) or work on fram
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,30 @@ RECENCY_SQL = (
     "row_number() OVER (ORDER BY coalesce(updated_at, ''), ingested_at NULLS FIRST, "
     "source DESC, record_id DESC)"
 )
+
+
+#: A digest of what survivorship reads of a record in the records table (its attributes,
+#: extras and recency): a bulk re-run compares it before and after to find the golden
+#: records whose records changed.
+INPUTS_DIGEST_SQL = (
+    "md5_number(to_json({"
+    + ", ".join(f"'{a}': {a}" for a in ATTRIBUTES)
+    + ", 'extra': extra::VARCHAR, 'updated_at': updated_at, 'ingested_at': ingested_at}))"
+)
+
+#: Raise when the SQL derivation comes to make something else of the same records: a
+#: bulk re-run then derives every golden record again, not only those whose records
+#: changed.
+DERIVATION = 1
+
+
+def derivation_fingerprint(rules: SurvivorshipRules) -> str:
+    """What a golden record derived from the same records depends on besides them: the
+    survivorship rules, the attributes and :data:`DERIVATION`. A bulk run whose
+    fingerprint is the previous run's derives again only the golden records whose
+    records changed; the others are as that run left them."""
+    text = json.dumps([rules.model_dump(mode="json"), list(ATTRIBUTES), DERIVATION])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 #: Strategies whose value is the best record's (by recency or source, then recency):

@@ -26,7 +26,8 @@ import duckdb
 import pandas as pd
 
 from mdm.clock import utcnow as _now
-from mdm.golden import assign_golden_ids, survivors_of_retired
+from mdm.golden import assign_golden_ids, derivation_fingerprint, survivors_of_retired
+from mdm.sql import one
 from mdm.store.golden import retire_bulk, write_bulk_golden
 from mdm.store.names import learn_from_links, refresh_frequencies
 from mdm.store.records import write_bulk_records, write_bulk_xref
@@ -55,6 +56,7 @@ def write_run(
     store attached as ``store``; everything is written in one transaction.
     """
     now = _now()
+    derivation = derivation_fingerprint(rules.survivorship)
     golden_of = _golden_ids(con, output)
     con.register("run_golden", golden_of)
     con.execute("USE store")
@@ -88,7 +90,7 @@ def write_run(
             write_bulk_xref(con, run_id, now)
             retire_bulk(con, golden_of.attrs["retired"], run_id, now)
             timer.lap("write.xref")
-            write_bulk_golden(con, rules, run_id, now)
+            write_bulk_golden(con, rules, run_id, now, _previous_derivation(con, run_id))
             timer.lap("write.golden")
             output.review_tasks = open_bulk_tasks(
                 con, output.review_threshold, output.link_threshold, run_id, now
@@ -108,6 +110,7 @@ def write_run(
                 "candidate_pairs": output.candidate_pairs,
                 "prior": output.model.training.get("prior", {}),
                 "threshold": output.threshold.as_dict() if output.threshold is not None else {},
+                "derivation": derivation,
             }
             for summary in summaries:
                 con.execute(
@@ -143,6 +146,19 @@ class _Timer:
         if self.seconds is not None:
             self.seconds[name] = round(now - self.clock, 2)
         self.clock = now
+
+
+def _previous_derivation(con: duckdb.DuckDBPyConnection, run_id: int) -> str | None:
+    """The golden records' derivation fingerprint of the last bulk run before ``run_id``
+    (:func:`mdm.golden.derivation_fingerprint`), if it recorded one."""
+    row = one(
+        con.execute(
+            "SELECT json_extract_string(report, '$.derivation') FROM runs WHERE kind = "
+            "'reconcile' AND run_id < ? AND report IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+            [run_id],
+        )
+    )
+    return row[0] if row else None
 
 
 def _golden_ids(con: duckdb.DuckDBPyConnection, output: RunOutput) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from mdm.golden import INPUTS_DIGEST_SQL
 from mdm.schema import RECORD_COLUMNS
 from mdm.store.rows import delete_keyed, insert_columns, next_id, replace_table
 
@@ -65,15 +66,17 @@ def write_bulk_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetim
     a record whose raw values changed, or a new one, gets the next version, this run and
     ``now``; an unchanged one keeps its version, first run and ingestion time. The
     previous versions stay in the temporary table ``previous_versions`` for
-    :func:`write_bulk_xref`'s events."""
+    :func:`write_bulk_xref`'s events and the golden writer."""
     columns = [*RECORD_COLUMNS, "extra", "raw"]
     names = ", ".join(columns)
     selected = ", ".join(f"n.{c}" for c in columns)
     # A digest of each raw record, not its text: a re-run of a million records held
-    # 244 MB of it.
+    # 244 MB of it. The digest of what survivorship reads tells the golden writer which
+    # records changed.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE previous_versions AS SELECT source, record_id, version, "
-        "md5_number(raw::VARCHAR) AS raw_digest, run_id AS first_run, ingested_at FROM records"
+        "md5_number(raw::VARCHAR) AS raw_digest, run_id AS first_run, ingested_at, "
+        f"{INPUTS_DIGEST_SQL} AS inputs_digest FROM records"
     )
     same = "p.raw_digest IS NOT DISTINCT FROM md5_number(n.raw::VARCHAR)"
     replace_table(
@@ -94,7 +97,8 @@ def write_bulk_xref(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) 
     its golden id from the run's ``run_golden``: uid, golden_id), written as a new
     table, and log an event for
     every record added, updated, deleted or moved (after :func:`write_bulk_records`,
-    whose previous versions it reads)."""
+    whose previous versions it reads). The previous cross-references stay in the
+    temporary table ``xref_before`` for the golden writer."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE xref_before AS SELECT source, record_id, golden_id FROM xref"
     )
@@ -130,7 +134,6 @@ def _log_record_changes(con: duckdb.DuckDBPyConnection, run_id: int, now: dateti
         "WHERE r.version <> p.version)",
         [event_id, now, run_id, run_id, run_id, run_id],
     )
-    con.execute("DROP TABLE IF EXISTS xref_before")
 
 
 # --- real time: a batch of change sets -------------------------------------------------

@@ -233,3 +233,63 @@ def test_a_re_run_gives_only_a_record_whose_raw_values_changed_its_next_version(
     assert versions == [("crm", changed, 2, 2)]
     updated = _query(db, "SELECT source, record_id FROM events WHERE kind = 'record_updated'")
     assert updated == [("crm", changed)]
+
+
+def _edited_sources(sample_files: list[Path], folder: Path) -> list[Path]:
+    """The sample files with the CRM export changed as a day's changes change it: values
+    edited (one first name to another person's), records deleted, new records of people
+    already known and one of a new person."""
+    files = []
+    for path in sample_files:
+        shutil.copy(path, folder / path.name)
+        files.append(folder / path.name)
+    crm = folder / "crm.csv"
+    frame = pd.read_csv(crm, dtype=str, keep_default_na=False)
+    frame.loc[0:4, "town"] = frame.loc[0:4, "town"] + " Cross"
+    frame.loc[5, "fname"] = "Bartholomew"
+    frame.loc[6, "email"] = ""
+    added = frame.loc[20:25].copy()
+    added["customer_no"] = added["customer_no"] + "-2"
+    added["mobile"] = ""
+    new_person = {"fname": "Zebedee", "surname": "Quillfeather", "dob": "01/02/1903"}
+    for column, value in new_person.items():
+        added.iloc[-1, added.columns.get_loc(column)] = value
+    added.iloc[-1, added.columns.get_loc("email")] = "zq1903@example.org"
+    frame = pd.concat([frame.drop(index=range(10, 16)), added])
+    frame.to_csv(crm, index=False)
+    return files
+
+
+def test_a_re_run_derives_again_only_what_changed_and_ends_as_deriving_everything(
+    store: Path, sample_files: list[Path], tmp_path: Path
+) -> None:
+    """A re-run with the last run's survivorship derives again only the golden records
+    whose records changed, came or went; the store it leaves is the one deriving every
+    golden record leaves (golden rows, lineage and events)."""
+    files = _edited_sources(sample_files, tmp_path)
+    stores = {}
+    for name in ("only_changed", "everything"):
+        db = tmp_path / f"{name}.duckdb"
+        shutil.copy(store, db)
+        if name == "everything":  # no fingerprint on record: every golden record again
+            with duckdb.connect(str(db)) as con:
+                con.execute("UPDATE runs SET report = NULL")
+        result = _run("reconcile", *map(str, files), "--db", str(db), "--json")
+        assert result.exit_code == 0, result.output
+        stores[name] = db
+    queries = {
+        "golden": "SELECT * EXCLUDE (created_at, updated_at), updated_at < (SELECT max("
+        "started_at) FROM runs) AS kept_time FROM golden ORDER BY golden_id",
+        "lineage": "SELECT * FROM lineage ORDER BY ALL",
+        "events": "SELECT kind, golden_id, source, record_id, detail FROM events ORDER BY ALL",
+        "event_values": "SELECT * EXCLUDE (event_id) FROM event_values ORDER BY ALL",
+    }
+    for table, sql in queries.items():
+        assert _query(stores["only_changed"], sql) == _query(stores["everything"], sql), table
+    changed = _query(
+        stores["only_changed"],
+        "SELECT count(*) FILTER (WHERE kind = 'golden_changed'), count(*) FILTER (WHERE "
+        "kind = 'golden_created'), count(*) FILTER (WHERE kind = 'record_deleted') FROM events "
+        "WHERE json_extract_string(detail, '$.run_id') = '2'",
+    )
+    assert all(n > 0 for n in changed[0]), changed
