@@ -20,7 +20,7 @@ from mdm.errors import RejectedPairError, VariantError
 from mdm.linkage.frequencies import LiveFrequencies
 from mdm.names import FREQUENCY_COLUMNS
 from mdm.names.reference import load_name_variants, normalise_name
-from mdm.store.rows import registered
+from mdm.store.rows import registered, replace_table
 
 KINDS = ("nickname", "spelling", "transliteration")
 STATUSES = ("proposed", "active", "rejected")
@@ -244,10 +244,11 @@ def count_names_sql(table: str, columns: set[str] | None = None) -> str:
 
 def refresh_frequencies(con: duckdb.DuckDBPyConnection, counted: str = "records") -> None:
     """Replace the frequency table with the counts over ``counted`` (default: the store's
-    records; a bulk run passes the counts it already made over the same records)."""
-    con.execute("DELETE FROM name_frequencies").fetchall()
+    records; a bulk run passes the counts it already made over the same records), as a
+    new table: most of a re-run's names are the keys it held
+    (:func:`~mdm.store.rows.replace_table`)."""
     source = counted if counted != "records" else f"({count_names_sql('records')})"
-    con.execute(f"INSERT INTO name_frequencies SELECT kind, name, count FROM {source}").fetchall()
+    replace_table(con, "name_frequencies", f"SELECT kind, name, count FROM {source}")
 
 
 def name_frequencies(

@@ -95,10 +95,10 @@ def write_bulk_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetim
 def write_bulk_xref(con: duckdb.DuckDBPyConnection, run_id: int, now: datetime) -> None:
     """Replace every cross-reference with the run's (each record of ``memory.work`` with
     its golden id from the run's ``run_golden``: uid, golden_id), written as a new
-    table, and log an event for
-    every record added, updated, deleted or moved (after :func:`write_bulk_records`,
-    whose previous versions it reads). The previous cross-references stay in the
-    temporary table ``xref_before`` for the golden writer."""
+    table, and log an event for every record added, updated, deleted or moved (after
+    :func:`write_bulk_records`, whose previous versions it reads). The previous
+    cross-references stay in the temporary table ``xref_before`` for the golden
+    writer."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE xref_before AS SELECT source, record_id, golden_id FROM xref"
     )

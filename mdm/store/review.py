@@ -74,9 +74,12 @@ def open_bulk_tasks(
 ) -> int:
     """Replace the open review tasks with the run's: one per pair of golden records whose
     records scored in the review band (its most probable pair of records), but for pairs
-    of golden records a steward decided about. Returns how many tasks are open."""
-    con.execute("DELETE FROM review_tasks WHERE status = 'open'")
+    of golden records a steward decided about. Returns how many tasks are open. A task
+    id is never given twice: a link to yesterday's task, or a hold on it, cannot come to
+    name another pair (and DuckDB's commit would pay for each key deleted and inserted
+    again)."""
     start = next_id(con, "review_tasks", "task_id")
+    con.execute("DELETE FROM review_tasks WHERE status = 'open'")
     con.execute(
         # Pairs of golden records a steward decided about (a constraint between any two of
         # their records) are not asked again.

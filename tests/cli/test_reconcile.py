@@ -134,14 +134,21 @@ def test_reconciling_the_same_files_again_leaves_the_same_tables_and_keys(
     store: Path, sample_files: list[Path], tmp_path: Path
 ) -> None:
     """A re-run writes the keyed tables anew (mdm.store.rows.replace_table): the same
-    rows, versions and first runs, and the same definitions, primary keys enforced."""
+    rows, versions and first runs, and the same definitions, primary keys enforced; the
+    review tasks are the same pairs under new ids."""
     db = tmp_path / "again.duckdb"
     shutil.copy(store, db)
     definitions = "SELECT table_name, sql FROM duckdb_tables() ORDER BY 1"
     before = {t: _query(db, f"SELECT {c} FROM {t} ORDER BY ALL") for t, c in UNCHANGED.items()}
     tables = _query(db, definitions)
+    tasks = "SELECT task_id, source_l, record_id_l, source_r, record_id_r FROM review_tasks"
+    tasks_before = _query(db, tasks)
     result = _run("reconcile", *map(str, sample_files), "--db", str(db), "--json")
     assert result.exit_code == 0, result.output
+    tasks_after = _query(db, tasks)
+    # The same pairs wait, under ids never given before (a link to one cannot move).
+    assert sorted(t[1:] for t in tasks_after) == sorted(t[1:] for t in tasks_before)
+    assert min(t[0] for t in tasks_after) > max(t[0] for t in tasks_before)
     for table, columns in UNCHANGED.items():
         assert _query(db, f"SELECT {columns} FROM {table} ORDER BY ALL") == before[table], table
     assert _query(db, definitions) == tables
