@@ -34,6 +34,7 @@ import pandas as pd
 
 from mdm.golden import INPUTS_DIGEST_SQL
 from mdm.schema import RECORD_COLUMNS
+from mdm.sql import one
 from mdm.store.rows import delete_keyed, insert_columns, next_id, replace_table
 
 #: A source record's key: (source, record_id).
@@ -78,16 +79,24 @@ def write_bulk_records(con: duckdb.DuckDBPyConnection, run_id: int, now: datetim
         "md5_number(raw::VARCHAR) AS raw_digest, run_id AS first_run, ingested_at, "
         f"{INPUTS_DIGEST_SQL} AS inputs_digest FROM records"
     )
-    same = "p.raw_digest IS NOT DISTINCT FROM md5_number(n.raw::VARCHAR)"
+    # Each record's digest once, and none for a store with no records yet.
+    stored = one(con.execute("SELECT count(*) FROM previous_versions"))
+    same = "false"
+    if stored and stored[0]:
+        same = (
+            "p.version IS NOT NULL AND p.raw_digest IS NOT DISTINCT FROM md5_number(n.raw::VARCHAR)"
+        )
     replace_table(
         con,
         "records",
         f"({names}, version, run_id, ingested_at) SELECT {selected}, "
-        f"CASE WHEN p.version IS NULL THEN 1 WHEN {same} THEN p.version ELSE p.version + 1 END, "
-        f"CASE WHEN {same} THEN p.first_run ELSE ? END, "
-        f"CASE WHEN {same} THEN p.ingested_at ELSE ? END "
+        "CASE WHEN _version IS NULL THEN 1 WHEN _same THEN _version ELSE _version + 1 END, "
+        "CASE WHEN _same THEN _first_run ELSE ? END, "
+        "CASE WHEN _same THEN _ingested_at ELSE ? END "
+        "FROM (SELECT n.*, p.version AS _version, p.first_run AS _first_run, "
+        f"p.ingested_at AS _ingested_at, {same} AS _same "
         "FROM (SELECT * FROM memory.work JOIN memory.payload USING (uid)) n "
-        "LEFT JOIN previous_versions p USING (source, record_id)",
+        "LEFT JOIN previous_versions p USING (source, record_id)) n",
         [run_id, now],
     )
 
