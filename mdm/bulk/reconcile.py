@@ -187,9 +187,11 @@ def reconcile(
         present = present_columns(con, "temp.incoming")
         rules = replace(rules, match=fit_rules_to_data(rules.match, present))
         model = None if retrain else load_model(con, rules.match.fingerprint())
+        # Numbering and keying the records joins and sorts them all: the scoring limit.
+        incoming = int(con.execute("SELECT count(*) FROM temp.incoming").fetchall()[0][0])
+        con.execute(f"SET memory_limit = '{scoring_memory_limit(incoming)}'").fetchall()
         records = number_work_tables(con, "temp.incoming", rules.match)
         lap("prepare")
-        con.execute(f"SET memory_limit = '{scoring_memory_limit(records)}'").fetchall()
         output = _link(con, records, rules, model, progress, lap, backend)
         progress.stage("write", f"{output.golden_count} golden records")
         con.execute(f"SET memory_limit = '{write_memory_limit(records)}'").fetchall()

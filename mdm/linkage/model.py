@@ -117,8 +117,8 @@ def block_key_sql(
     con: duckdb.DuckDBPyConnection, table: str, rules: MatchRules
 ) -> tuple[list[str], list[str]]:
     """What a SELECT over ``table``'s records needs to carry the key columns of
-    :func:`add_block_keys`: the joins (to the keys few enough records share, counted
-    in ``table`` now, as temporary tables) and the column expressions. The key columns
+    :func:`add_block_keys`: the joins (to the keys too many records share, counted in
+    ``table`` now, as temporary tables) and the column expressions. The key columns
     are named unqualified: nothing else joined may hold a column of that name."""
     joins, columns = [], []
     for index, rule in enumerate(rules.blocking):
@@ -130,16 +130,23 @@ def block_key_sql(
             # A hash of NULLs is not NULL (and least/greatest ignore them): test presence.
             columns.append(f"CASE WHEN {present} THEN {key} END AS {block_key_column(index)}")
             continue
-        allowed = f"_allowed_{index}"
+        # The keys past the cap, not those within it: a few values (common surnames,
+        # placeholder dates) against nearly every one. Joined, the latter held a hash
+        # table of most records' keys for each rule at once, and 10M records ran out of
+        # memory.
+        crowded = f"_crowded_{index}"
         one(
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {allowed} AS SELECT {key} AS k FROM {table} "
-                f"WHERE {present} GROUP BY ALL HAVING count(*) <= {rule.max_block_size}"
+                f"CREATE OR REPLACE TEMP TABLE {crowded} AS SELECT {key} AS k FROM {table} "
+                f"WHERE {present} GROUP BY ALL HAVING count(*) > {rule.max_block_size}"
             )
         )
         # Only a record with every key present has a block key.
-        joins.append(f"LEFT JOIN {allowed} ON {present} AND {allowed}.k = {key}")
-        columns.append(f"{allowed}.k AS {block_key_column(index)}")
+        joins.append(f"LEFT JOIN {crowded} ON {crowded}.k = {key}")
+        columns.append(
+            f"CASE WHEN {present} AND {crowded}.k IS NULL THEN {key} END "
+            f"AS {block_key_column(index)}"
+        )
     return joins, columns
 
 
