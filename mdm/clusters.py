@@ -181,6 +181,37 @@ def cluster(
     return dense.astype(np.int64)
 
 
+def guard_pairs(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    below: float,
+    must: np.ndarray,
+    step: int = 1 << 22,
+) -> np.ndarray:
+    """The pairs scored below ``below`` that can ever hold two records apart (n x 2):
+    those inside a component of the links at ``threshold`` and the must-links
+    (``must``, n x 2). No cluster reaches past such a component, however links are
+    later vetoed or split, so the rest forbid nothing. The pairs are read a slice of
+    ``step`` at a time: those below are most of a large run's, and copied whole they
+    were the cluster stage's largest allocation (1.9 GB for 10M records)."""
+    must = np.asarray(must, dtype=np.int64).reshape(-1, 2)
+    keep = probability >= threshold
+    linked = components(
+        n,
+        np.concatenate([left[keep], must[:, 0]]),
+        np.concatenate([right[keep], must[:, 1]]),
+    )
+    found = [np.empty((0, 2), dtype=np.int64)]
+    for start in range(0, len(left), step):
+        a, b = left[start : start + step], right[start : start + step]
+        low = (probability[start : start + step] < below) & (linked[a] == linked[b])
+        found.append(np.column_stack([a[low], b[low]]).astype(np.int64, copy=False))
+    return np.concatenate(found)
+
+
 def cluster_constrained(
     n: int,
     left: np.ndarray,

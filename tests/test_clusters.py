@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -136,3 +136,42 @@ def test_merging_edges_into_components_gives_the_components_of_all_edges(case) -
     same_whole = whole[:, None] == whole[None, :]
     assert (same_merged == same_whole).all()
     assert merged.max() < n
+
+
+@given(
+    st.integers(2, 14).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(
+                st.tuples(
+                    st.integers(0, n - 1),
+                    st.integers(0, n - 1),
+                    st.sampled_from([0.05, 0.2, 0.4, 0.6, 0.8, 0.95]),
+                ).filter(lambda e: e[0] != e[1]),
+                max_size=30,
+            ),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=2),
+            st.integers(1, 8),
+        )
+    )
+)
+@example((3, [(0, 1, 0.9), (0, 2, 0.1)], [(1, 2)], [], 1))  # joined by a must-link alone
+def test_guard_pairs_keep_every_pair_that_can_split_a_cluster(case) -> None:
+    """The guards' pairs below the split line, read in slices and kept only inside a
+    component of the links and must-links, cluster exactly as all of them do."""
+    from mdm.clusters import cluster_constrained, guard_pairs
+
+    n, edges, must, steward, step = case
+    left, right, prob = _edges(edges) if edges else (np.empty(0, np.int64),) * 2 + (np.empty(0),)
+    must_pairs = np.array(must, dtype=np.int64).reshape(-1, 2)
+    steward_pairs = np.array(steward, dtype=np.int64).reshape(-1, 2)
+    every = np.column_stack([left[prob < 0.5], right[prob < 0.5]])
+    kept = guard_pairs(n, left, right, prob, 0.5, 0.5, must_pairs, step=step)
+    assert {tuple(p) for p in kept.tolist()} <= {tuple(p) for p in every.tolist()}
+    for threshold in (0.5, 0.7, 0.9):  # a later pass links less, never more
+        assert _partition(
+            cluster_constrained(n, left, right, prob, threshold, kept, must_pairs, steward_pairs)
+        ) == _partition(
+            cluster_constrained(n, left, right, prob, threshold, every, must_pairs, steward_pairs)
+        )

@@ -17,6 +17,7 @@ from mdm.clusters import (
     best_expected_f1_threshold,
     choose_link_threshold,
     cluster_constrained,
+    guard_pairs,
     probability_to_weight,
     weight_to_probability,
 )
@@ -282,13 +283,13 @@ def _link(
     lap("predict")
     progress.stage("cluster", f"{len(left)} candidate pairs")
     link, review, choice = _thresholds(rules.match, left, right, probability, records)
-    cannot = np.empty((0, 2), dtype=np.int64)
-    if rules.match.clustering.guard:
-        low = probability < rules.match.clustering.split_below
-        cannot = np.column_stack([left[low], right[low]])
     # A steward's merges, unmerges and decisions outrank every score.
     steward = constraint_edges(con, "memory.work")
     must, steward_cannot = (np.asarray(steward[k], dtype=np.int64) for k in ("must", "cannot"))
+    cannot = np.empty((0, 2), dtype=np.int64)
+    if rules.match.clustering.guard:
+        below = rules.match.clustering.split_below
+        cannot = guard_pairs(records, left, right, probability, link, below, must)
 
     def cluster(
         n: int,
