@@ -121,6 +121,13 @@ def test_reconciling_again_keeps_golden_ids(
     assert _query(db, "SELECT count(*) FROM golden WHERE status = 'retired'")[0][0] == 0
 
 
+def _copied(files: list[Path], folder: Path) -> list[Path]:
+    """The sample files copied into ``folder``, to be edited there."""
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    return [folder / path.name for path in files]
+
+
 #: What a re-run on the same files leaves as it was: (table, columns compared).
 UNCHANGED = {
     "records": "* EXCLUDE (run_id)",
@@ -169,10 +176,7 @@ def test_a_re_run_moves_updated_at_only_for_the_golden_records_it_changed(
         "SELECT x.record_id, x.golden_id FROM xref x JOIN golden g USING (golden_id) "
         "WHERE x.source = 'crm' AND g.record_count > 2 ORDER BY 1 LIMIT 1",
     )
-    files = []
-    for path in sample_files:
-        shutil.copy(path, tmp_path / path.name)
-        files.append(tmp_path / path.name)
+    files = _copied(sample_files, tmp_path)
     crm = tmp_path / "crm.csv"
     frame = pd.read_csv(crm, dtype=str, keep_default_na=False)
     frame[frame["customer_no"] != gone].to_csv(crm, index=False)
@@ -222,10 +226,7 @@ def test_a_re_run_gives_only_a_record_whose_raw_values_changed_its_next_version(
 ) -> None:
     db = tmp_path / "again.duckdb"
     shutil.copy(store, db)
-    files = []
-    for path in sample_files:
-        shutil.copy(path, tmp_path / path.name)
-        files.append(tmp_path / path.name)
+    files = _copied(sample_files, tmp_path)
     crm = tmp_path / "crm.csv"
     frame = pd.read_csv(crm, dtype=str, keep_default_na=False)
     changed = frame.loc[0, "customer_no"]
@@ -246,10 +247,7 @@ def _edited_sources(sample_files: list[Path], folder: Path) -> list[Path]:
     """The sample files with the CRM export changed as a day's changes change it: values
     edited (one first name to another person's), records deleted, new records of people
     already known and one of a new person."""
-    files = []
-    for path in sample_files:
-        shutil.copy(path, folder / path.name)
-        files.append(folder / path.name)
+    files = _copied(sample_files, folder)
     crm = folder / "crm.csv"
     frame = pd.read_csv(crm, dtype=str, keep_default_na=False)
     frame.loc[0:4, "town"] = frame.loc[0:4, "town"] + " Cross"
