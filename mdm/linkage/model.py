@@ -25,8 +25,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 from splink import DuckDBAPI, Linker
-from splink.internals.chunking import _blocked_pairs_cache_key
+from splink.internals.comparison_vector_values import (
+    compute_comparison_vector_values_from_id_pairs_sqls,
+)
 from splink.internals.exceptions import SplinkException
+from splink.internals.pipeline import CTEPipeline
+from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+from splink.internals.vertically_concatenate import enqueue_df_concat_with_tf
 
 from mdm.errors import ModelError
 from mdm.linkage.comparisons import (
@@ -667,54 +672,100 @@ def predict_pairs(
     ``tf_tables`` maps a column to a table (``<column>, tf_<column>``) to take its term
     frequencies from; other term-frequency columns are counted over ``table`` by splink.
     Past :data:`PREDICT_CHUNK_RECORDS` records the pairs are generated and scored a
-    slice of the left-hand records at a time, so that what DuckDB holds (or spills) at
-    once stays the same size; ``on_slice(done, slices)`` is called as each is stored.
+    slice at a time, so that what DuckDB holds (or spills) at once stays the same size;
+    ``on_slice(done, slices)`` is called as each is stored.
+
+    A slice is the pairs whose right-hand record (the greater uid) is in one range of
+    uids. Scoring joins each pair to both its records: the left-hand join is built on
+    the slice's pairs, the right-hand one on the records, and a range of them fits in
+    memory where all of them spilled (10M records in ten slices of the left-hand uids:
+    62 s a slice of 13M pairs; by right-hand range, 1.3 µs a pair).
     """
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(table), model.settings, log_level=logging.ERROR)
     _quiet()
     for column, tf_table in (tf_tables or {}).items():
         linker.table_management.register_term_frequency_lookup(db_api.register(tf_table), column)
-    records = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    row = one(con.execute(f"SELECT count(*), min({UNIQUE_ID}), max({UNIQUE_ID}) FROM {table}"))
+    records, low, high = (int(row[0]), int(row[1] or 0), int(row[2] or 0) + 1) if row else (0, 0, 1)
     slices = max(1, math.ceil(records / PREDICT_CHUNK_RECORDS))
-    columns = f"{UNIQUE_ID}_l AS uid_l, {UNIQUE_ID}_r AS uid_r, match_weight, match_probability"
     rules = [r["blocking_rule"] for r in model.settings["blocking_rules_to_generate_predictions"]]
     blocked = f"{table}_blocked_pairs"
-    # Each slice's pairs go into splink's cache as the pairs it would block itself:
-    # registered as the user's pairs instead, splink first copies both sides' records to
-    # prune them (4.6 s at 1M). Were a splink release to name its cache otherwise, it
-    # would block the pairs itself: the same pairs, slower (the lock file pins it).
-    cache, cache_key = linker._intermediate_table_cache, _blocked_pairs_cache_key((1, 1), (1, 1))
-    for done in range(1, slices + 1):
-        pairs = blocked_pairs_sql(table, rules, done, slices, exclude)
-        one(con.execute(f"CREATE OR REPLACE TABLE {blocked} AS {pairs}"))
-        cache[cache_key] = db_api.table_to_splink_dataframe("__splink__blocked_id_pairs", blocked)
-        part = linker.inference.predict_chunk((1, 1), (1, 1), warning_mode="never")
-        # Each slice goes straight into ``output`` (splink's own loop would copy them all
-        # once more into one table at the end).
-        into = f"CREATE OR REPLACE TABLE {output} AS" if done == 1 else f"INSERT INTO {output}"
-        con.execute(f"{into} SELECT {columns} FROM {part.physical_name}").fetchall()
-        part.drop_table_from_database_and_remove_from_cache()
-        if on_slice is not None:
-            on_slice(done, slices)
-    con.execute(f"DROP TABLE IF EXISTS {blocked}").fetchall()
+    settings = linker._settings_obj
+    # The records with their term frequencies, as splink joins them: in one slice's query
+    # as splink writes it; for several slices made once, not once a slice (10M records:
+    # 16 s a slice).
+    with_tf = None
+    if slices > 1:
+        pipeline = CTEPipeline()
+        enqueue_df_concat_with_tf(linker, pipeline)
+        with_tf = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    columns = f"{UNIQUE_ID}_l AS uid_l, {UNIQUE_ID}_r AS uid_r, match_weight, match_probability"
+    try:
+        for done in range(1, slices + 1):
+            right = None
+            if slices > 1:
+                width = high - low
+                right = (low + width * (done - 1) // slices, low + width * done // slices)
+            pairs = blocked_pairs_sql(table, rules, right, exclude)
+            one(con.execute(f"CREATE OR REPLACE TABLE {blocked} AS {pairs}"))
+            # splink's own SQL from the blocked pairs on: comparison levels, weights.
+            pipeline = CTEPipeline(
+                [db_api.table_to_splink_dataframe("__splink__blocked_id_pairs", blocked)]
+            )
+            if with_tf is None:
+                enqueue_df_concat_with_tf(linker, pipeline)
+            records_table = (
+                "__splink__df_concat_with_tf" if with_tf is None else with_tf.physical_name
+            )
+            pipeline.enqueue_list_of_sqls(
+                compute_comparison_vector_values_from_id_pairs_sqls(
+                    settings._columns_to_select_for_blocking,
+                    settings._columns_to_select_for_comparison_vector_values,
+                    input_tablename_l=records_table,
+                    input_tablename_r=records_table,
+                    source_dataset_input_column=(
+                        settings.column_info_settings.source_dataset_input_column
+                    ),
+                    unique_id_input_column=settings.column_info_settings.unique_id_input_column,
+                    link_type=settings._link_type,
+                    sql_dialect_str="duckdb",
+                )
+            )
+            pipeline.enqueue_list_of_sqls(
+                predict_from_comparison_vectors_sqls_using_settings(settings)
+            )
+            # Straight into ``output``: splink's own predict writes a table of its own first.
+            into = f"CREATE OR REPLACE TABLE {output} AS" if done == 1 else f"INSERT INTO {output}"
+            sql = pipeline.generate_cte_pipeline_sql()
+            one(con.execute(f"{into} SELECT {columns} FROM ({sql})"))
+            if on_slice is not None:
+                on_slice(done, slices)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {blocked}").fetchall()
+        if with_tf is not None:
+            with_tf.drop_table_from_database_and_remove_from_cache()
 
 
 def blocked_pairs_sql(
-    table: str, rules: Sequence[str], part: int = 1, parts: int = 1, exclude: str | None = None
+    table: str,
+    rules: Sequence[str],
+    right: tuple[int, int] | None = None,
+    exclude: str | None = None,
 ) -> str:
     """The candidate pairs of ``table`` (dedupe: left uid below right) that any of the
     blocking ``rules`` (SQL over ``l`` and ``r``) finds, each once, in the shape splink
     scores (``match_key``: the first rule that finds it; ``join_key_l``, ``join_key_r``);
-    with ``parts`` > 1, only the pairs whose left record is in slice ``part`` of them;
-    with ``exclude``, none of the pairs in that table (``uid_l``, ``uid_r``).
+    with ``right`` (low, high), only the pairs whose right-hand uid is in that range
+    (low included, high not); with ``exclude``, none of the pairs in that table
+    (``uid_l``, ``uid_r``).
 
     Each rule's pairs are found by a join of its own and the duplicates dropped by one
     aggregate over them all: splink instead tests every pair a rule finds against each
     earlier rule, which costs more than the joins once there are many rules (the
     default rules have 19)."""
     uid = UNIQUE_ID
-    chunk = f" AND l.{uid} % {parts} = {part - 1}" if parts > 1 else ""
+    chunk = f" AND r.{uid} >= {right[0]} AND r.{uid} < {right[1]}" if right else ""
     found = " UNION ALL ".join(
         f"SELECT {index} AS rule, l.{uid} AS join_key_l, r.{uid} AS join_key_r "
         f"FROM {table} l JOIN {table} r ON ({rule}) AND l.{uid} < r.{uid}{chunk}"

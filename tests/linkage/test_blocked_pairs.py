@@ -70,8 +70,11 @@ def test_each_pair_once_under_the_first_rule_that_finds_it(
         _work(con, records)
         assert _pairs(con, blocked_pairs_sql("work", rules)) == expected
         sliced: dict[tuple[int, int], str] = {}
-        for part in range(1, parts + 1):
-            found = _pairs(con, blocked_pairs_sql("work", rules, part, parts))
+        # Slices by the right-hand record's uid: ranges that tile the uids.
+        bounds = [len(records) * part // parts for part in range(parts + 1)]
+        for low, high in itertools.pairwise(bounds):
+            found = _pairs(con, blocked_pairs_sql("work", rules, (low, high)))
+            assert all(low <= j < high for _, j in found)
             assert not found.keys() & sliced.keys()  # no pair in two slices
             sliced |= found
         assert sliced == expected
