@@ -67,12 +67,16 @@ class Components:
     with the links between added: :meth:`prepare` the weights the check will ask, and
     each set costs only the links its band adds (the whole graph is walked once)."""
 
-    def __init__(self, n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray):
+    def __init__(
+        self, n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray, step: int = 1 << 22
+    ):
         self.n, self.left, self.right, self.weight = n, left, right, weight
+        self.step = step  # pairs compared at a time (see :meth:`_joined`)
         self._counts: dict[int, tuple[int, int]] = {}
         self._bounds: dict[float, int] = {}  # weight -> links at or above it
-        negative = weight < 0  # the pairs the model scored as non-matches
-        self.apart = (left[negative], right[negative])
+        #: The pairs the model scored as non-matches, as a mask: copied out, they were
+        #: most of the pairs twice over (1.6 GB for 10M records).
+        self.apart = weight < 0
         #: The last set's labels and the weight it starts at (more sets build on it).
         self._last: tuple[float, np.ndarray] | None = None
 
@@ -104,10 +108,20 @@ class Components:
             else:
                 labels = components(self.n, self.left[above], self.right[above])
             self._last = (bound, labels)
-            apart_l, apart_r = self.apart
-            joined = int((labels[apart_l] == labels[apart_r]).sum())
+            joined = self._joined(labels)
             self._counts[count] = (pairs_within(labels), joined)
         return self._counts[count]
+
+    def _joined(self, labels: np.ndarray) -> int:
+        """How many of the pairs scored as non-matches ``labels`` puts in one cluster,
+        counted :attr:`step` pairs at a time."""
+        joined, step = 0, self.step
+        for start in range(0, len(self.apart), step):
+            apart = self.apart[start : start + step]
+            left = self.left[start : start + step][apart]
+            right = self.right[start : start + step][apart]
+            joined += int((labels[left] == labels[right]).sum())
+        return joined
 
 
 def band_links(weight: np.ndarray, threshold: float) -> int:

@@ -10,11 +10,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from mdm.clusters import (
+    best_expected_f1_threshold,
     choose_link_threshold,
     cluster,
     components,
     merge_components,
     pairs_within,
+    same_label,
 )
 
 
@@ -83,6 +85,51 @@ def test_threshold_keeps_likely_pairs_and_drops_unlikely_ones() -> None:
     threshold = choose_link_threshold(prob, 0.5, 0.995)
     assert 0.5 <= threshold <= 0.97
     assert pairs_within(cluster(41, left, right, prob, threshold)) == 3
+
+
+def _best_whole(probability: np.ndarray) -> float:
+    """The expected-F1 threshold with every running sum over all pairs at once."""
+    ordered = np.sort(probability)[::-1]
+    true_links = np.cumsum(ordered)
+    false_links = np.cumsum(1.0 - ordered)
+    missed = ordered.sum() - true_links
+    expected_f1 = 2 * true_links / (2 * true_links + false_links + missed)
+    return float(ordered[int(np.argmax(expected_f1))])
+
+
+@given(
+    st.lists(
+        st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.5, 0.9, 1.0])),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 7),
+)
+@example([0.9, 0.9, 0.9, 0.1], 1)  # the best in the third slice, its sums carried over
+def test_the_expected_f1_threshold_a_slice_at_a_time_is_the_whole_ones(
+    probabilities: list[float], step: int
+) -> None:
+    probability = np.array(probabilities)
+    assert best_expected_f1_threshold(probability, step) == _best_whole(probability)
+
+
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=12).flatmap(
+        lambda labels: st.tuples(
+            st.just(labels),
+            st.lists(st.tuples(st.integers(0, len(labels) - 1), st.integers(0, len(labels) - 1))),
+            st.integers(1, 5),
+        )
+    )
+)
+def test_same_label_a_slice_at_a_time(case) -> None:
+    labels, pairs, step = case
+    labels = np.array(labels, dtype=np.int64)
+    left = np.array([a for a, _ in pairs], dtype=np.int64)
+    right = np.array([b for _, b in pairs], dtype=np.int64)
+    assert same_label(labels, left, right, step).tolist() == [
+        labels[a] == labels[b] for a, b in pairs
+    ]
 
 
 @pytest.mark.parametrize(

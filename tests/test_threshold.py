@@ -156,9 +156,10 @@ def test_a_large_cluster_is_not_read_as_a_chain() -> None:
             st.lists(st.sampled_from([-5.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.5, 8.0]), max_size=8),
             st.booleans(),
         )
-    )
+    ),
+    st.integers(1, 9),
 )
-def test_components_built_from_the_set_above_count_as_found_whole(case) -> None:
+def test_components_built_from_the_set_above_count_as_found_whole(case, step: int) -> None:
     """Each set of links' counts, whether its components are found from the set just
     above it (after :meth:`Components.prepare`) or from scratch, are those of its
     connected components."""
@@ -166,7 +167,7 @@ def test_components_built_from_the_set_above_count_as_found_whole(case) -> None:
     left = np.array([e[0] for e in edges], dtype=np.int64)
     right = np.array([e[1] for e in edges], dtype=np.int64)
     weight = np.array([e[2] for e in edges], dtype=float)
-    found = Components(n, left, right, weight)
+    found = Components(n, left, right, weight, step)  # counted a few pairs at a time
     if prepare:
         found.prepare(bounds)
     for bound in bounds:

@@ -15,10 +15,11 @@ import pandas as pd
 from mdm.bulk.spark import Backend
 from mdm.clusters import (
     best_expected_f1_threshold,
-    choose_link_threshold,
+    clamp_threshold,
     cluster_constrained,
     guard_pairs,
     probability_to_weight,
+    same_label,
     weight_to_probability,
 )
 from mdm.constraints import constraint_edges
@@ -75,7 +76,7 @@ class RunOutput:
         """From the scored pairs (uid_l, uid_r and match probability, as arrays) and the
         cluster labels; the pairs themselves stay in the run's ``scored`` table."""
         in_band = (probability >= review) & (probability < link)
-        apart = labels[left] != labels[right]
+        apart = ~same_label(labels, left, right)
         sizes = np.bincount(labels)
         return cls(
             labels=labels,
@@ -304,8 +305,8 @@ def _link(
     labels = cluster(records, left, right, probability, link, cannot)
     if rules.match.clustering.guard and rules.match.clustering.identity:
         # Only pairs inside a cluster can be split apart, so levels are needed for them alone.
-        within = labels[left] == labels[right]
-        inside = pd.DataFrame({"uid_l": left[within], "uid_r": right[within]})
+        at = np.flatnonzero(same_label(labels, left, right))
+        inside = pd.DataFrame({"uid_l": left[at], "uid_r": right[at]})
         con.register("inside_pairs", inside)
         levels = pair_levels(
             con, "work", model, "inside_pairs", tuple(rules.match.clustering.identity)
@@ -315,9 +316,12 @@ def _link(
         split = levels[conflict]
         cannot = np.vstack([cannot, split[["uid_l", "uid_r"]].to_numpy(dtype=np.int64)])
         if veto.any():  # these pairs alone do not link their records
-            vetoed = pd.MultiIndex.from_frame(levels.loc[veto, ["uid_l", "uid_r"]])
-            keys = pd.MultiIndex.from_arrays([left, right])
-            probability = np.where(keys.isin(vetoed), 0.0, probability)
+            # Where they are among the scored pairs (each pair is scored once): found
+            # among those inside clusters, not by matching every scored pair.
+            inside["at"] = at
+            vetoed = inside.merge(levels.loc[veto, ["uid_l", "uid_r"]], on=["uid_l", "uid_r"])
+            probability = probability.copy()
+            probability[vetoed["at"].to_numpy()] = 0.0
         labels = cluster(records, left, right, probability, link, cannot)
     if rules.match.clustering.guard and rules.match.clustering.cohere_max_size:
         split = _incoherent_pairs(con, model, labels, tf_tables, rules.match)
@@ -341,8 +345,8 @@ def _thresholds(
     and how the link threshold was chosen."""
     t = rules.thresholds
     if t.link == "auto":
-        model = choose_link_threshold(probability, t.link_floor, t.link_ceiling)
         best = best_expected_f1_threshold(probability)
+        model = clamp_threshold(best, t.link_floor, t.link_ceiling)
         if t.max_chain_ratio is None:
             choice = ThresholdChoice(model, model, best is None or best < t.link_floor,
                                      model >= t.link_ceiling)  # fmt: skip

@@ -62,11 +62,13 @@ def test_a_sliced_run_says_how_far_scoring_is(
 
 def test_the_write_stage_gets_room_for_the_store_indexes() -> None:
     """The 10M run ran out of memory writing the cross-reference at the run's 1.5 GB
-    cap (a primary-key index cannot spill): the write stage's cap grows with records."""
+    cap (a primary-key index cannot spill): the write stage's cap grows with records,
+    to what the 10M run wrote in (7 GB), and no further: what DuckDB is given past its
+    need it keeps, and the run's peak is the 12 GiB target's."""
     from mdm.bulk.reconcile import _megabytes, write_memory_limit
 
     assert write_memory_limit(0) == f"{_megabytes('1.5GB')}MB"
-    assert _megabytes(write_memory_limit(10_000_000)) >= _megabytes("10GB")
+    assert _megabytes("6.5GB") <= _megabytes(write_memory_limit(10_000_000)) <= _megabytes("7GB")
     assert _megabytes("2GiB") == 2048 and _megabytes("512MB") == 512
 
 

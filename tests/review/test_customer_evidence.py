@@ -196,3 +196,28 @@ def test_reading_only_the_values_records_lack_scores_every_task_the_same(
     assert {k: (v.score.match_weight, v.filled) for k, v in pruned.items()} == {
         k: (v.score.match_weight, v.filled) for k, v in whole.items()
     }
+
+
+def test_tasks_scored_on_their_customers_in_batches_score_as_all_at_once(
+    store, scorer: Scorer
+) -> None:
+    """A bulk run scores its open tasks on their customers a batch at a time (memory):
+    every task ends with the score, probability and basis of scoring them all at once."""
+    from mdm.store.tasks import score_tasks_on_customers
+
+    def scored(batch: int) -> tuple[int, list[tuple]]:
+        store.execute("BEGIN")
+        try:
+            store.execute("UPDATE review_tasks SET scored_on = 'records' WHERE status = 'open'")
+            changed = score_tasks_on_customers(store, scorer, batch)
+            rows = store.execute(
+                "SELECT task_id, match_weight, match_probability, scored_on FROM review_tasks "
+                "ORDER BY task_id"
+            ).fetchall()
+        finally:
+            store.execute("ROLLBACK")
+        return changed, rows
+
+    whole = scored(1_000_000)
+    assert whole[0] > 0 and len(whole[1]) > 10
+    assert scored(7) == whole
