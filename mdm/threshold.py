@@ -68,9 +68,20 @@ class Components:
     each set costs only the links its band adds (the whole graph is walked once)."""
 
     def __init__(
-        self, n: int, left: np.ndarray, right: np.ndarray, weight: np.ndarray, step: int = 1 << 22
+        self,
+        n: int,
+        left: np.ndarray,
+        right: np.ndarray,
+        weight: np.ndarray,
+        step: int = 1 << 22,
+        ordered: np.ndarray | None = None,
     ):
         self.n, self.left, self.right, self.weight = n, left, right, weight
+        #: ``weight`` sorted, when given without NaN (which sorts last): the links at or
+        #: above a weight are counted by a binary search, not a pass over every pair.
+        self._ordered = (
+            ordered if ordered is not None and not np.isnan(ordered[-1:]).any() else None
+        )
         self.step = step  # pairs compared at a time (see :meth:`_joined`)
         self._counts: dict[int, tuple[int, int]] = {}
         self._bounds: dict[float, int] = {}  # weight -> links at or above it
@@ -79,11 +90,35 @@ class Components:
         self.apart = weight < 0
         #: The last set's labels and the weight it starts at (more sets build on it).
         self._last: tuple[float, np.ndarray] | None = None
+        #: From :meth:`prepare`: a weight, and the non-match pairs inside one component
+        #: of the links at or above it (left, right); the only ones any set of links
+        #: above that weight can join.
+        self._joinable: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def prepare(self, bounds: Iterable[float]) -> None:
         """Find the components at each of ``bounds``, highest first, each from the
-        one above it."""
-        for bound in sorted(set(bounds), reverse=True):
+        one above it.
+
+        First the non-match pairs the lowest bound's links put in one component: the
+        links above a higher bound are fewer, their components inside those, so no
+        other non-match pair can be joined by them. Each set then counts those alone
+        (at 1M records, 25 counts over 6.5M non-match pairs took 2.6 s)."""
+        ordered = sorted(set(bounds), reverse=True)
+        if ordered:
+            lowest = ordered[-1]
+            above = self.weight >= lowest
+            labels = components(self.n, self.left[above], self.right[above])
+            del above
+            left, right = [self.left[:0]], [self.right[:0]]
+            for start in range(0, len(self.apart), self.step):
+                end = start + self.step
+                pair_l = self.left[start:end][self.apart[start:end]]
+                pair_r = self.right[start:end][self.apart[start:end]]
+                same = labels[pair_l] == labels[pair_r]
+                left.append(pair_l[same])
+                right.append(pair_r[same])
+            self._joinable = (lowest, np.concatenate(left), np.concatenate(right))
+        for bound in ordered:
             self._find(bound)
 
     def pairs(self, bound: float) -> int:
@@ -97,10 +132,13 @@ class Components:
     def _find(self, bound: float) -> tuple[int, int]:
         if bound in self._bounds:  # the check asks each weight several times
             return self._counts[self._bounds[bound]]
-        above = self.weight >= bound
-        count = int(above.sum())
+        if self._ordered is not None:
+            count = len(self._ordered) - int(np.searchsorted(self._ordered, bound, side="left"))
+        else:
+            count = int((self.weight >= bound).sum())
         self._bounds[bound] = count
         if count not in self._counts:
+            above = self.weight >= bound
             if self._last is not None and self._last[0] >= bound:
                 start, labels = self._last
                 band = above & (self.weight < start)
@@ -108,13 +146,18 @@ class Components:
             else:
                 labels = components(self.n, self.left[above], self.right[above])
             self._last = (bound, labels)
-            joined = self._joined(labels)
+            joined = self._joined(labels, bound)
             self._counts[count] = (pairs_within(labels), joined)
         return self._counts[count]
 
-    def _joined(self, labels: np.ndarray) -> int:
-        """How many of the pairs scored as non-matches ``labels`` puts in one cluster,
+    def _joined(self, labels: np.ndarray, bound: float) -> int:
+        """How many of the pairs scored as non-matches ``labels`` (the components of
+        the links at or above ``bound``) puts in one cluster: of those :meth:`prepare`
+        found joinable when ``bound`` is at or above its lowest, else of all of them,
         counted :attr:`step` pairs at a time."""
+        if self._joinable is not None and bound >= self._joinable[0]:
+            _, left, right = self._joinable
+            return int((labels[left] == labels[right]).sum())
         joined, step = 0, self.step
         for start in range(0, len(self.apart), step):
             apart = self.apart[start : start + step]
@@ -253,8 +296,8 @@ def check_link_threshold(
     start, top = probability_to_weight(model), probability_to_weight(ceiling)
     steps: list[tuple[float, float, int]] = []
     at = start
-    found = Components(n, left, right, weight)  # shared by the steps
     ordered = np.sort(weight)
+    found = Components(n, left, right, weight, ordered=ordered)  # shared by the steps
     found.prepare(_step_bounds(ordered, start, top))
     while True:
         # The band starts at the lowest link: an empty stretch says nothing.

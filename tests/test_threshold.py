@@ -158,8 +158,11 @@ def test_a_large_cluster_is_not_read_as_a_chain() -> None:
         )
     ),
     st.integers(1, 9),
+    st.booleans(),
 )
-def test_components_built_from_the_set_above_count_as_found_whole(case, step: int) -> None:
+def test_components_built_from_the_set_above_count_as_found_whole(
+    case, step: int, sort: bool
+) -> None:
     """Each set of links' counts, whether its components are found from the set just
     above it (after :meth:`Components.prepare`) or from scratch, are those of its
     connected components."""
@@ -167,10 +170,11 @@ def test_components_built_from_the_set_above_count_as_found_whole(case, step: in
     left = np.array([e[0] for e in edges], dtype=np.int64)
     right = np.array([e[1] for e in edges], dtype=np.int64)
     weight = np.array([e[2] for e in edges], dtype=float)
-    found = Components(n, left, right, weight, step)  # counted a few pairs at a time
+    # Counted a few pairs at a time; links counted by a binary search in sorted weights.
+    found = Components(n, left, right, weight, step, np.sort(weight) if sort else None)
     if prepare:
         found.prepare(bounds)
-    for bound in bounds:
+    for bound in [*bounds, -10.0]:  # and one below every bound prepared
         above = weight >= bound
         labels = components(n, left[above], right[above])
         apart = weight < 0
