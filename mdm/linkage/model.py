@@ -700,6 +700,7 @@ def predict_pairs(
         pipeline = CTEPipeline()
         enqueue_df_concat_with_tf(linker, pipeline)
         with_tf = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    records_table = "__splink__df_concat_with_tf" if with_tf is None else with_tf.physical_name
     columns = f"{UNIQUE_ID}_l AS uid_l, {UNIQUE_ID}_r AS uid_r, match_weight, match_probability"
     try:
         for done in range(1, slices + 1):
@@ -715,9 +716,6 @@ def predict_pairs(
             )
             if with_tf is None:
                 enqueue_df_concat_with_tf(linker, pipeline)
-            records_table = (
-                "__splink__df_concat_with_tf" if with_tf is None else with_tf.physical_name
-            )
             pipeline.enqueue_list_of_sqls(
                 compute_comparison_vector_values_from_id_pairs_sqls(
                     settings._columns_to_select_for_blocking,
