@@ -27,7 +27,7 @@ a threshold on its floor or its ceiling is said so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -110,10 +110,7 @@ class Components:
             labels = components(self.n, self.left[above], self.right[above])
             del above
             left, right = [self.left[:0]], [self.right[:0]]
-            for start in range(0, len(self.apart), self.step):
-                end = start + self.step
-                pair_l = self.left[start:end][self.apart[start:end]]
-                pair_r = self.right[start:end][self.apart[start:end]]
+            for pair_l, pair_r in self._apart_pairs():
                 same = labels[pair_l] == labels[pair_r]
                 left.append(pair_l[same])
                 right.append(pair_r[same])
@@ -158,13 +155,17 @@ class Components:
         if self._joinable is not None and bound >= self._joinable[0]:
             _, left, right = self._joinable
             return int((labels[left] == labels[right]).sum())
-        joined, step = 0, self.step
-        for start in range(0, len(self.apart), step):
-            apart = self.apart[start : start + step]
-            left = self.left[start : start + step][apart]
-            right = self.right[start : start + step][apart]
-            joined += int((labels[left] == labels[right]).sum())
-        return joined
+        pairs = self._apart_pairs()
+        return sum(int((labels[left] == labels[right]).sum()) for left, right in pairs)
+
+    def _apart_pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The pairs scored as non-matches (left, right), :attr:`step` pairs at a time."""
+        for start in range(0, len(self.apart), self.step):
+            apart = self.apart[start : start + self.step]
+            yield (
+                self.left[start : start + self.step][apart],
+                self.right[start : start + self.step][apart],
+            )
 
 
 def band_links(weight: np.ndarray, threshold: float) -> int:
