@@ -177,3 +177,91 @@ def test_numbered_records_get_the_ids_unnumbered_ones_get(clusters) -> None:
     expected = assign_golden_ids(members, EMPTY, {}).to_dict()
     assert assign_golden_ids(shuffled, EMPTY, {}).to_dict() == expected
     assert assign_golden_ids(shuffled.drop(columns="uid"), EMPTY, {}).to_dict() == expected
+
+
+def _in_duckdb(members: pd.DataFrame, previous: pd.DataFrame, created: dict[str, str]):
+    """assign_run_golden_ids on these frames: cluster -> golden id, and the retired."""
+    import duckdb
+
+    from mdm.bulk.write import assign_run_golden_ids
+
+    with duckdb.connect() as con:
+        con.register("m", members)
+        con.register("p", previous.astype({"golden_id": object}))
+        con.register(
+            "c", pd.DataFrame({"golden_id": list(created), "created": list(created.values())})
+        )
+        retired = assign_run_golden_ids(
+            con,
+            "SELECT uid, cluster, source, record_id FROM m",
+            "SELECT source, record_id, golden_id FROM p",
+            "SELECT golden_id::VARCHAR AS golden_id, created::VARCHAR AS created FROM c",
+        )
+        rows = con.execute(
+            "SELECT DISTINCT m.cluster, g.golden_id FROM run_golden g JOIN m USING (uid)"
+        ).fetchall()
+    return dict(rows), retired
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from(["crm", "web", "pos"]),
+            st.integers(0, 9).map(str),
+            st.one_of(st.none(), st.sampled_from(["G1", "G2", "G3", "G4", "G5"])),
+        ),
+        min_size=1,
+        max_size=20,
+        unique_by=lambda m: (m[1], m[2]),
+    ),
+    st.dictionaries(
+        st.sampled_from(["G1", "G2", "G3", "G4", "G5"]), st.sampled_from(["2026-01", "2026-02"])
+    ),
+    st.booleans(),
+)
+def test_the_runs_assignment_in_duckdb_equals_the_pandas_one(rows, created, clash) -> None:
+    """A bulk run assigns its ids in DuckDB (mdm.bulk.write.assign_run_golden_ids): the
+    same id for every cluster and the same survivors as assign_golden_ids and
+    survivors_of_retired, also when a new cluster's first id is already taken."""
+    from mdm.golden import new_golden_id
+
+    rows = sorted(rows, key=lambda r: (r[1], r[2]))
+    members = pd.DataFrame(
+        {
+            "uid": range(len(rows)),
+            "cluster": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "record_id": [r[2] for r in rows],
+        }
+    )
+    previous = pd.DataFrame(
+        [(r[1], r[2], r[3]) for r in rows if r[3]], columns=["source", "record_id", "golden_id"]
+    )
+    if clash:  # an id issued before is the first one the first record's digest offers
+        created = {**created, new_golden_id(rows[0][1], rows[0][2], set()): "2025-12"}
+    assigned = assign_golden_ids(members, previous, created)
+    retired = survivors_of_retired(members, previous, assigned)
+    ids, sql_retired = _in_duckdb(members, previous, created)
+    assert ids == {int(k): v for k, v in assigned.items()}
+    assert sql_retired.to_dict("records") == retired.to_dict("records")
+
+
+def test_the_runs_assignment_retires_an_id_to_where_most_of_its_records_went() -> None:
+    """G2 is split between two clusters that keep older ids: it retires into G3, which
+    holds two of its records, not G1, which holds one."""
+    members = pd.DataFrame(
+        {
+            "uid": range(5),
+            "cluster": [0, 0, 1, 1, 1],
+            "source": ["crm"] * 5,
+            "record_id": ["a", "b", "c", "d", "e"],
+        }
+    )
+    previous = _xref({"a": "G1", "b": "G2", "c": "G2", "d": "G2", "e": "G3"})
+    created = {"G1": "2020", "G2": "2026", "G3": "2020"}
+    ids, retired = _in_duckdb(members, previous, created)
+    assert ids == {0: "G1", 1: "G3"}
+    assert retired.to_dict("records") == [{"golden_id": "G2", "survivor_id": "G3"}]
+    expected = survivors_of_retired(members, previous, assign_golden_ids(members, previous, created))
+    assert retired.to_dict("records") == expected.to_dict("records")
