@@ -134,17 +134,44 @@ def score_customers(
     """Score ``left`` and ``right`` with their customers' values where a comparison
     found a value missing (see the module docstring)."""
     alone = scorer.score(left, right)
-    missing = list(alone.missing)
-    if not missing:
+    filled = _filled(scorer, left, right, left_donors, right_donors, alone.missing)
+    if filled is None:
         return CustomerScore(alone, alone, left, right, {"left": {}, "right": {}})
-    left_filled, left_taken = fill_from_customer(scorer, left, left_donors, missing)
-    right_filled, right_taken = fill_from_customer(scorer, right, right_donors, missing)
-    if not (left_taken or right_taken):
-        return CustomerScore(alone, alone, left, right, {"left": {}, "right": {}})
+    left_filled, right_filled, taken = filled
     return CustomerScore(
-        scorer.score(left_filled, right_filled),
-        alone,
-        left_filled,
-        right_filled,
-        {"left": left_taken, "right": right_taken},
+        scorer.score(left_filled, right_filled), alone, left_filled, right_filled, taken
     )
+
+
+def score_lent(
+    scorer: Scorer,
+    left: Mapping[str, Any],
+    right: Mapping[str, Any],
+    left_donors: Donors,
+    right_donors: Donors,
+) -> PairScore | None:
+    """The pair's score with its customers' values, or None when no customer lends one
+    (the records' own score stands): :func:`score_customers`' ``score`` where it is
+    scored on customers, without scoring the records alone first. A bulk run rescoring
+    its open tasks needs only this (about a third of the work at a million records)."""
+    filled = _filled(scorer, left, right, left_donors, right_donors, scorer.missing(left, right))
+    return None if filled is None else scorer.score(filled[0], filled[1])
+
+
+def _filled(
+    scorer: Scorer,
+    left: Mapping[str, Any],
+    right: Mapping[str, Any],
+    left_donors: Donors,
+    right_donors: Donors,
+    missing: Sequence[str],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, tuple[str, str]]]] | None:
+    """Both records with their customers' values for the ``missing`` comparisons, and
+    what each side took; None when neither customer lends a value."""
+    if not missing:
+        return None
+    left_filled, left_taken = fill_from_customer(scorer, left, left_donors, list(missing))
+    right_filled, right_taken = fill_from_customer(scorer, right, right_donors, list(missing))
+    if not (left_taken or right_taken):
+        return None
+    return left_filled, right_filled, {"left": left_taken, "right": right_taken}

@@ -11,14 +11,20 @@ customers know (records, cross-references, lineage); the scores are written by
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from mdm.linkage.customers import CustomerScore, compared_attributes, score_customers
-from mdm.linkage.scorer import Scorer
+from mdm.linkage.customers import (
+    CustomerScore,
+    Donors,
+    compared_attributes,
+    score_customers,
+    score_lent,
+)
+from mdm.linkage.scorer import PairScore, PreparedRecord, Scorer
 from mdm.schema import RECORD_COLUMNS
 from mdm.store.review import write_customer_scores
 
@@ -110,6 +116,29 @@ def customer_scores(
 ) -> dict[Key4, CustomerScore]:
     """Each pair of records (source_l, record_id_l, source_r, record_id_r) scored with
     what their customers know; a pair whose record is gone is left out."""
+    return {
+        task: score_customers(scorer, left, right, *donors)
+        for task, left, right, donors in _with_customers(con, scorer, tasks)
+    }
+
+
+def lent_scores(
+    con: duckdb.DuckDBPyConnection, scorer: Scorer, tasks: Sequence[Key4]
+) -> dict[Key4, PairScore]:
+    """The pairs among ``tasks`` whose customers lend a value, scored with it
+    (:func:`~mdm.linkage.customers.score_lent`); the others are left out."""
+    found = {}
+    for task, left, right, donors in _with_customers(con, scorer, tasks):
+        if (score := score_lent(scorer, left, right, *donors)) is not None:
+            found[task] = score
+    return found
+
+
+def _with_customers(
+    con: duckdb.DuckDBPyConnection, scorer: Scorer, tasks: Sequence[Key4]
+) -> Iterator[tuple[Key4, dict[str, Any], dict[str, Any], tuple[Donors, Donors]]]:
+    """Each task whose two records are still there: the records (the columns the
+    comparisons read) and their customers' donors."""
     keys = {(t[0], t[1]) for t in tasks} | {(t[2], t[3]) for t in tasks}
     records = _records(con, keys, scorer.columns)  # only what the comparisons read
     golden = {key: row["_golden_id"] for key, row in records.items()}
@@ -121,19 +150,15 @@ def customer_scores(
             gaps = {a for a in attributes if row.get(a) is None}
             lacking.setdefault(golden[key], set()).update(gaps)
     donors = customer_donors(con, set(lacking), scorer.columns, lacking)
-    found = {}
+    # Each record prepared for the scorer once, however many tasks it is in; its other
+    # columns (source, record_id) kept beside.
+    prepared = {key: PreparedRecord({**row, **scorer.prepare(row)}) for key, row in records.items()}
     for t in tasks:
-        left, right = records.get((t[0], t[1])), records.get((t[2], t[3]))
+        left, right = prepared.get((t[0], t[1])), prepared.get((t[2], t[3]))
         if left is None or right is None:
             continue
-        found[t] = score_customers(
-            scorer,
-            left,
-            right,
-            donors.get(golden[(t[0], t[1])], {}),
-            donors.get(golden[(t[2], t[3])], {}),
-        )
-    return found
+        sides = (donors.get(golden[(t[0], t[1])], {}), donors.get(golden[(t[2], t[3])], {}))
+        yield t, left, right, sides
 
 
 #: Tasks scored on their customers at a time: each batch's records and donors are held
@@ -154,11 +179,9 @@ def score_tasks_on_customers(
     changed = []
     for start in range(0, len(rows), batch):
         part = rows[start : start + batch]
-        scores = customer_scores(con, scorer, [tuple(row[1:]) for row in part])
+        scores = lent_scores(con, scorer, [tuple(row[1:]) for row in part])
         for task_id, *pair in part:
-            scored = scores.get(tuple(pair))
-            if scored is not None and scored.scored_on == "customers":
-                score = scored.score
+            if (score := scores.get(tuple(pair))) is not None:
                 changed.append((task_id, score.match_weight, score.match_probability))
     write_customer_scores(con, changed)
     return len(changed)

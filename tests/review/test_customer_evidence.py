@@ -5,13 +5,16 @@ scorer, and the task page shows it as the customer's."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mdm.bundled import DEFAULT_MATCH_RULES
 from mdm.clusters import probability_to_weight
-from mdm.linkage.customers import score_customers
+from mdm.linkage.customers import score_customers, score_lent
 from mdm.linkage.scorer import Scorer
 from mdm.realtime.engine import Engine
 from mdm.rules.bundle import RulesBundle
+from mdm.schema import ATTRIBUTES
 from mdm.store.changes import apply_changes
 from mdm.store.names import live_term_frequencies
 from mdm.store.reads import latest_model
@@ -86,6 +89,12 @@ def test_a_value_a_record_lacks_is_its_customers(
     assert again.match_weight == scored.score.match_weight
     if scored.scored_on == "records":
         assert scored.score.match_weight == scorer.score(left, right).match_weight
+    # A bulk run's rescoring gives the customers' score, and nothing where none is lent.
+    lent = score_lent(scorer, left, right, donors_l, donors_r)
+    if scored.scored_on == "records":
+        assert lent is None
+    else:
+        assert lent is not None and lent.match_weight == scored.score.match_weight
 
 
 def test_the_task_page_compares_the_golden_records_birth_dates(store) -> None:
@@ -221,3 +230,44 @@ def test_tasks_scored_on_their_customers_in_batches_score_as_all_at_once(
     whole = scored(1_000_000)
     assert whole[0] > 0 and len(whole[1]) > 10
     assert scored(7) == whole
+
+
+def test_a_bulk_runs_rescoring_equals_scoring_each_task_on_its_customers(
+    store, scorer: Scorer
+) -> None:
+    """A bulk run rescores its open tasks with lent_scores (the customers' score alone,
+    without the records' first): the same tasks change, to the same weights, as when
+    each task is scored on its records and its customers."""
+    from mdm.store.tasks import customer_scores, lent_scores
+
+    rows = store.execute(
+        "SELECT source_l, record_id_l, source_r, record_id_r FROM review_tasks ORDER BY task_id"
+    ).fetchall()
+    whole = customer_scores(store, scorer, rows)
+    lent = lent_scores(store, scorer, rows)
+    expected = {k: v.score.match_weight for k, v in whole.items() if v.scored_on == "customers"}
+    assert len(expected) > 5 and len(expected) < len(whole)
+    assert {k: v.match_weight for k, v in lent.items()} == expected
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sets(st.sampled_from(sorted(ATTRIBUTES))),
+    st.sets(st.sampled_from(sorted(ATTRIBUTES))),
+    st.booleans(),
+)
+def test_the_comparisons_a_pair_misses_are_those_its_score_misses(
+    scorer: Scorer, store, left_gone: set, right_gone: set, same: bool
+) -> None:
+    """Scorer.missing finds the comparisons at their missing-value level from those
+    levels alone: the ones the pair's whole score has there."""
+    rows = store.execute(
+        "SELECT * EXCLUDE (extra, raw) FROM records ORDER BY source, record_id LIMIT 2"
+    )
+    names = [d[0] for d in rows.description]
+    first, second = (dict(zip(names, row, strict=True)) for row in rows.fetchall())
+    left = {**first, **dict.fromkeys(left_gone)}
+    right = {**(first if same else second), **dict.fromkeys(right_gone)}
+    assert scorer.missing(left, right) == scorer.score(left, right).missing
