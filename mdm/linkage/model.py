@@ -645,29 +645,16 @@ def estimate_prior(
     found = maximum_likelihood_prior(weights - before, total) if len(weights) else None
     deterministic = float(model.training.get("prior", {}).get("deterministic", model.prior))
     chosen = model.with_prior(choose_prior(deterministic, found, total, model.prior))
-    move_scores(con, scored, prior_weight(chosen.prior) - before)
+    shift = prior_weight(chosen.prior) - before
+    one(
+        con.execute(
+            f"UPDATE {scored} SET match_weight = match_weight + ?, match_probability = "
+            "CASE WHEN match_weight + ? < -1000 THEN 0.0 "
+            "ELSE 1.0 / (1.0 + pow(2.0, -(match_weight + ?))) END",
+            [shift, shift, shift],
+        )
+    )
     return chosen
-
-
-def move_scores(con: duckdb.DuckDBPyConnection, scored: str, shift: float) -> None:
-    """Move the scored pairs of table ``scored`` (uid_l, uid_r, match_weight,
-    match_probability) by ``shift`` match weight (a new prior's): ``scored`` becomes a
-    view of them as scored (``<scored>_unshifted``), moved as it is read (by the value in
-    ``<scored>_shift``). Rewriting
-    seven million scores at 1M records took 1.5-2.3 s, and each reader reads what it
-    needs of them once; the weights and probabilities are those moving them in place
-    gives, to the bit."""
-    unshifted, held = f"{scored}_unshifted", f"{scored}_shift"
-    con.execute(f"DROP TABLE IF EXISTS {unshifted}").fetchall()
-    con.execute(f"ALTER TABLE {scored} RENAME TO {unshifted.rpartition('.')[2]}").fetchall()
-    # The shift as a bound value: its exact bits (a literal reads -0.0 as 0.0).
-    con.execute(f"CREATE OR REPLACE TABLE {held} AS SELECT ?::DOUBLE AS shift", [shift]).fetchall()
-    moved = "(u.match_weight + s.shift)"
-    con.execute(
-        f"CREATE VIEW {scored} AS SELECT uid_l, uid_r, {moved} AS match_weight, "
-        f"CASE WHEN {moved} < -1000 THEN 0.0 ELSE 1.0 / (1.0 + pow(2.0, -{moved})) END "
-        f"AS match_probability FROM {unshifted} u, {held} s"
-    ).fetchall()
 
 
 def predict_pairs(

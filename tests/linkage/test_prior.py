@@ -4,7 +4,6 @@ starts, and which estimate a model keeps and why."""
 from __future__ import annotations
 
 import math
-import struct
 
 import numpy as np
 import pytest
@@ -127,51 +126,3 @@ def test_the_slope_computed_in_place_is_the_formula_to_the_bit(
     buffer = np.full_like(factors, 7.0)  # whatever the buffer held before
     assert likelihood_slope(prior, factors, unscored, buffer) == expected
     assert likelihood_slope(prior, factors, unscored) == expected
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.floats(-1200, 1200, allow_nan=False),
-            st.sampled_from([-1000.0, -999.9, 0.0, -0.0, 5e-324, 60.0]),
-        ),
-        min_size=1,
-        max_size=40,
-    ),
-    st.floats(-40, 40, allow_nan=False),
-)
-def test_scores_moved_by_a_new_prior_are_those_moved_in_place(
-    weights: list[float], shift: float
-) -> None:
-    """move_scores leaves the scored pairs a view moved as it is read: every weight
-    and probability is, to the bit, what rewriting them in place gave (the statement a
-    bulk run used before)."""
-    import duckdb
-
-    from mdm.linkage.model import move_scores
-
-    with duckdb.connect() as con:
-        con.execute(
-            "CREATE TABLE scored AS SELECT i AS uid_l, i + 1 AS uid_r, w AS match_weight, "
-            "0.5::DOUBLE AS match_probability FROM (SELECT unnest(?::DOUBLE[]) AS w, "
-            "unnest(range(len(?))) AS i)",
-            [weights, weights],
-        )
-        con.execute("CREATE TABLE in_place AS SELECT * FROM scored")
-        con.execute(
-            "UPDATE in_place SET match_weight = match_weight + ?, match_probability = "
-            "CASE WHEN match_weight + ? < -1000 THEN 0.0 "
-            "ELSE 1.0 / (1.0 + pow(2.0, -(match_weight + ?))) END",
-            [shift, shift, shift],
-        )
-        move_scores(con, "scored", shift)
-        moved = con.execute("SELECT * FROM scored ORDER BY uid_l").fetchall()
-        expected = con.execute("SELECT * FROM in_place ORDER BY uid_l").fetchall()
-    assert len(moved) == len(weights)
-
-    def bits(rows: list[tuple]) -> list[tuple]:
-        # ``+ 0.0``: DuckDB folds ``w + 0`` to ``w`` for a bound zero, keeping a -0.0
-        # weight's sign; the view adds it (0.0). Equal values, the same probability.
-        return [(a, b, struct.pack("<dd", w + 0.0, p)) for a, b, w, p in rows]
-
-    assert bits(moved) == bits(expected)
