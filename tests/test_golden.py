@@ -263,5 +263,7 @@ def test_the_runs_assignment_retires_an_id_to_where_most_of_its_records_went() -
     ids, retired = _in_duckdb(members, previous, created)
     assert ids == {0: "G1", 1: "G3"}
     assert retired.to_dict("records") == [{"golden_id": "G2", "survivor_id": "G3"}]
-    expected = survivors_of_retired(members, previous, assign_golden_ids(members, previous, created))
+    expected = survivors_of_retired(
+        members, previous, assign_golden_ids(members, previous, created)
+    )
     assert retired.to_dict("records") == expected.to_dict("records")
