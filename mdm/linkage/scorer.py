@@ -217,9 +217,11 @@ class Scorer:
         self.tf_columns: tuple[str, ...] = tuple(
             sorted({level.tf.column for level in levels if level.tf})
         )
-        #: Per comparison with a missing-value level: a test that the pair hits it.
-        self._null_levels = tuple(
-            (c[0].comparison, _hits_null(c)) for c in comparisons if _null_at(c) is not None
+        #: The comparisons with a missing-value level, with their choosers.
+        self._nullable = tuple(
+            (c[0].comparison, choose)
+            for c, choose in zip(comparisons, self._choosers, strict=True)
+            if any(level.gamma == NULL_GAMMA for level in c)
         )
         read = {column for level in levels for column in level.columns}
         self.columns: tuple[str, ...] = tuple(sorted(read | set(self.tf_columns)))
@@ -243,7 +245,11 @@ class Scorer:
         ``score(left, right).missing`` gives, testing only the levels up to that one
         (a comparison's first level, as splink's comparisons put it), without weights."""
         left, right = self.prepare(left), self.prepare(right)
-        return tuple(comparison for comparison, upto in self._null_levels if upto(left, right))
+        return tuple(
+            comparison
+            for comparison, choose in self._nullable
+            if choose(left, right).gamma == NULL_GAMMA
+        )
 
     def score(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> PairScore:
         """Score one pair, ``left`` being splink's ``_l`` record."""
@@ -269,26 +275,6 @@ class Scorer:
             hits.append(level)
             adjustments.append(adjustment)
         return PairScore(total, tuple(hits), tuple(adjustments), left, right)
-
-
-def _null_at(levels: Sequence[_Level]) -> int | None:
-    """Where a comparison's missing-value level is, if it has one that can be hit
-    (the last level is ELSE: it is hit only when no other is)."""
-    return next((i for i, level in enumerate(levels) if level.gamma == NULL_GAMMA), None)
-
-
-def _hits_null(levels: Sequence[_Level]) -> Callable[[PreparedRecord, PreparedRecord], bool]:
-    """Whether a pair hits a comparison's missing-value level: no level before it holds,
-    and it does (splink's CASE picks the first level that holds)."""
-    at = _null_at(levels)
-    assert at is not None
-    before = [level.test for level in levels[:at]]
-    if at == len(levels) - 1:  # ELSE
-        return lambda left, right: not any(test(left, right) for test in before)
-    null = levels[at].test
-    if not before:
-        return null
-    return lambda left, right: not any(test(left, right) for test in before) and null(left, right)
 
 
 def _tf_column(level: _Level) -> tuple[str, ...]:
